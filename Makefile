@@ -18,7 +18,7 @@ PYTEST_PAR := -n 0 -s
 export WAVES
 endif
 
-.PHONY: help sim test rtl lint synth-area clean distclean tools venv
+.PHONY: help sim test rtl lint synth-area bench demo clean distclean tools venv
 
 help:
 	@echo "lptrain targets:"
@@ -27,6 +27,8 @@ help:
 	@echo "  make rtl           regenerate rtl/ (the default configurations) from hdl_gen/"
 	@echo "  make lint          verilator --lint-only -Wall on every file in rtl/"
 	@echo "  make synth-area    Yosys + OSU 0.18um area of fusion_unit vs the fixed 8x8 multiplier"
+	@echo "  make bench         every bench/bench_*.py (golden encoder throughput vs NumPy's float16 cast, ...)"
+	@echo "  make demo          train the digits MLP with every recipe (fp32, ibm4, fw8bw8, pfq): accuracy and effective MACs"
 	@echo "  make clean         remove build/ ; make distclean also removes .venv/"
 
 $(STAMP): pyproject.toml scripts/bootstrap.sh
@@ -53,6 +55,12 @@ lint: $(STAMP)
 synth-area: $(STAMP)
 	@scripts/bootstrap.sh osu018 $(TECH)
 	$(PY) -m synth.area --liberty $(TECH)/osu018_stdcells.lib
+
+bench: $(STAMP)
+	@set -e; for b in bench/bench_*.py; do echo "== $$b"; $(PY) $$b; done
+
+demo: $(STAMP)
+	$(PY) -m golden.train_digits --recipe all
 
 clean:
 	rm -rf build .pytest_cache .hypothesis

@@ -1,3 +1,8 @@
 """lptrain golden model: the single definition of every number the hardware produces (SPEC.md)."""
 
 from .fusion import fusion_dot, pack, precision_bits, products
+from .fractrain import PFQScheduler, dfq_cost, effective_macs, training_costs
+from .quantizers import bhq, pact, psq, ptq, range_quantize, sawb, sawb_alpha
+from .mac_array import mac_array
+from .r4fp4 import gradscale_exp, r4fp4_decode, r4fp4_encode, r4fp4_encode_flags, tpr
+from .fp8 import fp8_decode, fp8_encode, fp8_encode_flags
