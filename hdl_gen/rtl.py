@@ -6,6 +6,7 @@ import pathlib
 from amaranth.back import verilog
 
 from .fusion import FixedMul, FusionUnit
+from .mac_array import MacArray
 
 RTL_DIR = pathlib.Path(__file__).resolve().parent.parent / "rtl"
 
@@ -13,6 +14,8 @@ RTL_DIR = pathlib.Path(__file__).resolve().parent.parent / "rtl"
 DEFAULTS = {
     "fusion_unit": lambda: FusionUnit(maxb=8),
     "fixed_mul": lambda: FixedMul(bits=8),
+    "mac_array": lambda: MacArray(rows=4, cols=4, maxb=8, accw=32),
+    "mac_array_fixed8": lambda: MacArray(rows=4, cols=4, maxb=8, accw=32, pe="fixed"),
 }
 
 
