@@ -6,6 +6,8 @@ import pathlib
 from amaranth.back import verilog
 
 from .fusion import FixedMul, FusionUnit
+from .gradscale import GradScaleUnit
+from .lfsr16 import Lfsr16
 from .mac_array import MacArray
 
 RTL_DIR = pathlib.Path(__file__).resolve().parent.parent / "rtl"
@@ -14,6 +16,8 @@ RTL_DIR = pathlib.Path(__file__).resolve().parent.parent / "rtl"
 DEFAULTS = {
     "fusion_unit": lambda: FusionUnit(maxb=8),
     "fixed_mul": lambda: FixedMul(bits=8),
+    "gradscale_unit": lambda: GradScaleUnit(lanes=1),
+    "lfsr16": lambda: Lfsr16(steps=16, init=1),
     "mac_array": lambda: MacArray(rows=4, cols=4, maxb=8, accw=32),
     "mac_array_fixed8": lambda: MacArray(rows=4, cols=4, maxb=8, accw=32, pe="fixed"),
 }
