@@ -5,10 +5,12 @@ import pathlib
 
 from amaranth.back import verilog
 
+from .fp8 import FP8ToFP16, FP16ToFP8
 from .fusion import FixedMul, FusionUnit
 from .gradscale import GradScaleUnit
 from .lfsr16 import Lfsr16
 from .mac_array import MacArray
+from .r4fp4 import R4FP4ToFP16, TPRQuantizer
 
 RTL_DIR = pathlib.Path(__file__).resolve().parent.parent / "rtl"
 
@@ -20,6 +22,12 @@ DEFAULTS = {
     "lfsr16": lambda: Lfsr16(steps=16, init=1),
     "mac_array": lambda: MacArray(rows=4, cols=4, maxb=8, accw=32),
     "mac_array_fixed8": lambda: MacArray(rows=4, cols=4, maxb=8, accw=32, pe="fixed"),
+    "tpr_quantizer": lambda: TPRQuantizer(),
+    "r4fp4_to_fp16": lambda: R4FP4ToFP16(),
+    "fp16_to_e4m3": lambda: FP16ToFP8("e4m3"),
+    "e4m3_to_fp16": lambda: FP8ToFP16("e4m3"),
+    "fp16_to_e5m2": lambda: FP16ToFP8("e5m2"),
+    "e5m2_to_fp16": lambda: FP8ToFP16("e5m2"),
 }
 
 

@@ -102,16 +102,51 @@ def port_list(component):
             for name, member in component.signature.members.items()]
 
 
-def write_lanes_wrapper(component, module, lanes, path):
-    """Write `<module>_lanes`: `lanes` copies of `module` with every port concatenated."""
-    ports = port_list(component)
+# IEEE 1800-2017 Annex B keywords: a port with one of these names (SPEC.md's `rand`) is an
+# escaped identifier in Verilog (Yosys writes `\\rand `), and so must be in the wrappers.
+SV_KEYWORDS = frozenset("""
+accept_on alias always always_comb always_ff always_latch and assert assign assume automatic before
+begin bind bins binsof bit break buf bufif0 bufif1 byte case casex casez cell chandle checker class
+clocking cmos config const constraint context continue cover covergroup coverpoint cross deassign
+default defparam design disable dist do edge else end endcase endchecker endclass endclocking
+endconfig endfunction endgenerate endgroup endinterface endmodule endpackage endprimitive
+endprogram endproperty endspecify endsequence endtable endtask enum event eventually expect export
+extends extern final first_match for force foreach forever fork forkjoin function generate genvar
+global highz0 highz1 if iff ifnone ignore_bins illegal_bins implements implies import incdir
+include initial inout input inside instance int integer interconnect interface intersect join
+join_any join_none large let liblist library local localparam logic longint macromodule matches
+medium modport module nand negedge nettype new nexttime nmos nor noshowcancelled not notif0 notif1
+null or output package packed parameter pmos posedge primitive priority program property protected
+pull0 pull1 pulldown pullup pulsestyle_ondetect pulsestyle_onevent pure rand randc randcase
+randsequence rcmos real realtime ref reg reject_on release repeat restrict return rnmos rpmos
+rtran rtranif0 rtranif1 s_always s_eventually s_nexttime s_until s_until_with scalared sequence
+shortint shortreal showcancelled signed small soft solve specify specparam static string strong
+strong0 strong1 struct super supply0 supply1 sync_accept_on sync_reject_on table tagged task this
+throughout time timeprecision timeunit tran tranif0 tranif1 tri tri0 tri1 triand trior trireg
+type typedef union unique unique0 unsigned until until_with untyped use uwire var vectored virtual
+void wait wait_order wand weak weak0 weak1 while wildcard wire with within wor xnor xor""".split())
+
+
+def verilog_name(name):
+    """`name` as a Verilog identifier: escaped when it is a keyword."""
+    return f"\\{name} " if name in SV_KEYWORDS else name
+
+
+def write_lanes_wrapper(component, module, lanes, path, shared=()):
+    """Write `<module>_lanes`: `lanes` copies of `module` with every port concatenated.
+
+    `shared` names 1-bit inputs outside the signature wired to every copy (a sequential unit's
+    "clk", "rst"), so one clock edge steps `lanes` independent units.
+    """
+    ports = [(verilog_name(name), w, is_in) for name, w, is_in in port_list(component)]
     lines = ["`timescale 1ns/1ps", f"module {module}_lanes ("]
-    lines.append(",\n".join(
+    lines.append(",\n".join([f"    input  wire {name}" for name in shared] + [
         f"    {'input ' if is_in else 'output'} wire [{lanes * w - 1}:0] {name}"
-        for name, w, is_in in ports))
+        for name, w, is_in in ports]))
     lines += [");", "    genvar i;", "    generate for (i = 0; i < %d; i = i + 1) begin : lane" % lanes,
               f"        {module} dut ("]
-    lines.append(",\n".join(f"            .{name}({name}[i*{w} +: {w}])" for name, w, _ in ports))
+    lines.append(",\n".join([f"            .{name}({name})" for name in shared] + [
+        f"            .{name}({name}[i*{w} +: {w}])" for name, w, _ in ports]))
     lines += ["        );", "    end endgenerate", "endmodule", ""]
     path = pathlib.Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -131,6 +166,32 @@ def write_verilog(component, module, path):
     if not path.exists() or path.read_text() != text:
         path.write_text(text)
     return path
+
+
+def write_lanes_top(top, blocks, directory):
+    """Write module `top`: several lanes wrappers side by side, so one build serves them all.
+
+    `blocks` lists (prefix, component, module, lanes); block `prefix` is a `<module>_lanes`
+    wrapper (written next to the top) whose port `p` is the top-level port `<prefix>_<p>`.
+    A Verilator build costs ~30 s, so units and configurations tested together share one.
+    Drive a block with `LanesTB(prefixed(dut, prefix), lanes, ...)`. Returns the source files.
+    """
+    directory = pathlib.Path(directory)
+    sources, ports, instances = [], [], []
+    for prefix, component, module, lanes in blocks:
+        sources.append(write_lanes_wrapper(component, module, lanes, directory / f"{module}_lanes.v"))
+        wires = port_list(component)
+        ports += [f"    {'input ' if is_in else 'output'} wire [{lanes * w - 1}:0] {prefix}_{name}"
+                  for name, w, is_in in wires]
+        instances += [f"    {module}_lanes {prefix} ("]
+        instances.append(",\n".join(f"        .{verilog_name(name)}({prefix}_{name})" for name, _, _ in wires))
+        instances += ["    );"]
+    text = "\n".join(["`timescale 1ns/1ps", f"module {top} (", ",\n".join(ports), ");",
+                      *instances, "endmodule", ""])
+    path = directory / f"{top}.v"
+    if not path.exists() or path.read_text() != text:
+        path.write_text(text)
+    return [path, *sources]
 
 
 # ---------------------------------------------------------------- lanes harness (cocotb side)
@@ -157,6 +218,16 @@ def unpack_lanes(value, width, lanes, signed=False):
     if signed:
         out -= bits[:, -1] << width
     return out
+
+
+class prefixed:
+    """Block `prefix` of a `write_lanes_top` toplevel: its port `p` as attribute `p`."""
+
+    def __init__(self, dut, prefix):
+        self._dut, self._prefix = dut, prefix
+
+    def __getattr__(self, name):
+        return getattr(self._dut, f"{self._prefix}_{name}")
 
 
 class LanesTB:
