@@ -28,16 +28,11 @@ from amaranth.lib.wiring import In, Out
 
 from golden.r4fp4 import E_MAX, FP16_QNAN, SCALE_EXP_MAX, SCALE_EXP_MIN
 
+from .comb import named
+
 __all__ = ["R4FP4ToFP16", "TPRQuantizer"]
 
 SCALE_BITS = 6
-
-
-def _named(m, value, name, shape=None):
-    """`value` in a Signal, so that every use shares one copy of its logic."""
-    sig = Signal(shape if shape is not None else value.shape(), name=name)
-    m.d.comb += sig.eq(value)
-    return sig
 
 
 def _scale_out_of_range(scale_exp):
@@ -60,7 +55,7 @@ class R4FP4ToFP16(wiring.Component):
         m = Module()
         sign, e = self.code[3], self.code[:3]
         # FP16 biased exponent: radix-2 exponent {e, phase} - 8 + scale_exp, plus bias 15.
-        f = _named(m, Cat(self.phase, e) + self.scale_exp + 7, "f", signed(8))
+        f = named(m, Cat(self.phase, e) + self.scale_exp + 7, "f", signed(8))
         mag = Signal(15)
         with m.If(e == 0):
             m.d.comb += mag.eq(0)
@@ -97,8 +92,8 @@ class TPRQuantizer(wiring.Component):
         sign, exp, man = self.x[15], self.x[10:15], self.x[:10]
         u = self.rand
         nan = (exp == 0x1F) & man.any()
-        zero = _named(m, ~exp.any() & ~man.any(), "zero")
-        bad = _named(m, nan | _scale_out_of_range(self.scale_exp), "bad")
+        zero = named(m, ~exp.any() & ~man.any(), "zero")
+        bad = named(m, nan | _scale_out_of_range(self.scale_exp), "bad")
 
         # Normalize: |x| = 1.sig * 2^(en - 15); subnormals via a leading-zero priority encoder.
         sig, en = Signal(10), Signal(signed(6))
@@ -113,30 +108,30 @@ class TPRQuantizer(wiring.Component):
                     m.d.comb += [sig.eq(0), en.eq(0)]  # zero: forced to code 0 below
 
         # T = t + 8 with z = |x| / 2^scale_exp = 1.sig * 2^t; the odd phase uses T - 1.
-        t8 = _named(m, en - 7 - self.scale_exp, "t8", signed(8))
+        t8 = named(m, en - 7 - self.scale_exp, "t8", signed(8))
 
         # Stochastic comparisons, shared by both phases (u is the same for both).
-        u3 = _named(m, u + (u << 1), "u3", 18)
-        up_a = _named(m, (sig << 6) > u3, "up_a")  # case A: f * 2^16 / 3 > u
-        up_b = _named(m, ((sig + 512) << 7) > u3, "up_b")  # case B: (0.5 + f) * 2^17 / 3 > u
+        u3 = named(m, u + (u << 1), "u3", 18)
+        up_a = named(m, (sig << 6) > u3, "up_a")  # case A: f * 2^16 / 3 > u
+        up_b = named(m, ((sig + 512) << 7) > u3, "up_b")  # case B: (0.5 + f) * 2^17 / 3 > u
         # Below the grid (lo = 0, hi = smallest point): hi iff ceil(1.sig * 2^(T + 14)) > u,
         # i.e. V = P >> (2 - T) with P = 1.sig * 2^16, compared as 2*floor(V) + sticky > 2u.
         # The odd phase's threshold is V / 2: the same V against 4u.
-        sh = _named(m, Mux(t8 > 2, 0, Mux(t8 < -15, 18, 2 - t8)), "sh", 5)
+        sh = named(m, Mux(t8 > 2, 0, Mux(t8 < -15, 18, 2 - t8)), "sh", 5)
         p = Cat(Const(0, 6), sig, Const(1, 1))
-        v2 = _named(m, Cat(Cat(*[p[i] & (sh > i) for i in range(6, 17)]).any(), p >> sh), "v2", 18)
+        v2 = named(m, Cat(Cat(*[p[i] & (sh > i) for i in range(6, 17)]).any(), p >> sh), "v2", 18)
         up_below_even = v2 > (u << 1)
         up_below_odd = v2 > (u << 2)
 
         def quantize(phase, up_below):
-            tp = _named(m, t8 - phase, f"t{phase}", signed(8))
+            tp = named(m, t8 - phase, f"t{phase}", signed(8))
             sat = tp >= 2 * E_MAX  # y >= 64
             in_grid = (tp >= 2) & ~sat
             case_a = ~tp[0]
             up_nearest = Mux(in_grid, ~case_a & sig[8:].any(), tp == 1)
             up_stochastic = Mux(in_grid, Mux(case_a, up_a, up_b), up_below)
             up = ~sat & Mux(self.stochastic, up_stochastic, up_nearest)
-            e = _named(m, Mux(sat, E_MAX, Mux(in_grid, tp[1:4], 0)) + up, f"e{phase}", 3)
+            e = named(m, Mux(sat, E_MAX, Mux(in_grid, tp[1:4], 0)) + up, f"e{phase}", 3)
             return e, Mux(bad | zero | (e == 0), 0, Cat(e, sign))
 
         e_even, even = quantize(0, up_below_even)
