@@ -9,6 +9,7 @@ SIM     ?= verilator
 JOBS    ?= $(shell nproc 2>/dev/null || echo 2)
 STAMP   := $(VENV)/.installed
 TECH    := build/tech/osu018
+BOARD   ?= zc706
 
 # WAVES=1: run serially and unbuffered so each test prints where its waveform went.
 ifeq ($(filter-out 0,$(WAVES)),)
@@ -18,7 +19,7 @@ PYTEST_PAR := -n 0 -s
 export WAVES
 endif
 
-.PHONY: help sim test rtl lint synth-area bench demo clean distclean tools venv
+.PHONY: help sim test rtl lint synth synth-tools synth-area bench demo bitstream fpga-estimate clean distclean tools venv
 
 help:
 	@echo "lptrain targets:"
@@ -26,9 +27,12 @@ help:
 	@echo "  make test          everything: golden and generator tests, cocotb on both simulators, lint, rtl freshness"
 	@echo "  make rtl           regenerate rtl/ (the default configurations) from hdl_gen/"
 	@echo "  make lint          verilator --lint-only -Wall on every file in rtl/"
+	@echo "  make synth         Yosys + OpenSTA on OSU 0.18um: area, Fmax, workload-annotated power of every unit -> build/synth/ppa.{json,md} + plots"
 	@echo "  make synth-area    Yosys + OSU 0.18um area of fusion_unit vs the fixed 8x8 multiplier"
 	@echo "  make bench         every bench/bench_*.py (golden encoder throughput vs NumPy's float16 cast, ...)"
 	@echo "  make demo          train the digits MLP with every recipe (fp32, ibm4, fw8bw8, pfq): accuracy and effective MACs"
+	@echo "  make bitstream     BOARD=$(BOARD): Vivado build plan of the self-checking bist_top in build/$(BOARD)/; runs Vivado if present (AMARANTH_ENV_VIVADO honoured), else exits 2"
+	@echo "  make fpga-estimate BOARD=$(BOARD): Yosys synth_xilinx LUT/FF/CARRY4/DSP48E1/BRAM of bist_top, device shares, and the largest mac_array under 80% of the LUTs -> build/$(BOARD)/resources.json"
 	@echo "  make clean         remove build/ ; make distclean also removes .venv/"
 
 $(STAMP): pyproject.toml scripts/bootstrap.sh
@@ -43,7 +47,7 @@ tools:
 sim: $(STAMP) tools
 	$(PY) -m pytest verif -m sim --sim $(SIM) $(PYTEST_PAR)
 
-test: $(STAMP) tools
+test: $(STAMP) tools synth-tools
 	$(PY) -m pytest $(PYTEST_PAR)
 
 rtl: $(STAMP)
@@ -51,6 +55,14 @@ rtl: $(STAMP)
 
 lint: $(STAMP)
 	$(PY) -m verif.lint
+
+# The OSU 0.18 um liberty + cell models and OpenSTA (tests/test_synth.py needs them too).
+synth-tools: tools
+	@scripts/bootstrap.sh osu018 $(TECH)
+	@scripts/bootstrap.sh opensta
+
+synth: $(STAMP) synth-tools
+	$(PY) -m synth.ppa --liberty $(TECH)/osu018_stdcells.lib
 
 synth-area: $(STAMP)
 	@scripts/bootstrap.sh osu018 $(TECH)
@@ -61,6 +73,12 @@ bench: $(STAMP)
 
 demo: $(STAMP)
 	$(PY) -m golden.train_digits --recipe all
+
+bitstream: $(STAMP)
+	@$(PY) -m synth.fpga bitstream --board $(BOARD)
+
+fpga-estimate: $(STAMP)
+	$(PY) -m synth.fpga estimate --board $(BOARD)
 
 clean:
 	rm -rf build .pytest_cache .hypothesis

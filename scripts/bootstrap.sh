@@ -64,6 +64,7 @@ osu018)
         dpkg -x "$tmp"/qflow-tech-osu018_*.deb "$tmp/x"
         mkdir -p "$dir"
         cp "$tmp"/x/usr/share/qflow/tech/osu018/osu018_stdcells.{lib,v} "$dir"/
+        dpkg-deb -f "$tmp"/qflow-tech-osu018_*.deb Version > "$dir"/VERSION  # recorded in synth reports
     fi
     ;;
 opensta)

