@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from golden import fp8_decode, fp8_encode, fp8_encode_flags
+from tests.rounding import assert_unbiased_over_all_u
 
 ALL = np.arange(1 << 16, dtype=np.uint16).view(np.float16)
 NOT_NAN = ALL[~np.isnan(ALL)]
@@ -117,18 +118,10 @@ def test_stochastic_is_unbiased_over_all_u(fmt, bias):
     bits = rng.integers(0, 1 << 16, 600).astype(np.uint16)
     x = bits.view(np.float16)
     x = x[np.isfinite(x)]
-    u = np.arange(1 << 16, dtype=np.uint16)
-    y = np.abs(x.astype(np.float64))
-    i = np.searchsorted(v, y, side="right") - 1
+    i = np.searchsorted(v, np.abs(x.astype(np.float64)), side="right") - 1
     lo, hi = v[i], v[np.minimum(i + 1, len(v) - 1)]
-    for k in range(0, x.size, 32):
-        q = np.abs(fp8_decode(fp8_encode(x[k:k + 32, None], fmt, bias, "stochastic", u), fmt,
-                              bias).astype(np.float64))
-        l, h = lo[k:k + 32, None], hi[k:k + 32, None]
-        assert np.all((q == l) | (q == h))
-        inside = (l < h)[:, 0]
-        err = q.mean(axis=1) - y[k:k + 32]
-        assert np.all(np.abs(err[inside]) <= (h - l)[inside, 0] / 2 ** 16)
+    assert_unbiased_over_all_u(lambda xs, u: fp8_decode(fp8_encode(xs, fmt, bias, "stochastic", u), fmt, bias),
+                               x, lo, hi)
 
 
 @settings(max_examples=200, deadline=None)

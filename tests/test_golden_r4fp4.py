@@ -10,6 +10,7 @@ from hypothesis import given, settings, strategies as st
 
 from golden import gradscale_exp, r4fp4_decode, r4fp4_encode, r4fp4_encode_flags, tpr
 from golden.r4fp4 import SCALE_EXP_MAX, SCALE_EXP_MIN
+from tests.rounding import assert_unbiased_over_all_u
 
 SCALES = range(SCALE_EXP_MIN, SCALE_EXP_MAX + 1)
 SOME_SCALES = (SCALE_EXP_MIN, -7, 0, SCALE_EXP_MAX)
@@ -118,19 +119,10 @@ def test_stochastic_is_unbiased_over_all_u(phase, scale_exp):
     differs from x by at most (hi - lo) / 2^16 below saturation (the probability is quantized
     to 2^-16 steps), and only lo or hi ever come out."""
     x = _sample_x(100 + phase + 3 * scale_exp, 400, phase, scale_exp)
-    u = np.arange(1 << 16, dtype=np.uint16)
     lo, hi = brackets(x, phase, scale_exp)
-    for i in range(0, x.size, 32):
-        xs = x[i:i + 32, None]
-        q = np.abs(r4fp4_decode(r4fp4_encode(xs, phase, scale_exp, "stochastic", u), phase,
-                                scale_exp).astype(np.float64))
-        l, h = lo[i:i + 32, None], hi[i:i + 32, None]
-        assert np.all((q == l) | (q == h))
-        y = np.abs(xs[:, 0].astype(np.float64))
-        inside = (l < h)[:, 0]
-        err = q.mean(axis=1) - y
-        assert np.all(np.abs(err[inside]) <= (h - l)[inside, 0] / 2 ** 16)
-        assert np.all(q[~inside] == l[~inside])
+    assert_unbiased_over_all_u(
+        lambda xs, u: r4fp4_decode(r4fp4_encode(xs, phase, scale_exp, "stochastic", u), phase, scale_exp),
+        x, lo, hi)
 
 
 @settings(max_examples=200, deadline=None)

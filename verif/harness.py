@@ -251,3 +251,17 @@ class LanesTB:
         return {name: unpack_lanes(getattr(self.dut, name).value.to_unsigned(), self.widths[name],
                                    self.lanes, signed)
                 for name, signed in outputs.items()}
+
+
+def stochastic_boundary(encode, x):
+    """Per FP16 pattern in `x`, the smallest u whose stochastic code differs from the code at
+    u = 0 (65536: none), found from the golden encoder `encode(values, u)` by bisection: rounding
+    up happens iff u < threshold, monotone in u. Tests drive u at and just below it."""
+    xs = x.view(np.float16)
+    at0 = encode(xs, np.zeros(x.size, np.uint16))
+    lo, hi = np.zeros(x.size, np.int64), np.full(x.size, 1 << 16, np.int64)  # answer in (lo, hi]
+    while np.any(hi - lo > 1):
+        mid = (lo + hi) // 2
+        moved = (encode(xs, np.minimum(mid, 0xFFFF).astype(np.uint16)) != at0) & (mid <= 0xFFFF)
+        hi, lo = np.where(moved, mid, hi), np.where(moved, lo, mid)
+    return hi

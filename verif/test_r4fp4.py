@@ -21,7 +21,8 @@ import cocotb
 from golden.r4fp4 import (FP16_QNAN, SCALE_EXP_MAX, SCALE_EXP_MIN, r4fp4_decode, r4fp4_encode,
                           r4fp4_encode_flags, tpr)
 from hdl_gen.r4fp4 import SCALE_BITS, R4FP4ToFP16, TPRQuantizer
-from verif.harness import BUILD, RTL, SIMS, LanesTB, port_list, prefixed, run, write_lanes_top
+from verif.harness import (BUILD, RTL, SIMS, LanesTB, port_list, prefixed, run, stochastic_boundary,
+                           write_lanes_top)
 
 # Lanes per call (tpr_quantizer, r4fp4_to_fp16): Icarus's cost is per call, Verilator's build
 # time grows with the instances.
@@ -53,22 +54,6 @@ def expected_tpr(x, scale, stochastic, u):
             for name in FLAGS:
                 out[name][sel] = getattr(flags, name)
     return out
-
-
-def stochastic_boundary(x, phase, scale):
-    """Per x, the smallest u whose stochastic code differs from the code at u = 0 (65536: none).
-
-    From the golden model by bisection: rounding up happens iff u < threshold, monotone in u.
-    """
-    xs = x.view(np.float16)
-    at0 = r4fp4_encode(xs, phase, scale, "stochastic", np.zeros(x.size, np.uint16))
-    lo, hi = np.zeros(x.size, np.int64), np.full(x.size, 1 << 16, np.int64)  # answer in (lo, hi]
-    while np.any(hi - lo > 1):
-        mid = (lo + hi) // 2
-        moved = r4fp4_encode(xs, phase, scale, "stochastic", np.minimum(mid, 0xFFFF).astype(np.uint16)) != at0
-        moved &= mid <= 0xFFFF
-        hi, lo = np.where(moved, mid, hi), np.where(moved, lo, mid)
-    return hi
 
 
 class TB:
@@ -131,7 +116,7 @@ async def tpr_stochastic_boundaries(dut):
     """
     tb = TB(dut)
     for phase in (0, 1):
-        b = stochastic_boundary(ALL_X, phase, 0)
+        b = stochastic_boundary(lambda xs, u: r4fp4_encode(xs, phase, 0, "stochastic", u), ALL_X)
         for u in (b - 1, np.minimum(b, 0xFFFF)):
             await tb.check_tpr(ALL_X, 0, 1, np.clip(u, 0, 0xFFFF), f"boundary phase {phase}")
 
