@@ -23,7 +23,7 @@ from amaranth.lib.cdc import FFSynchronizer, ResetSynchronizer
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from golden.fusion import PRECISION_BITS, check_maxb
+from golden.fusion import PRECISION_BITS, check_maxb, pack
 from golden.lfsr16 import TOGGLE_MASK
 from golden.mac_array import check_accw, lane_bits, mac_array, valid_modes
 
@@ -60,13 +60,11 @@ def bist_vectors(rows, cols, maxb, accw, tiles, seed):
     result = mac_array(a, b, *modes.T, first, last, maxb=maxb, accw=accw)
     assert not result.error and len(result.tiles) == len(tiles)
 
-    def pack(values, width):
-        return sum((int(v) & ((1 << width) - 1)) << (i * width) for i, v in enumerate(values))
-
-    beats = [dict(a=pack(a[k], lane), b=pack(b[k], lane), pa=int(modes[k, 0]), pb=int(modes[k, 1]),
+    a_bus, b_bus = pack(a, lane), pack(b, lane)
+    beats = [dict(a=a_bus[k], b=b_bus[k], pa=int(modes[k, 0]), pb=int(modes[k, 1]),
                   sa=int(modes[k, 2]), sb=int(modes[k, 3]), first=int(first[k]), last=int(last[k]))
              for k in range(n)]
-    expected = [pack(row, accw) for tile in result.tiles for row in tile]
+    expected = pack(result.tiles.reshape(-1, cols), accw).tolist()
     return beats, expected, result.macs
 
 

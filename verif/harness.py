@@ -209,15 +209,21 @@ def pack_lanes(values, width):
     return int.from_bytes(np.packbits(bits, bitorder="little").tobytes(), "little")
 
 
+def unpack_rows(values, width, fields, signed=False):
+    """N ints of `fields` x `width`-bit fields (width <= 64, field 0 in the LSBs) -> (N, fields)
+    int64, read as two's complement when `signed` (unsigned needs width <= 63)."""
+    nbytes = (width * fields + 7) // 8
+    raw = np.frombuffer(b"".join(int(v).to_bytes(nbytes, "little") for v in values), np.uint8)
+    bits = np.unpackbits(raw.reshape(len(values), nbytes), axis=1, bitorder="little")
+    bits = bits[:, :width * fields].reshape(len(values), fields, width).astype(np.uint64)
+    out = bits @ (np.uint64(1) << np.arange(width, dtype=np.uint64))
+    shift = np.uint64(64 - width)
+    return (out << shift).astype(np.int64) >> shift.astype(np.int64) if signed else out.astype(np.int64)
+
+
 def unpack_lanes(value, width, lanes, signed=False):
-    """Inverse of pack_lanes: an int64 array of `lanes` fields of `width` bits (width <= 63)."""
-    nbytes = (width * lanes + 7) // 8
-    bits = np.unpackbits(np.frombuffer(int(value).to_bytes(nbytes, "little"), np.uint8),
-                         bitorder="little")[: width * lanes].reshape(lanes, width).astype(np.int64)
-    out = bits @ (np.int64(1) << np.arange(width, dtype=np.int64))
-    if signed:
-        out -= bits[:, -1] << width
-    return out
+    """Inverse of pack_lanes: an int64 array of `lanes` fields of `width` bits."""
+    return unpack_rows([value], width, lanes, signed)[0]
 
 
 class prefixed:

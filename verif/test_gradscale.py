@@ -22,6 +22,7 @@ import cocotb
 from cocotb.clock import Clock
 from cocotb.triggers import FallingEdge, ReadOnly
 
+from golden.fusion import pack
 from golden.gradscale import gradscale_stream
 from golden.r4fp4 import SCALE_EXP_MAX, SCALE_EXP_MIN
 from hdl_gen.gradscale import GradScaleUnit
@@ -107,7 +108,7 @@ class TB:
         data, last = self.beats(tensors)
         gold = gradscale_stream(data.view(np.float16), last)
         n = len(data)
-        words = [int.from_bytes(row.astype("<u2").tobytes(), "little") for row in data]
+        words = pack(data, 16).tolist()
         last_bits = last.astype(int).tolist()
         max_cycles = 20 * (n + len(gold)) + 100
         draws = rng.random((max_cycles, 2))
@@ -221,7 +222,7 @@ async def reset_mid_tensor(dut):
         last[-1] = close
         dut.out_ready.value = out_ready
         for row, end in zip(data, last):
-            dut.in_data.value = int.from_bytes(row.astype("<u2").tobytes(), "little")
+            dut.in_data.value = pack(row, 16)
             dut.in_last.value, dut.in_valid.value = int(end), 1
             await ReadOnly()
             assert dut.in_ready.value, "the unit stalled with its result register free"

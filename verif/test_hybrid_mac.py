@@ -27,6 +27,7 @@ import cocotb
 from cocotb.clock import Clock
 from cocotb.triggers import FallingEdge
 
+from golden.fusion import pack
 from golden.hybrid_mac import CANONICAL_NAN, fp16_mac, hybrid_mac
 from golden.r4fp4 import SCALE_EXP_MAX, SCALE_EXP_MIN
 from hdl_gen.hybrid_mac import FP16Mac, HybridMac
@@ -39,13 +40,6 @@ LANES = 4  # the default configuration in rtl/
 COPIES = {"verilator": {"hybrid_mac": 16, "fp16_mac": 12}, "icarus": {"hybrid_mac": 32, "fp16_mac": 16}}
 RANDOM_MAC_CYCLES = 100_000
 F16 = np.float16
-
-
-def pack_rows(fields, width):
-    """(T, K) integer fields of `width` bits -> T Python ints, field k at bits [k*width +: width]."""
-    f = np.asarray(fields).astype(np.int64) & ((1 << width) - 1)
-    bits = ((f[..., None] >> np.arange(width)) & 1).astype(np.uint8).reshape(f.shape[0], -1)
-    return [int.from_bytes(row.tobytes(), "little") for row in np.packbits(bits, axis=1, bitorder="little")]
 
 
 def held(rng, draws, p_change):
@@ -102,7 +96,7 @@ class TB:
             if v.dtype == F16:
                 v = v.view(np.uint16)
             fields = np.moveaxis(v, 1, 0).reshape(t_len, -1)  # (T, copies * lanes), copy 0 first
-            rows[name] = pack_rows(fields, self.ports[name][1] // (fields.shape[1] // self.copies))
+            rows[name] = pack(fields, self.ports[name][1] // (fields.shape[1] // self.copies))
         handles = [(self.ports[name][0], rows[name]) for name in rows]
         acc, got = self.ports["acc"][0], []
         for t in range(t_len):

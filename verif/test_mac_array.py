@@ -24,30 +24,14 @@ import cocotb
 from cocotb.clock import Clock
 from cocotb.triggers import FallingEdge
 
-from golden.fusion import PRECISION_BITS
-from golden.mac_array import lane_bits, mac_array, valid_modes, wrap
+from golden.fusion import PRECISION_BITS, pack
+from golden.mac_array import lane_bits, mac_array, valid_modes
 from hdl_gen.mac_array import MacArray, counter_ports
-from verif.harness import BUILD, RTL, run, write_verilog
+from verif.harness import BUILD, RTL, run, unpack_rows, write_verilog
 
 # Extreme lanes: all ones (every element -1 or the unsigned maximum), and per element width the
 # signed minimum (10.., 1000.., 10000000..) and maximum (01.., 0111.., 01111111..).
 CORNERS = [0xFFFFFFFF, 0xAAAAAAAA, 0x88888888, 0x80808080, 0x55555555, 0x77777777, 0x7F7F7F7F, 0]
-
-
-def pack_rows(x, lane):
-    """(N, L) lanes of `lane` bits (a multiple of 8, <= 64) -> N Python ints, lane 0 in the LSBs."""
-    raw = np.ascontiguousarray(x.astype(f"<u{lane // 8}")).tobytes()
-    step = x.shape[1] * lane // 8
-    return [int.from_bytes(raw[i:i + step], "little") for i in range(0, len(raw), step)]
-
-
-def unpack_rows(values, width, fields):
-    """N ints of `fields` x `width`-bit fields (width <= 64) -> (N, fields) signed int64."""
-    nbytes = (width * fields + 7) // 8
-    raw = np.frombuffer(b"".join(v.to_bytes(nbytes, "little") for v in values), np.uint8)
-    bits = np.unpackbits(raw.reshape(len(values), nbytes), axis=1, bitorder="little")
-    bits = bits[:, :width * fields].reshape(len(values), fields, width).astype(np.uint64)
-    return wrap((bits @ (np.uint64(1) << np.arange(width, dtype=np.uint64))).astype(np.int64), width)
 
 
 class TB:
@@ -132,7 +116,7 @@ class TB:
         dut, rng = self.dut, self.rng
         gold = self.golden(beats)
         n, rows_expected = len(beats["a"]), len(gold.tiles) * self.rows
-        a_ints, b_ints = pack_rows(beats["a"], self.lane), pack_rows(beats["b"], self.lane)
+        a_ints, b_ints = pack(beats["a"], self.lane), pack(beats["b"], self.lane)
         ctrl = list(zip(*(beats[k].tolist() for k in ("pa", "pb", "sa", "sb", "first", "last"))))
         ctrl_sigs = [dut.in_pa, dut.in_pb, dut.in_sa, dut.in_sb, dut.in_first, dut.in_last]
         in_valid, in_ready, in_a, in_b = dut.in_valid, dut.in_ready, dut.in_a, dut.in_b
@@ -201,7 +185,7 @@ class TB:
         want_rows = np.tile(np.arange(self.rows), len(gold.tiles))
         assert row_idx == want_rows.tolist(), f"row order {row_idx[:32]}... expected {want_rows[:32]}..."
         assert last_flag == (want_rows == self.rows - 1).tolist(), "out_last not on the last row"
-        got = unpack_rows(data, self.accw, self.cols) if data else np.zeros((0, self.cols), np.int64)
+        got = unpack_rows(data, self.accw, self.cols, signed=True) if data else np.zeros((0, self.cols), np.int64)
         want = gold.tiles.reshape(-1, self.cols)
         bad = np.argwhere(got != want)
         assert bad.size == 0, (f"{len(bad)} wrong results; first: tile {bad[0][0] // self.rows} row "
@@ -294,7 +278,7 @@ async def reset_mid_tile(dut):
     for stuck, idle in ((False, 0), (True, 3)):
         beats = tb.stream(2, k_lo=4, k_hi=8, corner=1.0)
         beats["last"][-1] = False  # the second tile stays open
-        a, b = pack_rows(beats["a"], tb.lane), pack_rows(beats["b"], tb.lane)
+        a, b = pack(beats["a"], tb.lane), pack(beats["b"], tb.lane)
         dut.out_ready.value = int(not stuck)
         dut.in_valid.value = 1
         for i in range(len(a)):
