@@ -18,7 +18,11 @@ scale_exp, dequant(); formats and vector-scale orientation in that module's docs
 i's GEMMs: fwd qA (B*rows, K) x qW.T (K, out); wgrad qG.T (out, B*rows) x qA (B*rows, K); dgrad
 qG (B*rows, out) x qW (out, K), not run for layer 0. Quantization, with its random bits, happens
 before the call, so every backend sees the same codes. `train(..., backend=float_backend)`
-takes the backend; the default multiplies the dequantized operands in float64.
+takes the backend; the default multiplies the dequantized operands in float64. Call order per
+mini-batch: every layer's fwd (0 .. L-1), then per layer from L-1 down to 0 its wgrad and (not
+for layer 0) dgrad; `dfq`/`fractrain` then add, per layer, one more fwd call for each allowed
+option the gate did not choose (its training signal; counted as `gate_macs`). After the last
+epoch, the test set's fwd calls.
 """
 
 from .loop import Config, config, train
