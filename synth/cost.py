@@ -210,7 +210,8 @@ def _lanes(hw, unit):
 
 
 def placement(g, machine, hw):
-    """(unit, mode label, bits_a, bits_b as the unit runs them, passes) of GEMM g on a machine.
+    """(unit, mode label, bits_a, bits_b, bits_out as the unit reads and writes them, passes) of
+    GEMM g on a machine.
 
     Integer codes of 3, 5, 6, 7 bits run in the next power-of-two mode (zero/sign-extended);
     9..16-bit integer codes (e.g. DFQ's 12-bit gradients) run as two 8-bit passes per such
@@ -224,23 +225,26 @@ def placement(g, machine, hw):
         # A fixed array's power still depends on the data: narrow codes sign/zero-extended to 8 bits
         # toggle fewer bits; ppa.json measures it per data precision pair.
         run_a, run_b = (MAXB, MAXB) if p == "fixed8" else (a, b)
-        return unit, f"{a}x{b}", run_a, run_b, passes
+        # The result is stored as its consumer reads it: in that array's lane width.
+        out = g.bits_out if g.bits_out > MAXB else (MAXB if p == "fixed8" else _mode_bits(g.bits_out, "bits_out"))
+        return unit, f"{a}x{b}", run_a, run_b, out, passes
     if g.fmt == "int4xr4fp4" and p == "ibm":
-        return "hybrid_mac", "int4xr4fp4", 4, 4, 1
+        return "hybrid_mac", "int4xr4fp4", 4, 4, g.bits_out, 1
     if g.fmt == "fp8" and p == "ibm":
         if hw.has("fp8_mac") and hw.unit("fp8_mac")["workload"]:
-            return "fp8_mac", next(iter(hw.unit("fp8_mac")["workload"])), 8, 8, 1
-        return "fp16_mac", "fp16xfp16", 16, 16, 1
+            return "fp8_mac", next(iter(hw.unit("fp8_mac")["workload"])), 8, 8, g.bits_out, 1
+        return "fp16_mac", "fp16xfp16", 16, 16, g.bits_out, 1
     if p == "fp16":
-        return "fp16_mac", "fp16xfp16", 16, 16, 1
+        return "fp16_mac", "fp16xfp16", 16, 16, g.bits_out, 1
     raise ValueError(f"GEMM {g.layer}/{g.role} ({g.fmt}) cannot run on platform {p!r}")
 
 
-def memory_bits(g, unit, bits_a, bits_b, rows, cols):
+def memory_bits(g, unit, bits_a, bits_b, bits_out, rows, cols):
     """SRAM and DRAM bits moved by one run of GEMM g (output-stationary, rows x cols tiles).
 
     Operands are stored at the width the unit reads them (`bits_a`/`bits_b`: the mode's width, so a
-    3-bit code moves as 4 bits); results leave the array at the accumulator width ACCW.
+    3-bit code moves as 4 bits), results at `bits_out` (likewise); results leave the array at the
+    accumulator width ACCW.
       DRAM: the stored A, B tensors read once, the result written once at `bits_out` (an on-chip
             buffer big enough for a GEMM's operand panels: compulsory traffic only).
       SRAM: the DRAM fills written (A, B) and the result staged for DRAM (written, read);
@@ -251,7 +255,7 @@ def memory_bits(g, unit, bits_a, bits_b, rows, cols):
     """
     accw = ACCW[unit]
     fills = g.a_elems * bits_a + g.b_elems * bits_b
-    result = g.c_elems * g.bits_out
+    result = g.c_elems * bits_out
     stream = g.m * g.k * bits_a * -(-g.n // cols) + g.k * g.n * bits_b * -(-g.m // rows)
     drain = 2 * g.m * g.n * accw
     return {"sram": fills + stream + drain + 2 * result, "dram": fills + result}
@@ -259,7 +263,7 @@ def memory_bits(g, unit, bits_a, bits_b, rows, cols):
 
 def gemm_cost(g, machine, hw):
     """Cost of `g.count` runs of GEMM g on `machine`: a dict of floats plus its sources."""
-    unit, mode, run_a, run_b, passes = placement(g, machine, hw)
+    unit, mode, run_a, run_b, run_out, passes = placement(g, machine, hw)
     r, c = machine.rows, machine.cols
     if unit.startswith("mac_array"):
         cycles = passes * predict_cycles(unit, g.m, g.k, g.n, min(g.bits_a, MAXB), min(g.bits_b, MAXB),
@@ -269,7 +273,7 @@ def gemm_cost(g, machine, hw):
         cycles = predict_cycles(unit, -(-g.m // r), g.k, -(-g.n // c), 4, 4, lanes=_lanes(hw, unit))
         p1, entries = hw.mac_power_mw(unit, mode)
         power = p1 * r * c
-    bits = memory_bits(g, unit, run_a, run_b, r, c)
+    bits = memory_bits(g, unit, run_a, run_b, run_out, r, c)
     k = hw.node_factor
     n = g.count
     return {
@@ -377,7 +381,8 @@ def saving(new, base, key):
     return 1.0 - new[key] / base[key] if base[key] else None
 
 
-SAVING_KEYS = {"effective_macs": "effective_macs", "latency": "latency_s", "compute_energy": "compute_j",
+SAVING_KEYS = {"effective_macs": "effective_macs", "latency": "latency_s", "latency_at_fmax": "latency_at_fmax_s",
+               "compute_energy": "compute_j",
                "memory_energy": "memory_j", "energy": "energy_j"}
 
 

@@ -79,6 +79,9 @@ def test_gemm_cost_by_hand(hw):
     assert c["ppa_entries"] == ["units.mac_array.workload.4x8.power.total_mw",
                                 "units.mac_array.power_vectorless.total_mw",
                                 "units.mac_array_8x8.power_vectorless.total_mw"]
+    # A 3-bit result is stored as the fusion array reads it: in 4-bit lanes.
+    c3 = cost.gemm_cost(Gemm("l", "fwd", 8, 16, 8, 4, 8, 3), cost.Machine("f", "fusion", 8, 8), hw)
+    assert c3["dram_bits"] == 1536 + 64 * 4
     # The fixed array: 8x8 mode, 16 beats + 10; power of its 4x8 data: 5 mW x 30 / 10 = 15 mW;
     # operands move at 8 bits.
     f = cost.gemm_cost(g, cost.Machine("x", "fixed8", 8, 8), hw)
