@@ -390,7 +390,7 @@ def savings(new, base):
     return {name: saving(new, base, key) for name, key in SAVING_KEYS.items()}
 
 
-def study(hw, rows=8, cols=8, fractions=DEFAULT_FRACTIONS, runs=()):
+def study(hw, rows=8, cols=8, fractions=DEFAULT_FRACTIONS, runs=(), depths=RESNET_DEPTHS):
     """Every workload on every machine it compares on; returns the cost.json document body."""
     ms = machines(hw, rows, cols)
     costs, comparisons = [], []
@@ -410,7 +410,7 @@ def study(hw, rows=8, cols=8, fractions=DEFAULT_FRACTIONS, runs=()):
 
     # (b) CIFAR ResNets over FracTrain's 160 epochs.
     schedules = {"pfq": FRACTRAIN_SCHEDULE, **HW_SCHEDULES}
-    for depth in RESNET_DEPTHS:
+    for depth in depths:
         for classes in (10, 100):
             wl = f"resnet{depth}-cifar{classes}"
             fw8 = pfq_run(depth, classes, (8,), (8,), ())
@@ -430,12 +430,12 @@ def study(hw, rows=8, cols=8, fractions=DEFAULT_FRACTIONS, runs=()):
             comparisons.append({"workload": wl, "recipe": "ibm4 (per step)", "machine": ibm["machine"]["name"],
                                 "baseline": f"fp16 on {fp16['machine']['name']}", "baseline_key": "fp16",
                                 "accuracy": None, **savings(ibm, fp16), "published": None})
-    # Turning-point sensitivity (ResNet-74 / CIFAR-100): PFQ vs FW8/BW8 on every baseline.
+    # Turning-point sensitivity (ResNet-74 / CIFAR-100 with the default depths): PFQ vs FW8/BW8 on every baseline.
     sensitivity = []
-    for fr in (fractions, (0.1, 0.2, 0.3), (0.5, 0.75, 0.9)):
-        new = run_cost(pfq_run(74, 100, *FRACTRAIN_SCHEDULE, fr), ms["fusion"], hw)
+    for fr in (fractions, (0.1, 0.2, 0.3), (0.5, 0.75, 0.9)) if depths else ():
+        new = run_cost(pfq_run(depths[len(depths) // 2], 100, *FRACTRAIN_SCHEDULE, fr), ms["fusion"], hw)
         for key in ("fusion", "fixed_iso_area"):
-            base = run_cost(pfq_run(74, 100, (8,), (8,), ()), ms[key], hw)
+            base = run_cost(pfq_run(depths[len(depths) // 2], 100, (8,), (8,), ()), ms[key], hw)
             sensitivity.append({"turning_points": list(fr), "baseline_key": key, **savings(new, base)})
     # (a) training-benchmark runs.
     for run in runs:
@@ -489,6 +489,8 @@ def main(argv=None):
     ap.add_argument("--cols", type=int, default=8)
     ap.add_argument("--turning-points", default=",".join(map(str, DEFAULT_FRACTIONS)),
                     help="PFQ turning points as fractions of the 160 CIFAR epochs (three, comma-separated)")
+    ap.add_argument("--depths", default=",".join(map(str, RESNET_DEPTHS)),
+                    help=f"CIFAR ResNet depths to price (of {', '.join(map(str, RESNET_DEPTHS))}; empty: none)")
     ap.add_argument("--runs", nargs="*", default=None,
                     help="training-run JSON files (python -m golden.training --json); default: today's digits runs")
     args = ap.parse_args(argv)
@@ -499,6 +501,12 @@ def main(argv=None):
         stage_epochs(fractions, FRACTRAIN_EPOCHS)
     except ValueError:
         ap.exit(2, f"--turning-points: three non-decreasing fractions in [0, 1], got {args.turning_points!r}\n")
+    try:
+        depths = tuple(int(d) for d in args.depths.split(",") if d)
+        if any(d not in RESNET_DEPTHS for d in depths):
+            raise ValueError
+    except ValueError:
+        ap.exit(2, f"--depths: comma-separated values of {RESNET_DEPTHS}, got {args.depths!r}\n")
     if args.rows < 1 or args.cols < 1:
         ap.exit(2, "--rows/--cols must be >= 1\n")
     try:
@@ -512,7 +520,7 @@ def main(argv=None):
         for path in args.runs:
             data = json.loads(pathlib.Path(path).read_text())
             runs += data if isinstance(data, list) else [data]
-    body = study(hw, args.rows, args.cols, fractions, runs)
+    body = study(hw, args.rows, args.cols, fractions, runs, depths)
     doc = {"schema": SCHEMA, "ppa": str(args.ppa), "ppa_generated": hw.doc.get("generated"),
            "ppa_complete": hw.doc.get("complete"), "clock": hw.doc["clock"], "tools": hw.doc.get("tools"),
            "array": {"rows": args.rows, "cols": args.cols}, "memory": {**MEMORY, "node_factor": hw.node_factor},

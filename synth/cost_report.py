@@ -68,7 +68,8 @@ def markdown(doc):
         f"PFQ turning points at {doc['turning_points']} of {doc['epochs']} epochs.", "",
         "## Savings (1 - new / baseline; positive = cheaper)", "", comparison_table(doc), "",
         "## Goal", "", "```", summary(doc), "```", "",
-        "## Turning-point sensitivity (ResNet-74 / CIFAR-100, FracTrain's schedule on the fusion array)", "",
+        "## Turning-point sensitivity (the middle ResNet depth priced, CIFAR-100, FracTrain's schedule on the "
+        "fusion array)", "",
         _table(["turning points", "vs", "effective-MAC", "latency", "compute energy", "memory energy", "energy"],
                [[str(s["turning_points"]), BASELINE_LABEL[s["baseline_key"]], _pct(s["effective_macs"]),
                  _pct(s["latency"]), _pct(s["compute_energy"]), _pct(s["memory_energy"]), _pct(s["energy"])]
@@ -112,7 +113,10 @@ def _plot_savings(doc, path):
     plt.close(fig)
 
 
-def _plot_breakdown(doc, path, workload="resnet74-cifar100"):
+def _plot_breakdown(doc, path):
+    resnets = sorted({r["workload"] for r in doc["costs"] if r["workload"].endswith("cifar100")},
+                     key=lambda w: int(w[6:w.index("-")]))
+    workload = resnets[len(resnets) // 2] if resnets else doc["costs"][0]["workload"]
     rows = [r for r in doc["costs"] if r["workload"] == workload and "per step" not in r["recipe"]]
     labels = [f"{r['recipe']}\n{r['machine']['name'].split(' (')[0].replace('mac_array', 'ma')}" for r in rows]
     fig, ax = plt.subplots(figsize=(11, 4.2))
@@ -124,7 +128,7 @@ def _plot_breakdown(doc, path, workload="resnet74-cifar100"):
     ax.set_xticks(range(len(rows)))
     ax.set_xticklabels(labels, fontsize=7)
     ax.set_ylabel("energy of the whole run (kJ, this flow's 0.18 um node)")
-    ax.set_title(f"{workload}: 160 epochs, energy by component")
+    ax.set_title(f"{workload}: whole training run, energy by component")
     ax.legend()
     fig.tight_layout()
     fig.savefig(path, dpi=120)

@@ -174,6 +174,9 @@ def test_cli_bad_argument(capsys):
         cost.main(["--turning-points", "0.5,0.2,0.9"])
     assert e.value.code == 2
     with pytest.raises(SystemExit) as e:
+        cost.main(["--depths", "50"])
+    assert e.value.code == 2
+    with pytest.raises(SystemExit) as e:
         cost.main(["--ppa", "/nonexistent/ppa.json", "--runs"])
     assert e.value.code == 2
     assert "make synth" in capsys.readouterr().err
@@ -193,7 +196,7 @@ def test_study_end_to_end(hw, tmp_path):
     for i, r in enumerate(runs):
         run_files.append(tmp_path / f"run{i}.json")
         run_files[-1].write_text(json.dumps(r))
-    cost.main(["--ppa", str(path), "--out", str(tmp_path / "out"), "--runs", *map(str, run_files)])
+    cost.main(["--ppa", str(path), "--out", str(tmp_path / "out"), "--depths", "38", "--runs", *map(str, run_files)])
     doc = json.loads((tmp_path / "out" / "cost.json").read_text())
     assert doc["schema"] == cost.SCHEMA
     assert all(row["sources"]["ppa"] and row["sources"]["cycles"] and row["sources"]["memory"] for row in doc["costs"])
@@ -206,3 +209,4 @@ def test_study_end_to_end(hw, tmp_path):
         assert c["effective_macs"] == pytest.approx(1 - 323712 / 1433600)
     assert (tmp_path / "out" / "savings.png").stat().st_size > 0
     assert "iso-area" in (tmp_path / "out" / "cost.md").read_text()
+    assert {c["workload"] for c in doc["comparisons"]} == {"resnet38-cifar10", "resnet38-cifar100", "digits (seed 0)"}
