@@ -6,7 +6,7 @@
 A training run is a list of GEMMs (synth.cost_workloads.Gemm). A `Machine` runs each GEMM on
 one of this project's units:
 
-- latency: cycles from the GEMM cycle law (`predict_cycles`, the RTL's cycle count) at the clock
+- latency: cycles from the GEMM mapper (`golden.gemm.predict_cycles`, the RTL's count) at the clock
   `make synth` quotes (ppa.json `clock`); also at the slowest used unit's own Fmax;
 - compute energy: per GEMM, cycles x the measured workload-annotated power of the unit in that
   precision mode (ppa.json `units.<unit>.workload.<mode>.power.total_mw`) x the clock period.
@@ -25,22 +25,24 @@ Every cost row names its cycle source, its ppa.json entries and its memory-energ
 
 import argparse
 import dataclasses
+import functools
 import json
 import math
 import pathlib
 import sys
 
+from golden.gemm import mode_bits, predict_cycles
+
 from .area import ROOT
 from .cost_workloads import FRACTRAIN_EPOCHS, digits_runs, from_training_json, pfq_run, resnet_step, stage_epochs
 
-__all__ = ["predict_cycles", "Machine", "Hardware", "memory_bits", "gemm_cost", "run_cost", "MEMORY"]
+__all__ = ["cycles", "Machine", "Hardware", "memory_bits", "gemm_cost", "run_cost", "MEMORY"]
 
 SCHEMA = "lptrain-cost/1"
 MAXB = 8
 ACCW = {"mac_array": 32, "mac_array_fixed8": 32, "hybrid_mac": 16, "fp16_mac": 16, "fp8_mac": 16}
-CYCLE_SOURCE = ("synth.cost.predict_cycles: stand-in for golden.gemm.predict_cycles (issue 14), the cycle law "
-                "of hdl_gen/mac_array.py (asserted by verif/test_mac_array.py) and hybrid_mac's one beat of "
-                "L lanes per cycle")
+CYCLE_SOURCE = ("golden.gemm.predict_cycles (the GEMM mapper's exact cycle count, equal to the RTL's in HIL; "
+                "fp16_mac/fp8_mac take hybrid_mac's law: same contract)")
 
 # Horowitz, "Computing's energy problem (and what we can do about it)", ISSCC 2014, Fig. 1.1.9
 # (45 nm, 0.9 V): 64-bit reads of an 8 KB / 32 KB / 1 MB SRAM 10 / 20 / 100 pJ, DRAM 1.3-2.6 nJ;
@@ -58,38 +60,21 @@ MEMORY = {
 
 
 def _mode_bits(bits, name):
-    """The fusion mode a code width runs in: the next power of two >= bits, at least 2."""
-    if not isinstance(bits, int) or not 1 <= bits <= MAXB:
-        raise ValueError(f"{name} must be an integer in 1..{MAXB}, got {bits!r}")
-    return max(2, 1 << (bits - 1).bit_length())
+    """The fusion mode a code width runs in (golden.gemm.mode_bits), naming the parameter."""
+    try:
+        return mode_bits(bits)
+    except ValueError:
+        raise ValueError(f"{name} must be an integer in 1..{MAXB}, got {bits!r}") from None
 
 
-def predict_cycles(unit, m, k, n, bits_a, bits_b, *, rows=8, cols=8, lanes=4, maxb=8):
-    """Cycles of an (m, k) x (k, n) GEMM on `unit`, from the first beat in to the last result out.
-
-    mac_array / mac_array_fixed8 (hdl_gen/mac_array.py): tiles of rows x cols outputs, each tile
-    ceil(k / P) beats with P = (maxb / a) (maxb / b) products per PE per beat (a, b: the mode the
-    codes run in; fixed8 runs everything in 8x8 mode, P = 1); one beat per cycle, a tile shorter
-    than rows + 1 beats is paced by the one-row-per-cycle drain, latency rows + 2:
-        (tiles - 1) * max(beats, rows + 1) + beats + rows + 2.
-    hybrid_mac / fp16_mac / fp8_mac (one unit): one beat of `lanes` products per cycle, each of the
-    m*n dot products in ceil(k / lanes) beats back to back (`clear` starts the next without a
-    bubble), plus the one cycle the result register takes: m * n * ceil(k / lanes) + 1.
-    """
-    for name, v in (("m", m), ("k", k), ("n", n), ("rows", rows), ("cols", cols), ("lanes", lanes)):
-        if not isinstance(v, int) or isinstance(v, bool) or v < 1:
-            raise ValueError(f"{name} must be an integer >= 1, got {v!r}")
-    if maxb != MAXB:
-        raise ValueError(f"maxb must be {MAXB} (the committed arrays), got {maxb!r}")
-    if unit in ("mac_array", "mac_array_fixed8"):
-        a, b = _mode_bits(bits_a, "bits_a"), _mode_bits(bits_b, "bits_b")
-        p = 1 if unit == "mac_array_fixed8" else (maxb // a) * (maxb // b)
-        beats = -(-k // p)
-        tiles = -(-m // rows) * -(-n // cols)
-        return (tiles - 1) * max(beats, rows + 1) + beats + rows + 2
-    if unit in ("hybrid_mac", "fp16_mac", "fp8_mac"):
-        return m * n * -(-k // lanes) + 1
-    raise ValueError(f"unit must be one of mac_array, mac_array_fixed8, hybrid_mac, fp16_mac, fp8_mac, got {unit!r}")
+@functools.lru_cache(maxsize=None)
+def cycles(unit, m, k, n, bits_a, bits_b, rows, cols, lanes):
+    """golden.gemm.predict_cycles (the cycle count HIL measures on the RTL), memoized: a training
+    run repeats the same GEMM shapes thousands of times. `fp16_mac` / `fp8_mac` have hybrid_mac's
+    contract (SPEC.md: L lanes a cycle, one accumulate a cycle), so their GEMMs take hybrid_mac's
+    cycle law."""
+    law_unit = "hybrid_mac" if unit in ("fp16_mac", "fp8_mac") else unit
+    return predict_cycles(law_unit, m, k, n, bits_a, bits_b, rows=rows, cols=cols, lanes=lanes)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -266,11 +251,10 @@ def gemm_cost(g, machine, hw):
     unit, mode, run_a, run_b, run_out, passes = placement(g, machine, hw)
     r, c = machine.rows, machine.cols
     if unit.startswith("mac_array"):
-        cycles = passes * predict_cycles(unit, g.m, g.k, g.n, min(g.bits_a, MAXB), min(g.bits_b, MAXB),
-                                         rows=r, cols=c)
+        n_cycles = passes * cycles(unit, g.m, g.k, g.n, min(g.bits_a, MAXB), min(g.bits_b, MAXB), r, c, 4)
         power, entries = hw.array_power_mw(unit, r, c, mode)
     else:  # an R x C grid of MAC units, each computing a ceil(M/R) x ceil(N/C) block of dot products
-        cycles = predict_cycles(unit, -(-g.m // r), g.k, -(-g.n // c), 4, 4, lanes=_lanes(hw, unit))
+        n_cycles = cycles(unit, -(-g.m // r), g.k, -(-g.n // c), 4, 4, 1, 1, _lanes(hw, unit))
         p1, entries = hw.mac_power_mw(unit, mode)
         power = p1 * r * c
     bits = memory_bits(g, unit, run_a, run_b, run_out, r, c)
@@ -278,8 +262,8 @@ def gemm_cost(g, machine, hw):
     n = g.count
     return {
         "unit": unit, "mode": mode, "passes": passes,
-        "cycles": cycles * n,
-        "compute_pj": cycles * power * hw.period_ns * n,
+        "cycles": n_cycles * n,
+        "compute_pj": n_cycles * power * hw.period_ns * n,
         "sram_bits": bits["sram"] * n, "dram_bits": bits["dram"] * n,
         "sram_pj": bits["sram"] * MEMORY["sram_pj_per_bit_45nm"] * k * n,
         "dram_pj": bits["dram"] * MEMORY["dram_pj_per_bit_45nm"] * k * n,

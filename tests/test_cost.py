@@ -1,13 +1,25 @@
 """`make cost`'s code path (synth.cost) on tiny workloads, checked against hand-computed cases."""
 
+import dataclasses
 import json
 
 import numpy as np
 import pytest
 
+from golden import gemm
 from golden.fractrain import effective_macs, training_costs
 from synth import cost
 from synth.cost_workloads import Gemm, Layer, from_training_json, layer_gemms, pfq_run, resnet_layers, stage_epochs
+
+
+@dataclasses.dataclass(frozen=True)
+class _Q:  # an unsigned integer operand with the QTensor fields golden.gemm reads
+    codes: object
+    bits: int
+    fmt: str = "int"
+    signed: bool = False
+    scale: float = 1.0
+    zero: float = 0.0
 
 
 def _array(rows, cols, vectorless_mw, area, fmax, workload=None):
@@ -47,17 +59,45 @@ def hw():
 def test_cycle_law_by_hand():
     # 10x20 @ 20x9 at 3x8 bits on a 4x4 fusion array: mode 4x8, P = 2 -> 10 beats a tile;
     # 3 x 3 tiles; (9 - 1) * max(10, 5) + 10 + (4 + 2) = 96.
-    assert cost.predict_cycles("mac_array", 10, 20, 9, 3, 8, rows=4, cols=4) == 96
+    assert cost.cycles("mac_array", 10, 20, 9, 3, 8, 4, 4, 4) == 96
     # The fixed array runs it in 8x8 mode: 20 beats a tile: 8 * 20 + 20 + 6 = 186.
-    assert cost.predict_cycles("mac_array_fixed8", 10, 20, 9, 3, 8, rows=4, cols=4) == 186
+    assert cost.cycles("mac_array_fixed8", 10, 20, 9, 3, 8, 4, 4, 4) == 186
     # 2x2 mode (P = 16) on K = 16: one beat a tile, paced by the drain (rows + 1 = 5 cycles).
-    assert cost.predict_cycles("mac_array", 8, 16, 8, 2, 2, rows=4, cols=4) == 3 * 5 + 1 + 6
-    # hybrid_mac: 2 x 3 dot products of ceil(10 / 4) = 3 beats, + 1: 19.
-    assert cost.predict_cycles("hybrid_mac", 2, 10, 3, 4, 4) == 19
-    with pytest.raises(ValueError, match="bits_a"):
-        cost.predict_cycles("mac_array", 1, 1, 1, 9, 8)
+    assert cost.cycles("mac_array", 8, 16, 8, 2, 2, 4, 4, 4) == 3 * 5 + 1 + 6
+    # hybrid_mac, and fp16_mac under the same contract: 2 x 3 dot products of ceil(10 / 4) = 3
+    # beats, + 1: 19.
+    assert cost.cycles("hybrid_mac", 2, 10, 3, 4, 4, 1, 1, 4) == 19
+    assert cost.cycles("fp16_mac", 2, 10, 3, 4, 4, 1, 1, 4) == 19
+    with pytest.raises(ValueError, match="bits"):
+        cost.cycles("mac_array", 1, 1, 1, 9, 8, 8, 8, 4)
     with pytest.raises(ValueError, match="unit"):
-        cost.predict_cycles("tpu", 1, 1, 1, 8, 8)
+        cost.cycles("tpu", 1, 1, 1, 8, 8, 8, 8, 4)
+
+
+@pytest.fixture(scope="module")
+def rtl():
+    """Icarus sessions of issue 14's HIL harness (verif.hil_sim) on 2x2 arrays, one per unit."""
+    from verif.hil_sim import Config, open_sim
+    return {unit: open_sim(Config(unit, rows=2, cols=2), "icarus") for unit in ("mac_array", "mac_array_fixed8")}
+
+
+# (unit, bits_a, bits_b, m, k, n): FracTrain's 3x6-bit codes in the 4x8 mode over six tiles; 2x2
+# codes on K = 16, one beat a tile, paced by the drain; the fixed array's 8x8 mode.
+HIL_CASES = [("mac_array", 3, 6, 5, 37, 3), ("mac_array", 2, 2, 4, 16, 4), ("mac_array_fixed8", 8, 8, 3, 7, 5)]
+
+
+def test_cycles_equal_the_rtl(rtl, hw):
+    """The RTL runs (HIL, Icarus) each GEMM the cost model prices; its cycle count is the cost row's."""
+    rng = np.random.default_rng(15)
+    for unit, ba, bb, m, k, n in HIL_CASES:
+        qa = _Q(rng.integers(0, 1 << ba, (m, k)), ba)
+        qb = _Q(rng.integers(0, 1 << bb, (k, n)), bb)
+        _, beats = gemm.map_mac_array(qa, qb, rows=2, cols=2, pe="fusion" if unit == "mac_array" else "fixed")
+        out = rtl[unit].mac_array(beats)
+        machine = cost.Machine("m", "fusion" if unit == "mac_array" else "fixed8", 2, 2)
+        priced = cost.gemm_cost(Gemm("l", "fwd", m, k, n, ba, bb, 8), machine, hw)
+        assert not out["error"]
+        assert priced["cycles"] == out["cycles"], (unit, ba, bb, m, k, n)
 
 
 def test_gemm_cost_by_hand(hw):
@@ -100,7 +140,7 @@ def test_run_cost_totals_and_sources(hw):
     assert r["energy_j"] == pytest.approx(r["compute_j"] + r["sram_j"] + r["dram_j"])
     assert r["fmax_mhz"] == 120.0 and r["area_um2"] == 4000.0
     assert set(r["by_mode"]) == {"mac_array:4x8", "mac_array:8x8"}
-    assert "stand-in" in r["sources"]["cycles"] and "Horowitz" in r["sources"]["memory"]
+    assert "golden.gemm.predict_cycles" in r["sources"]["cycles"] and "Horowitz" in r["sources"]["memory"]
     assert "units.mac_array.workload.8x8.power.total_mw" in r["sources"]["ppa"]
 
 
