@@ -30,7 +30,7 @@ help:
 	@echo "  make synth         Yosys + OpenSTA on OSU 0.18um: area, Fmax, workload-annotated power of every unit -> build/synth/ppa.{json,md} + plots"
 	@echo "  make synth-area    Yosys + OSU 0.18um area of fusion_unit vs the fixed 8x8 multiplier"
 	@echo "  make bench         every bench/bench_*.py (golden encoder throughput vs NumPy's float16 cast, ...)"
-	@echo "  make demo          train the digits MLP with every recipe (fp32, ibm4, fw8bw8, pfq): accuracy and effective MACs"
+	@echo "  make demo          every training recipe on digits (MLP) and MNIST-1D (CNN, 3 seeds): accuracy and effective MACs -> build/demo/{table.md,results.json,accuracy_vs_macs.png}"
 	@echo "  make bitstream     BOARD=$(BOARD): Vivado build plan of the self-checking bist_top in build/$(BOARD)/; runs Vivado if present (AMARANTH_ENV_VIVADO honoured), else exits 2"
 	@echo "  make fpga-estimate BOARD=$(BOARD): Yosys synth_xilinx LUT/FF/CARRY4/DSP48E1/BRAM of bist_top, device shares, and the largest mac_array under 80% of the LUTs -> build/$(BOARD)/resources.json"
 	@echo "  make cost          latency and energy of whole training runs (cycle law, make synth power, Horowitz memory) -> build/cost/cost.{json,md} + plots (PPA=$(PPA))"
@@ -73,7 +73,7 @@ bench: $(STAMP)
 	@set -e; for b in bench/bench_*.py; do echo "== $$b"; $(PY) $$b; done
 
 demo: $(STAMP)
-	$(PY) -m golden.train_digits --recipe all
+	$(PY) -m golden.training.demo --jobs $(JOBS)
 
 bitstream: $(STAMP)
 	@$(PY) -m synth.fpga bitstream --board $(BOARD)
