@@ -34,7 +34,8 @@ import sys
 from golden.gemm import mode_bits, predict_cycles
 
 from .area import ROOT
-from .cost_workloads import FRACTRAIN_EPOCHS, digits_runs, from_training_json, pfq_run, resnet_step, stage_epochs
+from .cost_workloads import (FRACTRAIN_EPOCHS, from_training_json, pfq_run, resnet_step, stage_epochs,
+                             training_runs)
 
 __all__ = ["cycles", "Machine", "Hardware", "memory_bits", "gemm_cost", "run_cost", "MEMORY"]
 
@@ -347,6 +348,7 @@ FRACTRAIN_PUBLISHED = {
     (74, 100): {"fpga_latency": 0.366, "fpga_energy": 0.249, "eyeriss_latency": 0.682, "eyeriss_energy": 0.698},
 }
 GOAL = {"latency_saving": 0.35, "energy_saving": 0.30}
+PRICEABLE = ("fw8bw8", "pfq", "ibm4", "dfq", "fractrain")
 
 
 def machines(hw, rows, cols):
@@ -374,7 +376,7 @@ def savings(new, base):
     return {name: saving(new, base, key) for name, key in SAVING_KEYS.items()}
 
 
-def study(hw, rows=8, cols=8, fractions=DEFAULT_FRACTIONS, runs=(), depths=RESNET_DEPTHS):
+def study(hw, rows=8, cols=8, fractions=DEFAULT_FRACTIONS, runs=(), depths=RESNET_DEPTHS, batch=128):
     """Every workload on every machine it compares on; returns the cost.json document body."""
     ms = machines(hw, rows, cols)
     costs, comparisons = [], []
@@ -397,7 +399,7 @@ def study(hw, rows=8, cols=8, fractions=DEFAULT_FRACTIONS, runs=(), depths=RESNE
     for depth in depths:
         for classes in (10, 100):
             wl = f"resnet{depth}-cifar{classes}"
-            fw8 = pfq_run(depth, classes, (8,), (8,), ())
+            fw8 = pfq_run(depth, classes, (8,), (8,), (), batch=batch)
             base = {k: price(wl, "fw8bw8", fw8, k) for k in ("fusion", "fixed_iso_pe", "fixed_iso_area")}
             pub = FRACTRAIN_PUBLISHED.get((depth, classes))
             published = pub and {"fusion": {"latency": pub["fpga_latency"], "energy": pub["fpga_energy"],
@@ -405,24 +407,28 @@ def study(hw, rows=8, cols=8, fractions=DEFAULT_FRACTIONS, runs=(), depths=RESNE
                                  "fixed_iso_pe": {"latency": pub["eyeriss_latency"], "energy": pub["eyeriss_energy"],
                                                   "what": "FracTrain PFQ+DFQ vs FW8/BW8 on Eyeriss"}}
             for name, (fws, bws) in schedules.items():
-                new = price(wl, name, pfq_run(depth, classes, fws, bws, fractions), "fusion",
+                new = price(wl, name, pfq_run(depth, classes, fws, bws, fractions, batch=batch), "fusion",
                             {"schedule": {"fw": fws, "bw": bws, "turning_points": list(fractions)}})
                 compare(wl, name, new, base, published if name == "pfq" else None)
             # IBM's side: one training step, ibm4 on the IBM machine vs FP16 everywhere.
-            ibm = price(wl, "ibm4 (per step)", resnet_step(depth, classes, "ibm4"), "ibm")
-            fp16 = price(wl, "fp16 (per step)", resnet_step(depth, classes, "fp16"), "fp16")
+            ibm = price(wl, "ibm4 (per step)", resnet_step(depth, classes, "ibm4", batch=batch), "ibm")
+            fp16 = price(wl, "fp16 (per step)", resnet_step(depth, classes, "fp16", batch=batch), "fp16")
             comparisons.append({"workload": wl, "recipe": "ibm4 (per step)", "machine": ibm["machine"]["name"],
                                 "baseline": f"fp16 on {fp16['machine']['name']}", "baseline_key": "fp16",
                                 "accuracy": None, **savings(ibm, fp16), "published": None})
     # Turning-point sensitivity (ResNet-74 / CIFAR-100 with the default depths): PFQ vs FW8/BW8 on every baseline.
     sensitivity = []
     for fr in (fractions, (0.1, 0.2, 0.3), (0.5, 0.75, 0.9)) if depths else ():
-        new = run_cost(pfq_run(depths[len(depths) // 2], 100, *FRACTRAIN_SCHEDULE, fr), ms["fusion"], hw)
+        mid = depths[len(depths) // 2]
+        new = run_cost(pfq_run(mid, 100, *FRACTRAIN_SCHEDULE, fr, batch=batch), ms["fusion"], hw)
         for key in ("fusion", "fixed_iso_area"):
-            base = run_cost(pfq_run(depths[len(depths) // 2], 100, (8,), (8,), ()), ms[key], hw)
+            base = run_cost(pfq_run(mid, 100, (8,), (8,), (), batch=batch), ms[key], hw)
             sensitivity.append({"turning_points": list(fr), "baseline_key": key, **savings(new, base)})
     # (a) training-benchmark runs.
     for run in runs:
+        if run["recipe"] not in PRICEABLE:
+            raise ValueError(f"run recipe must be one of {PRICEABLE} (integer / IBM GEMMs the hardware runs), "
+                             f"got {run['recipe']!r}")
         wl = f"{run['bench']} (seed {run.get('seed', 0)})"
         gemms = from_training_json(run)
         acc = run.get("test_accuracy")
@@ -441,8 +447,9 @@ def study(hw, rows=8, cols=8, fractions=DEFAULT_FRACTIONS, runs=(), depths=RESNE
             raise ValueError(f"{wl} {run['recipe']}: no fw8bw8 run of the same bench and seed to compare with")
         base = {k: price(wl, "fw8bw8", from_training_json(fw8), k, {"test_accuracy": fw8.get("test_accuracy")})
                 for k in ("fusion", "fixed_iso_pe", "fixed_iso_area")}
-        new = price(wl, run["recipe"], gemms, "fusion", {"test_accuracy": acc})
-        compare(wl, run["recipe"], new, base, accuracy=acc)
+        label = run.get("label", run["recipe"])
+        new = price(wl, label, gemms, "fusion", {"test_accuracy": acc})
+        compare(wl, label, new, base, accuracy=acc)
     # Dedupe baseline rows priced more than once (one per recipe of a bench).
     seen, unique = set(), []
     for row in costs:
@@ -475,8 +482,12 @@ def main(argv=None):
                     help="PFQ turning points as fractions of the 160 CIFAR epochs (three, comma-separated)")
     ap.add_argument("--depths", default=",".join(map(str, RESNET_DEPTHS)),
                     help=f"CIFAR ResNet depths to price (of {', '.join(map(str, RESNET_DEPTHS))}; empty: none)")
+    ap.add_argument("--batch", type=int, default=128, help="CIFAR ResNet mini-batch (FracTrain: 128)")
     ap.add_argument("--runs", nargs="*", default=None,
-                    help="training-run JSON files (python -m golden.training --json); default: today's digits runs")
+                    help="training-run JSON files (python -m golden.training --json; a 'label' key names the run); "
+                         "default: train --benches in process")
+    ap.add_argument("--benches", default="digits",
+                    help="golden.training benches trained in process when --runs is not given (digits,mnist1d)")
     args = ap.parse_args(argv)
     try:
         fractions = tuple(float(x) for x in args.turning_points.split(","))
@@ -491,6 +502,8 @@ def main(argv=None):
             raise ValueError
     except ValueError:
         ap.exit(2, f"--depths: comma-separated values of {RESNET_DEPTHS}, got {args.depths!r}\n")
+    if args.batch < 1:
+        ap.exit(2, f"--batch must be >= 1, got {args.batch}\n")
     if args.rows < 1 or args.cols < 1:
         ap.exit(2, "--rows/--cols must be >= 1\n")
     try:
@@ -499,18 +512,22 @@ def main(argv=None):
         ap.exit(2, f"--ppa: {e}\n")
     runs = []
     if args.runs is None:
-        runs = digits_runs()
+        benches = tuple(b for b in args.benches.split(",") if b)
+        if any(b not in ("digits", "mnist1d") for b in benches):
+            ap.exit(2, f"--benches: comma-separated values of digits, mnist1d, got {args.benches!r}\n")
+        runs = training_runs(benches)
     else:
         for path in args.runs:
             data = json.loads(pathlib.Path(path).read_text())
             runs += data if isinstance(data, list) else [data]
-    body = study(hw, args.rows, args.cols, fractions, runs, depths)
+    body = study(hw, args.rows, args.cols, fractions, runs, depths, args.batch)
     doc = {"schema": SCHEMA, "ppa": str(args.ppa), "ppa_generated": hw.doc.get("generated"),
            "ppa_complete": hw.doc.get("complete"), "clock": hw.doc["clock"], "tools": hw.doc.get("tools"),
-           "array": {"rows": args.rows, "cols": args.cols}, "memory": {**MEMORY, "node_factor": hw.node_factor},
+           "array": {"rows": args.rows, "cols": args.cols}, "resnet_batch": args.batch, "memory": {**MEMORY, "node_factor": hw.node_factor},
            "cycle_source": CYCLE_SOURCE, "turning_points": list(fractions), "epochs": FRACTRAIN_EPOCHS,
-           "runs": [{k: r.get(k) for k in ("bench", "recipe", "seed", "epochs", "test_accuracy", "effective_macs",
-                                          "macs", "turning_points", "source")} for r in runs],
+           "runs": [{k: r.get(k) for k in ("label", "bench", "recipe", "seed", "epochs", "test_accuracy",
+                                          "effective_macs", "macs", "gate_macs", "turning_points", "source")}
+                    for r in runs],
            **body}
     doc["goal"] = {"target": GOAL, "rows": goal_check(doc)}
     out = pathlib.Path(args.out)

@@ -11,7 +11,7 @@ operand is streamed M x K but stored as the layer's input tensor). Three sources
 - `from_training_json`: a `python -m golden.training --json` run (issue 11's schema: bench,
   recipe, seed, epochs, test_accuracy, effective_macs, macs, precisions) with the bench's layer
   shapes from `BENCHES`.
-- `digits_runs`: today's `golden.train_digits` runs, converted to that schema.
+- `training_runs`: golden.training runs made in process (the same JSON fields).
 
 Each layer runs three GEMMs (golden.fractrain): forward a @ W (A = activations, B = weights),
 input gradient g @ W^T (A = output gradient, B = weights) and weight gradient a^T @ g (A =
@@ -23,8 +23,8 @@ x (Cout, Cin*k*k) followed by col2im; weight gradient (Cin*k*k, B*Ho*Wo) x (B*Ho
 import dataclasses
 import math
 
-__all__ = ["Gemm", "Layer", "BENCHES", "RESNETS", "layer_gemms", "resnet_layers", "resnet_step",
-           "pfq_run", "from_training_json", "digits_runs", "CIFAR_TRAIN", "FRACTRAIN_EPOCHS"]
+__all__ = ["Gemm", "Layer", "RESNETS", "layer_gemms", "resnet_layers", "resnet_step", "pfq_run",
+           "bench_shapes", "from_training_json", "training_runs", "CIFAR_TRAIN", "FRACTRAIN_EPOCHS"]
 
 FORMATS = ("int", "int4xr4fp4", "fp8", "fp16")
 ROLES = ("fwd", "dgrad", "wgrad")
@@ -205,16 +205,22 @@ def pfq_run(depth, classes, fw_schedule, bw_schedule, fractions, epochs=FRACTRAI
     return out
 
 
-# bench -> (layers, mini-batch size, training-set size).
-# digits: golden.train_digits, a 64-64-64-10 MLP, batch 32, 1,257 training samples (sklearn's
-# digits at a 30% test split). mnist1d: issue 11's CNN (Greydanus 2020): 1-D convs 1->25->25->25,
-# kernels 5/3/3, stride 2, padding 1 on length 40 (-> 19 -> 10 -> 5), linear 125 -> 10, batch 50,
-# 4,000 training sequences.
-BENCHES = {
-    "digits": ((Layer("fc1", 64, 64), Layer("fc2", 64, 64), Layer("fc3", 64, 10)), 32, 1257),
-    "mnist1d": ((Layer("conv1", 1, 25, 5, 40, 19), Layer("conv2", 25, 25, 3, 19, 10),
-                 Layer("conv3", 25, 25, 3, 10, 5), Layer("fc", 125, 10)), 50, 4000),
-}
+# Training-set sizes of the benchmarks (golden.training.datasets): sklearn's digits at a 30% test
+# split, MNIST-1D's default 4,000 training sequences.
+TRAIN_SIZE = {"digits": 1257, "mnist1d": 4000}
+
+
+def bench_shapes(bench):
+    """(layers, mini-batch size, training-set size) of a golden.training benchmark, from its own
+    network definition (golden.training.networks) and default configuration."""
+    from golden.training import loop, networks
+    if bench not in TRAIN_SIZE:
+        raise ValueError(f"bench must be one of {sorted(TRAIN_SIZE)}, got {bench!r}")
+    cfg = loop.config(bench)
+    net = networks.mlp(64, cfg.hidden) if bench == "digits" else networks.cnn1d()
+    layers = tuple(Layer(f"{lay.kind}{i + 1}", lay.n_in, lay.n_out, lay.kernel, lay.length, lay.out_length)
+                   for i, lay in enumerate(net))
+    return layers, cfg.batch, TRAIN_SIZE[bench]
 
 
 def _depth(x):
@@ -234,9 +240,7 @@ def from_training_json(run):
     for key in ("bench", "recipe", "epochs", "precisions"):
         if key not in run:
             raise ValueError(f"training run JSON lacks {key!r} (needs bench, recipe, epochs, precisions)")
-    if run["bench"] not in BENCHES:
-        raise ValueError(f"bench must be one of {sorted(BENCHES)}, got {run['bench']!r}")
-    layers, batch, train_size = BENCHES[run["bench"]]
+    layers, batch, train_size = bench_shapes(run["bench"])
     prec = run["precisions"]
     if len(prec) != run["epochs"]:
         raise ValueError(f"precisions has {len(prec)} epochs, the run says epochs = {run['epochs']}")
@@ -255,14 +259,19 @@ def from_training_json(run):
     return [dataclasses.replace(g, count=c) for g, c in merged.items()]
 
 
-def digits_runs(recipes=("fw8bw8", "pfq", "ibm4")):
-    """Today's digits runs (golden.train_digits) in the training-JSON schema."""
-    from golden.train_digits import Config, train
+# (label, recipe, golden.training config overrides) of the runs `make cost` prices.
+PRICED_RUNS = (("fw8bw8", "fw8bw8", {}), ("pfq", "pfq", {}), ("ibm4", "ibm4", {}),
+               ("dfq", "dfq", {}), ("fractrain", "fractrain", {}), ("dfq-hw", "dfq", {"dfq_options": "hw"}))
+
+
+def training_runs(benches=("digits",), seed=0, priced=PRICED_RUNS):
+    """golden.training runs (its CLI's JSON fields) of every priced recipe on each bench; `label`
+    tells DFQ's hardware option set ({2,4,8} x {4,8}) from FracTrain's."""
+    from golden.training.cli import KEEP
+    from golden.training.loop import config, train
     out = []
-    for recipe in recipes:
-        r = train(recipe)
-        out.append({"bench": "digits", "recipe": recipe, "seed": Config.seed, "epochs": r["epochs"],
-                    "test_accuracy": r["test_accuracy"], "effective_macs": r["effective_macs"],
-                    "macs": r["macs"], "precisions": [h["bits"] for h in r["history"]],
-                    "turning_points": r["turning_points"], "source": "golden.train_digits"})
+    for bench in benches:
+        for label, recipe, overrides in priced:
+            r = train(bench, recipe, config(bench, seed=seed, **overrides))
+            out.append({**{k: r[k] for k in KEEP}, "label": label, "source": "golden.training"})
     return out

@@ -236,7 +236,7 @@ def test_study_end_to_end(hw, tmp_path):
     for i, r in enumerate(runs):
         run_files.append(tmp_path / f"run{i}.json")
         run_files[-1].write_text(json.dumps(r))
-    cost.main(["--ppa", str(path), "--out", str(tmp_path / "out"), "--depths", "38", "--runs", *map(str, run_files)])
+    cost.main(["--ppa", str(path), "--out", str(tmp_path / "out"), "--depths", "38", "--batch", "2", "--runs", *map(str, run_files)])
     doc = json.loads((tmp_path / "out" / "cost.json").read_text())
     assert doc["schema"] == cost.SCHEMA
     assert all(row["sources"]["ppa"] and row["sources"]["cycles"] and row["sources"]["memory"] for row in doc["costs"])
