@@ -140,11 +140,14 @@ class Hardware:
 
     def _interp(self, family, pes, value):
         """value(unit entry) at `pes` PEs: the synthesized size's, else linear in PE count between
-        the neighbouring synthesized sizes (or extrapolated from the two nearest)."""
+        the neighbouring synthesized sizes (or extrapolated from the two nearest; proportional to
+        the PE count when only one size was synthesized)."""
         sizes = self._sizes(family)
         if pes in sizes:
             return value(self.units[sizes[pes]]), [sizes[pes]]
         keys = sorted(sizes)
+        if len(keys) == 1:  # one synthesized size: proportional to the PE count
+            return value(self.units[sizes[keys[0]]]) * pes / keys[0], [sizes[keys[0]]]
         lo = max([s for s in keys if s < pes], default=keys[0])
         hi = min([s for s in keys if s > pes], default=keys[-1])
         if lo == hi:

@@ -150,6 +150,11 @@ def test_interpolation_and_iso_area(hw):
     # The largest square fixed array within the 8x8 fusion array's 4000 um^2: 11x11 (121 PEs,
     # 2000 + 6000 * 57 / 192 = 3781); 12x12 is 4500.
     assert hw.iso_area_side(8, 8) == 11
+    # With a single synthesized size, proportional to the PE count.
+    one = _ppa()
+    for name in ("mac_array_fixed8_8x8", "mac_array_fixed8_16x16"):
+        del one["units"][name]
+    assert cost.Hardware(one, "fixture").area("mac_array_fixed8", 8, 8)[0] == pytest.approx(2000.0)
 
 
 def test_grid_of_mac_units(hw):
