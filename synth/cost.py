@@ -159,7 +159,11 @@ class Hardware:
         return self._interp(family, rows * cols, lambda u: float(u["area_um2"]))
 
     def fmax_mhz(self, family, rows, cols):
-        return self._interp(family, rows * cols, lambda u: float(u["timing"]["fmax_mhz"]))[0]
+        """Fmax of the synthesized size nearest in PE count (Fmax does not scale with size: the
+        PE's path sets it; 4x4 -> 8x8 moves it by a few per cent)."""
+        sizes = self._sizes(family)
+        near = min(sizes, key=lambda s: (abs(s - rows * cols), -s))
+        return float(self.units[sizes[near]]["timing"]["fmax_mhz"])
 
     def array_power_mw(self, family, rows, cols, mode):
         """(mW, ppa.json entries) of an R x C array running `mode` ("AxB")."""
