@@ -18,7 +18,8 @@ the epilogue multiplies by the integer operand's scale and adds its zero point t
 float64 sum of the decoded R4FP4 values.
 
 Operands are QTensor-like objects (golden.training.qtensor.QTensor, COMMON interface): `fmt`,
-`codes`, `bits`, `signed`, `scale`, `zero`, `phase`, `scale_exp`, `dequant()`. For qa of shape
+`codes`, `bits`, `signed`, `scale`, `zero`, `phase`, `scale_exp`, `dequant()`; an "int" operand
+stands for scale * codes + zero, an "r4fp4" one for r4fp4_decode(codes, phase, scale_exp). For qa of shape
 (M, K) a scale/zero is a scalar, a 1-D vector of length M (per row) or a 2-D array broadcastable
 to (M, K); for qb (K, N): a scalar, a 1-D vector of length N (per column) or 2-D broadcastable to
 (K, N).
@@ -47,7 +48,7 @@ from .mac_array import accw_range, check_accw, lane_bits, wrap
 
 __all__ = ["UNITS", "ACCW", "HYBRID_MAC_LATENCY", "mode_bits", "int_segments", "int_gemm",
            "hybrid_gemm", "gemm", "map_mac_array", "map_hybrid", "predict_cycles",
-           "mac_array_cycles", "pack_lanes"]
+           "mac_array_cycles", "pack_lanes", "gather_tiles", "scatter_tiles"]
 
 UNITS = ("mac_array", "mac_array_fixed8", "hybrid_mac")
 ACCW = 32  # the committed RTL's accumulator width (hdl_gen/rtl.py DEFAULTS)
@@ -281,8 +282,8 @@ def hybrid_gemm(qa, qb, *, lanes=4, acc=None):
 
     m, k, n = _shapes(qa, qb)
     qi, qg, g_first = _hybrid_operands(qa, qb)
-    if np.ndim(qi.scale) != 0 or np.ndim(qi.zero) != 0 or np.ndim(getattr(qg, "scale", 1.0)) != 0:
-        raise ValueError("hybrid_mac GEMMs need per-tensor scales and zero points")
+    if np.ndim(qi.scale) != 0 or np.ndim(qi.zero) != 0:
+        raise ValueError("hybrid_mac GEMMs need a per-tensor scale and zero point on the int operand")
     beats = map_hybrid(qa, qb, lanes=lanes)
     out = hybrid_mac(beats["x"], beats["g"], phase=beats["phase"], scale_exp=beats["scale_exp"],
                      sx=beats["sx"], clear=beats["clear"])
@@ -290,8 +291,7 @@ def hybrid_gemm(qa, qb, *, lanes=4, acc=None):
     dots = golden if acc is None else np.asarray(acc, dtype=np.float16).reshape(m, n)
     gv = r4fp4_decode(np.asarray(qg.codes, dtype=np.uint8), qg.phase, qg.scale_exp).astype(np.float64)
     gsum = gv.sum(axis=1)[:, None] if g_first else gv.sum(axis=0)[None, :]
-    g_scale = float(getattr(qg, "scale", 1.0))
-    result = g_scale * (float(qi.scale) * dots.astype(np.float64) + float(qi.zero) * gsum)
+    result = float(qi.scale) * dots.astype(np.float64) + float(qi.zero) * gsum
     return result, golden
 
 
@@ -413,10 +413,12 @@ def gather_tiles(plan, tiles):
     return full[:, :plan.m, :plan.n]
 
 
-def tile_of(plan, chunk, r, c):
-    """Stream index of the array tile holding chunk sum (chunk, r, c), and (row, col) in it."""
+def scatter_tiles(plan, sums):
+    """Inverse of gather_tiles: chunk sums (chunks, M, N) -> the array's output tiles (T, ROWS,
+    COLS) in stream order, zero where a tile overhangs the GEMM (zero-padded codes)."""
     nchunks = sum(len(s.chunks) for s in plan.segments)
-    nt = -(-plan.n // plan.cols)
-    i, j = r // plan.rows, c // plan.cols
-    return (i * nt + j) * nchunks + chunk, r % plan.rows, c % plan.cols
-
+    mt, nt = -(-plan.m // plan.rows), -(-plan.n // plan.cols)
+    full = np.zeros((nchunks, mt * plan.rows, nt * plan.cols), np.int64)
+    full[:, :plan.m, :plan.n] = sums
+    t = full.reshape(nchunks, mt, plan.rows, nt, plan.cols).transpose(1, 3, 0, 2, 4)
+    return t.reshape(-1, plan.rows, plan.cols)

@@ -71,13 +71,13 @@ class Config:
         self.unit, self.rows, self.cols, self.lanes = unit, rows, cols, lanes
         if unit == "hybrid_mac":
             self.module, self.name = "hybrid_mac", f"hybrid_mac_l{lanes}"
-            self.component = HybridMac(lanes)
+            self.make = lambda: HybridMac(lanes)
             self.wx = _words(4 * lanes)
         else:
             self.pe = "fusion" if unit == "mac_array" else "fixed"
             self.module = unit
             self.name = f"{unit}_{rows}x{cols}"
-            self.component = MacArray(rows, cols, 8, ACCW, self.pe, CNTW)
+            self.make = lambda: MacArray(rows, cols, 8, ACCW, self.pe, CNTW)
             self.lane = lane_bits(8, self.pe)
             self.wa, self.wb = _words(rows * self.lane), _words(cols * self.lane)
             self.wo = _words(cols * ACCW)
@@ -85,7 +85,16 @@ class Config:
         self.dir = BUILD / self.name
 
     def verilog(self):
-        return write_verilog(self.component, self.module, self.dir / f"{self.module}.v")
+        """The configuration's Verilog, regenerated only when a generator or golden source changed
+        (elaborating an 8x8 array takes tens of seconds)."""
+        path = self.dir / f"{self.module}.v"
+        stamp = self.dir / "verilog.stamp"
+        digest = hashlib.sha256(repr((self.name, sorted(
+            (p.name, p.read_bytes()) for d in ("hdl_gen", "golden") for p in (ROOT / d).glob("*.py")))).encode()).hexdigest()
+        if not (path.exists() and stamp.exists() and stamp.read_text() == digest):
+            write_verilog(self.make(), self.module, path)
+            stamp.write_text(digest)
+        return path
 
     def header(self):
         if self.unit == "hybrid_mac":
