@@ -72,7 +72,7 @@ bench: $(STAMP)
 	@set -e; for b in bench/bench_*.py; do echo "== $$b"; $(PY) $$b; done
 
 demo: $(STAMP)
-	$(PY) -m golden.train_digits --recipe all
+	$(PY) -m golden.training --bench digits --recipe all
 
 bitstream: $(STAMP)
 	@$(PY) -m synth.fpga bitstream --board $(BOARD)
