@@ -1,7 +1,7 @@
 """Training on the hardware: every GEMM of a training step run by simulated RTL, checked bit for bit.
 
     python -m verif.hil --bench {digits,mnist1d} --recipe NAME --steps N [--sim verilator|icarus]
-                        [--rows R --cols C] [--array mac_array|mac_array_fixed8] [--json]
+                        [--rows R --cols C] [--array mac_array|mac_array_fixed8] [--batch B] [--json]
                         [--gap P --backpressure P --seed S] [--fault I]
 
 N training steps (mini-batches) of the benchmark network (golden.training.train, one epoch over
@@ -125,7 +125,7 @@ class HilBackend:
             return self._hybrid(label, qa, qb, m, k, n)
         self.host["gemms"] += 1
         self.host["macs"] += m * k * n
-        key = "x".join(sorted(fmts))
+        key = f"{qa.fmt}x{qb.fmt}"
         self.host["by_format"][key] = self.host["by_format"].get(key, 0) + 1
         return qa.dequant() @ qb.dequant()
 
@@ -194,12 +194,13 @@ class HilBackend:
                 "cycles_equal_predicted_every_gemm": every and not (self.gap or self.backpressure)}
 
 
-def run(bench, recipe, steps, backend, *, seed=0):
-    """`steps` training steps of `recipe` on `bench` through `backend`; returns train()'s dict."""
+def run(bench, recipe, steps, backend, *, seed=0, batch=None):
+    """`steps` training steps of `recipe` on `bench` through `backend` (mini-batches of `batch`
+    samples, default the benchmark's); returns golden.training.train's dict."""
     from golden.training import config, train
     from golden.training.datasets import load
 
-    cfg = config(bench, epochs=1, seed=seed)
+    cfg = config(bench, epochs=1, seed=seed, batch=batch)
     x_tr, x_te, y_tr, y_te = load(bench, cfg.seed)
     if not 1 <= steps <= -(-len(y_tr) // cfg.batch):
         raise ValueError(f"steps must be in [1, {-(-len(y_tr) // cfg.batch)}] (one epoch), got {steps!r}")
@@ -221,6 +222,7 @@ def parser():
     p.add_argument("--bench", choices=BENCHES, required=True)
     p.add_argument("--recipe", choices=RECIPES, required=True)
     p.add_argument("--steps", type=int, required=True, help="training steps (mini-batches), within one epoch")
+    p.add_argument("--batch", type=int, default=None, help="mini-batch size (default: the benchmark's)")
     p.add_argument("--sim", choices=("verilator", "icarus"), default="verilator")
     p.add_argument("--rows", type=int, default=8)
     p.add_argument("--cols", type=int, default=8)
@@ -236,8 +238,8 @@ def parser():
 def main(argv=None):
     p = parser()
     args = p.parse_args(argv)
-    for name in ("rows", "cols", "steps"):
-        if getattr(args, name) < 1:
+    for name in ("rows", "cols", "steps", "batch"):
+        if getattr(args, name) is not None and getattr(args, name) < 1:
             p.error(f"--{name} must be >= 1, got {getattr(args, name)}")
     for name in ("gap", "backpressure"):
         if not 0.0 <= getattr(args, name) < 1.0:
@@ -249,14 +251,14 @@ def main(argv=None):
     t0 = time.perf_counter()
     error = None
     try:
-        result = run(args.bench, args.recipe, args.steps, backend, seed=args.seed)
+        result = run(args.bench, args.recipe, args.steps, backend, seed=args.seed, batch=args.batch)
     except ValueError as err:
         p.error(str(err))
     except Mismatch as err:
         error, result = str(err), None
     finally:
         backend.close()
-    report = {"bench": args.bench, "recipe": args.recipe, "steps": args.steps, "sim": args.sim,
+    report = {"bench": args.bench, "recipe": args.recipe, "steps": args.steps, "batch": args.batch, "sim": args.sim,
               "rows": args.rows, "cols": args.cols, "array": args.array,
               "seconds": round(time.perf_counter() - t0, 3), **backend.stats()}
     report["gemms"] = report["total"]["gemms"]

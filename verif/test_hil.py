@@ -139,3 +139,54 @@ def test_corrupted_word_is_named(sims):
     out["data"][7, 1] ^= 1 << 5  # tile 3 (row tile 1, column tile 1), row 1, column 1
     with pytest.raises(Mismatch, match=r"tile 3 \(row tile 1, column tile 1, K chunk 0\) element \(1, 1\) = C\[3, 4\]"):
         check_mac_array("gemm", plan, beats, out, sums)
+
+
+def hil(capsys, *args):
+    code = main(["--bench", "digits", "--steps", "2", "--rows", str(ROWS), "--cols", str(COLS), "--json", *args])
+    captured = capsys.readouterr()
+    return code, json.loads(captured.out), captured.err
+
+
+# (recipe, extra arguments, units that must have run): fw8bw8 / pfq on mac_array, fw8bw8 also on
+# the fixed baseline, ibm4's 4-bit layer on mac_array and hybrid_mac (its FP8 layers on the host);
+# one recipe under Icarus (small batches: Icarus is slow per cycle).
+HIL_RUNS = [
+    ("fw8bw8", [], {"mac_array"}),
+    ("fw8bw8", ["--array", "mac_array_fixed8"], {"mac_array_fixed8"}),
+    ("pfq", ["--gap", "0.2", "--backpressure", "0.3"], {"mac_array"}),
+    ("ibm4", [], {"mac_array", "hybrid_mac"}),
+    ("ibm4", ["--sim", "icarus", "--batch", "2"], {"mac_array", "hybrid_mac"}),
+]
+
+
+@pytest.mark.sim
+@pytest.mark.parametrize("recipe,args,units", HIL_RUNS)
+def test_hil_two_steps(capsys, recipe, args, units):
+    code, report, err = hil(capsys, "--recipe", recipe, *args)
+    assert code == 0, err
+    assert set(report["units"]) == units
+    assert report["mismatches"] == 0 and report["gemms"] == sum(u["gemms"] for u in report["units"].values())
+    # 2 steps x (3 forward + 3 weight-gradient + 2 input-gradient GEMMs) + 3 test-set forwards
+    assert report["gemms"] + report["host"]["gemms"] == 2 * 8 + 3
+    if "--gap" in args:  # measured cycles include the gaps/stalls: results are what is checked
+        assert report["total"]["cycles"] > report["total"]["predicted_cycles"]
+    else:
+        assert report["cycles_equal_predicted_every_gemm"]
+        assert report["total"]["cycles"] == report["total"]["predicted_cycles"]
+
+
+@pytest.mark.sim
+@pytest.mark.parametrize("recipe,gemm", [("fw8bw8", 4), ("ibm4", 1)])
+def test_hil_fault_injection_is_caught(capsys, recipe, gemm):
+    code, report, err = hil(capsys, "--recipe", recipe, "--fault", str(gemm))
+    assert code == 1 and report["mismatches"] == 1
+    assert f"GEMM #{gemm} " in err and ("tile" in err or "dot product" in err)
+
+
+def test_hil_bad_arguments(capsys):
+    for args in (["--recipe", "nope"], ["--recipe", "fw8bw8", "--rows", "0"],
+                 ["--recipe", "fw8bw8", "--sim", "icarus", "--gap", "0.1"]):
+        with pytest.raises(SystemExit) as exc:
+            main(["--bench", "digits", "--steps", "1", *args])
+        assert exc.value.code == 2
+        assert len(capsys.readouterr().err.strip().splitlines()) == 1
