@@ -19,10 +19,9 @@ float64 sum of the decoded R4FP4 values.
 
 Operands are QTensor-like objects (golden.training.qtensor.QTensor, COMMON interface): `fmt`,
 `codes`, `bits`, `signed`, `scale`, `zero`, `phase`, `scale_exp`, `dequant()`; an "int" operand
-stands for scale * codes + zero, an "r4fp4" one for r4fp4_decode(codes, phase, scale_exp). For qa of shape
-(M, K) a scale/zero is a scalar, a 1-D vector of length M (per row) or a 2-D array broadcastable
-to (M, K); for qb (K, N): a scalar, a 1-D vector of length N (per column) or 2-D broadcastable to
-(K, N).
+stands for scale * codes + zero, an "r4fp4" one for r4fp4_decode(codes, phase, scale_exp). Scales
+and zero points are scalars or arrays broadcastable to the operand: (M, 1) / (1, N) per row /
+column, (1, K) / (K, 1) along K (golden.training.qtensor's convention).
 
 Mapper. `mac_array` (SPEC.md "MAC array", golden.mac_array): a beat carries P = (MAXB/ba) *
 (MAXB/bb) consecutive k per lane, packed with golden.fusion.pack (ba, bb: the codes' width
@@ -146,14 +145,9 @@ def predict_cycles(unit, m, k, n, bits_a, bits_b, *, rows=8, cols=8, lanes=4, ma
 
 # ---------------------------------------------------------------- operands and the epilogue
 
-def _expand(v, shape, along, name):
-    """A scale/zero as a float64 array broadcast to `shape`; a 1-D vector runs along axis `along`
-    (0: rows of qa, 1: columns of qb)."""
+def _expand(v, shape, name):
+    """A scale/zero (a scalar or an array broadcastable to the operand) as float64 of `shape`."""
     v = np.asarray(v, dtype=np.float64)
-    if v.ndim == 1:
-        if v.shape[0] != shape[along]:
-            raise ValueError(f"{name}: a 1-D vector must have length {shape[along]}, got {v.shape[0]}")
-        v = v[:, None] if along == 0 else v[None, :]
     try:
         return np.broadcast_to(v, shape)
     except ValueError:
@@ -189,8 +183,8 @@ def int_segments(qa, qb):
     """Scale/zero of both operands broadcast to (M, K) / (K, N), and the K-segment length
     (None when constant along K, else 1)."""
     m, k, n = _shapes(qa, qb)
-    a = (_expand(qa.scale, (m, k), 0, "qa.scale"), _expand(qa.zero, (m, k), 0, "qa.zero"))
-    b = (_expand(qb.scale, (k, n), 1, "qb.scale"), _expand(qb.zero, (k, n), 1, "qb.zero"))
+    a = (_expand(qa.scale, (m, k), "qa.scale"), _expand(qa.zero, (m, k), "qa.zero"))
+    b = (_expand(qb.scale, (k, n), "qb.scale"), _expand(qb.zero, (k, n), "qb.zero"))
     return a, b, (1 if _varies_along_k(a, b) else None)
 
 

@@ -280,7 +280,7 @@ def main(argv=None):
 
 def table(report):
     lines = [f"HIL {report['bench']} {report['recipe']}: {report['steps']} steps on {report['sim']}, "
-             f"{report['rows']}x{report['cols']} array, {report['seconds']} s",
+             f"{report['rows']}x{report['cols']} {report['array']}, {report['seconds']} s",
              f"{'unit':<18} {'GEMMs':>6} {'mismatch':>8} {'cycles':>10} {'predicted':>10}  MACs by mode"]
     for unit, st in [*report["units"].items(), ("total", report["total"])]:
         modes = ", ".join(f"{k}: {v}" for k, v in sorted(st["macs_by_mode"].items()))

@@ -18,6 +18,7 @@ import fcntl
 import hashlib
 import os
 import pathlib
+import re
 import shutil
 import subprocess
 
@@ -89,8 +90,7 @@ class Config:
         (elaborating an 8x8 array takes tens of seconds)."""
         path = self.dir / f"{self.module}.v"
         stamp = self.dir / "verilog.stamp"
-        digest = hashlib.sha256(repr((self.name, sorted(
-            (p.name, p.read_bytes()) for d in ("hdl_gen", "golden") for p in (ROOT / d).glob("*.py")))).encode()).hexdigest()
+        digest = hashlib.sha256(repr((self.name, [(p.name, p.read_bytes()) for p in _generator_sources()])).encode()).hexdigest()
         if not (path.exists() and stamp.exists() and stamp.read_text() == digest):
             write_verilog(self.make(), self.module, path)
             stamp.write_text(digest)
@@ -102,6 +102,13 @@ class Config:
         return ("#define HIL_UNIT_MAC_ARRAY 1\n"
                 f"#define ROWS {self.rows}\n#define WA {self.wa}\n#define WB {self.wb}\n#define WO {self.wo}\n"
                 "#define HIL_COUNTERS " + " ".join(f"X({c})" for c in self.counters) + "\n")
+
+
+def _generator_sources():
+    """hdl_gen/*.py and the golden modules they import (what the generated Verilog depends on)."""
+    gens = sorted((ROOT / "hdl_gen").glob("*.py"))
+    names = {m for p in gens for m in re.findall(r"^from golden\.(\w+) import", p.read_text(), re.M)}
+    return gens + [ROOT / "golden" / f"{n}.py" for n in sorted(names)]
 
 
 def _locked_build(config, kind, stamp_text, build):

@@ -9,7 +9,6 @@ is caught and named. Small arrays (2 x 3) keep the Verilator builds short; build
 (build/hil/, a lock serializes the test workers).
 """
 
-import dataclasses
 import json
 
 import numpy as np
@@ -17,6 +16,7 @@ import pytest
 
 from golden import gemm as G
 from golden.mac_array import mac_array
+from golden.training.qtensor import QTensor
 from verif.hil import Mismatch, check_hybrid, check_mac_array, main
 from verif.hil_sim import Config, open_sim
 
@@ -24,25 +24,12 @@ ROWS, COLS = 2, 3
 RNG = np.random.default_rng(1414)
 
 
-@dataclasses.dataclass(frozen=True)
-class Operand:
-    """The QTensor fields golden.gemm reads (golden.training.qtensor.QTensor has them too)."""
-    fmt: str
-    codes: np.ndarray
-    bits: int
-    signed: bool = False
-    scale: object = 1.0
-    zero: object = 0.0
-    phase: int = 0
-    scale_exp: int = 0
-
-
 def int_operand(shape, bits, signed, along_k=None):
     lo, hi = (-(1 << (bits - 1)), 1 << (bits - 1)) if signed else (0, 1 << bits)
     extreme = RNG.random() < 0.3  # all-extreme codes: worst-case products
     codes = np.full(shape, lo if RNG.random() < 0.5 else hi - 1) if extreme else RNG.integers(lo, hi, shape)
     scale = 1.0 if along_k is None else RNG.random(along_k) + 0.5
-    return Operand("int", codes, bits, signed, scale)
+    return QTensor("int", codes, bits, signed, 0.0, scale * (2 ** bits - 1))
 
 
 @pytest.fixture(scope="module")
@@ -88,7 +75,7 @@ def test_array_streams(sims, unit):
 
 
 def r4fp4_operand(shape, phase, scale_exp):
-    return Operand("r4fp4", RNG.integers(0, 16, shape).astype(np.uint8), 4, True, phase=phase,
+    return QTensor("r4fp4", RNG.integers(0, 16, shape).astype(np.uint8), 4, True, phase=phase,
                    scale_exp=scale_exp)
 
 
