@@ -6,7 +6,8 @@ with code widths 2..8 and signedness drawn within it, are mapped by golden.gemm,
 run through the C++ Verilator driver (verif/hil_sim.py) and checked: every output tile against
 the golden integer GEMM (golden.gemm.int_gemm), cycles against golden.gemm.predict_cycles, the
 RTL's MAC counters against the mapper. Wall time includes mapping/packing, simulation and
-checking (the Verilator build is done before the clock starts). Also timed: the same streams
+checking (the Verilator build is done before the clock starts); CPU seconds (this process plus the
+driver process) are printed too, since wall time on a shared machine depends on its load. Also timed: the same streams
 scored beat by beat with golden.mac_array (the cocotb regression's scoreboard) instead of the
 GEMM. `bench/bench_mac_array.py` runs the cocotb harness (0.69M checked MACs/s on 8x8 on this
 machine at the time of issue 14) for the side-by-side number.
@@ -14,7 +15,9 @@ machine at the time of issue 14) for the side-by-side number.
 
 import argparse
 import dataclasses
+import os
 import pathlib
+import resource
 import sys
 import time
 
@@ -26,7 +29,7 @@ sys.path.insert(0, str(ROOT))
 from golden import gemm as G  # noqa: E402
 from golden.mac_array import mac_array  # noqa: E402
 from verif.hil import check_mac_array  # noqa: E402
-from verif.hil_sim import Config, open_sim  # noqa: E402
+from verif.hil_sim import Config, build_verilator, open_sim  # noqa: E402
 
 
 WIDTHS = ([2], [3, 4], [5, 6, 7, 8])  # code widths running in the 2-, 4- and 8-bit modes
@@ -46,6 +49,12 @@ class Codes:
 def random_operand(rng, shape, bits, signed):
     lo, hi = (-(1 << (bits - 1)), 1 << (bits - 1)) if signed else (0, 1 << bits)
     return Codes(rng.integers(lo, hi, shape), bits, signed)
+
+
+def cpu_seconds():
+    """User + system CPU time of this process and its finished children (the driver process)."""
+    own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
 
 
 def main(argv=None):
@@ -68,11 +77,13 @@ def main(argv=None):
         ops.append((random_operand(rng, (args.m, args.k), ba, sa), random_operand(rng, (args.k, args.n), bb, sb)))
     config = Config("mac_array", args.rows, args.cols)
     t0 = time.perf_counter()
-    sim = open_sim(config, "verilator")
+    build_verilator(config)
     build = time.perf_counter() - t0
 
     macs = cycles = 0
+    cpu0 = cpu_seconds()
     t0 = time.perf_counter()
+    sim = open_sim(config, "verilator")
     streams = []
     for i, (qa, qb) in enumerate(ops):
         plan, beats = G.map_mac_array(qa, qb, rows=args.rows, cols=args.cols)
@@ -85,8 +96,9 @@ def main(argv=None):
         macs += sum(v for k, v in out["counters"].items() if k.startswith("macs_"))
         cycles += out["cycles"]
         streams.append((beats, out))
-    seconds = time.perf_counter() - t0
     sim.close()
+    seconds = time.perf_counter() - t0
+    cpu = cpu_seconds() - cpu0
 
     t0 = time.perf_counter()
     for beats, out in streams:
@@ -94,10 +106,11 @@ def main(argv=None):
         assert np.array_equal(scored.tiles.reshape(-1, args.cols), out["data"])
     beat_model = time.perf_counter() - t0
 
-    print(f"fast HIL harness, {args.rows}x{args.cols} mac_array, Verilator (build {build:.1f} s, cached after "
-          f"the first run): {args.gemms} GEMMs {args.m}x{args.k}x{args.n}, uniform over the 9 mode pairs")
-    print(f"{'MACs':>12} {'cycles':>9} {'seconds':>8} {'checked MACs/s':>15} {'cycles/s':>10}")
-    print(f"{macs:>12} {cycles:>9} {seconds:>8.2f} {macs / seconds:>15.3e} {cycles / seconds:>10.3e}")
+    print(f"fast HIL harness, {args.rows}x{args.cols} mac_array, Verilator (build/reuse {build:.1f} s): {args.gemms} GEMMs {args.m}x{args.k}x{args.n}, uniform over the 9 mode pairs")
+    print(f"{'MACs':>12} {'cycles':>9} {'seconds':>8} {'checked MACs/s':>15} {'cycles/s':>10} "
+          f"{'CPU s':>7} {'MACs/CPU-s':>11}  load avg")
+    print(f"{macs:>12} {cycles:>9} {seconds:>8.2f} {macs / seconds:>15.3e} {cycles / seconds:>10.3e} "
+          f"{cpu:>7.2f} {macs / cpu:>11.3e}  {os.getloadavg()[0]:.1f}")
     print(f"scoring the same streams beat by beat with golden.mac_array instead: +{beat_model:.2f} s "
           f"-> {macs / (seconds + beat_model):.3e} checked MACs/s")
 
