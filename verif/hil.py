@@ -58,7 +58,7 @@ def check_mac_array(label, plan, beats, out, sums):
     beats_n = len(beats["a"])
     mode = "macs_{}x{}".format(*(PRECISION_BITS[p] for p in plan.mode))
     want_counts = {k: 0 for k in counters if k.startswith("macs_")}
-    want_counts.update(busy_cycles=beats_n, stall_cycles=counters["stall_cycles"])
+    want_counts.update(busy_cycles=beats_n, stall_cycles=out["tb_stalls"])  # valid & !ready cycles
     want_counts[mode] = beats_n * plan.rows * plan.cols * plan.per_beat
     if counters != want_counts:
         raise Mismatch(f"{label}: RTL counters {counters}, expected {want_counts}")

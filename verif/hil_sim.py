@@ -237,7 +237,7 @@ module hil_tb;
     .in_sa(ctrl[4]), .in_sb(ctrl[5]), .in_first(ctrl[6]), .in_last(ctrl[7]),
     .out_valid(out_valid), .out_ready(out_ready), .out_data(out_data), .out_row(out_row),
     .out_last(out_last), .error(error), {ports});
-  integer fi, fo, r, n, expected, i, got, cycle, first_in, last_out, extra, k;
+  integer fi, fo, r, n, expected, i, got, cycle, first_in, last_out, extra, k, stalls;
   reg have;
   reg [1023:0] fin, fout;
   initial begin
@@ -245,20 +245,21 @@ module hil_tb;
     fi = $fopen(fin, "r"); fo = $fopen(fout, "w");
     r = $fscanf(fi, "%d %d\\n", n, expected);
     #5 clk = 1; #5 clk = 0; #5 clk = 1; #5 clk = 0; rst = 0;
-    i = 0; got = 0; cycle = 0; have = 0; first_in = 0; last_out = 0;
+    i = 0; got = 0; cycle = 0; have = 0; first_in = 0; last_out = 0; stalls = 0;
     while (i < n || got < expected) begin
       if (!have && i < n) begin r = $fscanf(fi, "%h %h %h\\n", a, b, ctrl); have = 1; end
       in_valid = have; out_ready = 1;
       #1;
       if (out_valid) begin $fwrite(fo, "R %h %0d %0d\\n", out_data, out_row, out_last); got = got + 1; last_out = cycle; end
       if (have && in_ready) begin if (i == 0) first_in = cycle; i = i + 1; have = 0; end
+      else if (have) stalls = stalls + 1;
       #4 clk = 1; #5 clk = 0;
       cycle = cycle + 1;
     end
     in_valid = 0; extra = 0;
     for (k = 0; k < {c.rows + 4}; k = k + 1) begin #1; if (out_valid) extra = extra + 1; #4 clk = 1; #5 clk = 0; end
     #1;
-    $fwrite(fo, "S %0d %0d %0d %0d\\n", last_out - first_in + 1, error, extra, 0);
+    $fwrite(fo, "S %0d %0d %0d %0d\\n", last_out - first_in + 1, error, extra, stalls);
     $fwrite(fo, "C {put}\\n", {", ".join(c.counters)});
     $fclose(fo);
     $finish;
@@ -353,7 +354,8 @@ class IcarusSim:
                         np.uint32).reshape(len(rows), -1)
         return dict(data=words_to_fields(data, ACCW, c.cols), row=np.array([int(r[2]) for r in rows]),
                     last=np.array([int(r[3]) for r in rows]), cycles=int(status[1]), error=bool(int(status[2])),
-                    extra_rows=int(status[3]), counters=dict(zip(c.counters, map(int, counts))), tb_stalls=0)
+                    extra_rows=int(status[3]), counters=dict(zip(c.counters, map(int, counts))),
+                    tb_stalls=int(status[4]))
 
     def hybrid_mac(self, beats, *, gap=0.0, seed=0):
         if gap:
