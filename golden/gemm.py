@@ -46,7 +46,7 @@ from .hybrid_mac import hybrid_mac
 from .mac_array import accw_range, check_accw, lane_bits, wrap
 
 __all__ = ["UNITS", "ACCW", "HYBRID_MAC_LATENCY", "mode_bits", "int_segments", "int_gemm",
-           "hybrid_gemm", "gemm", "map_mac_array", "map_hybrid", "predict_cycles",
+           "hybrid_dots", "hybrid_epilogue", "hybrid_gemm", "gemm", "map_mac_array", "map_hybrid", "predict_cycles",
            "mac_array_cycles", "pack_lanes", "gather_tiles", "scatter_tiles"]
 
 UNITS = ("mac_array", "mac_array_fixed8", "hybrid_mac")
@@ -267,26 +267,39 @@ def map_hybrid(qa, qb, *, lanes=4):
                 en=True, clear=beat % nb == 0, last=beat % nb == nb - 1)
 
 
-def hybrid_gemm(qa, qb, *, lanes=4, acc=None):
-    """INT4 x R4FP4 GEMM as `hybrid_mac` computes it, then the epilogue -> float64 (M, N).
+def hybrid_dots(qa, qb, *, lanes=4):
+    """The FP16 dot products (M, N) float16 `hybrid_mac` computes for an INT4 x R4FP4 GEMM: the
+    mapped beats scored by golden.hybrid_mac, each dot product an independent accumulator (the
+    stream's `clear` on a dot product's first beat discards the previous one), cycles = its beats."""
+    m, k, n = _shapes(qa, qb)
+    beats = map_hybrid(qa, qb, lanes=lanes)
+    nb = -(-k // lanes)
+    out = hybrid_mac(beats["x"].reshape(m * n, nb, lanes), beats["g"].reshape(m * n, nb, lanes),
+                     phase=beats["phase"], scale_exp=beats["scale_exp"], sx=beats["sx"],
+                     clear=np.arange(nb) == 0)
+    return out[:, -1].reshape(m, n)
 
-    Returns (result, FP16 dot products (M, N) float16 as the golden model gives them). `acc`:
-    dot products read from hardware, used instead of the golden ones."""
+
+def hybrid_epilogue(qa, qb, dots):
+    """float64 (M, N) from FP16 dot products: int scale * dot + int zero * (sum of the decoded
+    R4FP4 values along K), exact float64 sums of the R4FP4 values."""
     from .r4fp4 import r4fp4_decode
 
-    m, k, n = _shapes(qa, qb)
+    m, _, n = _shapes(qa, qb)
     qi, qg, g_first = _hybrid_operands(qa, qb)
     if np.ndim(qi.scale) != 0 or np.ndim(qi.zero) != 0:
         raise ValueError("hybrid_mac GEMMs need a per-tensor scale and zero point on the int operand")
-    beats = map_hybrid(qa, qb, lanes=lanes)
-    out = hybrid_mac(beats["x"], beats["g"], phase=beats["phase"], scale_exp=beats["scale_exp"],
-                     sx=beats["sx"], clear=beats["clear"])
-    golden = out[beats["last"]].reshape(m, n)
-    dots = golden if acc is None else np.asarray(acc, dtype=np.float16).reshape(m, n)
     gv = r4fp4_decode(np.asarray(qg.codes, dtype=np.uint8), qg.phase, qg.scale_exp).astype(np.float64)
     gsum = gv.sum(axis=1)[:, None] if g_first else gv.sum(axis=0)[None, :]
-    result = float(qi.scale) * dots.astype(np.float64) + float(qi.zero) * gsum
-    return result, golden
+    dots = np.asarray(dots, dtype=np.float16).reshape(m, n).astype(np.float64)
+    return float(qi.scale) * dots + float(qi.zero) * gsum
+
+
+def hybrid_gemm(qa, qb, *, lanes=4):
+    """INT4 x R4FP4 GEMM as `hybrid_mac` computes it, then the epilogue: (result float64 (M, N),
+    FP16 dot products (M, N))."""
+    dots = hybrid_dots(qa, qb, lanes=lanes)
+    return hybrid_epilogue(qa, qb, dots), dots
 
 
 def gemm(qa, qb, *, unit=None, lanes=4, accw=ACCW, maxb=8):

@@ -140,6 +140,10 @@ def test_hybrid_gemm_is_hybrid_mac(g_first, signed, phase, scale_exp):
     qg = r4_q((9, 7) if not g_first else (6, 9), phase, scale_exp)
     qa, qb = (qg, qi) if g_first else (qi, qg)
     result, dots = G.hybrid_gemm(qa, qb, lanes=4)
+    # The mapped stream, one accumulator for all dot products as the RTL runs it, gives them too.
+    beats = G.map_hybrid(qa, qb, lanes=4)
+    stream = hybrid_mac(beats["x"], beats["g"], phase=phase, scale_exp=scale_exp, sx=signed, clear=beats["clear"])
+    assert stream[beats["last"]].view(np.uint16).tolist() == dots.view(np.uint16).ravel().tolist()
     x = qi.codes if not g_first else qi.codes.T   # (M, K) int rows / (N, K) int columns
     g = qg.codes.T if not g_first else qg.codes   # (N, K) / (M, K)
     gv = r4fp4_decode(qg.codes, phase, scale_exp).astype(np.float64)

@@ -170,7 +170,7 @@ class HilBackend:
         out = self.session(unit).hybrid_mac(beats, gap=self.gap, seed=self.seed + self.hw_gemms)
         acc = out["acc"][beats["last"]].copy()
         self._inject(acc.view(np.uint16))
-        _, golden = G.hybrid_gemm(qa, qb, lanes=self.lanes)
+        golden = G.hybrid_dots(qa, qb, lanes=self.lanes)
         bits = (qa.bits, qb.bits)
         predicted = G.predict_cycles(unit, m, k, n, *bits, lanes=self.lanes)
         self._count(unit, {"int4xr4fp4": len(beats["x"]) * self.lanes}, out["cycles"], predicted)
@@ -180,7 +180,7 @@ class HilBackend:
                 raise Mismatch(f"{unit} {label}: {out['cycles']} cycles, predicted {predicted}")
         except Mismatch as err:
             self._mismatch(unit, err)
-        return G.hybrid_gemm(qa, qb, lanes=self.lanes, acc=acc)[0]
+        return G.hybrid_epilogue(qa, qb, acc)
 
     def stats(self):
         total = {"gemms": 0, "mismatches": 0, "macs_by_mode": {}, "cycles": 0, "predicted_cycles": 0}
