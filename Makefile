@@ -30,8 +30,8 @@ help:
 	@echo "  make synth         Yosys + OpenSTA on OSU 0.18um: area, Fmax, workload-annotated power of every unit -> build/synth/ppa.{json,md} + plots"
 	@echo "  make synth-area    Yosys + OSU 0.18um area of fusion_unit vs the fixed 8x8 multiplier"
 	@echo "  make bench         every bench/bench_*.py (golden encoder throughput vs NumPy's float16 cast, ...)"
-	@echo "  make demo          train the digits MLP with every recipe (fp32, ibm4, fw8bw8, pfq): accuracy and effective MACs"
-	@echo "  make hil           HIL_BENCH=$(HIL_BENCH) HIL_STEPS=$(HIL_STEPS): training steps with every GEMM on Verilator RTL (fw8bw8, pfq, ibm4; fw8bw8 on mac_array_fixed8), bit-checked -> build/hil_runs/"
+	@echo "  make demo          every training recipe on digits (MLP) and MNIST-1D (CNN, 3 seeds): accuracy and effective MACs -> build/demo/{table.md,results.json,accuracy_vs_macs.png}"
+	@echo "  make hil           HIL_BENCH=$(HIL_BENCH) HIL_STEPS=$(HIL_STEPS): training steps with every GEMM on Verilator RTL (fw8bw8, pfq, dfq, ibm4; fw8bw8 on mac_array_fixed8), bit-checked -> build/hil_runs/"
 	@echo "  make bitstream     BOARD=$(BOARD): Vivado build plan of the self-checking bist_top in build/$(BOARD)/; runs Vivado if present (AMARANTH_ENV_VIVADO honoured), else exits 2"
 	@echo "  make fpga-estimate BOARD=$(BOARD): Yosys synth_xilinx LUT/FF/CARRY4/DSP48E1/BRAM of bist_top, device shares, and the largest mac_array under 80% of the LUTs -> build/$(BOARD)/resources.json"
 	@echo "  make clean         remove build/ ; make distclean also removes .venv/"
@@ -75,7 +75,7 @@ bench: $(STAMP)
 # HIL: every GEMM of HIL_STEPS training steps run by simulated RTL (verif/hil.py), one JSON each.
 HIL_BENCH ?= digits
 HIL_STEPS ?= 4
-HIL_RUNS  := fw8bw8:mac_array pfq:mac_array ibm4:mac_array fw8bw8:mac_array_fixed8
+HIL_RUNS  := fw8bw8:mac_array pfq:mac_array dfq:mac_array ibm4:mac_array fw8bw8:mac_array_fixed8
 hil: $(STAMP) tools
 	@mkdir -p build/hil_runs
 	@set -e; for run in $(HIL_RUNS); do r=$${run%%:*}; a=$${run##*:}; \
@@ -85,7 +85,7 @@ hil: $(STAMP) tools
 	    build/hil_runs/$(HIL_BENCH)_$${r}_$$a.json; done
 
 demo: $(STAMP)
-	$(PY) -m golden.training --bench digits --recipe all
+	$(PY) -m golden.training.demo --jobs $(JOBS)
 
 bitstream: $(STAMP)
 	@$(PY) -m synth.fpga bitstream --board $(BOARD)

@@ -9,16 +9,30 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from golden.fractrain import effective_macs, training_costs
-from golden.quantizers import pact, psq, range_quantize, sawb, sawb_alpha
+from threadpoolctl import threadpool_limits
+
+from golden.fractrain import dfq_cost, effective_macs, training_costs
+from golden.quantizers import (pact, pact_codes, psq, ptq, range_codes, range_quantize, sawb,
+                               sawb_codes)
 from golden.training import QTensor, config, float_backend, train
-from golden.training import networks
+from golden.training import demo, dfq, networks
 from golden.training.cli import main
 from golden.training.datasets import digits, mnist1d
-from golden.training.qtensor import fp8, from_grid, r4fp4_pair
-from golden.training.recipes import CHEN, RECIPES, STATIC, q_range
+from golden.training.qtensor import fp8, from_codes, r4fp4_pair
+from golden.training.recipes import CHEN, DYNAMIC, RECIPES, STATIC, chen_layer, q_range
 
 SMALL = config("digits", hidden=(16, 16), epochs=2)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def single_threaded_blas():
+    """Small GEMMs: threaded BLAS under pytest-xdist on 2 cores only adds contention."""
+    with threadpool_limits(1):
+        yield
+
+
+def mnist1d_subset(n_train=130, n_test=70):
+    return [a[:n] for a, n in zip(mnist1d(), (n_train, n_test, n_train, n_test))]
 
 
 @pytest.fixture(scope="module")
@@ -43,12 +57,10 @@ def test_int_qtensor_reproduces_the_quantizers(seed, bits):
         # the affine reading x ~ scale * q + zero (the hook's contract) to float64 rounding
         np.testing.assert_allclose(q.scale * q.codes + q.zero, want, rtol=0, atol=1e-12 * np.abs(x).max())
         np.testing.assert_array_equal(q.T.dequant(), want.T)
-    p = psq(x, bits, noise)
-    np.testing.assert_array_equal(from_grid(p, x.min(1, keepdims=True), x.max(1, keepdims=True), bits).dequant(), p)
+    np.testing.assert_array_equal(from_codes(range_codes(x, bits, noise, axis=0)).dequant(), psq(x, bits, noise))
     a = np.abs(x)
-    np.testing.assert_array_equal(from_grid(pact(a, 2.0, 4), 0.0, 2.0, 4).dequant(), pact(a, 2.0, 4))
-    alpha = sawb_alpha(x, 4)
-    np.testing.assert_array_equal(from_grid(sawb(x, 4), -alpha, alpha, 4).dequant(), sawb(x, 4))
+    np.testing.assert_array_equal(from_codes(pact_codes(a, 2.0, 4)).dequant(), pact(a, 2.0, 4))
+    np.testing.assert_array_equal(from_codes(sawb_codes(x, 4)).dequant(), sawb(x, 4))
 
 
 def test_float_formats_qtensor():
@@ -112,7 +124,7 @@ def test_cnn_gradient_check_in_float():
         return softmax_xent(forward(x, ws, bs, alphas, net, lambda i, h: layers[i], float_backend)[0], y)[0]
 
     logits, saved = forward(x, ws, bs, alphas, net, lambda i, h: layers[i], float_backend)
-    dws, dbs, _ = backward(softmax_xent(logits, y)[1], saved, alphas, net, float_backend, rng)
+    dws, dbs, _, _ = backward(softmax_xent(logits, y)[1], saved, alphas, net, float_backend, rng)
     for params, grads in ((ws, dws), (bs, dbs)):
         for p, g in zip(params, grads):
             for idx in list(np.ndindex(p.shape))[::max(1, p.size // 6)]:
@@ -140,7 +152,7 @@ def test_recording_backend_sees_every_gemm(bench, recipe):
         calls.append((layer, role, qa.shape, qb.shape, qa.fmt, qb.fmt))
         return float_backend(layer, role, qa, qb)
 
-    data = digits(0) if bench == "digits" else [a[:n] for a, n in zip(mnist1d(), (130, 70, 130, 70))]
+    data = [a[:n] for a, n in zip(digits(0), (130, 70, 130, 70))] if bench == "digits" else mnist1d_subset()
     x_tr, batches = data[0], 3
     cfg = config(bench, epochs=1, hidden=(8, 8), batch=len(x_tr) // batches + 1)
     train(bench, recipe, cfg, backend=recorder, data=data)
@@ -169,7 +181,8 @@ def test_recording_backend_sees_every_gemm(bench, recipe):
 def test_backend_result_is_used():
     """A backend that zeroes the forward GEMMs leaves the biases alone: every test logit row is
     equal, so accuracy is one class's share — the hook's result is what trains and evaluates."""
-    r = train("digits", "fw8bw8", SMALL, backend=lambda l, role, a, b: np.zeros((a.shape[0], b.shape[1])))
+    data = [a[:n] for a, n in zip(digits(0), (200, 300, 200, 300))]
+    r = train("digits", "fw8bw8", SMALL, backend=lambda l, role, a, b: np.zeros((a.shape[0], b.shape[1])), data=data)
     assert r["test_accuracy"] < 0.2
 
 
@@ -222,9 +235,19 @@ def test_cli_json(capsys):
 
 @pytest.mark.parametrize("args", [["--recipe", "int2"], ["--recipe", "fp32", "--bench", "cifar"],
                                   ["--recipe", "fp32", "--epochs", "0"], ["--recipe", "fp32", "--seed", "x"],
-                                  ["--recipe", "fp32", "--dfq-target", "-1"], []])
-def test_cli_bad_argument_one_line_exit_2(args):
-    p = subprocess.run([sys.executable, "-m", "golden.training", *args], capture_output=True, text=True)
+                                  ["--recipe", "fp32", "--dfq-target", "-1"], ["--recipe", "dfq", "--dfq-options", "x"],
+                                  []])
+def test_cli_bad_argument_one_line_exit_2(args, capsys):
+    with pytest.raises(SystemExit) as e:
+        main(args)
+    out = capsys.readouterr()
+    assert e.value.code == 2 and out.out == ""
+    assert len(out.err.strip().splitlines()) == 1, out.err
+
+
+@pytest.mark.parametrize("module,args", [("golden.training", ["--recipe", "int2"]), ("golden.training.demo", ["--jobs", "0"])])
+def test_cli_bad_argument_as_a_program(module, args):
+    p = subprocess.run([sys.executable, "-m", module, *args], capture_output=True, text=True)
     assert p.returncode == 2 and p.stdout == ""
     assert len(p.stderr.strip().splitlines()) == 1, p.stderr
 
@@ -238,3 +261,153 @@ def test_digits_targets_full_configuration():
     assert acc["fp32"] - acc["pfq"] <= 1.0, acc
     assert r["pfq"]["effective_macs"] <= 0.7 * r["fw8bw8"]["effective_macs"]
     assert len(r["pfq"]["turning_points"]) == 3  # PFQ reached its final FW 8 / BW 8 stage
+
+
+# ---- Chen et al.'s quantizers in training ------------------------------------------------------
+
+@pytest.mark.parametrize("per", [1, 5])
+def test_chen_routing(per):
+    """Q_b1 (weight-gradient operand) is the recipe's quantizer on G viewed per sample (`per`
+    GEMM rows a sample); Q_b2 (input-gradient operand) is PTQ at the same bits with its own noise."""
+    rng_g = np.random.default_rng(per)
+    g = rng_g.normal(size=(4 * per, 6)) * np.repeat(rng_g.uniform(0.01, 10, 4), per)[:, None]
+    for name in CHEN:
+        bits = int(name[3:])
+        draw = np.random.default_rng(7)
+        to_w, to_x = chen_layer(name, per).grad(g, np.random.default_rng(7))
+        n1, n2 = draw.random(g.shape), draw.random(g.shape)
+        flat, n1f = g.reshape(4, -1), n1.reshape(4, -1)
+        want = {"ptq": ptq(g, bits, n1), "psq": psq(flat, bits, n1f).reshape(g.shape)}.get(name[:3])
+        if name.startswith("bhq"):
+            from golden.quantizers import bhq
+            want = bhq(flat, bits, n1f).reshape(g.shape)
+            assert to_w.fmt == "float"
+        else:
+            assert to_w.fmt == "int" and to_w.bits == bits and to_w.codes.max() <= 2 ** bits - 1
+        np.testing.assert_array_equal(to_w.dequant(), want)
+        np.testing.assert_array_equal(to_x.dequant(), ptq(g, bits, n2))
+        assert to_x.bits == bits and np.ndim(to_x.zero) == 0
+
+
+def test_psq_beats_ptq_on_uneven_samples():
+    """The reason the Chen recipes exist: on a gradient whose samples differ in magnitude, the
+    per-sample quantizer's weight-gradient error (variance over noise draws) is below PTQ's."""
+    rng = np.random.default_rng(0)
+    g = rng.normal(size=(16, 30)) * np.r_[100.0, np.ones(15)][:, None]
+    a = rng.normal(size=(16, 8))
+    exact = g.T @ a
+    err = {q: np.mean([np.sum((chen_layer(q, 1).grad(g, np.random.default_rng(s))[0].dequant().T @ a - exact) ** 2)
+                       for s in range(20)]) for q in ("ptq4", "psq4", "bhq4")}
+    assert err["psq4"] < err["ptq4"] and err["bhq4"] < err["ptq4"], err
+
+
+# ---- DFQ -------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def dfq_runs():
+    data = mnist1d_subset(200, 60)
+    cfg = config("mnist1d", epochs=3, batch=50)
+    return {r: train("mnist1d", r, cfg, data=data) for r in DYNAMIC}, data, cfg
+
+
+def test_dfq_cost_is_the_effective_mac_formula_of_the_chosen_precisions(dfq_runs):
+    runs, data, cfg = dfq_runs
+    net = networks.cnn1d()
+    macs = networks.layer_macs(net)
+    sizes = [min(cfg.batch, len(data[0]) - s) for s in range(0, len(data[0]), cfg.batch)]
+    for r in runs.values():
+        want = 0.0
+        for epoch in r["precisions"]:
+            assert len(epoch) == len(sizes)
+            for n, bits in zip(sizes, epoch):
+                bits = np.array(bits)
+                assert all((f, b) in dfq.OPTION_SETS["fractrain"] for f, w, b in bits) and (bits[:, 0] == bits[:, 1]).all()
+                want += dfq_cost(macs * n, bits[:, 0], bits[:, 2], [False, True, True, True])["total"]
+        assert r["effective_macs"] == pytest.approx(want, rel=1e-12)
+        assert r["gate_macs"] >= 0
+    # PFQ's first stage (FW 3, BW 6) leaves FracTrain one option in the first epoch
+    assert {tuple(b) for batch in runs["fractrain"]["precisions"][0] for b in batch} == {(3, 3, 6)}
+    assert len({tuple(b) for e in runs["dfq"]["precisions"] for batch in e for b in batch}) > 1
+
+
+def test_dfq_gate_is_deterministic_at_evaluation():
+    cfg = config("mnist1d")
+    gate = dfq.DFQ(cfg, networks.layer_macs(networks.cnn1d()))
+    h = np.random.default_rng(0).normal(size=(50, 19, 25))
+    gate.choose(1, h)
+    gate.v[1] = np.random.default_rng(1).normal(size=gate.v[1].shape)
+    k = gate.choose(1, h)[0]
+    assert all(gate.choose(1, h)[0] == k for _ in range(5))
+    assert k == int(np.argmax(gate.v[1] @ dfq.gate_features(h)))
+    rng = np.random.default_rng(2)  # training draws Gumbel noise: the choice varies
+    assert len({gate.choose(1, h, rng)[0] for _ in range(60)}) > 1
+
+
+@given(st.integers(0, 2 ** 32 - 1))
+@settings(max_examples=30)
+def test_st_gumbel_never_picks_a_disallowed_option_and_its_jacobian(seed):
+    rng = np.random.default_rng(seed)
+    z, u = rng.normal(size=5) * 3, rng.uniform(1e-9, 1, size=5)
+    allowed = rng.random(5) < 0.6
+    allowed[rng.integers(5)] = True
+    k, y = dfq.st_gumbel(z, 0.7, u, allowed)
+    assert allowed[k] and k == int(np.argmax(y)) and np.all(y[~allowed] == 0)
+    assert dfq.st_gumbel(z, 0.7, None, allowed)[0] == int(np.argmax(np.where(allowed, z, -np.inf)))
+
+
+def test_dfq_gate_update_follows_the_cost_penalty():
+    """With no task signal (zero output gradient) the gate moves toward the cheaper options when
+    the realized cost is above the target, and toward the dearer ones below it."""
+    net = networks.cnn1d()
+    for target, cheaper in ((0.01, True), (10.0, False)):
+        gate = dfq.DFQ(config("mnist1d", dfq_target=target, dfq_lr=1.0), networks.layer_macs(net))
+        h = np.ones((2, 4, 25))
+        picks = [gate.choose(i, h, np.random.default_rng(i)) for i in range(len(net))]
+        before = [softmax_cost(gate, i, h) for i in range(len(net))]
+        zeros = [np.zeros((3, 3))] * len(net)
+        gate.update(picks, zeros, zeros, lambda i, k: np.zeros((3, 3)))
+        after = [softmax_cost(gate, i, h) for i in range(len(net))]
+        assert all((a < b) == cheaper and a != b for a, b in zip(after, before)), (before, after)
+
+
+def softmax_cost(gate, i, h):
+    return float(dfq.softmax(gate.v[i] @ dfq.gate_features(h)) @ gate.cost[i])
+
+
+def test_fractrain_option_set_grows_with_pfq():
+    gate = dfq.DFQ(config("mnist1d"), networks.layer_macs(networks.cnn1d()), pfq=True)
+    seen = []
+    for stage, (fw, bw) in enumerate(zip(gate.sched.fw_schedule, gate.sched.bw_schedule)):
+        gate.sched.stage = stage
+        ok = gate.allowed()
+        seen.append(int(ok.sum()))
+        last = stage == len(gate.sched.fw_schedule) - 1
+        assert last or all(f <= fw and b <= bw for (f, b), a in zip(gate.options, ok) if a)
+    assert seen == [1, 2, 4, 5]
+
+
+# ---- demo ------------------------------------------------------------------------------------
+
+def test_demo_summary_and_targets():
+    runs = []
+    for seed, (a32, a8, amin) in enumerate(((0.95, 0.945, 0.93), (0.96, 0.95, 0.94))):
+        for r in RECIPES:
+            acc = {"fp32": a32, "fw8bw8": a8}.get(r, amin)
+            runs.append({"bench": "mnist1d", "recipe": r, "seed": seed, "test_accuracy": acc, "cpu_s": 1.0,
+                         "effective_macs": {"fw8bw8": 100.0, "fp32": 1600.0}.get(r, 50.0)})
+    s = demo.summarize(runs)
+    assert s[("mnist1d", "fp32")]["acc_mean"] == pytest.approx(95.5)
+    assert s[("mnist1d", "fp32")]["acc_std"] == pytest.approx(np.std([95, 96], ddof=1))
+    assert s[("mnist1d", "dfq")]["rel_mean"] == 0.5 and s[("mnist1d", "fw8bw8")]["rel_mean"] == 1.0
+    held = {claim.split()[0] + claim.split()[-1]: ok for claim, ok, _ in demo.targets(s)}
+    assert held["fp32" + "93%"] and held["fw8bw8" + "fp32"]
+    assert not held["psq4" + "ptq4"]  # equal accuracy is not "more accurate"
+    assert "| mnist1d | dfq | 2 |" in demo.table(s)
+
+
+def test_cli_dfq_json_has_per_batch_precisions(capsys):
+    assert main(["--recipe", "dfq", "--json", "--epochs", "1", "--dfq-target", "0.3", "--dfq-options", "hw"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert len(out["precisions"]) == 1 and len(out["precisions"][0]) == 40  # 1257 samples / 32
+    assert all(len(batch) == 3 for batch in out["precisions"][0])
+    assert {tuple(b[::2]) for batch in out["precisions"][0] for b in batch} <= set(dfq.OPTION_SETS["hw"])

@@ -2,7 +2,8 @@
 
 JSON (one object, a list for `--recipe all`): bench, recipe, seed, epochs, test_accuracy,
 effective_macs, macs, precisions (per epoch, per layer [activation, weight, gradient] bits; for
-DFQ per epoch, per mini-batch, per layer), turning_points. A bad argument: one line on stderr,
+DFQ per epoch, per mini-batch, per layer), eval_precisions (the test forward's bits), gate_macs
+(DFQ's candidate forward GEMMs, not in effective_macs), turning_points. A bad argument: one line on stderr,
 exit 2.
 """
 
@@ -11,11 +12,12 @@ import json
 import sys
 
 from .datasets import BENCHES
+from .dfq import OPTION_SETS
 from .loop import config, train
 from .recipes import RECIPES
 
 KEEP = ("bench", "recipe", "seed", "epochs", "test_accuracy", "effective_macs", "macs",
-        "precisions", "turning_points")
+        "precisions", "eval_precisions", "gate_macs", "turning_points", "diverged_epoch")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -53,6 +55,8 @@ def parser():
     ap.add_argument("--epochs", type=_positive(int), default=None, help="default: the benchmark's")
     ap.add_argument("--dfq-target", type=_positive(float), default=None,
                     help="DFQ cost target, a fraction of fw8bw8's effective MACs (default 0.5)")
+    ap.add_argument("--dfq-options", choices=tuple(OPTION_SETS), default=None,
+                    help="DFQ option set: FracTrain's (fw 3,4,4,6,6 / bw 6,6,8,8,12) or hw ({2,4,8} x {4,8})")
     ap.add_argument("--json", action="store_true", help="print JSON instead of a table")
     return ap
 
@@ -68,7 +72,8 @@ def table(results):
 
 def main(argv=None):
     args = parser().parse_args(argv)
-    cfg = config(args.bench, epochs=args.epochs, seed=args.seed, dfq_target=args.dfq_target)
+    cfg = config(args.bench, epochs=args.epochs, seed=args.seed, dfq_target=args.dfq_target,
+                 dfq_options=args.dfq_options)
     names = RECIPES if args.recipe == "all" else (args.recipe,)
     results = [train(args.bench, n, cfg) for n in names]
     if args.json:

@@ -6,7 +6,7 @@ call, so every backend sees the same codes. Formats (`fmt`) and how `dequant()` 
 
   "int"    unsigned int64 codes q in [0, 2^bits - 1] (`signed` False) on the uniform grid from
            `zero` (the value of code 0) to `top` (the value of code 2^bits - 1):
-           x = zero * (1 - t) + top * t,  t = q / (2^bits - 1). This is `golden.quantizers`' own
+           x = zero * (1 - t) + top * t,  t = q / (2^bits - 1): `golden.quantizers.GridCodes`'
            evaluation (both ends exact), so the float backend reproduces the quantizers bit for
            bit; in the affine form  x ~ scale * q + zero  with `scale` = (top - zero) / (2^bits - 1)
            (equal up to float64 rounding). `zero`, `top` (and so `scale`) are Python floats (per
@@ -32,9 +32,10 @@ from typing import Any
 import numpy as np
 
 from ..fp8 import fp8_decode, fp8_encode
+from ..quantizers import GridCodes
 from ..r4fp4 import gradscale_exp, r4fp4_decode, tpr
 
-__all__ = ["QTensor", "FORMATS", "ROLES", "float_backend", "from_float", "from_grid", "fp8",
+__all__ = ["QTensor", "FORMATS", "ROLES", "float_backend", "from_float", "from_codes", "fp8",
            "r4fp4_pair", "FP8_MAX"]
 
 FORMATS = ("int", "r4fp4", "e4m3", "e5m2", "float")
@@ -73,15 +74,22 @@ class QTensor:
     def T(self):
         """The transposed operand (codes and per-row/column vectors transposed together)."""
         flip = lambda v: v.T if isinstance(v, np.ndarray) else v
-        return dataclasses.replace(self, codes=self.codes.T, zero=flip(self.zero), top=flip(self.top))
+        out = dataclasses.replace(self, codes=self.codes.T, zero=flip(self.zero), top=flip(self.top))
+        object.__setattr__(out, "_source", self)  # an operand used twice (A, W) is decoded once
+        return out
 
     def dequant(self):
-        """The float64 values this operand stands for (module docstring)."""
+        """The float64 values this operand stands for (module docstring); computed once."""
+        if "_values" not in self.__dict__:
+            source = self.__dict__.get("_source")
+            object.__setattr__(self, "_values", self._decode() if source is None else source.dequant().T)
+        return self._values
+
+    def _decode(self):
         if self.fmt == "float":
             return self.codes
         if self.fmt == "int":
-            t = self.codes / (2 ** self.bits - 1)
-            return self.zero * (1 - t) + self.top * t
+            return GridCodes(self.codes, self.zero, self.top, 2 ** self.bits).values()
         if self.fmt == "r4fp4":
             return r4fp4_decode(self.codes, self.phase, self.scale_exp).astype(np.float64)
         return np.ldexp(fp8_decode(self.codes, self.fmt).astype(np.float64), self.scale_exp)
@@ -97,17 +105,11 @@ def from_float(x):
     return QTensor("float", np.asarray(x, dtype=np.float64), 32)
 
 
-def from_grid(values, lo, hi, bits):
-    """The "int" QTensor of values that a golden quantizer put on the grid lo .. hi (2^bits levels,
-    unsigned codes). `lo`/`hi` broadcast against `values` as in the quantizer; the codes are
-    recovered by rounding the (already on-grid) position, and dequant() gives `values` back bit
-    for bit because it evaluates the quantizers' own formula (golden.quantizers._grid)."""
-    lo, hi = np.asarray(lo, dtype=np.float64), np.asarray(hi, dtype=np.float64)
-    n = 2 ** bits - 1
-    span = hi - lo
-    codes = np.rint((values - lo) / np.where(span > 0, span, 1.0) * n).astype(np.int64)
-    scalar = lambda v: float(v) if v.ndim == 0 else v
-    return QTensor("int", codes, bits, False, scalar(lo), scalar(hi))
+def from_codes(grid):
+    """The "int" QTensor of a golden quantizer's GridCodes (golden.quantizers `*_codes`)."""
+    scalar = lambda v: float(v) if np.ndim(v) == 0 else v
+    bits = int(grid.levels).bit_length() - 1
+    return QTensor("int", grid.codes, bits, False, scalar(grid.lo), scalar(grid.hi))
 
 
 def fp8(x, fmt):

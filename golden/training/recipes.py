@@ -37,15 +37,16 @@ from typing import Callable
 import numpy as np
 
 from ..fractrain import PFQScheduler
-from ..quantizers import bhq, pact, psq, range_quantize, sawb, sawb_alpha
-from .qtensor import fp8, from_float, from_grid, r4fp4_pair
+from ..quantizers import bhq, pact_codes, range_codes, sawb_codes
+from .qtensor import fp8, from_codes, from_float, r4fp4_pair
 
-__all__ = ["LayerQ", "STATIC", "CHEN", "RECIPES", "fp32_layer", "range_layer", "ibm4_layers",
+__all__ = ["LayerQ", "STATIC", "DYNAMIC", "CHEN", "RECIPES", "fp32_layer", "range_layer", "ibm4_layers",
            "chen_layer", "q_range"]
 
 CHEN = tuple(f"{q}{b}" for b in (4, 5) for q in ("ptq", "psq", "bhq"))
 STATIC = ("fp32", "ibm4", "fw8bw8", "pfq")
-RECIPES = STATIC + CHEN
+DYNAMIC = ("dfq", "fractrain")
+RECIPES = STATIC + DYNAMIC + CHEN
 
 
 @dataclasses.dataclass(frozen=True)
@@ -60,12 +61,9 @@ class LayerQ:
 
 
 def q_range(x, bits, noise=None, axis=None):
-    """range_quantize (FracTrain's min/max quantizer) as an "int" QTensor. 2-D x; axis 0 keeps one
-    range per row (per output channel for W, per sample for a gradient)."""
-    v = range_quantize(x, bits, noise, axis)
-    if axis is None:
-        return from_grid(v, x.min(), x.max(), bits)
-    return from_grid(v, x.min(axis=1, keepdims=True), x.max(axis=1, keepdims=True), bits)
+    """range_quantize (FracTrain's min/max quantizer) as an "int" QTensor; axis 0 keeps one range
+    per row (per output channel for W (out, K), per sample for a gradient)."""
+    return from_codes(range_codes(x, bits, noise, axis))
 
 
 def fp32_layer():
@@ -80,12 +78,11 @@ def range_layer(fw, bw):
 
 
 def _pact4(a, alpha):
-    return from_grid(pact(a, alpha, 4), 0.0, float(alpha), 4)
+    return from_codes(pact_codes(a, alpha, 4))
 
 
 def _sawb4(w):
-    alpha = sawb_alpha(w, 4)
-    return from_grid(sawb(w, 4, alpha=alpha), -alpha, alpha, 4)
+    return from_codes(sawb_codes(w, 4))
 
 
 def ibm4_layers(n_layers, alphas):
@@ -106,11 +103,10 @@ def _per_sample(quantizer, bits, g, per, noise):
     flat = g.reshape(g.shape[0] // per, -1)
     if quantizer == "bhq":
         return from_float(bhq(flat, bits, noise.reshape(flat.shape)).reshape(g.shape))
-    v = psq(flat, bits, noise.reshape(flat.shape)).reshape(g.shape)
+    psq = range_codes(flat, bits, noise.reshape(flat.shape), axis=0)  # = golden.quantizers.psq
     # each sample's range repeated over its rows: a per-row vector on the (rows, out) operand
-    lo = np.repeat(flat.min(axis=1), per)[:, None]
-    hi = np.repeat(flat.max(axis=1), per)[:, None]
-    return from_grid(v, lo, hi, bits)
+    rows = lambda v: np.repeat(v, per, axis=0)
+    return from_codes(psq._replace(codes=psq.codes.reshape(g.shape), lo=rows(psq.lo), hi=rows(psq.hi)))
 
 
 def chen_layer(name, per):
