@@ -156,3 +156,14 @@ def test_hybrid_gemm_is_hybrid_mac(g_first, signed, phase, scale_exp):
             assert dots[mi, ni].view(np.uint16) == want.view(np.uint16)
             gsum = gv[:, ni].sum() if not g_first else gv[mi].sum()
             assert result[mi, ni] == qi.scale * float(want) + qi.zero * gsum
+
+
+def test_gemm_dispatches_by_format():
+    """int x int: the array's integer path; INT4 x R4FP4: hybrid_mac; FP8/float: the host."""
+    from golden.training.qtensor import fp8, from_float
+    qa, qb = int_q((4, 6), 4, False, 0.25, -1.0), int_q((6, 3), 8, False, 0.5, 2.0)
+    assert G.gemm(qa, qb).tolist() == G.int_gemm(qa, qb)[0].tolist()
+    qg = r4_q((6, 3), 0, -2)
+    assert G.gemm(qa, qg).tolist() == G.hybrid_gemm(qa, qg)[0].tolist()
+    xa, xb = fp8(RNG.normal(size=(4, 6)), "e4m3"), from_float(RNG.normal(size=(6, 3)))
+    assert G.gemm(xa, xb).tolist() == (xa.dequant() @ xb.dequant()).tolist()
