@@ -18,10 +18,10 @@ the epilogue multiplies by the integer operand's scale and adds its zero point t
 float64 sum of the decoded R4FP4 values.
 
 Operands are QTensor-like objects (golden.training.qtensor.QTensor, COMMON interface): `fmt`,
-`codes`, `bits`, `signed`, `scale`, `zero`, `phase`, `scale_exp`, `dequant()`. For qa of shape
-(M, K) a scale/zero is a scalar, a 1-D vector of length M (per row) or a 2-D array broadcastable
-to (M, K); for qb (K, N): a scalar, a 1-D vector of length N (per column) or 2-D broadcastable to
-(K, N).
+`codes`, `bits`, `signed`, `scale`, `zero`, `phase`, `scale_exp`, `dequant()`; an "int" operand
+stands for scale * codes + zero, an "r4fp4" one for r4fp4_decode(codes, phase, scale_exp). Scales
+and zero points are scalars or arrays broadcastable to the operand: (M, 1) / (1, N) per row /
+column, (1, K) / (K, 1) along K (golden.training.qtensor's convention).
 
 Mapper. `mac_array` (SPEC.md "MAC array", golden.mac_array): a beat carries P = (MAXB/ba) *
 (MAXB/bb) consecutive k per lane, packed with golden.fusion.pack (ba, bb: the codes' width
@@ -46,8 +46,8 @@ from .hybrid_mac import hybrid_mac
 from .mac_array import accw_range, check_accw, lane_bits, wrap
 
 __all__ = ["UNITS", "ACCW", "HYBRID_MAC_LATENCY", "mode_bits", "int_segments", "int_gemm",
-           "hybrid_gemm", "gemm", "map_mac_array", "map_hybrid", "predict_cycles",
-           "mac_array_cycles", "pack_lanes"]
+           "hybrid_dots", "hybrid_epilogue", "hybrid_gemm", "gemm", "map_mac_array", "map_hybrid", "predict_cycles",
+           "mac_array_cycles", "pack_lanes", "gather_tiles", "scatter_tiles"]
 
 UNITS = ("mac_array", "mac_array_fixed8", "hybrid_mac")
 ACCW = 32  # the committed RTL's accumulator width (hdl_gen/rtl.py DEFAULTS)
@@ -145,14 +145,9 @@ def predict_cycles(unit, m, k, n, bits_a, bits_b, *, rows=8, cols=8, lanes=4, ma
 
 # ---------------------------------------------------------------- operands and the epilogue
 
-def _expand(v, shape, along, name):
-    """A scale/zero as a float64 array broadcast to `shape`; a 1-D vector runs along axis `along`
-    (0: rows of qa, 1: columns of qb)."""
+def _expand(v, shape, name):
+    """A scale/zero (a scalar or an array broadcastable to the operand) as float64 of `shape`."""
     v = np.asarray(v, dtype=np.float64)
-    if v.ndim == 1:
-        if v.shape[0] != shape[along]:
-            raise ValueError(f"{name}: a 1-D vector must have length {shape[along]}, got {v.shape[0]}")
-        v = v[:, None] if along == 0 else v[None, :]
     try:
         return np.broadcast_to(v, shape)
     except ValueError:
@@ -188,8 +183,8 @@ def int_segments(qa, qb):
     """Scale/zero of both operands broadcast to (M, K) / (K, N), and the K-segment length
     (None when constant along K, else 1)."""
     m, k, n = _shapes(qa, qb)
-    a = (_expand(qa.scale, (m, k), 0, "qa.scale"), _expand(qa.zero, (m, k), 0, "qa.zero"))
-    b = (_expand(qb.scale, (k, n), 1, "qb.scale"), _expand(qb.zero, (k, n), 1, "qb.zero"))
+    a = (_expand(qa.scale, (m, k), "qa.scale"), _expand(qa.zero, (m, k), "qa.zero"))
+    b = (_expand(qb.scale, (k, n), "qb.scale"), _expand(qb.zero, (k, n), "qb.zero"))
     return a, b, (1 if _varies_along_k(a, b) else None)
 
 
@@ -272,27 +267,39 @@ def map_hybrid(qa, qb, *, lanes=4):
                 en=True, clear=beat % nb == 0, last=beat % nb == nb - 1)
 
 
-def hybrid_gemm(qa, qb, *, lanes=4, acc=None):
-    """INT4 x R4FP4 GEMM as `hybrid_mac` computes it, then the epilogue -> float64 (M, N).
+def hybrid_dots(qa, qb, *, lanes=4):
+    """The FP16 dot products (M, N) float16 `hybrid_mac` computes for an INT4 x R4FP4 GEMM: the
+    mapped beats scored by golden.hybrid_mac, each dot product an independent accumulator (the
+    stream's `clear` on a dot product's first beat discards the previous one), cycles = its beats."""
+    m, k, n = _shapes(qa, qb)
+    beats = map_hybrid(qa, qb, lanes=lanes)
+    nb = -(-k // lanes)
+    out = hybrid_mac(beats["x"].reshape(m * n, nb, lanes), beats["g"].reshape(m * n, nb, lanes),
+                     phase=beats["phase"], scale_exp=beats["scale_exp"], sx=beats["sx"],
+                     clear=np.arange(nb) == 0)
+    return out[:, -1].reshape(m, n)
 
-    Returns (result, FP16 dot products (M, N) float16 as the golden model gives them). `acc`:
-    dot products read from hardware, used instead of the golden ones."""
+
+def hybrid_epilogue(qa, qb, dots):
+    """float64 (M, N) from FP16 dot products: int scale * dot + int zero * (sum of the decoded
+    R4FP4 values along K), exact float64 sums of the R4FP4 values."""
     from .r4fp4 import r4fp4_decode
 
-    m, k, n = _shapes(qa, qb)
+    m, _, n = _shapes(qa, qb)
     qi, qg, g_first = _hybrid_operands(qa, qb)
-    if np.ndim(qi.scale) != 0 or np.ndim(qi.zero) != 0 or np.ndim(getattr(qg, "scale", 1.0)) != 0:
-        raise ValueError("hybrid_mac GEMMs need per-tensor scales and zero points")
-    beats = map_hybrid(qa, qb, lanes=lanes)
-    out = hybrid_mac(beats["x"], beats["g"], phase=beats["phase"], scale_exp=beats["scale_exp"],
-                     sx=beats["sx"], clear=beats["clear"])
-    golden = out[beats["last"]].reshape(m, n)
-    dots = golden if acc is None else np.asarray(acc, dtype=np.float16).reshape(m, n)
+    if np.ndim(qi.scale) != 0 or np.ndim(qi.zero) != 0:
+        raise ValueError("hybrid_mac GEMMs need a per-tensor scale and zero point on the int operand")
     gv = r4fp4_decode(np.asarray(qg.codes, dtype=np.uint8), qg.phase, qg.scale_exp).astype(np.float64)
     gsum = gv.sum(axis=1)[:, None] if g_first else gv.sum(axis=0)[None, :]
-    g_scale = float(getattr(qg, "scale", 1.0))
-    result = g_scale * (float(qi.scale) * dots.astype(np.float64) + float(qi.zero) * gsum)
-    return result, golden
+    dots = np.asarray(dots, dtype=np.float16).reshape(m, n).astype(np.float64)
+    return float(qi.scale) * dots + float(qi.zero) * gsum
+
+
+def hybrid_gemm(qa, qb, *, lanes=4):
+    """INT4 x R4FP4 GEMM as `hybrid_mac` computes it, then the epilogue: (result float64 (M, N),
+    FP16 dot products (M, N))."""
+    dots = hybrid_dots(qa, qb, lanes=lanes)
+    return hybrid_epilogue(qa, qb, dots), dots
 
 
 def gemm(qa, qb, *, unit=None, lanes=4, accw=ACCW, maxb=8):
@@ -413,10 +420,12 @@ def gather_tiles(plan, tiles):
     return full[:, :plan.m, :plan.n]
 
 
-def tile_of(plan, chunk, r, c):
-    """Stream index of the array tile holding chunk sum (chunk, r, c), and (row, col) in it."""
+def scatter_tiles(plan, sums):
+    """Inverse of gather_tiles: chunk sums (chunks, M, N) -> the array's output tiles (T, ROWS,
+    COLS) in stream order, zero where a tile overhangs the GEMM (zero-padded codes)."""
     nchunks = sum(len(s.chunks) for s in plan.segments)
-    nt = -(-plan.n // plan.cols)
-    i, j = r // plan.rows, c // plan.cols
-    return (i * nt + j) * nchunks + chunk, r % plan.rows, c % plan.cols
-
+    mt, nt = -(-plan.m // plan.rows), -(-plan.n // plan.cols)
+    full = np.zeros((nchunks, mt * plan.rows, nt * plan.cols), np.int64)
+    full[:, :plan.m, :plan.n] = sums
+    t = full.reshape(nchunks, mt, plan.rows, nt, plan.cols).transpose(1, 3, 0, 2, 4)
+    return t.reshape(-1, plan.rows, plan.cols)

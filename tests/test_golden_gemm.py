@@ -1,8 +1,6 @@
 """golden.gemm: integer GEMM + epilogue == the dequantized float GEMM; the mapper's beat streams
 scored by golden.mac_array / golden.hybrid_mac give the golden GEMM; the cycle law's inputs."""
 
-import dataclasses
-
 import numpy as np
 import pytest
 
@@ -10,26 +8,8 @@ from golden import gemm as G
 from golden.hybrid_mac import hybrid_mac
 from golden.mac_array import mac_array
 from golden.r4fp4 import r4fp4_decode
+from golden.training.qtensor import QTensor
 
-
-@dataclasses.dataclass(frozen=True)
-class QTensor:  # stand-in with the fields of golden.training.qtensor.QTensor (issue 11)
-    fmt: str
-    codes: object
-    bits: int
-    signed: bool
-    scale: object = 1.0
-    zero: object = 0.0
-    phase: int = 0
-    scale_exp: int = 0
-
-    def dequant(self):
-        if self.fmt == "r4fp4":
-            return self.scale * r4fp4_decode(self.codes, self.phase, self.scale_exp).astype(np.float64)
-        sc, ze = (np.asarray(v, dtype=np.float64) for v in (self.scale, self.zero))
-        sc, ze = (v[:, None] if v.ndim == 1 and self.codes.shape[0] == len(v) and self.codes.shape[1] != len(v)
-                  else v for v in (sc, ze))
-        return sc * self.codes + ze
 
 RNG = np.random.default_rng(14)
 M, K, N = 13, 37, 11
@@ -45,8 +25,10 @@ def codes(shape, bits, signed, corner=None):
 
 
 def int_q(shape, bits, signed, scale=1.0, zero=0.0, corner=None):
-    return QTensor(fmt="int", codes=codes(shape, bits, signed, corner), bits=bits, signed=signed,
-                   scale=scale, zero=zero)
+    """The QTensor x = scale * q + zero (golden.training.qtensor keeps the grid's ends, zero and
+    top = zero + scale * (2^bits - 1); signed codes run on the same affine map)."""
+    top = np.asarray(zero) + np.asarray(scale) * (2 ** bits - 1)
+    return QTensor("int", codes(shape, bits, signed, corner), bits, signed, zero, top)
 
 
 # (bits_a, bits_b, signed_a, signed_b): every power-of-two mode pair and the 3/5/6/7-bit codes
@@ -61,7 +43,8 @@ def scales(kind, shape_a, shape_b):
     if kind == "tensor":
         return (0.03, -0.7), (0.011, 0.2)
     if kind == "rowcol":
-        return (RNG.random(m) + 0.1, RNG.normal(size=m)), (RNG.random(n) + 0.1, RNG.normal(size=n))
+        return ((RNG.random((m, 1)) + 0.1, RNG.normal(size=(m, 1))),
+                (RNG.random((1, n)) + 0.1, RNG.normal(size=(1, n))))
     # per channel on the reduction axis (a per-output-channel weight in the input-gradient GEMM)
     return (0.5, 0.25), (RNG.random((k, 1)) + 0.1, RNG.normal(size=(k, 1)))
 
@@ -124,8 +107,7 @@ def test_mode_bits_and_bad_input():
     with pytest.raises(ValueError, match="m must"):
         G.predict_cycles("mac_array", 0, 1, 1, 8, 8)
     with pytest.raises(ValueError, match="qa.codes"):
-        G.int_gemm(QTensor(fmt="int", codes=np.array([[16]]), bits=4, signed=False, scale=1.0, zero=0.0),
-                   int_q((1, 1), 4, False))
+        G.int_gemm(QTensor("int", np.array([[16]]), 4, False, 0.0, 15.0), int_q((1, 1), 4, False))
 
 
 def test_pack_lanes_is_fusion_pack():
@@ -147,8 +129,8 @@ def test_cycle_law_examples():
 
 
 def r4_q(shape, phase, scale_exp):
-    return QTensor(fmt="r4fp4", codes=RNG.integers(0, 16, shape).astype(np.uint8), bits=4, signed=True,
-                   scale=1.0, zero=0.0, phase=phase, scale_exp=scale_exp)
+    return QTensor("r4fp4", RNG.integers(0, 16, shape).astype(np.uint8), 4, True, phase=phase,
+                   scale_exp=scale_exp)
 
 
 @pytest.mark.parametrize("g_first", [False, True])
@@ -158,6 +140,10 @@ def test_hybrid_gemm_is_hybrid_mac(g_first, signed, phase, scale_exp):
     qg = r4_q((9, 7) if not g_first else (6, 9), phase, scale_exp)
     qa, qb = (qg, qi) if g_first else (qi, qg)
     result, dots = G.hybrid_gemm(qa, qb, lanes=4)
+    # The mapped stream, one accumulator for all dot products as the RTL runs it, gives them too.
+    beats = G.map_hybrid(qa, qb, lanes=4)
+    stream = hybrid_mac(beats["x"], beats["g"], phase=phase, scale_exp=scale_exp, sx=signed, clear=beats["clear"])
+    assert stream[beats["last"]].view(np.uint16).tolist() == dots.view(np.uint16).ravel().tolist()
     x = qi.codes if not g_first else qi.codes.T   # (M, K) int rows / (N, K) int columns
     g = qg.codes.T if not g_first else qg.codes   # (N, K) / (M, K)
     gv = r4fp4_decode(qg.codes, phase, scale_exp).astype(np.float64)
@@ -169,4 +155,15 @@ def test_hybrid_gemm_is_hybrid_mac(g_first, signed, phase, scale_exp):
             want = hybrid_mac(xs, gs, phase=phase, scale_exp=scale_exp, sx=signed, clear=[1, 0, 0])[-1]
             assert dots[mi, ni].view(np.uint16) == want.view(np.uint16)
             gsum = gv[:, ni].sum() if not g_first else gv[mi].sum()
-            assert result[mi, ni] == 0.125 * float(want) + qi.zero * gsum
+            assert result[mi, ni] == qi.scale * float(want) + qi.zero * gsum
+
+
+def test_gemm_dispatches_by_format():
+    """int x int: the array's integer path; INT4 x R4FP4: hybrid_mac; FP8/float: the host."""
+    from golden.training.qtensor import fp8, from_float
+    qa, qb = int_q((4, 6), 4, False, 0.25, -1.0), int_q((6, 3), 8, False, 0.5, 2.0)
+    assert G.gemm(qa, qb).tolist() == G.int_gemm(qa, qb)[0].tolist()
+    qg = r4_q((6, 3), 0, -2)
+    assert G.gemm(qa, qg).tolist() == G.hybrid_gemm(qa, qg)[0].tolist()
+    xa, xb = fp8(RNG.normal(size=(4, 6)), "e4m3"), from_float(RNG.normal(size=(6, 3)))
+    assert G.gemm(xa, xb).tolist() == (xa.dequant() @ xb.dequant()).tolist()
