@@ -138,7 +138,8 @@ def test_run_cost_totals_and_sources(hw):
     assert r["latency_s"] == pytest.approx((3 * 18 + 26) * 10e-9)
     assert r["compute_j"] == pytest.approx((3 * 5400.0 + 26 * 42.0 * 10) * 1e-12)
     assert r["energy_j"] == pytest.approx(r["compute_j"] + r["sram_j"] + r["dram_j"])
-    assert r["fmax_mhz"] == 120.0 and r["area_um2"] == 4000.0
+    assert r["fmax_mhz"] == {"mac_array": 120.0} and r["area_um2"] == 4000.0
+    assert r["latency_at_fmax_s"] == pytest.approx((3 * 18 + 26) / 120e6)
     assert set(r["by_mode"]) == {"mac_array:4x8", "mac_array:8x8"}
     assert "golden.gemm.predict_cycles" in r["sources"]["cycles"] and "Horowitz" in r["sources"]["memory"]
     assert "units.mac_array.workload.8x8.power.total_mw" in r["sources"]["ppa"]
