@@ -534,9 +534,9 @@ def main(argv=None):
            "ppa_complete": hw.doc.get("complete"), "clock": hw.doc["clock"], "tools": hw.doc.get("tools"),
            "array": {"rows": args.rows, "cols": args.cols}, "resnet_batch": args.batch, "memory": {**MEMORY, "node_factor": hw.node_factor},
            "cycle_source": CYCLE_SOURCE, "turning_points": list(fractions), "epochs": FRACTRAIN_EPOCHS,
-           "runs": [{k: r.get(k) for k in ("label", "bench", "recipe", "seed", "epochs", "test_accuracy",
-                                          "effective_macs", "macs", "gate_macs", "turning_points", "source")}
-                    for r in runs],
+           "runs": [{**{k: r.get(k) for k in ("bench", "recipe", "seed", "epochs", "test_accuracy", "effective_macs",
+                                             "macs", "gate_macs", "turning_points", "source")},
+                     "label": r.get("label", r["recipe"])} for r in runs],
            **body}
     doc["goal"] = {"target": GOAL, "rows": goal_check(doc)}
     out = pathlib.Path(args.out)
