@@ -9,7 +9,8 @@ import pytest
 from golden import gemm
 from golden.fractrain import effective_macs, training_costs
 from synth import cost
-from synth.cost_workloads import Gemm, Layer, from_training_json, layer_gemms, pfq_run, resnet_layers, stage_epochs
+from synth.cost_workloads import (Gemm, Layer, from_training_json, layer_gemms, pfq_run, resnet_layers, resnet_step,
+                                  stage_epochs)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -178,6 +179,10 @@ def test_layer_gemms_shapes():
     # ResNet-38: 1 stem + 3 stages x 6 blocks x 2 convs + 2 projection shortcuts + fc = 40 layers.
     assert len(resnet_layers(38, 100)) == 40
     assert len(resnet_layers(164, 10)) == 1 + 3 * 18 * 3 + 3 + 1
+    # Forward MACs per image of CIFAR ResNet-110: 2.53e8 (Li et al., "Pruning Filters for
+    # Efficient ConvNets", ICLR 2017, Table 1; their shortcuts have no 1x1 convs, ours add 0.1%).
+    fwd = sum(g.macs for g in resnet_step(110, 10, batch=1) if g.role == "fwd")
+    assert fwd == pytest.approx(2.53e8, rel=5e-3)
 
 
 def test_pfq_stages():
