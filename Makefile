@@ -19,7 +19,7 @@ PYTEST_PAR := -n 0 -s
 export WAVES
 endif
 
-.PHONY: help sim test rtl lint synth synth-tools synth-area bench demo bitstream fpga-estimate clean distclean tools venv
+.PHONY: help sim test rtl lint synth synth-tools synth-area bench demo hil bitstream fpga-estimate clean distclean tools venv
 
 help:
 	@echo "lptrain targets:"
@@ -31,8 +31,10 @@ help:
 	@echo "  make synth-area    Yosys + OSU 0.18um area of fusion_unit vs the fixed 8x8 multiplier"
 	@echo "  make bench         every bench/bench_*.py (golden encoder throughput vs NumPy's float16 cast, ...)"
 	@echo "  make demo          every training recipe on digits (MLP) and MNIST-1D (CNN, 3 seeds): accuracy and effective MACs -> build/demo/{table.md,results.json,accuracy_vs_macs.png}"
+	@echo "  make hil           HIL_BENCH=$(HIL_BENCH) HIL_STEPS=$(HIL_STEPS): training steps with every GEMM on Verilator RTL (fw8bw8, pfq, dfq, ibm4; fw8bw8 on mac_array_fixed8), bit-checked -> build/hil_runs/"
 	@echo "  make bitstream     BOARD=$(BOARD): Vivado build plan of the self-checking bist_top in build/$(BOARD)/; runs Vivado if present (AMARANTH_ENV_VIVADO honoured), else exits 2"
 	@echo "  make fpga-estimate BOARD=$(BOARD): Yosys synth_xilinx LUT/FF/CARRY4/DSP48E1/BRAM of bist_top, device shares, and the largest mac_array under 80% of the LUTs -> build/$(BOARD)/resources.json"
+	@echo "  make cost          latency and energy of whole training runs (cycle law, make synth power, Horowitz memory) -> build/cost/cost.{json,md} + plots (PPA=$(PPA))"
 	@echo "  make clean         remove build/ ; make distclean also removes .venv/"
 
 $(STAMP): pyproject.toml scripts/bootstrap.sh
@@ -71,6 +73,18 @@ synth-area: $(STAMP)
 bench: $(STAMP)
 	@set -e; for b in bench/bench_*.py; do echo "== $$b"; $(PY) $$b; done
 
+# HIL: every GEMM of HIL_STEPS training steps run by simulated RTL (verif/hil.py), one JSON each.
+HIL_BENCH ?= digits
+HIL_STEPS ?= 4
+HIL_RUNS  := fw8bw8:mac_array pfq:mac_array dfq:mac_array ibm4:mac_array fw8bw8:mac_array_fixed8
+hil: $(STAMP) tools
+	@mkdir -p build/hil_runs
+	@set -e; for run in $(HIL_RUNS); do r=$${run%%:*}; a=$${run##*:}; \
+	  $(PY) -m verif.hil --bench $(HIL_BENCH) --recipe $$r --array $$a --steps $(HIL_STEPS) --json \
+	    > build/hil_runs/$(HIL_BENCH)_$${r}_$$a.json; \
+	  $(PY) -c "import json,sys; from verif.hil import table; print(table(json.load(open(sys.argv[1]))))" \
+	    build/hil_runs/$(HIL_BENCH)_$${r}_$$a.json; done
+
 demo: $(STAMP)
 	$(PY) -m golden.training.demo --jobs $(JOBS)
 
@@ -79,6 +93,12 @@ bitstream: $(STAMP)
 
 fpga-estimate: $(STAMP)
 	$(PY) -m synth.fpga estimate --board $(BOARD)
+
+# Reads make synth's ppa.json (run `make synth` first); never re-synthesizes.
+PPA ?= build/synth/ppa.json
+.PHONY: cost
+cost: $(STAMP)
+	$(PY) -m synth.cost --ppa $(PPA)
 
 clean:
 	rm -rf build .pytest_cache .hypothesis
