@@ -125,8 +125,9 @@ def mac_array_cycles(tile_beats, rows):
 
 def predict_cycles(unit, m, k, n, bits_a, bits_b, *, rows=8, cols=8, lanes=4, maxb=8, k_group=None):
     """Exact cycles of an (m, k) x (k, n) GEMM of bits_a x bits_b codes on `unit` as HIL runs it
-    (module docstring's law; the committed ACCW). `k_group`: the K-segment length when a scale
-    varies along K (1 for a per-channel scale on the reduction axis; None: constant along K)."""
+    (module docstring's law; the committed ACCW). `k_group` (the arrays): the K-segment length when
+    a scale varies along K (1 for a per-channel scale on the reduction axis; None: constant along
+    K); hybrid_mac GEMMs have per-tensor scales."""
     _check_unit(unit)
     m, k, n = (_check_int(name, v, 1) for name, v in (("m", m), ("k", k), ("n", n)))
     rows, cols = _check_int("rows", rows, 1), _check_int("cols", cols, 1)
@@ -135,8 +136,7 @@ def predict_cycles(unit, m, k, n, bits_a, bits_b, *, rows=8, cols=8, lanes=4, ma
         _check_int("k_group", k_group, 1)
     if unit == "hybrid_mac":
         _check_int("bits_a", bits_a, 1, 8), _check_int("bits_b", bits_b, 1, 8)
-        beats = sum(-(-(s.k1 - s.k0) // lanes) for s in _segments(k, lanes, k, k_group))
-        return m * n * beats + HYBRID_MAC_LATENCY
+        return m * n * -(-k // lanes) + HYBRID_MAC_LATENCY
     per_beat, _ = _per_beat(unit, bits_a, bits_b, maxb, lanes)
     segs = _segments(k, per_beat, _chunk_beats(per_beat, bits_a, bits_b, ACCW), k_group)
     chunk_beats = [-(-(c1 - c0) // per_beat) for s in segs for c0, c1 in s.chunks]
