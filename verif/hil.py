@@ -8,9 +8,9 @@ N training steps (mini-batches) of the benchmark network (golden.training.train,
 the first N * batch training samples; the test-set forward is run on the first batch of the test
 set, through the same backend) with `HilBackend` as the GEMM backend: int x int GEMMs run on
 `mac_array` (or `mac_array_fixed8`, --array; codes of 9..16 bits as 8-bit digit GEMMs), INT4 x
-R4FP4 GEMMs on `hybrid_mac`, anything else (FP8, float operands) on the host, reported as `host`. Every RTL output word is compared with the
-golden model (golden.gemm: exact chunk sums for the array, FP16 dot products for hybrid_mac) and
-the training step continues with the RTL's numbers through golden.gemm's epilogue. Every GEMM's
+R4FP4 GEMMs on `hybrid_mac`, anything else (FP8, float operands) on the host, reported as `host`.
+Every RTL output word is compared with the golden model (golden.gemm: exact chunk sums for the
+array, FP16 dot products for hybrid_mac) and the training step continues with the RTL's numbers through golden.gemm's epilogue. Every GEMM's
 measured cycles are compared with golden.gemm.predict_cycles (runs with gaps/backpressure measure
 more cycles; they are checked for results only). A mismatch ends the run with exit status 1 and
 names the GEMM, tile and element. --fault I flips bit 0 of one output word of hardware GEMM
