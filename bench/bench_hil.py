@@ -106,7 +106,8 @@ def main(argv=None):
         assert np.array_equal(scored.tiles.reshape(-1, args.cols), out["data"])
     beat_model = time.perf_counter() - t0
 
-    print(f"fast HIL harness, {args.rows}x{args.cols} mac_array, Verilator (build/reuse {build:.1f} s): {args.gemms} GEMMs {args.m}x{args.k}x{args.n}, uniform over the 9 mode pairs")
+    print(f"fast HIL harness, {args.rows}x{args.cols} mac_array, Verilator (build/reuse {build:.1f} s): "
+          f"{args.gemms} GEMMs {args.m}x{args.k}x{args.n}, uniform over the 9 mode pairs")
     print(f"{'MACs':>12} {'cycles':>9} {'seconds':>8} {'checked MACs/s':>15} {'cycles/s':>10} "
           f"{'CPU s':>7} {'MACs/CPU-s':>11}  load avg")
     print(f"{macs:>12} {cycles:>9} {seconds:>8.2f} {macs / seconds:>15.3e} {cycles / seconds:>10.3e} "

@@ -37,6 +37,7 @@ C_t, C_0 = K_0 + 1 and C_t = C_{t-1} + max(K_t, ROWS + 1) (a tile's last beat wa
 previous tile drains its ROWS rows); cycles = C_last + ROWS + 1. hybrid_mac: beats + latency.
 """
 
+import dataclasses
 from collections import namedtuple
 
 import numpy as np
@@ -45,7 +46,7 @@ from .fusion import PRECISION_BITS, check_maxb, pack, products
 from .hybrid_mac import hybrid_mac
 from .mac_array import accw_range, check_accw, lane_bits, wrap
 
-__all__ = ["UNITS", "ACCW", "HYBRID_MAC_LATENCY", "mode_bits", "int_segments", "int_gemm",
+__all__ = ["UNITS", "ACCW", "HYBRID_MAC_LATENCY", "mode_bits", "int_segments", "int_gemm", "int_gemm_parts", "int_parts", "digits", "Digit",
            "hybrid_dots", "hybrid_epilogue", "hybrid_gemm", "gemm", "map_mac_array", "map_hybrid", "predict_cycles",
            "mac_array_cycles", "pack_lanes", "gather_tiles", "scatter_tiles"]
 
@@ -125,8 +126,9 @@ def mac_array_cycles(tile_beats, rows):
 
 def predict_cycles(unit, m, k, n, bits_a, bits_b, *, rows=8, cols=8, lanes=4, maxb=8, k_group=None):
     """Exact cycles of an (m, k) x (k, n) GEMM of bits_a x bits_b codes on `unit` as HIL runs it
-    (module docstring's law; the committed ACCW). `k_group`: the K-segment length when a scale
-    varies along K (1 for a per-channel scale on the reduction axis; None: constant along K)."""
+    (module docstring's law; the committed ACCW). `k_group` (the arrays): the K-segment length when
+    a scale varies along K (1 for a per-channel scale on the reduction axis; None: constant along
+    K); hybrid_mac GEMMs have per-tensor scales."""
     _check_unit(unit)
     m, k, n = (_check_int(name, v, 1) for name, v in (("m", m), ("k", k), ("n", n)))
     rows, cols = _check_int("rows", rows, 1), _check_int("cols", cols, 1)
@@ -135,8 +137,13 @@ def predict_cycles(unit, m, k, n, bits_a, bits_b, *, rows=8, cols=8, lanes=4, ma
         _check_int("k_group", k_group, 1)
     if unit == "hybrid_mac":
         _check_int("bits_a", bits_a, 1, 8), _check_int("bits_b", bits_b, 1, 8)
-        beats = sum(-(-(s.k1 - s.k0) // lanes) for s in _segments(k, lanes, k, k_group))
-        return m * n * beats + HYBRID_MAC_LATENCY
+        return m * n * -(-k // lanes) + HYBRID_MAC_LATENCY
+    check_maxb(maxb)
+    split = [[b] if b <= maxb else [maxb, b - maxb] for b in (
+        _check_int("bits_a", bits_a, 1, 2 * maxb), _check_int("bits_b", bits_b, 1, 2 * maxb))]
+    if len(split[0]) + len(split[1]) > 2:  # one array GEMM per digit pair (int_parts)
+        return sum(predict_cycles(unit, m, k, n, da, db, rows=rows, cols=cols, lanes=lanes, maxb=maxb,
+                                  k_group=k_group) for da in split[0] for db in split[1])
     per_beat, _ = _per_beat(unit, bits_a, bits_b, maxb, lanes)
     segs = _segments(k, per_beat, _chunk_beats(per_beat, bits_a, bits_b, ACCW), k_group)
     chunk_beats = [-(-(c1 - c0) // per_beat) for s in segs for c0, c1 in s.chunks]
@@ -221,11 +228,63 @@ def int_gemm(qa, qb, *, unit="mac_array", accw=ACCW, maxb=8, partial=None):
     if np.any(wrap(golden, accw) != golden):  # unreachable by the chunk bound; checked anyway
         raise AssertionError("an ACCW-bit accumulator would wrap: chunk bound violated")
     sums = golden if partial is None else np.asarray(partial, dtype=np.int64)
-    seg_sums, i = [], 0
+    return _epilogue(_segment_sums(sums, segments), segments, ca, cb, a, b), golden, segments
+
+
+def _segment_sums(chunk_sums, segments):
+    """Chunk sums (chunks, M, N) -> per-segment sums (segments, M, N), exact int64."""
+    out, i = [], 0
     for s in segments:
-        seg_sums.append(sums[i:i + len(s.chunks)].sum(axis=0))
+        out.append(chunk_sums[i:i + len(s.chunks)].sum(axis=0))
         i += len(s.chunks)
-    return _epilogue(seg_sums, segments, ca, cb, a, b), golden, segments
+    return np.stack(out)
+
+
+@dataclasses.dataclass(frozen=True)
+class Digit:
+    """One digit operand of a wide "int" operand: codes of at most MAXB bits standing for
+    codes * 2^shift of the original; scale and zero are the original's (they fix the K segments)."""
+    codes: np.ndarray
+    bits: int
+    signed: bool
+    shift: int
+    scale: object
+    zero: object
+    fmt: str = "int"
+
+
+def digits(q, maxb=8):
+    """An "int" operand as digits of at most MAXB bits, q = sum_d codes_d * 2^shift_d: itself when
+    bits <= MAXB, else the low MAXB bits (unsigned) and the high bits - MAXB bits (q's signedness,
+    arithmetic shift), for codes of up to 2 * MAXB bits."""
+    c = _int_codes(q, "operand")
+    if q.bits <= maxb:
+        return [Digit(c, q.bits, bool(q.signed), 0, q.scale, q.zero)]
+    if q.bits > 2 * maxb:
+        raise ValueError(f"bits must be <= {2 * maxb} (two MAXB-bit digits), got {q.bits}")
+    return [Digit(c & ((1 << maxb) - 1), maxb, False, 0, q.scale, q.zero),
+            Digit(c >> maxb, q.bits - maxb, bool(q.signed), maxb, q.scale, q.zero)]
+
+
+def int_parts(qa, qb, maxb=8):
+    """The array GEMMs of an int x int GEMM: (da, db) for every pair of digits (one pair unless an
+    operand is wider than MAXB); their sums weighted by 2^(da.shift + db.shift) add up to Qa.Qb."""
+    return [(da, db) for da in digits(qa, maxb) for db in digits(qb, maxb)]
+
+
+def int_gemm_parts(qa, qb, *, unit="mac_array", accw=ACCW, maxb=8, partials=None):
+    """`int_gemm` for operands of up to 2 * MAXB bits: one array GEMM per digit pair (int_parts),
+    whose segment sums the epilogue weights by 2^shift and adds exactly (int64). Returns (result,
+    [chunk sums of each part]); `partials`: the parts' chunk sums read from hardware."""
+    ca, cb = _int_codes(qa, "qa"), _int_codes(qb, "qb")
+    a, b, _ = int_segments(qa, qb)
+    total, goldens, segments = 0, [], None
+    for i, (da, db) in enumerate(int_parts(qa, qb, maxb)):
+        _, golden, segments = int_gemm(da, db, unit=unit, accw=accw, maxb=maxb)
+        goldens.append(golden)
+        sums = golden if partials is None else np.asarray(partials[i], dtype=np.int64)
+        total = total + (_segment_sums(sums, segments) << (da.shift + db.shift))
+    return _epilogue(total, segments, ca, cb, a, b), goldens
 
 
 # ---------------------------------------------------------------- INT4 x R4FP4 on hybrid_mac
@@ -308,7 +367,7 @@ def gemm(qa, qb, *, unit=None, lanes=4, accw=ACCW, maxb=8):
     R4FP4 on hybrid_mac (FP16 accumulation), anything else (FP8, float) dequantized on the host."""
     fmts = {qa.fmt, qb.fmt}
     if fmts == {"int"}:
-        return int_gemm(qa, qb, unit=unit or "mac_array", accw=accw, maxb=maxb)[0]
+        return int_gemm_parts(qa, qb, unit=unit or "mac_array", accw=accw, maxb=maxb)[0]
     if fmts == {"int", "r4fp4"}:
         return hybrid_gemm(qa, qb, lanes=lanes)[0]
     return qa.dequant() @ qb.dequant()

@@ -167,3 +167,29 @@ def test_gemm_dispatches_by_format():
     assert G.gemm(qa, qg).tolist() == G.hybrid_gemm(qa, qg)[0].tolist()
     xa, xb = fp8(RNG.normal(size=(4, 6)), "e4m3"), from_float(RNG.normal(size=(6, 3)))
     assert G.gemm(xa, xb).tolist() == (xa.dequant() @ xb.dequant()).tolist()
+
+
+@pytest.mark.parametrize("ba,bb,sa,sb", [(12, 6, 0, 0), (9, 16, 1, 0), (16, 8, 1, 1), (4, 11, 0, 1)])
+@pytest.mark.parametrize("kind", ["tensor", "alongk"])
+def test_wide_codes_run_as_digit_pairs(ba, bb, sa, sb, kind):
+    """Codes wider than MAXB = 8 (DFQ's 12-bit gradients): low 8-bit and high digits, one array
+    GEMM per digit pair, weighted by 2^shift in the epilogue; each part's stream is scored by
+    golden.mac_array and predict_cycles adds the parts' cycle laws."""
+    (s_a, z_a), (s_b, z_b) = scales(kind, (M, K), (K, N))
+    for corner in (None, "min", "max"):
+        qa, qb = int_q((M, K), ba, bool(sa), s_a, z_a, corner), int_q((K, N), bb, bool(sb), s_b, z_b, corner)
+        result, goldens = G.int_gemm_parts(qa, qb)
+        want = qa.dequant() @ qb.dequant()
+        assert np.all(np.abs(result - want) <= 1e-13 * (np.abs(qa.dequant()) @ np.abs(qb.dequant()) + 1))
+        parts = G.int_parts(qa, qb)
+        assert len(parts) == (1 + (ba > 8)) * (1 + (bb > 8))
+        total = sum(g.sum(axis=0) << (da.shift + db.shift) for g, (da, db) in zip(goldens, parts))
+        assert total.tolist() == (qa.codes @ qb.codes).tolist()
+        cycles = 0
+        for (da, db), golden in zip(parts, goldens):
+            assert max(da.bits, db.bits) <= 8
+            plan, beats = G.map_mac_array(da, db, rows=3, cols=2)
+            assert np.array_equal(mac_array(**beats).tiles, G.scatter_tiles(plan, golden))
+            cycles += G.mac_array_cycles(plan.tile_beats, 3)
+        assert cycles == G.predict_cycles("mac_array", M, K, N, ba, bb, rows=3, cols=2,
+                                          k_group=1 if kind == "alongk" else None)

@@ -7,10 +7,10 @@
 N training steps (mini-batches) of the benchmark network (golden.training.train, one epoch over
 the first N * batch training samples; the test-set forward is run on the first batch of the test
 set, through the same backend) with `HilBackend` as the GEMM backend: int x int GEMMs run on
-`mac_array` (or `mac_array_fixed8`, --array), INT4 x R4FP4 GEMMs on `hybrid_mac`, anything else
-(FP8, float operands) on the host, reported as `host`. Every RTL output word is compared with the
-golden model (golden.gemm: exact chunk sums for the array, FP16 dot products for hybrid_mac) and
-the training step continues with the RTL's numbers through golden.gemm's epilogue. Every GEMM's
+`mac_array` (or `mac_array_fixed8`, --array; codes of 9..16 bits as 8-bit digit GEMMs), INT4 x
+R4FP4 GEMMs on `hybrid_mac`, anything else (FP8, float operands) on the host, reported as `host`.
+Every RTL output word is compared with the golden model (golden.gemm: exact chunk sums for the
+array, FP16 dot products for hybrid_mac) and the training step continues with the RTL's numbers through golden.gemm's epilogue. Every GEMM's
 measured cycles are compared with golden.gemm.predict_cycles (runs with gaps/backpressure measure
 more cycles; they are checked for results only). A mismatch ends the run with exit status 1 and
 names the GEMM, tile and element. --fault I flips bit 0 of one output word of hardware GEMM
@@ -112,14 +112,13 @@ class HilBackend:
         """Fault injection: flip bit 0 of the first output word of the selected GEMM."""
         if self.fault is not None and self.hw_gemms == self.fault:
             words.flat[0] ^= 1
-        self.hw_gemms += 1
 
     def __call__(self, layer, role, qa, qb):
         fmts = {qa.fmt, qb.fmt}
         m, k = qa.codes.shape
         n = qb.codes.shape[1]
         label = f"GEMM #{self.hw_gemms} (layer {layer} {role}, {m}x{k}x{n})"
-        if fmts == {"int"} and max(qa.bits, qb.bits) <= 8:
+        if fmts == {"int"} and max(qa.bits, qb.bits) <= 16:  # wider than 8: digit pairs
             return self._array(label, qa, qb, m, k, n)
         if fmts == {"int", "r4fp4"} and (qa.bits if qa.fmt == "int" else qb.bits) <= 4:
             return self._hybrid(label, qa, qb, m, k, n)
@@ -143,26 +142,38 @@ class HilBackend:
         raise err
 
     def _array(self, label, qa, qb, m, k, n):
+        """One array run per digit pair (golden.gemm.int_parts: one unless a code is wider than
+        8 bits); cycles and MACs of the runs add up."""
         unit = self.array
         pe = "fusion" if unit == "mac_array" else "fixed"
-        plan, beats = G.map_mac_array(qa, qb, rows=self.rows, cols=self.cols, pe=pe)
-        out = self.session(unit).mac_array(beats, gap=self.gap, backpressure=self.backpressure,
-                                           seed=self.seed + self.hw_gemms)
-        self._inject(out["data"])
-        _, sums, _ = G.int_gemm(qa, qb, unit=unit)
+        _, goldens = G.int_gemm_parts(qa, qb, unit=unit)
         _, _, k_group = G.int_segments(qa, qb)
         predicted = G.predict_cycles(unit, m, k, n, qa.bits, qb.bits, rows=self.rows, cols=self.cols,
                                      k_group=k_group)
-        macs = {name[5:]: v for name, v in out["counters"].items() if name.startswith("macs_") and v}
-        self._count(unit, macs, out["cycles"], predicted)
+        runs, macs, cycles = [], {}, 0
+        for part, (da, db) in enumerate(G.int_parts(qa, qb)):
+            plan, beats = G.map_mac_array(da, db, rows=self.rows, cols=self.cols, pe=pe)
+            out = self.session(unit).mac_array(beats, gap=self.gap, backpressure=self.backpressure,
+                                               seed=self.seed + self.hw_gemms + part)
+            if part == 0:
+                self._inject(out["data"])
+            runs.append((plan, beats, out))
+            cycles += out["cycles"]
+            for name, v in out["counters"].items():
+                if name.startswith("macs_") and v:
+                    macs[name[5:]] = macs.get(name[5:], 0) + v
+        self.hw_gemms += 1
+        self._count(unit, macs, cycles, predicted)
         try:
-            check_mac_array(f"{unit} {label}", plan, beats, out, sums)
-            if not (self.gap or self.backpressure) and out["cycles"] != predicted:
-                raise Mismatch(f"{unit} {label}: {out['cycles']} cycles, predicted {predicted}")
+            for part, ((plan, beats, out), golden) in enumerate(zip(runs, goldens)):
+                name = f"{unit} {label}" + (f" digit pair {part}" if len(runs) > 1 else "")
+                check_mac_array(name, plan, beats, out, golden)
+            if not (self.gap or self.backpressure) and cycles != predicted:
+                raise Mismatch(f"{unit} {label}: {cycles} cycles, predicted {predicted}")
         except Mismatch as err:
             self._mismatch(unit, err)
-        rtl_sums = G.gather_tiles(plan, out["data"].reshape(-1, self.rows, self.cols))
-        return G.int_gemm(qa, qb, unit=unit, partial=rtl_sums)[0]
+        rtl = [G.gather_tiles(plan, out["data"].reshape(-1, self.rows, self.cols)) for plan, _, out in runs]
+        return G.int_gemm_parts(qa, qb, unit=unit, partials=rtl)[0]
 
     def _hybrid(self, label, qa, qb, m, k, n):
         unit = "hybrid_mac"
@@ -170,6 +181,7 @@ class HilBackend:
         out = self.session(unit).hybrid_mac(beats, gap=self.gap, seed=self.seed + self.hw_gemms)
         acc = out["acc"][beats["last"]].copy()
         self._inject(acc.view(np.uint16))
+        self.hw_gemms += 1
         golden = G.hybrid_dots(qa, qb, lanes=self.lanes)
         bits = (qa.bits, qb.bits)
         predicted = G.predict_cycles(unit, m, k, n, *bits, lanes=self.lanes)
