@@ -34,7 +34,7 @@ help:
 	@echo "  make hil           HIL_BENCH=$(HIL_BENCH) HIL_STEPS=$(HIL_STEPS): training steps with every GEMM on Verilator RTL (fw8bw8, pfq, dfq, ibm4; fw8bw8 on mac_array_fixed8), bit-checked -> build/hil_runs/"
 	@echo "  make bitstream     BOARD=$(BOARD): Vivado build plan of the self-checking bist_top in build/$(BOARD)/; runs Vivado if present (AMARANTH_ENV_VIVADO honoured), else exits 2"
 	@echo "  make fpga-estimate BOARD=$(BOARD): Yosys synth_xilinx LUT/FF/CARRY4/DSP48E1/BRAM of bist_top, device shares, and the largest mac_array under 80% of the LUTs -> build/$(BOARD)/resources.json"
-	@echo "  make cost          latency and energy of whole training runs (cycle law, make synth power, Horowitz memory) -> build/cost/cost.{json,md} + plots (PPA=$(PPA))"
+	@echo "  make cost          latency and energy of whole training runs (golden.gemm cycles, make synth power, Horowitz memory) -> build/cost/cost.{json,md} + plots (PPA=$(PPA))"
 	@echo "  make clean         remove build/ ; make distclean also removes .venv/"
 
 $(STAMP): pyproject.toml scripts/bootstrap.sh
