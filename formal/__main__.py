@@ -20,6 +20,7 @@ import os
 import pathlib
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -170,10 +171,13 @@ def _run(cmd, cwd, log, timeout, cpu):
     # A wrapper shell reports the CPU time of the whole process tree (smtbmc and its solver).
     timed = ["bash", "-c", 'TIMEFORMAT="%U %S"; { time "$@" >"$0.out" 2>&1 ; } 2>"$0.cpu"; exit $?',
              str(log), *cmd]
+    # Own process group: a timeout must also stop smtbmc's solver, not orphan it.
+    proc = subprocess.Popen(timed, cwd=cwd, env=env, start_new_session=True)
     try:
-        proc = subprocess.run(timed, cwd=cwd, env=env, timeout=timeout)
-        code = proc.returncode
+        code = proc.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
         code = None
     out_file, cpu_file = pathlib.Path(f"{log}.out"), pathlib.Path(f"{log}.cpu")
     out = out_file.read_text() if out_file.exists() else ""
