@@ -10,7 +10,7 @@ are proven like the rest.
 """
 
 from golden.fusion import PRECISION_BITS
-from golden.mac_array import pe_products, valid_modes
+from golden.mac_array import lane_bits, pe_products, valid_modes
 from golden.r4fp4 import SCALE_EXP_MAX, SCALE_EXP_MIN
 
 # Internal registers of mac_array the invariants talk about (named in hdl_gen/mac_array.py).
@@ -27,14 +27,14 @@ def _counter_check(name, event, inc, cntw):
 
 def mac_array_wrapper(rows, cols, maxb, accw, cntw, pe="fusion"):
     """SystemVerilog of `mac_array_props`, the property wrapper of one mac_array configuration."""
-    from hdl_gen.mac_array import MacArray
-    dut = MacArray(rows=rows, cols=cols, maxb=maxb, accw=accw, pe=pe, cntw=cntw)
-    lane, rb = dut.lane, len(dut.out_row)
+    from hdl_gen.mac_array import MacArray, counter_ports
+    MacArray(rows=rows, cols=cols, maxb=maxb, accw=accw, pe=pe, cntw=cntw)._MustUse__silence = True  # validates
+    lane, rb = lane_bits(maxb, pe), max(1, (rows - 1).bit_length())
     modes = valid_modes(maxb, pe)
     mode_ok = " || ".join(f"(in_pa == 2'd{pa} && in_pb == 2'd{pb})" for pa, pb in modes)
     counters = [("busy_cycles", "accept", 1), ("stall_cycles", "in_valid && !in_ready", 1)]
     counters += [(name, f"accept && in_pa == 2'd{pa} && in_pb == 2'd{pb}", rows * cols * pe_products(pa, pb, maxb, pe))
-                 for (pa, pb), name in dut.counters.items()]
+                 for (pa, pb), name in counter_ports(maxb, pe).items()]
     ports = ["in_valid", "in_ready", "in_a", "in_b", "in_pa", "in_pb", "in_sa", "in_sb", "in_first", "in_last",
              "out_valid", "out_ready", "out_data", "out_row", "out_last", "clear", "error", "clk", "rst"]
     ports += [name for name, _, _ in counters] + list(MAC_ARRAY_INTERNALS)
