@@ -19,7 +19,7 @@ PYTEST_PAR := -n 0 -s
 export WAVES
 endif
 
-.PHONY: help sim test rtl lint synth synth-tools synth-area bench demo hil bitstream fpga-estimate clean distclean tools venv
+.PHONY: help sim test rtl lint synth synth-tools synth-area bench demo hil bitstream fpga-estimate clean distclean tools venv formal
 
 help:
 	@echo "lptrain targets:"
@@ -35,6 +35,7 @@ help:
 	@echo "  make bitstream     BOARD=$(BOARD): Vivado build plan of the self-checking bist_top in build/$(BOARD)/; runs Vivado if present (AMARANTH_ENV_VIVADO honoured), else exits 2"
 	@echo "  make fpga-estimate BOARD=$(BOARD): Yosys synth_xilinx LUT/FF/CARRY4/DSP48E1/BRAM of bist_top, device shares, and the largest mac_array under 80% of the LUTs -> build/$(BOARD)/resources.json"
 	@echo "  make cost          latency and energy of whole training runs (golden.gemm cycles, make synth power, Horowitz memory) -> build/cost/cost.{json,md} + plots (PPA=$(PPA))"
+	@echo "  make formal        every proof of formal/ (fusion_unit == flat reference per mode at MAXB 8 and 16, mac_array/gradscale stream properties by k-induction, a mutant that must fail) with its time -> build/formal/results.json"
 	@echo "  make clean         remove build/ ; make distclean also removes .venv/"
 
 $(STAMP): pyproject.toml scripts/bootstrap.sh
@@ -99,6 +100,9 @@ PPA ?= build/synth/ppa.json
 .PHONY: cost
 cost: $(STAMP)
 	$(PY) -m synth.cost --ppa $(PPA)
+# FORMAL_ARGS: e.g. "--fast", "maxb8", "--timeout 600", "--solver z3".
+formal: $(STAMP)
+	$(PY) -m formal -j $(JOBS) $(FORMAL_ARGS)
 
 clean:
 	rm -rf build .pytest_cache .hypothesis

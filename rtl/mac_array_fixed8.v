@@ -214,12 +214,10 @@ module mac_array_fixed8(in_a, in_b, in_pa, in_pb, in_sa, in_sb, in_first, in_las
   wire \$97 ;
   wire \$98 ;
   wire \$99 ;
-  reg \$signal  = 1'h0;
-  reg \$signal$171  = 1'h0;
+  (* init = 1'h0 *)
+  wire \$signal ;
   reg \$signal$172  = 1'h0;
   reg [1:0] \$signal$174  = 2'h0;
-  (* init = 1'h0 *)
-  wire \$signal$32 ;
   reg \$signal$36  = 1'h0;
   reg [7:0] a = 8'h00;
   (* init = 8'h00 *)
@@ -395,7 +393,9 @@ module mac_array_fixed8(in_a, in_b, in_pa, in_pb, in_sa, in_sb, in_first, in_las
   reg [1:0] s1_pb = 2'h0;
   (* init = 1'h0 *)
   wire s1_sb;
+  reg s1_valid = 1'h0;
   reg s2_last = 1'h0;
+  reg s2_valid = 1'h0;
   reg sa = 1'h0;
   (* init = 1'h0 *)
   wire \sa$102 ;
@@ -497,7 +497,7 @@ module mac_array_fixed8(in_a, in_b, in_pa, in_pb, in_sa, in_sb, in_first, in_las
   assign in_ready = ~ hold;
   assign \$1  = ~ hold;
   assign accept = in_valid & \$1 ;
-  assign \$2  = \$signal  & s2_last;
+  assign \$2  = s2_valid & s2_last;
   assign hold = \$2  & out_valid;
   assign \$3  = \$signal$36  ? 32'd0 : acc_0_0;
   assign \$4  = $signed({ 1'h0, \$3  }) + $signed(p_0_0);
@@ -558,71 +558,71 @@ module mac_array_fixed8(in_a, in_b, in_pa, in_pb, in_sa, in_sb, in_first, in_las
   assign \$55  = \$54  ? in_a : 32'd0;
   assign \$56  = ~ hold;
   assign \$57  = ~ hold;
-  assign \$58  = \$57  & \$signal$171 ;
+  assign \$58  = \$57  & s1_valid;
   assign \$59  = ~ hold;
-  assign \$60  = \$signal  & \$59 ;
+  assign \$60  = s2_valid & \$59 ;
   assign \$61  = ~ hold;
-  assign \$62  = \$61  & \$signal$171 ;
+  assign \$62  = \$61  & s1_valid;
   assign \$63  = ~ hold;
-  assign \$64  = \$signal  & \$63 ;
+  assign \$64  = s2_valid & \$63 ;
   assign \$65  = ~ hold;
-  assign \$66  = \$65  & \$signal$171 ;
+  assign \$66  = \$65  & s1_valid;
   assign \$67  = ~ hold;
-  assign \$68  = \$signal  & \$67 ;
+  assign \$68  = s2_valid & \$67 ;
   assign \$69  = ~ hold;
-  assign \$70  = \$69  & \$signal$171 ;
+  assign \$70  = \$69  & s1_valid;
   assign \$71  = ~ hold;
-  assign \$72  = \$signal  & \$71 ;
+  assign \$72  = s2_valid & \$71 ;
   assign \$73  = ~ hold;
-  assign \$74  = \$73  & \$signal$171 ;
+  assign \$74  = \$73  & s1_valid;
   assign \$75  = ~ hold;
-  assign \$76  = \$signal  & \$75 ;
+  assign \$76  = s2_valid & \$75 ;
   assign \$77  = ~ hold;
-  assign \$78  = \$77  & \$signal$171 ;
+  assign \$78  = \$77  & s1_valid;
   assign \$79  = ~ hold;
-  assign \$80  = \$signal  & \$79 ;
+  assign \$80  = s2_valid & \$79 ;
   assign \$81  = ~ hold;
-  assign \$82  = \$81  & \$signal$171 ;
+  assign \$82  = \$81  & s1_valid;
   assign \$83  = ~ hold;
-  assign \$84  = \$signal  & \$83 ;
+  assign \$84  = s2_valid & \$83 ;
   assign \$85  = ~ hold;
-  assign \$86  = \$85  & \$signal$171 ;
+  assign \$86  = \$85  & s1_valid;
   assign \$87  = ~ hold;
-  assign \$88  = \$signal  & \$87 ;
+  assign \$88  = s2_valid & \$87 ;
   assign \$89  = ~ hold;
-  assign \$90  = \$89  & \$signal$171 ;
+  assign \$90  = \$89  & s1_valid;
   assign \$91  = ~ hold;
-  assign \$92  = \$signal  & \$91 ;
+  assign \$92  = s2_valid & \$91 ;
   assign \$93  = ~ hold;
-  assign \$94  = \$93  & \$signal$171 ;
+  assign \$94  = \$93  & s1_valid;
   assign \$95  = ~ hold;
-  assign \$96  = \$signal  & \$95 ;
+  assign \$96  = s2_valid & \$95 ;
   assign \$97  = ~ hold;
-  assign \$98  = \$97  & \$signal$171 ;
+  assign \$98  = \$97  & s1_valid;
   assign \$99  = ~ hold;
-  assign \$100  = \$signal  & \$99 ;
+  assign \$100  = s2_valid & \$99 ;
   assign \$101  = ~ hold;
-  assign \$102  = \$101  & \$signal$171 ;
+  assign \$102  = \$101  & s1_valid;
   assign \$103  = ~ hold;
-  assign \$104  = \$signal  & \$103 ;
+  assign \$104  = s2_valid & \$103 ;
   assign \$105  = ~ hold;
-  assign \$106  = \$105  & \$signal$171 ;
+  assign \$106  = \$105  & s1_valid;
   assign \$107  = ~ hold;
-  assign \$108  = \$signal  & \$107 ;
+  assign \$108  = s2_valid & \$107 ;
   assign \$109  = ~ hold;
-  assign \$110  = \$109  & \$signal$171 ;
+  assign \$110  = \$109  & s1_valid;
   assign \$111  = ~ hold;
-  assign \$112  = \$signal  & \$111 ;
+  assign \$112  = s2_valid & \$111 ;
   assign \$113  = ~ hold;
-  assign \$114  = \$113  & \$signal$171 ;
+  assign \$114  = \$113  & s1_valid;
   assign \$115  = ~ hold;
-  assign \$116  = \$signal  & \$115 ;
+  assign \$116  = s2_valid & \$115 ;
   assign \$117  = ~ hold;
-  assign \$118  = \$117  & \$signal$171 ;
+  assign \$118  = \$117  & s1_valid;
   assign \$119  = ~ hold;
-  assign \$120  = \$signal  & \$119 ;
+  assign \$120  = s2_valid & \$119 ;
   assign \$121  = ~ hold;
-  assign \$122  = \$signal  & \$121 ;
+  assign \$122  = s2_valid & \$121 ;
   assign \$123  = \$122  & s2_last;
   assign \$124  = out_valid & out_ready;
   assign \$125  = out_row + 1'h1;
@@ -640,7 +640,7 @@ module mac_array_fixed8(in_a, in_b, in_pa, in_pb, in_sa, in_sb, in_first, in_las
   always @(posedge clk)
     tile_open <= \$137 ;
   always @(posedge clk)
-    \$signal$171  <= \$138 ;
+    s1_valid <= \$138 ;
   always @(posedge clk)
     \$signal$172  <= \$139 ;
   always @(posedge clk)
@@ -670,7 +670,7 @@ module mac_array_fixed8(in_a, in_b, in_pa, in_pb, in_sa, in_sb, in_first, in_las
   always @(posedge clk)
     \b$56  <= \$152 ;
   always @(posedge clk)
-    \$signal  <= \$153 ;
+    s2_valid <= \$153 ;
   always @(posedge clk)
     \$signal$36  <= \$154 ;
   always @(posedge clk)
@@ -921,7 +921,7 @@ module mac_array_fixed8(in_a, in_b, in_pa, in_pb, in_sa, in_sb, in_first, in_las
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$138  = \$signal$171 ;
+    \$138  = s1_valid;
     if (\$45 ) begin
       \$138  = in_valid;
     end
@@ -1057,9 +1057,9 @@ module mac_array_fixed8(in_a, in_b, in_pa, in_pb, in_sa, in_sb, in_first, in_las
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$153  = \$signal ;
+    \$153  = s2_valid;
     if (\$56 ) begin
-      \$153  = \$signal$171 ;
+      \$153  = s1_valid;
     end
     if (rst) begin
       \$153  = 1'h0;
@@ -1069,7 +1069,7 @@ module mac_array_fixed8(in_a, in_b, in_pa, in_pb, in_sa, in_sb, in_first, in_las
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$154  = \$signal$36 ;
     if (\$56 ) begin
-      if (\$signal$171 ) begin
+      if (s1_valid) begin
         \$154  = \$signal$172 ;
       end
     end
@@ -1078,7 +1078,7 @@ module mac_array_fixed8(in_a, in_b, in_pa, in_pb, in_sa, in_sb, in_first, in_las
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$155  = s2_last;
     if (\$56 ) begin
-      if (\$signal$171 ) begin
+      if (s1_valid) begin
         \$155  = s1_last;
       end
     end
@@ -1576,7 +1576,7 @@ module mac_array_fixed8(in_a, in_b, in_pa, in_pb, in_sa, in_sb, in_first, in_las
   assign full = out_valid;
   assign s1_a0 = a;
   assign s1_b0 = b;
-  assign \$signal$32  = sa;
+  assign \$signal  = sa;
   assign s1_sb = sb;
   assign sum_0_0 = \$4 [31:0];
   assign \a$39  = a;
