@@ -23,6 +23,7 @@ from .gradscale import GradScaleUnit
 from .hybrid_mac import FP16Mac, HybridMac
 from .lfsr16 import Lfsr16
 from .mac_array import MacArray
+from .mac_array_axi import MacArrayAxi
 from .r4fp4 import R4FP4ToFP16, TPRQuantizer
 
 RTL_DIR = pathlib.Path(__file__).resolve().parent.parent / "rtl"
@@ -36,6 +37,7 @@ DEFAULTS = {
     "lfsr16": unit(Lfsr16, steps=16, init=1),
     "mac_array": unit(MacArray, rows=4, cols=4, maxb=8, accw=32),
     "mac_array_fixed8": unit(MacArray, rows=4, cols=4, maxb=8, accw=32, pe="fixed"),
+    "mac_array_axi": unit(MacArrayAxi, rows=4, cols=4, maxb=8, accw=32, data_width=64),
     "hybrid_mac": unit(HybridMac, lanes=4),
     "fp16_mac": unit(FP16Mac, lanes=4),
     "tpr_quantizer": unit(TPRQuantizer),
