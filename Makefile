@@ -10,6 +10,7 @@ JOBS    ?= $(shell nproc 2>/dev/null || echo 2)
 STAMP   := $(VENV)/.installed
 TECH    := build/tech/osu018
 BOARD   ?= zc706
+TOP     ?= bist
 
 # WAVES=1: run serially and unbuffered so each test prints where its waveform went.
 ifeq ($(filter-out 0,$(WAVES)),)
@@ -32,6 +33,7 @@ help:
 	@echo "  make bench         every bench/bench_*.py (golden encoder throughput vs NumPy's float16 cast, ...)"
 	@echo "  make demo          train the digits MLP with every recipe (fp32, ibm4, fw8bw8, pfq): accuracy and effective MACs"
 	@echo "  make bitstream     BOARD=$(BOARD): Vivado build plan of the self-checking bist_top in build/$(BOARD)/; runs Vivado if present (AMARANTH_ENV_VIVADO honoured), else exits 2"
+	@echo "  make bitstream     BOARD=$(BOARD) TOP=axi: Vivado plan of the Zynq system (processing_system7 + AXI DMA + mac_array_axi at 100 MHz) in build/$(BOARD)_axi/; runs Vivado if present, else exits 2"
 	@echo "  make fpga-estimate BOARD=$(BOARD): Yosys synth_xilinx LUT/FF/CARRY4/DSP48E1/BRAM of bist_top, device shares, and the largest mac_array under 80% of the LUTs -> build/$(BOARD)/resources.json"
 	@echo "  make clean         remove build/ ; make distclean also removes .venv/"
 
@@ -75,7 +77,7 @@ demo: $(STAMP)
 	$(PY) -m golden.train_digits --recipe all
 
 bitstream: $(STAMP)
-	@$(PY) -m synth.fpga bitstream --board $(BOARD)
+	@$(PY) -m synth.fpga bitstream --board $(BOARD) --top $(TOP)
 
 fpga-estimate: $(STAMP)
 	$(PY) -m synth.fpga estimate --board $(BOARD)
