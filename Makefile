@@ -26,7 +26,7 @@ help:
 	@echo "lptrain targets:"
 	@echo "  make sim           cocotb regressions on SIM=$(SIM) (SIM=verilator|icarus; WAVES=1 dumps waves)"
 	@echo "  make test          everything: golden and generator tests, cocotb on both simulators, lint, rtl freshness"
-	@echo "  make rtl           regenerate rtl/ (the default configurations) from hdl_gen/"
+	@echo "  make rtl           regenerate rtl/ (the default configurations: Verilog and FuseSoC .core files) from hdl_gen/"
 	@echo "  make lint          verilator --lint-only -Wall on every file in rtl/"
 	@echo "  make synth         Yosys + OpenSTA on OSU 0.18um: area, Fmax, workload-annotated power of every unit -> build/synth/ppa.{json,md} + plots"
 	@echo "  make synth-area    Yosys + OSU 0.18um area of fusion_unit vs the fixed 8x8 multiplier"
