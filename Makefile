@@ -20,11 +20,14 @@ PYTEST_PAR := -n 0 -s
 export WAVES
 endif
 
-.PHONY: help sim test rtl lint synth synth-tools synth-area bench demo bitstream fpga-estimate clean distclean tools venv
+ARGS    ?=
+
+.PHONY: help sim sim-axi test rtl lint synth synth-tools synth-area bench demo bitstream fpga-estimate clean distclean tools venv
 
 help:
 	@echo "lptrain targets:"
 	@echo "  make sim           cocotb regressions on SIM=$(SIM) (SIM=verilator|icarus; WAVES=1 dumps waves)"
+	@echo "  make sim-axi       ARGS=\"--rows 8 --cols 8 --accw 24\": cocotbext-axi regression of mac_array_axi in any configuration (SIM=$(SIM))"
 	@echo "  make test          everything: golden and generator tests, cocotb on both simulators, lint, rtl freshness"
 	@echo "  make rtl           regenerate rtl/ (the default configurations: Verilog and FuseSoC .core files) from hdl_gen/"
 	@echo "  make lint          verilator --lint-only -Wall on every file in rtl/"
@@ -48,6 +51,9 @@ tools:
 
 sim: $(STAMP) tools
 	$(PY) -m pytest verif -m sim --sim $(SIM) $(PYTEST_PAR)
+
+sim-axi: $(STAMP) tools
+	$(PY) -m verif.axi_sim --sim $(SIM) $(ARGS)
 
 test: $(STAMP) tools synth-tools
 	$(PY) -m pytest $(PYTEST_PAR)

@@ -111,3 +111,18 @@ def test_new_parameters_need_no_cli_edit(monkeypatch, tmp_path, capsys):
     assert "_Toy(width=3, pipeline_stages=2, layout='hierarchical')" in (tmp_path / "toy.v").read_text()
     assert cli.main(["toy", "--layout", "diagonal"]) == 2
     assert "layout must be one of ('linear', 'hierarchical'), got 'diagonal'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv,words", [
+    (["--rows", "0"], ["rows", ">= 1"]),
+    (["--sim", "modelsim"], ["sim", "verilator", "icarus"]),
+    (["--maxb", "16", "--accw", "40"], ["maxb", "8"]),
+    (["--data-width", "48"], ["data_width", "32, 64"]),
+])
+def test_axi_sim_bad_arguments(argv, words, capsys):
+    """`make sim-axi ARGS=...` takes the wrapper generator's options and answers like the CLI."""
+    from verif import axi_sim
+
+    assert axi_sim.main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and all(w in err for w in words), err

@@ -14,6 +14,7 @@ cocotbext-axi master, source and sink.
 """
 
 import itertools
+import os
 
 import numpy as np
 import pytest
@@ -28,8 +29,8 @@ from golden.mac_array_axi import (
     CONTROL_CLEAR, CONTROL_FLUSH, ID, REGISTERS, STATUS_ERROR, STATUS_FRAME_ERROR, STATUS_PARTIAL,
     config_words, counter_offsets, pack_beats, row_words, unpack_rows, version_word)
 from hdl_gen import __version__
-from hdl_gen.mac_array_axi import MacArrayAxi
-from verif.harness import BUILD, RTL, run, write_verilog
+from hdl_gen.rtl import generator_parameters
+from verif.axi_sim import simulate
 from verif.test_mac_array import TB as ArrayTB
 
 
@@ -38,8 +39,6 @@ class TB(ArrayTB):
 
     def __init__(self, dut):
         super().__init__(dut)  # clock, configuration from LPT_*, random tiles (`stream`)
-        import os
-
         self.dw = int(os.environ["LPT_DW"])
         self.row_bytes = row_words(self.cols, self.accw, self.dw) * self.dw // 8
         self.source = AxiStreamSource(AxiStreamBus.from_prefix(dut, "s_axis"), dut.clk, dut.rst)
@@ -239,31 +238,20 @@ async def driver_gemm(dut):
 
 # ------------------------------------------------------------------------------ pytest side
 
-def sources(rows, cols, accw, cntw, dw, pe="fusion"):
-    """The committed rtl/ file for the default; a build-directory generation otherwise."""
-    if (rows, cols, accw, cntw, dw, pe) == (4, 4, 32, 48, 64, "fusion"):
-        return "mac_array_axi", [RTL / "mac_array_axi.v"]
-    name = f"mac_array_axi_{pe}_{rows}x{cols}_acc{accw}_cnt{cntw}_dw{dw}"
-    unit = MacArrayAxi(rows, cols, 8, accw, pe, cntw, dw)
-    return name, [write_verilog(unit, "mac_array_axi", BUILD / name / "mac_array_axi.v")]
-
-
-# (sim, rows, cols, accw, cntw, data_width, pe, tiles): the default on both simulators; on Icarus
-# (cheap builds) a non-square array with 20-bit accumulators (8x8 products wrap), 32-bit words
-# and a 256-bit stream holding a whole beat per word, and the fixed-precision baseline.
+# (sim, generator parameters, tiles). Every configuration is also cheap on the other simulator,
+# but builds are what cost (a Verilator build of the 4x4 wrapper is ~1 CPU-minute): the default on
+# Icarus; on Verilator a non-square array with 20-bit accumulators (8x8 products wrap) and 32-bit
+# words, with more tiles; on Icarus the fixed-precision baseline with a 256-bit stream holding a
+# whole beat per word.
+DEFAULT = generator_parameters("mac_array_axi")[1]
 CONFIGS = [
-    ("verilator", 4, 4, 32, 48, 64, "fusion", 24),
-    ("icarus", 4, 4, 32, 48, 64, "fusion", 9),
-    ("icarus", 2, 3, 20, 48, 32, "fusion", 9),
-    ("icarus", 1, 2, 24, 40, 256, "fixed", 9),
+    ("icarus", DEFAULT, 9),
+    ("verilator", {**DEFAULT, "rows": 2, "cols": 3, "accw": 20, "data_width": 32}, 24),
+    ("icarus", {**DEFAULT, "rows": 1, "cols": 2, "accw": 24, "cntw": 40, "data_width": 256, "pe": "fixed"}, 9),
 ]
 
 
 @pytest.mark.sim
-@pytest.mark.parametrize("sim,rows,cols,accw,cntw,dw,pe,tiles", CONFIGS)
-def test_mac_array_axi(sim, rows, cols, accw, cntw, dw, pe, tiles):
-    build_name, srcs = sources(rows, cols, accw, cntw, dw, pe)
-    run(sim, toplevel="mac_array_axi", sources=srcs, test_module="verif.test_mac_array_axi",
-        build_name=build_name, testcase=["registers", "random_tiles", "errors_and_recovery", "driver_gemm"],
-        env=dict(LPT_ROWS=rows, LPT_COLS=cols, LPT_MAXB=8, LPT_ACCW=accw, LPT_PE=pe, LPT_CNTW=cntw,
-                 LPT_DW=dw, LPT_TILES=tiles))
+@pytest.mark.parametrize("sim,params,tiles", CONFIGS, ids=lambda v: "-".join(map(str, v.values())) if isinstance(v, dict) else str(v))
+def test_mac_array_axi(sim, params, tiles):
+    simulate(sim, params, tiles)
