@@ -30,8 +30,14 @@ def _convert(raw, default):
     text = raw.strip()
     if text.lower() == "none":
         return None
-    if isinstance(default, bool) or text.lower() in ("true", "false"):
-        return {"true": True, "1": True, "false": False, "0": False}.get(text.lower(), raw)
+    booleans = {"true": True, "1": True, "false": False, "0": False}
+    if isinstance(default, bool):
+        # Generators take any truthy value as True: a typo must not switch a feature on.
+        if text.lower() not in booleans:
+            raise argparse.ArgumentTypeError(f"must be true or false (or 1 / 0), got {raw!r}")
+        return booleans[text.lower()]
+    if text.lower() in ("true", "false"):
+        return booleans[text.lower()]
     if isinstance(default, int) or default is None:
         try:
             return int(text, 0)

@@ -76,6 +76,7 @@ def test_types_and_module_name(tmp_path):
     (["mac_array", "--pe", "systolic"], ["pe", "fusion", "fixed"]),
     (["fp16_to_e4m3", "--fmt", "e3m4"], ["fmt", "e4m3", "e5m2"]),
     (["lfsr16", "--steps", "0"], ["steps"]),
+    (["fp16_to_e4m3", "--stochastic", "yes please"], ["--stochastic", "true or false"]),
     (["mac_array", "--depth", "3"], ["--depth", "--rows", "--cntw"]),
     (["mac_array", "--rows"], ["--rows"]),
     (["systolic_array"], ["unit", "mac_array", "fusion_unit"]),
