@@ -59,6 +59,8 @@ def summarize(results):
     ref = {(r["bench"], r["seed"]): r["effective_macs"] for r in results if r["recipe"] == "fw8bw8"}
     groups = {}
     for r in results:
+        if (r["bench"], r["seed"]) not in ref:  # an unfinished seed without its reference run
+            continue
         groups.setdefault((r["bench"], r["recipe"]), []).append(r)
     out = {}
     for key, rs in groups.items():
