@@ -59,6 +59,8 @@ def summarize(results):
     ref = {(r["bench"], r["seed"]): r["effective_macs"] for r in results if r["recipe"] == "fw8bw8"}
     groups = {}
     for r in results:
+        if (r["bench"], r["seed"]) not in ref:  # an unfinished seed without its reference run
+            continue
         groups.setdefault((r["bench"], r["recipe"]), []).append(r)
     out = {}
     for key, rs in groups.items():
@@ -67,6 +69,7 @@ def summarize(results):
         std = lambda v: float(v.std(ddof=1)) if len(v) > 1 else 0.0
         out[key] = {"acc_mean": float(acc.mean()), "acc_std": std(acc), "rel_mean": float(rel.mean()),
                     "rel_std": std(rel), "n": len(rs), "acc": acc.tolist(),
+                    "diverged": sum(bool(r.get("diverged_epoch")) for r in rs),
                     "cpu_s": float(sum(r["cpu_s"] for r in rs))}
     return out
 
@@ -119,9 +122,13 @@ def plot(summary, path):
     import matplotlib.pyplot as plt
     fig, axes = plt.subplots(1, 2, figsize=(13, 5))
     for ax, bench in zip(axes, BENCHES[::-1]):
+        diverged = []
         for rec in RECIPES:
             v = summary.get((bench, rec))
             if v is None:
+                continue
+            if v["diverged"]:  # accuracy 0 would squash the axis; named in the title instead
+                diverged.append(f"{rec} ({v['diverged']} of {v['n']})")
                 continue
             ax.errorbar(v["rel_mean"], v["acc_mean"], xerr=v["rel_std"], yerr=v["acc_std"], fmt="o", capsize=3)
             ax.annotate(rec, (v["rel_mean"], v["acc_mean"]), textcoords="offset points", xytext=(4, 4), fontsize=8)
@@ -129,7 +136,7 @@ def plot(summary, path):
         ax.set_xlabel("effective MACs / fw8bw8's (log)")
         ax.set_ylabel("test accuracy (%)")
         n = max((v["n"] for (b, _), v in summary.items() if b == bench), default=0)
-        ax.set_title(f"{bench}: mean +- std over {n} seed(s)")
+        ax.set_title(f"{bench}: mean +- std over {n} seed(s)" + (f"\ndiverged, not shown: {', '.join(diverged)}" if diverged else ""))
         ax.grid(True, which="both", alpha=0.3)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
