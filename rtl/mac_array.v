@@ -2010,8 +2010,8 @@ module \mac_array.pe_0_0 (pa, pb, sa, sb, a, b, p);
   assign \$3  = \$1  & \$2 ;
   assign p = \$3  ? \p$13  : 18'h00000;
   \mac_array.pe_0_0.level  level (
-    .\a$3 (a),
-    .\b$5 (b),
+    .\a$1 (a),
+    .\b$3 (b),
     .\p$38 (\p$13 ),
     .pa(pa),
     .pb(pb),
@@ -2027,8 +2027,7 @@ module \mac_array.pe_0_0 (pa, pb, sa, sb, a, b, p);
 endmodule
 
 (* generator = "Amaranth" *)
-module \mac_array.pe_0_0.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
-  reg \$auto$verilog_backend.cc:2355:dump_module$2  = 0;
+module \mac_array.pe_0_0.level (pa, pb, sa, sb, \a$1 , \b$3 , \p$38 );
   wire \$1 ;
   wire \$10 ;
   wire \$11 ;
@@ -2073,18 +2072,18 @@ module \mac_array.pe_0_0.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
   wire [16:0] \$7 ;
   wire [16:0] \$8 ;
   wire [23:0] \$9 ;
-  reg [7:0] a;
-  reg [7:0] \a$14 ;
-  reg [7:0] \a$22 ;
-  input [31:0] \a$3 ;
-  wire [31:0] \a$3 ;
-  reg [7:0] \a$30 ;
-  reg [7:0] b;
-  reg [7:0] \b$15 ;
-  reg [7:0] \b$23 ;
-  reg [7:0] \b$31 ;
-  input [31:0] \b$5 ;
-  wire [31:0] \b$5 ;
+  wire [7:0] a;
+  input [31:0] \a$1 ;
+  wire [31:0] \a$1 ;
+  wire [7:0] \a$14 ;
+  wire [7:0] \a$22 ;
+  wire [7:0] \a$30 ;
+  wire [7:0] b;
+  wire [7:0] \b$15 ;
+  wire [7:0] \b$23 ;
+  input [31:0] \b$3 ;
+  wire [31:0] \b$3 ;
+  wire [7:0] \b$31 ;
   wire [9:0] p;
   wire [9:0] \p$21 ;
   wire [9:0] \p$29 ;
@@ -2096,7 +2095,7 @@ module \mac_array.pe_0_0.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
   wire [1:0] \pa$16 ;
   wire [1:0] \pa$24 ;
   wire [1:0] \pa$32 ;
-  wire [1:0] \pa$6 ;
+  wire [1:0] \pa$5 ;
   input [1:0] pb;
   wire [1:0] pb;
   wire [1:0] \pb$17 ;
@@ -2163,8 +2162,8 @@ module \mac_array.pe_0_0.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
   assign \$43  = $signed(\$33 ) + $signed(\p$37 );
   assign \$44  = $signed(\$42 ) + $signed(\$43 );
   \mac_array.pe_0_0.level.u0  u0 (
-    .\a$3 (a),
-    .\b$5 (b),
+    .\a$1 (\a$1 [7:0]),
+    .\b$3 (\b$3 [7:0]),
     .\p$30 (p),
     .pa(pa),
     .pb(pb),
@@ -2172,8 +2171,8 @@ module \mac_array.pe_0_0.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
     .sb(sb)
   );
   \mac_array.pe_0_0.level.u1  u1 (
-    .\a$3 (\a$14 ),
-    .\b$5 (\b$15 ),
+    .\a$1 (\a$1 [15:8]),
+    .\b$3 (\b$3 [15:8]),
     .\p$30 (\p$21 ),
     .pa(pa),
     .pb(pb),
@@ -2181,8 +2180,8 @@ module \mac_array.pe_0_0.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
     .sb(\sb$19 )
   );
   \mac_array.pe_0_0.level.u2  u2 (
-    .\a$3 (\a$22 ),
-    .\b$5 (\b$23 ),
+    .\a$1 (\a$1 [23:16]),
+    .\b$3 (\b$3 [23:16]),
     .\p$30 (\p$29 ),
     .pa(pa),
     .pb(pb),
@@ -2190,707 +2189,35 @@ module \mac_array.pe_0_0.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
     .sb(sb)
   );
   \mac_array.pe_0_0.level.u3  u3 (
-    .\a$3 (\a$30 ),
-    .\b$5 (\b$31 ),
+    .\a$1 (\a$1 [31:24]),
+    .\b$3 (\b$3 [31:24]),
     .\p$30 (\p$37 ),
     .pa(pa),
     .pb(pb),
     .sa(\sa$34 ),
     .sb(\sb$35 )
   );
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$31 [0] = \b$5 [12];
-      4'h8, 4'h9:
-          \b$31 [0] = \b$5 [4];
-      4'h2:
-          \b$31 [0] = \b$5 [16];
-      4'h6:
-          \b$31 [0] = \b$5 [8];
-      4'ha:
-          \b$31 [0] = \b$5 [0];
-      default:
-          \b$31 [0] = \b$5 [24];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$31 [1] = \b$5 [13];
-      4'h8, 4'h9:
-          \b$31 [1] = \b$5 [5];
-      4'h2:
-          \b$31 [1] = \b$5 [17];
-      4'h6:
-          \b$31 [1] = \b$5 [9];
-      4'ha:
-          \b$31 [1] = \b$5 [1];
-      default:
-          \b$31 [1] = \b$5 [25];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$31 [2] = \b$5 [14];
-      4'h8, 4'h9:
-          \b$31 [2] = \b$5 [6];
-      4'h2:
-          \b$31 [2] = \b$5 [18];
-      4'h6:
-          \b$31 [2] = \b$5 [10];
-      4'ha:
-          \b$31 [2] = \b$5 [2];
-      default:
-          \b$31 [2] = \b$5 [26];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$31 [3] = \b$5 [15];
-      4'h8, 4'h9:
-          \b$31 [3] = \b$5 [7];
-      4'h2:
-          \b$31 [3] = \b$5 [19];
-      4'h6:
-          \b$31 [3] = \b$5 [11];
-      4'ha:
-          \b$31 [3] = \b$5 [3];
-      default:
-          \b$31 [3] = \b$5 [27];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$31 [4] = \b$5 [28];
-      4'h2:
-          \b$31 [4] = \b$5 [24];
-      default:
-          \b$31 [4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$31 [5] = \b$5 [29];
-      4'h2:
-          \b$31 [5] = \b$5 [25];
-      default:
-          \b$31 [5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$31 [6] = \b$5 [30];
-      4'h2:
-          \b$31 [6] = \b$5 [26];
-      default:
-          \b$31 [6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$31 [7] = \b$5 [31];
-      4'h2:
-          \b$31 [7] = \b$5 [27];
-      default:
-          \b$31 [7] = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h8, 4'h9, 4'ha:
-          a[0] = \a$3 [4];
-      default:
-          a[0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h8, 4'h9, 4'ha:
-          a[1] = \a$3 [5];
-      default:
-          a[1] = \a$3 [1];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h8, 4'h9, 4'ha:
-          a[2] = \a$3 [6];
-      default:
-          a[2] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h8, 4'h9, 4'ha:
-          a[3] = \a$3 [7];
-      default:
-          a[3] = \a$3 [3];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          a[4] = \a$3 [4];
-      4'h8:
-          a[4] = \a$3 [12];
-      default:
-          a[4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          a[5] = \a$3 [5];
-      4'h8:
-          a[5] = \a$3 [13];
-      default:
-          a[5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          a[6] = \a$3 [6];
-      4'h8:
-          a[6] = \a$3 [14];
-      default:
-          a[6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          a[7] = \a$3 [7];
-      4'h8:
-          a[7] = \a$3 [15];
-      default:
-          a[7] = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          b[0] = \b$5 [4];
-      default:
-          b[0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          b[1] = \b$5 [5];
-      default:
-          b[1] = \b$5 [1];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          b[2] = \b$5 [6];
-      default:
-          b[2] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          b[3] = \b$5 [7];
-      default:
-          b[3] = \b$5 [3];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          b[4] = \b$5 [4];
-      4'h2:
-          b[4] = \b$5 [12];
-      default:
-          b[4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          b[5] = \b$5 [5];
-      4'h2:
-          b[5] = \b$5 [13];
-      default:
-          b[5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          b[6] = \b$5 [6];
-      4'h2:
-          b[6] = \b$5 [14];
-      default:
-          b[6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          b[7] = \b$5 [7];
-      4'h2:
-          b[7] = \b$5 [15];
-      default:
-          b[7] = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [0] = \a$3 [8];
-      4'h2, 4'h6:
-          \a$14 [0] = \a$3 [0];
-      4'h8:
-          \a$14 [0] = \a$3 [20];
-      4'h9:
-          \a$14 [0] = \a$3 [12];
-      default:
-          \a$14 [0] = \a$3 [4];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [1] = \a$3 [9];
-      4'h2, 4'h6:
-          \a$14 [1] = \a$3 [1];
-      4'h8:
-          \a$14 [1] = \a$3 [21];
-      4'h9:
-          \a$14 [1] = \a$3 [13];
-      default:
-          \a$14 [1] = \a$3 [5];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [2] = \a$3 [10];
-      4'h2, 4'h6:
-          \a$14 [2] = \a$3 [2];
-      4'h8:
-          \a$14 [2] = \a$3 [22];
-      4'h9:
-          \a$14 [2] = \a$3 [14];
-      default:
-          \a$14 [2] = \a$3 [6];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [3] = \a$3 [11];
-      4'h2, 4'h6:
-          \a$14 [3] = \a$3 [3];
-      4'h8:
-          \a$14 [3] = \a$3 [23];
-      4'h9:
-          \a$14 [3] = \a$3 [15];
-      default:
-          \a$14 [3] = \a$3 [7];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [4] = \a$3 [12];
-      4'h8:
-          \a$14 [4] = \a$3 [28];
-      default:
-          \a$14 [4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [5] = \a$3 [13];
-      4'h8:
-          \a$14 [5] = \a$3 [29];
-      default:
-          \a$14 [5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [6] = \a$3 [14];
-      4'h8:
-          \a$14 [6] = \a$3 [30];
-      default:
-          \a$14 [6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [7] = \a$3 [15];
-      4'h8:
-          \a$14 [7] = \a$3 [31];
-      default:
-          \a$14 [7] = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          \b$15 [0] = \b$5 [0];
-      4'h0, 4'h1:
-          \b$15 [0] = \b$5 [8];
-      default:
-          \b$15 [0] = \b$5 [4];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          \b$15 [1] = \b$5 [1];
-      4'h0, 4'h1:
-          \b$15 [1] = \b$5 [9];
-      default:
-          \b$15 [1] = \b$5 [5];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          \b$15 [2] = \b$5 [2];
-      4'h0, 4'h1:
-          \b$15 [2] = \b$5 [10];
-      default:
-          \b$15 [2] = \b$5 [6];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          \b$15 [3] = \b$5 [3];
-      4'h0, 4'h1:
-          \b$15 [3] = \b$5 [11];
-      default:
-          \b$15 [3] = \b$5 [7];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$15 [4] = \b$5 [12];
-      4'h2:
-          \b$15 [4] = \b$5 [8];
-      default:
-          \b$15 [4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$15 [5] = \b$5 [13];
-      4'h2:
-          \b$15 [5] = \b$5 [9];
-      default:
-          \b$15 [5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$15 [6] = \b$5 [14];
-      4'h2:
-          \b$15 [6] = \b$5 [10];
-      default:
-          \b$15 [6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$15 [7] = \b$5 [15];
-      4'h2:
-          \b$15 [7] = \b$5 [11];
-      default:
-          \b$15 [7] = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [0] = \a$3 [16];
-      4'h1, 4'h5:
-          \a$22 [0] = \a$3 [8];
-      4'h2, 4'h6:
-          \a$22 [0] = \a$3 [4];
-      default:
-          \a$22 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [1] = \a$3 [17];
-      4'h1, 4'h5:
-          \a$22 [1] = \a$3 [9];
-      4'h2, 4'h6:
-          \a$22 [1] = \a$3 [5];
-      default:
-          \a$22 [1] = \a$3 [1];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [2] = \a$3 [18];
-      4'h1, 4'h5:
-          \a$22 [2] = \a$3 [10];
-      4'h2, 4'h6:
-          \a$22 [2] = \a$3 [6];
-      default:
-          \a$22 [2] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [3] = \a$3 [19];
-      4'h1, 4'h5:
-          \a$22 [3] = \a$3 [11];
-      4'h2, 4'h6:
-          \a$22 [3] = \a$3 [7];
-      default:
-          \a$22 [3] = \a$3 [3];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [4] = \a$3 [20];
-      4'h8:
-          \a$22 [4] = \a$3 [8];
-      default:
-          \a$22 [4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [5] = \a$3 [21];
-      4'h8:
-          \a$22 [5] = \a$3 [9];
-      default:
-          \a$22 [5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [6] = \a$3 [22];
-      4'h8:
-          \a$22 [6] = \a$3 [10];
-      default:
-          \a$22 [6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [7] = \a$3 [23];
-      4'h8:
-          \a$22 [7] = \a$3 [11];
-      default:
-          \a$22 [7] = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$23 [0] = \b$5 [8];
-      4'h8, 4'h9:
-          \b$23 [0] = \b$5 [0];
-      4'h2:
-          \b$23 [0] = \b$5 [20];
-      4'h6:
-          \b$23 [0] = \b$5 [12];
-      4'ha:
-          \b$23 [0] = \b$5 [4];
-      default:
-          \b$23 [0] = \b$5 [16];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$23 [1] = \b$5 [9];
-      4'h8, 4'h9:
-          \b$23 [1] = \b$5 [1];
-      4'h2:
-          \b$23 [1] = \b$5 [21];
-      4'h6:
-          \b$23 [1] = \b$5 [13];
-      4'ha:
-          \b$23 [1] = \b$5 [5];
-      default:
-          \b$23 [1] = \b$5 [17];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$23 [2] = \b$5 [10];
-      4'h8, 4'h9:
-          \b$23 [2] = \b$5 [2];
-      4'h2:
-          \b$23 [2] = \b$5 [22];
-      4'h6:
-          \b$23 [2] = \b$5 [14];
-      4'ha:
-          \b$23 [2] = \b$5 [6];
-      default:
-          \b$23 [2] = \b$5 [18];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$23 [3] = \b$5 [11];
-      4'h8, 4'h9:
-          \b$23 [3] = \b$5 [3];
-      4'h2:
-          \b$23 [3] = \b$5 [23];
-      4'h6:
-          \b$23 [3] = \b$5 [15];
-      4'ha:
-          \b$23 [3] = \b$5 [7];
-      default:
-          \b$23 [3] = \b$5 [19];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$23 [4] = \b$5 [20];
-      4'h2:
-          \b$23 [4] = \b$5 [28];
-      default:
-          \b$23 [4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$23 [5] = \b$5 [21];
-      4'h2:
-          \b$23 [5] = \b$5 [29];
-      default:
-          \b$23 [5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$23 [6] = \b$5 [22];
-      4'h2:
-          \b$23 [6] = \b$5 [30];
-      default:
-          \b$23 [6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$23 [7] = \b$5 [23];
-      4'h2:
-          \b$23 [7] = \b$5 [31];
-      default:
-          \b$23 [7] = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h5:
-          \a$30 [0] = \a$3 [12];
-      4'h2, 4'h6:
-          \a$30 [0] = \a$3 [4];
-      4'h8:
-          \a$30 [0] = \a$3 [16];
-      4'h9:
-          \a$30 [0] = \a$3 [8];
-      4'ha:
-          \a$30 [0] = \a$3 [0];
-      default:
-          \a$30 [0] = \a$3 [24];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h5:
-          \a$30 [1] = \a$3 [13];
-      4'h2, 4'h6:
-          \a$30 [1] = \a$3 [5];
-      4'h8:
-          \a$30 [1] = \a$3 [17];
-      4'h9:
-          \a$30 [1] = \a$3 [9];
-      4'ha:
-          \a$30 [1] = \a$3 [1];
-      default:
-          \a$30 [1] = \a$3 [25];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h5:
-          \a$30 [2] = \a$3 [14];
-      4'h2, 4'h6:
-          \a$30 [2] = \a$3 [6];
-      4'h8:
-          \a$30 [2] = \a$3 [18];
-      4'h9:
-          \a$30 [2] = \a$3 [10];
-      4'ha:
-          \a$30 [2] = \a$3 [2];
-      default:
-          \a$30 [2] = \a$3 [26];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h5:
-          \a$30 [3] = \a$3 [15];
-      4'h2, 4'h6:
-          \a$30 [3] = \a$3 [7];
-      4'h8:
-          \a$30 [3] = \a$3 [19];
-      4'h9:
-          \a$30 [3] = \a$3 [11];
-      4'ha:
-          \a$30 [3] = \a$3 [3];
-      default:
-          \a$30 [3] = \a$3 [27];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$30 [4] = \a$3 [28];
-      4'h8:
-          \a$30 [4] = \a$3 [24];
-      default:
-          \a$30 [4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$30 [5] = \a$3 [29];
-      4'h8:
-          \a$30 [5] = \a$3 [25];
-      default:
-          \a$30 [5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$30 [6] = \a$3 [30];
-      4'h8:
-          \a$30 [6] = \a$3 [26];
-      default:
-          \a$30 [6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$30 [7] = \a$3 [31];
-      4'h8:
-          \a$30 [7] = \a$3 [27];
-      default:
-          \a$30 [7] = 1'h0;
-    endcase
-  end
-  assign \pa$6  = pa;
+  assign a = \a$1 [7:0];
+  assign b = \b$3 [7:0];
+  assign \pa$5  = pa;
   assign \pb$7  = pb;
   assign \sa$9  = sa;
   assign \sb$11  = sb;
   assign t0 = \$15 [17:0];
+  assign \a$14  = \a$1 [15:8];
+  assign \b$15  = \b$3 [15:8];
   assign \pa$16  = pa;
   assign \pb$17  = pb;
   assign \sa$18  = sa;
   assign t1 = { \$24 [16], \$24  };
+  assign \a$22  = \a$1 [23:16];
+  assign \b$23  = \b$3 [23:16];
   assign \pa$24  = pa;
   assign \pb$25  = pb;
   assign \sb$27  = sb;
   assign t2 = { \$33 [16], \$33  };
+  assign \a$30  = \a$1 [31:24];
+  assign \b$31  = \b$3 [31:24];
   assign \pa$32  = pa;
   assign \pb$33  = pb;
   assign t3 = { \p$37 [9], \p$37 [9], \p$37 [9], \p$37 [9], \p$37 [9], \p$37 [9], \p$37 [9], \p$37 [9], \p$37  };
@@ -2903,8 +2230,7 @@ module \mac_array.pe_0_0.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
 endmodule
 
 (* generator = "Amaranth" *)
-module \mac_array.pe_0_0.level.u0 (pa, pb, sa, sb, \a$3 , \b$5 , \p$30 );
-  reg \$auto$verilog_backend.cc:2355:dump_module$3  = 0;
+module \mac_array.pe_0_0.level.u0 (pa, pb, sa, sb, \a$1 , \b$3 , \p$30 );
   wire \$1 ;
   wire [8:0] \$10 ;
   wire [11:0] \$11 ;
@@ -2958,18 +2284,18 @@ module \mac_array.pe_0_0.level.u0 (pa, pb, sa, sb, \a$3 , \b$5 , \p$30 );
   wire \$7 ;
   wire \$8 ;
   wire [8:0] \$9 ;
-  reg [1:0] a;
-  reg [1:0] \a$12 ;
-  reg [1:0] \a$18 ;
-  reg [1:0] \a$24 ;
-  input [7:0] \a$3 ;
-  wire [7:0] \a$3 ;
-  reg [1:0] b;
-  reg [1:0] \b$13 ;
-  reg [1:0] \b$19 ;
-  reg [1:0] \b$25 ;
-  input [7:0] \b$5 ;
-  wire [7:0] \b$5 ;
+  wire [1:0] a;
+  input [7:0] \a$1 ;
+  wire [7:0] \a$1 ;
+  wire [1:0] \a$12 ;
+  wire [1:0] \a$18 ;
+  wire [1:0] \a$24 ;
+  wire [1:0] b;
+  wire [1:0] \b$13 ;
+  wire [1:0] \b$19 ;
+  wire [1:0] \b$25 ;
+  input [7:0] \b$3 ;
+  wire [7:0] \b$3 ;
   wire [5:0] p;
   wire [5:0] \p$17 ;
   wire [5:0] \p$23 ;
@@ -2985,13 +2311,13 @@ module \mac_array.pe_0_0.level.u0 (pa, pb, sa, sb, \a$3 , \b$5 , \p$30 );
   wire \sa$14 ;
   wire \sa$20 ;
   wire \sa$26 ;
-  wire \sa$7 ;
+  wire \sa$5 ;
   input sb;
   wire sb;
   wire \sb$15 ;
   wire \sb$21 ;
   wire \sb$27 ;
-  wire \sb$9 ;
+  wire \sb$7 ;
   wire [9:0] t0;
   wire [9:0] t1;
   wire [9:0] t2;
@@ -3049,208 +2375,48 @@ module \mac_array.pe_0_0.level.u0 (pa, pb, sa, sb, \a$3 , \b$5 , \p$30 );
   assign \$43  = pa == 2'h3;
   assign \$44  = | { \$43 , \$42 , \$41  };
   \mac_array.pe_0_0.level.u0.u0  u0 (
-    .a(a),
-    .b(b),
+    .a(\a$1 [1:0]),
+    .b(\b$3 [1:0]),
     .p(p),
     .sa(sa),
     .sb(sb)
   );
   \mac_array.pe_0_0.level.u0.u1  u1 (
-    .a(\a$12 ),
-    .b(\b$13 ),
+    .a(\a$1 [3:2]),
+    .b(\b$3 [3:2]),
     .p(\p$17 ),
     .sa(sa),
     .sb(\sb$15 )
   );
   \mac_array.pe_0_0.level.u0.u2  u2 (
-    .a(\a$18 ),
-    .b(\b$19 ),
+    .a(\a$1 [5:4]),
+    .b(\b$3 [5:4]),
     .p(\p$23 ),
     .sa(\sa$20 ),
     .sb(sb)
   );
   \mac_array.pe_0_0.level.u0.u3  u3 (
-    .a(\a$24 ),
-    .b(\b$25 ),
+    .a(\a$1 [7:6]),
+    .b(\b$3 [7:6]),
     .p(\p$29 ),
     .sa(\sa$26 ),
     .sb(\sb$27 )
   );
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[0] = \a$3 [0];
-      default:
-          a[0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[1] = \a$3 [1];
-      default:
-          a[1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[0] = \b$5 [0];
-      default:
-          b[0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[1] = \b$5 [1];
-      default:
-          b[1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [0] = \a$3 [0];
-      4'h4, 4'h8:
-          \a$12 [0] = \a$3 [6];
-      default:
-          \a$12 [0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [1] = \a$3 [1];
-      4'h4, 4'h8:
-          \a$12 [1] = \a$3 [7];
-      default:
-          \a$12 [1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [0] = \b$5 [2];
-      default:
-          \b$13 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [1] = \b$5 [3];
-      default:
-          \b$13 [1] = \b$5 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [0] = \a$3 [2];
-      4'h0:
-          \a$18 [0] = \a$3 [4];
-      default:
-          \a$18 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [1] = \a$3 [3];
-      4'h0:
-          \a$18 [1] = \a$3 [5];
-      default:
-          \a$18 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [0] = \b$5 [6];
-      4'h4, 4'h8:
-          \b$19 [0] = \b$5 [0];
-      4'h0:
-          \b$19 [0] = \b$5 [4];
-      default:
-          \b$19 [0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [1] = \b$5 [7];
-      4'h4, 4'h8:
-          \b$19 [1] = \b$5 [1];
-      4'h0:
-          \b$19 [1] = \b$5 [5];
-      default:
-          \b$19 [1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [0] = \a$3 [2];
-      4'h4, 4'h8:
-          \a$24 [0] = \a$3 [4];
-      4'h0:
-          \a$24 [0] = \a$3 [6];
-      default:
-          \a$24 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [1] = \a$3 [3];
-      4'h4, 4'h8:
-          \a$24 [1] = \a$3 [5];
-      4'h0:
-          \a$24 [1] = \a$3 [7];
-      default:
-          \a$24 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [0] = \b$5 [4];
-      4'h4, 4'h8:
-          \b$25 [0] = \b$5 [2];
-      4'h0:
-          \b$25 [0] = \b$5 [6];
-      default:
-          \b$25 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [1] = \b$5 [5];
-      4'h4, 4'h8:
-          \b$25 [1] = \b$5 [3];
-      4'h0:
-          \b$25 [1] = \b$5 [7];
-      default:
-          \b$25 [1] = \b$5 [1];
-    endcase
-  end
-  assign \sa$7  = sa;
-  assign \sb$9  = sb;
+  assign a = \a$1 [1:0];
+  assign b = \b$3 [1:0];
+  assign \sa$5  = sa;
+  assign \sb$7  = sb;
   assign t0 = \$18 [9:0];
+  assign \a$12  = \a$1 [3:2];
+  assign \b$13  = \b$3 [3:2];
   assign \sa$14  = sa;
   assign t1 = { \$29 [8], \$29  };
+  assign \a$18  = \a$1 [5:4];
+  assign \b$19  = \b$3 [5:4];
   assign \sb$21  = sb;
   assign t2 = { \$40 [8], \$40  };
+  assign \a$24  = \a$1 [7:6];
+  assign \b$25  = \b$3 [7:6];
   assign t3 = { \p$29 [5], \p$29 [5], \p$29 [5], \p$29 [5], \p$29  };
   assign \p$30  = \$53 [9:0];
   assign \$9  = { p[5], p, 2'h0 };
@@ -3337,8 +2503,7 @@ module \mac_array.pe_0_0.level.u0.u3 (sb, p, a, b, sa);
 endmodule
 
 (* generator = "Amaranth" *)
-module \mac_array.pe_0_0.level.u1 (\p$30 , pa, pb, sa, \a$3 , \b$5 , sb);
-  reg \$auto$verilog_backend.cc:2355:dump_module$4  = 0;
+module \mac_array.pe_0_0.level.u1 (\p$30 , pa, pb, sa, \a$1 , \b$3 , sb);
   wire \$1 ;
   wire [8:0] \$10 ;
   wire [11:0] \$11 ;
@@ -3392,18 +2557,18 @@ module \mac_array.pe_0_0.level.u1 (\p$30 , pa, pb, sa, \a$3 , \b$5 , sb);
   wire \$7 ;
   wire \$8 ;
   wire [8:0] \$9 ;
-  reg [1:0] a;
-  reg [1:0] \a$12 ;
-  reg [1:0] \a$18 ;
-  reg [1:0] \a$24 ;
-  input [7:0] \a$3 ;
-  wire [7:0] \a$3 ;
-  reg [1:0] b;
-  reg [1:0] \b$13 ;
-  reg [1:0] \b$19 ;
-  reg [1:0] \b$25 ;
-  input [7:0] \b$5 ;
-  wire [7:0] \b$5 ;
+  wire [1:0] a;
+  input [7:0] \a$1 ;
+  wire [7:0] \a$1 ;
+  wire [1:0] \a$12 ;
+  wire [1:0] \a$18 ;
+  wire [1:0] \a$24 ;
+  wire [1:0] b;
+  wire [1:0] \b$13 ;
+  wire [1:0] \b$19 ;
+  wire [1:0] \b$25 ;
+  input [7:0] \b$3 ;
+  wire [7:0] \b$3 ;
   wire [5:0] p;
   wire [5:0] \p$17 ;
   wire [5:0] \p$23 ;
@@ -3419,13 +2584,13 @@ module \mac_array.pe_0_0.level.u1 (\p$30 , pa, pb, sa, \a$3 , \b$5 , sb);
   wire \sa$14 ;
   wire \sa$20 ;
   wire \sa$26 ;
-  wire \sa$7 ;
+  wire \sa$5 ;
   input sb;
   wire sb;
   wire \sb$15 ;
   wire \sb$21 ;
   wire \sb$27 ;
-  wire \sb$9 ;
+  wire \sb$7 ;
   wire [9:0] t0;
   wire [9:0] t1;
   wire [9:0] t2;
@@ -3483,208 +2648,48 @@ module \mac_array.pe_0_0.level.u1 (\p$30 , pa, pb, sa, \a$3 , \b$5 , sb);
   assign \$43  = pa == 2'h3;
   assign \$44  = | { \$43 , \$42 , \$41  };
   \mac_array.pe_0_0.level.u1.u0  u0 (
-    .a(a),
-    .b(b),
+    .a(\a$1 [1:0]),
+    .b(\b$3 [1:0]),
     .p(p),
     .sa(sa),
     .sb(sb)
   );
   \mac_array.pe_0_0.level.u1.u1  u1 (
-    .a(\a$12 ),
-    .b(\b$13 ),
+    .a(\a$1 [3:2]),
+    .b(\b$3 [3:2]),
     .p(\p$17 ),
     .sa(sa),
     .sb(\sb$15 )
   );
   \mac_array.pe_0_0.level.u1.u2  u2 (
-    .a(\a$18 ),
-    .b(\b$19 ),
+    .a(\a$1 [5:4]),
+    .b(\b$3 [5:4]),
     .p(\p$23 ),
     .sa(\sa$20 ),
     .sb(sb)
   );
   \mac_array.pe_0_0.level.u1.u3  u3 (
-    .a(\a$24 ),
-    .b(\b$25 ),
+    .a(\a$1 [7:6]),
+    .b(\b$3 [7:6]),
     .p(\p$29 ),
     .sa(\sa$26 ),
     .sb(\sb$27 )
   );
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[0] = \a$3 [0];
-      default:
-          a[0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[1] = \a$3 [1];
-      default:
-          a[1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[0] = \b$5 [0];
-      default:
-          b[0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[1] = \b$5 [1];
-      default:
-          b[1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [0] = \a$3 [0];
-      4'h4, 4'h8:
-          \a$12 [0] = \a$3 [6];
-      default:
-          \a$12 [0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [1] = \a$3 [1];
-      4'h4, 4'h8:
-          \a$12 [1] = \a$3 [7];
-      default:
-          \a$12 [1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [0] = \b$5 [2];
-      default:
-          \b$13 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [1] = \b$5 [3];
-      default:
-          \b$13 [1] = \b$5 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [0] = \a$3 [2];
-      4'h0:
-          \a$18 [0] = \a$3 [4];
-      default:
-          \a$18 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [1] = \a$3 [3];
-      4'h0:
-          \a$18 [1] = \a$3 [5];
-      default:
-          \a$18 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [0] = \b$5 [6];
-      4'h4, 4'h8:
-          \b$19 [0] = \b$5 [0];
-      4'h0:
-          \b$19 [0] = \b$5 [4];
-      default:
-          \b$19 [0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [1] = \b$5 [7];
-      4'h4, 4'h8:
-          \b$19 [1] = \b$5 [1];
-      4'h0:
-          \b$19 [1] = \b$5 [5];
-      default:
-          \b$19 [1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [0] = \a$3 [2];
-      4'h4, 4'h8:
-          \a$24 [0] = \a$3 [4];
-      4'h0:
-          \a$24 [0] = \a$3 [6];
-      default:
-          \a$24 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [1] = \a$3 [3];
-      4'h4, 4'h8:
-          \a$24 [1] = \a$3 [5];
-      4'h0:
-          \a$24 [1] = \a$3 [7];
-      default:
-          \a$24 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [0] = \b$5 [4];
-      4'h4, 4'h8:
-          \b$25 [0] = \b$5 [2];
-      4'h0:
-          \b$25 [0] = \b$5 [6];
-      default:
-          \b$25 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [1] = \b$5 [5];
-      4'h4, 4'h8:
-          \b$25 [1] = \b$5 [3];
-      4'h0:
-          \b$25 [1] = \b$5 [7];
-      default:
-          \b$25 [1] = \b$5 [1];
-    endcase
-  end
-  assign \sa$7  = sa;
-  assign \sb$9  = sb;
+  assign a = \a$1 [1:0];
+  assign b = \b$3 [1:0];
+  assign \sa$5  = sa;
+  assign \sb$7  = sb;
   assign t0 = \$18 [9:0];
+  assign \a$12  = \a$1 [3:2];
+  assign \b$13  = \b$3 [3:2];
   assign \sa$14  = sa;
   assign t1 = { \$29 [8], \$29  };
+  assign \a$18  = \a$1 [5:4];
+  assign \b$19  = \b$3 [5:4];
   assign \sb$21  = sb;
   assign t2 = { \$40 [8], \$40  };
+  assign \a$24  = \a$1 [7:6];
+  assign \b$25  = \b$3 [7:6];
   assign t3 = { \p$29 [5], \p$29 [5], \p$29 [5], \p$29 [5], \p$29  };
   assign \p$30  = \$53 [9:0];
   assign \$9  = { p[5], p, 2'h0 };
@@ -3771,8 +2776,7 @@ module \mac_array.pe_0_0.level.u1.u3 (sb, p, a, b, sa);
 endmodule
 
 (* generator = "Amaranth" *)
-module \mac_array.pe_0_0.level.u2 (\p$30 , pa, pb, sb, \a$3 , \b$5 , sa);
-  reg \$auto$verilog_backend.cc:2355:dump_module$5  = 0;
+module \mac_array.pe_0_0.level.u2 (\p$30 , pa, pb, sb, \a$1 , \b$3 , sa);
   wire \$1 ;
   wire [8:0] \$10 ;
   wire [11:0] \$11 ;
@@ -3826,18 +2830,18 @@ module \mac_array.pe_0_0.level.u2 (\p$30 , pa, pb, sb, \a$3 , \b$5 , sa);
   wire \$7 ;
   wire \$8 ;
   wire [8:0] \$9 ;
-  reg [1:0] a;
-  reg [1:0] \a$12 ;
-  reg [1:0] \a$18 ;
-  reg [1:0] \a$24 ;
-  input [7:0] \a$3 ;
-  wire [7:0] \a$3 ;
-  reg [1:0] b;
-  reg [1:0] \b$13 ;
-  reg [1:0] \b$19 ;
-  reg [1:0] \b$25 ;
-  input [7:0] \b$5 ;
-  wire [7:0] \b$5 ;
+  wire [1:0] a;
+  input [7:0] \a$1 ;
+  wire [7:0] \a$1 ;
+  wire [1:0] \a$12 ;
+  wire [1:0] \a$18 ;
+  wire [1:0] \a$24 ;
+  wire [1:0] b;
+  wire [1:0] \b$13 ;
+  wire [1:0] \b$19 ;
+  wire [1:0] \b$25 ;
+  input [7:0] \b$3 ;
+  wire [7:0] \b$3 ;
   wire [5:0] p;
   wire [5:0] \p$17 ;
   wire [5:0] \p$23 ;
@@ -3853,13 +2857,13 @@ module \mac_array.pe_0_0.level.u2 (\p$30 , pa, pb, sb, \a$3 , \b$5 , sa);
   wire \sa$14 ;
   wire \sa$20 ;
   wire \sa$26 ;
-  wire \sa$7 ;
+  wire \sa$5 ;
   input sb;
   wire sb;
   wire \sb$15 ;
   wire \sb$21 ;
   wire \sb$27 ;
-  wire \sb$9 ;
+  wire \sb$7 ;
   wire [9:0] t0;
   wire [9:0] t1;
   wire [9:0] t2;
@@ -3917,208 +2921,48 @@ module \mac_array.pe_0_0.level.u2 (\p$30 , pa, pb, sb, \a$3 , \b$5 , sa);
   assign \$43  = pa == 2'h3;
   assign \$44  = | { \$43 , \$42 , \$41  };
   \mac_array.pe_0_0.level.u2.u0  u0 (
-    .a(a),
-    .b(b),
+    .a(\a$1 [1:0]),
+    .b(\b$3 [1:0]),
     .p(p),
     .sa(sa),
     .sb(sb)
   );
   \mac_array.pe_0_0.level.u2.u1  u1 (
-    .a(\a$12 ),
-    .b(\b$13 ),
+    .a(\a$1 [3:2]),
+    .b(\b$3 [3:2]),
     .p(\p$17 ),
     .sa(sa),
     .sb(\sb$15 )
   );
   \mac_array.pe_0_0.level.u2.u2  u2 (
-    .a(\a$18 ),
-    .b(\b$19 ),
+    .a(\a$1 [5:4]),
+    .b(\b$3 [5:4]),
     .p(\p$23 ),
     .sa(\sa$20 ),
     .sb(sb)
   );
   \mac_array.pe_0_0.level.u2.u3  u3 (
-    .a(\a$24 ),
-    .b(\b$25 ),
+    .a(\a$1 [7:6]),
+    .b(\b$3 [7:6]),
     .p(\p$29 ),
     .sa(\sa$26 ),
     .sb(\sb$27 )
   );
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[0] = \a$3 [0];
-      default:
-          a[0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[1] = \a$3 [1];
-      default:
-          a[1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[0] = \b$5 [0];
-      default:
-          b[0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[1] = \b$5 [1];
-      default:
-          b[1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [0] = \a$3 [0];
-      4'h4, 4'h8:
-          \a$12 [0] = \a$3 [6];
-      default:
-          \a$12 [0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [1] = \a$3 [1];
-      4'h4, 4'h8:
-          \a$12 [1] = \a$3 [7];
-      default:
-          \a$12 [1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [0] = \b$5 [2];
-      default:
-          \b$13 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [1] = \b$5 [3];
-      default:
-          \b$13 [1] = \b$5 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [0] = \a$3 [2];
-      4'h0:
-          \a$18 [0] = \a$3 [4];
-      default:
-          \a$18 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [1] = \a$3 [3];
-      4'h0:
-          \a$18 [1] = \a$3 [5];
-      default:
-          \a$18 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [0] = \b$5 [6];
-      4'h4, 4'h8:
-          \b$19 [0] = \b$5 [0];
-      4'h0:
-          \b$19 [0] = \b$5 [4];
-      default:
-          \b$19 [0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [1] = \b$5 [7];
-      4'h4, 4'h8:
-          \b$19 [1] = \b$5 [1];
-      4'h0:
-          \b$19 [1] = \b$5 [5];
-      default:
-          \b$19 [1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [0] = \a$3 [2];
-      4'h4, 4'h8:
-          \a$24 [0] = \a$3 [4];
-      4'h0:
-          \a$24 [0] = \a$3 [6];
-      default:
-          \a$24 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [1] = \a$3 [3];
-      4'h4, 4'h8:
-          \a$24 [1] = \a$3 [5];
-      4'h0:
-          \a$24 [1] = \a$3 [7];
-      default:
-          \a$24 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [0] = \b$5 [4];
-      4'h4, 4'h8:
-          \b$25 [0] = \b$5 [2];
-      4'h0:
-          \b$25 [0] = \b$5 [6];
-      default:
-          \b$25 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [1] = \b$5 [5];
-      4'h4, 4'h8:
-          \b$25 [1] = \b$5 [3];
-      4'h0:
-          \b$25 [1] = \b$5 [7];
-      default:
-          \b$25 [1] = \b$5 [1];
-    endcase
-  end
-  assign \sa$7  = sa;
-  assign \sb$9  = sb;
+  assign a = \a$1 [1:0];
+  assign b = \b$3 [1:0];
+  assign \sa$5  = sa;
+  assign \sb$7  = sb;
   assign t0 = \$18 [9:0];
+  assign \a$12  = \a$1 [3:2];
+  assign \b$13  = \b$3 [3:2];
   assign \sa$14  = sa;
   assign t1 = { \$29 [8], \$29  };
+  assign \a$18  = \a$1 [5:4];
+  assign \b$19  = \b$3 [5:4];
   assign \sb$21  = sb;
   assign t2 = { \$40 [8], \$40  };
+  assign \a$24  = \a$1 [7:6];
+  assign \b$25  = \b$3 [7:6];
   assign t3 = { \p$29 [5], \p$29 [5], \p$29 [5], \p$29 [5], \p$29  };
   assign \p$30  = \$53 [9:0];
   assign \$9  = { p[5], p, 2'h0 };
@@ -4205,8 +3049,7 @@ module \mac_array.pe_0_0.level.u2.u3 (sb, p, a, b, sa);
 endmodule
 
 (* generator = "Amaranth" *)
-module \mac_array.pe_0_0.level.u3 (sb, \p$30 , pa, pb, \a$3 , \b$5 , sa);
-  reg \$auto$verilog_backend.cc:2355:dump_module$6  = 0;
+module \mac_array.pe_0_0.level.u3 (sb, \p$30 , pa, pb, \a$1 , \b$3 , sa);
   wire \$1 ;
   wire [8:0] \$10 ;
   wire [11:0] \$11 ;
@@ -4260,18 +3103,18 @@ module \mac_array.pe_0_0.level.u3 (sb, \p$30 , pa, pb, \a$3 , \b$5 , sa);
   wire \$7 ;
   wire \$8 ;
   wire [8:0] \$9 ;
-  reg [1:0] a;
-  reg [1:0] \a$12 ;
-  reg [1:0] \a$18 ;
-  reg [1:0] \a$24 ;
-  input [7:0] \a$3 ;
-  wire [7:0] \a$3 ;
-  reg [1:0] b;
-  reg [1:0] \b$13 ;
-  reg [1:0] \b$19 ;
-  reg [1:0] \b$25 ;
-  input [7:0] \b$5 ;
-  wire [7:0] \b$5 ;
+  wire [1:0] a;
+  input [7:0] \a$1 ;
+  wire [7:0] \a$1 ;
+  wire [1:0] \a$12 ;
+  wire [1:0] \a$18 ;
+  wire [1:0] \a$24 ;
+  wire [1:0] b;
+  wire [1:0] \b$13 ;
+  wire [1:0] \b$19 ;
+  wire [1:0] \b$25 ;
+  input [7:0] \b$3 ;
+  wire [7:0] \b$3 ;
   wire [5:0] p;
   wire [5:0] \p$17 ;
   wire [5:0] \p$23 ;
@@ -4287,13 +3130,13 @@ module \mac_array.pe_0_0.level.u3 (sb, \p$30 , pa, pb, \a$3 , \b$5 , sa);
   wire \sa$14 ;
   wire \sa$20 ;
   wire \sa$26 ;
-  wire \sa$7 ;
+  wire \sa$5 ;
   input sb;
   wire sb;
   wire \sb$15 ;
   wire \sb$21 ;
   wire \sb$27 ;
-  wire \sb$9 ;
+  wire \sb$7 ;
   wire [9:0] t0;
   wire [9:0] t1;
   wire [9:0] t2;
@@ -4351,208 +3194,48 @@ module \mac_array.pe_0_0.level.u3 (sb, \p$30 , pa, pb, \a$3 , \b$5 , sa);
   assign \$43  = pa == 2'h3;
   assign \$44  = | { \$43 , \$42 , \$41  };
   \mac_array.pe_0_0.level.u3.u0  u0 (
-    .a(a),
-    .b(b),
+    .a(\a$1 [1:0]),
+    .b(\b$3 [1:0]),
     .p(p),
     .sa(sa),
     .sb(sb)
   );
   \mac_array.pe_0_0.level.u3.u1  u1 (
-    .a(\a$12 ),
-    .b(\b$13 ),
+    .a(\a$1 [3:2]),
+    .b(\b$3 [3:2]),
     .p(\p$17 ),
     .sa(sa),
     .sb(\sb$15 )
   );
   \mac_array.pe_0_0.level.u3.u2  u2 (
-    .a(\a$18 ),
-    .b(\b$19 ),
+    .a(\a$1 [5:4]),
+    .b(\b$3 [5:4]),
     .p(\p$23 ),
     .sa(\sa$20 ),
     .sb(sb)
   );
   \mac_array.pe_0_0.level.u3.u3  u3 (
-    .a(\a$24 ),
-    .b(\b$25 ),
+    .a(\a$1 [7:6]),
+    .b(\b$3 [7:6]),
     .p(\p$29 ),
     .sa(\sa$26 ),
     .sb(\sb$27 )
   );
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[0] = \a$3 [0];
-      default:
-          a[0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[1] = \a$3 [1];
-      default:
-          a[1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[0] = \b$5 [0];
-      default:
-          b[0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[1] = \b$5 [1];
-      default:
-          b[1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [0] = \a$3 [0];
-      4'h4, 4'h8:
-          \a$12 [0] = \a$3 [6];
-      default:
-          \a$12 [0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [1] = \a$3 [1];
-      4'h4, 4'h8:
-          \a$12 [1] = \a$3 [7];
-      default:
-          \a$12 [1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [0] = \b$5 [2];
-      default:
-          \b$13 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [1] = \b$5 [3];
-      default:
-          \b$13 [1] = \b$5 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [0] = \a$3 [2];
-      4'h0:
-          \a$18 [0] = \a$3 [4];
-      default:
-          \a$18 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [1] = \a$3 [3];
-      4'h0:
-          \a$18 [1] = \a$3 [5];
-      default:
-          \a$18 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [0] = \b$5 [6];
-      4'h4, 4'h8:
-          \b$19 [0] = \b$5 [0];
-      4'h0:
-          \b$19 [0] = \b$5 [4];
-      default:
-          \b$19 [0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [1] = \b$5 [7];
-      4'h4, 4'h8:
-          \b$19 [1] = \b$5 [1];
-      4'h0:
-          \b$19 [1] = \b$5 [5];
-      default:
-          \b$19 [1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [0] = \a$3 [2];
-      4'h4, 4'h8:
-          \a$24 [0] = \a$3 [4];
-      4'h0:
-          \a$24 [0] = \a$3 [6];
-      default:
-          \a$24 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [1] = \a$3 [3];
-      4'h4, 4'h8:
-          \a$24 [1] = \a$3 [5];
-      4'h0:
-          \a$24 [1] = \a$3 [7];
-      default:
-          \a$24 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [0] = \b$5 [4];
-      4'h4, 4'h8:
-          \b$25 [0] = \b$5 [2];
-      4'h0:
-          \b$25 [0] = \b$5 [6];
-      default:
-          \b$25 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [1] = \b$5 [5];
-      4'h4, 4'h8:
-          \b$25 [1] = \b$5 [3];
-      4'h0:
-          \b$25 [1] = \b$5 [7];
-      default:
-          \b$25 [1] = \b$5 [1];
-    endcase
-  end
-  assign \sa$7  = sa;
-  assign \sb$9  = sb;
+  assign a = \a$1 [1:0];
+  assign b = \b$3 [1:0];
+  assign \sa$5  = sa;
+  assign \sb$7  = sb;
   assign t0 = \$18 [9:0];
+  assign \a$12  = \a$1 [3:2];
+  assign \b$13  = \b$3 [3:2];
   assign \sa$14  = sa;
   assign t1 = { \$29 [8], \$29  };
+  assign \a$18  = \a$1 [5:4];
+  assign \b$19  = \b$3 [5:4];
   assign \sb$21  = sb;
   assign t2 = { \$40 [8], \$40  };
+  assign \a$24  = \a$1 [7:6];
+  assign \b$25  = \b$3 [7:6];
   assign t3 = { \p$29 [5], \p$29 [5], \p$29 [5], \p$29 [5], \p$29  };
   assign \p$30  = \$53 [9:0];
   assign \$9  = { p[5], p, 2'h0 };
@@ -4669,8 +3352,8 @@ module \mac_array.pe_0_1 (pa, pb, sa, sb, a, b, p);
   assign \$3  = \$1  & \$2 ;
   assign p = \$3  ? \p$13  : 18'h00000;
   \mac_array.pe_0_1.level  level (
-    .\a$3 (a),
-    .\b$5 (b),
+    .\a$1 (a),
+    .\b$3 (b),
     .\p$38 (\p$13 ),
     .pa(pa),
     .pb(pb),
@@ -4686,8 +3369,7 @@ module \mac_array.pe_0_1 (pa, pb, sa, sb, a, b, p);
 endmodule
 
 (* generator = "Amaranth" *)
-module \mac_array.pe_0_1.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
-  reg \$auto$verilog_backend.cc:2355:dump_module$7  = 0;
+module \mac_array.pe_0_1.level (pa, pb, sa, sb, \a$1 , \b$3 , \p$38 );
   wire \$1 ;
   wire \$10 ;
   wire \$11 ;
@@ -4732,18 +3414,18 @@ module \mac_array.pe_0_1.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
   wire [16:0] \$7 ;
   wire [16:0] \$8 ;
   wire [23:0] \$9 ;
-  reg [7:0] a;
-  reg [7:0] \a$14 ;
-  reg [7:0] \a$22 ;
-  input [31:0] \a$3 ;
-  wire [31:0] \a$3 ;
-  reg [7:0] \a$30 ;
-  reg [7:0] b;
-  reg [7:0] \b$15 ;
-  reg [7:0] \b$23 ;
-  reg [7:0] \b$31 ;
-  input [31:0] \b$5 ;
-  wire [31:0] \b$5 ;
+  wire [7:0] a;
+  input [31:0] \a$1 ;
+  wire [31:0] \a$1 ;
+  wire [7:0] \a$14 ;
+  wire [7:0] \a$22 ;
+  wire [7:0] \a$30 ;
+  wire [7:0] b;
+  wire [7:0] \b$15 ;
+  wire [7:0] \b$23 ;
+  input [31:0] \b$3 ;
+  wire [31:0] \b$3 ;
+  wire [7:0] \b$31 ;
   wire [9:0] p;
   wire [9:0] \p$21 ;
   wire [9:0] \p$29 ;
@@ -4755,7 +3437,7 @@ module \mac_array.pe_0_1.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
   wire [1:0] \pa$16 ;
   wire [1:0] \pa$24 ;
   wire [1:0] \pa$32 ;
-  wire [1:0] \pa$6 ;
+  wire [1:0] \pa$5 ;
   input [1:0] pb;
   wire [1:0] pb;
   wire [1:0] \pb$17 ;
@@ -4822,8 +3504,8 @@ module \mac_array.pe_0_1.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
   assign \$43  = $signed(\$33 ) + $signed(\p$37 );
   assign \$44  = $signed(\$42 ) + $signed(\$43 );
   \mac_array.pe_0_1.level.u0  u0 (
-    .\a$3 (a),
-    .\b$5 (b),
+    .\a$1 (\a$1 [7:0]),
+    .\b$3 (\b$3 [7:0]),
     .\p$30 (p),
     .pa(pa),
     .pb(pb),
@@ -4831,8 +3513,8 @@ module \mac_array.pe_0_1.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
     .sb(sb)
   );
   \mac_array.pe_0_1.level.u1  u1 (
-    .\a$3 (\a$14 ),
-    .\b$5 (\b$15 ),
+    .\a$1 (\a$1 [15:8]),
+    .\b$3 (\b$3 [15:8]),
     .\p$30 (\p$21 ),
     .pa(pa),
     .pb(pb),
@@ -4840,8 +3522,8 @@ module \mac_array.pe_0_1.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
     .sb(\sb$19 )
   );
   \mac_array.pe_0_1.level.u2  u2 (
-    .\a$3 (\a$22 ),
-    .\b$5 (\b$23 ),
+    .\a$1 (\a$1 [23:16]),
+    .\b$3 (\b$3 [23:16]),
     .\p$30 (\p$29 ),
     .pa(pa),
     .pb(pb),
@@ -4849,707 +3531,35 @@ module \mac_array.pe_0_1.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
     .sb(sb)
   );
   \mac_array.pe_0_1.level.u3  u3 (
-    .\a$3 (\a$30 ),
-    .\b$5 (\b$31 ),
+    .\a$1 (\a$1 [31:24]),
+    .\b$3 (\b$3 [31:24]),
     .\p$30 (\p$37 ),
     .pa(pa),
     .pb(pb),
     .sa(\sa$34 ),
     .sb(\sb$35 )
   );
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$31 [0] = \b$5 [12];
-      4'h8, 4'h9:
-          \b$31 [0] = \b$5 [4];
-      4'h2:
-          \b$31 [0] = \b$5 [16];
-      4'h6:
-          \b$31 [0] = \b$5 [8];
-      4'ha:
-          \b$31 [0] = \b$5 [0];
-      default:
-          \b$31 [0] = \b$5 [24];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$31 [1] = \b$5 [13];
-      4'h8, 4'h9:
-          \b$31 [1] = \b$5 [5];
-      4'h2:
-          \b$31 [1] = \b$5 [17];
-      4'h6:
-          \b$31 [1] = \b$5 [9];
-      4'ha:
-          \b$31 [1] = \b$5 [1];
-      default:
-          \b$31 [1] = \b$5 [25];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$31 [2] = \b$5 [14];
-      4'h8, 4'h9:
-          \b$31 [2] = \b$5 [6];
-      4'h2:
-          \b$31 [2] = \b$5 [18];
-      4'h6:
-          \b$31 [2] = \b$5 [10];
-      4'ha:
-          \b$31 [2] = \b$5 [2];
-      default:
-          \b$31 [2] = \b$5 [26];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$31 [3] = \b$5 [15];
-      4'h8, 4'h9:
-          \b$31 [3] = \b$5 [7];
-      4'h2:
-          \b$31 [3] = \b$5 [19];
-      4'h6:
-          \b$31 [3] = \b$5 [11];
-      4'ha:
-          \b$31 [3] = \b$5 [3];
-      default:
-          \b$31 [3] = \b$5 [27];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$31 [4] = \b$5 [28];
-      4'h2:
-          \b$31 [4] = \b$5 [24];
-      default:
-          \b$31 [4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$31 [5] = \b$5 [29];
-      4'h2:
-          \b$31 [5] = \b$5 [25];
-      default:
-          \b$31 [5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$31 [6] = \b$5 [30];
-      4'h2:
-          \b$31 [6] = \b$5 [26];
-      default:
-          \b$31 [6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$31 [7] = \b$5 [31];
-      4'h2:
-          \b$31 [7] = \b$5 [27];
-      default:
-          \b$31 [7] = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h8, 4'h9, 4'ha:
-          a[0] = \a$3 [4];
-      default:
-          a[0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h8, 4'h9, 4'ha:
-          a[1] = \a$3 [5];
-      default:
-          a[1] = \a$3 [1];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h8, 4'h9, 4'ha:
-          a[2] = \a$3 [6];
-      default:
-          a[2] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h8, 4'h9, 4'ha:
-          a[3] = \a$3 [7];
-      default:
-          a[3] = \a$3 [3];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          a[4] = \a$3 [4];
-      4'h8:
-          a[4] = \a$3 [12];
-      default:
-          a[4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          a[5] = \a$3 [5];
-      4'h8:
-          a[5] = \a$3 [13];
-      default:
-          a[5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          a[6] = \a$3 [6];
-      4'h8:
-          a[6] = \a$3 [14];
-      default:
-          a[6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          a[7] = \a$3 [7];
-      4'h8:
-          a[7] = \a$3 [15];
-      default:
-          a[7] = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          b[0] = \b$5 [4];
-      default:
-          b[0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          b[1] = \b$5 [5];
-      default:
-          b[1] = \b$5 [1];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          b[2] = \b$5 [6];
-      default:
-          b[2] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          b[3] = \b$5 [7];
-      default:
-          b[3] = \b$5 [3];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          b[4] = \b$5 [4];
-      4'h2:
-          b[4] = \b$5 [12];
-      default:
-          b[4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          b[5] = \b$5 [5];
-      4'h2:
-          b[5] = \b$5 [13];
-      default:
-          b[5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          b[6] = \b$5 [6];
-      4'h2:
-          b[6] = \b$5 [14];
-      default:
-          b[6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          b[7] = \b$5 [7];
-      4'h2:
-          b[7] = \b$5 [15];
-      default:
-          b[7] = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [0] = \a$3 [8];
-      4'h2, 4'h6:
-          \a$14 [0] = \a$3 [0];
-      4'h8:
-          \a$14 [0] = \a$3 [20];
-      4'h9:
-          \a$14 [0] = \a$3 [12];
-      default:
-          \a$14 [0] = \a$3 [4];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [1] = \a$3 [9];
-      4'h2, 4'h6:
-          \a$14 [1] = \a$3 [1];
-      4'h8:
-          \a$14 [1] = \a$3 [21];
-      4'h9:
-          \a$14 [1] = \a$3 [13];
-      default:
-          \a$14 [1] = \a$3 [5];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [2] = \a$3 [10];
-      4'h2, 4'h6:
-          \a$14 [2] = \a$3 [2];
-      4'h8:
-          \a$14 [2] = \a$3 [22];
-      4'h9:
-          \a$14 [2] = \a$3 [14];
-      default:
-          \a$14 [2] = \a$3 [6];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [3] = \a$3 [11];
-      4'h2, 4'h6:
-          \a$14 [3] = \a$3 [3];
-      4'h8:
-          \a$14 [3] = \a$3 [23];
-      4'h9:
-          \a$14 [3] = \a$3 [15];
-      default:
-          \a$14 [3] = \a$3 [7];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [4] = \a$3 [12];
-      4'h8:
-          \a$14 [4] = \a$3 [28];
-      default:
-          \a$14 [4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [5] = \a$3 [13];
-      4'h8:
-          \a$14 [5] = \a$3 [29];
-      default:
-          \a$14 [5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [6] = \a$3 [14];
-      4'h8:
-          \a$14 [6] = \a$3 [30];
-      default:
-          \a$14 [6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [7] = \a$3 [15];
-      4'h8:
-          \a$14 [7] = \a$3 [31];
-      default:
-          \a$14 [7] = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          \b$15 [0] = \b$5 [0];
-      4'h0, 4'h1:
-          \b$15 [0] = \b$5 [8];
-      default:
-          \b$15 [0] = \b$5 [4];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          \b$15 [1] = \b$5 [1];
-      4'h0, 4'h1:
-          \b$15 [1] = \b$5 [9];
-      default:
-          \b$15 [1] = \b$5 [5];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          \b$15 [2] = \b$5 [2];
-      4'h0, 4'h1:
-          \b$15 [2] = \b$5 [10];
-      default:
-          \b$15 [2] = \b$5 [6];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          \b$15 [3] = \b$5 [3];
-      4'h0, 4'h1:
-          \b$15 [3] = \b$5 [11];
-      default:
-          \b$15 [3] = \b$5 [7];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$15 [4] = \b$5 [12];
-      4'h2:
-          \b$15 [4] = \b$5 [8];
-      default:
-          \b$15 [4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$15 [5] = \b$5 [13];
-      4'h2:
-          \b$15 [5] = \b$5 [9];
-      default:
-          \b$15 [5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$15 [6] = \b$5 [14];
-      4'h2:
-          \b$15 [6] = \b$5 [10];
-      default:
-          \b$15 [6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$15 [7] = \b$5 [15];
-      4'h2:
-          \b$15 [7] = \b$5 [11];
-      default:
-          \b$15 [7] = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [0] = \a$3 [16];
-      4'h1, 4'h5:
-          \a$22 [0] = \a$3 [8];
-      4'h2, 4'h6:
-          \a$22 [0] = \a$3 [4];
-      default:
-          \a$22 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [1] = \a$3 [17];
-      4'h1, 4'h5:
-          \a$22 [1] = \a$3 [9];
-      4'h2, 4'h6:
-          \a$22 [1] = \a$3 [5];
-      default:
-          \a$22 [1] = \a$3 [1];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [2] = \a$3 [18];
-      4'h1, 4'h5:
-          \a$22 [2] = \a$3 [10];
-      4'h2, 4'h6:
-          \a$22 [2] = \a$3 [6];
-      default:
-          \a$22 [2] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [3] = \a$3 [19];
-      4'h1, 4'h5:
-          \a$22 [3] = \a$3 [11];
-      4'h2, 4'h6:
-          \a$22 [3] = \a$3 [7];
-      default:
-          \a$22 [3] = \a$3 [3];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [4] = \a$3 [20];
-      4'h8:
-          \a$22 [4] = \a$3 [8];
-      default:
-          \a$22 [4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [5] = \a$3 [21];
-      4'h8:
-          \a$22 [5] = \a$3 [9];
-      default:
-          \a$22 [5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [6] = \a$3 [22];
-      4'h8:
-          \a$22 [6] = \a$3 [10];
-      default:
-          \a$22 [6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [7] = \a$3 [23];
-      4'h8:
-          \a$22 [7] = \a$3 [11];
-      default:
-          \a$22 [7] = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$23 [0] = \b$5 [8];
-      4'h8, 4'h9:
-          \b$23 [0] = \b$5 [0];
-      4'h2:
-          \b$23 [0] = \b$5 [20];
-      4'h6:
-          \b$23 [0] = \b$5 [12];
-      4'ha:
-          \b$23 [0] = \b$5 [4];
-      default:
-          \b$23 [0] = \b$5 [16];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$23 [1] = \b$5 [9];
-      4'h8, 4'h9:
-          \b$23 [1] = \b$5 [1];
-      4'h2:
-          \b$23 [1] = \b$5 [21];
-      4'h6:
-          \b$23 [1] = \b$5 [13];
-      4'ha:
-          \b$23 [1] = \b$5 [5];
-      default:
-          \b$23 [1] = \b$5 [17];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$23 [2] = \b$5 [10];
-      4'h8, 4'h9:
-          \b$23 [2] = \b$5 [2];
-      4'h2:
-          \b$23 [2] = \b$5 [22];
-      4'h6:
-          \b$23 [2] = \b$5 [14];
-      4'ha:
-          \b$23 [2] = \b$5 [6];
-      default:
-          \b$23 [2] = \b$5 [18];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$23 [3] = \b$5 [11];
-      4'h8, 4'h9:
-          \b$23 [3] = \b$5 [3];
-      4'h2:
-          \b$23 [3] = \b$5 [23];
-      4'h6:
-          \b$23 [3] = \b$5 [15];
-      4'ha:
-          \b$23 [3] = \b$5 [7];
-      default:
-          \b$23 [3] = \b$5 [19];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$23 [4] = \b$5 [20];
-      4'h2:
-          \b$23 [4] = \b$5 [28];
-      default:
-          \b$23 [4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$23 [5] = \b$5 [21];
-      4'h2:
-          \b$23 [5] = \b$5 [29];
-      default:
-          \b$23 [5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$23 [6] = \b$5 [22];
-      4'h2:
-          \b$23 [6] = \b$5 [30];
-      default:
-          \b$23 [6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$23 [7] = \b$5 [23];
-      4'h2:
-          \b$23 [7] = \b$5 [31];
-      default:
-          \b$23 [7] = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h5:
-          \a$30 [0] = \a$3 [12];
-      4'h2, 4'h6:
-          \a$30 [0] = \a$3 [4];
-      4'h8:
-          \a$30 [0] = \a$3 [16];
-      4'h9:
-          \a$30 [0] = \a$3 [8];
-      4'ha:
-          \a$30 [0] = \a$3 [0];
-      default:
-          \a$30 [0] = \a$3 [24];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h5:
-          \a$30 [1] = \a$3 [13];
-      4'h2, 4'h6:
-          \a$30 [1] = \a$3 [5];
-      4'h8:
-          \a$30 [1] = \a$3 [17];
-      4'h9:
-          \a$30 [1] = \a$3 [9];
-      4'ha:
-          \a$30 [1] = \a$3 [1];
-      default:
-          \a$30 [1] = \a$3 [25];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h5:
-          \a$30 [2] = \a$3 [14];
-      4'h2, 4'h6:
-          \a$30 [2] = \a$3 [6];
-      4'h8:
-          \a$30 [2] = \a$3 [18];
-      4'h9:
-          \a$30 [2] = \a$3 [10];
-      4'ha:
-          \a$30 [2] = \a$3 [2];
-      default:
-          \a$30 [2] = \a$3 [26];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h5:
-          \a$30 [3] = \a$3 [15];
-      4'h2, 4'h6:
-          \a$30 [3] = \a$3 [7];
-      4'h8:
-          \a$30 [3] = \a$3 [19];
-      4'h9:
-          \a$30 [3] = \a$3 [11];
-      4'ha:
-          \a$30 [3] = \a$3 [3];
-      default:
-          \a$30 [3] = \a$3 [27];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$30 [4] = \a$3 [28];
-      4'h8:
-          \a$30 [4] = \a$3 [24];
-      default:
-          \a$30 [4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$30 [5] = \a$3 [29];
-      4'h8:
-          \a$30 [5] = \a$3 [25];
-      default:
-          \a$30 [5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$30 [6] = \a$3 [30];
-      4'h8:
-          \a$30 [6] = \a$3 [26];
-      default:
-          \a$30 [6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$30 [7] = \a$3 [31];
-      4'h8:
-          \a$30 [7] = \a$3 [27];
-      default:
-          \a$30 [7] = 1'h0;
-    endcase
-  end
-  assign \pa$6  = pa;
+  assign a = \a$1 [7:0];
+  assign b = \b$3 [7:0];
+  assign \pa$5  = pa;
   assign \pb$7  = pb;
   assign \sa$9  = sa;
   assign \sb$11  = sb;
   assign t0 = \$15 [17:0];
+  assign \a$14  = \a$1 [15:8];
+  assign \b$15  = \b$3 [15:8];
   assign \pa$16  = pa;
   assign \pb$17  = pb;
   assign \sa$18  = sa;
   assign t1 = { \$24 [16], \$24  };
+  assign \a$22  = \a$1 [23:16];
+  assign \b$23  = \b$3 [23:16];
   assign \pa$24  = pa;
   assign \pb$25  = pb;
   assign \sb$27  = sb;
   assign t2 = { \$33 [16], \$33  };
+  assign \a$30  = \a$1 [31:24];
+  assign \b$31  = \b$3 [31:24];
   assign \pa$32  = pa;
   assign \pb$33  = pb;
   assign t3 = { \p$37 [9], \p$37 [9], \p$37 [9], \p$37 [9], \p$37 [9], \p$37 [9], \p$37 [9], \p$37 [9], \p$37  };
@@ -5562,8 +3572,7 @@ module \mac_array.pe_0_1.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
 endmodule
 
 (* generator = "Amaranth" *)
-module \mac_array.pe_0_1.level.u0 (pa, pb, sa, sb, \a$3 , \b$5 , \p$30 );
-  reg \$auto$verilog_backend.cc:2355:dump_module$8  = 0;
+module \mac_array.pe_0_1.level.u0 (pa, pb, sa, sb, \a$1 , \b$3 , \p$30 );
   wire \$1 ;
   wire [8:0] \$10 ;
   wire [11:0] \$11 ;
@@ -5617,18 +3626,18 @@ module \mac_array.pe_0_1.level.u0 (pa, pb, sa, sb, \a$3 , \b$5 , \p$30 );
   wire \$7 ;
   wire \$8 ;
   wire [8:0] \$9 ;
-  reg [1:0] a;
-  reg [1:0] \a$12 ;
-  reg [1:0] \a$18 ;
-  reg [1:0] \a$24 ;
-  input [7:0] \a$3 ;
-  wire [7:0] \a$3 ;
-  reg [1:0] b;
-  reg [1:0] \b$13 ;
-  reg [1:0] \b$19 ;
-  reg [1:0] \b$25 ;
-  input [7:0] \b$5 ;
-  wire [7:0] \b$5 ;
+  wire [1:0] a;
+  input [7:0] \a$1 ;
+  wire [7:0] \a$1 ;
+  wire [1:0] \a$12 ;
+  wire [1:0] \a$18 ;
+  wire [1:0] \a$24 ;
+  wire [1:0] b;
+  wire [1:0] \b$13 ;
+  wire [1:0] \b$19 ;
+  wire [1:0] \b$25 ;
+  input [7:0] \b$3 ;
+  wire [7:0] \b$3 ;
   wire [5:0] p;
   wire [5:0] \p$17 ;
   wire [5:0] \p$23 ;
@@ -5644,13 +3653,13 @@ module \mac_array.pe_0_1.level.u0 (pa, pb, sa, sb, \a$3 , \b$5 , \p$30 );
   wire \sa$14 ;
   wire \sa$20 ;
   wire \sa$26 ;
-  wire \sa$7 ;
+  wire \sa$5 ;
   input sb;
   wire sb;
   wire \sb$15 ;
   wire \sb$21 ;
   wire \sb$27 ;
-  wire \sb$9 ;
+  wire \sb$7 ;
   wire [9:0] t0;
   wire [9:0] t1;
   wire [9:0] t2;
@@ -5708,208 +3717,48 @@ module \mac_array.pe_0_1.level.u0 (pa, pb, sa, sb, \a$3 , \b$5 , \p$30 );
   assign \$43  = pa == 2'h3;
   assign \$44  = | { \$43 , \$42 , \$41  };
   \mac_array.pe_0_1.level.u0.u0  u0 (
-    .a(a),
-    .b(b),
+    .a(\a$1 [1:0]),
+    .b(\b$3 [1:0]),
     .p(p),
     .sa(sa),
     .sb(sb)
   );
   \mac_array.pe_0_1.level.u0.u1  u1 (
-    .a(\a$12 ),
-    .b(\b$13 ),
+    .a(\a$1 [3:2]),
+    .b(\b$3 [3:2]),
     .p(\p$17 ),
     .sa(sa),
     .sb(\sb$15 )
   );
   \mac_array.pe_0_1.level.u0.u2  u2 (
-    .a(\a$18 ),
-    .b(\b$19 ),
+    .a(\a$1 [5:4]),
+    .b(\b$3 [5:4]),
     .p(\p$23 ),
     .sa(\sa$20 ),
     .sb(sb)
   );
   \mac_array.pe_0_1.level.u0.u3  u3 (
-    .a(\a$24 ),
-    .b(\b$25 ),
+    .a(\a$1 [7:6]),
+    .b(\b$3 [7:6]),
     .p(\p$29 ),
     .sa(\sa$26 ),
     .sb(\sb$27 )
   );
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[0] = \a$3 [0];
-      default:
-          a[0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[1] = \a$3 [1];
-      default:
-          a[1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[0] = \b$5 [0];
-      default:
-          b[0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[1] = \b$5 [1];
-      default:
-          b[1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [0] = \a$3 [0];
-      4'h4, 4'h8:
-          \a$12 [0] = \a$3 [6];
-      default:
-          \a$12 [0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [1] = \a$3 [1];
-      4'h4, 4'h8:
-          \a$12 [1] = \a$3 [7];
-      default:
-          \a$12 [1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [0] = \b$5 [2];
-      default:
-          \b$13 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [1] = \b$5 [3];
-      default:
-          \b$13 [1] = \b$5 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [0] = \a$3 [2];
-      4'h0:
-          \a$18 [0] = \a$3 [4];
-      default:
-          \a$18 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [1] = \a$3 [3];
-      4'h0:
-          \a$18 [1] = \a$3 [5];
-      default:
-          \a$18 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [0] = \b$5 [6];
-      4'h4, 4'h8:
-          \b$19 [0] = \b$5 [0];
-      4'h0:
-          \b$19 [0] = \b$5 [4];
-      default:
-          \b$19 [0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [1] = \b$5 [7];
-      4'h4, 4'h8:
-          \b$19 [1] = \b$5 [1];
-      4'h0:
-          \b$19 [1] = \b$5 [5];
-      default:
-          \b$19 [1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [0] = \a$3 [2];
-      4'h4, 4'h8:
-          \a$24 [0] = \a$3 [4];
-      4'h0:
-          \a$24 [0] = \a$3 [6];
-      default:
-          \a$24 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [1] = \a$3 [3];
-      4'h4, 4'h8:
-          \a$24 [1] = \a$3 [5];
-      4'h0:
-          \a$24 [1] = \a$3 [7];
-      default:
-          \a$24 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [0] = \b$5 [4];
-      4'h4, 4'h8:
-          \b$25 [0] = \b$5 [2];
-      4'h0:
-          \b$25 [0] = \b$5 [6];
-      default:
-          \b$25 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [1] = \b$5 [5];
-      4'h4, 4'h8:
-          \b$25 [1] = \b$5 [3];
-      4'h0:
-          \b$25 [1] = \b$5 [7];
-      default:
-          \b$25 [1] = \b$5 [1];
-    endcase
-  end
-  assign \sa$7  = sa;
-  assign \sb$9  = sb;
+  assign a = \a$1 [1:0];
+  assign b = \b$3 [1:0];
+  assign \sa$5  = sa;
+  assign \sb$7  = sb;
   assign t0 = \$18 [9:0];
+  assign \a$12  = \a$1 [3:2];
+  assign \b$13  = \b$3 [3:2];
   assign \sa$14  = sa;
   assign t1 = { \$29 [8], \$29  };
+  assign \a$18  = \a$1 [5:4];
+  assign \b$19  = \b$3 [5:4];
   assign \sb$21  = sb;
   assign t2 = { \$40 [8], \$40  };
+  assign \a$24  = \a$1 [7:6];
+  assign \b$25  = \b$3 [7:6];
   assign t3 = { \p$29 [5], \p$29 [5], \p$29 [5], \p$29 [5], \p$29  };
   assign \p$30  = \$53 [9:0];
   assign \$9  = { p[5], p, 2'h0 };
@@ -5996,8 +3845,7 @@ module \mac_array.pe_0_1.level.u0.u3 (sb, p, a, b, sa);
 endmodule
 
 (* generator = "Amaranth" *)
-module \mac_array.pe_0_1.level.u1 (\p$30 , pa, pb, sa, \a$3 , \b$5 , sb);
-  reg \$auto$verilog_backend.cc:2355:dump_module$9  = 0;
+module \mac_array.pe_0_1.level.u1 (\p$30 , pa, pb, sa, \a$1 , \b$3 , sb);
   wire \$1 ;
   wire [8:0] \$10 ;
   wire [11:0] \$11 ;
@@ -6051,18 +3899,18 @@ module \mac_array.pe_0_1.level.u1 (\p$30 , pa, pb, sa, \a$3 , \b$5 , sb);
   wire \$7 ;
   wire \$8 ;
   wire [8:0] \$9 ;
-  reg [1:0] a;
-  reg [1:0] \a$12 ;
-  reg [1:0] \a$18 ;
-  reg [1:0] \a$24 ;
-  input [7:0] \a$3 ;
-  wire [7:0] \a$3 ;
-  reg [1:0] b;
-  reg [1:0] \b$13 ;
-  reg [1:0] \b$19 ;
-  reg [1:0] \b$25 ;
-  input [7:0] \b$5 ;
-  wire [7:0] \b$5 ;
+  wire [1:0] a;
+  input [7:0] \a$1 ;
+  wire [7:0] \a$1 ;
+  wire [1:0] \a$12 ;
+  wire [1:0] \a$18 ;
+  wire [1:0] \a$24 ;
+  wire [1:0] b;
+  wire [1:0] \b$13 ;
+  wire [1:0] \b$19 ;
+  wire [1:0] \b$25 ;
+  input [7:0] \b$3 ;
+  wire [7:0] \b$3 ;
   wire [5:0] p;
   wire [5:0] \p$17 ;
   wire [5:0] \p$23 ;
@@ -6078,13 +3926,13 @@ module \mac_array.pe_0_1.level.u1 (\p$30 , pa, pb, sa, \a$3 , \b$5 , sb);
   wire \sa$14 ;
   wire \sa$20 ;
   wire \sa$26 ;
-  wire \sa$7 ;
+  wire \sa$5 ;
   input sb;
   wire sb;
   wire \sb$15 ;
   wire \sb$21 ;
   wire \sb$27 ;
-  wire \sb$9 ;
+  wire \sb$7 ;
   wire [9:0] t0;
   wire [9:0] t1;
   wire [9:0] t2;
@@ -6142,208 +3990,48 @@ module \mac_array.pe_0_1.level.u1 (\p$30 , pa, pb, sa, \a$3 , \b$5 , sb);
   assign \$43  = pa == 2'h3;
   assign \$44  = | { \$43 , \$42 , \$41  };
   \mac_array.pe_0_1.level.u1.u0  u0 (
-    .a(a),
-    .b(b),
+    .a(\a$1 [1:0]),
+    .b(\b$3 [1:0]),
     .p(p),
     .sa(sa),
     .sb(sb)
   );
   \mac_array.pe_0_1.level.u1.u1  u1 (
-    .a(\a$12 ),
-    .b(\b$13 ),
+    .a(\a$1 [3:2]),
+    .b(\b$3 [3:2]),
     .p(\p$17 ),
     .sa(sa),
     .sb(\sb$15 )
   );
   \mac_array.pe_0_1.level.u1.u2  u2 (
-    .a(\a$18 ),
-    .b(\b$19 ),
+    .a(\a$1 [5:4]),
+    .b(\b$3 [5:4]),
     .p(\p$23 ),
     .sa(\sa$20 ),
     .sb(sb)
   );
   \mac_array.pe_0_1.level.u1.u3  u3 (
-    .a(\a$24 ),
-    .b(\b$25 ),
+    .a(\a$1 [7:6]),
+    .b(\b$3 [7:6]),
     .p(\p$29 ),
     .sa(\sa$26 ),
     .sb(\sb$27 )
   );
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[0] = \a$3 [0];
-      default:
-          a[0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[1] = \a$3 [1];
-      default:
-          a[1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[0] = \b$5 [0];
-      default:
-          b[0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[1] = \b$5 [1];
-      default:
-          b[1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [0] = \a$3 [0];
-      4'h4, 4'h8:
-          \a$12 [0] = \a$3 [6];
-      default:
-          \a$12 [0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [1] = \a$3 [1];
-      4'h4, 4'h8:
-          \a$12 [1] = \a$3 [7];
-      default:
-          \a$12 [1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [0] = \b$5 [2];
-      default:
-          \b$13 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [1] = \b$5 [3];
-      default:
-          \b$13 [1] = \b$5 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [0] = \a$3 [2];
-      4'h0:
-          \a$18 [0] = \a$3 [4];
-      default:
-          \a$18 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [1] = \a$3 [3];
-      4'h0:
-          \a$18 [1] = \a$3 [5];
-      default:
-          \a$18 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [0] = \b$5 [6];
-      4'h4, 4'h8:
-          \b$19 [0] = \b$5 [0];
-      4'h0:
-          \b$19 [0] = \b$5 [4];
-      default:
-          \b$19 [0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [1] = \b$5 [7];
-      4'h4, 4'h8:
-          \b$19 [1] = \b$5 [1];
-      4'h0:
-          \b$19 [1] = \b$5 [5];
-      default:
-          \b$19 [1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [0] = \a$3 [2];
-      4'h4, 4'h8:
-          \a$24 [0] = \a$3 [4];
-      4'h0:
-          \a$24 [0] = \a$3 [6];
-      default:
-          \a$24 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [1] = \a$3 [3];
-      4'h4, 4'h8:
-          \a$24 [1] = \a$3 [5];
-      4'h0:
-          \a$24 [1] = \a$3 [7];
-      default:
-          \a$24 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [0] = \b$5 [4];
-      4'h4, 4'h8:
-          \b$25 [0] = \b$5 [2];
-      4'h0:
-          \b$25 [0] = \b$5 [6];
-      default:
-          \b$25 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [1] = \b$5 [5];
-      4'h4, 4'h8:
-          \b$25 [1] = \b$5 [3];
-      4'h0:
-          \b$25 [1] = \b$5 [7];
-      default:
-          \b$25 [1] = \b$5 [1];
-    endcase
-  end
-  assign \sa$7  = sa;
-  assign \sb$9  = sb;
+  assign a = \a$1 [1:0];
+  assign b = \b$3 [1:0];
+  assign \sa$5  = sa;
+  assign \sb$7  = sb;
   assign t0 = \$18 [9:0];
+  assign \a$12  = \a$1 [3:2];
+  assign \b$13  = \b$3 [3:2];
   assign \sa$14  = sa;
   assign t1 = { \$29 [8], \$29  };
+  assign \a$18  = \a$1 [5:4];
+  assign \b$19  = \b$3 [5:4];
   assign \sb$21  = sb;
   assign t2 = { \$40 [8], \$40  };
+  assign \a$24  = \a$1 [7:6];
+  assign \b$25  = \b$3 [7:6];
   assign t3 = { \p$29 [5], \p$29 [5], \p$29 [5], \p$29 [5], \p$29  };
   assign \p$30  = \$53 [9:0];
   assign \$9  = { p[5], p, 2'h0 };
@@ -6430,8 +4118,7 @@ module \mac_array.pe_0_1.level.u1.u3 (sb, p, a, b, sa);
 endmodule
 
 (* generator = "Amaranth" *)
-module \mac_array.pe_0_1.level.u2 (\p$30 , pa, pb, sb, \a$3 , \b$5 , sa);
-  reg \$auto$verilog_backend.cc:2355:dump_module$10  = 0;
+module \mac_array.pe_0_1.level.u2 (\p$30 , pa, pb, sb, \a$1 , \b$3 , sa);
   wire \$1 ;
   wire [8:0] \$10 ;
   wire [11:0] \$11 ;
@@ -6485,18 +4172,18 @@ module \mac_array.pe_0_1.level.u2 (\p$30 , pa, pb, sb, \a$3 , \b$5 , sa);
   wire \$7 ;
   wire \$8 ;
   wire [8:0] \$9 ;
-  reg [1:0] a;
-  reg [1:0] \a$12 ;
-  reg [1:0] \a$18 ;
-  reg [1:0] \a$24 ;
-  input [7:0] \a$3 ;
-  wire [7:0] \a$3 ;
-  reg [1:0] b;
-  reg [1:0] \b$13 ;
-  reg [1:0] \b$19 ;
-  reg [1:0] \b$25 ;
-  input [7:0] \b$5 ;
-  wire [7:0] \b$5 ;
+  wire [1:0] a;
+  input [7:0] \a$1 ;
+  wire [7:0] \a$1 ;
+  wire [1:0] \a$12 ;
+  wire [1:0] \a$18 ;
+  wire [1:0] \a$24 ;
+  wire [1:0] b;
+  wire [1:0] \b$13 ;
+  wire [1:0] \b$19 ;
+  wire [1:0] \b$25 ;
+  input [7:0] \b$3 ;
+  wire [7:0] \b$3 ;
   wire [5:0] p;
   wire [5:0] \p$17 ;
   wire [5:0] \p$23 ;
@@ -6512,13 +4199,13 @@ module \mac_array.pe_0_1.level.u2 (\p$30 , pa, pb, sb, \a$3 , \b$5 , sa);
   wire \sa$14 ;
   wire \sa$20 ;
   wire \sa$26 ;
-  wire \sa$7 ;
+  wire \sa$5 ;
   input sb;
   wire sb;
   wire \sb$15 ;
   wire \sb$21 ;
   wire \sb$27 ;
-  wire \sb$9 ;
+  wire \sb$7 ;
   wire [9:0] t0;
   wire [9:0] t1;
   wire [9:0] t2;
@@ -6576,208 +4263,48 @@ module \mac_array.pe_0_1.level.u2 (\p$30 , pa, pb, sb, \a$3 , \b$5 , sa);
   assign \$43  = pa == 2'h3;
   assign \$44  = | { \$43 , \$42 , \$41  };
   \mac_array.pe_0_1.level.u2.u0  u0 (
-    .a(a),
-    .b(b),
+    .a(\a$1 [1:0]),
+    .b(\b$3 [1:0]),
     .p(p),
     .sa(sa),
     .sb(sb)
   );
   \mac_array.pe_0_1.level.u2.u1  u1 (
-    .a(\a$12 ),
-    .b(\b$13 ),
+    .a(\a$1 [3:2]),
+    .b(\b$3 [3:2]),
     .p(\p$17 ),
     .sa(sa),
     .sb(\sb$15 )
   );
   \mac_array.pe_0_1.level.u2.u2  u2 (
-    .a(\a$18 ),
-    .b(\b$19 ),
+    .a(\a$1 [5:4]),
+    .b(\b$3 [5:4]),
     .p(\p$23 ),
     .sa(\sa$20 ),
     .sb(sb)
   );
   \mac_array.pe_0_1.level.u2.u3  u3 (
-    .a(\a$24 ),
-    .b(\b$25 ),
+    .a(\a$1 [7:6]),
+    .b(\b$3 [7:6]),
     .p(\p$29 ),
     .sa(\sa$26 ),
     .sb(\sb$27 )
   );
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[0] = \a$3 [0];
-      default:
-          a[0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[1] = \a$3 [1];
-      default:
-          a[1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[0] = \b$5 [0];
-      default:
-          b[0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[1] = \b$5 [1];
-      default:
-          b[1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [0] = \a$3 [0];
-      4'h4, 4'h8:
-          \a$12 [0] = \a$3 [6];
-      default:
-          \a$12 [0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [1] = \a$3 [1];
-      4'h4, 4'h8:
-          \a$12 [1] = \a$3 [7];
-      default:
-          \a$12 [1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [0] = \b$5 [2];
-      default:
-          \b$13 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [1] = \b$5 [3];
-      default:
-          \b$13 [1] = \b$5 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [0] = \a$3 [2];
-      4'h0:
-          \a$18 [0] = \a$3 [4];
-      default:
-          \a$18 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [1] = \a$3 [3];
-      4'h0:
-          \a$18 [1] = \a$3 [5];
-      default:
-          \a$18 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [0] = \b$5 [6];
-      4'h4, 4'h8:
-          \b$19 [0] = \b$5 [0];
-      4'h0:
-          \b$19 [0] = \b$5 [4];
-      default:
-          \b$19 [0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [1] = \b$5 [7];
-      4'h4, 4'h8:
-          \b$19 [1] = \b$5 [1];
-      4'h0:
-          \b$19 [1] = \b$5 [5];
-      default:
-          \b$19 [1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [0] = \a$3 [2];
-      4'h4, 4'h8:
-          \a$24 [0] = \a$3 [4];
-      4'h0:
-          \a$24 [0] = \a$3 [6];
-      default:
-          \a$24 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [1] = \a$3 [3];
-      4'h4, 4'h8:
-          \a$24 [1] = \a$3 [5];
-      4'h0:
-          \a$24 [1] = \a$3 [7];
-      default:
-          \a$24 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [0] = \b$5 [4];
-      4'h4, 4'h8:
-          \b$25 [0] = \b$5 [2];
-      4'h0:
-          \b$25 [0] = \b$5 [6];
-      default:
-          \b$25 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [1] = \b$5 [5];
-      4'h4, 4'h8:
-          \b$25 [1] = \b$5 [3];
-      4'h0:
-          \b$25 [1] = \b$5 [7];
-      default:
-          \b$25 [1] = \b$5 [1];
-    endcase
-  end
-  assign \sa$7  = sa;
-  assign \sb$9  = sb;
+  assign a = \a$1 [1:0];
+  assign b = \b$3 [1:0];
+  assign \sa$5  = sa;
+  assign \sb$7  = sb;
   assign t0 = \$18 [9:0];
+  assign \a$12  = \a$1 [3:2];
+  assign \b$13  = \b$3 [3:2];
   assign \sa$14  = sa;
   assign t1 = { \$29 [8], \$29  };
+  assign \a$18  = \a$1 [5:4];
+  assign \b$19  = \b$3 [5:4];
   assign \sb$21  = sb;
   assign t2 = { \$40 [8], \$40  };
+  assign \a$24  = \a$1 [7:6];
+  assign \b$25  = \b$3 [7:6];
   assign t3 = { \p$29 [5], \p$29 [5], \p$29 [5], \p$29 [5], \p$29  };
   assign \p$30  = \$53 [9:0];
   assign \$9  = { p[5], p, 2'h0 };
@@ -6864,8 +4391,7 @@ module \mac_array.pe_0_1.level.u2.u3 (sb, p, a, b, sa);
 endmodule
 
 (* generator = "Amaranth" *)
-module \mac_array.pe_0_1.level.u3 (sb, \p$30 , pa, pb, \a$3 , \b$5 , sa);
-  reg \$auto$verilog_backend.cc:2355:dump_module$11  = 0;
+module \mac_array.pe_0_1.level.u3 (sb, \p$30 , pa, pb, \a$1 , \b$3 , sa);
   wire \$1 ;
   wire [8:0] \$10 ;
   wire [11:0] \$11 ;
@@ -6919,18 +4445,18 @@ module \mac_array.pe_0_1.level.u3 (sb, \p$30 , pa, pb, \a$3 , \b$5 , sa);
   wire \$7 ;
   wire \$8 ;
   wire [8:0] \$9 ;
-  reg [1:0] a;
-  reg [1:0] \a$12 ;
-  reg [1:0] \a$18 ;
-  reg [1:0] \a$24 ;
-  input [7:0] \a$3 ;
-  wire [7:0] \a$3 ;
-  reg [1:0] b;
-  reg [1:0] \b$13 ;
-  reg [1:0] \b$19 ;
-  reg [1:0] \b$25 ;
-  input [7:0] \b$5 ;
-  wire [7:0] \b$5 ;
+  wire [1:0] a;
+  input [7:0] \a$1 ;
+  wire [7:0] \a$1 ;
+  wire [1:0] \a$12 ;
+  wire [1:0] \a$18 ;
+  wire [1:0] \a$24 ;
+  wire [1:0] b;
+  wire [1:0] \b$13 ;
+  wire [1:0] \b$19 ;
+  wire [1:0] \b$25 ;
+  input [7:0] \b$3 ;
+  wire [7:0] \b$3 ;
   wire [5:0] p;
   wire [5:0] \p$17 ;
   wire [5:0] \p$23 ;
@@ -6946,13 +4472,13 @@ module \mac_array.pe_0_1.level.u3 (sb, \p$30 , pa, pb, \a$3 , \b$5 , sa);
   wire \sa$14 ;
   wire \sa$20 ;
   wire \sa$26 ;
-  wire \sa$7 ;
+  wire \sa$5 ;
   input sb;
   wire sb;
   wire \sb$15 ;
   wire \sb$21 ;
   wire \sb$27 ;
-  wire \sb$9 ;
+  wire \sb$7 ;
   wire [9:0] t0;
   wire [9:0] t1;
   wire [9:0] t2;
@@ -7010,208 +4536,48 @@ module \mac_array.pe_0_1.level.u3 (sb, \p$30 , pa, pb, \a$3 , \b$5 , sa);
   assign \$43  = pa == 2'h3;
   assign \$44  = | { \$43 , \$42 , \$41  };
   \mac_array.pe_0_1.level.u3.u0  u0 (
-    .a(a),
-    .b(b),
+    .a(\a$1 [1:0]),
+    .b(\b$3 [1:0]),
     .p(p),
     .sa(sa),
     .sb(sb)
   );
   \mac_array.pe_0_1.level.u3.u1  u1 (
-    .a(\a$12 ),
-    .b(\b$13 ),
+    .a(\a$1 [3:2]),
+    .b(\b$3 [3:2]),
     .p(\p$17 ),
     .sa(sa),
     .sb(\sb$15 )
   );
   \mac_array.pe_0_1.level.u3.u2  u2 (
-    .a(\a$18 ),
-    .b(\b$19 ),
+    .a(\a$1 [5:4]),
+    .b(\b$3 [5:4]),
     .p(\p$23 ),
     .sa(\sa$20 ),
     .sb(sb)
   );
   \mac_array.pe_0_1.level.u3.u3  u3 (
-    .a(\a$24 ),
-    .b(\b$25 ),
+    .a(\a$1 [7:6]),
+    .b(\b$3 [7:6]),
     .p(\p$29 ),
     .sa(\sa$26 ),
     .sb(\sb$27 )
   );
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[0] = \a$3 [0];
-      default:
-          a[0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[1] = \a$3 [1];
-      default:
-          a[1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[0] = \b$5 [0];
-      default:
-          b[0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[1] = \b$5 [1];
-      default:
-          b[1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [0] = \a$3 [0];
-      4'h4, 4'h8:
-          \a$12 [0] = \a$3 [6];
-      default:
-          \a$12 [0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [1] = \a$3 [1];
-      4'h4, 4'h8:
-          \a$12 [1] = \a$3 [7];
-      default:
-          \a$12 [1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [0] = \b$5 [2];
-      default:
-          \b$13 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [1] = \b$5 [3];
-      default:
-          \b$13 [1] = \b$5 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [0] = \a$3 [2];
-      4'h0:
-          \a$18 [0] = \a$3 [4];
-      default:
-          \a$18 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [1] = \a$3 [3];
-      4'h0:
-          \a$18 [1] = \a$3 [5];
-      default:
-          \a$18 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [0] = \b$5 [6];
-      4'h4, 4'h8:
-          \b$19 [0] = \b$5 [0];
-      4'h0:
-          \b$19 [0] = \b$5 [4];
-      default:
-          \b$19 [0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [1] = \b$5 [7];
-      4'h4, 4'h8:
-          \b$19 [1] = \b$5 [1];
-      4'h0:
-          \b$19 [1] = \b$5 [5];
-      default:
-          \b$19 [1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [0] = \a$3 [2];
-      4'h4, 4'h8:
-          \a$24 [0] = \a$3 [4];
-      4'h0:
-          \a$24 [0] = \a$3 [6];
-      default:
-          \a$24 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [1] = \a$3 [3];
-      4'h4, 4'h8:
-          \a$24 [1] = \a$3 [5];
-      4'h0:
-          \a$24 [1] = \a$3 [7];
-      default:
-          \a$24 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [0] = \b$5 [4];
-      4'h4, 4'h8:
-          \b$25 [0] = \b$5 [2];
-      4'h0:
-          \b$25 [0] = \b$5 [6];
-      default:
-          \b$25 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [1] = \b$5 [5];
-      4'h4, 4'h8:
-          \b$25 [1] = \b$5 [3];
-      4'h0:
-          \b$25 [1] = \b$5 [7];
-      default:
-          \b$25 [1] = \b$5 [1];
-    endcase
-  end
-  assign \sa$7  = sa;
-  assign \sb$9  = sb;
+  assign a = \a$1 [1:0];
+  assign b = \b$3 [1:0];
+  assign \sa$5  = sa;
+  assign \sb$7  = sb;
   assign t0 = \$18 [9:0];
+  assign \a$12  = \a$1 [3:2];
+  assign \b$13  = \b$3 [3:2];
   assign \sa$14  = sa;
   assign t1 = { \$29 [8], \$29  };
+  assign \a$18  = \a$1 [5:4];
+  assign \b$19  = \b$3 [5:4];
   assign \sb$21  = sb;
   assign t2 = { \$40 [8], \$40  };
+  assign \a$24  = \a$1 [7:6];
+  assign \b$25  = \b$3 [7:6];
   assign t3 = { \p$29 [5], \p$29 [5], \p$29 [5], \p$29 [5], \p$29  };
   assign \p$30  = \$53 [9:0];
   assign \$9  = { p[5], p, 2'h0 };
@@ -7328,8 +4694,8 @@ module \mac_array.pe_0_2 (pa, pb, sa, sb, a, b, p);
   assign \$3  = \$1  & \$2 ;
   assign p = \$3  ? \p$13  : 18'h00000;
   \mac_array.pe_0_2.level  level (
-    .\a$3 (a),
-    .\b$5 (b),
+    .\a$1 (a),
+    .\b$3 (b),
     .\p$38 (\p$13 ),
     .pa(pa),
     .pb(pb),
@@ -7345,8 +4711,7 @@ module \mac_array.pe_0_2 (pa, pb, sa, sb, a, b, p);
 endmodule
 
 (* generator = "Amaranth" *)
-module \mac_array.pe_0_2.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
-  reg \$auto$verilog_backend.cc:2355:dump_module$12  = 0;
+module \mac_array.pe_0_2.level (pa, pb, sa, sb, \a$1 , \b$3 , \p$38 );
   wire \$1 ;
   wire \$10 ;
   wire \$11 ;
@@ -7391,18 +4756,18 @@ module \mac_array.pe_0_2.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
   wire [16:0] \$7 ;
   wire [16:0] \$8 ;
   wire [23:0] \$9 ;
-  reg [7:0] a;
-  reg [7:0] \a$14 ;
-  reg [7:0] \a$22 ;
-  input [31:0] \a$3 ;
-  wire [31:0] \a$3 ;
-  reg [7:0] \a$30 ;
-  reg [7:0] b;
-  reg [7:0] \b$15 ;
-  reg [7:0] \b$23 ;
-  reg [7:0] \b$31 ;
-  input [31:0] \b$5 ;
-  wire [31:0] \b$5 ;
+  wire [7:0] a;
+  input [31:0] \a$1 ;
+  wire [31:0] \a$1 ;
+  wire [7:0] \a$14 ;
+  wire [7:0] \a$22 ;
+  wire [7:0] \a$30 ;
+  wire [7:0] b;
+  wire [7:0] \b$15 ;
+  wire [7:0] \b$23 ;
+  input [31:0] \b$3 ;
+  wire [31:0] \b$3 ;
+  wire [7:0] \b$31 ;
   wire [9:0] p;
   wire [9:0] \p$21 ;
   wire [9:0] \p$29 ;
@@ -7414,7 +4779,7 @@ module \mac_array.pe_0_2.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
   wire [1:0] \pa$16 ;
   wire [1:0] \pa$24 ;
   wire [1:0] \pa$32 ;
-  wire [1:0] \pa$6 ;
+  wire [1:0] \pa$5 ;
   input [1:0] pb;
   wire [1:0] pb;
   wire [1:0] \pb$17 ;
@@ -7481,8 +4846,8 @@ module \mac_array.pe_0_2.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
   assign \$43  = $signed(\$33 ) + $signed(\p$37 );
   assign \$44  = $signed(\$42 ) + $signed(\$43 );
   \mac_array.pe_0_2.level.u0  u0 (
-    .\a$3 (a),
-    .\b$5 (b),
+    .\a$1 (\a$1 [7:0]),
+    .\b$3 (\b$3 [7:0]),
     .\p$30 (p),
     .pa(pa),
     .pb(pb),
@@ -7490,8 +4855,8 @@ module \mac_array.pe_0_2.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
     .sb(sb)
   );
   \mac_array.pe_0_2.level.u1  u1 (
-    .\a$3 (\a$14 ),
-    .\b$5 (\b$15 ),
+    .\a$1 (\a$1 [15:8]),
+    .\b$3 (\b$3 [15:8]),
     .\p$30 (\p$21 ),
     .pa(pa),
     .pb(pb),
@@ -7499,8 +4864,8 @@ module \mac_array.pe_0_2.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
     .sb(\sb$19 )
   );
   \mac_array.pe_0_2.level.u2  u2 (
-    .\a$3 (\a$22 ),
-    .\b$5 (\b$23 ),
+    .\a$1 (\a$1 [23:16]),
+    .\b$3 (\b$3 [23:16]),
     .\p$30 (\p$29 ),
     .pa(pa),
     .pb(pb),
@@ -7508,707 +4873,35 @@ module \mac_array.pe_0_2.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
     .sb(sb)
   );
   \mac_array.pe_0_2.level.u3  u3 (
-    .\a$3 (\a$30 ),
-    .\b$5 (\b$31 ),
+    .\a$1 (\a$1 [31:24]),
+    .\b$3 (\b$3 [31:24]),
     .\p$30 (\p$37 ),
     .pa(pa),
     .pb(pb),
     .sa(\sa$34 ),
     .sb(\sb$35 )
   );
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$31 [0] = \b$5 [12];
-      4'h8, 4'h9:
-          \b$31 [0] = \b$5 [4];
-      4'h2:
-          \b$31 [0] = \b$5 [16];
-      4'h6:
-          \b$31 [0] = \b$5 [8];
-      4'ha:
-          \b$31 [0] = \b$5 [0];
-      default:
-          \b$31 [0] = \b$5 [24];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$31 [1] = \b$5 [13];
-      4'h8, 4'h9:
-          \b$31 [1] = \b$5 [5];
-      4'h2:
-          \b$31 [1] = \b$5 [17];
-      4'h6:
-          \b$31 [1] = \b$5 [9];
-      4'ha:
-          \b$31 [1] = \b$5 [1];
-      default:
-          \b$31 [1] = \b$5 [25];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$31 [2] = \b$5 [14];
-      4'h8, 4'h9:
-          \b$31 [2] = \b$5 [6];
-      4'h2:
-          \b$31 [2] = \b$5 [18];
-      4'h6:
-          \b$31 [2] = \b$5 [10];
-      4'ha:
-          \b$31 [2] = \b$5 [2];
-      default:
-          \b$31 [2] = \b$5 [26];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$31 [3] = \b$5 [15];
-      4'h8, 4'h9:
-          \b$31 [3] = \b$5 [7];
-      4'h2:
-          \b$31 [3] = \b$5 [19];
-      4'h6:
-          \b$31 [3] = \b$5 [11];
-      4'ha:
-          \b$31 [3] = \b$5 [3];
-      default:
-          \b$31 [3] = \b$5 [27];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$31 [4] = \b$5 [28];
-      4'h2:
-          \b$31 [4] = \b$5 [24];
-      default:
-          \b$31 [4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$31 [5] = \b$5 [29];
-      4'h2:
-          \b$31 [5] = \b$5 [25];
-      default:
-          \b$31 [5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$31 [6] = \b$5 [30];
-      4'h2:
-          \b$31 [6] = \b$5 [26];
-      default:
-          \b$31 [6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$31 [7] = \b$5 [31];
-      4'h2:
-          \b$31 [7] = \b$5 [27];
-      default:
-          \b$31 [7] = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h8, 4'h9, 4'ha:
-          a[0] = \a$3 [4];
-      default:
-          a[0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h8, 4'h9, 4'ha:
-          a[1] = \a$3 [5];
-      default:
-          a[1] = \a$3 [1];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h8, 4'h9, 4'ha:
-          a[2] = \a$3 [6];
-      default:
-          a[2] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h8, 4'h9, 4'ha:
-          a[3] = \a$3 [7];
-      default:
-          a[3] = \a$3 [3];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          a[4] = \a$3 [4];
-      4'h8:
-          a[4] = \a$3 [12];
-      default:
-          a[4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          a[5] = \a$3 [5];
-      4'h8:
-          a[5] = \a$3 [13];
-      default:
-          a[5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          a[6] = \a$3 [6];
-      4'h8:
-          a[6] = \a$3 [14];
-      default:
-          a[6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          a[7] = \a$3 [7];
-      4'h8:
-          a[7] = \a$3 [15];
-      default:
-          a[7] = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          b[0] = \b$5 [4];
-      default:
-          b[0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          b[1] = \b$5 [5];
-      default:
-          b[1] = \b$5 [1];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          b[2] = \b$5 [6];
-      default:
-          b[2] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          b[3] = \b$5 [7];
-      default:
-          b[3] = \b$5 [3];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          b[4] = \b$5 [4];
-      4'h2:
-          b[4] = \b$5 [12];
-      default:
-          b[4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          b[5] = \b$5 [5];
-      4'h2:
-          b[5] = \b$5 [13];
-      default:
-          b[5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          b[6] = \b$5 [6];
-      4'h2:
-          b[6] = \b$5 [14];
-      default:
-          b[6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          b[7] = \b$5 [7];
-      4'h2:
-          b[7] = \b$5 [15];
-      default:
-          b[7] = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [0] = \a$3 [8];
-      4'h2, 4'h6:
-          \a$14 [0] = \a$3 [0];
-      4'h8:
-          \a$14 [0] = \a$3 [20];
-      4'h9:
-          \a$14 [0] = \a$3 [12];
-      default:
-          \a$14 [0] = \a$3 [4];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [1] = \a$3 [9];
-      4'h2, 4'h6:
-          \a$14 [1] = \a$3 [1];
-      4'h8:
-          \a$14 [1] = \a$3 [21];
-      4'h9:
-          \a$14 [1] = \a$3 [13];
-      default:
-          \a$14 [1] = \a$3 [5];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [2] = \a$3 [10];
-      4'h2, 4'h6:
-          \a$14 [2] = \a$3 [2];
-      4'h8:
-          \a$14 [2] = \a$3 [22];
-      4'h9:
-          \a$14 [2] = \a$3 [14];
-      default:
-          \a$14 [2] = \a$3 [6];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [3] = \a$3 [11];
-      4'h2, 4'h6:
-          \a$14 [3] = \a$3 [3];
-      4'h8:
-          \a$14 [3] = \a$3 [23];
-      4'h9:
-          \a$14 [3] = \a$3 [15];
-      default:
-          \a$14 [3] = \a$3 [7];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [4] = \a$3 [12];
-      4'h8:
-          \a$14 [4] = \a$3 [28];
-      default:
-          \a$14 [4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [5] = \a$3 [13];
-      4'h8:
-          \a$14 [5] = \a$3 [29];
-      default:
-          \a$14 [5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [6] = \a$3 [14];
-      4'h8:
-          \a$14 [6] = \a$3 [30];
-      default:
-          \a$14 [6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [7] = \a$3 [15];
-      4'h8:
-          \a$14 [7] = \a$3 [31];
-      default:
-          \a$14 [7] = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          \b$15 [0] = \b$5 [0];
-      4'h0, 4'h1:
-          \b$15 [0] = \b$5 [8];
-      default:
-          \b$15 [0] = \b$5 [4];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          \b$15 [1] = \b$5 [1];
-      4'h0, 4'h1:
-          \b$15 [1] = \b$5 [9];
-      default:
-          \b$15 [1] = \b$5 [5];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          \b$15 [2] = \b$5 [2];
-      4'h0, 4'h1:
-          \b$15 [2] = \b$5 [10];
-      default:
-          \b$15 [2] = \b$5 [6];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          \b$15 [3] = \b$5 [3];
-      4'h0, 4'h1:
-          \b$15 [3] = \b$5 [11];
-      default:
-          \b$15 [3] = \b$5 [7];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$15 [4] = \b$5 [12];
-      4'h2:
-          \b$15 [4] = \b$5 [8];
-      default:
-          \b$15 [4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$15 [5] = \b$5 [13];
-      4'h2:
-          \b$15 [5] = \b$5 [9];
-      default:
-          \b$15 [5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$15 [6] = \b$5 [14];
-      4'h2:
-          \b$15 [6] = \b$5 [10];
-      default:
-          \b$15 [6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$15 [7] = \b$5 [15];
-      4'h2:
-          \b$15 [7] = \b$5 [11];
-      default:
-          \b$15 [7] = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [0] = \a$3 [16];
-      4'h1, 4'h5:
-          \a$22 [0] = \a$3 [8];
-      4'h2, 4'h6:
-          \a$22 [0] = \a$3 [4];
-      default:
-          \a$22 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [1] = \a$3 [17];
-      4'h1, 4'h5:
-          \a$22 [1] = \a$3 [9];
-      4'h2, 4'h6:
-          \a$22 [1] = \a$3 [5];
-      default:
-          \a$22 [1] = \a$3 [1];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [2] = \a$3 [18];
-      4'h1, 4'h5:
-          \a$22 [2] = \a$3 [10];
-      4'h2, 4'h6:
-          \a$22 [2] = \a$3 [6];
-      default:
-          \a$22 [2] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [3] = \a$3 [19];
-      4'h1, 4'h5:
-          \a$22 [3] = \a$3 [11];
-      4'h2, 4'h6:
-          \a$22 [3] = \a$3 [7];
-      default:
-          \a$22 [3] = \a$3 [3];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [4] = \a$3 [20];
-      4'h8:
-          \a$22 [4] = \a$3 [8];
-      default:
-          \a$22 [4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [5] = \a$3 [21];
-      4'h8:
-          \a$22 [5] = \a$3 [9];
-      default:
-          \a$22 [5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [6] = \a$3 [22];
-      4'h8:
-          \a$22 [6] = \a$3 [10];
-      default:
-          \a$22 [6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [7] = \a$3 [23];
-      4'h8:
-          \a$22 [7] = \a$3 [11];
-      default:
-          \a$22 [7] = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$23 [0] = \b$5 [8];
-      4'h8, 4'h9:
-          \b$23 [0] = \b$5 [0];
-      4'h2:
-          \b$23 [0] = \b$5 [20];
-      4'h6:
-          \b$23 [0] = \b$5 [12];
-      4'ha:
-          \b$23 [0] = \b$5 [4];
-      default:
-          \b$23 [0] = \b$5 [16];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$23 [1] = \b$5 [9];
-      4'h8, 4'h9:
-          \b$23 [1] = \b$5 [1];
-      4'h2:
-          \b$23 [1] = \b$5 [21];
-      4'h6:
-          \b$23 [1] = \b$5 [13];
-      4'ha:
-          \b$23 [1] = \b$5 [5];
-      default:
-          \b$23 [1] = \b$5 [17];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$23 [2] = \b$5 [10];
-      4'h8, 4'h9:
-          \b$23 [2] = \b$5 [2];
-      4'h2:
-          \b$23 [2] = \b$5 [22];
-      4'h6:
-          \b$23 [2] = \b$5 [14];
-      4'ha:
-          \b$23 [2] = \b$5 [6];
-      default:
-          \b$23 [2] = \b$5 [18];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$23 [3] = \b$5 [11];
-      4'h8, 4'h9:
-          \b$23 [3] = \b$5 [3];
-      4'h2:
-          \b$23 [3] = \b$5 [23];
-      4'h6:
-          \b$23 [3] = \b$5 [15];
-      4'ha:
-          \b$23 [3] = \b$5 [7];
-      default:
-          \b$23 [3] = \b$5 [19];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$23 [4] = \b$5 [20];
-      4'h2:
-          \b$23 [4] = \b$5 [28];
-      default:
-          \b$23 [4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$23 [5] = \b$5 [21];
-      4'h2:
-          \b$23 [5] = \b$5 [29];
-      default:
-          \b$23 [5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$23 [6] = \b$5 [22];
-      4'h2:
-          \b$23 [6] = \b$5 [30];
-      default:
-          \b$23 [6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$23 [7] = \b$5 [23];
-      4'h2:
-          \b$23 [7] = \b$5 [31];
-      default:
-          \b$23 [7] = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h5:
-          \a$30 [0] = \a$3 [12];
-      4'h2, 4'h6:
-          \a$30 [0] = \a$3 [4];
-      4'h8:
-          \a$30 [0] = \a$3 [16];
-      4'h9:
-          \a$30 [0] = \a$3 [8];
-      4'ha:
-          \a$30 [0] = \a$3 [0];
-      default:
-          \a$30 [0] = \a$3 [24];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h5:
-          \a$30 [1] = \a$3 [13];
-      4'h2, 4'h6:
-          \a$30 [1] = \a$3 [5];
-      4'h8:
-          \a$30 [1] = \a$3 [17];
-      4'h9:
-          \a$30 [1] = \a$3 [9];
-      4'ha:
-          \a$30 [1] = \a$3 [1];
-      default:
-          \a$30 [1] = \a$3 [25];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h5:
-          \a$30 [2] = \a$3 [14];
-      4'h2, 4'h6:
-          \a$30 [2] = \a$3 [6];
-      4'h8:
-          \a$30 [2] = \a$3 [18];
-      4'h9:
-          \a$30 [2] = \a$3 [10];
-      4'ha:
-          \a$30 [2] = \a$3 [2];
-      default:
-          \a$30 [2] = \a$3 [26];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h5:
-          \a$30 [3] = \a$3 [15];
-      4'h2, 4'h6:
-          \a$30 [3] = \a$3 [7];
-      4'h8:
-          \a$30 [3] = \a$3 [19];
-      4'h9:
-          \a$30 [3] = \a$3 [11];
-      4'ha:
-          \a$30 [3] = \a$3 [3];
-      default:
-          \a$30 [3] = \a$3 [27];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$30 [4] = \a$3 [28];
-      4'h8:
-          \a$30 [4] = \a$3 [24];
-      default:
-          \a$30 [4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$30 [5] = \a$3 [29];
-      4'h8:
-          \a$30 [5] = \a$3 [25];
-      default:
-          \a$30 [5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$30 [6] = \a$3 [30];
-      4'h8:
-          \a$30 [6] = \a$3 [26];
-      default:
-          \a$30 [6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$30 [7] = \a$3 [31];
-      4'h8:
-          \a$30 [7] = \a$3 [27];
-      default:
-          \a$30 [7] = 1'h0;
-    endcase
-  end
-  assign \pa$6  = pa;
+  assign a = \a$1 [7:0];
+  assign b = \b$3 [7:0];
+  assign \pa$5  = pa;
   assign \pb$7  = pb;
   assign \sa$9  = sa;
   assign \sb$11  = sb;
   assign t0 = \$15 [17:0];
+  assign \a$14  = \a$1 [15:8];
+  assign \b$15  = \b$3 [15:8];
   assign \pa$16  = pa;
   assign \pb$17  = pb;
   assign \sa$18  = sa;
   assign t1 = { \$24 [16], \$24  };
+  assign \a$22  = \a$1 [23:16];
+  assign \b$23  = \b$3 [23:16];
   assign \pa$24  = pa;
   assign \pb$25  = pb;
   assign \sb$27  = sb;
   assign t2 = { \$33 [16], \$33  };
+  assign \a$30  = \a$1 [31:24];
+  assign \b$31  = \b$3 [31:24];
   assign \pa$32  = pa;
   assign \pb$33  = pb;
   assign t3 = { \p$37 [9], \p$37 [9], \p$37 [9], \p$37 [9], \p$37 [9], \p$37 [9], \p$37 [9], \p$37 [9], \p$37  };
@@ -8221,8 +4914,7 @@ module \mac_array.pe_0_2.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
 endmodule
 
 (* generator = "Amaranth" *)
-module \mac_array.pe_0_2.level.u0 (pa, pb, sa, sb, \a$3 , \b$5 , \p$30 );
-  reg \$auto$verilog_backend.cc:2355:dump_module$13  = 0;
+module \mac_array.pe_0_2.level.u0 (pa, pb, sa, sb, \a$1 , \b$3 , \p$30 );
   wire \$1 ;
   wire [8:0] \$10 ;
   wire [11:0] \$11 ;
@@ -8276,18 +4968,18 @@ module \mac_array.pe_0_2.level.u0 (pa, pb, sa, sb, \a$3 , \b$5 , \p$30 );
   wire \$7 ;
   wire \$8 ;
   wire [8:0] \$9 ;
-  reg [1:0] a;
-  reg [1:0] \a$12 ;
-  reg [1:0] \a$18 ;
-  reg [1:0] \a$24 ;
-  input [7:0] \a$3 ;
-  wire [7:0] \a$3 ;
-  reg [1:0] b;
-  reg [1:0] \b$13 ;
-  reg [1:0] \b$19 ;
-  reg [1:0] \b$25 ;
-  input [7:0] \b$5 ;
-  wire [7:0] \b$5 ;
+  wire [1:0] a;
+  input [7:0] \a$1 ;
+  wire [7:0] \a$1 ;
+  wire [1:0] \a$12 ;
+  wire [1:0] \a$18 ;
+  wire [1:0] \a$24 ;
+  wire [1:0] b;
+  wire [1:0] \b$13 ;
+  wire [1:0] \b$19 ;
+  wire [1:0] \b$25 ;
+  input [7:0] \b$3 ;
+  wire [7:0] \b$3 ;
   wire [5:0] p;
   wire [5:0] \p$17 ;
   wire [5:0] \p$23 ;
@@ -8303,13 +4995,13 @@ module \mac_array.pe_0_2.level.u0 (pa, pb, sa, sb, \a$3 , \b$5 , \p$30 );
   wire \sa$14 ;
   wire \sa$20 ;
   wire \sa$26 ;
-  wire \sa$7 ;
+  wire \sa$5 ;
   input sb;
   wire sb;
   wire \sb$15 ;
   wire \sb$21 ;
   wire \sb$27 ;
-  wire \sb$9 ;
+  wire \sb$7 ;
   wire [9:0] t0;
   wire [9:0] t1;
   wire [9:0] t2;
@@ -8367,208 +5059,48 @@ module \mac_array.pe_0_2.level.u0 (pa, pb, sa, sb, \a$3 , \b$5 , \p$30 );
   assign \$43  = pa == 2'h3;
   assign \$44  = | { \$43 , \$42 , \$41  };
   \mac_array.pe_0_2.level.u0.u0  u0 (
-    .a(a),
-    .b(b),
+    .a(\a$1 [1:0]),
+    .b(\b$3 [1:0]),
     .p(p),
     .sa(sa),
     .sb(sb)
   );
   \mac_array.pe_0_2.level.u0.u1  u1 (
-    .a(\a$12 ),
-    .b(\b$13 ),
+    .a(\a$1 [3:2]),
+    .b(\b$3 [3:2]),
     .p(\p$17 ),
     .sa(sa),
     .sb(\sb$15 )
   );
   \mac_array.pe_0_2.level.u0.u2  u2 (
-    .a(\a$18 ),
-    .b(\b$19 ),
+    .a(\a$1 [5:4]),
+    .b(\b$3 [5:4]),
     .p(\p$23 ),
     .sa(\sa$20 ),
     .sb(sb)
   );
   \mac_array.pe_0_2.level.u0.u3  u3 (
-    .a(\a$24 ),
-    .b(\b$25 ),
+    .a(\a$1 [7:6]),
+    .b(\b$3 [7:6]),
     .p(\p$29 ),
     .sa(\sa$26 ),
     .sb(\sb$27 )
   );
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[0] = \a$3 [0];
-      default:
-          a[0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[1] = \a$3 [1];
-      default:
-          a[1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[0] = \b$5 [0];
-      default:
-          b[0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[1] = \b$5 [1];
-      default:
-          b[1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [0] = \a$3 [0];
-      4'h4, 4'h8:
-          \a$12 [0] = \a$3 [6];
-      default:
-          \a$12 [0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [1] = \a$3 [1];
-      4'h4, 4'h8:
-          \a$12 [1] = \a$3 [7];
-      default:
-          \a$12 [1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [0] = \b$5 [2];
-      default:
-          \b$13 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [1] = \b$5 [3];
-      default:
-          \b$13 [1] = \b$5 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [0] = \a$3 [2];
-      4'h0:
-          \a$18 [0] = \a$3 [4];
-      default:
-          \a$18 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [1] = \a$3 [3];
-      4'h0:
-          \a$18 [1] = \a$3 [5];
-      default:
-          \a$18 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [0] = \b$5 [6];
-      4'h4, 4'h8:
-          \b$19 [0] = \b$5 [0];
-      4'h0:
-          \b$19 [0] = \b$5 [4];
-      default:
-          \b$19 [0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [1] = \b$5 [7];
-      4'h4, 4'h8:
-          \b$19 [1] = \b$5 [1];
-      4'h0:
-          \b$19 [1] = \b$5 [5];
-      default:
-          \b$19 [1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [0] = \a$3 [2];
-      4'h4, 4'h8:
-          \a$24 [0] = \a$3 [4];
-      4'h0:
-          \a$24 [0] = \a$3 [6];
-      default:
-          \a$24 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [1] = \a$3 [3];
-      4'h4, 4'h8:
-          \a$24 [1] = \a$3 [5];
-      4'h0:
-          \a$24 [1] = \a$3 [7];
-      default:
-          \a$24 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [0] = \b$5 [4];
-      4'h4, 4'h8:
-          \b$25 [0] = \b$5 [2];
-      4'h0:
-          \b$25 [0] = \b$5 [6];
-      default:
-          \b$25 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [1] = \b$5 [5];
-      4'h4, 4'h8:
-          \b$25 [1] = \b$5 [3];
-      4'h0:
-          \b$25 [1] = \b$5 [7];
-      default:
-          \b$25 [1] = \b$5 [1];
-    endcase
-  end
-  assign \sa$7  = sa;
-  assign \sb$9  = sb;
+  assign a = \a$1 [1:0];
+  assign b = \b$3 [1:0];
+  assign \sa$5  = sa;
+  assign \sb$7  = sb;
   assign t0 = \$18 [9:0];
+  assign \a$12  = \a$1 [3:2];
+  assign \b$13  = \b$3 [3:2];
   assign \sa$14  = sa;
   assign t1 = { \$29 [8], \$29  };
+  assign \a$18  = \a$1 [5:4];
+  assign \b$19  = \b$3 [5:4];
   assign \sb$21  = sb;
   assign t2 = { \$40 [8], \$40  };
+  assign \a$24  = \a$1 [7:6];
+  assign \b$25  = \b$3 [7:6];
   assign t3 = { \p$29 [5], \p$29 [5], \p$29 [5], \p$29 [5], \p$29  };
   assign \p$30  = \$53 [9:0];
   assign \$9  = { p[5], p, 2'h0 };
@@ -8655,8 +5187,7 @@ module \mac_array.pe_0_2.level.u0.u3 (sb, p, a, b, sa);
 endmodule
 
 (* generator = "Amaranth" *)
-module \mac_array.pe_0_2.level.u1 (\p$30 , pa, pb, sa, \a$3 , \b$5 , sb);
-  reg \$auto$verilog_backend.cc:2355:dump_module$14  = 0;
+module \mac_array.pe_0_2.level.u1 (\p$30 , pa, pb, sa, \a$1 , \b$3 , sb);
   wire \$1 ;
   wire [8:0] \$10 ;
   wire [11:0] \$11 ;
@@ -8710,18 +5241,18 @@ module \mac_array.pe_0_2.level.u1 (\p$30 , pa, pb, sa, \a$3 , \b$5 , sb);
   wire \$7 ;
   wire \$8 ;
   wire [8:0] \$9 ;
-  reg [1:0] a;
-  reg [1:0] \a$12 ;
-  reg [1:0] \a$18 ;
-  reg [1:0] \a$24 ;
-  input [7:0] \a$3 ;
-  wire [7:0] \a$3 ;
-  reg [1:0] b;
-  reg [1:0] \b$13 ;
-  reg [1:0] \b$19 ;
-  reg [1:0] \b$25 ;
-  input [7:0] \b$5 ;
-  wire [7:0] \b$5 ;
+  wire [1:0] a;
+  input [7:0] \a$1 ;
+  wire [7:0] \a$1 ;
+  wire [1:0] \a$12 ;
+  wire [1:0] \a$18 ;
+  wire [1:0] \a$24 ;
+  wire [1:0] b;
+  wire [1:0] \b$13 ;
+  wire [1:0] \b$19 ;
+  wire [1:0] \b$25 ;
+  input [7:0] \b$3 ;
+  wire [7:0] \b$3 ;
   wire [5:0] p;
   wire [5:0] \p$17 ;
   wire [5:0] \p$23 ;
@@ -8737,13 +5268,13 @@ module \mac_array.pe_0_2.level.u1 (\p$30 , pa, pb, sa, \a$3 , \b$5 , sb);
   wire \sa$14 ;
   wire \sa$20 ;
   wire \sa$26 ;
-  wire \sa$7 ;
+  wire \sa$5 ;
   input sb;
   wire sb;
   wire \sb$15 ;
   wire \sb$21 ;
   wire \sb$27 ;
-  wire \sb$9 ;
+  wire \sb$7 ;
   wire [9:0] t0;
   wire [9:0] t1;
   wire [9:0] t2;
@@ -8801,208 +5332,48 @@ module \mac_array.pe_0_2.level.u1 (\p$30 , pa, pb, sa, \a$3 , \b$5 , sb);
   assign \$43  = pa == 2'h3;
   assign \$44  = | { \$43 , \$42 , \$41  };
   \mac_array.pe_0_2.level.u1.u0  u0 (
-    .a(a),
-    .b(b),
+    .a(\a$1 [1:0]),
+    .b(\b$3 [1:0]),
     .p(p),
     .sa(sa),
     .sb(sb)
   );
   \mac_array.pe_0_2.level.u1.u1  u1 (
-    .a(\a$12 ),
-    .b(\b$13 ),
+    .a(\a$1 [3:2]),
+    .b(\b$3 [3:2]),
     .p(\p$17 ),
     .sa(sa),
     .sb(\sb$15 )
   );
   \mac_array.pe_0_2.level.u1.u2  u2 (
-    .a(\a$18 ),
-    .b(\b$19 ),
+    .a(\a$1 [5:4]),
+    .b(\b$3 [5:4]),
     .p(\p$23 ),
     .sa(\sa$20 ),
     .sb(sb)
   );
   \mac_array.pe_0_2.level.u1.u3  u3 (
-    .a(\a$24 ),
-    .b(\b$25 ),
+    .a(\a$1 [7:6]),
+    .b(\b$3 [7:6]),
     .p(\p$29 ),
     .sa(\sa$26 ),
     .sb(\sb$27 )
   );
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$14 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[0] = \a$3 [0];
-      default:
-          a[0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[1] = \a$3 [1];
-      default:
-          a[1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$14 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[0] = \b$5 [0];
-      default:
-          b[0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[1] = \b$5 [1];
-      default:
-          b[1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$14 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [0] = \a$3 [0];
-      4'h4, 4'h8:
-          \a$12 [0] = \a$3 [6];
-      default:
-          \a$12 [0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [1] = \a$3 [1];
-      4'h4, 4'h8:
-          \a$12 [1] = \a$3 [7];
-      default:
-          \a$12 [1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$14 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [0] = \b$5 [2];
-      default:
-          \b$13 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [1] = \b$5 [3];
-      default:
-          \b$13 [1] = \b$5 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$14 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [0] = \a$3 [2];
-      4'h0:
-          \a$18 [0] = \a$3 [4];
-      default:
-          \a$18 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [1] = \a$3 [3];
-      4'h0:
-          \a$18 [1] = \a$3 [5];
-      default:
-          \a$18 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$14 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [0] = \b$5 [6];
-      4'h4, 4'h8:
-          \b$19 [0] = \b$5 [0];
-      4'h0:
-          \b$19 [0] = \b$5 [4];
-      default:
-          \b$19 [0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [1] = \b$5 [7];
-      4'h4, 4'h8:
-          \b$19 [1] = \b$5 [1];
-      4'h0:
-          \b$19 [1] = \b$5 [5];
-      default:
-          \b$19 [1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$14 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [0] = \a$3 [2];
-      4'h4, 4'h8:
-          \a$24 [0] = \a$3 [4];
-      4'h0:
-          \a$24 [0] = \a$3 [6];
-      default:
-          \a$24 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [1] = \a$3 [3];
-      4'h4, 4'h8:
-          \a$24 [1] = \a$3 [5];
-      4'h0:
-          \a$24 [1] = \a$3 [7];
-      default:
-          \a$24 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$14 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [0] = \b$5 [4];
-      4'h4, 4'h8:
-          \b$25 [0] = \b$5 [2];
-      4'h0:
-          \b$25 [0] = \b$5 [6];
-      default:
-          \b$25 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [1] = \b$5 [5];
-      4'h4, 4'h8:
-          \b$25 [1] = \b$5 [3];
-      4'h0:
-          \b$25 [1] = \b$5 [7];
-      default:
-          \b$25 [1] = \b$5 [1];
-    endcase
-  end
-  assign \sa$7  = sa;
-  assign \sb$9  = sb;
+  assign a = \a$1 [1:0];
+  assign b = \b$3 [1:0];
+  assign \sa$5  = sa;
+  assign \sb$7  = sb;
   assign t0 = \$18 [9:0];
+  assign \a$12  = \a$1 [3:2];
+  assign \b$13  = \b$3 [3:2];
   assign \sa$14  = sa;
   assign t1 = { \$29 [8], \$29  };
+  assign \a$18  = \a$1 [5:4];
+  assign \b$19  = \b$3 [5:4];
   assign \sb$21  = sb;
   assign t2 = { \$40 [8], \$40  };
+  assign \a$24  = \a$1 [7:6];
+  assign \b$25  = \b$3 [7:6];
   assign t3 = { \p$29 [5], \p$29 [5], \p$29 [5], \p$29 [5], \p$29  };
   assign \p$30  = \$53 [9:0];
   assign \$9  = { p[5], p, 2'h0 };
@@ -9089,8 +5460,7 @@ module \mac_array.pe_0_2.level.u1.u3 (sb, p, a, b, sa);
 endmodule
 
 (* generator = "Amaranth" *)
-module \mac_array.pe_0_2.level.u2 (\p$30 , pa, pb, sb, \a$3 , \b$5 , sa);
-  reg \$auto$verilog_backend.cc:2355:dump_module$15  = 0;
+module \mac_array.pe_0_2.level.u2 (\p$30 , pa, pb, sb, \a$1 , \b$3 , sa);
   wire \$1 ;
   wire [8:0] \$10 ;
   wire [11:0] \$11 ;
@@ -9144,18 +5514,18 @@ module \mac_array.pe_0_2.level.u2 (\p$30 , pa, pb, sb, \a$3 , \b$5 , sa);
   wire \$7 ;
   wire \$8 ;
   wire [8:0] \$9 ;
-  reg [1:0] a;
-  reg [1:0] \a$12 ;
-  reg [1:0] \a$18 ;
-  reg [1:0] \a$24 ;
-  input [7:0] \a$3 ;
-  wire [7:0] \a$3 ;
-  reg [1:0] b;
-  reg [1:0] \b$13 ;
-  reg [1:0] \b$19 ;
-  reg [1:0] \b$25 ;
-  input [7:0] \b$5 ;
-  wire [7:0] \b$5 ;
+  wire [1:0] a;
+  input [7:0] \a$1 ;
+  wire [7:0] \a$1 ;
+  wire [1:0] \a$12 ;
+  wire [1:0] \a$18 ;
+  wire [1:0] \a$24 ;
+  wire [1:0] b;
+  wire [1:0] \b$13 ;
+  wire [1:0] \b$19 ;
+  wire [1:0] \b$25 ;
+  input [7:0] \b$3 ;
+  wire [7:0] \b$3 ;
   wire [5:0] p;
   wire [5:0] \p$17 ;
   wire [5:0] \p$23 ;
@@ -9171,13 +5541,13 @@ module \mac_array.pe_0_2.level.u2 (\p$30 , pa, pb, sb, \a$3 , \b$5 , sa);
   wire \sa$14 ;
   wire \sa$20 ;
   wire \sa$26 ;
-  wire \sa$7 ;
+  wire \sa$5 ;
   input sb;
   wire sb;
   wire \sb$15 ;
   wire \sb$21 ;
   wire \sb$27 ;
-  wire \sb$9 ;
+  wire \sb$7 ;
   wire [9:0] t0;
   wire [9:0] t1;
   wire [9:0] t2;
@@ -9235,208 +5605,48 @@ module \mac_array.pe_0_2.level.u2 (\p$30 , pa, pb, sb, \a$3 , \b$5 , sa);
   assign \$43  = pa == 2'h3;
   assign \$44  = | { \$43 , \$42 , \$41  };
   \mac_array.pe_0_2.level.u2.u0  u0 (
-    .a(a),
-    .b(b),
+    .a(\a$1 [1:0]),
+    .b(\b$3 [1:0]),
     .p(p),
     .sa(sa),
     .sb(sb)
   );
   \mac_array.pe_0_2.level.u2.u1  u1 (
-    .a(\a$12 ),
-    .b(\b$13 ),
+    .a(\a$1 [3:2]),
+    .b(\b$3 [3:2]),
     .p(\p$17 ),
     .sa(sa),
     .sb(\sb$15 )
   );
   \mac_array.pe_0_2.level.u2.u2  u2 (
-    .a(\a$18 ),
-    .b(\b$19 ),
+    .a(\a$1 [5:4]),
+    .b(\b$3 [5:4]),
     .p(\p$23 ),
     .sa(\sa$20 ),
     .sb(sb)
   );
   \mac_array.pe_0_2.level.u2.u3  u3 (
-    .a(\a$24 ),
-    .b(\b$25 ),
+    .a(\a$1 [7:6]),
+    .b(\b$3 [7:6]),
     .p(\p$29 ),
     .sa(\sa$26 ),
     .sb(\sb$27 )
   );
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[0] = \a$3 [0];
-      default:
-          a[0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[1] = \a$3 [1];
-      default:
-          a[1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[0] = \b$5 [0];
-      default:
-          b[0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[1] = \b$5 [1];
-      default:
-          b[1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [0] = \a$3 [0];
-      4'h4, 4'h8:
-          \a$12 [0] = \a$3 [6];
-      default:
-          \a$12 [0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [1] = \a$3 [1];
-      4'h4, 4'h8:
-          \a$12 [1] = \a$3 [7];
-      default:
-          \a$12 [1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [0] = \b$5 [2];
-      default:
-          \b$13 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [1] = \b$5 [3];
-      default:
-          \b$13 [1] = \b$5 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [0] = \a$3 [2];
-      4'h0:
-          \a$18 [0] = \a$3 [4];
-      default:
-          \a$18 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [1] = \a$3 [3];
-      4'h0:
-          \a$18 [1] = \a$3 [5];
-      default:
-          \a$18 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [0] = \b$5 [6];
-      4'h4, 4'h8:
-          \b$19 [0] = \b$5 [0];
-      4'h0:
-          \b$19 [0] = \b$5 [4];
-      default:
-          \b$19 [0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [1] = \b$5 [7];
-      4'h4, 4'h8:
-          \b$19 [1] = \b$5 [1];
-      4'h0:
-          \b$19 [1] = \b$5 [5];
-      default:
-          \b$19 [1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [0] = \a$3 [2];
-      4'h4, 4'h8:
-          \a$24 [0] = \a$3 [4];
-      4'h0:
-          \a$24 [0] = \a$3 [6];
-      default:
-          \a$24 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [1] = \a$3 [3];
-      4'h4, 4'h8:
-          \a$24 [1] = \a$3 [5];
-      4'h0:
-          \a$24 [1] = \a$3 [7];
-      default:
-          \a$24 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [0] = \b$5 [4];
-      4'h4, 4'h8:
-          \b$25 [0] = \b$5 [2];
-      4'h0:
-          \b$25 [0] = \b$5 [6];
-      default:
-          \b$25 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [1] = \b$5 [5];
-      4'h4, 4'h8:
-          \b$25 [1] = \b$5 [3];
-      4'h0:
-          \b$25 [1] = \b$5 [7];
-      default:
-          \b$25 [1] = \b$5 [1];
-    endcase
-  end
-  assign \sa$7  = sa;
-  assign \sb$9  = sb;
+  assign a = \a$1 [1:0];
+  assign b = \b$3 [1:0];
+  assign \sa$5  = sa;
+  assign \sb$7  = sb;
   assign t0 = \$18 [9:0];
+  assign \a$12  = \a$1 [3:2];
+  assign \b$13  = \b$3 [3:2];
   assign \sa$14  = sa;
   assign t1 = { \$29 [8], \$29  };
+  assign \a$18  = \a$1 [5:4];
+  assign \b$19  = \b$3 [5:4];
   assign \sb$21  = sb;
   assign t2 = { \$40 [8], \$40  };
+  assign \a$24  = \a$1 [7:6];
+  assign \b$25  = \b$3 [7:6];
   assign t3 = { \p$29 [5], \p$29 [5], \p$29 [5], \p$29 [5], \p$29  };
   assign \p$30  = \$53 [9:0];
   assign \$9  = { p[5], p, 2'h0 };
@@ -9523,8 +5733,7 @@ module \mac_array.pe_0_2.level.u2.u3 (sb, p, a, b, sa);
 endmodule
 
 (* generator = "Amaranth" *)
-module \mac_array.pe_0_2.level.u3 (sb, \p$30 , pa, pb, \a$3 , \b$5 , sa);
-  reg \$auto$verilog_backend.cc:2355:dump_module$16  = 0;
+module \mac_array.pe_0_2.level.u3 (sb, \p$30 , pa, pb, \a$1 , \b$3 , sa);
   wire \$1 ;
   wire [8:0] \$10 ;
   wire [11:0] \$11 ;
@@ -9578,18 +5787,18 @@ module \mac_array.pe_0_2.level.u3 (sb, \p$30 , pa, pb, \a$3 , \b$5 , sa);
   wire \$7 ;
   wire \$8 ;
   wire [8:0] \$9 ;
-  reg [1:0] a;
-  reg [1:0] \a$12 ;
-  reg [1:0] \a$18 ;
-  reg [1:0] \a$24 ;
-  input [7:0] \a$3 ;
-  wire [7:0] \a$3 ;
-  reg [1:0] b;
-  reg [1:0] \b$13 ;
-  reg [1:0] \b$19 ;
-  reg [1:0] \b$25 ;
-  input [7:0] \b$5 ;
-  wire [7:0] \b$5 ;
+  wire [1:0] a;
+  input [7:0] \a$1 ;
+  wire [7:0] \a$1 ;
+  wire [1:0] \a$12 ;
+  wire [1:0] \a$18 ;
+  wire [1:0] \a$24 ;
+  wire [1:0] b;
+  wire [1:0] \b$13 ;
+  wire [1:0] \b$19 ;
+  wire [1:0] \b$25 ;
+  input [7:0] \b$3 ;
+  wire [7:0] \b$3 ;
   wire [5:0] p;
   wire [5:0] \p$17 ;
   wire [5:0] \p$23 ;
@@ -9605,13 +5814,13 @@ module \mac_array.pe_0_2.level.u3 (sb, \p$30 , pa, pb, \a$3 , \b$5 , sa);
   wire \sa$14 ;
   wire \sa$20 ;
   wire \sa$26 ;
-  wire \sa$7 ;
+  wire \sa$5 ;
   input sb;
   wire sb;
   wire \sb$15 ;
   wire \sb$21 ;
   wire \sb$27 ;
-  wire \sb$9 ;
+  wire \sb$7 ;
   wire [9:0] t0;
   wire [9:0] t1;
   wire [9:0] t2;
@@ -9669,208 +5878,48 @@ module \mac_array.pe_0_2.level.u3 (sb, \p$30 , pa, pb, \a$3 , \b$5 , sa);
   assign \$43  = pa == 2'h3;
   assign \$44  = | { \$43 , \$42 , \$41  };
   \mac_array.pe_0_2.level.u3.u0  u0 (
-    .a(a),
-    .b(b),
+    .a(\a$1 [1:0]),
+    .b(\b$3 [1:0]),
     .p(p),
     .sa(sa),
     .sb(sb)
   );
   \mac_array.pe_0_2.level.u3.u1  u1 (
-    .a(\a$12 ),
-    .b(\b$13 ),
+    .a(\a$1 [3:2]),
+    .b(\b$3 [3:2]),
     .p(\p$17 ),
     .sa(sa),
     .sb(\sb$15 )
   );
   \mac_array.pe_0_2.level.u3.u2  u2 (
-    .a(\a$18 ),
-    .b(\b$19 ),
+    .a(\a$1 [5:4]),
+    .b(\b$3 [5:4]),
     .p(\p$23 ),
     .sa(\sa$20 ),
     .sb(sb)
   );
   \mac_array.pe_0_2.level.u3.u3  u3 (
-    .a(\a$24 ),
-    .b(\b$25 ),
+    .a(\a$1 [7:6]),
+    .b(\b$3 [7:6]),
     .p(\p$29 ),
     .sa(\sa$26 ),
     .sb(\sb$27 )
   );
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[0] = \a$3 [0];
-      default:
-          a[0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[1] = \a$3 [1];
-      default:
-          a[1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[0] = \b$5 [0];
-      default:
-          b[0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[1] = \b$5 [1];
-      default:
-          b[1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [0] = \a$3 [0];
-      4'h4, 4'h8:
-          \a$12 [0] = \a$3 [6];
-      default:
-          \a$12 [0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [1] = \a$3 [1];
-      4'h4, 4'h8:
-          \a$12 [1] = \a$3 [7];
-      default:
-          \a$12 [1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [0] = \b$5 [2];
-      default:
-          \b$13 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [1] = \b$5 [3];
-      default:
-          \b$13 [1] = \b$5 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [0] = \a$3 [2];
-      4'h0:
-          \a$18 [0] = \a$3 [4];
-      default:
-          \a$18 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [1] = \a$3 [3];
-      4'h0:
-          \a$18 [1] = \a$3 [5];
-      default:
-          \a$18 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [0] = \b$5 [6];
-      4'h4, 4'h8:
-          \b$19 [0] = \b$5 [0];
-      4'h0:
-          \b$19 [0] = \b$5 [4];
-      default:
-          \b$19 [0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [1] = \b$5 [7];
-      4'h4, 4'h8:
-          \b$19 [1] = \b$5 [1];
-      4'h0:
-          \b$19 [1] = \b$5 [5];
-      default:
-          \b$19 [1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [0] = \a$3 [2];
-      4'h4, 4'h8:
-          \a$24 [0] = \a$3 [4];
-      4'h0:
-          \a$24 [0] = \a$3 [6];
-      default:
-          \a$24 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [1] = \a$3 [3];
-      4'h4, 4'h8:
-          \a$24 [1] = \a$3 [5];
-      4'h0:
-          \a$24 [1] = \a$3 [7];
-      default:
-          \a$24 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [0] = \b$5 [4];
-      4'h4, 4'h8:
-          \b$25 [0] = \b$5 [2];
-      4'h0:
-          \b$25 [0] = \b$5 [6];
-      default:
-          \b$25 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [1] = \b$5 [5];
-      4'h4, 4'h8:
-          \b$25 [1] = \b$5 [3];
-      4'h0:
-          \b$25 [1] = \b$5 [7];
-      default:
-          \b$25 [1] = \b$5 [1];
-    endcase
-  end
-  assign \sa$7  = sa;
-  assign \sb$9  = sb;
+  assign a = \a$1 [1:0];
+  assign b = \b$3 [1:0];
+  assign \sa$5  = sa;
+  assign \sb$7  = sb;
   assign t0 = \$18 [9:0];
+  assign \a$12  = \a$1 [3:2];
+  assign \b$13  = \b$3 [3:2];
   assign \sa$14  = sa;
   assign t1 = { \$29 [8], \$29  };
+  assign \a$18  = \a$1 [5:4];
+  assign \b$19  = \b$3 [5:4];
   assign \sb$21  = sb;
   assign t2 = { \$40 [8], \$40  };
+  assign \a$24  = \a$1 [7:6];
+  assign \b$25  = \b$3 [7:6];
   assign t3 = { \p$29 [5], \p$29 [5], \p$29 [5], \p$29 [5], \p$29  };
   assign \p$30  = \$53 [9:0];
   assign \$9  = { p[5], p, 2'h0 };
@@ -9987,8 +6036,8 @@ module \mac_array.pe_0_3 (pa, pb, sa, sb, a, b, p);
   assign \$3  = \$1  & \$2 ;
   assign p = \$3  ? \p$13  : 18'h00000;
   \mac_array.pe_0_3.level  level (
-    .\a$3 (a),
-    .\b$5 (b),
+    .\a$1 (a),
+    .\b$3 (b),
     .\p$38 (\p$13 ),
     .pa(pa),
     .pb(pb),
@@ -10004,8 +6053,7 @@ module \mac_array.pe_0_3 (pa, pb, sa, sb, a, b, p);
 endmodule
 
 (* generator = "Amaranth" *)
-module \mac_array.pe_0_3.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
-  reg \$auto$verilog_backend.cc:2355:dump_module$17  = 0;
+module \mac_array.pe_0_3.level (pa, pb, sa, sb, \a$1 , \b$3 , \p$38 );
   wire \$1 ;
   wire \$10 ;
   wire \$11 ;
@@ -10050,18 +6098,18 @@ module \mac_array.pe_0_3.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
   wire [16:0] \$7 ;
   wire [16:0] \$8 ;
   wire [23:0] \$9 ;
-  reg [7:0] a;
-  reg [7:0] \a$14 ;
-  reg [7:0] \a$22 ;
-  input [31:0] \a$3 ;
-  wire [31:0] \a$3 ;
-  reg [7:0] \a$30 ;
-  reg [7:0] b;
-  reg [7:0] \b$15 ;
-  reg [7:0] \b$23 ;
-  reg [7:0] \b$31 ;
-  input [31:0] \b$5 ;
-  wire [31:0] \b$5 ;
+  wire [7:0] a;
+  input [31:0] \a$1 ;
+  wire [31:0] \a$1 ;
+  wire [7:0] \a$14 ;
+  wire [7:0] \a$22 ;
+  wire [7:0] \a$30 ;
+  wire [7:0] b;
+  wire [7:0] \b$15 ;
+  wire [7:0] \b$23 ;
+  input [31:0] \b$3 ;
+  wire [31:0] \b$3 ;
+  wire [7:0] \b$31 ;
   wire [9:0] p;
   wire [9:0] \p$21 ;
   wire [9:0] \p$29 ;
@@ -10073,7 +6121,7 @@ module \mac_array.pe_0_3.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
   wire [1:0] \pa$16 ;
   wire [1:0] \pa$24 ;
   wire [1:0] \pa$32 ;
-  wire [1:0] \pa$6 ;
+  wire [1:0] \pa$5 ;
   input [1:0] pb;
   wire [1:0] pb;
   wire [1:0] \pb$17 ;
@@ -10140,8 +6188,8 @@ module \mac_array.pe_0_3.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
   assign \$43  = $signed(\$33 ) + $signed(\p$37 );
   assign \$44  = $signed(\$42 ) + $signed(\$43 );
   \mac_array.pe_0_3.level.u0  u0 (
-    .\a$3 (a),
-    .\b$5 (b),
+    .\a$1 (\a$1 [7:0]),
+    .\b$3 (\b$3 [7:0]),
     .\p$30 (p),
     .pa(pa),
     .pb(pb),
@@ -10149,8 +6197,8 @@ module \mac_array.pe_0_3.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
     .sb(sb)
   );
   \mac_array.pe_0_3.level.u1  u1 (
-    .\a$3 (\a$14 ),
-    .\b$5 (\b$15 ),
+    .\a$1 (\a$1 [15:8]),
+    .\b$3 (\b$3 [15:8]),
     .\p$30 (\p$21 ),
     .pa(pa),
     .pb(pb),
@@ -10158,8 +6206,8 @@ module \mac_array.pe_0_3.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
     .sb(\sb$19 )
   );
   \mac_array.pe_0_3.level.u2  u2 (
-    .\a$3 (\a$22 ),
-    .\b$5 (\b$23 ),
+    .\a$1 (\a$1 [23:16]),
+    .\b$3 (\b$3 [23:16]),
     .\p$30 (\p$29 ),
     .pa(pa),
     .pb(pb),
@@ -10167,707 +6215,35 @@ module \mac_array.pe_0_3.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
     .sb(sb)
   );
   \mac_array.pe_0_3.level.u3  u3 (
-    .\a$3 (\a$30 ),
-    .\b$5 (\b$31 ),
+    .\a$1 (\a$1 [31:24]),
+    .\b$3 (\b$3 [31:24]),
     .\p$30 (\p$37 ),
     .pa(pa),
     .pb(pb),
     .sa(\sa$34 ),
     .sb(\sb$35 )
   );
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$31 [0] = \b$5 [12];
-      4'h8, 4'h9:
-          \b$31 [0] = \b$5 [4];
-      4'h2:
-          \b$31 [0] = \b$5 [16];
-      4'h6:
-          \b$31 [0] = \b$5 [8];
-      4'ha:
-          \b$31 [0] = \b$5 [0];
-      default:
-          \b$31 [0] = \b$5 [24];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$31 [1] = \b$5 [13];
-      4'h8, 4'h9:
-          \b$31 [1] = \b$5 [5];
-      4'h2:
-          \b$31 [1] = \b$5 [17];
-      4'h6:
-          \b$31 [1] = \b$5 [9];
-      4'ha:
-          \b$31 [1] = \b$5 [1];
-      default:
-          \b$31 [1] = \b$5 [25];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$31 [2] = \b$5 [14];
-      4'h8, 4'h9:
-          \b$31 [2] = \b$5 [6];
-      4'h2:
-          \b$31 [2] = \b$5 [18];
-      4'h6:
-          \b$31 [2] = \b$5 [10];
-      4'ha:
-          \b$31 [2] = \b$5 [2];
-      default:
-          \b$31 [2] = \b$5 [26];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$31 [3] = \b$5 [15];
-      4'h8, 4'h9:
-          \b$31 [3] = \b$5 [7];
-      4'h2:
-          \b$31 [3] = \b$5 [19];
-      4'h6:
-          \b$31 [3] = \b$5 [11];
-      4'ha:
-          \b$31 [3] = \b$5 [3];
-      default:
-          \b$31 [3] = \b$5 [27];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$31 [4] = \b$5 [28];
-      4'h2:
-          \b$31 [4] = \b$5 [24];
-      default:
-          \b$31 [4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$31 [5] = \b$5 [29];
-      4'h2:
-          \b$31 [5] = \b$5 [25];
-      default:
-          \b$31 [5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$31 [6] = \b$5 [30];
-      4'h2:
-          \b$31 [6] = \b$5 [26];
-      default:
-          \b$31 [6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$31 [7] = \b$5 [31];
-      4'h2:
-          \b$31 [7] = \b$5 [27];
-      default:
-          \b$31 [7] = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h8, 4'h9, 4'ha:
-          a[0] = \a$3 [4];
-      default:
-          a[0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h8, 4'h9, 4'ha:
-          a[1] = \a$3 [5];
-      default:
-          a[1] = \a$3 [1];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h8, 4'h9, 4'ha:
-          a[2] = \a$3 [6];
-      default:
-          a[2] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h8, 4'h9, 4'ha:
-          a[3] = \a$3 [7];
-      default:
-          a[3] = \a$3 [3];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          a[4] = \a$3 [4];
-      4'h8:
-          a[4] = \a$3 [12];
-      default:
-          a[4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          a[5] = \a$3 [5];
-      4'h8:
-          a[5] = \a$3 [13];
-      default:
-          a[5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          a[6] = \a$3 [6];
-      4'h8:
-          a[6] = \a$3 [14];
-      default:
-          a[6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          a[7] = \a$3 [7];
-      4'h8:
-          a[7] = \a$3 [15];
-      default:
-          a[7] = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          b[0] = \b$5 [4];
-      default:
-          b[0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          b[1] = \b$5 [5];
-      default:
-          b[1] = \b$5 [1];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          b[2] = \b$5 [6];
-      default:
-          b[2] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          b[3] = \b$5 [7];
-      default:
-          b[3] = \b$5 [3];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          b[4] = \b$5 [4];
-      4'h2:
-          b[4] = \b$5 [12];
-      default:
-          b[4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          b[5] = \b$5 [5];
-      4'h2:
-          b[5] = \b$5 [13];
-      default:
-          b[5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          b[6] = \b$5 [6];
-      4'h2:
-          b[6] = \b$5 [14];
-      default:
-          b[6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          b[7] = \b$5 [7];
-      4'h2:
-          b[7] = \b$5 [15];
-      default:
-          b[7] = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [0] = \a$3 [8];
-      4'h2, 4'h6:
-          \a$14 [0] = \a$3 [0];
-      4'h8:
-          \a$14 [0] = \a$3 [20];
-      4'h9:
-          \a$14 [0] = \a$3 [12];
-      default:
-          \a$14 [0] = \a$3 [4];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [1] = \a$3 [9];
-      4'h2, 4'h6:
-          \a$14 [1] = \a$3 [1];
-      4'h8:
-          \a$14 [1] = \a$3 [21];
-      4'h9:
-          \a$14 [1] = \a$3 [13];
-      default:
-          \a$14 [1] = \a$3 [5];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [2] = \a$3 [10];
-      4'h2, 4'h6:
-          \a$14 [2] = \a$3 [2];
-      4'h8:
-          \a$14 [2] = \a$3 [22];
-      4'h9:
-          \a$14 [2] = \a$3 [14];
-      default:
-          \a$14 [2] = \a$3 [6];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [3] = \a$3 [11];
-      4'h2, 4'h6:
-          \a$14 [3] = \a$3 [3];
-      4'h8:
-          \a$14 [3] = \a$3 [23];
-      4'h9:
-          \a$14 [3] = \a$3 [15];
-      default:
-          \a$14 [3] = \a$3 [7];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [4] = \a$3 [12];
-      4'h8:
-          \a$14 [4] = \a$3 [28];
-      default:
-          \a$14 [4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [5] = \a$3 [13];
-      4'h8:
-          \a$14 [5] = \a$3 [29];
-      default:
-          \a$14 [5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [6] = \a$3 [14];
-      4'h8:
-          \a$14 [6] = \a$3 [30];
-      default:
-          \a$14 [6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [7] = \a$3 [15];
-      4'h8:
-          \a$14 [7] = \a$3 [31];
-      default:
-          \a$14 [7] = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          \b$15 [0] = \b$5 [0];
-      4'h0, 4'h1:
-          \b$15 [0] = \b$5 [8];
-      default:
-          \b$15 [0] = \b$5 [4];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          \b$15 [1] = \b$5 [1];
-      4'h0, 4'h1:
-          \b$15 [1] = \b$5 [9];
-      default:
-          \b$15 [1] = \b$5 [5];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          \b$15 [2] = \b$5 [2];
-      4'h0, 4'h1:
-          \b$15 [2] = \b$5 [10];
-      default:
-          \b$15 [2] = \b$5 [6];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          \b$15 [3] = \b$5 [3];
-      4'h0, 4'h1:
-          \b$15 [3] = \b$5 [11];
-      default:
-          \b$15 [3] = \b$5 [7];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$15 [4] = \b$5 [12];
-      4'h2:
-          \b$15 [4] = \b$5 [8];
-      default:
-          \b$15 [4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$15 [5] = \b$5 [13];
-      4'h2:
-          \b$15 [5] = \b$5 [9];
-      default:
-          \b$15 [5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$15 [6] = \b$5 [14];
-      4'h2:
-          \b$15 [6] = \b$5 [10];
-      default:
-          \b$15 [6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$15 [7] = \b$5 [15];
-      4'h2:
-          \b$15 [7] = \b$5 [11];
-      default:
-          \b$15 [7] = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [0] = \a$3 [16];
-      4'h1, 4'h5:
-          \a$22 [0] = \a$3 [8];
-      4'h2, 4'h6:
-          \a$22 [0] = \a$3 [4];
-      default:
-          \a$22 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [1] = \a$3 [17];
-      4'h1, 4'h5:
-          \a$22 [1] = \a$3 [9];
-      4'h2, 4'h6:
-          \a$22 [1] = \a$3 [5];
-      default:
-          \a$22 [1] = \a$3 [1];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [2] = \a$3 [18];
-      4'h1, 4'h5:
-          \a$22 [2] = \a$3 [10];
-      4'h2, 4'h6:
-          \a$22 [2] = \a$3 [6];
-      default:
-          \a$22 [2] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [3] = \a$3 [19];
-      4'h1, 4'h5:
-          \a$22 [3] = \a$3 [11];
-      4'h2, 4'h6:
-          \a$22 [3] = \a$3 [7];
-      default:
-          \a$22 [3] = \a$3 [3];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [4] = \a$3 [20];
-      4'h8:
-          \a$22 [4] = \a$3 [8];
-      default:
-          \a$22 [4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [5] = \a$3 [21];
-      4'h8:
-          \a$22 [5] = \a$3 [9];
-      default:
-          \a$22 [5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [6] = \a$3 [22];
-      4'h8:
-          \a$22 [6] = \a$3 [10];
-      default:
-          \a$22 [6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [7] = \a$3 [23];
-      4'h8:
-          \a$22 [7] = \a$3 [11];
-      default:
-          \a$22 [7] = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$23 [0] = \b$5 [8];
-      4'h8, 4'h9:
-          \b$23 [0] = \b$5 [0];
-      4'h2:
-          \b$23 [0] = \b$5 [20];
-      4'h6:
-          \b$23 [0] = \b$5 [12];
-      4'ha:
-          \b$23 [0] = \b$5 [4];
-      default:
-          \b$23 [0] = \b$5 [16];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$23 [1] = \b$5 [9];
-      4'h8, 4'h9:
-          \b$23 [1] = \b$5 [1];
-      4'h2:
-          \b$23 [1] = \b$5 [21];
-      4'h6:
-          \b$23 [1] = \b$5 [13];
-      4'ha:
-          \b$23 [1] = \b$5 [5];
-      default:
-          \b$23 [1] = \b$5 [17];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$23 [2] = \b$5 [10];
-      4'h8, 4'h9:
-          \b$23 [2] = \b$5 [2];
-      4'h2:
-          \b$23 [2] = \b$5 [22];
-      4'h6:
-          \b$23 [2] = \b$5 [14];
-      4'ha:
-          \b$23 [2] = \b$5 [6];
-      default:
-          \b$23 [2] = \b$5 [18];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$23 [3] = \b$5 [11];
-      4'h8, 4'h9:
-          \b$23 [3] = \b$5 [3];
-      4'h2:
-          \b$23 [3] = \b$5 [23];
-      4'h6:
-          \b$23 [3] = \b$5 [15];
-      4'ha:
-          \b$23 [3] = \b$5 [7];
-      default:
-          \b$23 [3] = \b$5 [19];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$23 [4] = \b$5 [20];
-      4'h2:
-          \b$23 [4] = \b$5 [28];
-      default:
-          \b$23 [4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$23 [5] = \b$5 [21];
-      4'h2:
-          \b$23 [5] = \b$5 [29];
-      default:
-          \b$23 [5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$23 [6] = \b$5 [22];
-      4'h2:
-          \b$23 [6] = \b$5 [30];
-      default:
-          \b$23 [6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$23 [7] = \b$5 [23];
-      4'h2:
-          \b$23 [7] = \b$5 [31];
-      default:
-          \b$23 [7] = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h5:
-          \a$30 [0] = \a$3 [12];
-      4'h2, 4'h6:
-          \a$30 [0] = \a$3 [4];
-      4'h8:
-          \a$30 [0] = \a$3 [16];
-      4'h9:
-          \a$30 [0] = \a$3 [8];
-      4'ha:
-          \a$30 [0] = \a$3 [0];
-      default:
-          \a$30 [0] = \a$3 [24];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h5:
-          \a$30 [1] = \a$3 [13];
-      4'h2, 4'h6:
-          \a$30 [1] = \a$3 [5];
-      4'h8:
-          \a$30 [1] = \a$3 [17];
-      4'h9:
-          \a$30 [1] = \a$3 [9];
-      4'ha:
-          \a$30 [1] = \a$3 [1];
-      default:
-          \a$30 [1] = \a$3 [25];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h5:
-          \a$30 [2] = \a$3 [14];
-      4'h2, 4'h6:
-          \a$30 [2] = \a$3 [6];
-      4'h8:
-          \a$30 [2] = \a$3 [18];
-      4'h9:
-          \a$30 [2] = \a$3 [10];
-      4'ha:
-          \a$30 [2] = \a$3 [2];
-      default:
-          \a$30 [2] = \a$3 [26];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h5:
-          \a$30 [3] = \a$3 [15];
-      4'h2, 4'h6:
-          \a$30 [3] = \a$3 [7];
-      4'h8:
-          \a$30 [3] = \a$3 [19];
-      4'h9:
-          \a$30 [3] = \a$3 [11];
-      4'ha:
-          \a$30 [3] = \a$3 [3];
-      default:
-          \a$30 [3] = \a$3 [27];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$30 [4] = \a$3 [28];
-      4'h8:
-          \a$30 [4] = \a$3 [24];
-      default:
-          \a$30 [4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$30 [5] = \a$3 [29];
-      4'h8:
-          \a$30 [5] = \a$3 [25];
-      default:
-          \a$30 [5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$30 [6] = \a$3 [30];
-      4'h8:
-          \a$30 [6] = \a$3 [26];
-      default:
-          \a$30 [6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$30 [7] = \a$3 [31];
-      4'h8:
-          \a$30 [7] = \a$3 [27];
-      default:
-          \a$30 [7] = 1'h0;
-    endcase
-  end
-  assign \pa$6  = pa;
+  assign a = \a$1 [7:0];
+  assign b = \b$3 [7:0];
+  assign \pa$5  = pa;
   assign \pb$7  = pb;
   assign \sa$9  = sa;
   assign \sb$11  = sb;
   assign t0 = \$15 [17:0];
+  assign \a$14  = \a$1 [15:8];
+  assign \b$15  = \b$3 [15:8];
   assign \pa$16  = pa;
   assign \pb$17  = pb;
   assign \sa$18  = sa;
   assign t1 = { \$24 [16], \$24  };
+  assign \a$22  = \a$1 [23:16];
+  assign \b$23  = \b$3 [23:16];
   assign \pa$24  = pa;
   assign \pb$25  = pb;
   assign \sb$27  = sb;
   assign t2 = { \$33 [16], \$33  };
+  assign \a$30  = \a$1 [31:24];
+  assign \b$31  = \b$3 [31:24];
   assign \pa$32  = pa;
   assign \pb$33  = pb;
   assign t3 = { \p$37 [9], \p$37 [9], \p$37 [9], \p$37 [9], \p$37 [9], \p$37 [9], \p$37 [9], \p$37 [9], \p$37  };
@@ -10880,8 +6256,7 @@ module \mac_array.pe_0_3.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
 endmodule
 
 (* generator = "Amaranth" *)
-module \mac_array.pe_0_3.level.u0 (pa, pb, sa, sb, \a$3 , \b$5 , \p$30 );
-  reg \$auto$verilog_backend.cc:2355:dump_module$18  = 0;
+module \mac_array.pe_0_3.level.u0 (pa, pb, sa, sb, \a$1 , \b$3 , \p$30 );
   wire \$1 ;
   wire [8:0] \$10 ;
   wire [11:0] \$11 ;
@@ -10935,18 +6310,18 @@ module \mac_array.pe_0_3.level.u0 (pa, pb, sa, sb, \a$3 , \b$5 , \p$30 );
   wire \$7 ;
   wire \$8 ;
   wire [8:0] \$9 ;
-  reg [1:0] a;
-  reg [1:0] \a$12 ;
-  reg [1:0] \a$18 ;
-  reg [1:0] \a$24 ;
-  input [7:0] \a$3 ;
-  wire [7:0] \a$3 ;
-  reg [1:0] b;
-  reg [1:0] \b$13 ;
-  reg [1:0] \b$19 ;
-  reg [1:0] \b$25 ;
-  input [7:0] \b$5 ;
-  wire [7:0] \b$5 ;
+  wire [1:0] a;
+  input [7:0] \a$1 ;
+  wire [7:0] \a$1 ;
+  wire [1:0] \a$12 ;
+  wire [1:0] \a$18 ;
+  wire [1:0] \a$24 ;
+  wire [1:0] b;
+  wire [1:0] \b$13 ;
+  wire [1:0] \b$19 ;
+  wire [1:0] \b$25 ;
+  input [7:0] \b$3 ;
+  wire [7:0] \b$3 ;
   wire [5:0] p;
   wire [5:0] \p$17 ;
   wire [5:0] \p$23 ;
@@ -10962,13 +6337,13 @@ module \mac_array.pe_0_3.level.u0 (pa, pb, sa, sb, \a$3 , \b$5 , \p$30 );
   wire \sa$14 ;
   wire \sa$20 ;
   wire \sa$26 ;
-  wire \sa$7 ;
+  wire \sa$5 ;
   input sb;
   wire sb;
   wire \sb$15 ;
   wire \sb$21 ;
   wire \sb$27 ;
-  wire \sb$9 ;
+  wire \sb$7 ;
   wire [9:0] t0;
   wire [9:0] t1;
   wire [9:0] t2;
@@ -11026,208 +6401,48 @@ module \mac_array.pe_0_3.level.u0 (pa, pb, sa, sb, \a$3 , \b$5 , \p$30 );
   assign \$43  = pa == 2'h3;
   assign \$44  = | { \$43 , \$42 , \$41  };
   \mac_array.pe_0_3.level.u0.u0  u0 (
-    .a(a),
-    .b(b),
+    .a(\a$1 [1:0]),
+    .b(\b$3 [1:0]),
     .p(p),
     .sa(sa),
     .sb(sb)
   );
   \mac_array.pe_0_3.level.u0.u1  u1 (
-    .a(\a$12 ),
-    .b(\b$13 ),
+    .a(\a$1 [3:2]),
+    .b(\b$3 [3:2]),
     .p(\p$17 ),
     .sa(sa),
     .sb(\sb$15 )
   );
   \mac_array.pe_0_3.level.u0.u2  u2 (
-    .a(\a$18 ),
-    .b(\b$19 ),
+    .a(\a$1 [5:4]),
+    .b(\b$3 [5:4]),
     .p(\p$23 ),
     .sa(\sa$20 ),
     .sb(sb)
   );
   \mac_array.pe_0_3.level.u0.u3  u3 (
-    .a(\a$24 ),
-    .b(\b$25 ),
+    .a(\a$1 [7:6]),
+    .b(\b$3 [7:6]),
     .p(\p$29 ),
     .sa(\sa$26 ),
     .sb(\sb$27 )
   );
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[0] = \a$3 [0];
-      default:
-          a[0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[1] = \a$3 [1];
-      default:
-          a[1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[0] = \b$5 [0];
-      default:
-          b[0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[1] = \b$5 [1];
-      default:
-          b[1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [0] = \a$3 [0];
-      4'h4, 4'h8:
-          \a$12 [0] = \a$3 [6];
-      default:
-          \a$12 [0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [1] = \a$3 [1];
-      4'h4, 4'h8:
-          \a$12 [1] = \a$3 [7];
-      default:
-          \a$12 [1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [0] = \b$5 [2];
-      default:
-          \b$13 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [1] = \b$5 [3];
-      default:
-          \b$13 [1] = \b$5 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [0] = \a$3 [2];
-      4'h0:
-          \a$18 [0] = \a$3 [4];
-      default:
-          \a$18 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [1] = \a$3 [3];
-      4'h0:
-          \a$18 [1] = \a$3 [5];
-      default:
-          \a$18 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [0] = \b$5 [6];
-      4'h4, 4'h8:
-          \b$19 [0] = \b$5 [0];
-      4'h0:
-          \b$19 [0] = \b$5 [4];
-      default:
-          \b$19 [0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [1] = \b$5 [7];
-      4'h4, 4'h8:
-          \b$19 [1] = \b$5 [1];
-      4'h0:
-          \b$19 [1] = \b$5 [5];
-      default:
-          \b$19 [1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [0] = \a$3 [2];
-      4'h4, 4'h8:
-          \a$24 [0] = \a$3 [4];
-      4'h0:
-          \a$24 [0] = \a$3 [6];
-      default:
-          \a$24 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [1] = \a$3 [3];
-      4'h4, 4'h8:
-          \a$24 [1] = \a$3 [5];
-      4'h0:
-          \a$24 [1] = \a$3 [7];
-      default:
-          \a$24 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [0] = \b$5 [4];
-      4'h4, 4'h8:
-          \b$25 [0] = \b$5 [2];
-      4'h0:
-          \b$25 [0] = \b$5 [6];
-      default:
-          \b$25 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [1] = \b$5 [5];
-      4'h4, 4'h8:
-          \b$25 [1] = \b$5 [3];
-      4'h0:
-          \b$25 [1] = \b$5 [7];
-      default:
-          \b$25 [1] = \b$5 [1];
-    endcase
-  end
-  assign \sa$7  = sa;
-  assign \sb$9  = sb;
+  assign a = \a$1 [1:0];
+  assign b = \b$3 [1:0];
+  assign \sa$5  = sa;
+  assign \sb$7  = sb;
   assign t0 = \$18 [9:0];
+  assign \a$12  = \a$1 [3:2];
+  assign \b$13  = \b$3 [3:2];
   assign \sa$14  = sa;
   assign t1 = { \$29 [8], \$29  };
+  assign \a$18  = \a$1 [5:4];
+  assign \b$19  = \b$3 [5:4];
   assign \sb$21  = sb;
   assign t2 = { \$40 [8], \$40  };
+  assign \a$24  = \a$1 [7:6];
+  assign \b$25  = \b$3 [7:6];
   assign t3 = { \p$29 [5], \p$29 [5], \p$29 [5], \p$29 [5], \p$29  };
   assign \p$30  = \$53 [9:0];
   assign \$9  = { p[5], p, 2'h0 };
@@ -11314,8 +6529,7 @@ module \mac_array.pe_0_3.level.u0.u3 (sb, p, a, b, sa);
 endmodule
 
 (* generator = "Amaranth" *)
-module \mac_array.pe_0_3.level.u1 (\p$30 , pa, pb, sa, \a$3 , \b$5 , sb);
-  reg \$auto$verilog_backend.cc:2355:dump_module$19  = 0;
+module \mac_array.pe_0_3.level.u1 (\p$30 , pa, pb, sa, \a$1 , \b$3 , sb);
   wire \$1 ;
   wire [8:0] \$10 ;
   wire [11:0] \$11 ;
@@ -11369,18 +6583,18 @@ module \mac_array.pe_0_3.level.u1 (\p$30 , pa, pb, sa, \a$3 , \b$5 , sb);
   wire \$7 ;
   wire \$8 ;
   wire [8:0] \$9 ;
-  reg [1:0] a;
-  reg [1:0] \a$12 ;
-  reg [1:0] \a$18 ;
-  reg [1:0] \a$24 ;
-  input [7:0] \a$3 ;
-  wire [7:0] \a$3 ;
-  reg [1:0] b;
-  reg [1:0] \b$13 ;
-  reg [1:0] \b$19 ;
-  reg [1:0] \b$25 ;
-  input [7:0] \b$5 ;
-  wire [7:0] \b$5 ;
+  wire [1:0] a;
+  input [7:0] \a$1 ;
+  wire [7:0] \a$1 ;
+  wire [1:0] \a$12 ;
+  wire [1:0] \a$18 ;
+  wire [1:0] \a$24 ;
+  wire [1:0] b;
+  wire [1:0] \b$13 ;
+  wire [1:0] \b$19 ;
+  wire [1:0] \b$25 ;
+  input [7:0] \b$3 ;
+  wire [7:0] \b$3 ;
   wire [5:0] p;
   wire [5:0] \p$17 ;
   wire [5:0] \p$23 ;
@@ -11396,13 +6610,13 @@ module \mac_array.pe_0_3.level.u1 (\p$30 , pa, pb, sa, \a$3 , \b$5 , sb);
   wire \sa$14 ;
   wire \sa$20 ;
   wire \sa$26 ;
-  wire \sa$7 ;
+  wire \sa$5 ;
   input sb;
   wire sb;
   wire \sb$15 ;
   wire \sb$21 ;
   wire \sb$27 ;
-  wire \sb$9 ;
+  wire \sb$7 ;
   wire [9:0] t0;
   wire [9:0] t1;
   wire [9:0] t2;
@@ -11460,208 +6674,48 @@ module \mac_array.pe_0_3.level.u1 (\p$30 , pa, pb, sa, \a$3 , \b$5 , sb);
   assign \$43  = pa == 2'h3;
   assign \$44  = | { \$43 , \$42 , \$41  };
   \mac_array.pe_0_3.level.u1.u0  u0 (
-    .a(a),
-    .b(b),
+    .a(\a$1 [1:0]),
+    .b(\b$3 [1:0]),
     .p(p),
     .sa(sa),
     .sb(sb)
   );
   \mac_array.pe_0_3.level.u1.u1  u1 (
-    .a(\a$12 ),
-    .b(\b$13 ),
+    .a(\a$1 [3:2]),
+    .b(\b$3 [3:2]),
     .p(\p$17 ),
     .sa(sa),
     .sb(\sb$15 )
   );
   \mac_array.pe_0_3.level.u1.u2  u2 (
-    .a(\a$18 ),
-    .b(\b$19 ),
+    .a(\a$1 [5:4]),
+    .b(\b$3 [5:4]),
     .p(\p$23 ),
     .sa(\sa$20 ),
     .sb(sb)
   );
   \mac_array.pe_0_3.level.u1.u3  u3 (
-    .a(\a$24 ),
-    .b(\b$25 ),
+    .a(\a$1 [7:6]),
+    .b(\b$3 [7:6]),
     .p(\p$29 ),
     .sa(\sa$26 ),
     .sb(\sb$27 )
   );
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[0] = \a$3 [0];
-      default:
-          a[0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[1] = \a$3 [1];
-      default:
-          a[1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[0] = \b$5 [0];
-      default:
-          b[0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[1] = \b$5 [1];
-      default:
-          b[1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [0] = \a$3 [0];
-      4'h4, 4'h8:
-          \a$12 [0] = \a$3 [6];
-      default:
-          \a$12 [0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [1] = \a$3 [1];
-      4'h4, 4'h8:
-          \a$12 [1] = \a$3 [7];
-      default:
-          \a$12 [1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [0] = \b$5 [2];
-      default:
-          \b$13 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [1] = \b$5 [3];
-      default:
-          \b$13 [1] = \b$5 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [0] = \a$3 [2];
-      4'h0:
-          \a$18 [0] = \a$3 [4];
-      default:
-          \a$18 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [1] = \a$3 [3];
-      4'h0:
-          \a$18 [1] = \a$3 [5];
-      default:
-          \a$18 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [0] = \b$5 [6];
-      4'h4, 4'h8:
-          \b$19 [0] = \b$5 [0];
-      4'h0:
-          \b$19 [0] = \b$5 [4];
-      default:
-          \b$19 [0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [1] = \b$5 [7];
-      4'h4, 4'h8:
-          \b$19 [1] = \b$5 [1];
-      4'h0:
-          \b$19 [1] = \b$5 [5];
-      default:
-          \b$19 [1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [0] = \a$3 [2];
-      4'h4, 4'h8:
-          \a$24 [0] = \a$3 [4];
-      4'h0:
-          \a$24 [0] = \a$3 [6];
-      default:
-          \a$24 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [1] = \a$3 [3];
-      4'h4, 4'h8:
-          \a$24 [1] = \a$3 [5];
-      4'h0:
-          \a$24 [1] = \a$3 [7];
-      default:
-          \a$24 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [0] = \b$5 [4];
-      4'h4, 4'h8:
-          \b$25 [0] = \b$5 [2];
-      4'h0:
-          \b$25 [0] = \b$5 [6];
-      default:
-          \b$25 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [1] = \b$5 [5];
-      4'h4, 4'h8:
-          \b$25 [1] = \b$5 [3];
-      4'h0:
-          \b$25 [1] = \b$5 [7];
-      default:
-          \b$25 [1] = \b$5 [1];
-    endcase
-  end
-  assign \sa$7  = sa;
-  assign \sb$9  = sb;
+  assign a = \a$1 [1:0];
+  assign b = \b$3 [1:0];
+  assign \sa$5  = sa;
+  assign \sb$7  = sb;
   assign t0 = \$18 [9:0];
+  assign \a$12  = \a$1 [3:2];
+  assign \b$13  = \b$3 [3:2];
   assign \sa$14  = sa;
   assign t1 = { \$29 [8], \$29  };
+  assign \a$18  = \a$1 [5:4];
+  assign \b$19  = \b$3 [5:4];
   assign \sb$21  = sb;
   assign t2 = { \$40 [8], \$40  };
+  assign \a$24  = \a$1 [7:6];
+  assign \b$25  = \b$3 [7:6];
   assign t3 = { \p$29 [5], \p$29 [5], \p$29 [5], \p$29 [5], \p$29  };
   assign \p$30  = \$53 [9:0];
   assign \$9  = { p[5], p, 2'h0 };
@@ -11748,8 +6802,7 @@ module \mac_array.pe_0_3.level.u1.u3 (sb, p, a, b, sa);
 endmodule
 
 (* generator = "Amaranth" *)
-module \mac_array.pe_0_3.level.u2 (\p$30 , pa, pb, sb, \a$3 , \b$5 , sa);
-  reg \$auto$verilog_backend.cc:2355:dump_module$20  = 0;
+module \mac_array.pe_0_3.level.u2 (\p$30 , pa, pb, sb, \a$1 , \b$3 , sa);
   wire \$1 ;
   wire [8:0] \$10 ;
   wire [11:0] \$11 ;
@@ -11803,18 +6856,18 @@ module \mac_array.pe_0_3.level.u2 (\p$30 , pa, pb, sb, \a$3 , \b$5 , sa);
   wire \$7 ;
   wire \$8 ;
   wire [8:0] \$9 ;
-  reg [1:0] a;
-  reg [1:0] \a$12 ;
-  reg [1:0] \a$18 ;
-  reg [1:0] \a$24 ;
-  input [7:0] \a$3 ;
-  wire [7:0] \a$3 ;
-  reg [1:0] b;
-  reg [1:0] \b$13 ;
-  reg [1:0] \b$19 ;
-  reg [1:0] \b$25 ;
-  input [7:0] \b$5 ;
-  wire [7:0] \b$5 ;
+  wire [1:0] a;
+  input [7:0] \a$1 ;
+  wire [7:0] \a$1 ;
+  wire [1:0] \a$12 ;
+  wire [1:0] \a$18 ;
+  wire [1:0] \a$24 ;
+  wire [1:0] b;
+  wire [1:0] \b$13 ;
+  wire [1:0] \b$19 ;
+  wire [1:0] \b$25 ;
+  input [7:0] \b$3 ;
+  wire [7:0] \b$3 ;
   wire [5:0] p;
   wire [5:0] \p$17 ;
   wire [5:0] \p$23 ;
@@ -11830,13 +6883,13 @@ module \mac_array.pe_0_3.level.u2 (\p$30 , pa, pb, sb, \a$3 , \b$5 , sa);
   wire \sa$14 ;
   wire \sa$20 ;
   wire \sa$26 ;
-  wire \sa$7 ;
+  wire \sa$5 ;
   input sb;
   wire sb;
   wire \sb$15 ;
   wire \sb$21 ;
   wire \sb$27 ;
-  wire \sb$9 ;
+  wire \sb$7 ;
   wire [9:0] t0;
   wire [9:0] t1;
   wire [9:0] t2;
@@ -11894,208 +6947,48 @@ module \mac_array.pe_0_3.level.u2 (\p$30 , pa, pb, sb, \a$3 , \b$5 , sa);
   assign \$43  = pa == 2'h3;
   assign \$44  = | { \$43 , \$42 , \$41  };
   \mac_array.pe_0_3.level.u2.u0  u0 (
-    .a(a),
-    .b(b),
+    .a(\a$1 [1:0]),
+    .b(\b$3 [1:0]),
     .p(p),
     .sa(sa),
     .sb(sb)
   );
   \mac_array.pe_0_3.level.u2.u1  u1 (
-    .a(\a$12 ),
-    .b(\b$13 ),
+    .a(\a$1 [3:2]),
+    .b(\b$3 [3:2]),
     .p(\p$17 ),
     .sa(sa),
     .sb(\sb$15 )
   );
   \mac_array.pe_0_3.level.u2.u2  u2 (
-    .a(\a$18 ),
-    .b(\b$19 ),
+    .a(\a$1 [5:4]),
+    .b(\b$3 [5:4]),
     .p(\p$23 ),
     .sa(\sa$20 ),
     .sb(sb)
   );
   \mac_array.pe_0_3.level.u2.u3  u3 (
-    .a(\a$24 ),
-    .b(\b$25 ),
+    .a(\a$1 [7:6]),
+    .b(\b$3 [7:6]),
     .p(\p$29 ),
     .sa(\sa$26 ),
     .sb(\sb$27 )
   );
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$20 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[0] = \a$3 [0];
-      default:
-          a[0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[1] = \a$3 [1];
-      default:
-          a[1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$20 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[0] = \b$5 [0];
-      default:
-          b[0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[1] = \b$5 [1];
-      default:
-          b[1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$20 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [0] = \a$3 [0];
-      4'h4, 4'h8:
-          \a$12 [0] = \a$3 [6];
-      default:
-          \a$12 [0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [1] = \a$3 [1];
-      4'h4, 4'h8:
-          \a$12 [1] = \a$3 [7];
-      default:
-          \a$12 [1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$20 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [0] = \b$5 [2];
-      default:
-          \b$13 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [1] = \b$5 [3];
-      default:
-          \b$13 [1] = \b$5 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$20 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [0] = \a$3 [2];
-      4'h0:
-          \a$18 [0] = \a$3 [4];
-      default:
-          \a$18 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [1] = \a$3 [3];
-      4'h0:
-          \a$18 [1] = \a$3 [5];
-      default:
-          \a$18 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$20 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [0] = \b$5 [6];
-      4'h4, 4'h8:
-          \b$19 [0] = \b$5 [0];
-      4'h0:
-          \b$19 [0] = \b$5 [4];
-      default:
-          \b$19 [0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [1] = \b$5 [7];
-      4'h4, 4'h8:
-          \b$19 [1] = \b$5 [1];
-      4'h0:
-          \b$19 [1] = \b$5 [5];
-      default:
-          \b$19 [1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$20 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [0] = \a$3 [2];
-      4'h4, 4'h8:
-          \a$24 [0] = \a$3 [4];
-      4'h0:
-          \a$24 [0] = \a$3 [6];
-      default:
-          \a$24 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [1] = \a$3 [3];
-      4'h4, 4'h8:
-          \a$24 [1] = \a$3 [5];
-      4'h0:
-          \a$24 [1] = \a$3 [7];
-      default:
-          \a$24 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$20 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [0] = \b$5 [4];
-      4'h4, 4'h8:
-          \b$25 [0] = \b$5 [2];
-      4'h0:
-          \b$25 [0] = \b$5 [6];
-      default:
-          \b$25 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [1] = \b$5 [5];
-      4'h4, 4'h8:
-          \b$25 [1] = \b$5 [3];
-      4'h0:
-          \b$25 [1] = \b$5 [7];
-      default:
-          \b$25 [1] = \b$5 [1];
-    endcase
-  end
-  assign \sa$7  = sa;
-  assign \sb$9  = sb;
+  assign a = \a$1 [1:0];
+  assign b = \b$3 [1:0];
+  assign \sa$5  = sa;
+  assign \sb$7  = sb;
   assign t0 = \$18 [9:0];
+  assign \a$12  = \a$1 [3:2];
+  assign \b$13  = \b$3 [3:2];
   assign \sa$14  = sa;
   assign t1 = { \$29 [8], \$29  };
+  assign \a$18  = \a$1 [5:4];
+  assign \b$19  = \b$3 [5:4];
   assign \sb$21  = sb;
   assign t2 = { \$40 [8], \$40  };
+  assign \a$24  = \a$1 [7:6];
+  assign \b$25  = \b$3 [7:6];
   assign t3 = { \p$29 [5], \p$29 [5], \p$29 [5], \p$29 [5], \p$29  };
   assign \p$30  = \$53 [9:0];
   assign \$9  = { p[5], p, 2'h0 };
@@ -12182,8 +7075,7 @@ module \mac_array.pe_0_3.level.u2.u3 (sb, p, a, b, sa);
 endmodule
 
 (* generator = "Amaranth" *)
-module \mac_array.pe_0_3.level.u3 (sb, \p$30 , pa, pb, \a$3 , \b$5 , sa);
-  reg \$auto$verilog_backend.cc:2355:dump_module$21  = 0;
+module \mac_array.pe_0_3.level.u3 (sb, \p$30 , pa, pb, \a$1 , \b$3 , sa);
   wire \$1 ;
   wire [8:0] \$10 ;
   wire [11:0] \$11 ;
@@ -12237,18 +7129,18 @@ module \mac_array.pe_0_3.level.u3 (sb, \p$30 , pa, pb, \a$3 , \b$5 , sa);
   wire \$7 ;
   wire \$8 ;
   wire [8:0] \$9 ;
-  reg [1:0] a;
-  reg [1:0] \a$12 ;
-  reg [1:0] \a$18 ;
-  reg [1:0] \a$24 ;
-  input [7:0] \a$3 ;
-  wire [7:0] \a$3 ;
-  reg [1:0] b;
-  reg [1:0] \b$13 ;
-  reg [1:0] \b$19 ;
-  reg [1:0] \b$25 ;
-  input [7:0] \b$5 ;
-  wire [7:0] \b$5 ;
+  wire [1:0] a;
+  input [7:0] \a$1 ;
+  wire [7:0] \a$1 ;
+  wire [1:0] \a$12 ;
+  wire [1:0] \a$18 ;
+  wire [1:0] \a$24 ;
+  wire [1:0] b;
+  wire [1:0] \b$13 ;
+  wire [1:0] \b$19 ;
+  wire [1:0] \b$25 ;
+  input [7:0] \b$3 ;
+  wire [7:0] \b$3 ;
   wire [5:0] p;
   wire [5:0] \p$17 ;
   wire [5:0] \p$23 ;
@@ -12264,13 +7156,13 @@ module \mac_array.pe_0_3.level.u3 (sb, \p$30 , pa, pb, \a$3 , \b$5 , sa);
   wire \sa$14 ;
   wire \sa$20 ;
   wire \sa$26 ;
-  wire \sa$7 ;
+  wire \sa$5 ;
   input sb;
   wire sb;
   wire \sb$15 ;
   wire \sb$21 ;
   wire \sb$27 ;
-  wire \sb$9 ;
+  wire \sb$7 ;
   wire [9:0] t0;
   wire [9:0] t1;
   wire [9:0] t2;
@@ -12328,208 +7220,48 @@ module \mac_array.pe_0_3.level.u3 (sb, \p$30 , pa, pb, \a$3 , \b$5 , sa);
   assign \$43  = pa == 2'h3;
   assign \$44  = | { \$43 , \$42 , \$41  };
   \mac_array.pe_0_3.level.u3.u0  u0 (
-    .a(a),
-    .b(b),
+    .a(\a$1 [1:0]),
+    .b(\b$3 [1:0]),
     .p(p),
     .sa(sa),
     .sb(sb)
   );
   \mac_array.pe_0_3.level.u3.u1  u1 (
-    .a(\a$12 ),
-    .b(\b$13 ),
+    .a(\a$1 [3:2]),
+    .b(\b$3 [3:2]),
     .p(\p$17 ),
     .sa(sa),
     .sb(\sb$15 )
   );
   \mac_array.pe_0_3.level.u3.u2  u2 (
-    .a(\a$18 ),
-    .b(\b$19 ),
+    .a(\a$1 [5:4]),
+    .b(\b$3 [5:4]),
     .p(\p$23 ),
     .sa(\sa$20 ),
     .sb(sb)
   );
   \mac_array.pe_0_3.level.u3.u3  u3 (
-    .a(\a$24 ),
-    .b(\b$25 ),
+    .a(\a$1 [7:6]),
+    .b(\b$3 [7:6]),
     .p(\p$29 ),
     .sa(\sa$26 ),
     .sb(\sb$27 )
   );
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$21 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[0] = \a$3 [0];
-      default:
-          a[0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[1] = \a$3 [1];
-      default:
-          a[1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$21 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[0] = \b$5 [0];
-      default:
-          b[0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[1] = \b$5 [1];
-      default:
-          b[1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$21 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [0] = \a$3 [0];
-      4'h4, 4'h8:
-          \a$12 [0] = \a$3 [6];
-      default:
-          \a$12 [0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [1] = \a$3 [1];
-      4'h4, 4'h8:
-          \a$12 [1] = \a$3 [7];
-      default:
-          \a$12 [1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$21 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [0] = \b$5 [2];
-      default:
-          \b$13 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [1] = \b$5 [3];
-      default:
-          \b$13 [1] = \b$5 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$21 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [0] = \a$3 [2];
-      4'h0:
-          \a$18 [0] = \a$3 [4];
-      default:
-          \a$18 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [1] = \a$3 [3];
-      4'h0:
-          \a$18 [1] = \a$3 [5];
-      default:
-          \a$18 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$21 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [0] = \b$5 [6];
-      4'h4, 4'h8:
-          \b$19 [0] = \b$5 [0];
-      4'h0:
-          \b$19 [0] = \b$5 [4];
-      default:
-          \b$19 [0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [1] = \b$5 [7];
-      4'h4, 4'h8:
-          \b$19 [1] = \b$5 [1];
-      4'h0:
-          \b$19 [1] = \b$5 [5];
-      default:
-          \b$19 [1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$21 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [0] = \a$3 [2];
-      4'h4, 4'h8:
-          \a$24 [0] = \a$3 [4];
-      4'h0:
-          \a$24 [0] = \a$3 [6];
-      default:
-          \a$24 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [1] = \a$3 [3];
-      4'h4, 4'h8:
-          \a$24 [1] = \a$3 [5];
-      4'h0:
-          \a$24 [1] = \a$3 [7];
-      default:
-          \a$24 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$21 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [0] = \b$5 [4];
-      4'h4, 4'h8:
-          \b$25 [0] = \b$5 [2];
-      4'h0:
-          \b$25 [0] = \b$5 [6];
-      default:
-          \b$25 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [1] = \b$5 [5];
-      4'h4, 4'h8:
-          \b$25 [1] = \b$5 [3];
-      4'h0:
-          \b$25 [1] = \b$5 [7];
-      default:
-          \b$25 [1] = \b$5 [1];
-    endcase
-  end
-  assign \sa$7  = sa;
-  assign \sb$9  = sb;
+  assign a = \a$1 [1:0];
+  assign b = \b$3 [1:0];
+  assign \sa$5  = sa;
+  assign \sb$7  = sb;
   assign t0 = \$18 [9:0];
+  assign \a$12  = \a$1 [3:2];
+  assign \b$13  = \b$3 [3:2];
   assign \sa$14  = sa;
   assign t1 = { \$29 [8], \$29  };
+  assign \a$18  = \a$1 [5:4];
+  assign \b$19  = \b$3 [5:4];
   assign \sb$21  = sb;
   assign t2 = { \$40 [8], \$40  };
+  assign \a$24  = \a$1 [7:6];
+  assign \b$25  = \b$3 [7:6];
   assign t3 = { \p$29 [5], \p$29 [5], \p$29 [5], \p$29 [5], \p$29  };
   assign \p$30  = \$53 [9:0];
   assign \$9  = { p[5], p, 2'h0 };
@@ -12646,8 +7378,8 @@ module \mac_array.pe_1_0 (pa, pb, sa, sb, a, b, p);
   assign \$3  = \$1  & \$2 ;
   assign p = \$3  ? \p$13  : 18'h00000;
   \mac_array.pe_1_0.level  level (
-    .\a$3 (a),
-    .\b$5 (b),
+    .\a$1 (a),
+    .\b$3 (b),
     .\p$38 (\p$13 ),
     .pa(pa),
     .pb(pb),
@@ -12663,8 +7395,7 @@ module \mac_array.pe_1_0 (pa, pb, sa, sb, a, b, p);
 endmodule
 
 (* generator = "Amaranth" *)
-module \mac_array.pe_1_0.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
-  reg \$auto$verilog_backend.cc:2355:dump_module$22  = 0;
+module \mac_array.pe_1_0.level (pa, pb, sa, sb, \a$1 , \b$3 , \p$38 );
   wire \$1 ;
   wire \$10 ;
   wire \$11 ;
@@ -12709,18 +7440,18 @@ module \mac_array.pe_1_0.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
   wire [16:0] \$7 ;
   wire [16:0] \$8 ;
   wire [23:0] \$9 ;
-  reg [7:0] a;
-  reg [7:0] \a$14 ;
-  reg [7:0] \a$22 ;
-  input [31:0] \a$3 ;
-  wire [31:0] \a$3 ;
-  reg [7:0] \a$30 ;
-  reg [7:0] b;
-  reg [7:0] \b$15 ;
-  reg [7:0] \b$23 ;
-  reg [7:0] \b$31 ;
-  input [31:0] \b$5 ;
-  wire [31:0] \b$5 ;
+  wire [7:0] a;
+  input [31:0] \a$1 ;
+  wire [31:0] \a$1 ;
+  wire [7:0] \a$14 ;
+  wire [7:0] \a$22 ;
+  wire [7:0] \a$30 ;
+  wire [7:0] b;
+  wire [7:0] \b$15 ;
+  wire [7:0] \b$23 ;
+  input [31:0] \b$3 ;
+  wire [31:0] \b$3 ;
+  wire [7:0] \b$31 ;
   wire [9:0] p;
   wire [9:0] \p$21 ;
   wire [9:0] \p$29 ;
@@ -12732,7 +7463,7 @@ module \mac_array.pe_1_0.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
   wire [1:0] \pa$16 ;
   wire [1:0] \pa$24 ;
   wire [1:0] \pa$32 ;
-  wire [1:0] \pa$6 ;
+  wire [1:0] \pa$5 ;
   input [1:0] pb;
   wire [1:0] pb;
   wire [1:0] \pb$17 ;
@@ -12799,8 +7530,8 @@ module \mac_array.pe_1_0.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
   assign \$43  = $signed(\$33 ) + $signed(\p$37 );
   assign \$44  = $signed(\$42 ) + $signed(\$43 );
   \mac_array.pe_1_0.level.u0  u0 (
-    .\a$3 (a),
-    .\b$5 (b),
+    .\a$1 (\a$1 [7:0]),
+    .\b$3 (\b$3 [7:0]),
     .\p$30 (p),
     .pa(pa),
     .pb(pb),
@@ -12808,8 +7539,8 @@ module \mac_array.pe_1_0.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
     .sb(sb)
   );
   \mac_array.pe_1_0.level.u1  u1 (
-    .\a$3 (\a$14 ),
-    .\b$5 (\b$15 ),
+    .\a$1 (\a$1 [15:8]),
+    .\b$3 (\b$3 [15:8]),
     .\p$30 (\p$21 ),
     .pa(pa),
     .pb(pb),
@@ -12817,8 +7548,8 @@ module \mac_array.pe_1_0.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
     .sb(\sb$19 )
   );
   \mac_array.pe_1_0.level.u2  u2 (
-    .\a$3 (\a$22 ),
-    .\b$5 (\b$23 ),
+    .\a$1 (\a$1 [23:16]),
+    .\b$3 (\b$3 [23:16]),
     .\p$30 (\p$29 ),
     .pa(pa),
     .pb(pb),
@@ -12826,707 +7557,35 @@ module \mac_array.pe_1_0.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
     .sb(sb)
   );
   \mac_array.pe_1_0.level.u3  u3 (
-    .\a$3 (\a$30 ),
-    .\b$5 (\b$31 ),
+    .\a$1 (\a$1 [31:24]),
+    .\b$3 (\b$3 [31:24]),
     .\p$30 (\p$37 ),
     .pa(pa),
     .pb(pb),
     .sa(\sa$34 ),
     .sb(\sb$35 )
   );
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$31 [0] = \b$5 [12];
-      4'h8, 4'h9:
-          \b$31 [0] = \b$5 [4];
-      4'h2:
-          \b$31 [0] = \b$5 [16];
-      4'h6:
-          \b$31 [0] = \b$5 [8];
-      4'ha:
-          \b$31 [0] = \b$5 [0];
-      default:
-          \b$31 [0] = \b$5 [24];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$31 [1] = \b$5 [13];
-      4'h8, 4'h9:
-          \b$31 [1] = \b$5 [5];
-      4'h2:
-          \b$31 [1] = \b$5 [17];
-      4'h6:
-          \b$31 [1] = \b$5 [9];
-      4'ha:
-          \b$31 [1] = \b$5 [1];
-      default:
-          \b$31 [1] = \b$5 [25];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$31 [2] = \b$5 [14];
-      4'h8, 4'h9:
-          \b$31 [2] = \b$5 [6];
-      4'h2:
-          \b$31 [2] = \b$5 [18];
-      4'h6:
-          \b$31 [2] = \b$5 [10];
-      4'ha:
-          \b$31 [2] = \b$5 [2];
-      default:
-          \b$31 [2] = \b$5 [26];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$31 [3] = \b$5 [15];
-      4'h8, 4'h9:
-          \b$31 [3] = \b$5 [7];
-      4'h2:
-          \b$31 [3] = \b$5 [19];
-      4'h6:
-          \b$31 [3] = \b$5 [11];
-      4'ha:
-          \b$31 [3] = \b$5 [3];
-      default:
-          \b$31 [3] = \b$5 [27];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$31 [4] = \b$5 [28];
-      4'h2:
-          \b$31 [4] = \b$5 [24];
-      default:
-          \b$31 [4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$31 [5] = \b$5 [29];
-      4'h2:
-          \b$31 [5] = \b$5 [25];
-      default:
-          \b$31 [5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$31 [6] = \b$5 [30];
-      4'h2:
-          \b$31 [6] = \b$5 [26];
-      default:
-          \b$31 [6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$31 [7] = \b$5 [31];
-      4'h2:
-          \b$31 [7] = \b$5 [27];
-      default:
-          \b$31 [7] = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h8, 4'h9, 4'ha:
-          a[0] = \a$3 [4];
-      default:
-          a[0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h8, 4'h9, 4'ha:
-          a[1] = \a$3 [5];
-      default:
-          a[1] = \a$3 [1];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h8, 4'h9, 4'ha:
-          a[2] = \a$3 [6];
-      default:
-          a[2] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h8, 4'h9, 4'ha:
-          a[3] = \a$3 [7];
-      default:
-          a[3] = \a$3 [3];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          a[4] = \a$3 [4];
-      4'h8:
-          a[4] = \a$3 [12];
-      default:
-          a[4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          a[5] = \a$3 [5];
-      4'h8:
-          a[5] = \a$3 [13];
-      default:
-          a[5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          a[6] = \a$3 [6];
-      4'h8:
-          a[6] = \a$3 [14];
-      default:
-          a[6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          a[7] = \a$3 [7];
-      4'h8:
-          a[7] = \a$3 [15];
-      default:
-          a[7] = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          b[0] = \b$5 [4];
-      default:
-          b[0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          b[1] = \b$5 [5];
-      default:
-          b[1] = \b$5 [1];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          b[2] = \b$5 [6];
-      default:
-          b[2] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          b[3] = \b$5 [7];
-      default:
-          b[3] = \b$5 [3];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          b[4] = \b$5 [4];
-      4'h2:
-          b[4] = \b$5 [12];
-      default:
-          b[4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          b[5] = \b$5 [5];
-      4'h2:
-          b[5] = \b$5 [13];
-      default:
-          b[5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          b[6] = \b$5 [6];
-      4'h2:
-          b[6] = \b$5 [14];
-      default:
-          b[6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          b[7] = \b$5 [7];
-      4'h2:
-          b[7] = \b$5 [15];
-      default:
-          b[7] = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [0] = \a$3 [8];
-      4'h2, 4'h6:
-          \a$14 [0] = \a$3 [0];
-      4'h8:
-          \a$14 [0] = \a$3 [20];
-      4'h9:
-          \a$14 [0] = \a$3 [12];
-      default:
-          \a$14 [0] = \a$3 [4];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [1] = \a$3 [9];
-      4'h2, 4'h6:
-          \a$14 [1] = \a$3 [1];
-      4'h8:
-          \a$14 [1] = \a$3 [21];
-      4'h9:
-          \a$14 [1] = \a$3 [13];
-      default:
-          \a$14 [1] = \a$3 [5];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [2] = \a$3 [10];
-      4'h2, 4'h6:
-          \a$14 [2] = \a$3 [2];
-      4'h8:
-          \a$14 [2] = \a$3 [22];
-      4'h9:
-          \a$14 [2] = \a$3 [14];
-      default:
-          \a$14 [2] = \a$3 [6];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [3] = \a$3 [11];
-      4'h2, 4'h6:
-          \a$14 [3] = \a$3 [3];
-      4'h8:
-          \a$14 [3] = \a$3 [23];
-      4'h9:
-          \a$14 [3] = \a$3 [15];
-      default:
-          \a$14 [3] = \a$3 [7];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [4] = \a$3 [12];
-      4'h8:
-          \a$14 [4] = \a$3 [28];
-      default:
-          \a$14 [4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [5] = \a$3 [13];
-      4'h8:
-          \a$14 [5] = \a$3 [29];
-      default:
-          \a$14 [5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [6] = \a$3 [14];
-      4'h8:
-          \a$14 [6] = \a$3 [30];
-      default:
-          \a$14 [6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [7] = \a$3 [15];
-      4'h8:
-          \a$14 [7] = \a$3 [31];
-      default:
-          \a$14 [7] = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          \b$15 [0] = \b$5 [0];
-      4'h0, 4'h1:
-          \b$15 [0] = \b$5 [8];
-      default:
-          \b$15 [0] = \b$5 [4];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          \b$15 [1] = \b$5 [1];
-      4'h0, 4'h1:
-          \b$15 [1] = \b$5 [9];
-      default:
-          \b$15 [1] = \b$5 [5];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          \b$15 [2] = \b$5 [2];
-      4'h0, 4'h1:
-          \b$15 [2] = \b$5 [10];
-      default:
-          \b$15 [2] = \b$5 [6];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          \b$15 [3] = \b$5 [3];
-      4'h0, 4'h1:
-          \b$15 [3] = \b$5 [11];
-      default:
-          \b$15 [3] = \b$5 [7];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$15 [4] = \b$5 [12];
-      4'h2:
-          \b$15 [4] = \b$5 [8];
-      default:
-          \b$15 [4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$15 [5] = \b$5 [13];
-      4'h2:
-          \b$15 [5] = \b$5 [9];
-      default:
-          \b$15 [5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$15 [6] = \b$5 [14];
-      4'h2:
-          \b$15 [6] = \b$5 [10];
-      default:
-          \b$15 [6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$15 [7] = \b$5 [15];
-      4'h2:
-          \b$15 [7] = \b$5 [11];
-      default:
-          \b$15 [7] = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [0] = \a$3 [16];
-      4'h1, 4'h5:
-          \a$22 [0] = \a$3 [8];
-      4'h2, 4'h6:
-          \a$22 [0] = \a$3 [4];
-      default:
-          \a$22 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [1] = \a$3 [17];
-      4'h1, 4'h5:
-          \a$22 [1] = \a$3 [9];
-      4'h2, 4'h6:
-          \a$22 [1] = \a$3 [5];
-      default:
-          \a$22 [1] = \a$3 [1];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [2] = \a$3 [18];
-      4'h1, 4'h5:
-          \a$22 [2] = \a$3 [10];
-      4'h2, 4'h6:
-          \a$22 [2] = \a$3 [6];
-      default:
-          \a$22 [2] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [3] = \a$3 [19];
-      4'h1, 4'h5:
-          \a$22 [3] = \a$3 [11];
-      4'h2, 4'h6:
-          \a$22 [3] = \a$3 [7];
-      default:
-          \a$22 [3] = \a$3 [3];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [4] = \a$3 [20];
-      4'h8:
-          \a$22 [4] = \a$3 [8];
-      default:
-          \a$22 [4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [5] = \a$3 [21];
-      4'h8:
-          \a$22 [5] = \a$3 [9];
-      default:
-          \a$22 [5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [6] = \a$3 [22];
-      4'h8:
-          \a$22 [6] = \a$3 [10];
-      default:
-          \a$22 [6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [7] = \a$3 [23];
-      4'h8:
-          \a$22 [7] = \a$3 [11];
-      default:
-          \a$22 [7] = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$23 [0] = \b$5 [8];
-      4'h8, 4'h9:
-          \b$23 [0] = \b$5 [0];
-      4'h2:
-          \b$23 [0] = \b$5 [20];
-      4'h6:
-          \b$23 [0] = \b$5 [12];
-      4'ha:
-          \b$23 [0] = \b$5 [4];
-      default:
-          \b$23 [0] = \b$5 [16];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$23 [1] = \b$5 [9];
-      4'h8, 4'h9:
-          \b$23 [1] = \b$5 [1];
-      4'h2:
-          \b$23 [1] = \b$5 [21];
-      4'h6:
-          \b$23 [1] = \b$5 [13];
-      4'ha:
-          \b$23 [1] = \b$5 [5];
-      default:
-          \b$23 [1] = \b$5 [17];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$23 [2] = \b$5 [10];
-      4'h8, 4'h9:
-          \b$23 [2] = \b$5 [2];
-      4'h2:
-          \b$23 [2] = \b$5 [22];
-      4'h6:
-          \b$23 [2] = \b$5 [14];
-      4'ha:
-          \b$23 [2] = \b$5 [6];
-      default:
-          \b$23 [2] = \b$5 [18];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$23 [3] = \b$5 [11];
-      4'h8, 4'h9:
-          \b$23 [3] = \b$5 [3];
-      4'h2:
-          \b$23 [3] = \b$5 [23];
-      4'h6:
-          \b$23 [3] = \b$5 [15];
-      4'ha:
-          \b$23 [3] = \b$5 [7];
-      default:
-          \b$23 [3] = \b$5 [19];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$23 [4] = \b$5 [20];
-      4'h2:
-          \b$23 [4] = \b$5 [28];
-      default:
-          \b$23 [4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$23 [5] = \b$5 [21];
-      4'h2:
-          \b$23 [5] = \b$5 [29];
-      default:
-          \b$23 [5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$23 [6] = \b$5 [22];
-      4'h2:
-          \b$23 [6] = \b$5 [30];
-      default:
-          \b$23 [6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$23 [7] = \b$5 [23];
-      4'h2:
-          \b$23 [7] = \b$5 [31];
-      default:
-          \b$23 [7] = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h5:
-          \a$30 [0] = \a$3 [12];
-      4'h2, 4'h6:
-          \a$30 [0] = \a$3 [4];
-      4'h8:
-          \a$30 [0] = \a$3 [16];
-      4'h9:
-          \a$30 [0] = \a$3 [8];
-      4'ha:
-          \a$30 [0] = \a$3 [0];
-      default:
-          \a$30 [0] = \a$3 [24];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h5:
-          \a$30 [1] = \a$3 [13];
-      4'h2, 4'h6:
-          \a$30 [1] = \a$3 [5];
-      4'h8:
-          \a$30 [1] = \a$3 [17];
-      4'h9:
-          \a$30 [1] = \a$3 [9];
-      4'ha:
-          \a$30 [1] = \a$3 [1];
-      default:
-          \a$30 [1] = \a$3 [25];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h5:
-          \a$30 [2] = \a$3 [14];
-      4'h2, 4'h6:
-          \a$30 [2] = \a$3 [6];
-      4'h8:
-          \a$30 [2] = \a$3 [18];
-      4'h9:
-          \a$30 [2] = \a$3 [10];
-      4'ha:
-          \a$30 [2] = \a$3 [2];
-      default:
-          \a$30 [2] = \a$3 [26];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h5:
-          \a$30 [3] = \a$3 [15];
-      4'h2, 4'h6:
-          \a$30 [3] = \a$3 [7];
-      4'h8:
-          \a$30 [3] = \a$3 [19];
-      4'h9:
-          \a$30 [3] = \a$3 [11];
-      4'ha:
-          \a$30 [3] = \a$3 [3];
-      default:
-          \a$30 [3] = \a$3 [27];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$30 [4] = \a$3 [28];
-      4'h8:
-          \a$30 [4] = \a$3 [24];
-      default:
-          \a$30 [4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$30 [5] = \a$3 [29];
-      4'h8:
-          \a$30 [5] = \a$3 [25];
-      default:
-          \a$30 [5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$30 [6] = \a$3 [30];
-      4'h8:
-          \a$30 [6] = \a$3 [26];
-      default:
-          \a$30 [6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$30 [7] = \a$3 [31];
-      4'h8:
-          \a$30 [7] = \a$3 [27];
-      default:
-          \a$30 [7] = 1'h0;
-    endcase
-  end
-  assign \pa$6  = pa;
+  assign a = \a$1 [7:0];
+  assign b = \b$3 [7:0];
+  assign \pa$5  = pa;
   assign \pb$7  = pb;
   assign \sa$9  = sa;
   assign \sb$11  = sb;
   assign t0 = \$15 [17:0];
+  assign \a$14  = \a$1 [15:8];
+  assign \b$15  = \b$3 [15:8];
   assign \pa$16  = pa;
   assign \pb$17  = pb;
   assign \sa$18  = sa;
   assign t1 = { \$24 [16], \$24  };
+  assign \a$22  = \a$1 [23:16];
+  assign \b$23  = \b$3 [23:16];
   assign \pa$24  = pa;
   assign \pb$25  = pb;
   assign \sb$27  = sb;
   assign t2 = { \$33 [16], \$33  };
+  assign \a$30  = \a$1 [31:24];
+  assign \b$31  = \b$3 [31:24];
   assign \pa$32  = pa;
   assign \pb$33  = pb;
   assign t3 = { \p$37 [9], \p$37 [9], \p$37 [9], \p$37 [9], \p$37 [9], \p$37 [9], \p$37 [9], \p$37 [9], \p$37  };
@@ -13539,8 +7598,7 @@ module \mac_array.pe_1_0.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
 endmodule
 
 (* generator = "Amaranth" *)
-module \mac_array.pe_1_0.level.u0 (pa, pb, sa, sb, \a$3 , \b$5 , \p$30 );
-  reg \$auto$verilog_backend.cc:2355:dump_module$23  = 0;
+module \mac_array.pe_1_0.level.u0 (pa, pb, sa, sb, \a$1 , \b$3 , \p$30 );
   wire \$1 ;
   wire [8:0] \$10 ;
   wire [11:0] \$11 ;
@@ -13594,18 +7652,18 @@ module \mac_array.pe_1_0.level.u0 (pa, pb, sa, sb, \a$3 , \b$5 , \p$30 );
   wire \$7 ;
   wire \$8 ;
   wire [8:0] \$9 ;
-  reg [1:0] a;
-  reg [1:0] \a$12 ;
-  reg [1:0] \a$18 ;
-  reg [1:0] \a$24 ;
-  input [7:0] \a$3 ;
-  wire [7:0] \a$3 ;
-  reg [1:0] b;
-  reg [1:0] \b$13 ;
-  reg [1:0] \b$19 ;
-  reg [1:0] \b$25 ;
-  input [7:0] \b$5 ;
-  wire [7:0] \b$5 ;
+  wire [1:0] a;
+  input [7:0] \a$1 ;
+  wire [7:0] \a$1 ;
+  wire [1:0] \a$12 ;
+  wire [1:0] \a$18 ;
+  wire [1:0] \a$24 ;
+  wire [1:0] b;
+  wire [1:0] \b$13 ;
+  wire [1:0] \b$19 ;
+  wire [1:0] \b$25 ;
+  input [7:0] \b$3 ;
+  wire [7:0] \b$3 ;
   wire [5:0] p;
   wire [5:0] \p$17 ;
   wire [5:0] \p$23 ;
@@ -13621,13 +7679,13 @@ module \mac_array.pe_1_0.level.u0 (pa, pb, sa, sb, \a$3 , \b$5 , \p$30 );
   wire \sa$14 ;
   wire \sa$20 ;
   wire \sa$26 ;
-  wire \sa$7 ;
+  wire \sa$5 ;
   input sb;
   wire sb;
   wire \sb$15 ;
   wire \sb$21 ;
   wire \sb$27 ;
-  wire \sb$9 ;
+  wire \sb$7 ;
   wire [9:0] t0;
   wire [9:0] t1;
   wire [9:0] t2;
@@ -13685,208 +7743,48 @@ module \mac_array.pe_1_0.level.u0 (pa, pb, sa, sb, \a$3 , \b$5 , \p$30 );
   assign \$43  = pa == 2'h3;
   assign \$44  = | { \$43 , \$42 , \$41  };
   \mac_array.pe_1_0.level.u0.u0  u0 (
-    .a(a),
-    .b(b),
+    .a(\a$1 [1:0]),
+    .b(\b$3 [1:0]),
     .p(p),
     .sa(sa),
     .sb(sb)
   );
   \mac_array.pe_1_0.level.u0.u1  u1 (
-    .a(\a$12 ),
-    .b(\b$13 ),
+    .a(\a$1 [3:2]),
+    .b(\b$3 [3:2]),
     .p(\p$17 ),
     .sa(sa),
     .sb(\sb$15 )
   );
   \mac_array.pe_1_0.level.u0.u2  u2 (
-    .a(\a$18 ),
-    .b(\b$19 ),
+    .a(\a$1 [5:4]),
+    .b(\b$3 [5:4]),
     .p(\p$23 ),
     .sa(\sa$20 ),
     .sb(sb)
   );
   \mac_array.pe_1_0.level.u0.u3  u3 (
-    .a(\a$24 ),
-    .b(\b$25 ),
+    .a(\a$1 [7:6]),
+    .b(\b$3 [7:6]),
     .p(\p$29 ),
     .sa(\sa$26 ),
     .sb(\sb$27 )
   );
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[0] = \a$3 [0];
-      default:
-          a[0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[1] = \a$3 [1];
-      default:
-          a[1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[0] = \b$5 [0];
-      default:
-          b[0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[1] = \b$5 [1];
-      default:
-          b[1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [0] = \a$3 [0];
-      4'h4, 4'h8:
-          \a$12 [0] = \a$3 [6];
-      default:
-          \a$12 [0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [1] = \a$3 [1];
-      4'h4, 4'h8:
-          \a$12 [1] = \a$3 [7];
-      default:
-          \a$12 [1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [0] = \b$5 [2];
-      default:
-          \b$13 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [1] = \b$5 [3];
-      default:
-          \b$13 [1] = \b$5 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [0] = \a$3 [2];
-      4'h0:
-          \a$18 [0] = \a$3 [4];
-      default:
-          \a$18 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [1] = \a$3 [3];
-      4'h0:
-          \a$18 [1] = \a$3 [5];
-      default:
-          \a$18 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [0] = \b$5 [6];
-      4'h4, 4'h8:
-          \b$19 [0] = \b$5 [0];
-      4'h0:
-          \b$19 [0] = \b$5 [4];
-      default:
-          \b$19 [0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [1] = \b$5 [7];
-      4'h4, 4'h8:
-          \b$19 [1] = \b$5 [1];
-      4'h0:
-          \b$19 [1] = \b$5 [5];
-      default:
-          \b$19 [1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [0] = \a$3 [2];
-      4'h4, 4'h8:
-          \a$24 [0] = \a$3 [4];
-      4'h0:
-          \a$24 [0] = \a$3 [6];
-      default:
-          \a$24 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [1] = \a$3 [3];
-      4'h4, 4'h8:
-          \a$24 [1] = \a$3 [5];
-      4'h0:
-          \a$24 [1] = \a$3 [7];
-      default:
-          \a$24 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [0] = \b$5 [4];
-      4'h4, 4'h8:
-          \b$25 [0] = \b$5 [2];
-      4'h0:
-          \b$25 [0] = \b$5 [6];
-      default:
-          \b$25 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [1] = \b$5 [5];
-      4'h4, 4'h8:
-          \b$25 [1] = \b$5 [3];
-      4'h0:
-          \b$25 [1] = \b$5 [7];
-      default:
-          \b$25 [1] = \b$5 [1];
-    endcase
-  end
-  assign \sa$7  = sa;
-  assign \sb$9  = sb;
+  assign a = \a$1 [1:0];
+  assign b = \b$3 [1:0];
+  assign \sa$5  = sa;
+  assign \sb$7  = sb;
   assign t0 = \$18 [9:0];
+  assign \a$12  = \a$1 [3:2];
+  assign \b$13  = \b$3 [3:2];
   assign \sa$14  = sa;
   assign t1 = { \$29 [8], \$29  };
+  assign \a$18  = \a$1 [5:4];
+  assign \b$19  = \b$3 [5:4];
   assign \sb$21  = sb;
   assign t2 = { \$40 [8], \$40  };
+  assign \a$24  = \a$1 [7:6];
+  assign \b$25  = \b$3 [7:6];
   assign t3 = { \p$29 [5], \p$29 [5], \p$29 [5], \p$29 [5], \p$29  };
   assign \p$30  = \$53 [9:0];
   assign \$9  = { p[5], p, 2'h0 };
@@ -13973,8 +7871,7 @@ module \mac_array.pe_1_0.level.u0.u3 (sb, p, a, b, sa);
 endmodule
 
 (* generator = "Amaranth" *)
-module \mac_array.pe_1_0.level.u1 (\p$30 , pa, pb, sa, \a$3 , \b$5 , sb);
-  reg \$auto$verilog_backend.cc:2355:dump_module$24  = 0;
+module \mac_array.pe_1_0.level.u1 (\p$30 , pa, pb, sa, \a$1 , \b$3 , sb);
   wire \$1 ;
   wire [8:0] \$10 ;
   wire [11:0] \$11 ;
@@ -14028,18 +7925,18 @@ module \mac_array.pe_1_0.level.u1 (\p$30 , pa, pb, sa, \a$3 , \b$5 , sb);
   wire \$7 ;
   wire \$8 ;
   wire [8:0] \$9 ;
-  reg [1:0] a;
-  reg [1:0] \a$12 ;
-  reg [1:0] \a$18 ;
-  reg [1:0] \a$24 ;
-  input [7:0] \a$3 ;
-  wire [7:0] \a$3 ;
-  reg [1:0] b;
-  reg [1:0] \b$13 ;
-  reg [1:0] \b$19 ;
-  reg [1:0] \b$25 ;
-  input [7:0] \b$5 ;
-  wire [7:0] \b$5 ;
+  wire [1:0] a;
+  input [7:0] \a$1 ;
+  wire [7:0] \a$1 ;
+  wire [1:0] \a$12 ;
+  wire [1:0] \a$18 ;
+  wire [1:0] \a$24 ;
+  wire [1:0] b;
+  wire [1:0] \b$13 ;
+  wire [1:0] \b$19 ;
+  wire [1:0] \b$25 ;
+  input [7:0] \b$3 ;
+  wire [7:0] \b$3 ;
   wire [5:0] p;
   wire [5:0] \p$17 ;
   wire [5:0] \p$23 ;
@@ -14055,13 +7952,13 @@ module \mac_array.pe_1_0.level.u1 (\p$30 , pa, pb, sa, \a$3 , \b$5 , sb);
   wire \sa$14 ;
   wire \sa$20 ;
   wire \sa$26 ;
-  wire \sa$7 ;
+  wire \sa$5 ;
   input sb;
   wire sb;
   wire \sb$15 ;
   wire \sb$21 ;
   wire \sb$27 ;
-  wire \sb$9 ;
+  wire \sb$7 ;
   wire [9:0] t0;
   wire [9:0] t1;
   wire [9:0] t2;
@@ -14119,208 +8016,48 @@ module \mac_array.pe_1_0.level.u1 (\p$30 , pa, pb, sa, \a$3 , \b$5 , sb);
   assign \$43  = pa == 2'h3;
   assign \$44  = | { \$43 , \$42 , \$41  };
   \mac_array.pe_1_0.level.u1.u0  u0 (
-    .a(a),
-    .b(b),
+    .a(\a$1 [1:0]),
+    .b(\b$3 [1:0]),
     .p(p),
     .sa(sa),
     .sb(sb)
   );
   \mac_array.pe_1_0.level.u1.u1  u1 (
-    .a(\a$12 ),
-    .b(\b$13 ),
+    .a(\a$1 [3:2]),
+    .b(\b$3 [3:2]),
     .p(\p$17 ),
     .sa(sa),
     .sb(\sb$15 )
   );
   \mac_array.pe_1_0.level.u1.u2  u2 (
-    .a(\a$18 ),
-    .b(\b$19 ),
+    .a(\a$1 [5:4]),
+    .b(\b$3 [5:4]),
     .p(\p$23 ),
     .sa(\sa$20 ),
     .sb(sb)
   );
   \mac_array.pe_1_0.level.u1.u3  u3 (
-    .a(\a$24 ),
-    .b(\b$25 ),
+    .a(\a$1 [7:6]),
+    .b(\b$3 [7:6]),
     .p(\p$29 ),
     .sa(\sa$26 ),
     .sb(\sb$27 )
   );
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[0] = \a$3 [0];
-      default:
-          a[0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[1] = \a$3 [1];
-      default:
-          a[1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[0] = \b$5 [0];
-      default:
-          b[0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[1] = \b$5 [1];
-      default:
-          b[1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [0] = \a$3 [0];
-      4'h4, 4'h8:
-          \a$12 [0] = \a$3 [6];
-      default:
-          \a$12 [0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [1] = \a$3 [1];
-      4'h4, 4'h8:
-          \a$12 [1] = \a$3 [7];
-      default:
-          \a$12 [1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [0] = \b$5 [2];
-      default:
-          \b$13 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [1] = \b$5 [3];
-      default:
-          \b$13 [1] = \b$5 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [0] = \a$3 [2];
-      4'h0:
-          \a$18 [0] = \a$3 [4];
-      default:
-          \a$18 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [1] = \a$3 [3];
-      4'h0:
-          \a$18 [1] = \a$3 [5];
-      default:
-          \a$18 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [0] = \b$5 [6];
-      4'h4, 4'h8:
-          \b$19 [0] = \b$5 [0];
-      4'h0:
-          \b$19 [0] = \b$5 [4];
-      default:
-          \b$19 [0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [1] = \b$5 [7];
-      4'h4, 4'h8:
-          \b$19 [1] = \b$5 [1];
-      4'h0:
-          \b$19 [1] = \b$5 [5];
-      default:
-          \b$19 [1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [0] = \a$3 [2];
-      4'h4, 4'h8:
-          \a$24 [0] = \a$3 [4];
-      4'h0:
-          \a$24 [0] = \a$3 [6];
-      default:
-          \a$24 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [1] = \a$3 [3];
-      4'h4, 4'h8:
-          \a$24 [1] = \a$3 [5];
-      4'h0:
-          \a$24 [1] = \a$3 [7];
-      default:
-          \a$24 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [0] = \b$5 [4];
-      4'h4, 4'h8:
-          \b$25 [0] = \b$5 [2];
-      4'h0:
-          \b$25 [0] = \b$5 [6];
-      default:
-          \b$25 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [1] = \b$5 [5];
-      4'h4, 4'h8:
-          \b$25 [1] = \b$5 [3];
-      4'h0:
-          \b$25 [1] = \b$5 [7];
-      default:
-          \b$25 [1] = \b$5 [1];
-    endcase
-  end
-  assign \sa$7  = sa;
-  assign \sb$9  = sb;
+  assign a = \a$1 [1:0];
+  assign b = \b$3 [1:0];
+  assign \sa$5  = sa;
+  assign \sb$7  = sb;
   assign t0 = \$18 [9:0];
+  assign \a$12  = \a$1 [3:2];
+  assign \b$13  = \b$3 [3:2];
   assign \sa$14  = sa;
   assign t1 = { \$29 [8], \$29  };
+  assign \a$18  = \a$1 [5:4];
+  assign \b$19  = \b$3 [5:4];
   assign \sb$21  = sb;
   assign t2 = { \$40 [8], \$40  };
+  assign \a$24  = \a$1 [7:6];
+  assign \b$25  = \b$3 [7:6];
   assign t3 = { \p$29 [5], \p$29 [5], \p$29 [5], \p$29 [5], \p$29  };
   assign \p$30  = \$53 [9:0];
   assign \$9  = { p[5], p, 2'h0 };
@@ -14407,8 +8144,7 @@ module \mac_array.pe_1_0.level.u1.u3 (sb, p, a, b, sa);
 endmodule
 
 (* generator = "Amaranth" *)
-module \mac_array.pe_1_0.level.u2 (\p$30 , pa, pb, sb, \a$3 , \b$5 , sa);
-  reg \$auto$verilog_backend.cc:2355:dump_module$25  = 0;
+module \mac_array.pe_1_0.level.u2 (\p$30 , pa, pb, sb, \a$1 , \b$3 , sa);
   wire \$1 ;
   wire [8:0] \$10 ;
   wire [11:0] \$11 ;
@@ -14462,18 +8198,18 @@ module \mac_array.pe_1_0.level.u2 (\p$30 , pa, pb, sb, \a$3 , \b$5 , sa);
   wire \$7 ;
   wire \$8 ;
   wire [8:0] \$9 ;
-  reg [1:0] a;
-  reg [1:0] \a$12 ;
-  reg [1:0] \a$18 ;
-  reg [1:0] \a$24 ;
-  input [7:0] \a$3 ;
-  wire [7:0] \a$3 ;
-  reg [1:0] b;
-  reg [1:0] \b$13 ;
-  reg [1:0] \b$19 ;
-  reg [1:0] \b$25 ;
-  input [7:0] \b$5 ;
-  wire [7:0] \b$5 ;
+  wire [1:0] a;
+  input [7:0] \a$1 ;
+  wire [7:0] \a$1 ;
+  wire [1:0] \a$12 ;
+  wire [1:0] \a$18 ;
+  wire [1:0] \a$24 ;
+  wire [1:0] b;
+  wire [1:0] \b$13 ;
+  wire [1:0] \b$19 ;
+  wire [1:0] \b$25 ;
+  input [7:0] \b$3 ;
+  wire [7:0] \b$3 ;
   wire [5:0] p;
   wire [5:0] \p$17 ;
   wire [5:0] \p$23 ;
@@ -14489,13 +8225,13 @@ module \mac_array.pe_1_0.level.u2 (\p$30 , pa, pb, sb, \a$3 , \b$5 , sa);
   wire \sa$14 ;
   wire \sa$20 ;
   wire \sa$26 ;
-  wire \sa$7 ;
+  wire \sa$5 ;
   input sb;
   wire sb;
   wire \sb$15 ;
   wire \sb$21 ;
   wire \sb$27 ;
-  wire \sb$9 ;
+  wire \sb$7 ;
   wire [9:0] t0;
   wire [9:0] t1;
   wire [9:0] t2;
@@ -14553,208 +8289,48 @@ module \mac_array.pe_1_0.level.u2 (\p$30 , pa, pb, sb, \a$3 , \b$5 , sa);
   assign \$43  = pa == 2'h3;
   assign \$44  = | { \$43 , \$42 , \$41  };
   \mac_array.pe_1_0.level.u2.u0  u0 (
-    .a(a),
-    .b(b),
+    .a(\a$1 [1:0]),
+    .b(\b$3 [1:0]),
     .p(p),
     .sa(sa),
     .sb(sb)
   );
   \mac_array.pe_1_0.level.u2.u1  u1 (
-    .a(\a$12 ),
-    .b(\b$13 ),
+    .a(\a$1 [3:2]),
+    .b(\b$3 [3:2]),
     .p(\p$17 ),
     .sa(sa),
     .sb(\sb$15 )
   );
   \mac_array.pe_1_0.level.u2.u2  u2 (
-    .a(\a$18 ),
-    .b(\b$19 ),
+    .a(\a$1 [5:4]),
+    .b(\b$3 [5:4]),
     .p(\p$23 ),
     .sa(\sa$20 ),
     .sb(sb)
   );
   \mac_array.pe_1_0.level.u2.u3  u3 (
-    .a(\a$24 ),
-    .b(\b$25 ),
+    .a(\a$1 [7:6]),
+    .b(\b$3 [7:6]),
     .p(\p$29 ),
     .sa(\sa$26 ),
     .sb(\sb$27 )
   );
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$25 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[0] = \a$3 [0];
-      default:
-          a[0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[1] = \a$3 [1];
-      default:
-          a[1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$25 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[0] = \b$5 [0];
-      default:
-          b[0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[1] = \b$5 [1];
-      default:
-          b[1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$25 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [0] = \a$3 [0];
-      4'h4, 4'h8:
-          \a$12 [0] = \a$3 [6];
-      default:
-          \a$12 [0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [1] = \a$3 [1];
-      4'h4, 4'h8:
-          \a$12 [1] = \a$3 [7];
-      default:
-          \a$12 [1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$25 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [0] = \b$5 [2];
-      default:
-          \b$13 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [1] = \b$5 [3];
-      default:
-          \b$13 [1] = \b$5 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$25 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [0] = \a$3 [2];
-      4'h0:
-          \a$18 [0] = \a$3 [4];
-      default:
-          \a$18 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [1] = \a$3 [3];
-      4'h0:
-          \a$18 [1] = \a$3 [5];
-      default:
-          \a$18 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$25 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [0] = \b$5 [6];
-      4'h4, 4'h8:
-          \b$19 [0] = \b$5 [0];
-      4'h0:
-          \b$19 [0] = \b$5 [4];
-      default:
-          \b$19 [0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [1] = \b$5 [7];
-      4'h4, 4'h8:
-          \b$19 [1] = \b$5 [1];
-      4'h0:
-          \b$19 [1] = \b$5 [5];
-      default:
-          \b$19 [1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$25 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [0] = \a$3 [2];
-      4'h4, 4'h8:
-          \a$24 [0] = \a$3 [4];
-      4'h0:
-          \a$24 [0] = \a$3 [6];
-      default:
-          \a$24 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [1] = \a$3 [3];
-      4'h4, 4'h8:
-          \a$24 [1] = \a$3 [5];
-      4'h0:
-          \a$24 [1] = \a$3 [7];
-      default:
-          \a$24 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$25 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [0] = \b$5 [4];
-      4'h4, 4'h8:
-          \b$25 [0] = \b$5 [2];
-      4'h0:
-          \b$25 [0] = \b$5 [6];
-      default:
-          \b$25 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [1] = \b$5 [5];
-      4'h4, 4'h8:
-          \b$25 [1] = \b$5 [3];
-      4'h0:
-          \b$25 [1] = \b$5 [7];
-      default:
-          \b$25 [1] = \b$5 [1];
-    endcase
-  end
-  assign \sa$7  = sa;
-  assign \sb$9  = sb;
+  assign a = \a$1 [1:0];
+  assign b = \b$3 [1:0];
+  assign \sa$5  = sa;
+  assign \sb$7  = sb;
   assign t0 = \$18 [9:0];
+  assign \a$12  = \a$1 [3:2];
+  assign \b$13  = \b$3 [3:2];
   assign \sa$14  = sa;
   assign t1 = { \$29 [8], \$29  };
+  assign \a$18  = \a$1 [5:4];
+  assign \b$19  = \b$3 [5:4];
   assign \sb$21  = sb;
   assign t2 = { \$40 [8], \$40  };
+  assign \a$24  = \a$1 [7:6];
+  assign \b$25  = \b$3 [7:6];
   assign t3 = { \p$29 [5], \p$29 [5], \p$29 [5], \p$29 [5], \p$29  };
   assign \p$30  = \$53 [9:0];
   assign \$9  = { p[5], p, 2'h0 };
@@ -14841,8 +8417,7 @@ module \mac_array.pe_1_0.level.u2.u3 (sb, p, a, b, sa);
 endmodule
 
 (* generator = "Amaranth" *)
-module \mac_array.pe_1_0.level.u3 (sb, \p$30 , pa, pb, \a$3 , \b$5 , sa);
-  reg \$auto$verilog_backend.cc:2355:dump_module$26  = 0;
+module \mac_array.pe_1_0.level.u3 (sb, \p$30 , pa, pb, \a$1 , \b$3 , sa);
   wire \$1 ;
   wire [8:0] \$10 ;
   wire [11:0] \$11 ;
@@ -14896,18 +8471,18 @@ module \mac_array.pe_1_0.level.u3 (sb, \p$30 , pa, pb, \a$3 , \b$5 , sa);
   wire \$7 ;
   wire \$8 ;
   wire [8:0] \$9 ;
-  reg [1:0] a;
-  reg [1:0] \a$12 ;
-  reg [1:0] \a$18 ;
-  reg [1:0] \a$24 ;
-  input [7:0] \a$3 ;
-  wire [7:0] \a$3 ;
-  reg [1:0] b;
-  reg [1:0] \b$13 ;
-  reg [1:0] \b$19 ;
-  reg [1:0] \b$25 ;
-  input [7:0] \b$5 ;
-  wire [7:0] \b$5 ;
+  wire [1:0] a;
+  input [7:0] \a$1 ;
+  wire [7:0] \a$1 ;
+  wire [1:0] \a$12 ;
+  wire [1:0] \a$18 ;
+  wire [1:0] \a$24 ;
+  wire [1:0] b;
+  wire [1:0] \b$13 ;
+  wire [1:0] \b$19 ;
+  wire [1:0] \b$25 ;
+  input [7:0] \b$3 ;
+  wire [7:0] \b$3 ;
   wire [5:0] p;
   wire [5:0] \p$17 ;
   wire [5:0] \p$23 ;
@@ -14923,13 +8498,13 @@ module \mac_array.pe_1_0.level.u3 (sb, \p$30 , pa, pb, \a$3 , \b$5 , sa);
   wire \sa$14 ;
   wire \sa$20 ;
   wire \sa$26 ;
-  wire \sa$7 ;
+  wire \sa$5 ;
   input sb;
   wire sb;
   wire \sb$15 ;
   wire \sb$21 ;
   wire \sb$27 ;
-  wire \sb$9 ;
+  wire \sb$7 ;
   wire [9:0] t0;
   wire [9:0] t1;
   wire [9:0] t2;
@@ -14987,208 +8562,48 @@ module \mac_array.pe_1_0.level.u3 (sb, \p$30 , pa, pb, \a$3 , \b$5 , sa);
   assign \$43  = pa == 2'h3;
   assign \$44  = | { \$43 , \$42 , \$41  };
   \mac_array.pe_1_0.level.u3.u0  u0 (
-    .a(a),
-    .b(b),
+    .a(\a$1 [1:0]),
+    .b(\b$3 [1:0]),
     .p(p),
     .sa(sa),
     .sb(sb)
   );
   \mac_array.pe_1_0.level.u3.u1  u1 (
-    .a(\a$12 ),
-    .b(\b$13 ),
+    .a(\a$1 [3:2]),
+    .b(\b$3 [3:2]),
     .p(\p$17 ),
     .sa(sa),
     .sb(\sb$15 )
   );
   \mac_array.pe_1_0.level.u3.u2  u2 (
-    .a(\a$18 ),
-    .b(\b$19 ),
+    .a(\a$1 [5:4]),
+    .b(\b$3 [5:4]),
     .p(\p$23 ),
     .sa(\sa$20 ),
     .sb(sb)
   );
   \mac_array.pe_1_0.level.u3.u3  u3 (
-    .a(\a$24 ),
-    .b(\b$25 ),
+    .a(\a$1 [7:6]),
+    .b(\b$3 [7:6]),
     .p(\p$29 ),
     .sa(\sa$26 ),
     .sb(\sb$27 )
   );
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$26 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[0] = \a$3 [0];
-      default:
-          a[0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[1] = \a$3 [1];
-      default:
-          a[1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$26 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[0] = \b$5 [0];
-      default:
-          b[0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[1] = \b$5 [1];
-      default:
-          b[1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$26 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [0] = \a$3 [0];
-      4'h4, 4'h8:
-          \a$12 [0] = \a$3 [6];
-      default:
-          \a$12 [0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [1] = \a$3 [1];
-      4'h4, 4'h8:
-          \a$12 [1] = \a$3 [7];
-      default:
-          \a$12 [1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$26 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [0] = \b$5 [2];
-      default:
-          \b$13 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [1] = \b$5 [3];
-      default:
-          \b$13 [1] = \b$5 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$26 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [0] = \a$3 [2];
-      4'h0:
-          \a$18 [0] = \a$3 [4];
-      default:
-          \a$18 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [1] = \a$3 [3];
-      4'h0:
-          \a$18 [1] = \a$3 [5];
-      default:
-          \a$18 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$26 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [0] = \b$5 [6];
-      4'h4, 4'h8:
-          \b$19 [0] = \b$5 [0];
-      4'h0:
-          \b$19 [0] = \b$5 [4];
-      default:
-          \b$19 [0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [1] = \b$5 [7];
-      4'h4, 4'h8:
-          \b$19 [1] = \b$5 [1];
-      4'h0:
-          \b$19 [1] = \b$5 [5];
-      default:
-          \b$19 [1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$26 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [0] = \a$3 [2];
-      4'h4, 4'h8:
-          \a$24 [0] = \a$3 [4];
-      4'h0:
-          \a$24 [0] = \a$3 [6];
-      default:
-          \a$24 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [1] = \a$3 [3];
-      4'h4, 4'h8:
-          \a$24 [1] = \a$3 [5];
-      4'h0:
-          \a$24 [1] = \a$3 [7];
-      default:
-          \a$24 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$26 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [0] = \b$5 [4];
-      4'h4, 4'h8:
-          \b$25 [0] = \b$5 [2];
-      4'h0:
-          \b$25 [0] = \b$5 [6];
-      default:
-          \b$25 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [1] = \b$5 [5];
-      4'h4, 4'h8:
-          \b$25 [1] = \b$5 [3];
-      4'h0:
-          \b$25 [1] = \b$5 [7];
-      default:
-          \b$25 [1] = \b$5 [1];
-    endcase
-  end
-  assign \sa$7  = sa;
-  assign \sb$9  = sb;
+  assign a = \a$1 [1:0];
+  assign b = \b$3 [1:0];
+  assign \sa$5  = sa;
+  assign \sb$7  = sb;
   assign t0 = \$18 [9:0];
+  assign \a$12  = \a$1 [3:2];
+  assign \b$13  = \b$3 [3:2];
   assign \sa$14  = sa;
   assign t1 = { \$29 [8], \$29  };
+  assign \a$18  = \a$1 [5:4];
+  assign \b$19  = \b$3 [5:4];
   assign \sb$21  = sb;
   assign t2 = { \$40 [8], \$40  };
+  assign \a$24  = \a$1 [7:6];
+  assign \b$25  = \b$3 [7:6];
   assign t3 = { \p$29 [5], \p$29 [5], \p$29 [5], \p$29 [5], \p$29  };
   assign \p$30  = \$53 [9:0];
   assign \$9  = { p[5], p, 2'h0 };
@@ -15305,8 +8720,8 @@ module \mac_array.pe_1_1 (pa, pb, sa, sb, a, b, p);
   assign \$3  = \$1  & \$2 ;
   assign p = \$3  ? \p$13  : 18'h00000;
   \mac_array.pe_1_1.level  level (
-    .\a$3 (a),
-    .\b$5 (b),
+    .\a$1 (a),
+    .\b$3 (b),
     .\p$38 (\p$13 ),
     .pa(pa),
     .pb(pb),
@@ -15322,8 +8737,7 @@ module \mac_array.pe_1_1 (pa, pb, sa, sb, a, b, p);
 endmodule
 
 (* generator = "Amaranth" *)
-module \mac_array.pe_1_1.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
-  reg \$auto$verilog_backend.cc:2355:dump_module$27  = 0;
+module \mac_array.pe_1_1.level (pa, pb, sa, sb, \a$1 , \b$3 , \p$38 );
   wire \$1 ;
   wire \$10 ;
   wire \$11 ;
@@ -15368,18 +8782,18 @@ module \mac_array.pe_1_1.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
   wire [16:0] \$7 ;
   wire [16:0] \$8 ;
   wire [23:0] \$9 ;
-  reg [7:0] a;
-  reg [7:0] \a$14 ;
-  reg [7:0] \a$22 ;
-  input [31:0] \a$3 ;
-  wire [31:0] \a$3 ;
-  reg [7:0] \a$30 ;
-  reg [7:0] b;
-  reg [7:0] \b$15 ;
-  reg [7:0] \b$23 ;
-  reg [7:0] \b$31 ;
-  input [31:0] \b$5 ;
-  wire [31:0] \b$5 ;
+  wire [7:0] a;
+  input [31:0] \a$1 ;
+  wire [31:0] \a$1 ;
+  wire [7:0] \a$14 ;
+  wire [7:0] \a$22 ;
+  wire [7:0] \a$30 ;
+  wire [7:0] b;
+  wire [7:0] \b$15 ;
+  wire [7:0] \b$23 ;
+  input [31:0] \b$3 ;
+  wire [31:0] \b$3 ;
+  wire [7:0] \b$31 ;
   wire [9:0] p;
   wire [9:0] \p$21 ;
   wire [9:0] \p$29 ;
@@ -15391,7 +8805,7 @@ module \mac_array.pe_1_1.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
   wire [1:0] \pa$16 ;
   wire [1:0] \pa$24 ;
   wire [1:0] \pa$32 ;
-  wire [1:0] \pa$6 ;
+  wire [1:0] \pa$5 ;
   input [1:0] pb;
   wire [1:0] pb;
   wire [1:0] \pb$17 ;
@@ -15458,8 +8872,8 @@ module \mac_array.pe_1_1.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
   assign \$43  = $signed(\$33 ) + $signed(\p$37 );
   assign \$44  = $signed(\$42 ) + $signed(\$43 );
   \mac_array.pe_1_1.level.u0  u0 (
-    .\a$3 (a),
-    .\b$5 (b),
+    .\a$1 (\a$1 [7:0]),
+    .\b$3 (\b$3 [7:0]),
     .\p$30 (p),
     .pa(pa),
     .pb(pb),
@@ -15467,8 +8881,8 @@ module \mac_array.pe_1_1.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
     .sb(sb)
   );
   \mac_array.pe_1_1.level.u1  u1 (
-    .\a$3 (\a$14 ),
-    .\b$5 (\b$15 ),
+    .\a$1 (\a$1 [15:8]),
+    .\b$3 (\b$3 [15:8]),
     .\p$30 (\p$21 ),
     .pa(pa),
     .pb(pb),
@@ -15476,8 +8890,8 @@ module \mac_array.pe_1_1.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
     .sb(\sb$19 )
   );
   \mac_array.pe_1_1.level.u2  u2 (
-    .\a$3 (\a$22 ),
-    .\b$5 (\b$23 ),
+    .\a$1 (\a$1 [23:16]),
+    .\b$3 (\b$3 [23:16]),
     .\p$30 (\p$29 ),
     .pa(pa),
     .pb(pb),
@@ -15485,707 +8899,35 @@ module \mac_array.pe_1_1.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
     .sb(sb)
   );
   \mac_array.pe_1_1.level.u3  u3 (
-    .\a$3 (\a$30 ),
-    .\b$5 (\b$31 ),
+    .\a$1 (\a$1 [31:24]),
+    .\b$3 (\b$3 [31:24]),
     .\p$30 (\p$37 ),
     .pa(pa),
     .pb(pb),
     .sa(\sa$34 ),
     .sb(\sb$35 )
   );
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$31 [0] = \b$5 [12];
-      4'h8, 4'h9:
-          \b$31 [0] = \b$5 [4];
-      4'h2:
-          \b$31 [0] = \b$5 [16];
-      4'h6:
-          \b$31 [0] = \b$5 [8];
-      4'ha:
-          \b$31 [0] = \b$5 [0];
-      default:
-          \b$31 [0] = \b$5 [24];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$31 [1] = \b$5 [13];
-      4'h8, 4'h9:
-          \b$31 [1] = \b$5 [5];
-      4'h2:
-          \b$31 [1] = \b$5 [17];
-      4'h6:
-          \b$31 [1] = \b$5 [9];
-      4'ha:
-          \b$31 [1] = \b$5 [1];
-      default:
-          \b$31 [1] = \b$5 [25];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$31 [2] = \b$5 [14];
-      4'h8, 4'h9:
-          \b$31 [2] = \b$5 [6];
-      4'h2:
-          \b$31 [2] = \b$5 [18];
-      4'h6:
-          \b$31 [2] = \b$5 [10];
-      4'ha:
-          \b$31 [2] = \b$5 [2];
-      default:
-          \b$31 [2] = \b$5 [26];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$31 [3] = \b$5 [15];
-      4'h8, 4'h9:
-          \b$31 [3] = \b$5 [7];
-      4'h2:
-          \b$31 [3] = \b$5 [19];
-      4'h6:
-          \b$31 [3] = \b$5 [11];
-      4'ha:
-          \b$31 [3] = \b$5 [3];
-      default:
-          \b$31 [3] = \b$5 [27];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$31 [4] = \b$5 [28];
-      4'h2:
-          \b$31 [4] = \b$5 [24];
-      default:
-          \b$31 [4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$31 [5] = \b$5 [29];
-      4'h2:
-          \b$31 [5] = \b$5 [25];
-      default:
-          \b$31 [5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$31 [6] = \b$5 [30];
-      4'h2:
-          \b$31 [6] = \b$5 [26];
-      default:
-          \b$31 [6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$31 [7] = \b$5 [31];
-      4'h2:
-          \b$31 [7] = \b$5 [27];
-      default:
-          \b$31 [7] = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h8, 4'h9, 4'ha:
-          a[0] = \a$3 [4];
-      default:
-          a[0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h8, 4'h9, 4'ha:
-          a[1] = \a$3 [5];
-      default:
-          a[1] = \a$3 [1];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h8, 4'h9, 4'ha:
-          a[2] = \a$3 [6];
-      default:
-          a[2] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h8, 4'h9, 4'ha:
-          a[3] = \a$3 [7];
-      default:
-          a[3] = \a$3 [3];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          a[4] = \a$3 [4];
-      4'h8:
-          a[4] = \a$3 [12];
-      default:
-          a[4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          a[5] = \a$3 [5];
-      4'h8:
-          a[5] = \a$3 [13];
-      default:
-          a[5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          a[6] = \a$3 [6];
-      4'h8:
-          a[6] = \a$3 [14];
-      default:
-          a[6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          a[7] = \a$3 [7];
-      4'h8:
-          a[7] = \a$3 [15];
-      default:
-          a[7] = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          b[0] = \b$5 [4];
-      default:
-          b[0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          b[1] = \b$5 [5];
-      default:
-          b[1] = \b$5 [1];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          b[2] = \b$5 [6];
-      default:
-          b[2] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          b[3] = \b$5 [7];
-      default:
-          b[3] = \b$5 [3];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          b[4] = \b$5 [4];
-      4'h2:
-          b[4] = \b$5 [12];
-      default:
-          b[4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          b[5] = \b$5 [5];
-      4'h2:
-          b[5] = \b$5 [13];
-      default:
-          b[5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          b[6] = \b$5 [6];
-      4'h2:
-          b[6] = \b$5 [14];
-      default:
-          b[6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          b[7] = \b$5 [7];
-      4'h2:
-          b[7] = \b$5 [15];
-      default:
-          b[7] = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [0] = \a$3 [8];
-      4'h2, 4'h6:
-          \a$14 [0] = \a$3 [0];
-      4'h8:
-          \a$14 [0] = \a$3 [20];
-      4'h9:
-          \a$14 [0] = \a$3 [12];
-      default:
-          \a$14 [0] = \a$3 [4];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [1] = \a$3 [9];
-      4'h2, 4'h6:
-          \a$14 [1] = \a$3 [1];
-      4'h8:
-          \a$14 [1] = \a$3 [21];
-      4'h9:
-          \a$14 [1] = \a$3 [13];
-      default:
-          \a$14 [1] = \a$3 [5];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [2] = \a$3 [10];
-      4'h2, 4'h6:
-          \a$14 [2] = \a$3 [2];
-      4'h8:
-          \a$14 [2] = \a$3 [22];
-      4'h9:
-          \a$14 [2] = \a$3 [14];
-      default:
-          \a$14 [2] = \a$3 [6];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [3] = \a$3 [11];
-      4'h2, 4'h6:
-          \a$14 [3] = \a$3 [3];
-      4'h8:
-          \a$14 [3] = \a$3 [23];
-      4'h9:
-          \a$14 [3] = \a$3 [15];
-      default:
-          \a$14 [3] = \a$3 [7];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [4] = \a$3 [12];
-      4'h8:
-          \a$14 [4] = \a$3 [28];
-      default:
-          \a$14 [4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [5] = \a$3 [13];
-      4'h8:
-          \a$14 [5] = \a$3 [29];
-      default:
-          \a$14 [5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [6] = \a$3 [14];
-      4'h8:
-          \a$14 [6] = \a$3 [30];
-      default:
-          \a$14 [6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [7] = \a$3 [15];
-      4'h8:
-          \a$14 [7] = \a$3 [31];
-      default:
-          \a$14 [7] = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          \b$15 [0] = \b$5 [0];
-      4'h0, 4'h1:
-          \b$15 [0] = \b$5 [8];
-      default:
-          \b$15 [0] = \b$5 [4];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          \b$15 [1] = \b$5 [1];
-      4'h0, 4'h1:
-          \b$15 [1] = \b$5 [9];
-      default:
-          \b$15 [1] = \b$5 [5];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          \b$15 [2] = \b$5 [2];
-      4'h0, 4'h1:
-          \b$15 [2] = \b$5 [10];
-      default:
-          \b$15 [2] = \b$5 [6];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          \b$15 [3] = \b$5 [3];
-      4'h0, 4'h1:
-          \b$15 [3] = \b$5 [11];
-      default:
-          \b$15 [3] = \b$5 [7];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$15 [4] = \b$5 [12];
-      4'h2:
-          \b$15 [4] = \b$5 [8];
-      default:
-          \b$15 [4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$15 [5] = \b$5 [13];
-      4'h2:
-          \b$15 [5] = \b$5 [9];
-      default:
-          \b$15 [5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$15 [6] = \b$5 [14];
-      4'h2:
-          \b$15 [6] = \b$5 [10];
-      default:
-          \b$15 [6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$15 [7] = \b$5 [15];
-      4'h2:
-          \b$15 [7] = \b$5 [11];
-      default:
-          \b$15 [7] = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [0] = \a$3 [16];
-      4'h1, 4'h5:
-          \a$22 [0] = \a$3 [8];
-      4'h2, 4'h6:
-          \a$22 [0] = \a$3 [4];
-      default:
-          \a$22 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [1] = \a$3 [17];
-      4'h1, 4'h5:
-          \a$22 [1] = \a$3 [9];
-      4'h2, 4'h6:
-          \a$22 [1] = \a$3 [5];
-      default:
-          \a$22 [1] = \a$3 [1];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [2] = \a$3 [18];
-      4'h1, 4'h5:
-          \a$22 [2] = \a$3 [10];
-      4'h2, 4'h6:
-          \a$22 [2] = \a$3 [6];
-      default:
-          \a$22 [2] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [3] = \a$3 [19];
-      4'h1, 4'h5:
-          \a$22 [3] = \a$3 [11];
-      4'h2, 4'h6:
-          \a$22 [3] = \a$3 [7];
-      default:
-          \a$22 [3] = \a$3 [3];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [4] = \a$3 [20];
-      4'h8:
-          \a$22 [4] = \a$3 [8];
-      default:
-          \a$22 [4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [5] = \a$3 [21];
-      4'h8:
-          \a$22 [5] = \a$3 [9];
-      default:
-          \a$22 [5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [6] = \a$3 [22];
-      4'h8:
-          \a$22 [6] = \a$3 [10];
-      default:
-          \a$22 [6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [7] = \a$3 [23];
-      4'h8:
-          \a$22 [7] = \a$3 [11];
-      default:
-          \a$22 [7] = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$23 [0] = \b$5 [8];
-      4'h8, 4'h9:
-          \b$23 [0] = \b$5 [0];
-      4'h2:
-          \b$23 [0] = \b$5 [20];
-      4'h6:
-          \b$23 [0] = \b$5 [12];
-      4'ha:
-          \b$23 [0] = \b$5 [4];
-      default:
-          \b$23 [0] = \b$5 [16];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$23 [1] = \b$5 [9];
-      4'h8, 4'h9:
-          \b$23 [1] = \b$5 [1];
-      4'h2:
-          \b$23 [1] = \b$5 [21];
-      4'h6:
-          \b$23 [1] = \b$5 [13];
-      4'ha:
-          \b$23 [1] = \b$5 [5];
-      default:
-          \b$23 [1] = \b$5 [17];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$23 [2] = \b$5 [10];
-      4'h8, 4'h9:
-          \b$23 [2] = \b$5 [2];
-      4'h2:
-          \b$23 [2] = \b$5 [22];
-      4'h6:
-          \b$23 [2] = \b$5 [14];
-      4'ha:
-          \b$23 [2] = \b$5 [6];
-      default:
-          \b$23 [2] = \b$5 [18];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$23 [3] = \b$5 [11];
-      4'h8, 4'h9:
-          \b$23 [3] = \b$5 [3];
-      4'h2:
-          \b$23 [3] = \b$5 [23];
-      4'h6:
-          \b$23 [3] = \b$5 [15];
-      4'ha:
-          \b$23 [3] = \b$5 [7];
-      default:
-          \b$23 [3] = \b$5 [19];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$23 [4] = \b$5 [20];
-      4'h2:
-          \b$23 [4] = \b$5 [28];
-      default:
-          \b$23 [4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$23 [5] = \b$5 [21];
-      4'h2:
-          \b$23 [5] = \b$5 [29];
-      default:
-          \b$23 [5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$23 [6] = \b$5 [22];
-      4'h2:
-          \b$23 [6] = \b$5 [30];
-      default:
-          \b$23 [6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$23 [7] = \b$5 [23];
-      4'h2:
-          \b$23 [7] = \b$5 [31];
-      default:
-          \b$23 [7] = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h5:
-          \a$30 [0] = \a$3 [12];
-      4'h2, 4'h6:
-          \a$30 [0] = \a$3 [4];
-      4'h8:
-          \a$30 [0] = \a$3 [16];
-      4'h9:
-          \a$30 [0] = \a$3 [8];
-      4'ha:
-          \a$30 [0] = \a$3 [0];
-      default:
-          \a$30 [0] = \a$3 [24];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h5:
-          \a$30 [1] = \a$3 [13];
-      4'h2, 4'h6:
-          \a$30 [1] = \a$3 [5];
-      4'h8:
-          \a$30 [1] = \a$3 [17];
-      4'h9:
-          \a$30 [1] = \a$3 [9];
-      4'ha:
-          \a$30 [1] = \a$3 [1];
-      default:
-          \a$30 [1] = \a$3 [25];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h5:
-          \a$30 [2] = \a$3 [14];
-      4'h2, 4'h6:
-          \a$30 [2] = \a$3 [6];
-      4'h8:
-          \a$30 [2] = \a$3 [18];
-      4'h9:
-          \a$30 [2] = \a$3 [10];
-      4'ha:
-          \a$30 [2] = \a$3 [2];
-      default:
-          \a$30 [2] = \a$3 [26];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h5:
-          \a$30 [3] = \a$3 [15];
-      4'h2, 4'h6:
-          \a$30 [3] = \a$3 [7];
-      4'h8:
-          \a$30 [3] = \a$3 [19];
-      4'h9:
-          \a$30 [3] = \a$3 [11];
-      4'ha:
-          \a$30 [3] = \a$3 [3];
-      default:
-          \a$30 [3] = \a$3 [27];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$30 [4] = \a$3 [28];
-      4'h8:
-          \a$30 [4] = \a$3 [24];
-      default:
-          \a$30 [4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$30 [5] = \a$3 [29];
-      4'h8:
-          \a$30 [5] = \a$3 [25];
-      default:
-          \a$30 [5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$30 [6] = \a$3 [30];
-      4'h8:
-          \a$30 [6] = \a$3 [26];
-      default:
-          \a$30 [6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$30 [7] = \a$3 [31];
-      4'h8:
-          \a$30 [7] = \a$3 [27];
-      default:
-          \a$30 [7] = 1'h0;
-    endcase
-  end
-  assign \pa$6  = pa;
+  assign a = \a$1 [7:0];
+  assign b = \b$3 [7:0];
+  assign \pa$5  = pa;
   assign \pb$7  = pb;
   assign \sa$9  = sa;
   assign \sb$11  = sb;
   assign t0 = \$15 [17:0];
+  assign \a$14  = \a$1 [15:8];
+  assign \b$15  = \b$3 [15:8];
   assign \pa$16  = pa;
   assign \pb$17  = pb;
   assign \sa$18  = sa;
   assign t1 = { \$24 [16], \$24  };
+  assign \a$22  = \a$1 [23:16];
+  assign \b$23  = \b$3 [23:16];
   assign \pa$24  = pa;
   assign \pb$25  = pb;
   assign \sb$27  = sb;
   assign t2 = { \$33 [16], \$33  };
+  assign \a$30  = \a$1 [31:24];
+  assign \b$31  = \b$3 [31:24];
   assign \pa$32  = pa;
   assign \pb$33  = pb;
   assign t3 = { \p$37 [9], \p$37 [9], \p$37 [9], \p$37 [9], \p$37 [9], \p$37 [9], \p$37 [9], \p$37 [9], \p$37  };
@@ -16198,8 +8940,7 @@ module \mac_array.pe_1_1.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
 endmodule
 
 (* generator = "Amaranth" *)
-module \mac_array.pe_1_1.level.u0 (pa, pb, sa, sb, \a$3 , \b$5 , \p$30 );
-  reg \$auto$verilog_backend.cc:2355:dump_module$28  = 0;
+module \mac_array.pe_1_1.level.u0 (pa, pb, sa, sb, \a$1 , \b$3 , \p$30 );
   wire \$1 ;
   wire [8:0] \$10 ;
   wire [11:0] \$11 ;
@@ -16253,18 +8994,18 @@ module \mac_array.pe_1_1.level.u0 (pa, pb, sa, sb, \a$3 , \b$5 , \p$30 );
   wire \$7 ;
   wire \$8 ;
   wire [8:0] \$9 ;
-  reg [1:0] a;
-  reg [1:0] \a$12 ;
-  reg [1:0] \a$18 ;
-  reg [1:0] \a$24 ;
-  input [7:0] \a$3 ;
-  wire [7:0] \a$3 ;
-  reg [1:0] b;
-  reg [1:0] \b$13 ;
-  reg [1:0] \b$19 ;
-  reg [1:0] \b$25 ;
-  input [7:0] \b$5 ;
-  wire [7:0] \b$5 ;
+  wire [1:0] a;
+  input [7:0] \a$1 ;
+  wire [7:0] \a$1 ;
+  wire [1:0] \a$12 ;
+  wire [1:0] \a$18 ;
+  wire [1:0] \a$24 ;
+  wire [1:0] b;
+  wire [1:0] \b$13 ;
+  wire [1:0] \b$19 ;
+  wire [1:0] \b$25 ;
+  input [7:0] \b$3 ;
+  wire [7:0] \b$3 ;
   wire [5:0] p;
   wire [5:0] \p$17 ;
   wire [5:0] \p$23 ;
@@ -16280,13 +9021,13 @@ module \mac_array.pe_1_1.level.u0 (pa, pb, sa, sb, \a$3 , \b$5 , \p$30 );
   wire \sa$14 ;
   wire \sa$20 ;
   wire \sa$26 ;
-  wire \sa$7 ;
+  wire \sa$5 ;
   input sb;
   wire sb;
   wire \sb$15 ;
   wire \sb$21 ;
   wire \sb$27 ;
-  wire \sb$9 ;
+  wire \sb$7 ;
   wire [9:0] t0;
   wire [9:0] t1;
   wire [9:0] t2;
@@ -16344,208 +9085,48 @@ module \mac_array.pe_1_1.level.u0 (pa, pb, sa, sb, \a$3 , \b$5 , \p$30 );
   assign \$43  = pa == 2'h3;
   assign \$44  = | { \$43 , \$42 , \$41  };
   \mac_array.pe_1_1.level.u0.u0  u0 (
-    .a(a),
-    .b(b),
+    .a(\a$1 [1:0]),
+    .b(\b$3 [1:0]),
     .p(p),
     .sa(sa),
     .sb(sb)
   );
   \mac_array.pe_1_1.level.u0.u1  u1 (
-    .a(\a$12 ),
-    .b(\b$13 ),
+    .a(\a$1 [3:2]),
+    .b(\b$3 [3:2]),
     .p(\p$17 ),
     .sa(sa),
     .sb(\sb$15 )
   );
   \mac_array.pe_1_1.level.u0.u2  u2 (
-    .a(\a$18 ),
-    .b(\b$19 ),
+    .a(\a$1 [5:4]),
+    .b(\b$3 [5:4]),
     .p(\p$23 ),
     .sa(\sa$20 ),
     .sb(sb)
   );
   \mac_array.pe_1_1.level.u0.u3  u3 (
-    .a(\a$24 ),
-    .b(\b$25 ),
+    .a(\a$1 [7:6]),
+    .b(\b$3 [7:6]),
     .p(\p$29 ),
     .sa(\sa$26 ),
     .sb(\sb$27 )
   );
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$28 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[0] = \a$3 [0];
-      default:
-          a[0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[1] = \a$3 [1];
-      default:
-          a[1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$28 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[0] = \b$5 [0];
-      default:
-          b[0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[1] = \b$5 [1];
-      default:
-          b[1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$28 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [0] = \a$3 [0];
-      4'h4, 4'h8:
-          \a$12 [0] = \a$3 [6];
-      default:
-          \a$12 [0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [1] = \a$3 [1];
-      4'h4, 4'h8:
-          \a$12 [1] = \a$3 [7];
-      default:
-          \a$12 [1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$28 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [0] = \b$5 [2];
-      default:
-          \b$13 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [1] = \b$5 [3];
-      default:
-          \b$13 [1] = \b$5 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$28 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [0] = \a$3 [2];
-      4'h0:
-          \a$18 [0] = \a$3 [4];
-      default:
-          \a$18 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [1] = \a$3 [3];
-      4'h0:
-          \a$18 [1] = \a$3 [5];
-      default:
-          \a$18 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$28 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [0] = \b$5 [6];
-      4'h4, 4'h8:
-          \b$19 [0] = \b$5 [0];
-      4'h0:
-          \b$19 [0] = \b$5 [4];
-      default:
-          \b$19 [0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [1] = \b$5 [7];
-      4'h4, 4'h8:
-          \b$19 [1] = \b$5 [1];
-      4'h0:
-          \b$19 [1] = \b$5 [5];
-      default:
-          \b$19 [1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$28 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [0] = \a$3 [2];
-      4'h4, 4'h8:
-          \a$24 [0] = \a$3 [4];
-      4'h0:
-          \a$24 [0] = \a$3 [6];
-      default:
-          \a$24 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [1] = \a$3 [3];
-      4'h4, 4'h8:
-          \a$24 [1] = \a$3 [5];
-      4'h0:
-          \a$24 [1] = \a$3 [7];
-      default:
-          \a$24 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$28 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [0] = \b$5 [4];
-      4'h4, 4'h8:
-          \b$25 [0] = \b$5 [2];
-      4'h0:
-          \b$25 [0] = \b$5 [6];
-      default:
-          \b$25 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [1] = \b$5 [5];
-      4'h4, 4'h8:
-          \b$25 [1] = \b$5 [3];
-      4'h0:
-          \b$25 [1] = \b$5 [7];
-      default:
-          \b$25 [1] = \b$5 [1];
-    endcase
-  end
-  assign \sa$7  = sa;
-  assign \sb$9  = sb;
+  assign a = \a$1 [1:0];
+  assign b = \b$3 [1:0];
+  assign \sa$5  = sa;
+  assign \sb$7  = sb;
   assign t0 = \$18 [9:0];
+  assign \a$12  = \a$1 [3:2];
+  assign \b$13  = \b$3 [3:2];
   assign \sa$14  = sa;
   assign t1 = { \$29 [8], \$29  };
+  assign \a$18  = \a$1 [5:4];
+  assign \b$19  = \b$3 [5:4];
   assign \sb$21  = sb;
   assign t2 = { \$40 [8], \$40  };
+  assign \a$24  = \a$1 [7:6];
+  assign \b$25  = \b$3 [7:6];
   assign t3 = { \p$29 [5], \p$29 [5], \p$29 [5], \p$29 [5], \p$29  };
   assign \p$30  = \$53 [9:0];
   assign \$9  = { p[5], p, 2'h0 };
@@ -16632,8 +9213,7 @@ module \mac_array.pe_1_1.level.u0.u3 (sb, p, a, b, sa);
 endmodule
 
 (* generator = "Amaranth" *)
-module \mac_array.pe_1_1.level.u1 (\p$30 , pa, pb, sa, \a$3 , \b$5 , sb);
-  reg \$auto$verilog_backend.cc:2355:dump_module$29  = 0;
+module \mac_array.pe_1_1.level.u1 (\p$30 , pa, pb, sa, \a$1 , \b$3 , sb);
   wire \$1 ;
   wire [8:0] \$10 ;
   wire [11:0] \$11 ;
@@ -16687,18 +9267,18 @@ module \mac_array.pe_1_1.level.u1 (\p$30 , pa, pb, sa, \a$3 , \b$5 , sb);
   wire \$7 ;
   wire \$8 ;
   wire [8:0] \$9 ;
-  reg [1:0] a;
-  reg [1:0] \a$12 ;
-  reg [1:0] \a$18 ;
-  reg [1:0] \a$24 ;
-  input [7:0] \a$3 ;
-  wire [7:0] \a$3 ;
-  reg [1:0] b;
-  reg [1:0] \b$13 ;
-  reg [1:0] \b$19 ;
-  reg [1:0] \b$25 ;
-  input [7:0] \b$5 ;
-  wire [7:0] \b$5 ;
+  wire [1:0] a;
+  input [7:0] \a$1 ;
+  wire [7:0] \a$1 ;
+  wire [1:0] \a$12 ;
+  wire [1:0] \a$18 ;
+  wire [1:0] \a$24 ;
+  wire [1:0] b;
+  wire [1:0] \b$13 ;
+  wire [1:0] \b$19 ;
+  wire [1:0] \b$25 ;
+  input [7:0] \b$3 ;
+  wire [7:0] \b$3 ;
   wire [5:0] p;
   wire [5:0] \p$17 ;
   wire [5:0] \p$23 ;
@@ -16714,13 +9294,13 @@ module \mac_array.pe_1_1.level.u1 (\p$30 , pa, pb, sa, \a$3 , \b$5 , sb);
   wire \sa$14 ;
   wire \sa$20 ;
   wire \sa$26 ;
-  wire \sa$7 ;
+  wire \sa$5 ;
   input sb;
   wire sb;
   wire \sb$15 ;
   wire \sb$21 ;
   wire \sb$27 ;
-  wire \sb$9 ;
+  wire \sb$7 ;
   wire [9:0] t0;
   wire [9:0] t1;
   wire [9:0] t2;
@@ -16778,208 +9358,48 @@ module \mac_array.pe_1_1.level.u1 (\p$30 , pa, pb, sa, \a$3 , \b$5 , sb);
   assign \$43  = pa == 2'h3;
   assign \$44  = | { \$43 , \$42 , \$41  };
   \mac_array.pe_1_1.level.u1.u0  u0 (
-    .a(a),
-    .b(b),
+    .a(\a$1 [1:0]),
+    .b(\b$3 [1:0]),
     .p(p),
     .sa(sa),
     .sb(sb)
   );
   \mac_array.pe_1_1.level.u1.u1  u1 (
-    .a(\a$12 ),
-    .b(\b$13 ),
+    .a(\a$1 [3:2]),
+    .b(\b$3 [3:2]),
     .p(\p$17 ),
     .sa(sa),
     .sb(\sb$15 )
   );
   \mac_array.pe_1_1.level.u1.u2  u2 (
-    .a(\a$18 ),
-    .b(\b$19 ),
+    .a(\a$1 [5:4]),
+    .b(\b$3 [5:4]),
     .p(\p$23 ),
     .sa(\sa$20 ),
     .sb(sb)
   );
   \mac_array.pe_1_1.level.u1.u3  u3 (
-    .a(\a$24 ),
-    .b(\b$25 ),
+    .a(\a$1 [7:6]),
+    .b(\b$3 [7:6]),
     .p(\p$29 ),
     .sa(\sa$26 ),
     .sb(\sb$27 )
   );
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[0] = \a$3 [0];
-      default:
-          a[0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[1] = \a$3 [1];
-      default:
-          a[1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[0] = \b$5 [0];
-      default:
-          b[0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[1] = \b$5 [1];
-      default:
-          b[1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [0] = \a$3 [0];
-      4'h4, 4'h8:
-          \a$12 [0] = \a$3 [6];
-      default:
-          \a$12 [0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [1] = \a$3 [1];
-      4'h4, 4'h8:
-          \a$12 [1] = \a$3 [7];
-      default:
-          \a$12 [1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [0] = \b$5 [2];
-      default:
-          \b$13 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [1] = \b$5 [3];
-      default:
-          \b$13 [1] = \b$5 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [0] = \a$3 [2];
-      4'h0:
-          \a$18 [0] = \a$3 [4];
-      default:
-          \a$18 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [1] = \a$3 [3];
-      4'h0:
-          \a$18 [1] = \a$3 [5];
-      default:
-          \a$18 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [0] = \b$5 [6];
-      4'h4, 4'h8:
-          \b$19 [0] = \b$5 [0];
-      4'h0:
-          \b$19 [0] = \b$5 [4];
-      default:
-          \b$19 [0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [1] = \b$5 [7];
-      4'h4, 4'h8:
-          \b$19 [1] = \b$5 [1];
-      4'h0:
-          \b$19 [1] = \b$5 [5];
-      default:
-          \b$19 [1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [0] = \a$3 [2];
-      4'h4, 4'h8:
-          \a$24 [0] = \a$3 [4];
-      4'h0:
-          \a$24 [0] = \a$3 [6];
-      default:
-          \a$24 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [1] = \a$3 [3];
-      4'h4, 4'h8:
-          \a$24 [1] = \a$3 [5];
-      4'h0:
-          \a$24 [1] = \a$3 [7];
-      default:
-          \a$24 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [0] = \b$5 [4];
-      4'h4, 4'h8:
-          \b$25 [0] = \b$5 [2];
-      4'h0:
-          \b$25 [0] = \b$5 [6];
-      default:
-          \b$25 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [1] = \b$5 [5];
-      4'h4, 4'h8:
-          \b$25 [1] = \b$5 [3];
-      4'h0:
-          \b$25 [1] = \b$5 [7];
-      default:
-          \b$25 [1] = \b$5 [1];
-    endcase
-  end
-  assign \sa$7  = sa;
-  assign \sb$9  = sb;
+  assign a = \a$1 [1:0];
+  assign b = \b$3 [1:0];
+  assign \sa$5  = sa;
+  assign \sb$7  = sb;
   assign t0 = \$18 [9:0];
+  assign \a$12  = \a$1 [3:2];
+  assign \b$13  = \b$3 [3:2];
   assign \sa$14  = sa;
   assign t1 = { \$29 [8], \$29  };
+  assign \a$18  = \a$1 [5:4];
+  assign \b$19  = \b$3 [5:4];
   assign \sb$21  = sb;
   assign t2 = { \$40 [8], \$40  };
+  assign \a$24  = \a$1 [7:6];
+  assign \b$25  = \b$3 [7:6];
   assign t3 = { \p$29 [5], \p$29 [5], \p$29 [5], \p$29 [5], \p$29  };
   assign \p$30  = \$53 [9:0];
   assign \$9  = { p[5], p, 2'h0 };
@@ -17066,8 +9486,7 @@ module \mac_array.pe_1_1.level.u1.u3 (sb, p, a, b, sa);
 endmodule
 
 (* generator = "Amaranth" *)
-module \mac_array.pe_1_1.level.u2 (\p$30 , pa, pb, sb, \a$3 , \b$5 , sa);
-  reg \$auto$verilog_backend.cc:2355:dump_module$30  = 0;
+module \mac_array.pe_1_1.level.u2 (\p$30 , pa, pb, sb, \a$1 , \b$3 , sa);
   wire \$1 ;
   wire [8:0] \$10 ;
   wire [11:0] \$11 ;
@@ -17121,18 +9540,18 @@ module \mac_array.pe_1_1.level.u2 (\p$30 , pa, pb, sb, \a$3 , \b$5 , sa);
   wire \$7 ;
   wire \$8 ;
   wire [8:0] \$9 ;
-  reg [1:0] a;
-  reg [1:0] \a$12 ;
-  reg [1:0] \a$18 ;
-  reg [1:0] \a$24 ;
-  input [7:0] \a$3 ;
-  wire [7:0] \a$3 ;
-  reg [1:0] b;
-  reg [1:0] \b$13 ;
-  reg [1:0] \b$19 ;
-  reg [1:0] \b$25 ;
-  input [7:0] \b$5 ;
-  wire [7:0] \b$5 ;
+  wire [1:0] a;
+  input [7:0] \a$1 ;
+  wire [7:0] \a$1 ;
+  wire [1:0] \a$12 ;
+  wire [1:0] \a$18 ;
+  wire [1:0] \a$24 ;
+  wire [1:0] b;
+  wire [1:0] \b$13 ;
+  wire [1:0] \b$19 ;
+  wire [1:0] \b$25 ;
+  input [7:0] \b$3 ;
+  wire [7:0] \b$3 ;
   wire [5:0] p;
   wire [5:0] \p$17 ;
   wire [5:0] \p$23 ;
@@ -17148,13 +9567,13 @@ module \mac_array.pe_1_1.level.u2 (\p$30 , pa, pb, sb, \a$3 , \b$5 , sa);
   wire \sa$14 ;
   wire \sa$20 ;
   wire \sa$26 ;
-  wire \sa$7 ;
+  wire \sa$5 ;
   input sb;
   wire sb;
   wire \sb$15 ;
   wire \sb$21 ;
   wire \sb$27 ;
-  wire \sb$9 ;
+  wire \sb$7 ;
   wire [9:0] t0;
   wire [9:0] t1;
   wire [9:0] t2;
@@ -17212,208 +9631,48 @@ module \mac_array.pe_1_1.level.u2 (\p$30 , pa, pb, sb, \a$3 , \b$5 , sa);
   assign \$43  = pa == 2'h3;
   assign \$44  = | { \$43 , \$42 , \$41  };
   \mac_array.pe_1_1.level.u2.u0  u0 (
-    .a(a),
-    .b(b),
+    .a(\a$1 [1:0]),
+    .b(\b$3 [1:0]),
     .p(p),
     .sa(sa),
     .sb(sb)
   );
   \mac_array.pe_1_1.level.u2.u1  u1 (
-    .a(\a$12 ),
-    .b(\b$13 ),
+    .a(\a$1 [3:2]),
+    .b(\b$3 [3:2]),
     .p(\p$17 ),
     .sa(sa),
     .sb(\sb$15 )
   );
   \mac_array.pe_1_1.level.u2.u2  u2 (
-    .a(\a$18 ),
-    .b(\b$19 ),
+    .a(\a$1 [5:4]),
+    .b(\b$3 [5:4]),
     .p(\p$23 ),
     .sa(\sa$20 ),
     .sb(sb)
   );
   \mac_array.pe_1_1.level.u2.u3  u3 (
-    .a(\a$24 ),
-    .b(\b$25 ),
+    .a(\a$1 [7:6]),
+    .b(\b$3 [7:6]),
     .p(\p$29 ),
     .sa(\sa$26 ),
     .sb(\sb$27 )
   );
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[0] = \a$3 [0];
-      default:
-          a[0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[1] = \a$3 [1];
-      default:
-          a[1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[0] = \b$5 [0];
-      default:
-          b[0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[1] = \b$5 [1];
-      default:
-          b[1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [0] = \a$3 [0];
-      4'h4, 4'h8:
-          \a$12 [0] = \a$3 [6];
-      default:
-          \a$12 [0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [1] = \a$3 [1];
-      4'h4, 4'h8:
-          \a$12 [1] = \a$3 [7];
-      default:
-          \a$12 [1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [0] = \b$5 [2];
-      default:
-          \b$13 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [1] = \b$5 [3];
-      default:
-          \b$13 [1] = \b$5 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [0] = \a$3 [2];
-      4'h0:
-          \a$18 [0] = \a$3 [4];
-      default:
-          \a$18 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [1] = \a$3 [3];
-      4'h0:
-          \a$18 [1] = \a$3 [5];
-      default:
-          \a$18 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [0] = \b$5 [6];
-      4'h4, 4'h8:
-          \b$19 [0] = \b$5 [0];
-      4'h0:
-          \b$19 [0] = \b$5 [4];
-      default:
-          \b$19 [0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [1] = \b$5 [7];
-      4'h4, 4'h8:
-          \b$19 [1] = \b$5 [1];
-      4'h0:
-          \b$19 [1] = \b$5 [5];
-      default:
-          \b$19 [1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [0] = \a$3 [2];
-      4'h4, 4'h8:
-          \a$24 [0] = \a$3 [4];
-      4'h0:
-          \a$24 [0] = \a$3 [6];
-      default:
-          \a$24 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [1] = \a$3 [3];
-      4'h4, 4'h8:
-          \a$24 [1] = \a$3 [5];
-      4'h0:
-          \a$24 [1] = \a$3 [7];
-      default:
-          \a$24 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [0] = \b$5 [4];
-      4'h4, 4'h8:
-          \b$25 [0] = \b$5 [2];
-      4'h0:
-          \b$25 [0] = \b$5 [6];
-      default:
-          \b$25 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [1] = \b$5 [5];
-      4'h4, 4'h8:
-          \b$25 [1] = \b$5 [3];
-      4'h0:
-          \b$25 [1] = \b$5 [7];
-      default:
-          \b$25 [1] = \b$5 [1];
-    endcase
-  end
-  assign \sa$7  = sa;
-  assign \sb$9  = sb;
+  assign a = \a$1 [1:0];
+  assign b = \b$3 [1:0];
+  assign \sa$5  = sa;
+  assign \sb$7  = sb;
   assign t0 = \$18 [9:0];
+  assign \a$12  = \a$1 [3:2];
+  assign \b$13  = \b$3 [3:2];
   assign \sa$14  = sa;
   assign t1 = { \$29 [8], \$29  };
+  assign \a$18  = \a$1 [5:4];
+  assign \b$19  = \b$3 [5:4];
   assign \sb$21  = sb;
   assign t2 = { \$40 [8], \$40  };
+  assign \a$24  = \a$1 [7:6];
+  assign \b$25  = \b$3 [7:6];
   assign t3 = { \p$29 [5], \p$29 [5], \p$29 [5], \p$29 [5], \p$29  };
   assign \p$30  = \$53 [9:0];
   assign \$9  = { p[5], p, 2'h0 };
@@ -17500,8 +9759,7 @@ module \mac_array.pe_1_1.level.u2.u3 (sb, p, a, b, sa);
 endmodule
 
 (* generator = "Amaranth" *)
-module \mac_array.pe_1_1.level.u3 (sb, \p$30 , pa, pb, \a$3 , \b$5 , sa);
-  reg \$auto$verilog_backend.cc:2355:dump_module$31  = 0;
+module \mac_array.pe_1_1.level.u3 (sb, \p$30 , pa, pb, \a$1 , \b$3 , sa);
   wire \$1 ;
   wire [8:0] \$10 ;
   wire [11:0] \$11 ;
@@ -17555,18 +9813,18 @@ module \mac_array.pe_1_1.level.u3 (sb, \p$30 , pa, pb, \a$3 , \b$5 , sa);
   wire \$7 ;
   wire \$8 ;
   wire [8:0] \$9 ;
-  reg [1:0] a;
-  reg [1:0] \a$12 ;
-  reg [1:0] \a$18 ;
-  reg [1:0] \a$24 ;
-  input [7:0] \a$3 ;
-  wire [7:0] \a$3 ;
-  reg [1:0] b;
-  reg [1:0] \b$13 ;
-  reg [1:0] \b$19 ;
-  reg [1:0] \b$25 ;
-  input [7:0] \b$5 ;
-  wire [7:0] \b$5 ;
+  wire [1:0] a;
+  input [7:0] \a$1 ;
+  wire [7:0] \a$1 ;
+  wire [1:0] \a$12 ;
+  wire [1:0] \a$18 ;
+  wire [1:0] \a$24 ;
+  wire [1:0] b;
+  wire [1:0] \b$13 ;
+  wire [1:0] \b$19 ;
+  wire [1:0] \b$25 ;
+  input [7:0] \b$3 ;
+  wire [7:0] \b$3 ;
   wire [5:0] p;
   wire [5:0] \p$17 ;
   wire [5:0] \p$23 ;
@@ -17582,13 +9840,13 @@ module \mac_array.pe_1_1.level.u3 (sb, \p$30 , pa, pb, \a$3 , \b$5 , sa);
   wire \sa$14 ;
   wire \sa$20 ;
   wire \sa$26 ;
-  wire \sa$7 ;
+  wire \sa$5 ;
   input sb;
   wire sb;
   wire \sb$15 ;
   wire \sb$21 ;
   wire \sb$27 ;
-  wire \sb$9 ;
+  wire \sb$7 ;
   wire [9:0] t0;
   wire [9:0] t1;
   wire [9:0] t2;
@@ -17646,208 +9904,48 @@ module \mac_array.pe_1_1.level.u3 (sb, \p$30 , pa, pb, \a$3 , \b$5 , sa);
   assign \$43  = pa == 2'h3;
   assign \$44  = | { \$43 , \$42 , \$41  };
   \mac_array.pe_1_1.level.u3.u0  u0 (
-    .a(a),
-    .b(b),
+    .a(\a$1 [1:0]),
+    .b(\b$3 [1:0]),
     .p(p),
     .sa(sa),
     .sb(sb)
   );
   \mac_array.pe_1_1.level.u3.u1  u1 (
-    .a(\a$12 ),
-    .b(\b$13 ),
+    .a(\a$1 [3:2]),
+    .b(\b$3 [3:2]),
     .p(\p$17 ),
     .sa(sa),
     .sb(\sb$15 )
   );
   \mac_array.pe_1_1.level.u3.u2  u2 (
-    .a(\a$18 ),
-    .b(\b$19 ),
+    .a(\a$1 [5:4]),
+    .b(\b$3 [5:4]),
     .p(\p$23 ),
     .sa(\sa$20 ),
     .sb(sb)
   );
   \mac_array.pe_1_1.level.u3.u3  u3 (
-    .a(\a$24 ),
-    .b(\b$25 ),
+    .a(\a$1 [7:6]),
+    .b(\b$3 [7:6]),
     .p(\p$29 ),
     .sa(\sa$26 ),
     .sb(\sb$27 )
   );
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[0] = \a$3 [0];
-      default:
-          a[0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[1] = \a$3 [1];
-      default:
-          a[1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[0] = \b$5 [0];
-      default:
-          b[0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[1] = \b$5 [1];
-      default:
-          b[1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [0] = \a$3 [0];
-      4'h4, 4'h8:
-          \a$12 [0] = \a$3 [6];
-      default:
-          \a$12 [0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [1] = \a$3 [1];
-      4'h4, 4'h8:
-          \a$12 [1] = \a$3 [7];
-      default:
-          \a$12 [1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [0] = \b$5 [2];
-      default:
-          \b$13 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [1] = \b$5 [3];
-      default:
-          \b$13 [1] = \b$5 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [0] = \a$3 [2];
-      4'h0:
-          \a$18 [0] = \a$3 [4];
-      default:
-          \a$18 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [1] = \a$3 [3];
-      4'h0:
-          \a$18 [1] = \a$3 [5];
-      default:
-          \a$18 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [0] = \b$5 [6];
-      4'h4, 4'h8:
-          \b$19 [0] = \b$5 [0];
-      4'h0:
-          \b$19 [0] = \b$5 [4];
-      default:
-          \b$19 [0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [1] = \b$5 [7];
-      4'h4, 4'h8:
-          \b$19 [1] = \b$5 [1];
-      4'h0:
-          \b$19 [1] = \b$5 [5];
-      default:
-          \b$19 [1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [0] = \a$3 [2];
-      4'h4, 4'h8:
-          \a$24 [0] = \a$3 [4];
-      4'h0:
-          \a$24 [0] = \a$3 [6];
-      default:
-          \a$24 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [1] = \a$3 [3];
-      4'h4, 4'h8:
-          \a$24 [1] = \a$3 [5];
-      4'h0:
-          \a$24 [1] = \a$3 [7];
-      default:
-          \a$24 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [0] = \b$5 [4];
-      4'h4, 4'h8:
-          \b$25 [0] = \b$5 [2];
-      4'h0:
-          \b$25 [0] = \b$5 [6];
-      default:
-          \b$25 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [1] = \b$5 [5];
-      4'h4, 4'h8:
-          \b$25 [1] = \b$5 [3];
-      4'h0:
-          \b$25 [1] = \b$5 [7];
-      default:
-          \b$25 [1] = \b$5 [1];
-    endcase
-  end
-  assign \sa$7  = sa;
-  assign \sb$9  = sb;
+  assign a = \a$1 [1:0];
+  assign b = \b$3 [1:0];
+  assign \sa$5  = sa;
+  assign \sb$7  = sb;
   assign t0 = \$18 [9:0];
+  assign \a$12  = \a$1 [3:2];
+  assign \b$13  = \b$3 [3:2];
   assign \sa$14  = sa;
   assign t1 = { \$29 [8], \$29  };
+  assign \a$18  = \a$1 [5:4];
+  assign \b$19  = \b$3 [5:4];
   assign \sb$21  = sb;
   assign t2 = { \$40 [8], \$40  };
+  assign \a$24  = \a$1 [7:6];
+  assign \b$25  = \b$3 [7:6];
   assign t3 = { \p$29 [5], \p$29 [5], \p$29 [5], \p$29 [5], \p$29  };
   assign \p$30  = \$53 [9:0];
   assign \$9  = { p[5], p, 2'h0 };
@@ -17964,8 +10062,8 @@ module \mac_array.pe_1_2 (pa, pb, sa, sb, a, b, p);
   assign \$3  = \$1  & \$2 ;
   assign p = \$3  ? \p$13  : 18'h00000;
   \mac_array.pe_1_2.level  level (
-    .\a$3 (a),
-    .\b$5 (b),
+    .\a$1 (a),
+    .\b$3 (b),
     .\p$38 (\p$13 ),
     .pa(pa),
     .pb(pb),
@@ -17981,8 +10079,7 @@ module \mac_array.pe_1_2 (pa, pb, sa, sb, a, b, p);
 endmodule
 
 (* generator = "Amaranth" *)
-module \mac_array.pe_1_2.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
-  reg \$auto$verilog_backend.cc:2355:dump_module$32  = 0;
+module \mac_array.pe_1_2.level (pa, pb, sa, sb, \a$1 , \b$3 , \p$38 );
   wire \$1 ;
   wire \$10 ;
   wire \$11 ;
@@ -18027,18 +10124,18 @@ module \mac_array.pe_1_2.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
   wire [16:0] \$7 ;
   wire [16:0] \$8 ;
   wire [23:0] \$9 ;
-  reg [7:0] a;
-  reg [7:0] \a$14 ;
-  reg [7:0] \a$22 ;
-  input [31:0] \a$3 ;
-  wire [31:0] \a$3 ;
-  reg [7:0] \a$30 ;
-  reg [7:0] b;
-  reg [7:0] \b$15 ;
-  reg [7:0] \b$23 ;
-  reg [7:0] \b$31 ;
-  input [31:0] \b$5 ;
-  wire [31:0] \b$5 ;
+  wire [7:0] a;
+  input [31:0] \a$1 ;
+  wire [31:0] \a$1 ;
+  wire [7:0] \a$14 ;
+  wire [7:0] \a$22 ;
+  wire [7:0] \a$30 ;
+  wire [7:0] b;
+  wire [7:0] \b$15 ;
+  wire [7:0] \b$23 ;
+  input [31:0] \b$3 ;
+  wire [31:0] \b$3 ;
+  wire [7:0] \b$31 ;
   wire [9:0] p;
   wire [9:0] \p$21 ;
   wire [9:0] \p$29 ;
@@ -18050,7 +10147,7 @@ module \mac_array.pe_1_2.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
   wire [1:0] \pa$16 ;
   wire [1:0] \pa$24 ;
   wire [1:0] \pa$32 ;
-  wire [1:0] \pa$6 ;
+  wire [1:0] \pa$5 ;
   input [1:0] pb;
   wire [1:0] pb;
   wire [1:0] \pb$17 ;
@@ -18117,8 +10214,8 @@ module \mac_array.pe_1_2.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
   assign \$43  = $signed(\$33 ) + $signed(\p$37 );
   assign \$44  = $signed(\$42 ) + $signed(\$43 );
   \mac_array.pe_1_2.level.u0  u0 (
-    .\a$3 (a),
-    .\b$5 (b),
+    .\a$1 (\a$1 [7:0]),
+    .\b$3 (\b$3 [7:0]),
     .\p$30 (p),
     .pa(pa),
     .pb(pb),
@@ -18126,8 +10223,8 @@ module \mac_array.pe_1_2.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
     .sb(sb)
   );
   \mac_array.pe_1_2.level.u1  u1 (
-    .\a$3 (\a$14 ),
-    .\b$5 (\b$15 ),
+    .\a$1 (\a$1 [15:8]),
+    .\b$3 (\b$3 [15:8]),
     .\p$30 (\p$21 ),
     .pa(pa),
     .pb(pb),
@@ -18135,8 +10232,8 @@ module \mac_array.pe_1_2.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
     .sb(\sb$19 )
   );
   \mac_array.pe_1_2.level.u2  u2 (
-    .\a$3 (\a$22 ),
-    .\b$5 (\b$23 ),
+    .\a$1 (\a$1 [23:16]),
+    .\b$3 (\b$3 [23:16]),
     .\p$30 (\p$29 ),
     .pa(pa),
     .pb(pb),
@@ -18144,707 +10241,35 @@ module \mac_array.pe_1_2.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
     .sb(sb)
   );
   \mac_array.pe_1_2.level.u3  u3 (
-    .\a$3 (\a$30 ),
-    .\b$5 (\b$31 ),
+    .\a$1 (\a$1 [31:24]),
+    .\b$3 (\b$3 [31:24]),
     .\p$30 (\p$37 ),
     .pa(pa),
     .pb(pb),
     .sa(\sa$34 ),
     .sb(\sb$35 )
   );
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$32 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$31 [0] = \b$5 [12];
-      4'h8, 4'h9:
-          \b$31 [0] = \b$5 [4];
-      4'h2:
-          \b$31 [0] = \b$5 [16];
-      4'h6:
-          \b$31 [0] = \b$5 [8];
-      4'ha:
-          \b$31 [0] = \b$5 [0];
-      default:
-          \b$31 [0] = \b$5 [24];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$31 [1] = \b$5 [13];
-      4'h8, 4'h9:
-          \b$31 [1] = \b$5 [5];
-      4'h2:
-          \b$31 [1] = \b$5 [17];
-      4'h6:
-          \b$31 [1] = \b$5 [9];
-      4'ha:
-          \b$31 [1] = \b$5 [1];
-      default:
-          \b$31 [1] = \b$5 [25];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$31 [2] = \b$5 [14];
-      4'h8, 4'h9:
-          \b$31 [2] = \b$5 [6];
-      4'h2:
-          \b$31 [2] = \b$5 [18];
-      4'h6:
-          \b$31 [2] = \b$5 [10];
-      4'ha:
-          \b$31 [2] = \b$5 [2];
-      default:
-          \b$31 [2] = \b$5 [26];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$31 [3] = \b$5 [15];
-      4'h8, 4'h9:
-          \b$31 [3] = \b$5 [7];
-      4'h2:
-          \b$31 [3] = \b$5 [19];
-      4'h6:
-          \b$31 [3] = \b$5 [11];
-      4'ha:
-          \b$31 [3] = \b$5 [3];
-      default:
-          \b$31 [3] = \b$5 [27];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$31 [4] = \b$5 [28];
-      4'h2:
-          \b$31 [4] = \b$5 [24];
-      default:
-          \b$31 [4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$31 [5] = \b$5 [29];
-      4'h2:
-          \b$31 [5] = \b$5 [25];
-      default:
-          \b$31 [5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$31 [6] = \b$5 [30];
-      4'h2:
-          \b$31 [6] = \b$5 [26];
-      default:
-          \b$31 [6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$31 [7] = \b$5 [31];
-      4'h2:
-          \b$31 [7] = \b$5 [27];
-      default:
-          \b$31 [7] = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$32 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h8, 4'h9, 4'ha:
-          a[0] = \a$3 [4];
-      default:
-          a[0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h8, 4'h9, 4'ha:
-          a[1] = \a$3 [5];
-      default:
-          a[1] = \a$3 [1];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h8, 4'h9, 4'ha:
-          a[2] = \a$3 [6];
-      default:
-          a[2] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h8, 4'h9, 4'ha:
-          a[3] = \a$3 [7];
-      default:
-          a[3] = \a$3 [3];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          a[4] = \a$3 [4];
-      4'h8:
-          a[4] = \a$3 [12];
-      default:
-          a[4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          a[5] = \a$3 [5];
-      4'h8:
-          a[5] = \a$3 [13];
-      default:
-          a[5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          a[6] = \a$3 [6];
-      4'h8:
-          a[6] = \a$3 [14];
-      default:
-          a[6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          a[7] = \a$3 [7];
-      4'h8:
-          a[7] = \a$3 [15];
-      default:
-          a[7] = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$32 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          b[0] = \b$5 [4];
-      default:
-          b[0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          b[1] = \b$5 [5];
-      default:
-          b[1] = \b$5 [1];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          b[2] = \b$5 [6];
-      default:
-          b[2] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          b[3] = \b$5 [7];
-      default:
-          b[3] = \b$5 [3];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          b[4] = \b$5 [4];
-      4'h2:
-          b[4] = \b$5 [12];
-      default:
-          b[4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          b[5] = \b$5 [5];
-      4'h2:
-          b[5] = \b$5 [13];
-      default:
-          b[5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          b[6] = \b$5 [6];
-      4'h2:
-          b[6] = \b$5 [14];
-      default:
-          b[6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          b[7] = \b$5 [7];
-      4'h2:
-          b[7] = \b$5 [15];
-      default:
-          b[7] = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$32 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [0] = \a$3 [8];
-      4'h2, 4'h6:
-          \a$14 [0] = \a$3 [0];
-      4'h8:
-          \a$14 [0] = \a$3 [20];
-      4'h9:
-          \a$14 [0] = \a$3 [12];
-      default:
-          \a$14 [0] = \a$3 [4];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [1] = \a$3 [9];
-      4'h2, 4'h6:
-          \a$14 [1] = \a$3 [1];
-      4'h8:
-          \a$14 [1] = \a$3 [21];
-      4'h9:
-          \a$14 [1] = \a$3 [13];
-      default:
-          \a$14 [1] = \a$3 [5];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [2] = \a$3 [10];
-      4'h2, 4'h6:
-          \a$14 [2] = \a$3 [2];
-      4'h8:
-          \a$14 [2] = \a$3 [22];
-      4'h9:
-          \a$14 [2] = \a$3 [14];
-      default:
-          \a$14 [2] = \a$3 [6];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [3] = \a$3 [11];
-      4'h2, 4'h6:
-          \a$14 [3] = \a$3 [3];
-      4'h8:
-          \a$14 [3] = \a$3 [23];
-      4'h9:
-          \a$14 [3] = \a$3 [15];
-      default:
-          \a$14 [3] = \a$3 [7];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [4] = \a$3 [12];
-      4'h8:
-          \a$14 [4] = \a$3 [28];
-      default:
-          \a$14 [4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [5] = \a$3 [13];
-      4'h8:
-          \a$14 [5] = \a$3 [29];
-      default:
-          \a$14 [5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [6] = \a$3 [14];
-      4'h8:
-          \a$14 [6] = \a$3 [30];
-      default:
-          \a$14 [6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [7] = \a$3 [15];
-      4'h8:
-          \a$14 [7] = \a$3 [31];
-      default:
-          \a$14 [7] = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$32 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          \b$15 [0] = \b$5 [0];
-      4'h0, 4'h1:
-          \b$15 [0] = \b$5 [8];
-      default:
-          \b$15 [0] = \b$5 [4];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          \b$15 [1] = \b$5 [1];
-      4'h0, 4'h1:
-          \b$15 [1] = \b$5 [9];
-      default:
-          \b$15 [1] = \b$5 [5];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          \b$15 [2] = \b$5 [2];
-      4'h0, 4'h1:
-          \b$15 [2] = \b$5 [10];
-      default:
-          \b$15 [2] = \b$5 [6];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          \b$15 [3] = \b$5 [3];
-      4'h0, 4'h1:
-          \b$15 [3] = \b$5 [11];
-      default:
-          \b$15 [3] = \b$5 [7];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$15 [4] = \b$5 [12];
-      4'h2:
-          \b$15 [4] = \b$5 [8];
-      default:
-          \b$15 [4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$15 [5] = \b$5 [13];
-      4'h2:
-          \b$15 [5] = \b$5 [9];
-      default:
-          \b$15 [5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$15 [6] = \b$5 [14];
-      4'h2:
-          \b$15 [6] = \b$5 [10];
-      default:
-          \b$15 [6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$15 [7] = \b$5 [15];
-      4'h2:
-          \b$15 [7] = \b$5 [11];
-      default:
-          \b$15 [7] = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$32 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [0] = \a$3 [16];
-      4'h1, 4'h5:
-          \a$22 [0] = \a$3 [8];
-      4'h2, 4'h6:
-          \a$22 [0] = \a$3 [4];
-      default:
-          \a$22 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [1] = \a$3 [17];
-      4'h1, 4'h5:
-          \a$22 [1] = \a$3 [9];
-      4'h2, 4'h6:
-          \a$22 [1] = \a$3 [5];
-      default:
-          \a$22 [1] = \a$3 [1];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [2] = \a$3 [18];
-      4'h1, 4'h5:
-          \a$22 [2] = \a$3 [10];
-      4'h2, 4'h6:
-          \a$22 [2] = \a$3 [6];
-      default:
-          \a$22 [2] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [3] = \a$3 [19];
-      4'h1, 4'h5:
-          \a$22 [3] = \a$3 [11];
-      4'h2, 4'h6:
-          \a$22 [3] = \a$3 [7];
-      default:
-          \a$22 [3] = \a$3 [3];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [4] = \a$3 [20];
-      4'h8:
-          \a$22 [4] = \a$3 [8];
-      default:
-          \a$22 [4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [5] = \a$3 [21];
-      4'h8:
-          \a$22 [5] = \a$3 [9];
-      default:
-          \a$22 [5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [6] = \a$3 [22];
-      4'h8:
-          \a$22 [6] = \a$3 [10];
-      default:
-          \a$22 [6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [7] = \a$3 [23];
-      4'h8:
-          \a$22 [7] = \a$3 [11];
-      default:
-          \a$22 [7] = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$32 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$23 [0] = \b$5 [8];
-      4'h8, 4'h9:
-          \b$23 [0] = \b$5 [0];
-      4'h2:
-          \b$23 [0] = \b$5 [20];
-      4'h6:
-          \b$23 [0] = \b$5 [12];
-      4'ha:
-          \b$23 [0] = \b$5 [4];
-      default:
-          \b$23 [0] = \b$5 [16];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$23 [1] = \b$5 [9];
-      4'h8, 4'h9:
-          \b$23 [1] = \b$5 [1];
-      4'h2:
-          \b$23 [1] = \b$5 [21];
-      4'h6:
-          \b$23 [1] = \b$5 [13];
-      4'ha:
-          \b$23 [1] = \b$5 [5];
-      default:
-          \b$23 [1] = \b$5 [17];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$23 [2] = \b$5 [10];
-      4'h8, 4'h9:
-          \b$23 [2] = \b$5 [2];
-      4'h2:
-          \b$23 [2] = \b$5 [22];
-      4'h6:
-          \b$23 [2] = \b$5 [14];
-      4'ha:
-          \b$23 [2] = \b$5 [6];
-      default:
-          \b$23 [2] = \b$5 [18];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$23 [3] = \b$5 [11];
-      4'h8, 4'h9:
-          \b$23 [3] = \b$5 [3];
-      4'h2:
-          \b$23 [3] = \b$5 [23];
-      4'h6:
-          \b$23 [3] = \b$5 [15];
-      4'ha:
-          \b$23 [3] = \b$5 [7];
-      default:
-          \b$23 [3] = \b$5 [19];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$23 [4] = \b$5 [20];
-      4'h2:
-          \b$23 [4] = \b$5 [28];
-      default:
-          \b$23 [4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$23 [5] = \b$5 [21];
-      4'h2:
-          \b$23 [5] = \b$5 [29];
-      default:
-          \b$23 [5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$23 [6] = \b$5 [22];
-      4'h2:
-          \b$23 [6] = \b$5 [30];
-      default:
-          \b$23 [6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$23 [7] = \b$5 [23];
-      4'h2:
-          \b$23 [7] = \b$5 [31];
-      default:
-          \b$23 [7] = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$32 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h5:
-          \a$30 [0] = \a$3 [12];
-      4'h2, 4'h6:
-          \a$30 [0] = \a$3 [4];
-      4'h8:
-          \a$30 [0] = \a$3 [16];
-      4'h9:
-          \a$30 [0] = \a$3 [8];
-      4'ha:
-          \a$30 [0] = \a$3 [0];
-      default:
-          \a$30 [0] = \a$3 [24];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h5:
-          \a$30 [1] = \a$3 [13];
-      4'h2, 4'h6:
-          \a$30 [1] = \a$3 [5];
-      4'h8:
-          \a$30 [1] = \a$3 [17];
-      4'h9:
-          \a$30 [1] = \a$3 [9];
-      4'ha:
-          \a$30 [1] = \a$3 [1];
-      default:
-          \a$30 [1] = \a$3 [25];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h5:
-          \a$30 [2] = \a$3 [14];
-      4'h2, 4'h6:
-          \a$30 [2] = \a$3 [6];
-      4'h8:
-          \a$30 [2] = \a$3 [18];
-      4'h9:
-          \a$30 [2] = \a$3 [10];
-      4'ha:
-          \a$30 [2] = \a$3 [2];
-      default:
-          \a$30 [2] = \a$3 [26];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h5:
-          \a$30 [3] = \a$3 [15];
-      4'h2, 4'h6:
-          \a$30 [3] = \a$3 [7];
-      4'h8:
-          \a$30 [3] = \a$3 [19];
-      4'h9:
-          \a$30 [3] = \a$3 [11];
-      4'ha:
-          \a$30 [3] = \a$3 [3];
-      default:
-          \a$30 [3] = \a$3 [27];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$30 [4] = \a$3 [28];
-      4'h8:
-          \a$30 [4] = \a$3 [24];
-      default:
-          \a$30 [4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$30 [5] = \a$3 [29];
-      4'h8:
-          \a$30 [5] = \a$3 [25];
-      default:
-          \a$30 [5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$30 [6] = \a$3 [30];
-      4'h8:
-          \a$30 [6] = \a$3 [26];
-      default:
-          \a$30 [6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$30 [7] = \a$3 [31];
-      4'h8:
-          \a$30 [7] = \a$3 [27];
-      default:
-          \a$30 [7] = 1'h0;
-    endcase
-  end
-  assign \pa$6  = pa;
+  assign a = \a$1 [7:0];
+  assign b = \b$3 [7:0];
+  assign \pa$5  = pa;
   assign \pb$7  = pb;
   assign \sa$9  = sa;
   assign \sb$11  = sb;
   assign t0 = \$15 [17:0];
+  assign \a$14  = \a$1 [15:8];
+  assign \b$15  = \b$3 [15:8];
   assign \pa$16  = pa;
   assign \pb$17  = pb;
   assign \sa$18  = sa;
   assign t1 = { \$24 [16], \$24  };
+  assign \a$22  = \a$1 [23:16];
+  assign \b$23  = \b$3 [23:16];
   assign \pa$24  = pa;
   assign \pb$25  = pb;
   assign \sb$27  = sb;
   assign t2 = { \$33 [16], \$33  };
+  assign \a$30  = \a$1 [31:24];
+  assign \b$31  = \b$3 [31:24];
   assign \pa$32  = pa;
   assign \pb$33  = pb;
   assign t3 = { \p$37 [9], \p$37 [9], \p$37 [9], \p$37 [9], \p$37 [9], \p$37 [9], \p$37 [9], \p$37 [9], \p$37  };
@@ -18857,8 +10282,7 @@ module \mac_array.pe_1_2.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
 endmodule
 
 (* generator = "Amaranth" *)
-module \mac_array.pe_1_2.level.u0 (pa, pb, sa, sb, \a$3 , \b$5 , \p$30 );
-  reg \$auto$verilog_backend.cc:2355:dump_module$33  = 0;
+module \mac_array.pe_1_2.level.u0 (pa, pb, sa, sb, \a$1 , \b$3 , \p$30 );
   wire \$1 ;
   wire [8:0] \$10 ;
   wire [11:0] \$11 ;
@@ -18912,18 +10336,18 @@ module \mac_array.pe_1_2.level.u0 (pa, pb, sa, sb, \a$3 , \b$5 , \p$30 );
   wire \$7 ;
   wire \$8 ;
   wire [8:0] \$9 ;
-  reg [1:0] a;
-  reg [1:0] \a$12 ;
-  reg [1:0] \a$18 ;
-  reg [1:0] \a$24 ;
-  input [7:0] \a$3 ;
-  wire [7:0] \a$3 ;
-  reg [1:0] b;
-  reg [1:0] \b$13 ;
-  reg [1:0] \b$19 ;
-  reg [1:0] \b$25 ;
-  input [7:0] \b$5 ;
-  wire [7:0] \b$5 ;
+  wire [1:0] a;
+  input [7:0] \a$1 ;
+  wire [7:0] \a$1 ;
+  wire [1:0] \a$12 ;
+  wire [1:0] \a$18 ;
+  wire [1:0] \a$24 ;
+  wire [1:0] b;
+  wire [1:0] \b$13 ;
+  wire [1:0] \b$19 ;
+  wire [1:0] \b$25 ;
+  input [7:0] \b$3 ;
+  wire [7:0] \b$3 ;
   wire [5:0] p;
   wire [5:0] \p$17 ;
   wire [5:0] \p$23 ;
@@ -18939,13 +10363,13 @@ module \mac_array.pe_1_2.level.u0 (pa, pb, sa, sb, \a$3 , \b$5 , \p$30 );
   wire \sa$14 ;
   wire \sa$20 ;
   wire \sa$26 ;
-  wire \sa$7 ;
+  wire \sa$5 ;
   input sb;
   wire sb;
   wire \sb$15 ;
   wire \sb$21 ;
   wire \sb$27 ;
-  wire \sb$9 ;
+  wire \sb$7 ;
   wire [9:0] t0;
   wire [9:0] t1;
   wire [9:0] t2;
@@ -19003,208 +10427,48 @@ module \mac_array.pe_1_2.level.u0 (pa, pb, sa, sb, \a$3 , \b$5 , \p$30 );
   assign \$43  = pa == 2'h3;
   assign \$44  = | { \$43 , \$42 , \$41  };
   \mac_array.pe_1_2.level.u0.u0  u0 (
-    .a(a),
-    .b(b),
+    .a(\a$1 [1:0]),
+    .b(\b$3 [1:0]),
     .p(p),
     .sa(sa),
     .sb(sb)
   );
   \mac_array.pe_1_2.level.u0.u1  u1 (
-    .a(\a$12 ),
-    .b(\b$13 ),
+    .a(\a$1 [3:2]),
+    .b(\b$3 [3:2]),
     .p(\p$17 ),
     .sa(sa),
     .sb(\sb$15 )
   );
   \mac_array.pe_1_2.level.u0.u2  u2 (
-    .a(\a$18 ),
-    .b(\b$19 ),
+    .a(\a$1 [5:4]),
+    .b(\b$3 [5:4]),
     .p(\p$23 ),
     .sa(\sa$20 ),
     .sb(sb)
   );
   \mac_array.pe_1_2.level.u0.u3  u3 (
-    .a(\a$24 ),
-    .b(\b$25 ),
+    .a(\a$1 [7:6]),
+    .b(\b$3 [7:6]),
     .p(\p$29 ),
     .sa(\sa$26 ),
     .sb(\sb$27 )
   );
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[0] = \a$3 [0];
-      default:
-          a[0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[1] = \a$3 [1];
-      default:
-          a[1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[0] = \b$5 [0];
-      default:
-          b[0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[1] = \b$5 [1];
-      default:
-          b[1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [0] = \a$3 [0];
-      4'h4, 4'h8:
-          \a$12 [0] = \a$3 [6];
-      default:
-          \a$12 [0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [1] = \a$3 [1];
-      4'h4, 4'h8:
-          \a$12 [1] = \a$3 [7];
-      default:
-          \a$12 [1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [0] = \b$5 [2];
-      default:
-          \b$13 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [1] = \b$5 [3];
-      default:
-          \b$13 [1] = \b$5 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [0] = \a$3 [2];
-      4'h0:
-          \a$18 [0] = \a$3 [4];
-      default:
-          \a$18 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [1] = \a$3 [3];
-      4'h0:
-          \a$18 [1] = \a$3 [5];
-      default:
-          \a$18 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [0] = \b$5 [6];
-      4'h4, 4'h8:
-          \b$19 [0] = \b$5 [0];
-      4'h0:
-          \b$19 [0] = \b$5 [4];
-      default:
-          \b$19 [0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [1] = \b$5 [7];
-      4'h4, 4'h8:
-          \b$19 [1] = \b$5 [1];
-      4'h0:
-          \b$19 [1] = \b$5 [5];
-      default:
-          \b$19 [1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [0] = \a$3 [2];
-      4'h4, 4'h8:
-          \a$24 [0] = \a$3 [4];
-      4'h0:
-          \a$24 [0] = \a$3 [6];
-      default:
-          \a$24 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [1] = \a$3 [3];
-      4'h4, 4'h8:
-          \a$24 [1] = \a$3 [5];
-      4'h0:
-          \a$24 [1] = \a$3 [7];
-      default:
-          \a$24 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [0] = \b$5 [4];
-      4'h4, 4'h8:
-          \b$25 [0] = \b$5 [2];
-      4'h0:
-          \b$25 [0] = \b$5 [6];
-      default:
-          \b$25 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [1] = \b$5 [5];
-      4'h4, 4'h8:
-          \b$25 [1] = \b$5 [3];
-      4'h0:
-          \b$25 [1] = \b$5 [7];
-      default:
-          \b$25 [1] = \b$5 [1];
-    endcase
-  end
-  assign \sa$7  = sa;
-  assign \sb$9  = sb;
+  assign a = \a$1 [1:0];
+  assign b = \b$3 [1:0];
+  assign \sa$5  = sa;
+  assign \sb$7  = sb;
   assign t0 = \$18 [9:0];
+  assign \a$12  = \a$1 [3:2];
+  assign \b$13  = \b$3 [3:2];
   assign \sa$14  = sa;
   assign t1 = { \$29 [8], \$29  };
+  assign \a$18  = \a$1 [5:4];
+  assign \b$19  = \b$3 [5:4];
   assign \sb$21  = sb;
   assign t2 = { \$40 [8], \$40  };
+  assign \a$24  = \a$1 [7:6];
+  assign \b$25  = \b$3 [7:6];
   assign t3 = { \p$29 [5], \p$29 [5], \p$29 [5], \p$29 [5], \p$29  };
   assign \p$30  = \$53 [9:0];
   assign \$9  = { p[5], p, 2'h0 };
@@ -19291,8 +10555,7 @@ module \mac_array.pe_1_2.level.u0.u3 (sb, p, a, b, sa);
 endmodule
 
 (* generator = "Amaranth" *)
-module \mac_array.pe_1_2.level.u1 (\p$30 , pa, pb, sa, \a$3 , \b$5 , sb);
-  reg \$auto$verilog_backend.cc:2355:dump_module$34  = 0;
+module \mac_array.pe_1_2.level.u1 (\p$30 , pa, pb, sa, \a$1 , \b$3 , sb);
   wire \$1 ;
   wire [8:0] \$10 ;
   wire [11:0] \$11 ;
@@ -19346,18 +10609,18 @@ module \mac_array.pe_1_2.level.u1 (\p$30 , pa, pb, sa, \a$3 , \b$5 , sb);
   wire \$7 ;
   wire \$8 ;
   wire [8:0] \$9 ;
-  reg [1:0] a;
-  reg [1:0] \a$12 ;
-  reg [1:0] \a$18 ;
-  reg [1:0] \a$24 ;
-  input [7:0] \a$3 ;
-  wire [7:0] \a$3 ;
-  reg [1:0] b;
-  reg [1:0] \b$13 ;
-  reg [1:0] \b$19 ;
-  reg [1:0] \b$25 ;
-  input [7:0] \b$5 ;
-  wire [7:0] \b$5 ;
+  wire [1:0] a;
+  input [7:0] \a$1 ;
+  wire [7:0] \a$1 ;
+  wire [1:0] \a$12 ;
+  wire [1:0] \a$18 ;
+  wire [1:0] \a$24 ;
+  wire [1:0] b;
+  wire [1:0] \b$13 ;
+  wire [1:0] \b$19 ;
+  wire [1:0] \b$25 ;
+  input [7:0] \b$3 ;
+  wire [7:0] \b$3 ;
   wire [5:0] p;
   wire [5:0] \p$17 ;
   wire [5:0] \p$23 ;
@@ -19373,13 +10636,13 @@ module \mac_array.pe_1_2.level.u1 (\p$30 , pa, pb, sa, \a$3 , \b$5 , sb);
   wire \sa$14 ;
   wire \sa$20 ;
   wire \sa$26 ;
-  wire \sa$7 ;
+  wire \sa$5 ;
   input sb;
   wire sb;
   wire \sb$15 ;
   wire \sb$21 ;
   wire \sb$27 ;
-  wire \sb$9 ;
+  wire \sb$7 ;
   wire [9:0] t0;
   wire [9:0] t1;
   wire [9:0] t2;
@@ -19437,208 +10700,48 @@ module \mac_array.pe_1_2.level.u1 (\p$30 , pa, pb, sa, \a$3 , \b$5 , sb);
   assign \$43  = pa == 2'h3;
   assign \$44  = | { \$43 , \$42 , \$41  };
   \mac_array.pe_1_2.level.u1.u0  u0 (
-    .a(a),
-    .b(b),
+    .a(\a$1 [1:0]),
+    .b(\b$3 [1:0]),
     .p(p),
     .sa(sa),
     .sb(sb)
   );
   \mac_array.pe_1_2.level.u1.u1  u1 (
-    .a(\a$12 ),
-    .b(\b$13 ),
+    .a(\a$1 [3:2]),
+    .b(\b$3 [3:2]),
     .p(\p$17 ),
     .sa(sa),
     .sb(\sb$15 )
   );
   \mac_array.pe_1_2.level.u1.u2  u2 (
-    .a(\a$18 ),
-    .b(\b$19 ),
+    .a(\a$1 [5:4]),
+    .b(\b$3 [5:4]),
     .p(\p$23 ),
     .sa(\sa$20 ),
     .sb(sb)
   );
   \mac_array.pe_1_2.level.u1.u3  u3 (
-    .a(\a$24 ),
-    .b(\b$25 ),
+    .a(\a$1 [7:6]),
+    .b(\b$3 [7:6]),
     .p(\p$29 ),
     .sa(\sa$26 ),
     .sb(\sb$27 )
   );
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[0] = \a$3 [0];
-      default:
-          a[0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[1] = \a$3 [1];
-      default:
-          a[1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[0] = \b$5 [0];
-      default:
-          b[0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[1] = \b$5 [1];
-      default:
-          b[1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [0] = \a$3 [0];
-      4'h4, 4'h8:
-          \a$12 [0] = \a$3 [6];
-      default:
-          \a$12 [0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [1] = \a$3 [1];
-      4'h4, 4'h8:
-          \a$12 [1] = \a$3 [7];
-      default:
-          \a$12 [1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [0] = \b$5 [2];
-      default:
-          \b$13 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [1] = \b$5 [3];
-      default:
-          \b$13 [1] = \b$5 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [0] = \a$3 [2];
-      4'h0:
-          \a$18 [0] = \a$3 [4];
-      default:
-          \a$18 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [1] = \a$3 [3];
-      4'h0:
-          \a$18 [1] = \a$3 [5];
-      default:
-          \a$18 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [0] = \b$5 [6];
-      4'h4, 4'h8:
-          \b$19 [0] = \b$5 [0];
-      4'h0:
-          \b$19 [0] = \b$5 [4];
-      default:
-          \b$19 [0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [1] = \b$5 [7];
-      4'h4, 4'h8:
-          \b$19 [1] = \b$5 [1];
-      4'h0:
-          \b$19 [1] = \b$5 [5];
-      default:
-          \b$19 [1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [0] = \a$3 [2];
-      4'h4, 4'h8:
-          \a$24 [0] = \a$3 [4];
-      4'h0:
-          \a$24 [0] = \a$3 [6];
-      default:
-          \a$24 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [1] = \a$3 [3];
-      4'h4, 4'h8:
-          \a$24 [1] = \a$3 [5];
-      4'h0:
-          \a$24 [1] = \a$3 [7];
-      default:
-          \a$24 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [0] = \b$5 [4];
-      4'h4, 4'h8:
-          \b$25 [0] = \b$5 [2];
-      4'h0:
-          \b$25 [0] = \b$5 [6];
-      default:
-          \b$25 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [1] = \b$5 [5];
-      4'h4, 4'h8:
-          \b$25 [1] = \b$5 [3];
-      4'h0:
-          \b$25 [1] = \b$5 [7];
-      default:
-          \b$25 [1] = \b$5 [1];
-    endcase
-  end
-  assign \sa$7  = sa;
-  assign \sb$9  = sb;
+  assign a = \a$1 [1:0];
+  assign b = \b$3 [1:0];
+  assign \sa$5  = sa;
+  assign \sb$7  = sb;
   assign t0 = \$18 [9:0];
+  assign \a$12  = \a$1 [3:2];
+  assign \b$13  = \b$3 [3:2];
   assign \sa$14  = sa;
   assign t1 = { \$29 [8], \$29  };
+  assign \a$18  = \a$1 [5:4];
+  assign \b$19  = \b$3 [5:4];
   assign \sb$21  = sb;
   assign t2 = { \$40 [8], \$40  };
+  assign \a$24  = \a$1 [7:6];
+  assign \b$25  = \b$3 [7:6];
   assign t3 = { \p$29 [5], \p$29 [5], \p$29 [5], \p$29 [5], \p$29  };
   assign \p$30  = \$53 [9:0];
   assign \$9  = { p[5], p, 2'h0 };
@@ -19725,8 +10828,7 @@ module \mac_array.pe_1_2.level.u1.u3 (sb, p, a, b, sa);
 endmodule
 
 (* generator = "Amaranth" *)
-module \mac_array.pe_1_2.level.u2 (\p$30 , pa, pb, sb, \a$3 , \b$5 , sa);
-  reg \$auto$verilog_backend.cc:2355:dump_module$35  = 0;
+module \mac_array.pe_1_2.level.u2 (\p$30 , pa, pb, sb, \a$1 , \b$3 , sa);
   wire \$1 ;
   wire [8:0] \$10 ;
   wire [11:0] \$11 ;
@@ -19780,18 +10882,18 @@ module \mac_array.pe_1_2.level.u2 (\p$30 , pa, pb, sb, \a$3 , \b$5 , sa);
   wire \$7 ;
   wire \$8 ;
   wire [8:0] \$9 ;
-  reg [1:0] a;
-  reg [1:0] \a$12 ;
-  reg [1:0] \a$18 ;
-  reg [1:0] \a$24 ;
-  input [7:0] \a$3 ;
-  wire [7:0] \a$3 ;
-  reg [1:0] b;
-  reg [1:0] \b$13 ;
-  reg [1:0] \b$19 ;
-  reg [1:0] \b$25 ;
-  input [7:0] \b$5 ;
-  wire [7:0] \b$5 ;
+  wire [1:0] a;
+  input [7:0] \a$1 ;
+  wire [7:0] \a$1 ;
+  wire [1:0] \a$12 ;
+  wire [1:0] \a$18 ;
+  wire [1:0] \a$24 ;
+  wire [1:0] b;
+  wire [1:0] \b$13 ;
+  wire [1:0] \b$19 ;
+  wire [1:0] \b$25 ;
+  input [7:0] \b$3 ;
+  wire [7:0] \b$3 ;
   wire [5:0] p;
   wire [5:0] \p$17 ;
   wire [5:0] \p$23 ;
@@ -19807,13 +10909,13 @@ module \mac_array.pe_1_2.level.u2 (\p$30 , pa, pb, sb, \a$3 , \b$5 , sa);
   wire \sa$14 ;
   wire \sa$20 ;
   wire \sa$26 ;
-  wire \sa$7 ;
+  wire \sa$5 ;
   input sb;
   wire sb;
   wire \sb$15 ;
   wire \sb$21 ;
   wire \sb$27 ;
-  wire \sb$9 ;
+  wire \sb$7 ;
   wire [9:0] t0;
   wire [9:0] t1;
   wire [9:0] t2;
@@ -19871,208 +10973,48 @@ module \mac_array.pe_1_2.level.u2 (\p$30 , pa, pb, sb, \a$3 , \b$5 , sa);
   assign \$43  = pa == 2'h3;
   assign \$44  = | { \$43 , \$42 , \$41  };
   \mac_array.pe_1_2.level.u2.u0  u0 (
-    .a(a),
-    .b(b),
+    .a(\a$1 [1:0]),
+    .b(\b$3 [1:0]),
     .p(p),
     .sa(sa),
     .sb(sb)
   );
   \mac_array.pe_1_2.level.u2.u1  u1 (
-    .a(\a$12 ),
-    .b(\b$13 ),
+    .a(\a$1 [3:2]),
+    .b(\b$3 [3:2]),
     .p(\p$17 ),
     .sa(sa),
     .sb(\sb$15 )
   );
   \mac_array.pe_1_2.level.u2.u2  u2 (
-    .a(\a$18 ),
-    .b(\b$19 ),
+    .a(\a$1 [5:4]),
+    .b(\b$3 [5:4]),
     .p(\p$23 ),
     .sa(\sa$20 ),
     .sb(sb)
   );
   \mac_array.pe_1_2.level.u2.u3  u3 (
-    .a(\a$24 ),
-    .b(\b$25 ),
+    .a(\a$1 [7:6]),
+    .b(\b$3 [7:6]),
     .p(\p$29 ),
     .sa(\sa$26 ),
     .sb(\sb$27 )
   );
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$35 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[0] = \a$3 [0];
-      default:
-          a[0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[1] = \a$3 [1];
-      default:
-          a[1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$35 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[0] = \b$5 [0];
-      default:
-          b[0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[1] = \b$5 [1];
-      default:
-          b[1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$35 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [0] = \a$3 [0];
-      4'h4, 4'h8:
-          \a$12 [0] = \a$3 [6];
-      default:
-          \a$12 [0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [1] = \a$3 [1];
-      4'h4, 4'h8:
-          \a$12 [1] = \a$3 [7];
-      default:
-          \a$12 [1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$35 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [0] = \b$5 [2];
-      default:
-          \b$13 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [1] = \b$5 [3];
-      default:
-          \b$13 [1] = \b$5 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$35 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [0] = \a$3 [2];
-      4'h0:
-          \a$18 [0] = \a$3 [4];
-      default:
-          \a$18 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [1] = \a$3 [3];
-      4'h0:
-          \a$18 [1] = \a$3 [5];
-      default:
-          \a$18 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$35 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [0] = \b$5 [6];
-      4'h4, 4'h8:
-          \b$19 [0] = \b$5 [0];
-      4'h0:
-          \b$19 [0] = \b$5 [4];
-      default:
-          \b$19 [0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [1] = \b$5 [7];
-      4'h4, 4'h8:
-          \b$19 [1] = \b$5 [1];
-      4'h0:
-          \b$19 [1] = \b$5 [5];
-      default:
-          \b$19 [1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$35 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [0] = \a$3 [2];
-      4'h4, 4'h8:
-          \a$24 [0] = \a$3 [4];
-      4'h0:
-          \a$24 [0] = \a$3 [6];
-      default:
-          \a$24 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [1] = \a$3 [3];
-      4'h4, 4'h8:
-          \a$24 [1] = \a$3 [5];
-      4'h0:
-          \a$24 [1] = \a$3 [7];
-      default:
-          \a$24 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$35 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [0] = \b$5 [4];
-      4'h4, 4'h8:
-          \b$25 [0] = \b$5 [2];
-      4'h0:
-          \b$25 [0] = \b$5 [6];
-      default:
-          \b$25 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [1] = \b$5 [5];
-      4'h4, 4'h8:
-          \b$25 [1] = \b$5 [3];
-      4'h0:
-          \b$25 [1] = \b$5 [7];
-      default:
-          \b$25 [1] = \b$5 [1];
-    endcase
-  end
-  assign \sa$7  = sa;
-  assign \sb$9  = sb;
+  assign a = \a$1 [1:0];
+  assign b = \b$3 [1:0];
+  assign \sa$5  = sa;
+  assign \sb$7  = sb;
   assign t0 = \$18 [9:0];
+  assign \a$12  = \a$1 [3:2];
+  assign \b$13  = \b$3 [3:2];
   assign \sa$14  = sa;
   assign t1 = { \$29 [8], \$29  };
+  assign \a$18  = \a$1 [5:4];
+  assign \b$19  = \b$3 [5:4];
   assign \sb$21  = sb;
   assign t2 = { \$40 [8], \$40  };
+  assign \a$24  = \a$1 [7:6];
+  assign \b$25  = \b$3 [7:6];
   assign t3 = { \p$29 [5], \p$29 [5], \p$29 [5], \p$29 [5], \p$29  };
   assign \p$30  = \$53 [9:0];
   assign \$9  = { p[5], p, 2'h0 };
@@ -20159,8 +11101,7 @@ module \mac_array.pe_1_2.level.u2.u3 (sb, p, a, b, sa);
 endmodule
 
 (* generator = "Amaranth" *)
-module \mac_array.pe_1_2.level.u3 (sb, \p$30 , pa, pb, \a$3 , \b$5 , sa);
-  reg \$auto$verilog_backend.cc:2355:dump_module$36  = 0;
+module \mac_array.pe_1_2.level.u3 (sb, \p$30 , pa, pb, \a$1 , \b$3 , sa);
   wire \$1 ;
   wire [8:0] \$10 ;
   wire [11:0] \$11 ;
@@ -20214,18 +11155,18 @@ module \mac_array.pe_1_2.level.u3 (sb, \p$30 , pa, pb, \a$3 , \b$5 , sa);
   wire \$7 ;
   wire \$8 ;
   wire [8:0] \$9 ;
-  reg [1:0] a;
-  reg [1:0] \a$12 ;
-  reg [1:0] \a$18 ;
-  reg [1:0] \a$24 ;
-  input [7:0] \a$3 ;
-  wire [7:0] \a$3 ;
-  reg [1:0] b;
-  reg [1:0] \b$13 ;
-  reg [1:0] \b$19 ;
-  reg [1:0] \b$25 ;
-  input [7:0] \b$5 ;
-  wire [7:0] \b$5 ;
+  wire [1:0] a;
+  input [7:0] \a$1 ;
+  wire [7:0] \a$1 ;
+  wire [1:0] \a$12 ;
+  wire [1:0] \a$18 ;
+  wire [1:0] \a$24 ;
+  wire [1:0] b;
+  wire [1:0] \b$13 ;
+  wire [1:0] \b$19 ;
+  wire [1:0] \b$25 ;
+  input [7:0] \b$3 ;
+  wire [7:0] \b$3 ;
   wire [5:0] p;
   wire [5:0] \p$17 ;
   wire [5:0] \p$23 ;
@@ -20241,13 +11182,13 @@ module \mac_array.pe_1_2.level.u3 (sb, \p$30 , pa, pb, \a$3 , \b$5 , sa);
   wire \sa$14 ;
   wire \sa$20 ;
   wire \sa$26 ;
-  wire \sa$7 ;
+  wire \sa$5 ;
   input sb;
   wire sb;
   wire \sb$15 ;
   wire \sb$21 ;
   wire \sb$27 ;
-  wire \sb$9 ;
+  wire \sb$7 ;
   wire [9:0] t0;
   wire [9:0] t1;
   wire [9:0] t2;
@@ -20305,208 +11246,48 @@ module \mac_array.pe_1_2.level.u3 (sb, \p$30 , pa, pb, \a$3 , \b$5 , sa);
   assign \$43  = pa == 2'h3;
   assign \$44  = | { \$43 , \$42 , \$41  };
   \mac_array.pe_1_2.level.u3.u0  u0 (
-    .a(a),
-    .b(b),
+    .a(\a$1 [1:0]),
+    .b(\b$3 [1:0]),
     .p(p),
     .sa(sa),
     .sb(sb)
   );
   \mac_array.pe_1_2.level.u3.u1  u1 (
-    .a(\a$12 ),
-    .b(\b$13 ),
+    .a(\a$1 [3:2]),
+    .b(\b$3 [3:2]),
     .p(\p$17 ),
     .sa(sa),
     .sb(\sb$15 )
   );
   \mac_array.pe_1_2.level.u3.u2  u2 (
-    .a(\a$18 ),
-    .b(\b$19 ),
+    .a(\a$1 [5:4]),
+    .b(\b$3 [5:4]),
     .p(\p$23 ),
     .sa(\sa$20 ),
     .sb(sb)
   );
   \mac_array.pe_1_2.level.u3.u3  u3 (
-    .a(\a$24 ),
-    .b(\b$25 ),
+    .a(\a$1 [7:6]),
+    .b(\b$3 [7:6]),
     .p(\p$29 ),
     .sa(\sa$26 ),
     .sb(\sb$27 )
   );
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$36 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[0] = \a$3 [0];
-      default:
-          a[0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[1] = \a$3 [1];
-      default:
-          a[1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$36 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[0] = \b$5 [0];
-      default:
-          b[0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[1] = \b$5 [1];
-      default:
-          b[1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$36 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [0] = \a$3 [0];
-      4'h4, 4'h8:
-          \a$12 [0] = \a$3 [6];
-      default:
-          \a$12 [0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [1] = \a$3 [1];
-      4'h4, 4'h8:
-          \a$12 [1] = \a$3 [7];
-      default:
-          \a$12 [1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$36 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [0] = \b$5 [2];
-      default:
-          \b$13 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [1] = \b$5 [3];
-      default:
-          \b$13 [1] = \b$5 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$36 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [0] = \a$3 [2];
-      4'h0:
-          \a$18 [0] = \a$3 [4];
-      default:
-          \a$18 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [1] = \a$3 [3];
-      4'h0:
-          \a$18 [1] = \a$3 [5];
-      default:
-          \a$18 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$36 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [0] = \b$5 [6];
-      4'h4, 4'h8:
-          \b$19 [0] = \b$5 [0];
-      4'h0:
-          \b$19 [0] = \b$5 [4];
-      default:
-          \b$19 [0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [1] = \b$5 [7];
-      4'h4, 4'h8:
-          \b$19 [1] = \b$5 [1];
-      4'h0:
-          \b$19 [1] = \b$5 [5];
-      default:
-          \b$19 [1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$36 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [0] = \a$3 [2];
-      4'h4, 4'h8:
-          \a$24 [0] = \a$3 [4];
-      4'h0:
-          \a$24 [0] = \a$3 [6];
-      default:
-          \a$24 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [1] = \a$3 [3];
-      4'h4, 4'h8:
-          \a$24 [1] = \a$3 [5];
-      4'h0:
-          \a$24 [1] = \a$3 [7];
-      default:
-          \a$24 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$36 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [0] = \b$5 [4];
-      4'h4, 4'h8:
-          \b$25 [0] = \b$5 [2];
-      4'h0:
-          \b$25 [0] = \b$5 [6];
-      default:
-          \b$25 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [1] = \b$5 [5];
-      4'h4, 4'h8:
-          \b$25 [1] = \b$5 [3];
-      4'h0:
-          \b$25 [1] = \b$5 [7];
-      default:
-          \b$25 [1] = \b$5 [1];
-    endcase
-  end
-  assign \sa$7  = sa;
-  assign \sb$9  = sb;
+  assign a = \a$1 [1:0];
+  assign b = \b$3 [1:0];
+  assign \sa$5  = sa;
+  assign \sb$7  = sb;
   assign t0 = \$18 [9:0];
+  assign \a$12  = \a$1 [3:2];
+  assign \b$13  = \b$3 [3:2];
   assign \sa$14  = sa;
   assign t1 = { \$29 [8], \$29  };
+  assign \a$18  = \a$1 [5:4];
+  assign \b$19  = \b$3 [5:4];
   assign \sb$21  = sb;
   assign t2 = { \$40 [8], \$40  };
+  assign \a$24  = \a$1 [7:6];
+  assign \b$25  = \b$3 [7:6];
   assign t3 = { \p$29 [5], \p$29 [5], \p$29 [5], \p$29 [5], \p$29  };
   assign \p$30  = \$53 [9:0];
   assign \$9  = { p[5], p, 2'h0 };
@@ -20623,8 +11404,8 @@ module \mac_array.pe_1_3 (pa, pb, sa, sb, a, b, p);
   assign \$3  = \$1  & \$2 ;
   assign p = \$3  ? \p$13  : 18'h00000;
   \mac_array.pe_1_3.level  level (
-    .\a$3 (a),
-    .\b$5 (b),
+    .\a$1 (a),
+    .\b$3 (b),
     .\p$38 (\p$13 ),
     .pa(pa),
     .pb(pb),
@@ -20640,8 +11421,7 @@ module \mac_array.pe_1_3 (pa, pb, sa, sb, a, b, p);
 endmodule
 
 (* generator = "Amaranth" *)
-module \mac_array.pe_1_3.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
-  reg \$auto$verilog_backend.cc:2355:dump_module$37  = 0;
+module \mac_array.pe_1_3.level (pa, pb, sa, sb, \a$1 , \b$3 , \p$38 );
   wire \$1 ;
   wire \$10 ;
   wire \$11 ;
@@ -20686,18 +11466,18 @@ module \mac_array.pe_1_3.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
   wire [16:0] \$7 ;
   wire [16:0] \$8 ;
   wire [23:0] \$9 ;
-  reg [7:0] a;
-  reg [7:0] \a$14 ;
-  reg [7:0] \a$22 ;
-  input [31:0] \a$3 ;
-  wire [31:0] \a$3 ;
-  reg [7:0] \a$30 ;
-  reg [7:0] b;
-  reg [7:0] \b$15 ;
-  reg [7:0] \b$23 ;
-  reg [7:0] \b$31 ;
-  input [31:0] \b$5 ;
-  wire [31:0] \b$5 ;
+  wire [7:0] a;
+  input [31:0] \a$1 ;
+  wire [31:0] \a$1 ;
+  wire [7:0] \a$14 ;
+  wire [7:0] \a$22 ;
+  wire [7:0] \a$30 ;
+  wire [7:0] b;
+  wire [7:0] \b$15 ;
+  wire [7:0] \b$23 ;
+  input [31:0] \b$3 ;
+  wire [31:0] \b$3 ;
+  wire [7:0] \b$31 ;
   wire [9:0] p;
   wire [9:0] \p$21 ;
   wire [9:0] \p$29 ;
@@ -20709,7 +11489,7 @@ module \mac_array.pe_1_3.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
   wire [1:0] \pa$16 ;
   wire [1:0] \pa$24 ;
   wire [1:0] \pa$32 ;
-  wire [1:0] \pa$6 ;
+  wire [1:0] \pa$5 ;
   input [1:0] pb;
   wire [1:0] pb;
   wire [1:0] \pb$17 ;
@@ -20776,8 +11556,8 @@ module \mac_array.pe_1_3.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
   assign \$43  = $signed(\$33 ) + $signed(\p$37 );
   assign \$44  = $signed(\$42 ) + $signed(\$43 );
   \mac_array.pe_1_3.level.u0  u0 (
-    .\a$3 (a),
-    .\b$5 (b),
+    .\a$1 (\a$1 [7:0]),
+    .\b$3 (\b$3 [7:0]),
     .\p$30 (p),
     .pa(pa),
     .pb(pb),
@@ -20785,8 +11565,8 @@ module \mac_array.pe_1_3.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
     .sb(sb)
   );
   \mac_array.pe_1_3.level.u1  u1 (
-    .\a$3 (\a$14 ),
-    .\b$5 (\b$15 ),
+    .\a$1 (\a$1 [15:8]),
+    .\b$3 (\b$3 [15:8]),
     .\p$30 (\p$21 ),
     .pa(pa),
     .pb(pb),
@@ -20794,8 +11574,8 @@ module \mac_array.pe_1_3.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
     .sb(\sb$19 )
   );
   \mac_array.pe_1_3.level.u2  u2 (
-    .\a$3 (\a$22 ),
-    .\b$5 (\b$23 ),
+    .\a$1 (\a$1 [23:16]),
+    .\b$3 (\b$3 [23:16]),
     .\p$30 (\p$29 ),
     .pa(pa),
     .pb(pb),
@@ -20803,707 +11583,35 @@ module \mac_array.pe_1_3.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
     .sb(sb)
   );
   \mac_array.pe_1_3.level.u3  u3 (
-    .\a$3 (\a$30 ),
-    .\b$5 (\b$31 ),
+    .\a$1 (\a$1 [31:24]),
+    .\b$3 (\b$3 [31:24]),
     .\p$30 (\p$37 ),
     .pa(pa),
     .pb(pb),
     .sa(\sa$34 ),
     .sb(\sb$35 )
   );
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$37 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$31 [0] = \b$5 [12];
-      4'h8, 4'h9:
-          \b$31 [0] = \b$5 [4];
-      4'h2:
-          \b$31 [0] = \b$5 [16];
-      4'h6:
-          \b$31 [0] = \b$5 [8];
-      4'ha:
-          \b$31 [0] = \b$5 [0];
-      default:
-          \b$31 [0] = \b$5 [24];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$31 [1] = \b$5 [13];
-      4'h8, 4'h9:
-          \b$31 [1] = \b$5 [5];
-      4'h2:
-          \b$31 [1] = \b$5 [17];
-      4'h6:
-          \b$31 [1] = \b$5 [9];
-      4'ha:
-          \b$31 [1] = \b$5 [1];
-      default:
-          \b$31 [1] = \b$5 [25];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$31 [2] = \b$5 [14];
-      4'h8, 4'h9:
-          \b$31 [2] = \b$5 [6];
-      4'h2:
-          \b$31 [2] = \b$5 [18];
-      4'h6:
-          \b$31 [2] = \b$5 [10];
-      4'ha:
-          \b$31 [2] = \b$5 [2];
-      default:
-          \b$31 [2] = \b$5 [26];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$31 [3] = \b$5 [15];
-      4'h8, 4'h9:
-          \b$31 [3] = \b$5 [7];
-      4'h2:
-          \b$31 [3] = \b$5 [19];
-      4'h6:
-          \b$31 [3] = \b$5 [11];
-      4'ha:
-          \b$31 [3] = \b$5 [3];
-      default:
-          \b$31 [3] = \b$5 [27];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$31 [4] = \b$5 [28];
-      4'h2:
-          \b$31 [4] = \b$5 [24];
-      default:
-          \b$31 [4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$31 [5] = \b$5 [29];
-      4'h2:
-          \b$31 [5] = \b$5 [25];
-      default:
-          \b$31 [5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$31 [6] = \b$5 [30];
-      4'h2:
-          \b$31 [6] = \b$5 [26];
-      default:
-          \b$31 [6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$31 [7] = \b$5 [31];
-      4'h2:
-          \b$31 [7] = \b$5 [27];
-      default:
-          \b$31 [7] = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$37 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h8, 4'h9, 4'ha:
-          a[0] = \a$3 [4];
-      default:
-          a[0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h8, 4'h9, 4'ha:
-          a[1] = \a$3 [5];
-      default:
-          a[1] = \a$3 [1];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h8, 4'h9, 4'ha:
-          a[2] = \a$3 [6];
-      default:
-          a[2] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h8, 4'h9, 4'ha:
-          a[3] = \a$3 [7];
-      default:
-          a[3] = \a$3 [3];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          a[4] = \a$3 [4];
-      4'h8:
-          a[4] = \a$3 [12];
-      default:
-          a[4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          a[5] = \a$3 [5];
-      4'h8:
-          a[5] = \a$3 [13];
-      default:
-          a[5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          a[6] = \a$3 [6];
-      4'h8:
-          a[6] = \a$3 [14];
-      default:
-          a[6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          a[7] = \a$3 [7];
-      4'h8:
-          a[7] = \a$3 [15];
-      default:
-          a[7] = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$37 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          b[0] = \b$5 [4];
-      default:
-          b[0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          b[1] = \b$5 [5];
-      default:
-          b[1] = \b$5 [1];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          b[2] = \b$5 [6];
-      default:
-          b[2] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          b[3] = \b$5 [7];
-      default:
-          b[3] = \b$5 [3];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          b[4] = \b$5 [4];
-      4'h2:
-          b[4] = \b$5 [12];
-      default:
-          b[4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          b[5] = \b$5 [5];
-      4'h2:
-          b[5] = \b$5 [13];
-      default:
-          b[5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          b[6] = \b$5 [6];
-      4'h2:
-          b[6] = \b$5 [14];
-      default:
-          b[6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          b[7] = \b$5 [7];
-      4'h2:
-          b[7] = \b$5 [15];
-      default:
-          b[7] = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$37 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [0] = \a$3 [8];
-      4'h2, 4'h6:
-          \a$14 [0] = \a$3 [0];
-      4'h8:
-          \a$14 [0] = \a$3 [20];
-      4'h9:
-          \a$14 [0] = \a$3 [12];
-      default:
-          \a$14 [0] = \a$3 [4];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [1] = \a$3 [9];
-      4'h2, 4'h6:
-          \a$14 [1] = \a$3 [1];
-      4'h8:
-          \a$14 [1] = \a$3 [21];
-      4'h9:
-          \a$14 [1] = \a$3 [13];
-      default:
-          \a$14 [1] = \a$3 [5];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [2] = \a$3 [10];
-      4'h2, 4'h6:
-          \a$14 [2] = \a$3 [2];
-      4'h8:
-          \a$14 [2] = \a$3 [22];
-      4'h9:
-          \a$14 [2] = \a$3 [14];
-      default:
-          \a$14 [2] = \a$3 [6];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [3] = \a$3 [11];
-      4'h2, 4'h6:
-          \a$14 [3] = \a$3 [3];
-      4'h8:
-          \a$14 [3] = \a$3 [23];
-      4'h9:
-          \a$14 [3] = \a$3 [15];
-      default:
-          \a$14 [3] = \a$3 [7];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [4] = \a$3 [12];
-      4'h8:
-          \a$14 [4] = \a$3 [28];
-      default:
-          \a$14 [4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [5] = \a$3 [13];
-      4'h8:
-          \a$14 [5] = \a$3 [29];
-      default:
-          \a$14 [5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [6] = \a$3 [14];
-      4'h8:
-          \a$14 [6] = \a$3 [30];
-      default:
-          \a$14 [6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [7] = \a$3 [15];
-      4'h8:
-          \a$14 [7] = \a$3 [31];
-      default:
-          \a$14 [7] = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$37 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          \b$15 [0] = \b$5 [0];
-      4'h0, 4'h1:
-          \b$15 [0] = \b$5 [8];
-      default:
-          \b$15 [0] = \b$5 [4];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          \b$15 [1] = \b$5 [1];
-      4'h0, 4'h1:
-          \b$15 [1] = \b$5 [9];
-      default:
-          \b$15 [1] = \b$5 [5];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          \b$15 [2] = \b$5 [2];
-      4'h0, 4'h1:
-          \b$15 [2] = \b$5 [10];
-      default:
-          \b$15 [2] = \b$5 [6];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          \b$15 [3] = \b$5 [3];
-      4'h0, 4'h1:
-          \b$15 [3] = \b$5 [11];
-      default:
-          \b$15 [3] = \b$5 [7];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$15 [4] = \b$5 [12];
-      4'h2:
-          \b$15 [4] = \b$5 [8];
-      default:
-          \b$15 [4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$15 [5] = \b$5 [13];
-      4'h2:
-          \b$15 [5] = \b$5 [9];
-      default:
-          \b$15 [5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$15 [6] = \b$5 [14];
-      4'h2:
-          \b$15 [6] = \b$5 [10];
-      default:
-          \b$15 [6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$15 [7] = \b$5 [15];
-      4'h2:
-          \b$15 [7] = \b$5 [11];
-      default:
-          \b$15 [7] = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$37 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [0] = \a$3 [16];
-      4'h1, 4'h5:
-          \a$22 [0] = \a$3 [8];
-      4'h2, 4'h6:
-          \a$22 [0] = \a$3 [4];
-      default:
-          \a$22 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [1] = \a$3 [17];
-      4'h1, 4'h5:
-          \a$22 [1] = \a$3 [9];
-      4'h2, 4'h6:
-          \a$22 [1] = \a$3 [5];
-      default:
-          \a$22 [1] = \a$3 [1];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [2] = \a$3 [18];
-      4'h1, 4'h5:
-          \a$22 [2] = \a$3 [10];
-      4'h2, 4'h6:
-          \a$22 [2] = \a$3 [6];
-      default:
-          \a$22 [2] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [3] = \a$3 [19];
-      4'h1, 4'h5:
-          \a$22 [3] = \a$3 [11];
-      4'h2, 4'h6:
-          \a$22 [3] = \a$3 [7];
-      default:
-          \a$22 [3] = \a$3 [3];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [4] = \a$3 [20];
-      4'h8:
-          \a$22 [4] = \a$3 [8];
-      default:
-          \a$22 [4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [5] = \a$3 [21];
-      4'h8:
-          \a$22 [5] = \a$3 [9];
-      default:
-          \a$22 [5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [6] = \a$3 [22];
-      4'h8:
-          \a$22 [6] = \a$3 [10];
-      default:
-          \a$22 [6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [7] = \a$3 [23];
-      4'h8:
-          \a$22 [7] = \a$3 [11];
-      default:
-          \a$22 [7] = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$37 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$23 [0] = \b$5 [8];
-      4'h8, 4'h9:
-          \b$23 [0] = \b$5 [0];
-      4'h2:
-          \b$23 [0] = \b$5 [20];
-      4'h6:
-          \b$23 [0] = \b$5 [12];
-      4'ha:
-          \b$23 [0] = \b$5 [4];
-      default:
-          \b$23 [0] = \b$5 [16];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$23 [1] = \b$5 [9];
-      4'h8, 4'h9:
-          \b$23 [1] = \b$5 [1];
-      4'h2:
-          \b$23 [1] = \b$5 [21];
-      4'h6:
-          \b$23 [1] = \b$5 [13];
-      4'ha:
-          \b$23 [1] = \b$5 [5];
-      default:
-          \b$23 [1] = \b$5 [17];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$23 [2] = \b$5 [10];
-      4'h8, 4'h9:
-          \b$23 [2] = \b$5 [2];
-      4'h2:
-          \b$23 [2] = \b$5 [22];
-      4'h6:
-          \b$23 [2] = \b$5 [14];
-      4'ha:
-          \b$23 [2] = \b$5 [6];
-      default:
-          \b$23 [2] = \b$5 [18];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$23 [3] = \b$5 [11];
-      4'h8, 4'h9:
-          \b$23 [3] = \b$5 [3];
-      4'h2:
-          \b$23 [3] = \b$5 [23];
-      4'h6:
-          \b$23 [3] = \b$5 [15];
-      4'ha:
-          \b$23 [3] = \b$5 [7];
-      default:
-          \b$23 [3] = \b$5 [19];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$23 [4] = \b$5 [20];
-      4'h2:
-          \b$23 [4] = \b$5 [28];
-      default:
-          \b$23 [4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$23 [5] = \b$5 [21];
-      4'h2:
-          \b$23 [5] = \b$5 [29];
-      default:
-          \b$23 [5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$23 [6] = \b$5 [22];
-      4'h2:
-          \b$23 [6] = \b$5 [30];
-      default:
-          \b$23 [6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$23 [7] = \b$5 [23];
-      4'h2:
-          \b$23 [7] = \b$5 [31];
-      default:
-          \b$23 [7] = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$37 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h5:
-          \a$30 [0] = \a$3 [12];
-      4'h2, 4'h6:
-          \a$30 [0] = \a$3 [4];
-      4'h8:
-          \a$30 [0] = \a$3 [16];
-      4'h9:
-          \a$30 [0] = \a$3 [8];
-      4'ha:
-          \a$30 [0] = \a$3 [0];
-      default:
-          \a$30 [0] = \a$3 [24];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h5:
-          \a$30 [1] = \a$3 [13];
-      4'h2, 4'h6:
-          \a$30 [1] = \a$3 [5];
-      4'h8:
-          \a$30 [1] = \a$3 [17];
-      4'h9:
-          \a$30 [1] = \a$3 [9];
-      4'ha:
-          \a$30 [1] = \a$3 [1];
-      default:
-          \a$30 [1] = \a$3 [25];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h5:
-          \a$30 [2] = \a$3 [14];
-      4'h2, 4'h6:
-          \a$30 [2] = \a$3 [6];
-      4'h8:
-          \a$30 [2] = \a$3 [18];
-      4'h9:
-          \a$30 [2] = \a$3 [10];
-      4'ha:
-          \a$30 [2] = \a$3 [2];
-      default:
-          \a$30 [2] = \a$3 [26];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h5:
-          \a$30 [3] = \a$3 [15];
-      4'h2, 4'h6:
-          \a$30 [3] = \a$3 [7];
-      4'h8:
-          \a$30 [3] = \a$3 [19];
-      4'h9:
-          \a$30 [3] = \a$3 [11];
-      4'ha:
-          \a$30 [3] = \a$3 [3];
-      default:
-          \a$30 [3] = \a$3 [27];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$30 [4] = \a$3 [28];
-      4'h8:
-          \a$30 [4] = \a$3 [24];
-      default:
-          \a$30 [4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$30 [5] = \a$3 [29];
-      4'h8:
-          \a$30 [5] = \a$3 [25];
-      default:
-          \a$30 [5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$30 [6] = \a$3 [30];
-      4'h8:
-          \a$30 [6] = \a$3 [26];
-      default:
-          \a$30 [6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$30 [7] = \a$3 [31];
-      4'h8:
-          \a$30 [7] = \a$3 [27];
-      default:
-          \a$30 [7] = 1'h0;
-    endcase
-  end
-  assign \pa$6  = pa;
+  assign a = \a$1 [7:0];
+  assign b = \b$3 [7:0];
+  assign \pa$5  = pa;
   assign \pb$7  = pb;
   assign \sa$9  = sa;
   assign \sb$11  = sb;
   assign t0 = \$15 [17:0];
+  assign \a$14  = \a$1 [15:8];
+  assign \b$15  = \b$3 [15:8];
   assign \pa$16  = pa;
   assign \pb$17  = pb;
   assign \sa$18  = sa;
   assign t1 = { \$24 [16], \$24  };
+  assign \a$22  = \a$1 [23:16];
+  assign \b$23  = \b$3 [23:16];
   assign \pa$24  = pa;
   assign \pb$25  = pb;
   assign \sb$27  = sb;
   assign t2 = { \$33 [16], \$33  };
+  assign \a$30  = \a$1 [31:24];
+  assign \b$31  = \b$3 [31:24];
   assign \pa$32  = pa;
   assign \pb$33  = pb;
   assign t3 = { \p$37 [9], \p$37 [9], \p$37 [9], \p$37 [9], \p$37 [9], \p$37 [9], \p$37 [9], \p$37 [9], \p$37  };
@@ -21516,8 +11624,7 @@ module \mac_array.pe_1_3.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
 endmodule
 
 (* generator = "Amaranth" *)
-module \mac_array.pe_1_3.level.u0 (pa, pb, sa, sb, \a$3 , \b$5 , \p$30 );
-  reg \$auto$verilog_backend.cc:2355:dump_module$38  = 0;
+module \mac_array.pe_1_3.level.u0 (pa, pb, sa, sb, \a$1 , \b$3 , \p$30 );
   wire \$1 ;
   wire [8:0] \$10 ;
   wire [11:0] \$11 ;
@@ -21571,18 +11678,18 @@ module \mac_array.pe_1_3.level.u0 (pa, pb, sa, sb, \a$3 , \b$5 , \p$30 );
   wire \$7 ;
   wire \$8 ;
   wire [8:0] \$9 ;
-  reg [1:0] a;
-  reg [1:0] \a$12 ;
-  reg [1:0] \a$18 ;
-  reg [1:0] \a$24 ;
-  input [7:0] \a$3 ;
-  wire [7:0] \a$3 ;
-  reg [1:0] b;
-  reg [1:0] \b$13 ;
-  reg [1:0] \b$19 ;
-  reg [1:0] \b$25 ;
-  input [7:0] \b$5 ;
-  wire [7:0] \b$5 ;
+  wire [1:0] a;
+  input [7:0] \a$1 ;
+  wire [7:0] \a$1 ;
+  wire [1:0] \a$12 ;
+  wire [1:0] \a$18 ;
+  wire [1:0] \a$24 ;
+  wire [1:0] b;
+  wire [1:0] \b$13 ;
+  wire [1:0] \b$19 ;
+  wire [1:0] \b$25 ;
+  input [7:0] \b$3 ;
+  wire [7:0] \b$3 ;
   wire [5:0] p;
   wire [5:0] \p$17 ;
   wire [5:0] \p$23 ;
@@ -21598,13 +11705,13 @@ module \mac_array.pe_1_3.level.u0 (pa, pb, sa, sb, \a$3 , \b$5 , \p$30 );
   wire \sa$14 ;
   wire \sa$20 ;
   wire \sa$26 ;
-  wire \sa$7 ;
+  wire \sa$5 ;
   input sb;
   wire sb;
   wire \sb$15 ;
   wire \sb$21 ;
   wire \sb$27 ;
-  wire \sb$9 ;
+  wire \sb$7 ;
   wire [9:0] t0;
   wire [9:0] t1;
   wire [9:0] t2;
@@ -21662,208 +11769,48 @@ module \mac_array.pe_1_3.level.u0 (pa, pb, sa, sb, \a$3 , \b$5 , \p$30 );
   assign \$43  = pa == 2'h3;
   assign \$44  = | { \$43 , \$42 , \$41  };
   \mac_array.pe_1_3.level.u0.u0  u0 (
-    .a(a),
-    .b(b),
+    .a(\a$1 [1:0]),
+    .b(\b$3 [1:0]),
     .p(p),
     .sa(sa),
     .sb(sb)
   );
   \mac_array.pe_1_3.level.u0.u1  u1 (
-    .a(\a$12 ),
-    .b(\b$13 ),
+    .a(\a$1 [3:2]),
+    .b(\b$3 [3:2]),
     .p(\p$17 ),
     .sa(sa),
     .sb(\sb$15 )
   );
   \mac_array.pe_1_3.level.u0.u2  u2 (
-    .a(\a$18 ),
-    .b(\b$19 ),
+    .a(\a$1 [5:4]),
+    .b(\b$3 [5:4]),
     .p(\p$23 ),
     .sa(\sa$20 ),
     .sb(sb)
   );
   \mac_array.pe_1_3.level.u0.u3  u3 (
-    .a(\a$24 ),
-    .b(\b$25 ),
+    .a(\a$1 [7:6]),
+    .b(\b$3 [7:6]),
     .p(\p$29 ),
     .sa(\sa$26 ),
     .sb(\sb$27 )
   );
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$38 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[0] = \a$3 [0];
-      default:
-          a[0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[1] = \a$3 [1];
-      default:
-          a[1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$38 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[0] = \b$5 [0];
-      default:
-          b[0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[1] = \b$5 [1];
-      default:
-          b[1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$38 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [0] = \a$3 [0];
-      4'h4, 4'h8:
-          \a$12 [0] = \a$3 [6];
-      default:
-          \a$12 [0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [1] = \a$3 [1];
-      4'h4, 4'h8:
-          \a$12 [1] = \a$3 [7];
-      default:
-          \a$12 [1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$38 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [0] = \b$5 [2];
-      default:
-          \b$13 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [1] = \b$5 [3];
-      default:
-          \b$13 [1] = \b$5 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$38 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [0] = \a$3 [2];
-      4'h0:
-          \a$18 [0] = \a$3 [4];
-      default:
-          \a$18 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [1] = \a$3 [3];
-      4'h0:
-          \a$18 [1] = \a$3 [5];
-      default:
-          \a$18 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$38 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [0] = \b$5 [6];
-      4'h4, 4'h8:
-          \b$19 [0] = \b$5 [0];
-      4'h0:
-          \b$19 [0] = \b$5 [4];
-      default:
-          \b$19 [0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [1] = \b$5 [7];
-      4'h4, 4'h8:
-          \b$19 [1] = \b$5 [1];
-      4'h0:
-          \b$19 [1] = \b$5 [5];
-      default:
-          \b$19 [1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$38 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [0] = \a$3 [2];
-      4'h4, 4'h8:
-          \a$24 [0] = \a$3 [4];
-      4'h0:
-          \a$24 [0] = \a$3 [6];
-      default:
-          \a$24 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [1] = \a$3 [3];
-      4'h4, 4'h8:
-          \a$24 [1] = \a$3 [5];
-      4'h0:
-          \a$24 [1] = \a$3 [7];
-      default:
-          \a$24 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$38 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [0] = \b$5 [4];
-      4'h4, 4'h8:
-          \b$25 [0] = \b$5 [2];
-      4'h0:
-          \b$25 [0] = \b$5 [6];
-      default:
-          \b$25 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [1] = \b$5 [5];
-      4'h4, 4'h8:
-          \b$25 [1] = \b$5 [3];
-      4'h0:
-          \b$25 [1] = \b$5 [7];
-      default:
-          \b$25 [1] = \b$5 [1];
-    endcase
-  end
-  assign \sa$7  = sa;
-  assign \sb$9  = sb;
+  assign a = \a$1 [1:0];
+  assign b = \b$3 [1:0];
+  assign \sa$5  = sa;
+  assign \sb$7  = sb;
   assign t0 = \$18 [9:0];
+  assign \a$12  = \a$1 [3:2];
+  assign \b$13  = \b$3 [3:2];
   assign \sa$14  = sa;
   assign t1 = { \$29 [8], \$29  };
+  assign \a$18  = \a$1 [5:4];
+  assign \b$19  = \b$3 [5:4];
   assign \sb$21  = sb;
   assign t2 = { \$40 [8], \$40  };
+  assign \a$24  = \a$1 [7:6];
+  assign \b$25  = \b$3 [7:6];
   assign t3 = { \p$29 [5], \p$29 [5], \p$29 [5], \p$29 [5], \p$29  };
   assign \p$30  = \$53 [9:0];
   assign \$9  = { p[5], p, 2'h0 };
@@ -21950,8 +11897,7 @@ module \mac_array.pe_1_3.level.u0.u3 (sb, p, a, b, sa);
 endmodule
 
 (* generator = "Amaranth" *)
-module \mac_array.pe_1_3.level.u1 (\p$30 , pa, pb, sa, \a$3 , \b$5 , sb);
-  reg \$auto$verilog_backend.cc:2355:dump_module$39  = 0;
+module \mac_array.pe_1_3.level.u1 (\p$30 , pa, pb, sa, \a$1 , \b$3 , sb);
   wire \$1 ;
   wire [8:0] \$10 ;
   wire [11:0] \$11 ;
@@ -22005,18 +11951,18 @@ module \mac_array.pe_1_3.level.u1 (\p$30 , pa, pb, sa, \a$3 , \b$5 , sb);
   wire \$7 ;
   wire \$8 ;
   wire [8:0] \$9 ;
-  reg [1:0] a;
-  reg [1:0] \a$12 ;
-  reg [1:0] \a$18 ;
-  reg [1:0] \a$24 ;
-  input [7:0] \a$3 ;
-  wire [7:0] \a$3 ;
-  reg [1:0] b;
-  reg [1:0] \b$13 ;
-  reg [1:0] \b$19 ;
-  reg [1:0] \b$25 ;
-  input [7:0] \b$5 ;
-  wire [7:0] \b$5 ;
+  wire [1:0] a;
+  input [7:0] \a$1 ;
+  wire [7:0] \a$1 ;
+  wire [1:0] \a$12 ;
+  wire [1:0] \a$18 ;
+  wire [1:0] \a$24 ;
+  wire [1:0] b;
+  wire [1:0] \b$13 ;
+  wire [1:0] \b$19 ;
+  wire [1:0] \b$25 ;
+  input [7:0] \b$3 ;
+  wire [7:0] \b$3 ;
   wire [5:0] p;
   wire [5:0] \p$17 ;
   wire [5:0] \p$23 ;
@@ -22032,13 +11978,13 @@ module \mac_array.pe_1_3.level.u1 (\p$30 , pa, pb, sa, \a$3 , \b$5 , sb);
   wire \sa$14 ;
   wire \sa$20 ;
   wire \sa$26 ;
-  wire \sa$7 ;
+  wire \sa$5 ;
   input sb;
   wire sb;
   wire \sb$15 ;
   wire \sb$21 ;
   wire \sb$27 ;
-  wire \sb$9 ;
+  wire \sb$7 ;
   wire [9:0] t0;
   wire [9:0] t1;
   wire [9:0] t2;
@@ -22096,208 +12042,48 @@ module \mac_array.pe_1_3.level.u1 (\p$30 , pa, pb, sa, \a$3 , \b$5 , sb);
   assign \$43  = pa == 2'h3;
   assign \$44  = | { \$43 , \$42 , \$41  };
   \mac_array.pe_1_3.level.u1.u0  u0 (
-    .a(a),
-    .b(b),
+    .a(\a$1 [1:0]),
+    .b(\b$3 [1:0]),
     .p(p),
     .sa(sa),
     .sb(sb)
   );
   \mac_array.pe_1_3.level.u1.u1  u1 (
-    .a(\a$12 ),
-    .b(\b$13 ),
+    .a(\a$1 [3:2]),
+    .b(\b$3 [3:2]),
     .p(\p$17 ),
     .sa(sa),
     .sb(\sb$15 )
   );
   \mac_array.pe_1_3.level.u1.u2  u2 (
-    .a(\a$18 ),
-    .b(\b$19 ),
+    .a(\a$1 [5:4]),
+    .b(\b$3 [5:4]),
     .p(\p$23 ),
     .sa(\sa$20 ),
     .sb(sb)
   );
   \mac_array.pe_1_3.level.u1.u3  u3 (
-    .a(\a$24 ),
-    .b(\b$25 ),
+    .a(\a$1 [7:6]),
+    .b(\b$3 [7:6]),
     .p(\p$29 ),
     .sa(\sa$26 ),
     .sb(\sb$27 )
   );
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$39 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[0] = \a$3 [0];
-      default:
-          a[0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[1] = \a$3 [1];
-      default:
-          a[1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$39 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[0] = \b$5 [0];
-      default:
-          b[0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[1] = \b$5 [1];
-      default:
-          b[1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$39 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [0] = \a$3 [0];
-      4'h4, 4'h8:
-          \a$12 [0] = \a$3 [6];
-      default:
-          \a$12 [0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [1] = \a$3 [1];
-      4'h4, 4'h8:
-          \a$12 [1] = \a$3 [7];
-      default:
-          \a$12 [1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$39 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [0] = \b$5 [2];
-      default:
-          \b$13 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [1] = \b$5 [3];
-      default:
-          \b$13 [1] = \b$5 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$39 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [0] = \a$3 [2];
-      4'h0:
-          \a$18 [0] = \a$3 [4];
-      default:
-          \a$18 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [1] = \a$3 [3];
-      4'h0:
-          \a$18 [1] = \a$3 [5];
-      default:
-          \a$18 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$39 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [0] = \b$5 [6];
-      4'h4, 4'h8:
-          \b$19 [0] = \b$5 [0];
-      4'h0:
-          \b$19 [0] = \b$5 [4];
-      default:
-          \b$19 [0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [1] = \b$5 [7];
-      4'h4, 4'h8:
-          \b$19 [1] = \b$5 [1];
-      4'h0:
-          \b$19 [1] = \b$5 [5];
-      default:
-          \b$19 [1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$39 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [0] = \a$3 [2];
-      4'h4, 4'h8:
-          \a$24 [0] = \a$3 [4];
-      4'h0:
-          \a$24 [0] = \a$3 [6];
-      default:
-          \a$24 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [1] = \a$3 [3];
-      4'h4, 4'h8:
-          \a$24 [1] = \a$3 [5];
-      4'h0:
-          \a$24 [1] = \a$3 [7];
-      default:
-          \a$24 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$39 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [0] = \b$5 [4];
-      4'h4, 4'h8:
-          \b$25 [0] = \b$5 [2];
-      4'h0:
-          \b$25 [0] = \b$5 [6];
-      default:
-          \b$25 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [1] = \b$5 [5];
-      4'h4, 4'h8:
-          \b$25 [1] = \b$5 [3];
-      4'h0:
-          \b$25 [1] = \b$5 [7];
-      default:
-          \b$25 [1] = \b$5 [1];
-    endcase
-  end
-  assign \sa$7  = sa;
-  assign \sb$9  = sb;
+  assign a = \a$1 [1:0];
+  assign b = \b$3 [1:0];
+  assign \sa$5  = sa;
+  assign \sb$7  = sb;
   assign t0 = \$18 [9:0];
+  assign \a$12  = \a$1 [3:2];
+  assign \b$13  = \b$3 [3:2];
   assign \sa$14  = sa;
   assign t1 = { \$29 [8], \$29  };
+  assign \a$18  = \a$1 [5:4];
+  assign \b$19  = \b$3 [5:4];
   assign \sb$21  = sb;
   assign t2 = { \$40 [8], \$40  };
+  assign \a$24  = \a$1 [7:6];
+  assign \b$25  = \b$3 [7:6];
   assign t3 = { \p$29 [5], \p$29 [5], \p$29 [5], \p$29 [5], \p$29  };
   assign \p$30  = \$53 [9:0];
   assign \$9  = { p[5], p, 2'h0 };
@@ -22384,8 +12170,7 @@ module \mac_array.pe_1_3.level.u1.u3 (sb, p, a, b, sa);
 endmodule
 
 (* generator = "Amaranth" *)
-module \mac_array.pe_1_3.level.u2 (\p$30 , pa, pb, sb, \a$3 , \b$5 , sa);
-  reg \$auto$verilog_backend.cc:2355:dump_module$40  = 0;
+module \mac_array.pe_1_3.level.u2 (\p$30 , pa, pb, sb, \a$1 , \b$3 , sa);
   wire \$1 ;
   wire [8:0] \$10 ;
   wire [11:0] \$11 ;
@@ -22439,18 +12224,18 @@ module \mac_array.pe_1_3.level.u2 (\p$30 , pa, pb, sb, \a$3 , \b$5 , sa);
   wire \$7 ;
   wire \$8 ;
   wire [8:0] \$9 ;
-  reg [1:0] a;
-  reg [1:0] \a$12 ;
-  reg [1:0] \a$18 ;
-  reg [1:0] \a$24 ;
-  input [7:0] \a$3 ;
-  wire [7:0] \a$3 ;
-  reg [1:0] b;
-  reg [1:0] \b$13 ;
-  reg [1:0] \b$19 ;
-  reg [1:0] \b$25 ;
-  input [7:0] \b$5 ;
-  wire [7:0] \b$5 ;
+  wire [1:0] a;
+  input [7:0] \a$1 ;
+  wire [7:0] \a$1 ;
+  wire [1:0] \a$12 ;
+  wire [1:0] \a$18 ;
+  wire [1:0] \a$24 ;
+  wire [1:0] b;
+  wire [1:0] \b$13 ;
+  wire [1:0] \b$19 ;
+  wire [1:0] \b$25 ;
+  input [7:0] \b$3 ;
+  wire [7:0] \b$3 ;
   wire [5:0] p;
   wire [5:0] \p$17 ;
   wire [5:0] \p$23 ;
@@ -22466,13 +12251,13 @@ module \mac_array.pe_1_3.level.u2 (\p$30 , pa, pb, sb, \a$3 , \b$5 , sa);
   wire \sa$14 ;
   wire \sa$20 ;
   wire \sa$26 ;
-  wire \sa$7 ;
+  wire \sa$5 ;
   input sb;
   wire sb;
   wire \sb$15 ;
   wire \sb$21 ;
   wire \sb$27 ;
-  wire \sb$9 ;
+  wire \sb$7 ;
   wire [9:0] t0;
   wire [9:0] t1;
   wire [9:0] t2;
@@ -22530,208 +12315,48 @@ module \mac_array.pe_1_3.level.u2 (\p$30 , pa, pb, sb, \a$3 , \b$5 , sa);
   assign \$43  = pa == 2'h3;
   assign \$44  = | { \$43 , \$42 , \$41  };
   \mac_array.pe_1_3.level.u2.u0  u0 (
-    .a(a),
-    .b(b),
+    .a(\a$1 [1:0]),
+    .b(\b$3 [1:0]),
     .p(p),
     .sa(sa),
     .sb(sb)
   );
   \mac_array.pe_1_3.level.u2.u1  u1 (
-    .a(\a$12 ),
-    .b(\b$13 ),
+    .a(\a$1 [3:2]),
+    .b(\b$3 [3:2]),
     .p(\p$17 ),
     .sa(sa),
     .sb(\sb$15 )
   );
   \mac_array.pe_1_3.level.u2.u2  u2 (
-    .a(\a$18 ),
-    .b(\b$19 ),
+    .a(\a$1 [5:4]),
+    .b(\b$3 [5:4]),
     .p(\p$23 ),
     .sa(\sa$20 ),
     .sb(sb)
   );
   \mac_array.pe_1_3.level.u2.u3  u3 (
-    .a(\a$24 ),
-    .b(\b$25 ),
+    .a(\a$1 [7:6]),
+    .b(\b$3 [7:6]),
     .p(\p$29 ),
     .sa(\sa$26 ),
     .sb(\sb$27 )
   );
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$40 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[0] = \a$3 [0];
-      default:
-          a[0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[1] = \a$3 [1];
-      default:
-          a[1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$40 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[0] = \b$5 [0];
-      default:
-          b[0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[1] = \b$5 [1];
-      default:
-          b[1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$40 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [0] = \a$3 [0];
-      4'h4, 4'h8:
-          \a$12 [0] = \a$3 [6];
-      default:
-          \a$12 [0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [1] = \a$3 [1];
-      4'h4, 4'h8:
-          \a$12 [1] = \a$3 [7];
-      default:
-          \a$12 [1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$40 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [0] = \b$5 [2];
-      default:
-          \b$13 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [1] = \b$5 [3];
-      default:
-          \b$13 [1] = \b$5 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$40 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [0] = \a$3 [2];
-      4'h0:
-          \a$18 [0] = \a$3 [4];
-      default:
-          \a$18 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [1] = \a$3 [3];
-      4'h0:
-          \a$18 [1] = \a$3 [5];
-      default:
-          \a$18 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$40 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [0] = \b$5 [6];
-      4'h4, 4'h8:
-          \b$19 [0] = \b$5 [0];
-      4'h0:
-          \b$19 [0] = \b$5 [4];
-      default:
-          \b$19 [0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [1] = \b$5 [7];
-      4'h4, 4'h8:
-          \b$19 [1] = \b$5 [1];
-      4'h0:
-          \b$19 [1] = \b$5 [5];
-      default:
-          \b$19 [1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$40 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [0] = \a$3 [2];
-      4'h4, 4'h8:
-          \a$24 [0] = \a$3 [4];
-      4'h0:
-          \a$24 [0] = \a$3 [6];
-      default:
-          \a$24 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [1] = \a$3 [3];
-      4'h4, 4'h8:
-          \a$24 [1] = \a$3 [5];
-      4'h0:
-          \a$24 [1] = \a$3 [7];
-      default:
-          \a$24 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$40 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [0] = \b$5 [4];
-      4'h4, 4'h8:
-          \b$25 [0] = \b$5 [2];
-      4'h0:
-          \b$25 [0] = \b$5 [6];
-      default:
-          \b$25 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [1] = \b$5 [5];
-      4'h4, 4'h8:
-          \b$25 [1] = \b$5 [3];
-      4'h0:
-          \b$25 [1] = \b$5 [7];
-      default:
-          \b$25 [1] = \b$5 [1];
-    endcase
-  end
-  assign \sa$7  = sa;
-  assign \sb$9  = sb;
+  assign a = \a$1 [1:0];
+  assign b = \b$3 [1:0];
+  assign \sa$5  = sa;
+  assign \sb$7  = sb;
   assign t0 = \$18 [9:0];
+  assign \a$12  = \a$1 [3:2];
+  assign \b$13  = \b$3 [3:2];
   assign \sa$14  = sa;
   assign t1 = { \$29 [8], \$29  };
+  assign \a$18  = \a$1 [5:4];
+  assign \b$19  = \b$3 [5:4];
   assign \sb$21  = sb;
   assign t2 = { \$40 [8], \$40  };
+  assign \a$24  = \a$1 [7:6];
+  assign \b$25  = \b$3 [7:6];
   assign t3 = { \p$29 [5], \p$29 [5], \p$29 [5], \p$29 [5], \p$29  };
   assign \p$30  = \$53 [9:0];
   assign \$9  = { p[5], p, 2'h0 };
@@ -22818,8 +12443,7 @@ module \mac_array.pe_1_3.level.u2.u3 (sb, p, a, b, sa);
 endmodule
 
 (* generator = "Amaranth" *)
-module \mac_array.pe_1_3.level.u3 (sb, \p$30 , pa, pb, \a$3 , \b$5 , sa);
-  reg \$auto$verilog_backend.cc:2355:dump_module$41  = 0;
+module \mac_array.pe_1_3.level.u3 (sb, \p$30 , pa, pb, \a$1 , \b$3 , sa);
   wire \$1 ;
   wire [8:0] \$10 ;
   wire [11:0] \$11 ;
@@ -22873,18 +12497,18 @@ module \mac_array.pe_1_3.level.u3 (sb, \p$30 , pa, pb, \a$3 , \b$5 , sa);
   wire \$7 ;
   wire \$8 ;
   wire [8:0] \$9 ;
-  reg [1:0] a;
-  reg [1:0] \a$12 ;
-  reg [1:0] \a$18 ;
-  reg [1:0] \a$24 ;
-  input [7:0] \a$3 ;
-  wire [7:0] \a$3 ;
-  reg [1:0] b;
-  reg [1:0] \b$13 ;
-  reg [1:0] \b$19 ;
-  reg [1:0] \b$25 ;
-  input [7:0] \b$5 ;
-  wire [7:0] \b$5 ;
+  wire [1:0] a;
+  input [7:0] \a$1 ;
+  wire [7:0] \a$1 ;
+  wire [1:0] \a$12 ;
+  wire [1:0] \a$18 ;
+  wire [1:0] \a$24 ;
+  wire [1:0] b;
+  wire [1:0] \b$13 ;
+  wire [1:0] \b$19 ;
+  wire [1:0] \b$25 ;
+  input [7:0] \b$3 ;
+  wire [7:0] \b$3 ;
   wire [5:0] p;
   wire [5:0] \p$17 ;
   wire [5:0] \p$23 ;
@@ -22900,13 +12524,13 @@ module \mac_array.pe_1_3.level.u3 (sb, \p$30 , pa, pb, \a$3 , \b$5 , sa);
   wire \sa$14 ;
   wire \sa$20 ;
   wire \sa$26 ;
-  wire \sa$7 ;
+  wire \sa$5 ;
   input sb;
   wire sb;
   wire \sb$15 ;
   wire \sb$21 ;
   wire \sb$27 ;
-  wire \sb$9 ;
+  wire \sb$7 ;
   wire [9:0] t0;
   wire [9:0] t1;
   wire [9:0] t2;
@@ -22964,208 +12588,48 @@ module \mac_array.pe_1_3.level.u3 (sb, \p$30 , pa, pb, \a$3 , \b$5 , sa);
   assign \$43  = pa == 2'h3;
   assign \$44  = | { \$43 , \$42 , \$41  };
   \mac_array.pe_1_3.level.u3.u0  u0 (
-    .a(a),
-    .b(b),
+    .a(\a$1 [1:0]),
+    .b(\b$3 [1:0]),
     .p(p),
     .sa(sa),
     .sb(sb)
   );
   \mac_array.pe_1_3.level.u3.u1  u1 (
-    .a(\a$12 ),
-    .b(\b$13 ),
+    .a(\a$1 [3:2]),
+    .b(\b$3 [3:2]),
     .p(\p$17 ),
     .sa(sa),
     .sb(\sb$15 )
   );
   \mac_array.pe_1_3.level.u3.u2  u2 (
-    .a(\a$18 ),
-    .b(\b$19 ),
+    .a(\a$1 [5:4]),
+    .b(\b$3 [5:4]),
     .p(\p$23 ),
     .sa(\sa$20 ),
     .sb(sb)
   );
   \mac_array.pe_1_3.level.u3.u3  u3 (
-    .a(\a$24 ),
-    .b(\b$25 ),
+    .a(\a$1 [7:6]),
+    .b(\b$3 [7:6]),
     .p(\p$29 ),
     .sa(\sa$26 ),
     .sb(\sb$27 )
   );
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$41 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[0] = \a$3 [0];
-      default:
-          a[0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[1] = \a$3 [1];
-      default:
-          a[1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$41 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[0] = \b$5 [0];
-      default:
-          b[0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[1] = \b$5 [1];
-      default:
-          b[1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$41 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [0] = \a$3 [0];
-      4'h4, 4'h8:
-          \a$12 [0] = \a$3 [6];
-      default:
-          \a$12 [0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [1] = \a$3 [1];
-      4'h4, 4'h8:
-          \a$12 [1] = \a$3 [7];
-      default:
-          \a$12 [1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$41 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [0] = \b$5 [2];
-      default:
-          \b$13 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [1] = \b$5 [3];
-      default:
-          \b$13 [1] = \b$5 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$41 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [0] = \a$3 [2];
-      4'h0:
-          \a$18 [0] = \a$3 [4];
-      default:
-          \a$18 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [1] = \a$3 [3];
-      4'h0:
-          \a$18 [1] = \a$3 [5];
-      default:
-          \a$18 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$41 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [0] = \b$5 [6];
-      4'h4, 4'h8:
-          \b$19 [0] = \b$5 [0];
-      4'h0:
-          \b$19 [0] = \b$5 [4];
-      default:
-          \b$19 [0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [1] = \b$5 [7];
-      4'h4, 4'h8:
-          \b$19 [1] = \b$5 [1];
-      4'h0:
-          \b$19 [1] = \b$5 [5];
-      default:
-          \b$19 [1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$41 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [0] = \a$3 [2];
-      4'h4, 4'h8:
-          \a$24 [0] = \a$3 [4];
-      4'h0:
-          \a$24 [0] = \a$3 [6];
-      default:
-          \a$24 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [1] = \a$3 [3];
-      4'h4, 4'h8:
-          \a$24 [1] = \a$3 [5];
-      4'h0:
-          \a$24 [1] = \a$3 [7];
-      default:
-          \a$24 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$41 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [0] = \b$5 [4];
-      4'h4, 4'h8:
-          \b$25 [0] = \b$5 [2];
-      4'h0:
-          \b$25 [0] = \b$5 [6];
-      default:
-          \b$25 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [1] = \b$5 [5];
-      4'h4, 4'h8:
-          \b$25 [1] = \b$5 [3];
-      4'h0:
-          \b$25 [1] = \b$5 [7];
-      default:
-          \b$25 [1] = \b$5 [1];
-    endcase
-  end
-  assign \sa$7  = sa;
-  assign \sb$9  = sb;
+  assign a = \a$1 [1:0];
+  assign b = \b$3 [1:0];
+  assign \sa$5  = sa;
+  assign \sb$7  = sb;
   assign t0 = \$18 [9:0];
+  assign \a$12  = \a$1 [3:2];
+  assign \b$13  = \b$3 [3:2];
   assign \sa$14  = sa;
   assign t1 = { \$29 [8], \$29  };
+  assign \a$18  = \a$1 [5:4];
+  assign \b$19  = \b$3 [5:4];
   assign \sb$21  = sb;
   assign t2 = { \$40 [8], \$40  };
+  assign \a$24  = \a$1 [7:6];
+  assign \b$25  = \b$3 [7:6];
   assign t3 = { \p$29 [5], \p$29 [5], \p$29 [5], \p$29 [5], \p$29  };
   assign \p$30  = \$53 [9:0];
   assign \$9  = { p[5], p, 2'h0 };
@@ -23282,8 +12746,8 @@ module \mac_array.pe_2_0 (pa, pb, sa, sb, a, b, p);
   assign \$3  = \$1  & \$2 ;
   assign p = \$3  ? \p$13  : 18'h00000;
   \mac_array.pe_2_0.level  level (
-    .\a$3 (a),
-    .\b$5 (b),
+    .\a$1 (a),
+    .\b$3 (b),
     .\p$38 (\p$13 ),
     .pa(pa),
     .pb(pb),
@@ -23299,8 +12763,7 @@ module \mac_array.pe_2_0 (pa, pb, sa, sb, a, b, p);
 endmodule
 
 (* generator = "Amaranth" *)
-module \mac_array.pe_2_0.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
-  reg \$auto$verilog_backend.cc:2355:dump_module$42  = 0;
+module \mac_array.pe_2_0.level (pa, pb, sa, sb, \a$1 , \b$3 , \p$38 );
   wire \$1 ;
   wire \$10 ;
   wire \$11 ;
@@ -23345,18 +12808,18 @@ module \mac_array.pe_2_0.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
   wire [16:0] \$7 ;
   wire [16:0] \$8 ;
   wire [23:0] \$9 ;
-  reg [7:0] a;
-  reg [7:0] \a$14 ;
-  reg [7:0] \a$22 ;
-  input [31:0] \a$3 ;
-  wire [31:0] \a$3 ;
-  reg [7:0] \a$30 ;
-  reg [7:0] b;
-  reg [7:0] \b$15 ;
-  reg [7:0] \b$23 ;
-  reg [7:0] \b$31 ;
-  input [31:0] \b$5 ;
-  wire [31:0] \b$5 ;
+  wire [7:0] a;
+  input [31:0] \a$1 ;
+  wire [31:0] \a$1 ;
+  wire [7:0] \a$14 ;
+  wire [7:0] \a$22 ;
+  wire [7:0] \a$30 ;
+  wire [7:0] b;
+  wire [7:0] \b$15 ;
+  wire [7:0] \b$23 ;
+  input [31:0] \b$3 ;
+  wire [31:0] \b$3 ;
+  wire [7:0] \b$31 ;
   wire [9:0] p;
   wire [9:0] \p$21 ;
   wire [9:0] \p$29 ;
@@ -23368,7 +12831,7 @@ module \mac_array.pe_2_0.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
   wire [1:0] \pa$16 ;
   wire [1:0] \pa$24 ;
   wire [1:0] \pa$32 ;
-  wire [1:0] \pa$6 ;
+  wire [1:0] \pa$5 ;
   input [1:0] pb;
   wire [1:0] pb;
   wire [1:0] \pb$17 ;
@@ -23435,8 +12898,8 @@ module \mac_array.pe_2_0.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
   assign \$43  = $signed(\$33 ) + $signed(\p$37 );
   assign \$44  = $signed(\$42 ) + $signed(\$43 );
   \mac_array.pe_2_0.level.u0  u0 (
-    .\a$3 (a),
-    .\b$5 (b),
+    .\a$1 (\a$1 [7:0]),
+    .\b$3 (\b$3 [7:0]),
     .\p$30 (p),
     .pa(pa),
     .pb(pb),
@@ -23444,8 +12907,8 @@ module \mac_array.pe_2_0.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
     .sb(sb)
   );
   \mac_array.pe_2_0.level.u1  u1 (
-    .\a$3 (\a$14 ),
-    .\b$5 (\b$15 ),
+    .\a$1 (\a$1 [15:8]),
+    .\b$3 (\b$3 [15:8]),
     .\p$30 (\p$21 ),
     .pa(pa),
     .pb(pb),
@@ -23453,8 +12916,8 @@ module \mac_array.pe_2_0.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
     .sb(\sb$19 )
   );
   \mac_array.pe_2_0.level.u2  u2 (
-    .\a$3 (\a$22 ),
-    .\b$5 (\b$23 ),
+    .\a$1 (\a$1 [23:16]),
+    .\b$3 (\b$3 [23:16]),
     .\p$30 (\p$29 ),
     .pa(pa),
     .pb(pb),
@@ -23462,707 +12925,35 @@ module \mac_array.pe_2_0.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
     .sb(sb)
   );
   \mac_array.pe_2_0.level.u3  u3 (
-    .\a$3 (\a$30 ),
-    .\b$5 (\b$31 ),
+    .\a$1 (\a$1 [31:24]),
+    .\b$3 (\b$3 [31:24]),
     .\p$30 (\p$37 ),
     .pa(pa),
     .pb(pb),
     .sa(\sa$34 ),
     .sb(\sb$35 )
   );
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$31 [0] = \b$5 [12];
-      4'h8, 4'h9:
-          \b$31 [0] = \b$5 [4];
-      4'h2:
-          \b$31 [0] = \b$5 [16];
-      4'h6:
-          \b$31 [0] = \b$5 [8];
-      4'ha:
-          \b$31 [0] = \b$5 [0];
-      default:
-          \b$31 [0] = \b$5 [24];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$31 [1] = \b$5 [13];
-      4'h8, 4'h9:
-          \b$31 [1] = \b$5 [5];
-      4'h2:
-          \b$31 [1] = \b$5 [17];
-      4'h6:
-          \b$31 [1] = \b$5 [9];
-      4'ha:
-          \b$31 [1] = \b$5 [1];
-      default:
-          \b$31 [1] = \b$5 [25];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$31 [2] = \b$5 [14];
-      4'h8, 4'h9:
-          \b$31 [2] = \b$5 [6];
-      4'h2:
-          \b$31 [2] = \b$5 [18];
-      4'h6:
-          \b$31 [2] = \b$5 [10];
-      4'ha:
-          \b$31 [2] = \b$5 [2];
-      default:
-          \b$31 [2] = \b$5 [26];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$31 [3] = \b$5 [15];
-      4'h8, 4'h9:
-          \b$31 [3] = \b$5 [7];
-      4'h2:
-          \b$31 [3] = \b$5 [19];
-      4'h6:
-          \b$31 [3] = \b$5 [11];
-      4'ha:
-          \b$31 [3] = \b$5 [3];
-      default:
-          \b$31 [3] = \b$5 [27];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$31 [4] = \b$5 [28];
-      4'h2:
-          \b$31 [4] = \b$5 [24];
-      default:
-          \b$31 [4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$31 [5] = \b$5 [29];
-      4'h2:
-          \b$31 [5] = \b$5 [25];
-      default:
-          \b$31 [5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$31 [6] = \b$5 [30];
-      4'h2:
-          \b$31 [6] = \b$5 [26];
-      default:
-          \b$31 [6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$31 [7] = \b$5 [31];
-      4'h2:
-          \b$31 [7] = \b$5 [27];
-      default:
-          \b$31 [7] = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h8, 4'h9, 4'ha:
-          a[0] = \a$3 [4];
-      default:
-          a[0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h8, 4'h9, 4'ha:
-          a[1] = \a$3 [5];
-      default:
-          a[1] = \a$3 [1];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h8, 4'h9, 4'ha:
-          a[2] = \a$3 [6];
-      default:
-          a[2] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h8, 4'h9, 4'ha:
-          a[3] = \a$3 [7];
-      default:
-          a[3] = \a$3 [3];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          a[4] = \a$3 [4];
-      4'h8:
-          a[4] = \a$3 [12];
-      default:
-          a[4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          a[5] = \a$3 [5];
-      4'h8:
-          a[5] = \a$3 [13];
-      default:
-          a[5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          a[6] = \a$3 [6];
-      4'h8:
-          a[6] = \a$3 [14];
-      default:
-          a[6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          a[7] = \a$3 [7];
-      4'h8:
-          a[7] = \a$3 [15];
-      default:
-          a[7] = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          b[0] = \b$5 [4];
-      default:
-          b[0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          b[1] = \b$5 [5];
-      default:
-          b[1] = \b$5 [1];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          b[2] = \b$5 [6];
-      default:
-          b[2] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          b[3] = \b$5 [7];
-      default:
-          b[3] = \b$5 [3];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          b[4] = \b$5 [4];
-      4'h2:
-          b[4] = \b$5 [12];
-      default:
-          b[4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          b[5] = \b$5 [5];
-      4'h2:
-          b[5] = \b$5 [13];
-      default:
-          b[5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          b[6] = \b$5 [6];
-      4'h2:
-          b[6] = \b$5 [14];
-      default:
-          b[6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          b[7] = \b$5 [7];
-      4'h2:
-          b[7] = \b$5 [15];
-      default:
-          b[7] = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [0] = \a$3 [8];
-      4'h2, 4'h6:
-          \a$14 [0] = \a$3 [0];
-      4'h8:
-          \a$14 [0] = \a$3 [20];
-      4'h9:
-          \a$14 [0] = \a$3 [12];
-      default:
-          \a$14 [0] = \a$3 [4];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [1] = \a$3 [9];
-      4'h2, 4'h6:
-          \a$14 [1] = \a$3 [1];
-      4'h8:
-          \a$14 [1] = \a$3 [21];
-      4'h9:
-          \a$14 [1] = \a$3 [13];
-      default:
-          \a$14 [1] = \a$3 [5];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [2] = \a$3 [10];
-      4'h2, 4'h6:
-          \a$14 [2] = \a$3 [2];
-      4'h8:
-          \a$14 [2] = \a$3 [22];
-      4'h9:
-          \a$14 [2] = \a$3 [14];
-      default:
-          \a$14 [2] = \a$3 [6];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [3] = \a$3 [11];
-      4'h2, 4'h6:
-          \a$14 [3] = \a$3 [3];
-      4'h8:
-          \a$14 [3] = \a$3 [23];
-      4'h9:
-          \a$14 [3] = \a$3 [15];
-      default:
-          \a$14 [3] = \a$3 [7];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [4] = \a$3 [12];
-      4'h8:
-          \a$14 [4] = \a$3 [28];
-      default:
-          \a$14 [4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [5] = \a$3 [13];
-      4'h8:
-          \a$14 [5] = \a$3 [29];
-      default:
-          \a$14 [5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [6] = \a$3 [14];
-      4'h8:
-          \a$14 [6] = \a$3 [30];
-      default:
-          \a$14 [6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [7] = \a$3 [15];
-      4'h8:
-          \a$14 [7] = \a$3 [31];
-      default:
-          \a$14 [7] = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          \b$15 [0] = \b$5 [0];
-      4'h0, 4'h1:
-          \b$15 [0] = \b$5 [8];
-      default:
-          \b$15 [0] = \b$5 [4];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          \b$15 [1] = \b$5 [1];
-      4'h0, 4'h1:
-          \b$15 [1] = \b$5 [9];
-      default:
-          \b$15 [1] = \b$5 [5];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          \b$15 [2] = \b$5 [2];
-      4'h0, 4'h1:
-          \b$15 [2] = \b$5 [10];
-      default:
-          \b$15 [2] = \b$5 [6];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          \b$15 [3] = \b$5 [3];
-      4'h0, 4'h1:
-          \b$15 [3] = \b$5 [11];
-      default:
-          \b$15 [3] = \b$5 [7];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$15 [4] = \b$5 [12];
-      4'h2:
-          \b$15 [4] = \b$5 [8];
-      default:
-          \b$15 [4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$15 [5] = \b$5 [13];
-      4'h2:
-          \b$15 [5] = \b$5 [9];
-      default:
-          \b$15 [5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$15 [6] = \b$5 [14];
-      4'h2:
-          \b$15 [6] = \b$5 [10];
-      default:
-          \b$15 [6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$15 [7] = \b$5 [15];
-      4'h2:
-          \b$15 [7] = \b$5 [11];
-      default:
-          \b$15 [7] = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [0] = \a$3 [16];
-      4'h1, 4'h5:
-          \a$22 [0] = \a$3 [8];
-      4'h2, 4'h6:
-          \a$22 [0] = \a$3 [4];
-      default:
-          \a$22 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [1] = \a$3 [17];
-      4'h1, 4'h5:
-          \a$22 [1] = \a$3 [9];
-      4'h2, 4'h6:
-          \a$22 [1] = \a$3 [5];
-      default:
-          \a$22 [1] = \a$3 [1];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [2] = \a$3 [18];
-      4'h1, 4'h5:
-          \a$22 [2] = \a$3 [10];
-      4'h2, 4'h6:
-          \a$22 [2] = \a$3 [6];
-      default:
-          \a$22 [2] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [3] = \a$3 [19];
-      4'h1, 4'h5:
-          \a$22 [3] = \a$3 [11];
-      4'h2, 4'h6:
-          \a$22 [3] = \a$3 [7];
-      default:
-          \a$22 [3] = \a$3 [3];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [4] = \a$3 [20];
-      4'h8:
-          \a$22 [4] = \a$3 [8];
-      default:
-          \a$22 [4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [5] = \a$3 [21];
-      4'h8:
-          \a$22 [5] = \a$3 [9];
-      default:
-          \a$22 [5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [6] = \a$3 [22];
-      4'h8:
-          \a$22 [6] = \a$3 [10];
-      default:
-          \a$22 [6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [7] = \a$3 [23];
-      4'h8:
-          \a$22 [7] = \a$3 [11];
-      default:
-          \a$22 [7] = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$23 [0] = \b$5 [8];
-      4'h8, 4'h9:
-          \b$23 [0] = \b$5 [0];
-      4'h2:
-          \b$23 [0] = \b$5 [20];
-      4'h6:
-          \b$23 [0] = \b$5 [12];
-      4'ha:
-          \b$23 [0] = \b$5 [4];
-      default:
-          \b$23 [0] = \b$5 [16];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$23 [1] = \b$5 [9];
-      4'h8, 4'h9:
-          \b$23 [1] = \b$5 [1];
-      4'h2:
-          \b$23 [1] = \b$5 [21];
-      4'h6:
-          \b$23 [1] = \b$5 [13];
-      4'ha:
-          \b$23 [1] = \b$5 [5];
-      default:
-          \b$23 [1] = \b$5 [17];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$23 [2] = \b$5 [10];
-      4'h8, 4'h9:
-          \b$23 [2] = \b$5 [2];
-      4'h2:
-          \b$23 [2] = \b$5 [22];
-      4'h6:
-          \b$23 [2] = \b$5 [14];
-      4'ha:
-          \b$23 [2] = \b$5 [6];
-      default:
-          \b$23 [2] = \b$5 [18];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$23 [3] = \b$5 [11];
-      4'h8, 4'h9:
-          \b$23 [3] = \b$5 [3];
-      4'h2:
-          \b$23 [3] = \b$5 [23];
-      4'h6:
-          \b$23 [3] = \b$5 [15];
-      4'ha:
-          \b$23 [3] = \b$5 [7];
-      default:
-          \b$23 [3] = \b$5 [19];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$23 [4] = \b$5 [20];
-      4'h2:
-          \b$23 [4] = \b$5 [28];
-      default:
-          \b$23 [4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$23 [5] = \b$5 [21];
-      4'h2:
-          \b$23 [5] = \b$5 [29];
-      default:
-          \b$23 [5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$23 [6] = \b$5 [22];
-      4'h2:
-          \b$23 [6] = \b$5 [30];
-      default:
-          \b$23 [6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$23 [7] = \b$5 [23];
-      4'h2:
-          \b$23 [7] = \b$5 [31];
-      default:
-          \b$23 [7] = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h5:
-          \a$30 [0] = \a$3 [12];
-      4'h2, 4'h6:
-          \a$30 [0] = \a$3 [4];
-      4'h8:
-          \a$30 [0] = \a$3 [16];
-      4'h9:
-          \a$30 [0] = \a$3 [8];
-      4'ha:
-          \a$30 [0] = \a$3 [0];
-      default:
-          \a$30 [0] = \a$3 [24];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h5:
-          \a$30 [1] = \a$3 [13];
-      4'h2, 4'h6:
-          \a$30 [1] = \a$3 [5];
-      4'h8:
-          \a$30 [1] = \a$3 [17];
-      4'h9:
-          \a$30 [1] = \a$3 [9];
-      4'ha:
-          \a$30 [1] = \a$3 [1];
-      default:
-          \a$30 [1] = \a$3 [25];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h5:
-          \a$30 [2] = \a$3 [14];
-      4'h2, 4'h6:
-          \a$30 [2] = \a$3 [6];
-      4'h8:
-          \a$30 [2] = \a$3 [18];
-      4'h9:
-          \a$30 [2] = \a$3 [10];
-      4'ha:
-          \a$30 [2] = \a$3 [2];
-      default:
-          \a$30 [2] = \a$3 [26];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h5:
-          \a$30 [3] = \a$3 [15];
-      4'h2, 4'h6:
-          \a$30 [3] = \a$3 [7];
-      4'h8:
-          \a$30 [3] = \a$3 [19];
-      4'h9:
-          \a$30 [3] = \a$3 [11];
-      4'ha:
-          \a$30 [3] = \a$3 [3];
-      default:
-          \a$30 [3] = \a$3 [27];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$30 [4] = \a$3 [28];
-      4'h8:
-          \a$30 [4] = \a$3 [24];
-      default:
-          \a$30 [4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$30 [5] = \a$3 [29];
-      4'h8:
-          \a$30 [5] = \a$3 [25];
-      default:
-          \a$30 [5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$30 [6] = \a$3 [30];
-      4'h8:
-          \a$30 [6] = \a$3 [26];
-      default:
-          \a$30 [6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$30 [7] = \a$3 [31];
-      4'h8:
-          \a$30 [7] = \a$3 [27];
-      default:
-          \a$30 [7] = 1'h0;
-    endcase
-  end
-  assign \pa$6  = pa;
+  assign a = \a$1 [7:0];
+  assign b = \b$3 [7:0];
+  assign \pa$5  = pa;
   assign \pb$7  = pb;
   assign \sa$9  = sa;
   assign \sb$11  = sb;
   assign t0 = \$15 [17:0];
+  assign \a$14  = \a$1 [15:8];
+  assign \b$15  = \b$3 [15:8];
   assign \pa$16  = pa;
   assign \pb$17  = pb;
   assign \sa$18  = sa;
   assign t1 = { \$24 [16], \$24  };
+  assign \a$22  = \a$1 [23:16];
+  assign \b$23  = \b$3 [23:16];
   assign \pa$24  = pa;
   assign \pb$25  = pb;
   assign \sb$27  = sb;
   assign t2 = { \$33 [16], \$33  };
+  assign \a$30  = \a$1 [31:24];
+  assign \b$31  = \b$3 [31:24];
   assign \pa$32  = pa;
   assign \pb$33  = pb;
   assign t3 = { \p$37 [9], \p$37 [9], \p$37 [9], \p$37 [9], \p$37 [9], \p$37 [9], \p$37 [9], \p$37 [9], \p$37  };
@@ -24175,8 +12966,7 @@ module \mac_array.pe_2_0.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
 endmodule
 
 (* generator = "Amaranth" *)
-module \mac_array.pe_2_0.level.u0 (pa, pb, sa, sb, \a$3 , \b$5 , \p$30 );
-  reg \$auto$verilog_backend.cc:2355:dump_module$43  = 0;
+module \mac_array.pe_2_0.level.u0 (pa, pb, sa, sb, \a$1 , \b$3 , \p$30 );
   wire \$1 ;
   wire [8:0] \$10 ;
   wire [11:0] \$11 ;
@@ -24230,18 +13020,18 @@ module \mac_array.pe_2_0.level.u0 (pa, pb, sa, sb, \a$3 , \b$5 , \p$30 );
   wire \$7 ;
   wire \$8 ;
   wire [8:0] \$9 ;
-  reg [1:0] a;
-  reg [1:0] \a$12 ;
-  reg [1:0] \a$18 ;
-  reg [1:0] \a$24 ;
-  input [7:0] \a$3 ;
-  wire [7:0] \a$3 ;
-  reg [1:0] b;
-  reg [1:0] \b$13 ;
-  reg [1:0] \b$19 ;
-  reg [1:0] \b$25 ;
-  input [7:0] \b$5 ;
-  wire [7:0] \b$5 ;
+  wire [1:0] a;
+  input [7:0] \a$1 ;
+  wire [7:0] \a$1 ;
+  wire [1:0] \a$12 ;
+  wire [1:0] \a$18 ;
+  wire [1:0] \a$24 ;
+  wire [1:0] b;
+  wire [1:0] \b$13 ;
+  wire [1:0] \b$19 ;
+  wire [1:0] \b$25 ;
+  input [7:0] \b$3 ;
+  wire [7:0] \b$3 ;
   wire [5:0] p;
   wire [5:0] \p$17 ;
   wire [5:0] \p$23 ;
@@ -24257,13 +13047,13 @@ module \mac_array.pe_2_0.level.u0 (pa, pb, sa, sb, \a$3 , \b$5 , \p$30 );
   wire \sa$14 ;
   wire \sa$20 ;
   wire \sa$26 ;
-  wire \sa$7 ;
+  wire \sa$5 ;
   input sb;
   wire sb;
   wire \sb$15 ;
   wire \sb$21 ;
   wire \sb$27 ;
-  wire \sb$9 ;
+  wire \sb$7 ;
   wire [9:0] t0;
   wire [9:0] t1;
   wire [9:0] t2;
@@ -24321,208 +13111,48 @@ module \mac_array.pe_2_0.level.u0 (pa, pb, sa, sb, \a$3 , \b$5 , \p$30 );
   assign \$43  = pa == 2'h3;
   assign \$44  = | { \$43 , \$42 , \$41  };
   \mac_array.pe_2_0.level.u0.u0  u0 (
-    .a(a),
-    .b(b),
+    .a(\a$1 [1:0]),
+    .b(\b$3 [1:0]),
     .p(p),
     .sa(sa),
     .sb(sb)
   );
   \mac_array.pe_2_0.level.u0.u1  u1 (
-    .a(\a$12 ),
-    .b(\b$13 ),
+    .a(\a$1 [3:2]),
+    .b(\b$3 [3:2]),
     .p(\p$17 ),
     .sa(sa),
     .sb(\sb$15 )
   );
   \mac_array.pe_2_0.level.u0.u2  u2 (
-    .a(\a$18 ),
-    .b(\b$19 ),
+    .a(\a$1 [5:4]),
+    .b(\b$3 [5:4]),
     .p(\p$23 ),
     .sa(\sa$20 ),
     .sb(sb)
   );
   \mac_array.pe_2_0.level.u0.u3  u3 (
-    .a(\a$24 ),
-    .b(\b$25 ),
+    .a(\a$1 [7:6]),
+    .b(\b$3 [7:6]),
     .p(\p$29 ),
     .sa(\sa$26 ),
     .sb(\sb$27 )
   );
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[0] = \a$3 [0];
-      default:
-          a[0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[1] = \a$3 [1];
-      default:
-          a[1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[0] = \b$5 [0];
-      default:
-          b[0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[1] = \b$5 [1];
-      default:
-          b[1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [0] = \a$3 [0];
-      4'h4, 4'h8:
-          \a$12 [0] = \a$3 [6];
-      default:
-          \a$12 [0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [1] = \a$3 [1];
-      4'h4, 4'h8:
-          \a$12 [1] = \a$3 [7];
-      default:
-          \a$12 [1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [0] = \b$5 [2];
-      default:
-          \b$13 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [1] = \b$5 [3];
-      default:
-          \b$13 [1] = \b$5 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [0] = \a$3 [2];
-      4'h0:
-          \a$18 [0] = \a$3 [4];
-      default:
-          \a$18 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [1] = \a$3 [3];
-      4'h0:
-          \a$18 [1] = \a$3 [5];
-      default:
-          \a$18 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [0] = \b$5 [6];
-      4'h4, 4'h8:
-          \b$19 [0] = \b$5 [0];
-      4'h0:
-          \b$19 [0] = \b$5 [4];
-      default:
-          \b$19 [0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [1] = \b$5 [7];
-      4'h4, 4'h8:
-          \b$19 [1] = \b$5 [1];
-      4'h0:
-          \b$19 [1] = \b$5 [5];
-      default:
-          \b$19 [1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [0] = \a$3 [2];
-      4'h4, 4'h8:
-          \a$24 [0] = \a$3 [4];
-      4'h0:
-          \a$24 [0] = \a$3 [6];
-      default:
-          \a$24 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [1] = \a$3 [3];
-      4'h4, 4'h8:
-          \a$24 [1] = \a$3 [5];
-      4'h0:
-          \a$24 [1] = \a$3 [7];
-      default:
-          \a$24 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [0] = \b$5 [4];
-      4'h4, 4'h8:
-          \b$25 [0] = \b$5 [2];
-      4'h0:
-          \b$25 [0] = \b$5 [6];
-      default:
-          \b$25 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [1] = \b$5 [5];
-      4'h4, 4'h8:
-          \b$25 [1] = \b$5 [3];
-      4'h0:
-          \b$25 [1] = \b$5 [7];
-      default:
-          \b$25 [1] = \b$5 [1];
-    endcase
-  end
-  assign \sa$7  = sa;
-  assign \sb$9  = sb;
+  assign a = \a$1 [1:0];
+  assign b = \b$3 [1:0];
+  assign \sa$5  = sa;
+  assign \sb$7  = sb;
   assign t0 = \$18 [9:0];
+  assign \a$12  = \a$1 [3:2];
+  assign \b$13  = \b$3 [3:2];
   assign \sa$14  = sa;
   assign t1 = { \$29 [8], \$29  };
+  assign \a$18  = \a$1 [5:4];
+  assign \b$19  = \b$3 [5:4];
   assign \sb$21  = sb;
   assign t2 = { \$40 [8], \$40  };
+  assign \a$24  = \a$1 [7:6];
+  assign \b$25  = \b$3 [7:6];
   assign t3 = { \p$29 [5], \p$29 [5], \p$29 [5], \p$29 [5], \p$29  };
   assign \p$30  = \$53 [9:0];
   assign \$9  = { p[5], p, 2'h0 };
@@ -24609,8 +13239,7 @@ module \mac_array.pe_2_0.level.u0.u3 (sb, p, a, b, sa);
 endmodule
 
 (* generator = "Amaranth" *)
-module \mac_array.pe_2_0.level.u1 (\p$30 , pa, pb, sa, \a$3 , \b$5 , sb);
-  reg \$auto$verilog_backend.cc:2355:dump_module$44  = 0;
+module \mac_array.pe_2_0.level.u1 (\p$30 , pa, pb, sa, \a$1 , \b$3 , sb);
   wire \$1 ;
   wire [8:0] \$10 ;
   wire [11:0] \$11 ;
@@ -24664,18 +13293,18 @@ module \mac_array.pe_2_0.level.u1 (\p$30 , pa, pb, sa, \a$3 , \b$5 , sb);
   wire \$7 ;
   wire \$8 ;
   wire [8:0] \$9 ;
-  reg [1:0] a;
-  reg [1:0] \a$12 ;
-  reg [1:0] \a$18 ;
-  reg [1:0] \a$24 ;
-  input [7:0] \a$3 ;
-  wire [7:0] \a$3 ;
-  reg [1:0] b;
-  reg [1:0] \b$13 ;
-  reg [1:0] \b$19 ;
-  reg [1:0] \b$25 ;
-  input [7:0] \b$5 ;
-  wire [7:0] \b$5 ;
+  wire [1:0] a;
+  input [7:0] \a$1 ;
+  wire [7:0] \a$1 ;
+  wire [1:0] \a$12 ;
+  wire [1:0] \a$18 ;
+  wire [1:0] \a$24 ;
+  wire [1:0] b;
+  wire [1:0] \b$13 ;
+  wire [1:0] \b$19 ;
+  wire [1:0] \b$25 ;
+  input [7:0] \b$3 ;
+  wire [7:0] \b$3 ;
   wire [5:0] p;
   wire [5:0] \p$17 ;
   wire [5:0] \p$23 ;
@@ -24691,13 +13320,13 @@ module \mac_array.pe_2_0.level.u1 (\p$30 , pa, pb, sa, \a$3 , \b$5 , sb);
   wire \sa$14 ;
   wire \sa$20 ;
   wire \sa$26 ;
-  wire \sa$7 ;
+  wire \sa$5 ;
   input sb;
   wire sb;
   wire \sb$15 ;
   wire \sb$21 ;
   wire \sb$27 ;
-  wire \sb$9 ;
+  wire \sb$7 ;
   wire [9:0] t0;
   wire [9:0] t1;
   wire [9:0] t2;
@@ -24755,208 +13384,48 @@ module \mac_array.pe_2_0.level.u1 (\p$30 , pa, pb, sa, \a$3 , \b$5 , sb);
   assign \$43  = pa == 2'h3;
   assign \$44  = | { \$43 , \$42 , \$41  };
   \mac_array.pe_2_0.level.u1.u0  u0 (
-    .a(a),
-    .b(b),
+    .a(\a$1 [1:0]),
+    .b(\b$3 [1:0]),
     .p(p),
     .sa(sa),
     .sb(sb)
   );
   \mac_array.pe_2_0.level.u1.u1  u1 (
-    .a(\a$12 ),
-    .b(\b$13 ),
+    .a(\a$1 [3:2]),
+    .b(\b$3 [3:2]),
     .p(\p$17 ),
     .sa(sa),
     .sb(\sb$15 )
   );
   \mac_array.pe_2_0.level.u1.u2  u2 (
-    .a(\a$18 ),
-    .b(\b$19 ),
+    .a(\a$1 [5:4]),
+    .b(\b$3 [5:4]),
     .p(\p$23 ),
     .sa(\sa$20 ),
     .sb(sb)
   );
   \mac_array.pe_2_0.level.u1.u3  u3 (
-    .a(\a$24 ),
-    .b(\b$25 ),
+    .a(\a$1 [7:6]),
+    .b(\b$3 [7:6]),
     .p(\p$29 ),
     .sa(\sa$26 ),
     .sb(\sb$27 )
   );
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$44 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[0] = \a$3 [0];
-      default:
-          a[0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[1] = \a$3 [1];
-      default:
-          a[1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$44 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[0] = \b$5 [0];
-      default:
-          b[0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[1] = \b$5 [1];
-      default:
-          b[1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$44 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [0] = \a$3 [0];
-      4'h4, 4'h8:
-          \a$12 [0] = \a$3 [6];
-      default:
-          \a$12 [0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [1] = \a$3 [1];
-      4'h4, 4'h8:
-          \a$12 [1] = \a$3 [7];
-      default:
-          \a$12 [1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$44 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [0] = \b$5 [2];
-      default:
-          \b$13 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [1] = \b$5 [3];
-      default:
-          \b$13 [1] = \b$5 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$44 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [0] = \a$3 [2];
-      4'h0:
-          \a$18 [0] = \a$3 [4];
-      default:
-          \a$18 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [1] = \a$3 [3];
-      4'h0:
-          \a$18 [1] = \a$3 [5];
-      default:
-          \a$18 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$44 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [0] = \b$5 [6];
-      4'h4, 4'h8:
-          \b$19 [0] = \b$5 [0];
-      4'h0:
-          \b$19 [0] = \b$5 [4];
-      default:
-          \b$19 [0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [1] = \b$5 [7];
-      4'h4, 4'h8:
-          \b$19 [1] = \b$5 [1];
-      4'h0:
-          \b$19 [1] = \b$5 [5];
-      default:
-          \b$19 [1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$44 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [0] = \a$3 [2];
-      4'h4, 4'h8:
-          \a$24 [0] = \a$3 [4];
-      4'h0:
-          \a$24 [0] = \a$3 [6];
-      default:
-          \a$24 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [1] = \a$3 [3];
-      4'h4, 4'h8:
-          \a$24 [1] = \a$3 [5];
-      4'h0:
-          \a$24 [1] = \a$3 [7];
-      default:
-          \a$24 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$44 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [0] = \b$5 [4];
-      4'h4, 4'h8:
-          \b$25 [0] = \b$5 [2];
-      4'h0:
-          \b$25 [0] = \b$5 [6];
-      default:
-          \b$25 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [1] = \b$5 [5];
-      4'h4, 4'h8:
-          \b$25 [1] = \b$5 [3];
-      4'h0:
-          \b$25 [1] = \b$5 [7];
-      default:
-          \b$25 [1] = \b$5 [1];
-    endcase
-  end
-  assign \sa$7  = sa;
-  assign \sb$9  = sb;
+  assign a = \a$1 [1:0];
+  assign b = \b$3 [1:0];
+  assign \sa$5  = sa;
+  assign \sb$7  = sb;
   assign t0 = \$18 [9:0];
+  assign \a$12  = \a$1 [3:2];
+  assign \b$13  = \b$3 [3:2];
   assign \sa$14  = sa;
   assign t1 = { \$29 [8], \$29  };
+  assign \a$18  = \a$1 [5:4];
+  assign \b$19  = \b$3 [5:4];
   assign \sb$21  = sb;
   assign t2 = { \$40 [8], \$40  };
+  assign \a$24  = \a$1 [7:6];
+  assign \b$25  = \b$3 [7:6];
   assign t3 = { \p$29 [5], \p$29 [5], \p$29 [5], \p$29 [5], \p$29  };
   assign \p$30  = \$53 [9:0];
   assign \$9  = { p[5], p, 2'h0 };
@@ -25043,8 +13512,7 @@ module \mac_array.pe_2_0.level.u1.u3 (sb, p, a, b, sa);
 endmodule
 
 (* generator = "Amaranth" *)
-module \mac_array.pe_2_0.level.u2 (\p$30 , pa, pb, sb, \a$3 , \b$5 , sa);
-  reg \$auto$verilog_backend.cc:2355:dump_module$45  = 0;
+module \mac_array.pe_2_0.level.u2 (\p$30 , pa, pb, sb, \a$1 , \b$3 , sa);
   wire \$1 ;
   wire [8:0] \$10 ;
   wire [11:0] \$11 ;
@@ -25098,18 +13566,18 @@ module \mac_array.pe_2_0.level.u2 (\p$30 , pa, pb, sb, \a$3 , \b$5 , sa);
   wire \$7 ;
   wire \$8 ;
   wire [8:0] \$9 ;
-  reg [1:0] a;
-  reg [1:0] \a$12 ;
-  reg [1:0] \a$18 ;
-  reg [1:0] \a$24 ;
-  input [7:0] \a$3 ;
-  wire [7:0] \a$3 ;
-  reg [1:0] b;
-  reg [1:0] \b$13 ;
-  reg [1:0] \b$19 ;
-  reg [1:0] \b$25 ;
-  input [7:0] \b$5 ;
-  wire [7:0] \b$5 ;
+  wire [1:0] a;
+  input [7:0] \a$1 ;
+  wire [7:0] \a$1 ;
+  wire [1:0] \a$12 ;
+  wire [1:0] \a$18 ;
+  wire [1:0] \a$24 ;
+  wire [1:0] b;
+  wire [1:0] \b$13 ;
+  wire [1:0] \b$19 ;
+  wire [1:0] \b$25 ;
+  input [7:0] \b$3 ;
+  wire [7:0] \b$3 ;
   wire [5:0] p;
   wire [5:0] \p$17 ;
   wire [5:0] \p$23 ;
@@ -25125,13 +13593,13 @@ module \mac_array.pe_2_0.level.u2 (\p$30 , pa, pb, sb, \a$3 , \b$5 , sa);
   wire \sa$14 ;
   wire \sa$20 ;
   wire \sa$26 ;
-  wire \sa$7 ;
+  wire \sa$5 ;
   input sb;
   wire sb;
   wire \sb$15 ;
   wire \sb$21 ;
   wire \sb$27 ;
-  wire \sb$9 ;
+  wire \sb$7 ;
   wire [9:0] t0;
   wire [9:0] t1;
   wire [9:0] t2;
@@ -25189,208 +13657,48 @@ module \mac_array.pe_2_0.level.u2 (\p$30 , pa, pb, sb, \a$3 , \b$5 , sa);
   assign \$43  = pa == 2'h3;
   assign \$44  = | { \$43 , \$42 , \$41  };
   \mac_array.pe_2_0.level.u2.u0  u0 (
-    .a(a),
-    .b(b),
+    .a(\a$1 [1:0]),
+    .b(\b$3 [1:0]),
     .p(p),
     .sa(sa),
     .sb(sb)
   );
   \mac_array.pe_2_0.level.u2.u1  u1 (
-    .a(\a$12 ),
-    .b(\b$13 ),
+    .a(\a$1 [3:2]),
+    .b(\b$3 [3:2]),
     .p(\p$17 ),
     .sa(sa),
     .sb(\sb$15 )
   );
   \mac_array.pe_2_0.level.u2.u2  u2 (
-    .a(\a$18 ),
-    .b(\b$19 ),
+    .a(\a$1 [5:4]),
+    .b(\b$3 [5:4]),
     .p(\p$23 ),
     .sa(\sa$20 ),
     .sb(sb)
   );
   \mac_array.pe_2_0.level.u2.u3  u3 (
-    .a(\a$24 ),
-    .b(\b$25 ),
+    .a(\a$1 [7:6]),
+    .b(\b$3 [7:6]),
     .p(\p$29 ),
     .sa(\sa$26 ),
     .sb(\sb$27 )
   );
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$45 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[0] = \a$3 [0];
-      default:
-          a[0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[1] = \a$3 [1];
-      default:
-          a[1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$45 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[0] = \b$5 [0];
-      default:
-          b[0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[1] = \b$5 [1];
-      default:
-          b[1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$45 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [0] = \a$3 [0];
-      4'h4, 4'h8:
-          \a$12 [0] = \a$3 [6];
-      default:
-          \a$12 [0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [1] = \a$3 [1];
-      4'h4, 4'h8:
-          \a$12 [1] = \a$3 [7];
-      default:
-          \a$12 [1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$45 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [0] = \b$5 [2];
-      default:
-          \b$13 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [1] = \b$5 [3];
-      default:
-          \b$13 [1] = \b$5 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$45 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [0] = \a$3 [2];
-      4'h0:
-          \a$18 [0] = \a$3 [4];
-      default:
-          \a$18 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [1] = \a$3 [3];
-      4'h0:
-          \a$18 [1] = \a$3 [5];
-      default:
-          \a$18 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$45 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [0] = \b$5 [6];
-      4'h4, 4'h8:
-          \b$19 [0] = \b$5 [0];
-      4'h0:
-          \b$19 [0] = \b$5 [4];
-      default:
-          \b$19 [0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [1] = \b$5 [7];
-      4'h4, 4'h8:
-          \b$19 [1] = \b$5 [1];
-      4'h0:
-          \b$19 [1] = \b$5 [5];
-      default:
-          \b$19 [1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$45 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [0] = \a$3 [2];
-      4'h4, 4'h8:
-          \a$24 [0] = \a$3 [4];
-      4'h0:
-          \a$24 [0] = \a$3 [6];
-      default:
-          \a$24 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [1] = \a$3 [3];
-      4'h4, 4'h8:
-          \a$24 [1] = \a$3 [5];
-      4'h0:
-          \a$24 [1] = \a$3 [7];
-      default:
-          \a$24 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$45 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [0] = \b$5 [4];
-      4'h4, 4'h8:
-          \b$25 [0] = \b$5 [2];
-      4'h0:
-          \b$25 [0] = \b$5 [6];
-      default:
-          \b$25 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [1] = \b$5 [5];
-      4'h4, 4'h8:
-          \b$25 [1] = \b$5 [3];
-      4'h0:
-          \b$25 [1] = \b$5 [7];
-      default:
-          \b$25 [1] = \b$5 [1];
-    endcase
-  end
-  assign \sa$7  = sa;
-  assign \sb$9  = sb;
+  assign a = \a$1 [1:0];
+  assign b = \b$3 [1:0];
+  assign \sa$5  = sa;
+  assign \sb$7  = sb;
   assign t0 = \$18 [9:0];
+  assign \a$12  = \a$1 [3:2];
+  assign \b$13  = \b$3 [3:2];
   assign \sa$14  = sa;
   assign t1 = { \$29 [8], \$29  };
+  assign \a$18  = \a$1 [5:4];
+  assign \b$19  = \b$3 [5:4];
   assign \sb$21  = sb;
   assign t2 = { \$40 [8], \$40  };
+  assign \a$24  = \a$1 [7:6];
+  assign \b$25  = \b$3 [7:6];
   assign t3 = { \p$29 [5], \p$29 [5], \p$29 [5], \p$29 [5], \p$29  };
   assign \p$30  = \$53 [9:0];
   assign \$9  = { p[5], p, 2'h0 };
@@ -25477,8 +13785,7 @@ module \mac_array.pe_2_0.level.u2.u3 (sb, p, a, b, sa);
 endmodule
 
 (* generator = "Amaranth" *)
-module \mac_array.pe_2_0.level.u3 (sb, \p$30 , pa, pb, \a$3 , \b$5 , sa);
-  reg \$auto$verilog_backend.cc:2355:dump_module$46  = 0;
+module \mac_array.pe_2_0.level.u3 (sb, \p$30 , pa, pb, \a$1 , \b$3 , sa);
   wire \$1 ;
   wire [8:0] \$10 ;
   wire [11:0] \$11 ;
@@ -25532,18 +13839,18 @@ module \mac_array.pe_2_0.level.u3 (sb, \p$30 , pa, pb, \a$3 , \b$5 , sa);
   wire \$7 ;
   wire \$8 ;
   wire [8:0] \$9 ;
-  reg [1:0] a;
-  reg [1:0] \a$12 ;
-  reg [1:0] \a$18 ;
-  reg [1:0] \a$24 ;
-  input [7:0] \a$3 ;
-  wire [7:0] \a$3 ;
-  reg [1:0] b;
-  reg [1:0] \b$13 ;
-  reg [1:0] \b$19 ;
-  reg [1:0] \b$25 ;
-  input [7:0] \b$5 ;
-  wire [7:0] \b$5 ;
+  wire [1:0] a;
+  input [7:0] \a$1 ;
+  wire [7:0] \a$1 ;
+  wire [1:0] \a$12 ;
+  wire [1:0] \a$18 ;
+  wire [1:0] \a$24 ;
+  wire [1:0] b;
+  wire [1:0] \b$13 ;
+  wire [1:0] \b$19 ;
+  wire [1:0] \b$25 ;
+  input [7:0] \b$3 ;
+  wire [7:0] \b$3 ;
   wire [5:0] p;
   wire [5:0] \p$17 ;
   wire [5:0] \p$23 ;
@@ -25559,13 +13866,13 @@ module \mac_array.pe_2_0.level.u3 (sb, \p$30 , pa, pb, \a$3 , \b$5 , sa);
   wire \sa$14 ;
   wire \sa$20 ;
   wire \sa$26 ;
-  wire \sa$7 ;
+  wire \sa$5 ;
   input sb;
   wire sb;
   wire \sb$15 ;
   wire \sb$21 ;
   wire \sb$27 ;
-  wire \sb$9 ;
+  wire \sb$7 ;
   wire [9:0] t0;
   wire [9:0] t1;
   wire [9:0] t2;
@@ -25623,208 +13930,48 @@ module \mac_array.pe_2_0.level.u3 (sb, \p$30 , pa, pb, \a$3 , \b$5 , sa);
   assign \$43  = pa == 2'h3;
   assign \$44  = | { \$43 , \$42 , \$41  };
   \mac_array.pe_2_0.level.u3.u0  u0 (
-    .a(a),
-    .b(b),
+    .a(\a$1 [1:0]),
+    .b(\b$3 [1:0]),
     .p(p),
     .sa(sa),
     .sb(sb)
   );
   \mac_array.pe_2_0.level.u3.u1  u1 (
-    .a(\a$12 ),
-    .b(\b$13 ),
+    .a(\a$1 [3:2]),
+    .b(\b$3 [3:2]),
     .p(\p$17 ),
     .sa(sa),
     .sb(\sb$15 )
   );
   \mac_array.pe_2_0.level.u3.u2  u2 (
-    .a(\a$18 ),
-    .b(\b$19 ),
+    .a(\a$1 [5:4]),
+    .b(\b$3 [5:4]),
     .p(\p$23 ),
     .sa(\sa$20 ),
     .sb(sb)
   );
   \mac_array.pe_2_0.level.u3.u3  u3 (
-    .a(\a$24 ),
-    .b(\b$25 ),
+    .a(\a$1 [7:6]),
+    .b(\b$3 [7:6]),
     .p(\p$29 ),
     .sa(\sa$26 ),
     .sb(\sb$27 )
   );
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[0] = \a$3 [0];
-      default:
-          a[0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[1] = \a$3 [1];
-      default:
-          a[1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[0] = \b$5 [0];
-      default:
-          b[0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[1] = \b$5 [1];
-      default:
-          b[1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [0] = \a$3 [0];
-      4'h4, 4'h8:
-          \a$12 [0] = \a$3 [6];
-      default:
-          \a$12 [0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [1] = \a$3 [1];
-      4'h4, 4'h8:
-          \a$12 [1] = \a$3 [7];
-      default:
-          \a$12 [1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [0] = \b$5 [2];
-      default:
-          \b$13 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [1] = \b$5 [3];
-      default:
-          \b$13 [1] = \b$5 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [0] = \a$3 [2];
-      4'h0:
-          \a$18 [0] = \a$3 [4];
-      default:
-          \a$18 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [1] = \a$3 [3];
-      4'h0:
-          \a$18 [1] = \a$3 [5];
-      default:
-          \a$18 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [0] = \b$5 [6];
-      4'h4, 4'h8:
-          \b$19 [0] = \b$5 [0];
-      4'h0:
-          \b$19 [0] = \b$5 [4];
-      default:
-          \b$19 [0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [1] = \b$5 [7];
-      4'h4, 4'h8:
-          \b$19 [1] = \b$5 [1];
-      4'h0:
-          \b$19 [1] = \b$5 [5];
-      default:
-          \b$19 [1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [0] = \a$3 [2];
-      4'h4, 4'h8:
-          \a$24 [0] = \a$3 [4];
-      4'h0:
-          \a$24 [0] = \a$3 [6];
-      default:
-          \a$24 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [1] = \a$3 [3];
-      4'h4, 4'h8:
-          \a$24 [1] = \a$3 [5];
-      4'h0:
-          \a$24 [1] = \a$3 [7];
-      default:
-          \a$24 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [0] = \b$5 [4];
-      4'h4, 4'h8:
-          \b$25 [0] = \b$5 [2];
-      4'h0:
-          \b$25 [0] = \b$5 [6];
-      default:
-          \b$25 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [1] = \b$5 [5];
-      4'h4, 4'h8:
-          \b$25 [1] = \b$5 [3];
-      4'h0:
-          \b$25 [1] = \b$5 [7];
-      default:
-          \b$25 [1] = \b$5 [1];
-    endcase
-  end
-  assign \sa$7  = sa;
-  assign \sb$9  = sb;
+  assign a = \a$1 [1:0];
+  assign b = \b$3 [1:0];
+  assign \sa$5  = sa;
+  assign \sb$7  = sb;
   assign t0 = \$18 [9:0];
+  assign \a$12  = \a$1 [3:2];
+  assign \b$13  = \b$3 [3:2];
   assign \sa$14  = sa;
   assign t1 = { \$29 [8], \$29  };
+  assign \a$18  = \a$1 [5:4];
+  assign \b$19  = \b$3 [5:4];
   assign \sb$21  = sb;
   assign t2 = { \$40 [8], \$40  };
+  assign \a$24  = \a$1 [7:6];
+  assign \b$25  = \b$3 [7:6];
   assign t3 = { \p$29 [5], \p$29 [5], \p$29 [5], \p$29 [5], \p$29  };
   assign \p$30  = \$53 [9:0];
   assign \$9  = { p[5], p, 2'h0 };
@@ -25941,8 +14088,8 @@ module \mac_array.pe_2_1 (pa, pb, sa, sb, a, b, p);
   assign \$3  = \$1  & \$2 ;
   assign p = \$3  ? \p$13  : 18'h00000;
   \mac_array.pe_2_1.level  level (
-    .\a$3 (a),
-    .\b$5 (b),
+    .\a$1 (a),
+    .\b$3 (b),
     .\p$38 (\p$13 ),
     .pa(pa),
     .pb(pb),
@@ -25958,8 +14105,7 @@ module \mac_array.pe_2_1 (pa, pb, sa, sb, a, b, p);
 endmodule
 
 (* generator = "Amaranth" *)
-module \mac_array.pe_2_1.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
-  reg \$auto$verilog_backend.cc:2355:dump_module$47  = 0;
+module \mac_array.pe_2_1.level (pa, pb, sa, sb, \a$1 , \b$3 , \p$38 );
   wire \$1 ;
   wire \$10 ;
   wire \$11 ;
@@ -26004,18 +14150,18 @@ module \mac_array.pe_2_1.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
   wire [16:0] \$7 ;
   wire [16:0] \$8 ;
   wire [23:0] \$9 ;
-  reg [7:0] a;
-  reg [7:0] \a$14 ;
-  reg [7:0] \a$22 ;
-  input [31:0] \a$3 ;
-  wire [31:0] \a$3 ;
-  reg [7:0] \a$30 ;
-  reg [7:0] b;
-  reg [7:0] \b$15 ;
-  reg [7:0] \b$23 ;
-  reg [7:0] \b$31 ;
-  input [31:0] \b$5 ;
-  wire [31:0] \b$5 ;
+  wire [7:0] a;
+  input [31:0] \a$1 ;
+  wire [31:0] \a$1 ;
+  wire [7:0] \a$14 ;
+  wire [7:0] \a$22 ;
+  wire [7:0] \a$30 ;
+  wire [7:0] b;
+  wire [7:0] \b$15 ;
+  wire [7:0] \b$23 ;
+  input [31:0] \b$3 ;
+  wire [31:0] \b$3 ;
+  wire [7:0] \b$31 ;
   wire [9:0] p;
   wire [9:0] \p$21 ;
   wire [9:0] \p$29 ;
@@ -26027,7 +14173,7 @@ module \mac_array.pe_2_1.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
   wire [1:0] \pa$16 ;
   wire [1:0] \pa$24 ;
   wire [1:0] \pa$32 ;
-  wire [1:0] \pa$6 ;
+  wire [1:0] \pa$5 ;
   input [1:0] pb;
   wire [1:0] pb;
   wire [1:0] \pb$17 ;
@@ -26094,8 +14240,8 @@ module \mac_array.pe_2_1.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
   assign \$43  = $signed(\$33 ) + $signed(\p$37 );
   assign \$44  = $signed(\$42 ) + $signed(\$43 );
   \mac_array.pe_2_1.level.u0  u0 (
-    .\a$3 (a),
-    .\b$5 (b),
+    .\a$1 (\a$1 [7:0]),
+    .\b$3 (\b$3 [7:0]),
     .\p$30 (p),
     .pa(pa),
     .pb(pb),
@@ -26103,8 +14249,8 @@ module \mac_array.pe_2_1.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
     .sb(sb)
   );
   \mac_array.pe_2_1.level.u1  u1 (
-    .\a$3 (\a$14 ),
-    .\b$5 (\b$15 ),
+    .\a$1 (\a$1 [15:8]),
+    .\b$3 (\b$3 [15:8]),
     .\p$30 (\p$21 ),
     .pa(pa),
     .pb(pb),
@@ -26112,8 +14258,8 @@ module \mac_array.pe_2_1.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
     .sb(\sb$19 )
   );
   \mac_array.pe_2_1.level.u2  u2 (
-    .\a$3 (\a$22 ),
-    .\b$5 (\b$23 ),
+    .\a$1 (\a$1 [23:16]),
+    .\b$3 (\b$3 [23:16]),
     .\p$30 (\p$29 ),
     .pa(pa),
     .pb(pb),
@@ -26121,707 +14267,35 @@ module \mac_array.pe_2_1.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
     .sb(sb)
   );
   \mac_array.pe_2_1.level.u3  u3 (
-    .\a$3 (\a$30 ),
-    .\b$5 (\b$31 ),
+    .\a$1 (\a$1 [31:24]),
+    .\b$3 (\b$3 [31:24]),
     .\p$30 (\p$37 ),
     .pa(pa),
     .pb(pb),
     .sa(\sa$34 ),
     .sb(\sb$35 )
   );
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$47 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$31 [0] = \b$5 [12];
-      4'h8, 4'h9:
-          \b$31 [0] = \b$5 [4];
-      4'h2:
-          \b$31 [0] = \b$5 [16];
-      4'h6:
-          \b$31 [0] = \b$5 [8];
-      4'ha:
-          \b$31 [0] = \b$5 [0];
-      default:
-          \b$31 [0] = \b$5 [24];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$31 [1] = \b$5 [13];
-      4'h8, 4'h9:
-          \b$31 [1] = \b$5 [5];
-      4'h2:
-          \b$31 [1] = \b$5 [17];
-      4'h6:
-          \b$31 [1] = \b$5 [9];
-      4'ha:
-          \b$31 [1] = \b$5 [1];
-      default:
-          \b$31 [1] = \b$5 [25];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$31 [2] = \b$5 [14];
-      4'h8, 4'h9:
-          \b$31 [2] = \b$5 [6];
-      4'h2:
-          \b$31 [2] = \b$5 [18];
-      4'h6:
-          \b$31 [2] = \b$5 [10];
-      4'ha:
-          \b$31 [2] = \b$5 [2];
-      default:
-          \b$31 [2] = \b$5 [26];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$31 [3] = \b$5 [15];
-      4'h8, 4'h9:
-          \b$31 [3] = \b$5 [7];
-      4'h2:
-          \b$31 [3] = \b$5 [19];
-      4'h6:
-          \b$31 [3] = \b$5 [11];
-      4'ha:
-          \b$31 [3] = \b$5 [3];
-      default:
-          \b$31 [3] = \b$5 [27];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$31 [4] = \b$5 [28];
-      4'h2:
-          \b$31 [4] = \b$5 [24];
-      default:
-          \b$31 [4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$31 [5] = \b$5 [29];
-      4'h2:
-          \b$31 [5] = \b$5 [25];
-      default:
-          \b$31 [5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$31 [6] = \b$5 [30];
-      4'h2:
-          \b$31 [6] = \b$5 [26];
-      default:
-          \b$31 [6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$31 [7] = \b$5 [31];
-      4'h2:
-          \b$31 [7] = \b$5 [27];
-      default:
-          \b$31 [7] = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$47 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h8, 4'h9, 4'ha:
-          a[0] = \a$3 [4];
-      default:
-          a[0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h8, 4'h9, 4'ha:
-          a[1] = \a$3 [5];
-      default:
-          a[1] = \a$3 [1];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h8, 4'h9, 4'ha:
-          a[2] = \a$3 [6];
-      default:
-          a[2] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h8, 4'h9, 4'ha:
-          a[3] = \a$3 [7];
-      default:
-          a[3] = \a$3 [3];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          a[4] = \a$3 [4];
-      4'h8:
-          a[4] = \a$3 [12];
-      default:
-          a[4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          a[5] = \a$3 [5];
-      4'h8:
-          a[5] = \a$3 [13];
-      default:
-          a[5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          a[6] = \a$3 [6];
-      4'h8:
-          a[6] = \a$3 [14];
-      default:
-          a[6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          a[7] = \a$3 [7];
-      4'h8:
-          a[7] = \a$3 [15];
-      default:
-          a[7] = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$47 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          b[0] = \b$5 [4];
-      default:
-          b[0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          b[1] = \b$5 [5];
-      default:
-          b[1] = \b$5 [1];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          b[2] = \b$5 [6];
-      default:
-          b[2] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          b[3] = \b$5 [7];
-      default:
-          b[3] = \b$5 [3];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          b[4] = \b$5 [4];
-      4'h2:
-          b[4] = \b$5 [12];
-      default:
-          b[4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          b[5] = \b$5 [5];
-      4'h2:
-          b[5] = \b$5 [13];
-      default:
-          b[5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          b[6] = \b$5 [6];
-      4'h2:
-          b[6] = \b$5 [14];
-      default:
-          b[6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          b[7] = \b$5 [7];
-      4'h2:
-          b[7] = \b$5 [15];
-      default:
-          b[7] = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$47 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [0] = \a$3 [8];
-      4'h2, 4'h6:
-          \a$14 [0] = \a$3 [0];
-      4'h8:
-          \a$14 [0] = \a$3 [20];
-      4'h9:
-          \a$14 [0] = \a$3 [12];
-      default:
-          \a$14 [0] = \a$3 [4];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [1] = \a$3 [9];
-      4'h2, 4'h6:
-          \a$14 [1] = \a$3 [1];
-      4'h8:
-          \a$14 [1] = \a$3 [21];
-      4'h9:
-          \a$14 [1] = \a$3 [13];
-      default:
-          \a$14 [1] = \a$3 [5];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [2] = \a$3 [10];
-      4'h2, 4'h6:
-          \a$14 [2] = \a$3 [2];
-      4'h8:
-          \a$14 [2] = \a$3 [22];
-      4'h9:
-          \a$14 [2] = \a$3 [14];
-      default:
-          \a$14 [2] = \a$3 [6];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [3] = \a$3 [11];
-      4'h2, 4'h6:
-          \a$14 [3] = \a$3 [3];
-      4'h8:
-          \a$14 [3] = \a$3 [23];
-      4'h9:
-          \a$14 [3] = \a$3 [15];
-      default:
-          \a$14 [3] = \a$3 [7];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [4] = \a$3 [12];
-      4'h8:
-          \a$14 [4] = \a$3 [28];
-      default:
-          \a$14 [4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [5] = \a$3 [13];
-      4'h8:
-          \a$14 [5] = \a$3 [29];
-      default:
-          \a$14 [5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [6] = \a$3 [14];
-      4'h8:
-          \a$14 [6] = \a$3 [30];
-      default:
-          \a$14 [6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [7] = \a$3 [15];
-      4'h8:
-          \a$14 [7] = \a$3 [31];
-      default:
-          \a$14 [7] = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$47 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          \b$15 [0] = \b$5 [0];
-      4'h0, 4'h1:
-          \b$15 [0] = \b$5 [8];
-      default:
-          \b$15 [0] = \b$5 [4];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          \b$15 [1] = \b$5 [1];
-      4'h0, 4'h1:
-          \b$15 [1] = \b$5 [9];
-      default:
-          \b$15 [1] = \b$5 [5];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          \b$15 [2] = \b$5 [2];
-      4'h0, 4'h1:
-          \b$15 [2] = \b$5 [10];
-      default:
-          \b$15 [2] = \b$5 [6];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          \b$15 [3] = \b$5 [3];
-      4'h0, 4'h1:
-          \b$15 [3] = \b$5 [11];
-      default:
-          \b$15 [3] = \b$5 [7];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$15 [4] = \b$5 [12];
-      4'h2:
-          \b$15 [4] = \b$5 [8];
-      default:
-          \b$15 [4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$15 [5] = \b$5 [13];
-      4'h2:
-          \b$15 [5] = \b$5 [9];
-      default:
-          \b$15 [5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$15 [6] = \b$5 [14];
-      4'h2:
-          \b$15 [6] = \b$5 [10];
-      default:
-          \b$15 [6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$15 [7] = \b$5 [15];
-      4'h2:
-          \b$15 [7] = \b$5 [11];
-      default:
-          \b$15 [7] = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$47 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [0] = \a$3 [16];
-      4'h1, 4'h5:
-          \a$22 [0] = \a$3 [8];
-      4'h2, 4'h6:
-          \a$22 [0] = \a$3 [4];
-      default:
-          \a$22 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [1] = \a$3 [17];
-      4'h1, 4'h5:
-          \a$22 [1] = \a$3 [9];
-      4'h2, 4'h6:
-          \a$22 [1] = \a$3 [5];
-      default:
-          \a$22 [1] = \a$3 [1];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [2] = \a$3 [18];
-      4'h1, 4'h5:
-          \a$22 [2] = \a$3 [10];
-      4'h2, 4'h6:
-          \a$22 [2] = \a$3 [6];
-      default:
-          \a$22 [2] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [3] = \a$3 [19];
-      4'h1, 4'h5:
-          \a$22 [3] = \a$3 [11];
-      4'h2, 4'h6:
-          \a$22 [3] = \a$3 [7];
-      default:
-          \a$22 [3] = \a$3 [3];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [4] = \a$3 [20];
-      4'h8:
-          \a$22 [4] = \a$3 [8];
-      default:
-          \a$22 [4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [5] = \a$3 [21];
-      4'h8:
-          \a$22 [5] = \a$3 [9];
-      default:
-          \a$22 [5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [6] = \a$3 [22];
-      4'h8:
-          \a$22 [6] = \a$3 [10];
-      default:
-          \a$22 [6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [7] = \a$3 [23];
-      4'h8:
-          \a$22 [7] = \a$3 [11];
-      default:
-          \a$22 [7] = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$47 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$23 [0] = \b$5 [8];
-      4'h8, 4'h9:
-          \b$23 [0] = \b$5 [0];
-      4'h2:
-          \b$23 [0] = \b$5 [20];
-      4'h6:
-          \b$23 [0] = \b$5 [12];
-      4'ha:
-          \b$23 [0] = \b$5 [4];
-      default:
-          \b$23 [0] = \b$5 [16];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$23 [1] = \b$5 [9];
-      4'h8, 4'h9:
-          \b$23 [1] = \b$5 [1];
-      4'h2:
-          \b$23 [1] = \b$5 [21];
-      4'h6:
-          \b$23 [1] = \b$5 [13];
-      4'ha:
-          \b$23 [1] = \b$5 [5];
-      default:
-          \b$23 [1] = \b$5 [17];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$23 [2] = \b$5 [10];
-      4'h8, 4'h9:
-          \b$23 [2] = \b$5 [2];
-      4'h2:
-          \b$23 [2] = \b$5 [22];
-      4'h6:
-          \b$23 [2] = \b$5 [14];
-      4'ha:
-          \b$23 [2] = \b$5 [6];
-      default:
-          \b$23 [2] = \b$5 [18];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$23 [3] = \b$5 [11];
-      4'h8, 4'h9:
-          \b$23 [3] = \b$5 [3];
-      4'h2:
-          \b$23 [3] = \b$5 [23];
-      4'h6:
-          \b$23 [3] = \b$5 [15];
-      4'ha:
-          \b$23 [3] = \b$5 [7];
-      default:
-          \b$23 [3] = \b$5 [19];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$23 [4] = \b$5 [20];
-      4'h2:
-          \b$23 [4] = \b$5 [28];
-      default:
-          \b$23 [4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$23 [5] = \b$5 [21];
-      4'h2:
-          \b$23 [5] = \b$5 [29];
-      default:
-          \b$23 [5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$23 [6] = \b$5 [22];
-      4'h2:
-          \b$23 [6] = \b$5 [30];
-      default:
-          \b$23 [6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$23 [7] = \b$5 [23];
-      4'h2:
-          \b$23 [7] = \b$5 [31];
-      default:
-          \b$23 [7] = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$47 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h5:
-          \a$30 [0] = \a$3 [12];
-      4'h2, 4'h6:
-          \a$30 [0] = \a$3 [4];
-      4'h8:
-          \a$30 [0] = \a$3 [16];
-      4'h9:
-          \a$30 [0] = \a$3 [8];
-      4'ha:
-          \a$30 [0] = \a$3 [0];
-      default:
-          \a$30 [0] = \a$3 [24];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h5:
-          \a$30 [1] = \a$3 [13];
-      4'h2, 4'h6:
-          \a$30 [1] = \a$3 [5];
-      4'h8:
-          \a$30 [1] = \a$3 [17];
-      4'h9:
-          \a$30 [1] = \a$3 [9];
-      4'ha:
-          \a$30 [1] = \a$3 [1];
-      default:
-          \a$30 [1] = \a$3 [25];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h5:
-          \a$30 [2] = \a$3 [14];
-      4'h2, 4'h6:
-          \a$30 [2] = \a$3 [6];
-      4'h8:
-          \a$30 [2] = \a$3 [18];
-      4'h9:
-          \a$30 [2] = \a$3 [10];
-      4'ha:
-          \a$30 [2] = \a$3 [2];
-      default:
-          \a$30 [2] = \a$3 [26];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h5:
-          \a$30 [3] = \a$3 [15];
-      4'h2, 4'h6:
-          \a$30 [3] = \a$3 [7];
-      4'h8:
-          \a$30 [3] = \a$3 [19];
-      4'h9:
-          \a$30 [3] = \a$3 [11];
-      4'ha:
-          \a$30 [3] = \a$3 [3];
-      default:
-          \a$30 [3] = \a$3 [27];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$30 [4] = \a$3 [28];
-      4'h8:
-          \a$30 [4] = \a$3 [24];
-      default:
-          \a$30 [4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$30 [5] = \a$3 [29];
-      4'h8:
-          \a$30 [5] = \a$3 [25];
-      default:
-          \a$30 [5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$30 [6] = \a$3 [30];
-      4'h8:
-          \a$30 [6] = \a$3 [26];
-      default:
-          \a$30 [6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$30 [7] = \a$3 [31];
-      4'h8:
-          \a$30 [7] = \a$3 [27];
-      default:
-          \a$30 [7] = 1'h0;
-    endcase
-  end
-  assign \pa$6  = pa;
+  assign a = \a$1 [7:0];
+  assign b = \b$3 [7:0];
+  assign \pa$5  = pa;
   assign \pb$7  = pb;
   assign \sa$9  = sa;
   assign \sb$11  = sb;
   assign t0 = \$15 [17:0];
+  assign \a$14  = \a$1 [15:8];
+  assign \b$15  = \b$3 [15:8];
   assign \pa$16  = pa;
   assign \pb$17  = pb;
   assign \sa$18  = sa;
   assign t1 = { \$24 [16], \$24  };
+  assign \a$22  = \a$1 [23:16];
+  assign \b$23  = \b$3 [23:16];
   assign \pa$24  = pa;
   assign \pb$25  = pb;
   assign \sb$27  = sb;
   assign t2 = { \$33 [16], \$33  };
+  assign \a$30  = \a$1 [31:24];
+  assign \b$31  = \b$3 [31:24];
   assign \pa$32  = pa;
   assign \pb$33  = pb;
   assign t3 = { \p$37 [9], \p$37 [9], \p$37 [9], \p$37 [9], \p$37 [9], \p$37 [9], \p$37 [9], \p$37 [9], \p$37  };
@@ -26834,8 +14308,7 @@ module \mac_array.pe_2_1.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
 endmodule
 
 (* generator = "Amaranth" *)
-module \mac_array.pe_2_1.level.u0 (pa, pb, sa, sb, \a$3 , \b$5 , \p$30 );
-  reg \$auto$verilog_backend.cc:2355:dump_module$48  = 0;
+module \mac_array.pe_2_1.level.u0 (pa, pb, sa, sb, \a$1 , \b$3 , \p$30 );
   wire \$1 ;
   wire [8:0] \$10 ;
   wire [11:0] \$11 ;
@@ -26889,18 +14362,18 @@ module \mac_array.pe_2_1.level.u0 (pa, pb, sa, sb, \a$3 , \b$5 , \p$30 );
   wire \$7 ;
   wire \$8 ;
   wire [8:0] \$9 ;
-  reg [1:0] a;
-  reg [1:0] \a$12 ;
-  reg [1:0] \a$18 ;
-  reg [1:0] \a$24 ;
-  input [7:0] \a$3 ;
-  wire [7:0] \a$3 ;
-  reg [1:0] b;
-  reg [1:0] \b$13 ;
-  reg [1:0] \b$19 ;
-  reg [1:0] \b$25 ;
-  input [7:0] \b$5 ;
-  wire [7:0] \b$5 ;
+  wire [1:0] a;
+  input [7:0] \a$1 ;
+  wire [7:0] \a$1 ;
+  wire [1:0] \a$12 ;
+  wire [1:0] \a$18 ;
+  wire [1:0] \a$24 ;
+  wire [1:0] b;
+  wire [1:0] \b$13 ;
+  wire [1:0] \b$19 ;
+  wire [1:0] \b$25 ;
+  input [7:0] \b$3 ;
+  wire [7:0] \b$3 ;
   wire [5:0] p;
   wire [5:0] \p$17 ;
   wire [5:0] \p$23 ;
@@ -26916,13 +14389,13 @@ module \mac_array.pe_2_1.level.u0 (pa, pb, sa, sb, \a$3 , \b$5 , \p$30 );
   wire \sa$14 ;
   wire \sa$20 ;
   wire \sa$26 ;
-  wire \sa$7 ;
+  wire \sa$5 ;
   input sb;
   wire sb;
   wire \sb$15 ;
   wire \sb$21 ;
   wire \sb$27 ;
-  wire \sb$9 ;
+  wire \sb$7 ;
   wire [9:0] t0;
   wire [9:0] t1;
   wire [9:0] t2;
@@ -26980,208 +14453,48 @@ module \mac_array.pe_2_1.level.u0 (pa, pb, sa, sb, \a$3 , \b$5 , \p$30 );
   assign \$43  = pa == 2'h3;
   assign \$44  = | { \$43 , \$42 , \$41  };
   \mac_array.pe_2_1.level.u0.u0  u0 (
-    .a(a),
-    .b(b),
+    .a(\a$1 [1:0]),
+    .b(\b$3 [1:0]),
     .p(p),
     .sa(sa),
     .sb(sb)
   );
   \mac_array.pe_2_1.level.u0.u1  u1 (
-    .a(\a$12 ),
-    .b(\b$13 ),
+    .a(\a$1 [3:2]),
+    .b(\b$3 [3:2]),
     .p(\p$17 ),
     .sa(sa),
     .sb(\sb$15 )
   );
   \mac_array.pe_2_1.level.u0.u2  u2 (
-    .a(\a$18 ),
-    .b(\b$19 ),
+    .a(\a$1 [5:4]),
+    .b(\b$3 [5:4]),
     .p(\p$23 ),
     .sa(\sa$20 ),
     .sb(sb)
   );
   \mac_array.pe_2_1.level.u0.u3  u3 (
-    .a(\a$24 ),
-    .b(\b$25 ),
+    .a(\a$1 [7:6]),
+    .b(\b$3 [7:6]),
     .p(\p$29 ),
     .sa(\sa$26 ),
     .sb(\sb$27 )
   );
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$48 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[0] = \a$3 [0];
-      default:
-          a[0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[1] = \a$3 [1];
-      default:
-          a[1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$48 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[0] = \b$5 [0];
-      default:
-          b[0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[1] = \b$5 [1];
-      default:
-          b[1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$48 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [0] = \a$3 [0];
-      4'h4, 4'h8:
-          \a$12 [0] = \a$3 [6];
-      default:
-          \a$12 [0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [1] = \a$3 [1];
-      4'h4, 4'h8:
-          \a$12 [1] = \a$3 [7];
-      default:
-          \a$12 [1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$48 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [0] = \b$5 [2];
-      default:
-          \b$13 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [1] = \b$5 [3];
-      default:
-          \b$13 [1] = \b$5 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$48 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [0] = \a$3 [2];
-      4'h0:
-          \a$18 [0] = \a$3 [4];
-      default:
-          \a$18 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [1] = \a$3 [3];
-      4'h0:
-          \a$18 [1] = \a$3 [5];
-      default:
-          \a$18 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$48 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [0] = \b$5 [6];
-      4'h4, 4'h8:
-          \b$19 [0] = \b$5 [0];
-      4'h0:
-          \b$19 [0] = \b$5 [4];
-      default:
-          \b$19 [0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [1] = \b$5 [7];
-      4'h4, 4'h8:
-          \b$19 [1] = \b$5 [1];
-      4'h0:
-          \b$19 [1] = \b$5 [5];
-      default:
-          \b$19 [1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$48 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [0] = \a$3 [2];
-      4'h4, 4'h8:
-          \a$24 [0] = \a$3 [4];
-      4'h0:
-          \a$24 [0] = \a$3 [6];
-      default:
-          \a$24 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [1] = \a$3 [3];
-      4'h4, 4'h8:
-          \a$24 [1] = \a$3 [5];
-      4'h0:
-          \a$24 [1] = \a$3 [7];
-      default:
-          \a$24 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$48 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [0] = \b$5 [4];
-      4'h4, 4'h8:
-          \b$25 [0] = \b$5 [2];
-      4'h0:
-          \b$25 [0] = \b$5 [6];
-      default:
-          \b$25 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [1] = \b$5 [5];
-      4'h4, 4'h8:
-          \b$25 [1] = \b$5 [3];
-      4'h0:
-          \b$25 [1] = \b$5 [7];
-      default:
-          \b$25 [1] = \b$5 [1];
-    endcase
-  end
-  assign \sa$7  = sa;
-  assign \sb$9  = sb;
+  assign a = \a$1 [1:0];
+  assign b = \b$3 [1:0];
+  assign \sa$5  = sa;
+  assign \sb$7  = sb;
   assign t0 = \$18 [9:0];
+  assign \a$12  = \a$1 [3:2];
+  assign \b$13  = \b$3 [3:2];
   assign \sa$14  = sa;
   assign t1 = { \$29 [8], \$29  };
+  assign \a$18  = \a$1 [5:4];
+  assign \b$19  = \b$3 [5:4];
   assign \sb$21  = sb;
   assign t2 = { \$40 [8], \$40  };
+  assign \a$24  = \a$1 [7:6];
+  assign \b$25  = \b$3 [7:6];
   assign t3 = { \p$29 [5], \p$29 [5], \p$29 [5], \p$29 [5], \p$29  };
   assign \p$30  = \$53 [9:0];
   assign \$9  = { p[5], p, 2'h0 };
@@ -27268,8 +14581,7 @@ module \mac_array.pe_2_1.level.u0.u3 (sb, p, a, b, sa);
 endmodule
 
 (* generator = "Amaranth" *)
-module \mac_array.pe_2_1.level.u1 (\p$30 , pa, pb, sa, \a$3 , \b$5 , sb);
-  reg \$auto$verilog_backend.cc:2355:dump_module$49  = 0;
+module \mac_array.pe_2_1.level.u1 (\p$30 , pa, pb, sa, \a$1 , \b$3 , sb);
   wire \$1 ;
   wire [8:0] \$10 ;
   wire [11:0] \$11 ;
@@ -27323,18 +14635,18 @@ module \mac_array.pe_2_1.level.u1 (\p$30 , pa, pb, sa, \a$3 , \b$5 , sb);
   wire \$7 ;
   wire \$8 ;
   wire [8:0] \$9 ;
-  reg [1:0] a;
-  reg [1:0] \a$12 ;
-  reg [1:0] \a$18 ;
-  reg [1:0] \a$24 ;
-  input [7:0] \a$3 ;
-  wire [7:0] \a$3 ;
-  reg [1:0] b;
-  reg [1:0] \b$13 ;
-  reg [1:0] \b$19 ;
-  reg [1:0] \b$25 ;
-  input [7:0] \b$5 ;
-  wire [7:0] \b$5 ;
+  wire [1:0] a;
+  input [7:0] \a$1 ;
+  wire [7:0] \a$1 ;
+  wire [1:0] \a$12 ;
+  wire [1:0] \a$18 ;
+  wire [1:0] \a$24 ;
+  wire [1:0] b;
+  wire [1:0] \b$13 ;
+  wire [1:0] \b$19 ;
+  wire [1:0] \b$25 ;
+  input [7:0] \b$3 ;
+  wire [7:0] \b$3 ;
   wire [5:0] p;
   wire [5:0] \p$17 ;
   wire [5:0] \p$23 ;
@@ -27350,13 +14662,13 @@ module \mac_array.pe_2_1.level.u1 (\p$30 , pa, pb, sa, \a$3 , \b$5 , sb);
   wire \sa$14 ;
   wire \sa$20 ;
   wire \sa$26 ;
-  wire \sa$7 ;
+  wire \sa$5 ;
   input sb;
   wire sb;
   wire \sb$15 ;
   wire \sb$21 ;
   wire \sb$27 ;
-  wire \sb$9 ;
+  wire \sb$7 ;
   wire [9:0] t0;
   wire [9:0] t1;
   wire [9:0] t2;
@@ -27414,208 +14726,48 @@ module \mac_array.pe_2_1.level.u1 (\p$30 , pa, pb, sa, \a$3 , \b$5 , sb);
   assign \$43  = pa == 2'h3;
   assign \$44  = | { \$43 , \$42 , \$41  };
   \mac_array.pe_2_1.level.u1.u0  u0 (
-    .a(a),
-    .b(b),
+    .a(\a$1 [1:0]),
+    .b(\b$3 [1:0]),
     .p(p),
     .sa(sa),
     .sb(sb)
   );
   \mac_array.pe_2_1.level.u1.u1  u1 (
-    .a(\a$12 ),
-    .b(\b$13 ),
+    .a(\a$1 [3:2]),
+    .b(\b$3 [3:2]),
     .p(\p$17 ),
     .sa(sa),
     .sb(\sb$15 )
   );
   \mac_array.pe_2_1.level.u1.u2  u2 (
-    .a(\a$18 ),
-    .b(\b$19 ),
+    .a(\a$1 [5:4]),
+    .b(\b$3 [5:4]),
     .p(\p$23 ),
     .sa(\sa$20 ),
     .sb(sb)
   );
   \mac_array.pe_2_1.level.u1.u3  u3 (
-    .a(\a$24 ),
-    .b(\b$25 ),
+    .a(\a$1 [7:6]),
+    .b(\b$3 [7:6]),
     .p(\p$29 ),
     .sa(\sa$26 ),
     .sb(\sb$27 )
   );
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$49 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[0] = \a$3 [0];
-      default:
-          a[0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[1] = \a$3 [1];
-      default:
-          a[1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$49 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[0] = \b$5 [0];
-      default:
-          b[0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[1] = \b$5 [1];
-      default:
-          b[1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$49 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [0] = \a$3 [0];
-      4'h4, 4'h8:
-          \a$12 [0] = \a$3 [6];
-      default:
-          \a$12 [0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [1] = \a$3 [1];
-      4'h4, 4'h8:
-          \a$12 [1] = \a$3 [7];
-      default:
-          \a$12 [1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$49 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [0] = \b$5 [2];
-      default:
-          \b$13 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [1] = \b$5 [3];
-      default:
-          \b$13 [1] = \b$5 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$49 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [0] = \a$3 [2];
-      4'h0:
-          \a$18 [0] = \a$3 [4];
-      default:
-          \a$18 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [1] = \a$3 [3];
-      4'h0:
-          \a$18 [1] = \a$3 [5];
-      default:
-          \a$18 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$49 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [0] = \b$5 [6];
-      4'h4, 4'h8:
-          \b$19 [0] = \b$5 [0];
-      4'h0:
-          \b$19 [0] = \b$5 [4];
-      default:
-          \b$19 [0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [1] = \b$5 [7];
-      4'h4, 4'h8:
-          \b$19 [1] = \b$5 [1];
-      4'h0:
-          \b$19 [1] = \b$5 [5];
-      default:
-          \b$19 [1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$49 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [0] = \a$3 [2];
-      4'h4, 4'h8:
-          \a$24 [0] = \a$3 [4];
-      4'h0:
-          \a$24 [0] = \a$3 [6];
-      default:
-          \a$24 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [1] = \a$3 [3];
-      4'h4, 4'h8:
-          \a$24 [1] = \a$3 [5];
-      4'h0:
-          \a$24 [1] = \a$3 [7];
-      default:
-          \a$24 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$49 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [0] = \b$5 [4];
-      4'h4, 4'h8:
-          \b$25 [0] = \b$5 [2];
-      4'h0:
-          \b$25 [0] = \b$5 [6];
-      default:
-          \b$25 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [1] = \b$5 [5];
-      4'h4, 4'h8:
-          \b$25 [1] = \b$5 [3];
-      4'h0:
-          \b$25 [1] = \b$5 [7];
-      default:
-          \b$25 [1] = \b$5 [1];
-    endcase
-  end
-  assign \sa$7  = sa;
-  assign \sb$9  = sb;
+  assign a = \a$1 [1:0];
+  assign b = \b$3 [1:0];
+  assign \sa$5  = sa;
+  assign \sb$7  = sb;
   assign t0 = \$18 [9:0];
+  assign \a$12  = \a$1 [3:2];
+  assign \b$13  = \b$3 [3:2];
   assign \sa$14  = sa;
   assign t1 = { \$29 [8], \$29  };
+  assign \a$18  = \a$1 [5:4];
+  assign \b$19  = \b$3 [5:4];
   assign \sb$21  = sb;
   assign t2 = { \$40 [8], \$40  };
+  assign \a$24  = \a$1 [7:6];
+  assign \b$25  = \b$3 [7:6];
   assign t3 = { \p$29 [5], \p$29 [5], \p$29 [5], \p$29 [5], \p$29  };
   assign \p$30  = \$53 [9:0];
   assign \$9  = { p[5], p, 2'h0 };
@@ -27702,8 +14854,7 @@ module \mac_array.pe_2_1.level.u1.u3 (sb, p, a, b, sa);
 endmodule
 
 (* generator = "Amaranth" *)
-module \mac_array.pe_2_1.level.u2 (\p$30 , pa, pb, sb, \a$3 , \b$5 , sa);
-  reg \$auto$verilog_backend.cc:2355:dump_module$50  = 0;
+module \mac_array.pe_2_1.level.u2 (\p$30 , pa, pb, sb, \a$1 , \b$3 , sa);
   wire \$1 ;
   wire [8:0] \$10 ;
   wire [11:0] \$11 ;
@@ -27757,18 +14908,18 @@ module \mac_array.pe_2_1.level.u2 (\p$30 , pa, pb, sb, \a$3 , \b$5 , sa);
   wire \$7 ;
   wire \$8 ;
   wire [8:0] \$9 ;
-  reg [1:0] a;
-  reg [1:0] \a$12 ;
-  reg [1:0] \a$18 ;
-  reg [1:0] \a$24 ;
-  input [7:0] \a$3 ;
-  wire [7:0] \a$3 ;
-  reg [1:0] b;
-  reg [1:0] \b$13 ;
-  reg [1:0] \b$19 ;
-  reg [1:0] \b$25 ;
-  input [7:0] \b$5 ;
-  wire [7:0] \b$5 ;
+  wire [1:0] a;
+  input [7:0] \a$1 ;
+  wire [7:0] \a$1 ;
+  wire [1:0] \a$12 ;
+  wire [1:0] \a$18 ;
+  wire [1:0] \a$24 ;
+  wire [1:0] b;
+  wire [1:0] \b$13 ;
+  wire [1:0] \b$19 ;
+  wire [1:0] \b$25 ;
+  input [7:0] \b$3 ;
+  wire [7:0] \b$3 ;
   wire [5:0] p;
   wire [5:0] \p$17 ;
   wire [5:0] \p$23 ;
@@ -27784,13 +14935,13 @@ module \mac_array.pe_2_1.level.u2 (\p$30 , pa, pb, sb, \a$3 , \b$5 , sa);
   wire \sa$14 ;
   wire \sa$20 ;
   wire \sa$26 ;
-  wire \sa$7 ;
+  wire \sa$5 ;
   input sb;
   wire sb;
   wire \sb$15 ;
   wire \sb$21 ;
   wire \sb$27 ;
-  wire \sb$9 ;
+  wire \sb$7 ;
   wire [9:0] t0;
   wire [9:0] t1;
   wire [9:0] t2;
@@ -27848,208 +14999,48 @@ module \mac_array.pe_2_1.level.u2 (\p$30 , pa, pb, sb, \a$3 , \b$5 , sa);
   assign \$43  = pa == 2'h3;
   assign \$44  = | { \$43 , \$42 , \$41  };
   \mac_array.pe_2_1.level.u2.u0  u0 (
-    .a(a),
-    .b(b),
+    .a(\a$1 [1:0]),
+    .b(\b$3 [1:0]),
     .p(p),
     .sa(sa),
     .sb(sb)
   );
   \mac_array.pe_2_1.level.u2.u1  u1 (
-    .a(\a$12 ),
-    .b(\b$13 ),
+    .a(\a$1 [3:2]),
+    .b(\b$3 [3:2]),
     .p(\p$17 ),
     .sa(sa),
     .sb(\sb$15 )
   );
   \mac_array.pe_2_1.level.u2.u2  u2 (
-    .a(\a$18 ),
-    .b(\b$19 ),
+    .a(\a$1 [5:4]),
+    .b(\b$3 [5:4]),
     .p(\p$23 ),
     .sa(\sa$20 ),
     .sb(sb)
   );
   \mac_array.pe_2_1.level.u2.u3  u3 (
-    .a(\a$24 ),
-    .b(\b$25 ),
+    .a(\a$1 [7:6]),
+    .b(\b$3 [7:6]),
     .p(\p$29 ),
     .sa(\sa$26 ),
     .sb(\sb$27 )
   );
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$50 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[0] = \a$3 [0];
-      default:
-          a[0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[1] = \a$3 [1];
-      default:
-          a[1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$50 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[0] = \b$5 [0];
-      default:
-          b[0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[1] = \b$5 [1];
-      default:
-          b[1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$50 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [0] = \a$3 [0];
-      4'h4, 4'h8:
-          \a$12 [0] = \a$3 [6];
-      default:
-          \a$12 [0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [1] = \a$3 [1];
-      4'h4, 4'h8:
-          \a$12 [1] = \a$3 [7];
-      default:
-          \a$12 [1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$50 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [0] = \b$5 [2];
-      default:
-          \b$13 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [1] = \b$5 [3];
-      default:
-          \b$13 [1] = \b$5 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$50 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [0] = \a$3 [2];
-      4'h0:
-          \a$18 [0] = \a$3 [4];
-      default:
-          \a$18 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [1] = \a$3 [3];
-      4'h0:
-          \a$18 [1] = \a$3 [5];
-      default:
-          \a$18 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$50 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [0] = \b$5 [6];
-      4'h4, 4'h8:
-          \b$19 [0] = \b$5 [0];
-      4'h0:
-          \b$19 [0] = \b$5 [4];
-      default:
-          \b$19 [0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [1] = \b$5 [7];
-      4'h4, 4'h8:
-          \b$19 [1] = \b$5 [1];
-      4'h0:
-          \b$19 [1] = \b$5 [5];
-      default:
-          \b$19 [1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$50 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [0] = \a$3 [2];
-      4'h4, 4'h8:
-          \a$24 [0] = \a$3 [4];
-      4'h0:
-          \a$24 [0] = \a$3 [6];
-      default:
-          \a$24 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [1] = \a$3 [3];
-      4'h4, 4'h8:
-          \a$24 [1] = \a$3 [5];
-      4'h0:
-          \a$24 [1] = \a$3 [7];
-      default:
-          \a$24 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$50 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [0] = \b$5 [4];
-      4'h4, 4'h8:
-          \b$25 [0] = \b$5 [2];
-      4'h0:
-          \b$25 [0] = \b$5 [6];
-      default:
-          \b$25 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [1] = \b$5 [5];
-      4'h4, 4'h8:
-          \b$25 [1] = \b$5 [3];
-      4'h0:
-          \b$25 [1] = \b$5 [7];
-      default:
-          \b$25 [1] = \b$5 [1];
-    endcase
-  end
-  assign \sa$7  = sa;
-  assign \sb$9  = sb;
+  assign a = \a$1 [1:0];
+  assign b = \b$3 [1:0];
+  assign \sa$5  = sa;
+  assign \sb$7  = sb;
   assign t0 = \$18 [9:0];
+  assign \a$12  = \a$1 [3:2];
+  assign \b$13  = \b$3 [3:2];
   assign \sa$14  = sa;
   assign t1 = { \$29 [8], \$29  };
+  assign \a$18  = \a$1 [5:4];
+  assign \b$19  = \b$3 [5:4];
   assign \sb$21  = sb;
   assign t2 = { \$40 [8], \$40  };
+  assign \a$24  = \a$1 [7:6];
+  assign \b$25  = \b$3 [7:6];
   assign t3 = { \p$29 [5], \p$29 [5], \p$29 [5], \p$29 [5], \p$29  };
   assign \p$30  = \$53 [9:0];
   assign \$9  = { p[5], p, 2'h0 };
@@ -28136,8 +15127,7 @@ module \mac_array.pe_2_1.level.u2.u3 (sb, p, a, b, sa);
 endmodule
 
 (* generator = "Amaranth" *)
-module \mac_array.pe_2_1.level.u3 (sb, \p$30 , pa, pb, \a$3 , \b$5 , sa);
-  reg \$auto$verilog_backend.cc:2355:dump_module$51  = 0;
+module \mac_array.pe_2_1.level.u3 (sb, \p$30 , pa, pb, \a$1 , \b$3 , sa);
   wire \$1 ;
   wire [8:0] \$10 ;
   wire [11:0] \$11 ;
@@ -28191,18 +15181,18 @@ module \mac_array.pe_2_1.level.u3 (sb, \p$30 , pa, pb, \a$3 , \b$5 , sa);
   wire \$7 ;
   wire \$8 ;
   wire [8:0] \$9 ;
-  reg [1:0] a;
-  reg [1:0] \a$12 ;
-  reg [1:0] \a$18 ;
-  reg [1:0] \a$24 ;
-  input [7:0] \a$3 ;
-  wire [7:0] \a$3 ;
-  reg [1:0] b;
-  reg [1:0] \b$13 ;
-  reg [1:0] \b$19 ;
-  reg [1:0] \b$25 ;
-  input [7:0] \b$5 ;
-  wire [7:0] \b$5 ;
+  wire [1:0] a;
+  input [7:0] \a$1 ;
+  wire [7:0] \a$1 ;
+  wire [1:0] \a$12 ;
+  wire [1:0] \a$18 ;
+  wire [1:0] \a$24 ;
+  wire [1:0] b;
+  wire [1:0] \b$13 ;
+  wire [1:0] \b$19 ;
+  wire [1:0] \b$25 ;
+  input [7:0] \b$3 ;
+  wire [7:0] \b$3 ;
   wire [5:0] p;
   wire [5:0] \p$17 ;
   wire [5:0] \p$23 ;
@@ -28218,13 +15208,13 @@ module \mac_array.pe_2_1.level.u3 (sb, \p$30 , pa, pb, \a$3 , \b$5 , sa);
   wire \sa$14 ;
   wire \sa$20 ;
   wire \sa$26 ;
-  wire \sa$7 ;
+  wire \sa$5 ;
   input sb;
   wire sb;
   wire \sb$15 ;
   wire \sb$21 ;
   wire \sb$27 ;
-  wire \sb$9 ;
+  wire \sb$7 ;
   wire [9:0] t0;
   wire [9:0] t1;
   wire [9:0] t2;
@@ -28282,208 +15272,48 @@ module \mac_array.pe_2_1.level.u3 (sb, \p$30 , pa, pb, \a$3 , \b$5 , sa);
   assign \$43  = pa == 2'h3;
   assign \$44  = | { \$43 , \$42 , \$41  };
   \mac_array.pe_2_1.level.u3.u0  u0 (
-    .a(a),
-    .b(b),
+    .a(\a$1 [1:0]),
+    .b(\b$3 [1:0]),
     .p(p),
     .sa(sa),
     .sb(sb)
   );
   \mac_array.pe_2_1.level.u3.u1  u1 (
-    .a(\a$12 ),
-    .b(\b$13 ),
+    .a(\a$1 [3:2]),
+    .b(\b$3 [3:2]),
     .p(\p$17 ),
     .sa(sa),
     .sb(\sb$15 )
   );
   \mac_array.pe_2_1.level.u3.u2  u2 (
-    .a(\a$18 ),
-    .b(\b$19 ),
+    .a(\a$1 [5:4]),
+    .b(\b$3 [5:4]),
     .p(\p$23 ),
     .sa(\sa$20 ),
     .sb(sb)
   );
   \mac_array.pe_2_1.level.u3.u3  u3 (
-    .a(\a$24 ),
-    .b(\b$25 ),
+    .a(\a$1 [7:6]),
+    .b(\b$3 [7:6]),
     .p(\p$29 ),
     .sa(\sa$26 ),
     .sb(\sb$27 )
   );
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$51 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[0] = \a$3 [0];
-      default:
-          a[0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[1] = \a$3 [1];
-      default:
-          a[1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$51 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[0] = \b$5 [0];
-      default:
-          b[0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[1] = \b$5 [1];
-      default:
-          b[1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$51 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [0] = \a$3 [0];
-      4'h4, 4'h8:
-          \a$12 [0] = \a$3 [6];
-      default:
-          \a$12 [0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [1] = \a$3 [1];
-      4'h4, 4'h8:
-          \a$12 [1] = \a$3 [7];
-      default:
-          \a$12 [1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$51 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [0] = \b$5 [2];
-      default:
-          \b$13 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [1] = \b$5 [3];
-      default:
-          \b$13 [1] = \b$5 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$51 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [0] = \a$3 [2];
-      4'h0:
-          \a$18 [0] = \a$3 [4];
-      default:
-          \a$18 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [1] = \a$3 [3];
-      4'h0:
-          \a$18 [1] = \a$3 [5];
-      default:
-          \a$18 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$51 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [0] = \b$5 [6];
-      4'h4, 4'h8:
-          \b$19 [0] = \b$5 [0];
-      4'h0:
-          \b$19 [0] = \b$5 [4];
-      default:
-          \b$19 [0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [1] = \b$5 [7];
-      4'h4, 4'h8:
-          \b$19 [1] = \b$5 [1];
-      4'h0:
-          \b$19 [1] = \b$5 [5];
-      default:
-          \b$19 [1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$51 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [0] = \a$3 [2];
-      4'h4, 4'h8:
-          \a$24 [0] = \a$3 [4];
-      4'h0:
-          \a$24 [0] = \a$3 [6];
-      default:
-          \a$24 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [1] = \a$3 [3];
-      4'h4, 4'h8:
-          \a$24 [1] = \a$3 [5];
-      4'h0:
-          \a$24 [1] = \a$3 [7];
-      default:
-          \a$24 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$51 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [0] = \b$5 [4];
-      4'h4, 4'h8:
-          \b$25 [0] = \b$5 [2];
-      4'h0:
-          \b$25 [0] = \b$5 [6];
-      default:
-          \b$25 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [1] = \b$5 [5];
-      4'h4, 4'h8:
-          \b$25 [1] = \b$5 [3];
-      4'h0:
-          \b$25 [1] = \b$5 [7];
-      default:
-          \b$25 [1] = \b$5 [1];
-    endcase
-  end
-  assign \sa$7  = sa;
-  assign \sb$9  = sb;
+  assign a = \a$1 [1:0];
+  assign b = \b$3 [1:0];
+  assign \sa$5  = sa;
+  assign \sb$7  = sb;
   assign t0 = \$18 [9:0];
+  assign \a$12  = \a$1 [3:2];
+  assign \b$13  = \b$3 [3:2];
   assign \sa$14  = sa;
   assign t1 = { \$29 [8], \$29  };
+  assign \a$18  = \a$1 [5:4];
+  assign \b$19  = \b$3 [5:4];
   assign \sb$21  = sb;
   assign t2 = { \$40 [8], \$40  };
+  assign \a$24  = \a$1 [7:6];
+  assign \b$25  = \b$3 [7:6];
   assign t3 = { \p$29 [5], \p$29 [5], \p$29 [5], \p$29 [5], \p$29  };
   assign \p$30  = \$53 [9:0];
   assign \$9  = { p[5], p, 2'h0 };
@@ -28600,8 +15430,8 @@ module \mac_array.pe_2_2 (pa, pb, sa, sb, a, b, p);
   assign \$3  = \$1  & \$2 ;
   assign p = \$3  ? \p$13  : 18'h00000;
   \mac_array.pe_2_2.level  level (
-    .\a$3 (a),
-    .\b$5 (b),
+    .\a$1 (a),
+    .\b$3 (b),
     .\p$38 (\p$13 ),
     .pa(pa),
     .pb(pb),
@@ -28617,8 +15447,7 @@ module \mac_array.pe_2_2 (pa, pb, sa, sb, a, b, p);
 endmodule
 
 (* generator = "Amaranth" *)
-module \mac_array.pe_2_2.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
-  reg \$auto$verilog_backend.cc:2355:dump_module$52  = 0;
+module \mac_array.pe_2_2.level (pa, pb, sa, sb, \a$1 , \b$3 , \p$38 );
   wire \$1 ;
   wire \$10 ;
   wire \$11 ;
@@ -28663,18 +15492,18 @@ module \mac_array.pe_2_2.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
   wire [16:0] \$7 ;
   wire [16:0] \$8 ;
   wire [23:0] \$9 ;
-  reg [7:0] a;
-  reg [7:0] \a$14 ;
-  reg [7:0] \a$22 ;
-  input [31:0] \a$3 ;
-  wire [31:0] \a$3 ;
-  reg [7:0] \a$30 ;
-  reg [7:0] b;
-  reg [7:0] \b$15 ;
-  reg [7:0] \b$23 ;
-  reg [7:0] \b$31 ;
-  input [31:0] \b$5 ;
-  wire [31:0] \b$5 ;
+  wire [7:0] a;
+  input [31:0] \a$1 ;
+  wire [31:0] \a$1 ;
+  wire [7:0] \a$14 ;
+  wire [7:0] \a$22 ;
+  wire [7:0] \a$30 ;
+  wire [7:0] b;
+  wire [7:0] \b$15 ;
+  wire [7:0] \b$23 ;
+  input [31:0] \b$3 ;
+  wire [31:0] \b$3 ;
+  wire [7:0] \b$31 ;
   wire [9:0] p;
   wire [9:0] \p$21 ;
   wire [9:0] \p$29 ;
@@ -28686,7 +15515,7 @@ module \mac_array.pe_2_2.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
   wire [1:0] \pa$16 ;
   wire [1:0] \pa$24 ;
   wire [1:0] \pa$32 ;
-  wire [1:0] \pa$6 ;
+  wire [1:0] \pa$5 ;
   input [1:0] pb;
   wire [1:0] pb;
   wire [1:0] \pb$17 ;
@@ -28753,8 +15582,8 @@ module \mac_array.pe_2_2.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
   assign \$43  = $signed(\$33 ) + $signed(\p$37 );
   assign \$44  = $signed(\$42 ) + $signed(\$43 );
   \mac_array.pe_2_2.level.u0  u0 (
-    .\a$3 (a),
-    .\b$5 (b),
+    .\a$1 (\a$1 [7:0]),
+    .\b$3 (\b$3 [7:0]),
     .\p$30 (p),
     .pa(pa),
     .pb(pb),
@@ -28762,8 +15591,8 @@ module \mac_array.pe_2_2.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
     .sb(sb)
   );
   \mac_array.pe_2_2.level.u1  u1 (
-    .\a$3 (\a$14 ),
-    .\b$5 (\b$15 ),
+    .\a$1 (\a$1 [15:8]),
+    .\b$3 (\b$3 [15:8]),
     .\p$30 (\p$21 ),
     .pa(pa),
     .pb(pb),
@@ -28771,8 +15600,8 @@ module \mac_array.pe_2_2.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
     .sb(\sb$19 )
   );
   \mac_array.pe_2_2.level.u2  u2 (
-    .\a$3 (\a$22 ),
-    .\b$5 (\b$23 ),
+    .\a$1 (\a$1 [23:16]),
+    .\b$3 (\b$3 [23:16]),
     .\p$30 (\p$29 ),
     .pa(pa),
     .pb(pb),
@@ -28780,707 +15609,35 @@ module \mac_array.pe_2_2.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
     .sb(sb)
   );
   \mac_array.pe_2_2.level.u3  u3 (
-    .\a$3 (\a$30 ),
-    .\b$5 (\b$31 ),
+    .\a$1 (\a$1 [31:24]),
+    .\b$3 (\b$3 [31:24]),
     .\p$30 (\p$37 ),
     .pa(pa),
     .pb(pb),
     .sa(\sa$34 ),
     .sb(\sb$35 )
   );
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$52 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$31 [0] = \b$5 [12];
-      4'h8, 4'h9:
-          \b$31 [0] = \b$5 [4];
-      4'h2:
-          \b$31 [0] = \b$5 [16];
-      4'h6:
-          \b$31 [0] = \b$5 [8];
-      4'ha:
-          \b$31 [0] = \b$5 [0];
-      default:
-          \b$31 [0] = \b$5 [24];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$31 [1] = \b$5 [13];
-      4'h8, 4'h9:
-          \b$31 [1] = \b$5 [5];
-      4'h2:
-          \b$31 [1] = \b$5 [17];
-      4'h6:
-          \b$31 [1] = \b$5 [9];
-      4'ha:
-          \b$31 [1] = \b$5 [1];
-      default:
-          \b$31 [1] = \b$5 [25];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$31 [2] = \b$5 [14];
-      4'h8, 4'h9:
-          \b$31 [2] = \b$5 [6];
-      4'h2:
-          \b$31 [2] = \b$5 [18];
-      4'h6:
-          \b$31 [2] = \b$5 [10];
-      4'ha:
-          \b$31 [2] = \b$5 [2];
-      default:
-          \b$31 [2] = \b$5 [26];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$31 [3] = \b$5 [15];
-      4'h8, 4'h9:
-          \b$31 [3] = \b$5 [7];
-      4'h2:
-          \b$31 [3] = \b$5 [19];
-      4'h6:
-          \b$31 [3] = \b$5 [11];
-      4'ha:
-          \b$31 [3] = \b$5 [3];
-      default:
-          \b$31 [3] = \b$5 [27];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$31 [4] = \b$5 [28];
-      4'h2:
-          \b$31 [4] = \b$5 [24];
-      default:
-          \b$31 [4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$31 [5] = \b$5 [29];
-      4'h2:
-          \b$31 [5] = \b$5 [25];
-      default:
-          \b$31 [5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$31 [6] = \b$5 [30];
-      4'h2:
-          \b$31 [6] = \b$5 [26];
-      default:
-          \b$31 [6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$31 [7] = \b$5 [31];
-      4'h2:
-          \b$31 [7] = \b$5 [27];
-      default:
-          \b$31 [7] = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$52 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h8, 4'h9, 4'ha:
-          a[0] = \a$3 [4];
-      default:
-          a[0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h8, 4'h9, 4'ha:
-          a[1] = \a$3 [5];
-      default:
-          a[1] = \a$3 [1];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h8, 4'h9, 4'ha:
-          a[2] = \a$3 [6];
-      default:
-          a[2] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h8, 4'h9, 4'ha:
-          a[3] = \a$3 [7];
-      default:
-          a[3] = \a$3 [3];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          a[4] = \a$3 [4];
-      4'h8:
-          a[4] = \a$3 [12];
-      default:
-          a[4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          a[5] = \a$3 [5];
-      4'h8:
-          a[5] = \a$3 [13];
-      default:
-          a[5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          a[6] = \a$3 [6];
-      4'h8:
-          a[6] = \a$3 [14];
-      default:
-          a[6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          a[7] = \a$3 [7];
-      4'h8:
-          a[7] = \a$3 [15];
-      default:
-          a[7] = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$52 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          b[0] = \b$5 [4];
-      default:
-          b[0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          b[1] = \b$5 [5];
-      default:
-          b[1] = \b$5 [1];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          b[2] = \b$5 [6];
-      default:
-          b[2] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          b[3] = \b$5 [7];
-      default:
-          b[3] = \b$5 [3];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          b[4] = \b$5 [4];
-      4'h2:
-          b[4] = \b$5 [12];
-      default:
-          b[4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          b[5] = \b$5 [5];
-      4'h2:
-          b[5] = \b$5 [13];
-      default:
-          b[5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          b[6] = \b$5 [6];
-      4'h2:
-          b[6] = \b$5 [14];
-      default:
-          b[6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          b[7] = \b$5 [7];
-      4'h2:
-          b[7] = \b$5 [15];
-      default:
-          b[7] = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$52 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [0] = \a$3 [8];
-      4'h2, 4'h6:
-          \a$14 [0] = \a$3 [0];
-      4'h8:
-          \a$14 [0] = \a$3 [20];
-      4'h9:
-          \a$14 [0] = \a$3 [12];
-      default:
-          \a$14 [0] = \a$3 [4];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [1] = \a$3 [9];
-      4'h2, 4'h6:
-          \a$14 [1] = \a$3 [1];
-      4'h8:
-          \a$14 [1] = \a$3 [21];
-      4'h9:
-          \a$14 [1] = \a$3 [13];
-      default:
-          \a$14 [1] = \a$3 [5];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [2] = \a$3 [10];
-      4'h2, 4'h6:
-          \a$14 [2] = \a$3 [2];
-      4'h8:
-          \a$14 [2] = \a$3 [22];
-      4'h9:
-          \a$14 [2] = \a$3 [14];
-      default:
-          \a$14 [2] = \a$3 [6];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [3] = \a$3 [11];
-      4'h2, 4'h6:
-          \a$14 [3] = \a$3 [3];
-      4'h8:
-          \a$14 [3] = \a$3 [23];
-      4'h9:
-          \a$14 [3] = \a$3 [15];
-      default:
-          \a$14 [3] = \a$3 [7];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [4] = \a$3 [12];
-      4'h8:
-          \a$14 [4] = \a$3 [28];
-      default:
-          \a$14 [4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [5] = \a$3 [13];
-      4'h8:
-          \a$14 [5] = \a$3 [29];
-      default:
-          \a$14 [5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [6] = \a$3 [14];
-      4'h8:
-          \a$14 [6] = \a$3 [30];
-      default:
-          \a$14 [6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [7] = \a$3 [15];
-      4'h8:
-          \a$14 [7] = \a$3 [31];
-      default:
-          \a$14 [7] = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$52 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          \b$15 [0] = \b$5 [0];
-      4'h0, 4'h1:
-          \b$15 [0] = \b$5 [8];
-      default:
-          \b$15 [0] = \b$5 [4];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          \b$15 [1] = \b$5 [1];
-      4'h0, 4'h1:
-          \b$15 [1] = \b$5 [9];
-      default:
-          \b$15 [1] = \b$5 [5];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          \b$15 [2] = \b$5 [2];
-      4'h0, 4'h1:
-          \b$15 [2] = \b$5 [10];
-      default:
-          \b$15 [2] = \b$5 [6];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          \b$15 [3] = \b$5 [3];
-      4'h0, 4'h1:
-          \b$15 [3] = \b$5 [11];
-      default:
-          \b$15 [3] = \b$5 [7];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$15 [4] = \b$5 [12];
-      4'h2:
-          \b$15 [4] = \b$5 [8];
-      default:
-          \b$15 [4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$15 [5] = \b$5 [13];
-      4'h2:
-          \b$15 [5] = \b$5 [9];
-      default:
-          \b$15 [5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$15 [6] = \b$5 [14];
-      4'h2:
-          \b$15 [6] = \b$5 [10];
-      default:
-          \b$15 [6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$15 [7] = \b$5 [15];
-      4'h2:
-          \b$15 [7] = \b$5 [11];
-      default:
-          \b$15 [7] = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$52 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [0] = \a$3 [16];
-      4'h1, 4'h5:
-          \a$22 [0] = \a$3 [8];
-      4'h2, 4'h6:
-          \a$22 [0] = \a$3 [4];
-      default:
-          \a$22 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [1] = \a$3 [17];
-      4'h1, 4'h5:
-          \a$22 [1] = \a$3 [9];
-      4'h2, 4'h6:
-          \a$22 [1] = \a$3 [5];
-      default:
-          \a$22 [1] = \a$3 [1];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [2] = \a$3 [18];
-      4'h1, 4'h5:
-          \a$22 [2] = \a$3 [10];
-      4'h2, 4'h6:
-          \a$22 [2] = \a$3 [6];
-      default:
-          \a$22 [2] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [3] = \a$3 [19];
-      4'h1, 4'h5:
-          \a$22 [3] = \a$3 [11];
-      4'h2, 4'h6:
-          \a$22 [3] = \a$3 [7];
-      default:
-          \a$22 [3] = \a$3 [3];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [4] = \a$3 [20];
-      4'h8:
-          \a$22 [4] = \a$3 [8];
-      default:
-          \a$22 [4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [5] = \a$3 [21];
-      4'h8:
-          \a$22 [5] = \a$3 [9];
-      default:
-          \a$22 [5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [6] = \a$3 [22];
-      4'h8:
-          \a$22 [6] = \a$3 [10];
-      default:
-          \a$22 [6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [7] = \a$3 [23];
-      4'h8:
-          \a$22 [7] = \a$3 [11];
-      default:
-          \a$22 [7] = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$52 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$23 [0] = \b$5 [8];
-      4'h8, 4'h9:
-          \b$23 [0] = \b$5 [0];
-      4'h2:
-          \b$23 [0] = \b$5 [20];
-      4'h6:
-          \b$23 [0] = \b$5 [12];
-      4'ha:
-          \b$23 [0] = \b$5 [4];
-      default:
-          \b$23 [0] = \b$5 [16];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$23 [1] = \b$5 [9];
-      4'h8, 4'h9:
-          \b$23 [1] = \b$5 [1];
-      4'h2:
-          \b$23 [1] = \b$5 [21];
-      4'h6:
-          \b$23 [1] = \b$5 [13];
-      4'ha:
-          \b$23 [1] = \b$5 [5];
-      default:
-          \b$23 [1] = \b$5 [17];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$23 [2] = \b$5 [10];
-      4'h8, 4'h9:
-          \b$23 [2] = \b$5 [2];
-      4'h2:
-          \b$23 [2] = \b$5 [22];
-      4'h6:
-          \b$23 [2] = \b$5 [14];
-      4'ha:
-          \b$23 [2] = \b$5 [6];
-      default:
-          \b$23 [2] = \b$5 [18];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$23 [3] = \b$5 [11];
-      4'h8, 4'h9:
-          \b$23 [3] = \b$5 [3];
-      4'h2:
-          \b$23 [3] = \b$5 [23];
-      4'h6:
-          \b$23 [3] = \b$5 [15];
-      4'ha:
-          \b$23 [3] = \b$5 [7];
-      default:
-          \b$23 [3] = \b$5 [19];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$23 [4] = \b$5 [20];
-      4'h2:
-          \b$23 [4] = \b$5 [28];
-      default:
-          \b$23 [4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$23 [5] = \b$5 [21];
-      4'h2:
-          \b$23 [5] = \b$5 [29];
-      default:
-          \b$23 [5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$23 [6] = \b$5 [22];
-      4'h2:
-          \b$23 [6] = \b$5 [30];
-      default:
-          \b$23 [6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$23 [7] = \b$5 [23];
-      4'h2:
-          \b$23 [7] = \b$5 [31];
-      default:
-          \b$23 [7] = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$52 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h5:
-          \a$30 [0] = \a$3 [12];
-      4'h2, 4'h6:
-          \a$30 [0] = \a$3 [4];
-      4'h8:
-          \a$30 [0] = \a$3 [16];
-      4'h9:
-          \a$30 [0] = \a$3 [8];
-      4'ha:
-          \a$30 [0] = \a$3 [0];
-      default:
-          \a$30 [0] = \a$3 [24];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h5:
-          \a$30 [1] = \a$3 [13];
-      4'h2, 4'h6:
-          \a$30 [1] = \a$3 [5];
-      4'h8:
-          \a$30 [1] = \a$3 [17];
-      4'h9:
-          \a$30 [1] = \a$3 [9];
-      4'ha:
-          \a$30 [1] = \a$3 [1];
-      default:
-          \a$30 [1] = \a$3 [25];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h5:
-          \a$30 [2] = \a$3 [14];
-      4'h2, 4'h6:
-          \a$30 [2] = \a$3 [6];
-      4'h8:
-          \a$30 [2] = \a$3 [18];
-      4'h9:
-          \a$30 [2] = \a$3 [10];
-      4'ha:
-          \a$30 [2] = \a$3 [2];
-      default:
-          \a$30 [2] = \a$3 [26];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h5:
-          \a$30 [3] = \a$3 [15];
-      4'h2, 4'h6:
-          \a$30 [3] = \a$3 [7];
-      4'h8:
-          \a$30 [3] = \a$3 [19];
-      4'h9:
-          \a$30 [3] = \a$3 [11];
-      4'ha:
-          \a$30 [3] = \a$3 [3];
-      default:
-          \a$30 [3] = \a$3 [27];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$30 [4] = \a$3 [28];
-      4'h8:
-          \a$30 [4] = \a$3 [24];
-      default:
-          \a$30 [4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$30 [5] = \a$3 [29];
-      4'h8:
-          \a$30 [5] = \a$3 [25];
-      default:
-          \a$30 [5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$30 [6] = \a$3 [30];
-      4'h8:
-          \a$30 [6] = \a$3 [26];
-      default:
-          \a$30 [6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$30 [7] = \a$3 [31];
-      4'h8:
-          \a$30 [7] = \a$3 [27];
-      default:
-          \a$30 [7] = 1'h0;
-    endcase
-  end
-  assign \pa$6  = pa;
+  assign a = \a$1 [7:0];
+  assign b = \b$3 [7:0];
+  assign \pa$5  = pa;
   assign \pb$7  = pb;
   assign \sa$9  = sa;
   assign \sb$11  = sb;
   assign t0 = \$15 [17:0];
+  assign \a$14  = \a$1 [15:8];
+  assign \b$15  = \b$3 [15:8];
   assign \pa$16  = pa;
   assign \pb$17  = pb;
   assign \sa$18  = sa;
   assign t1 = { \$24 [16], \$24  };
+  assign \a$22  = \a$1 [23:16];
+  assign \b$23  = \b$3 [23:16];
   assign \pa$24  = pa;
   assign \pb$25  = pb;
   assign \sb$27  = sb;
   assign t2 = { \$33 [16], \$33  };
+  assign \a$30  = \a$1 [31:24];
+  assign \b$31  = \b$3 [31:24];
   assign \pa$32  = pa;
   assign \pb$33  = pb;
   assign t3 = { \p$37 [9], \p$37 [9], \p$37 [9], \p$37 [9], \p$37 [9], \p$37 [9], \p$37 [9], \p$37 [9], \p$37  };
@@ -29493,8 +15650,7 @@ module \mac_array.pe_2_2.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
 endmodule
 
 (* generator = "Amaranth" *)
-module \mac_array.pe_2_2.level.u0 (pa, pb, sa, sb, \a$3 , \b$5 , \p$30 );
-  reg \$auto$verilog_backend.cc:2355:dump_module$53  = 0;
+module \mac_array.pe_2_2.level.u0 (pa, pb, sa, sb, \a$1 , \b$3 , \p$30 );
   wire \$1 ;
   wire [8:0] \$10 ;
   wire [11:0] \$11 ;
@@ -29548,18 +15704,18 @@ module \mac_array.pe_2_2.level.u0 (pa, pb, sa, sb, \a$3 , \b$5 , \p$30 );
   wire \$7 ;
   wire \$8 ;
   wire [8:0] \$9 ;
-  reg [1:0] a;
-  reg [1:0] \a$12 ;
-  reg [1:0] \a$18 ;
-  reg [1:0] \a$24 ;
-  input [7:0] \a$3 ;
-  wire [7:0] \a$3 ;
-  reg [1:0] b;
-  reg [1:0] \b$13 ;
-  reg [1:0] \b$19 ;
-  reg [1:0] \b$25 ;
-  input [7:0] \b$5 ;
-  wire [7:0] \b$5 ;
+  wire [1:0] a;
+  input [7:0] \a$1 ;
+  wire [7:0] \a$1 ;
+  wire [1:0] \a$12 ;
+  wire [1:0] \a$18 ;
+  wire [1:0] \a$24 ;
+  wire [1:0] b;
+  wire [1:0] \b$13 ;
+  wire [1:0] \b$19 ;
+  wire [1:0] \b$25 ;
+  input [7:0] \b$3 ;
+  wire [7:0] \b$3 ;
   wire [5:0] p;
   wire [5:0] \p$17 ;
   wire [5:0] \p$23 ;
@@ -29575,13 +15731,13 @@ module \mac_array.pe_2_2.level.u0 (pa, pb, sa, sb, \a$3 , \b$5 , \p$30 );
   wire \sa$14 ;
   wire \sa$20 ;
   wire \sa$26 ;
-  wire \sa$7 ;
+  wire \sa$5 ;
   input sb;
   wire sb;
   wire \sb$15 ;
   wire \sb$21 ;
   wire \sb$27 ;
-  wire \sb$9 ;
+  wire \sb$7 ;
   wire [9:0] t0;
   wire [9:0] t1;
   wire [9:0] t2;
@@ -29639,208 +15795,48 @@ module \mac_array.pe_2_2.level.u0 (pa, pb, sa, sb, \a$3 , \b$5 , \p$30 );
   assign \$43  = pa == 2'h3;
   assign \$44  = | { \$43 , \$42 , \$41  };
   \mac_array.pe_2_2.level.u0.u0  u0 (
-    .a(a),
-    .b(b),
+    .a(\a$1 [1:0]),
+    .b(\b$3 [1:0]),
     .p(p),
     .sa(sa),
     .sb(sb)
   );
   \mac_array.pe_2_2.level.u0.u1  u1 (
-    .a(\a$12 ),
-    .b(\b$13 ),
+    .a(\a$1 [3:2]),
+    .b(\b$3 [3:2]),
     .p(\p$17 ),
     .sa(sa),
     .sb(\sb$15 )
   );
   \mac_array.pe_2_2.level.u0.u2  u2 (
-    .a(\a$18 ),
-    .b(\b$19 ),
+    .a(\a$1 [5:4]),
+    .b(\b$3 [5:4]),
     .p(\p$23 ),
     .sa(\sa$20 ),
     .sb(sb)
   );
   \mac_array.pe_2_2.level.u0.u3  u3 (
-    .a(\a$24 ),
-    .b(\b$25 ),
+    .a(\a$1 [7:6]),
+    .b(\b$3 [7:6]),
     .p(\p$29 ),
     .sa(\sa$26 ),
     .sb(\sb$27 )
   );
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$53 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[0] = \a$3 [0];
-      default:
-          a[0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[1] = \a$3 [1];
-      default:
-          a[1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$53 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[0] = \b$5 [0];
-      default:
-          b[0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[1] = \b$5 [1];
-      default:
-          b[1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$53 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [0] = \a$3 [0];
-      4'h4, 4'h8:
-          \a$12 [0] = \a$3 [6];
-      default:
-          \a$12 [0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [1] = \a$3 [1];
-      4'h4, 4'h8:
-          \a$12 [1] = \a$3 [7];
-      default:
-          \a$12 [1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$53 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [0] = \b$5 [2];
-      default:
-          \b$13 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [1] = \b$5 [3];
-      default:
-          \b$13 [1] = \b$5 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$53 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [0] = \a$3 [2];
-      4'h0:
-          \a$18 [0] = \a$3 [4];
-      default:
-          \a$18 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [1] = \a$3 [3];
-      4'h0:
-          \a$18 [1] = \a$3 [5];
-      default:
-          \a$18 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$53 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [0] = \b$5 [6];
-      4'h4, 4'h8:
-          \b$19 [0] = \b$5 [0];
-      4'h0:
-          \b$19 [0] = \b$5 [4];
-      default:
-          \b$19 [0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [1] = \b$5 [7];
-      4'h4, 4'h8:
-          \b$19 [1] = \b$5 [1];
-      4'h0:
-          \b$19 [1] = \b$5 [5];
-      default:
-          \b$19 [1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$53 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [0] = \a$3 [2];
-      4'h4, 4'h8:
-          \a$24 [0] = \a$3 [4];
-      4'h0:
-          \a$24 [0] = \a$3 [6];
-      default:
-          \a$24 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [1] = \a$3 [3];
-      4'h4, 4'h8:
-          \a$24 [1] = \a$3 [5];
-      4'h0:
-          \a$24 [1] = \a$3 [7];
-      default:
-          \a$24 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$53 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [0] = \b$5 [4];
-      4'h4, 4'h8:
-          \b$25 [0] = \b$5 [2];
-      4'h0:
-          \b$25 [0] = \b$5 [6];
-      default:
-          \b$25 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [1] = \b$5 [5];
-      4'h4, 4'h8:
-          \b$25 [1] = \b$5 [3];
-      4'h0:
-          \b$25 [1] = \b$5 [7];
-      default:
-          \b$25 [1] = \b$5 [1];
-    endcase
-  end
-  assign \sa$7  = sa;
-  assign \sb$9  = sb;
+  assign a = \a$1 [1:0];
+  assign b = \b$3 [1:0];
+  assign \sa$5  = sa;
+  assign \sb$7  = sb;
   assign t0 = \$18 [9:0];
+  assign \a$12  = \a$1 [3:2];
+  assign \b$13  = \b$3 [3:2];
   assign \sa$14  = sa;
   assign t1 = { \$29 [8], \$29  };
+  assign \a$18  = \a$1 [5:4];
+  assign \b$19  = \b$3 [5:4];
   assign \sb$21  = sb;
   assign t2 = { \$40 [8], \$40  };
+  assign \a$24  = \a$1 [7:6];
+  assign \b$25  = \b$3 [7:6];
   assign t3 = { \p$29 [5], \p$29 [5], \p$29 [5], \p$29 [5], \p$29  };
   assign \p$30  = \$53 [9:0];
   assign \$9  = { p[5], p, 2'h0 };
@@ -29927,8 +15923,7 @@ module \mac_array.pe_2_2.level.u0.u3 (sb, p, a, b, sa);
 endmodule
 
 (* generator = "Amaranth" *)
-module \mac_array.pe_2_2.level.u1 (\p$30 , pa, pb, sa, \a$3 , \b$5 , sb);
-  reg \$auto$verilog_backend.cc:2355:dump_module$54  = 0;
+module \mac_array.pe_2_2.level.u1 (\p$30 , pa, pb, sa, \a$1 , \b$3 , sb);
   wire \$1 ;
   wire [8:0] \$10 ;
   wire [11:0] \$11 ;
@@ -29982,18 +15977,18 @@ module \mac_array.pe_2_2.level.u1 (\p$30 , pa, pb, sa, \a$3 , \b$5 , sb);
   wire \$7 ;
   wire \$8 ;
   wire [8:0] \$9 ;
-  reg [1:0] a;
-  reg [1:0] \a$12 ;
-  reg [1:0] \a$18 ;
-  reg [1:0] \a$24 ;
-  input [7:0] \a$3 ;
-  wire [7:0] \a$3 ;
-  reg [1:0] b;
-  reg [1:0] \b$13 ;
-  reg [1:0] \b$19 ;
-  reg [1:0] \b$25 ;
-  input [7:0] \b$5 ;
-  wire [7:0] \b$5 ;
+  wire [1:0] a;
+  input [7:0] \a$1 ;
+  wire [7:0] \a$1 ;
+  wire [1:0] \a$12 ;
+  wire [1:0] \a$18 ;
+  wire [1:0] \a$24 ;
+  wire [1:0] b;
+  wire [1:0] \b$13 ;
+  wire [1:0] \b$19 ;
+  wire [1:0] \b$25 ;
+  input [7:0] \b$3 ;
+  wire [7:0] \b$3 ;
   wire [5:0] p;
   wire [5:0] \p$17 ;
   wire [5:0] \p$23 ;
@@ -30009,13 +16004,13 @@ module \mac_array.pe_2_2.level.u1 (\p$30 , pa, pb, sa, \a$3 , \b$5 , sb);
   wire \sa$14 ;
   wire \sa$20 ;
   wire \sa$26 ;
-  wire \sa$7 ;
+  wire \sa$5 ;
   input sb;
   wire sb;
   wire \sb$15 ;
   wire \sb$21 ;
   wire \sb$27 ;
-  wire \sb$9 ;
+  wire \sb$7 ;
   wire [9:0] t0;
   wire [9:0] t1;
   wire [9:0] t2;
@@ -30073,208 +16068,48 @@ module \mac_array.pe_2_2.level.u1 (\p$30 , pa, pb, sa, \a$3 , \b$5 , sb);
   assign \$43  = pa == 2'h3;
   assign \$44  = | { \$43 , \$42 , \$41  };
   \mac_array.pe_2_2.level.u1.u0  u0 (
-    .a(a),
-    .b(b),
+    .a(\a$1 [1:0]),
+    .b(\b$3 [1:0]),
     .p(p),
     .sa(sa),
     .sb(sb)
   );
   \mac_array.pe_2_2.level.u1.u1  u1 (
-    .a(\a$12 ),
-    .b(\b$13 ),
+    .a(\a$1 [3:2]),
+    .b(\b$3 [3:2]),
     .p(\p$17 ),
     .sa(sa),
     .sb(\sb$15 )
   );
   \mac_array.pe_2_2.level.u1.u2  u2 (
-    .a(\a$18 ),
-    .b(\b$19 ),
+    .a(\a$1 [5:4]),
+    .b(\b$3 [5:4]),
     .p(\p$23 ),
     .sa(\sa$20 ),
     .sb(sb)
   );
   \mac_array.pe_2_2.level.u1.u3  u3 (
-    .a(\a$24 ),
-    .b(\b$25 ),
+    .a(\a$1 [7:6]),
+    .b(\b$3 [7:6]),
     .p(\p$29 ),
     .sa(\sa$26 ),
     .sb(\sb$27 )
   );
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$54 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[0] = \a$3 [0];
-      default:
-          a[0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[1] = \a$3 [1];
-      default:
-          a[1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$54 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[0] = \b$5 [0];
-      default:
-          b[0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[1] = \b$5 [1];
-      default:
-          b[1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$54 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [0] = \a$3 [0];
-      4'h4, 4'h8:
-          \a$12 [0] = \a$3 [6];
-      default:
-          \a$12 [0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [1] = \a$3 [1];
-      4'h4, 4'h8:
-          \a$12 [1] = \a$3 [7];
-      default:
-          \a$12 [1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$54 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [0] = \b$5 [2];
-      default:
-          \b$13 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [1] = \b$5 [3];
-      default:
-          \b$13 [1] = \b$5 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$54 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [0] = \a$3 [2];
-      4'h0:
-          \a$18 [0] = \a$3 [4];
-      default:
-          \a$18 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [1] = \a$3 [3];
-      4'h0:
-          \a$18 [1] = \a$3 [5];
-      default:
-          \a$18 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$54 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [0] = \b$5 [6];
-      4'h4, 4'h8:
-          \b$19 [0] = \b$5 [0];
-      4'h0:
-          \b$19 [0] = \b$5 [4];
-      default:
-          \b$19 [0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [1] = \b$5 [7];
-      4'h4, 4'h8:
-          \b$19 [1] = \b$5 [1];
-      4'h0:
-          \b$19 [1] = \b$5 [5];
-      default:
-          \b$19 [1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$54 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [0] = \a$3 [2];
-      4'h4, 4'h8:
-          \a$24 [0] = \a$3 [4];
-      4'h0:
-          \a$24 [0] = \a$3 [6];
-      default:
-          \a$24 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [1] = \a$3 [3];
-      4'h4, 4'h8:
-          \a$24 [1] = \a$3 [5];
-      4'h0:
-          \a$24 [1] = \a$3 [7];
-      default:
-          \a$24 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$54 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [0] = \b$5 [4];
-      4'h4, 4'h8:
-          \b$25 [0] = \b$5 [2];
-      4'h0:
-          \b$25 [0] = \b$5 [6];
-      default:
-          \b$25 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [1] = \b$5 [5];
-      4'h4, 4'h8:
-          \b$25 [1] = \b$5 [3];
-      4'h0:
-          \b$25 [1] = \b$5 [7];
-      default:
-          \b$25 [1] = \b$5 [1];
-    endcase
-  end
-  assign \sa$7  = sa;
-  assign \sb$9  = sb;
+  assign a = \a$1 [1:0];
+  assign b = \b$3 [1:0];
+  assign \sa$5  = sa;
+  assign \sb$7  = sb;
   assign t0 = \$18 [9:0];
+  assign \a$12  = \a$1 [3:2];
+  assign \b$13  = \b$3 [3:2];
   assign \sa$14  = sa;
   assign t1 = { \$29 [8], \$29  };
+  assign \a$18  = \a$1 [5:4];
+  assign \b$19  = \b$3 [5:4];
   assign \sb$21  = sb;
   assign t2 = { \$40 [8], \$40  };
+  assign \a$24  = \a$1 [7:6];
+  assign \b$25  = \b$3 [7:6];
   assign t3 = { \p$29 [5], \p$29 [5], \p$29 [5], \p$29 [5], \p$29  };
   assign \p$30  = \$53 [9:0];
   assign \$9  = { p[5], p, 2'h0 };
@@ -30361,8 +16196,7 @@ module \mac_array.pe_2_2.level.u1.u3 (sb, p, a, b, sa);
 endmodule
 
 (* generator = "Amaranth" *)
-module \mac_array.pe_2_2.level.u2 (\p$30 , pa, pb, sb, \a$3 , \b$5 , sa);
-  reg \$auto$verilog_backend.cc:2355:dump_module$55  = 0;
+module \mac_array.pe_2_2.level.u2 (\p$30 , pa, pb, sb, \a$1 , \b$3 , sa);
   wire \$1 ;
   wire [8:0] \$10 ;
   wire [11:0] \$11 ;
@@ -30416,18 +16250,18 @@ module \mac_array.pe_2_2.level.u2 (\p$30 , pa, pb, sb, \a$3 , \b$5 , sa);
   wire \$7 ;
   wire \$8 ;
   wire [8:0] \$9 ;
-  reg [1:0] a;
-  reg [1:0] \a$12 ;
-  reg [1:0] \a$18 ;
-  reg [1:0] \a$24 ;
-  input [7:0] \a$3 ;
-  wire [7:0] \a$3 ;
-  reg [1:0] b;
-  reg [1:0] \b$13 ;
-  reg [1:0] \b$19 ;
-  reg [1:0] \b$25 ;
-  input [7:0] \b$5 ;
-  wire [7:0] \b$5 ;
+  wire [1:0] a;
+  input [7:0] \a$1 ;
+  wire [7:0] \a$1 ;
+  wire [1:0] \a$12 ;
+  wire [1:0] \a$18 ;
+  wire [1:0] \a$24 ;
+  wire [1:0] b;
+  wire [1:0] \b$13 ;
+  wire [1:0] \b$19 ;
+  wire [1:0] \b$25 ;
+  input [7:0] \b$3 ;
+  wire [7:0] \b$3 ;
   wire [5:0] p;
   wire [5:0] \p$17 ;
   wire [5:0] \p$23 ;
@@ -30443,13 +16277,13 @@ module \mac_array.pe_2_2.level.u2 (\p$30 , pa, pb, sb, \a$3 , \b$5 , sa);
   wire \sa$14 ;
   wire \sa$20 ;
   wire \sa$26 ;
-  wire \sa$7 ;
+  wire \sa$5 ;
   input sb;
   wire sb;
   wire \sb$15 ;
   wire \sb$21 ;
   wire \sb$27 ;
-  wire \sb$9 ;
+  wire \sb$7 ;
   wire [9:0] t0;
   wire [9:0] t1;
   wire [9:0] t2;
@@ -30507,208 +16341,48 @@ module \mac_array.pe_2_2.level.u2 (\p$30 , pa, pb, sb, \a$3 , \b$5 , sa);
   assign \$43  = pa == 2'h3;
   assign \$44  = | { \$43 , \$42 , \$41  };
   \mac_array.pe_2_2.level.u2.u0  u0 (
-    .a(a),
-    .b(b),
+    .a(\a$1 [1:0]),
+    .b(\b$3 [1:0]),
     .p(p),
     .sa(sa),
     .sb(sb)
   );
   \mac_array.pe_2_2.level.u2.u1  u1 (
-    .a(\a$12 ),
-    .b(\b$13 ),
+    .a(\a$1 [3:2]),
+    .b(\b$3 [3:2]),
     .p(\p$17 ),
     .sa(sa),
     .sb(\sb$15 )
   );
   \mac_array.pe_2_2.level.u2.u2  u2 (
-    .a(\a$18 ),
-    .b(\b$19 ),
+    .a(\a$1 [5:4]),
+    .b(\b$3 [5:4]),
     .p(\p$23 ),
     .sa(\sa$20 ),
     .sb(sb)
   );
   \mac_array.pe_2_2.level.u2.u3  u3 (
-    .a(\a$24 ),
-    .b(\b$25 ),
+    .a(\a$1 [7:6]),
+    .b(\b$3 [7:6]),
     .p(\p$29 ),
     .sa(\sa$26 ),
     .sb(\sb$27 )
   );
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$55 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[0] = \a$3 [0];
-      default:
-          a[0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[1] = \a$3 [1];
-      default:
-          a[1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$55 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[0] = \b$5 [0];
-      default:
-          b[0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[1] = \b$5 [1];
-      default:
-          b[1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$55 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [0] = \a$3 [0];
-      4'h4, 4'h8:
-          \a$12 [0] = \a$3 [6];
-      default:
-          \a$12 [0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [1] = \a$3 [1];
-      4'h4, 4'h8:
-          \a$12 [1] = \a$3 [7];
-      default:
-          \a$12 [1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$55 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [0] = \b$5 [2];
-      default:
-          \b$13 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [1] = \b$5 [3];
-      default:
-          \b$13 [1] = \b$5 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$55 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [0] = \a$3 [2];
-      4'h0:
-          \a$18 [0] = \a$3 [4];
-      default:
-          \a$18 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [1] = \a$3 [3];
-      4'h0:
-          \a$18 [1] = \a$3 [5];
-      default:
-          \a$18 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$55 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [0] = \b$5 [6];
-      4'h4, 4'h8:
-          \b$19 [0] = \b$5 [0];
-      4'h0:
-          \b$19 [0] = \b$5 [4];
-      default:
-          \b$19 [0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [1] = \b$5 [7];
-      4'h4, 4'h8:
-          \b$19 [1] = \b$5 [1];
-      4'h0:
-          \b$19 [1] = \b$5 [5];
-      default:
-          \b$19 [1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$55 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [0] = \a$3 [2];
-      4'h4, 4'h8:
-          \a$24 [0] = \a$3 [4];
-      4'h0:
-          \a$24 [0] = \a$3 [6];
-      default:
-          \a$24 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [1] = \a$3 [3];
-      4'h4, 4'h8:
-          \a$24 [1] = \a$3 [5];
-      4'h0:
-          \a$24 [1] = \a$3 [7];
-      default:
-          \a$24 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$55 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [0] = \b$5 [4];
-      4'h4, 4'h8:
-          \b$25 [0] = \b$5 [2];
-      4'h0:
-          \b$25 [0] = \b$5 [6];
-      default:
-          \b$25 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [1] = \b$5 [5];
-      4'h4, 4'h8:
-          \b$25 [1] = \b$5 [3];
-      4'h0:
-          \b$25 [1] = \b$5 [7];
-      default:
-          \b$25 [1] = \b$5 [1];
-    endcase
-  end
-  assign \sa$7  = sa;
-  assign \sb$9  = sb;
+  assign a = \a$1 [1:0];
+  assign b = \b$3 [1:0];
+  assign \sa$5  = sa;
+  assign \sb$7  = sb;
   assign t0 = \$18 [9:0];
+  assign \a$12  = \a$1 [3:2];
+  assign \b$13  = \b$3 [3:2];
   assign \sa$14  = sa;
   assign t1 = { \$29 [8], \$29  };
+  assign \a$18  = \a$1 [5:4];
+  assign \b$19  = \b$3 [5:4];
   assign \sb$21  = sb;
   assign t2 = { \$40 [8], \$40  };
+  assign \a$24  = \a$1 [7:6];
+  assign \b$25  = \b$3 [7:6];
   assign t3 = { \p$29 [5], \p$29 [5], \p$29 [5], \p$29 [5], \p$29  };
   assign \p$30  = \$53 [9:0];
   assign \$9  = { p[5], p, 2'h0 };
@@ -30795,8 +16469,7 @@ module \mac_array.pe_2_2.level.u2.u3 (sb, p, a, b, sa);
 endmodule
 
 (* generator = "Amaranth" *)
-module \mac_array.pe_2_2.level.u3 (sb, \p$30 , pa, pb, \a$3 , \b$5 , sa);
-  reg \$auto$verilog_backend.cc:2355:dump_module$56  = 0;
+module \mac_array.pe_2_2.level.u3 (sb, \p$30 , pa, pb, \a$1 , \b$3 , sa);
   wire \$1 ;
   wire [8:0] \$10 ;
   wire [11:0] \$11 ;
@@ -30850,18 +16523,18 @@ module \mac_array.pe_2_2.level.u3 (sb, \p$30 , pa, pb, \a$3 , \b$5 , sa);
   wire \$7 ;
   wire \$8 ;
   wire [8:0] \$9 ;
-  reg [1:0] a;
-  reg [1:0] \a$12 ;
-  reg [1:0] \a$18 ;
-  reg [1:0] \a$24 ;
-  input [7:0] \a$3 ;
-  wire [7:0] \a$3 ;
-  reg [1:0] b;
-  reg [1:0] \b$13 ;
-  reg [1:0] \b$19 ;
-  reg [1:0] \b$25 ;
-  input [7:0] \b$5 ;
-  wire [7:0] \b$5 ;
+  wire [1:0] a;
+  input [7:0] \a$1 ;
+  wire [7:0] \a$1 ;
+  wire [1:0] \a$12 ;
+  wire [1:0] \a$18 ;
+  wire [1:0] \a$24 ;
+  wire [1:0] b;
+  wire [1:0] \b$13 ;
+  wire [1:0] \b$19 ;
+  wire [1:0] \b$25 ;
+  input [7:0] \b$3 ;
+  wire [7:0] \b$3 ;
   wire [5:0] p;
   wire [5:0] \p$17 ;
   wire [5:0] \p$23 ;
@@ -30877,13 +16550,13 @@ module \mac_array.pe_2_2.level.u3 (sb, \p$30 , pa, pb, \a$3 , \b$5 , sa);
   wire \sa$14 ;
   wire \sa$20 ;
   wire \sa$26 ;
-  wire \sa$7 ;
+  wire \sa$5 ;
   input sb;
   wire sb;
   wire \sb$15 ;
   wire \sb$21 ;
   wire \sb$27 ;
-  wire \sb$9 ;
+  wire \sb$7 ;
   wire [9:0] t0;
   wire [9:0] t1;
   wire [9:0] t2;
@@ -30941,208 +16614,48 @@ module \mac_array.pe_2_2.level.u3 (sb, \p$30 , pa, pb, \a$3 , \b$5 , sa);
   assign \$43  = pa == 2'h3;
   assign \$44  = | { \$43 , \$42 , \$41  };
   \mac_array.pe_2_2.level.u3.u0  u0 (
-    .a(a),
-    .b(b),
+    .a(\a$1 [1:0]),
+    .b(\b$3 [1:0]),
     .p(p),
     .sa(sa),
     .sb(sb)
   );
   \mac_array.pe_2_2.level.u3.u1  u1 (
-    .a(\a$12 ),
-    .b(\b$13 ),
+    .a(\a$1 [3:2]),
+    .b(\b$3 [3:2]),
     .p(\p$17 ),
     .sa(sa),
     .sb(\sb$15 )
   );
   \mac_array.pe_2_2.level.u3.u2  u2 (
-    .a(\a$18 ),
-    .b(\b$19 ),
+    .a(\a$1 [5:4]),
+    .b(\b$3 [5:4]),
     .p(\p$23 ),
     .sa(\sa$20 ),
     .sb(sb)
   );
   \mac_array.pe_2_2.level.u3.u3  u3 (
-    .a(\a$24 ),
-    .b(\b$25 ),
+    .a(\a$1 [7:6]),
+    .b(\b$3 [7:6]),
     .p(\p$29 ),
     .sa(\sa$26 ),
     .sb(\sb$27 )
   );
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$56 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[0] = \a$3 [0];
-      default:
-          a[0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[1] = \a$3 [1];
-      default:
-          a[1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$56 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[0] = \b$5 [0];
-      default:
-          b[0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[1] = \b$5 [1];
-      default:
-          b[1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$56 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [0] = \a$3 [0];
-      4'h4, 4'h8:
-          \a$12 [0] = \a$3 [6];
-      default:
-          \a$12 [0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [1] = \a$3 [1];
-      4'h4, 4'h8:
-          \a$12 [1] = \a$3 [7];
-      default:
-          \a$12 [1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$56 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [0] = \b$5 [2];
-      default:
-          \b$13 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [1] = \b$5 [3];
-      default:
-          \b$13 [1] = \b$5 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$56 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [0] = \a$3 [2];
-      4'h0:
-          \a$18 [0] = \a$3 [4];
-      default:
-          \a$18 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [1] = \a$3 [3];
-      4'h0:
-          \a$18 [1] = \a$3 [5];
-      default:
-          \a$18 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$56 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [0] = \b$5 [6];
-      4'h4, 4'h8:
-          \b$19 [0] = \b$5 [0];
-      4'h0:
-          \b$19 [0] = \b$5 [4];
-      default:
-          \b$19 [0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [1] = \b$5 [7];
-      4'h4, 4'h8:
-          \b$19 [1] = \b$5 [1];
-      4'h0:
-          \b$19 [1] = \b$5 [5];
-      default:
-          \b$19 [1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$56 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [0] = \a$3 [2];
-      4'h4, 4'h8:
-          \a$24 [0] = \a$3 [4];
-      4'h0:
-          \a$24 [0] = \a$3 [6];
-      default:
-          \a$24 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [1] = \a$3 [3];
-      4'h4, 4'h8:
-          \a$24 [1] = \a$3 [5];
-      4'h0:
-          \a$24 [1] = \a$3 [7];
-      default:
-          \a$24 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$56 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [0] = \b$5 [4];
-      4'h4, 4'h8:
-          \b$25 [0] = \b$5 [2];
-      4'h0:
-          \b$25 [0] = \b$5 [6];
-      default:
-          \b$25 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [1] = \b$5 [5];
-      4'h4, 4'h8:
-          \b$25 [1] = \b$5 [3];
-      4'h0:
-          \b$25 [1] = \b$5 [7];
-      default:
-          \b$25 [1] = \b$5 [1];
-    endcase
-  end
-  assign \sa$7  = sa;
-  assign \sb$9  = sb;
+  assign a = \a$1 [1:0];
+  assign b = \b$3 [1:0];
+  assign \sa$5  = sa;
+  assign \sb$7  = sb;
   assign t0 = \$18 [9:0];
+  assign \a$12  = \a$1 [3:2];
+  assign \b$13  = \b$3 [3:2];
   assign \sa$14  = sa;
   assign t1 = { \$29 [8], \$29  };
+  assign \a$18  = \a$1 [5:4];
+  assign \b$19  = \b$3 [5:4];
   assign \sb$21  = sb;
   assign t2 = { \$40 [8], \$40  };
+  assign \a$24  = \a$1 [7:6];
+  assign \b$25  = \b$3 [7:6];
   assign t3 = { \p$29 [5], \p$29 [5], \p$29 [5], \p$29 [5], \p$29  };
   assign \p$30  = \$53 [9:0];
   assign \$9  = { p[5], p, 2'h0 };
@@ -31259,8 +16772,8 @@ module \mac_array.pe_2_3 (pa, pb, sa, sb, a, b, p);
   assign \$3  = \$1  & \$2 ;
   assign p = \$3  ? \p$13  : 18'h00000;
   \mac_array.pe_2_3.level  level (
-    .\a$3 (a),
-    .\b$5 (b),
+    .\a$1 (a),
+    .\b$3 (b),
     .\p$38 (\p$13 ),
     .pa(pa),
     .pb(pb),
@@ -31276,8 +16789,7 @@ module \mac_array.pe_2_3 (pa, pb, sa, sb, a, b, p);
 endmodule
 
 (* generator = "Amaranth" *)
-module \mac_array.pe_2_3.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
-  reg \$auto$verilog_backend.cc:2355:dump_module$57  = 0;
+module \mac_array.pe_2_3.level (pa, pb, sa, sb, \a$1 , \b$3 , \p$38 );
   wire \$1 ;
   wire \$10 ;
   wire \$11 ;
@@ -31322,18 +16834,18 @@ module \mac_array.pe_2_3.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
   wire [16:0] \$7 ;
   wire [16:0] \$8 ;
   wire [23:0] \$9 ;
-  reg [7:0] a;
-  reg [7:0] \a$14 ;
-  reg [7:0] \a$22 ;
-  input [31:0] \a$3 ;
-  wire [31:0] \a$3 ;
-  reg [7:0] \a$30 ;
-  reg [7:0] b;
-  reg [7:0] \b$15 ;
-  reg [7:0] \b$23 ;
-  reg [7:0] \b$31 ;
-  input [31:0] \b$5 ;
-  wire [31:0] \b$5 ;
+  wire [7:0] a;
+  input [31:0] \a$1 ;
+  wire [31:0] \a$1 ;
+  wire [7:0] \a$14 ;
+  wire [7:0] \a$22 ;
+  wire [7:0] \a$30 ;
+  wire [7:0] b;
+  wire [7:0] \b$15 ;
+  wire [7:0] \b$23 ;
+  input [31:0] \b$3 ;
+  wire [31:0] \b$3 ;
+  wire [7:0] \b$31 ;
   wire [9:0] p;
   wire [9:0] \p$21 ;
   wire [9:0] \p$29 ;
@@ -31345,7 +16857,7 @@ module \mac_array.pe_2_3.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
   wire [1:0] \pa$16 ;
   wire [1:0] \pa$24 ;
   wire [1:0] \pa$32 ;
-  wire [1:0] \pa$6 ;
+  wire [1:0] \pa$5 ;
   input [1:0] pb;
   wire [1:0] pb;
   wire [1:0] \pb$17 ;
@@ -31412,8 +16924,8 @@ module \mac_array.pe_2_3.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
   assign \$43  = $signed(\$33 ) + $signed(\p$37 );
   assign \$44  = $signed(\$42 ) + $signed(\$43 );
   \mac_array.pe_2_3.level.u0  u0 (
-    .\a$3 (a),
-    .\b$5 (b),
+    .\a$1 (\a$1 [7:0]),
+    .\b$3 (\b$3 [7:0]),
     .\p$30 (p),
     .pa(pa),
     .pb(pb),
@@ -31421,8 +16933,8 @@ module \mac_array.pe_2_3.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
     .sb(sb)
   );
   \mac_array.pe_2_3.level.u1  u1 (
-    .\a$3 (\a$14 ),
-    .\b$5 (\b$15 ),
+    .\a$1 (\a$1 [15:8]),
+    .\b$3 (\b$3 [15:8]),
     .\p$30 (\p$21 ),
     .pa(pa),
     .pb(pb),
@@ -31430,8 +16942,8 @@ module \mac_array.pe_2_3.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
     .sb(\sb$19 )
   );
   \mac_array.pe_2_3.level.u2  u2 (
-    .\a$3 (\a$22 ),
-    .\b$5 (\b$23 ),
+    .\a$1 (\a$1 [23:16]),
+    .\b$3 (\b$3 [23:16]),
     .\p$30 (\p$29 ),
     .pa(pa),
     .pb(pb),
@@ -31439,707 +16951,35 @@ module \mac_array.pe_2_3.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
     .sb(sb)
   );
   \mac_array.pe_2_3.level.u3  u3 (
-    .\a$3 (\a$30 ),
-    .\b$5 (\b$31 ),
+    .\a$1 (\a$1 [31:24]),
+    .\b$3 (\b$3 [31:24]),
     .\p$30 (\p$37 ),
     .pa(pa),
     .pb(pb),
     .sa(\sa$34 ),
     .sb(\sb$35 )
   );
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$57 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$31 [0] = \b$5 [12];
-      4'h8, 4'h9:
-          \b$31 [0] = \b$5 [4];
-      4'h2:
-          \b$31 [0] = \b$5 [16];
-      4'h6:
-          \b$31 [0] = \b$5 [8];
-      4'ha:
-          \b$31 [0] = \b$5 [0];
-      default:
-          \b$31 [0] = \b$5 [24];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$31 [1] = \b$5 [13];
-      4'h8, 4'h9:
-          \b$31 [1] = \b$5 [5];
-      4'h2:
-          \b$31 [1] = \b$5 [17];
-      4'h6:
-          \b$31 [1] = \b$5 [9];
-      4'ha:
-          \b$31 [1] = \b$5 [1];
-      default:
-          \b$31 [1] = \b$5 [25];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$31 [2] = \b$5 [14];
-      4'h8, 4'h9:
-          \b$31 [2] = \b$5 [6];
-      4'h2:
-          \b$31 [2] = \b$5 [18];
-      4'h6:
-          \b$31 [2] = \b$5 [10];
-      4'ha:
-          \b$31 [2] = \b$5 [2];
-      default:
-          \b$31 [2] = \b$5 [26];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$31 [3] = \b$5 [15];
-      4'h8, 4'h9:
-          \b$31 [3] = \b$5 [7];
-      4'h2:
-          \b$31 [3] = \b$5 [19];
-      4'h6:
-          \b$31 [3] = \b$5 [11];
-      4'ha:
-          \b$31 [3] = \b$5 [3];
-      default:
-          \b$31 [3] = \b$5 [27];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$31 [4] = \b$5 [28];
-      4'h2:
-          \b$31 [4] = \b$5 [24];
-      default:
-          \b$31 [4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$31 [5] = \b$5 [29];
-      4'h2:
-          \b$31 [5] = \b$5 [25];
-      default:
-          \b$31 [5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$31 [6] = \b$5 [30];
-      4'h2:
-          \b$31 [6] = \b$5 [26];
-      default:
-          \b$31 [6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$31 [7] = \b$5 [31];
-      4'h2:
-          \b$31 [7] = \b$5 [27];
-      default:
-          \b$31 [7] = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$57 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h8, 4'h9, 4'ha:
-          a[0] = \a$3 [4];
-      default:
-          a[0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h8, 4'h9, 4'ha:
-          a[1] = \a$3 [5];
-      default:
-          a[1] = \a$3 [1];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h8, 4'h9, 4'ha:
-          a[2] = \a$3 [6];
-      default:
-          a[2] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h8, 4'h9, 4'ha:
-          a[3] = \a$3 [7];
-      default:
-          a[3] = \a$3 [3];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          a[4] = \a$3 [4];
-      4'h8:
-          a[4] = \a$3 [12];
-      default:
-          a[4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          a[5] = \a$3 [5];
-      4'h8:
-          a[5] = \a$3 [13];
-      default:
-          a[5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          a[6] = \a$3 [6];
-      4'h8:
-          a[6] = \a$3 [14];
-      default:
-          a[6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          a[7] = \a$3 [7];
-      4'h8:
-          a[7] = \a$3 [15];
-      default:
-          a[7] = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$57 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          b[0] = \b$5 [4];
-      default:
-          b[0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          b[1] = \b$5 [5];
-      default:
-          b[1] = \b$5 [1];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          b[2] = \b$5 [6];
-      default:
-          b[2] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          b[3] = \b$5 [7];
-      default:
-          b[3] = \b$5 [3];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          b[4] = \b$5 [4];
-      4'h2:
-          b[4] = \b$5 [12];
-      default:
-          b[4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          b[5] = \b$5 [5];
-      4'h2:
-          b[5] = \b$5 [13];
-      default:
-          b[5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          b[6] = \b$5 [6];
-      4'h2:
-          b[6] = \b$5 [14];
-      default:
-          b[6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          b[7] = \b$5 [7];
-      4'h2:
-          b[7] = \b$5 [15];
-      default:
-          b[7] = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$57 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [0] = \a$3 [8];
-      4'h2, 4'h6:
-          \a$14 [0] = \a$3 [0];
-      4'h8:
-          \a$14 [0] = \a$3 [20];
-      4'h9:
-          \a$14 [0] = \a$3 [12];
-      default:
-          \a$14 [0] = \a$3 [4];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [1] = \a$3 [9];
-      4'h2, 4'h6:
-          \a$14 [1] = \a$3 [1];
-      4'h8:
-          \a$14 [1] = \a$3 [21];
-      4'h9:
-          \a$14 [1] = \a$3 [13];
-      default:
-          \a$14 [1] = \a$3 [5];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [2] = \a$3 [10];
-      4'h2, 4'h6:
-          \a$14 [2] = \a$3 [2];
-      4'h8:
-          \a$14 [2] = \a$3 [22];
-      4'h9:
-          \a$14 [2] = \a$3 [14];
-      default:
-          \a$14 [2] = \a$3 [6];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [3] = \a$3 [11];
-      4'h2, 4'h6:
-          \a$14 [3] = \a$3 [3];
-      4'h8:
-          \a$14 [3] = \a$3 [23];
-      4'h9:
-          \a$14 [3] = \a$3 [15];
-      default:
-          \a$14 [3] = \a$3 [7];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [4] = \a$3 [12];
-      4'h8:
-          \a$14 [4] = \a$3 [28];
-      default:
-          \a$14 [4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [5] = \a$3 [13];
-      4'h8:
-          \a$14 [5] = \a$3 [29];
-      default:
-          \a$14 [5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [6] = \a$3 [14];
-      4'h8:
-          \a$14 [6] = \a$3 [30];
-      default:
-          \a$14 [6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [7] = \a$3 [15];
-      4'h8:
-          \a$14 [7] = \a$3 [31];
-      default:
-          \a$14 [7] = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$57 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          \b$15 [0] = \b$5 [0];
-      4'h0, 4'h1:
-          \b$15 [0] = \b$5 [8];
-      default:
-          \b$15 [0] = \b$5 [4];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          \b$15 [1] = \b$5 [1];
-      4'h0, 4'h1:
-          \b$15 [1] = \b$5 [9];
-      default:
-          \b$15 [1] = \b$5 [5];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          \b$15 [2] = \b$5 [2];
-      4'h0, 4'h1:
-          \b$15 [2] = \b$5 [10];
-      default:
-          \b$15 [2] = \b$5 [6];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          \b$15 [3] = \b$5 [3];
-      4'h0, 4'h1:
-          \b$15 [3] = \b$5 [11];
-      default:
-          \b$15 [3] = \b$5 [7];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$15 [4] = \b$5 [12];
-      4'h2:
-          \b$15 [4] = \b$5 [8];
-      default:
-          \b$15 [4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$15 [5] = \b$5 [13];
-      4'h2:
-          \b$15 [5] = \b$5 [9];
-      default:
-          \b$15 [5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$15 [6] = \b$5 [14];
-      4'h2:
-          \b$15 [6] = \b$5 [10];
-      default:
-          \b$15 [6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$15 [7] = \b$5 [15];
-      4'h2:
-          \b$15 [7] = \b$5 [11];
-      default:
-          \b$15 [7] = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$57 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [0] = \a$3 [16];
-      4'h1, 4'h5:
-          \a$22 [0] = \a$3 [8];
-      4'h2, 4'h6:
-          \a$22 [0] = \a$3 [4];
-      default:
-          \a$22 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [1] = \a$3 [17];
-      4'h1, 4'h5:
-          \a$22 [1] = \a$3 [9];
-      4'h2, 4'h6:
-          \a$22 [1] = \a$3 [5];
-      default:
-          \a$22 [1] = \a$3 [1];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [2] = \a$3 [18];
-      4'h1, 4'h5:
-          \a$22 [2] = \a$3 [10];
-      4'h2, 4'h6:
-          \a$22 [2] = \a$3 [6];
-      default:
-          \a$22 [2] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [3] = \a$3 [19];
-      4'h1, 4'h5:
-          \a$22 [3] = \a$3 [11];
-      4'h2, 4'h6:
-          \a$22 [3] = \a$3 [7];
-      default:
-          \a$22 [3] = \a$3 [3];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [4] = \a$3 [20];
-      4'h8:
-          \a$22 [4] = \a$3 [8];
-      default:
-          \a$22 [4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [5] = \a$3 [21];
-      4'h8:
-          \a$22 [5] = \a$3 [9];
-      default:
-          \a$22 [5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [6] = \a$3 [22];
-      4'h8:
-          \a$22 [6] = \a$3 [10];
-      default:
-          \a$22 [6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [7] = \a$3 [23];
-      4'h8:
-          \a$22 [7] = \a$3 [11];
-      default:
-          \a$22 [7] = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$57 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$23 [0] = \b$5 [8];
-      4'h8, 4'h9:
-          \b$23 [0] = \b$5 [0];
-      4'h2:
-          \b$23 [0] = \b$5 [20];
-      4'h6:
-          \b$23 [0] = \b$5 [12];
-      4'ha:
-          \b$23 [0] = \b$5 [4];
-      default:
-          \b$23 [0] = \b$5 [16];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$23 [1] = \b$5 [9];
-      4'h8, 4'h9:
-          \b$23 [1] = \b$5 [1];
-      4'h2:
-          \b$23 [1] = \b$5 [21];
-      4'h6:
-          \b$23 [1] = \b$5 [13];
-      4'ha:
-          \b$23 [1] = \b$5 [5];
-      default:
-          \b$23 [1] = \b$5 [17];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$23 [2] = \b$5 [10];
-      4'h8, 4'h9:
-          \b$23 [2] = \b$5 [2];
-      4'h2:
-          \b$23 [2] = \b$5 [22];
-      4'h6:
-          \b$23 [2] = \b$5 [14];
-      4'ha:
-          \b$23 [2] = \b$5 [6];
-      default:
-          \b$23 [2] = \b$5 [18];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$23 [3] = \b$5 [11];
-      4'h8, 4'h9:
-          \b$23 [3] = \b$5 [3];
-      4'h2:
-          \b$23 [3] = \b$5 [23];
-      4'h6:
-          \b$23 [3] = \b$5 [15];
-      4'ha:
-          \b$23 [3] = \b$5 [7];
-      default:
-          \b$23 [3] = \b$5 [19];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$23 [4] = \b$5 [20];
-      4'h2:
-          \b$23 [4] = \b$5 [28];
-      default:
-          \b$23 [4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$23 [5] = \b$5 [21];
-      4'h2:
-          \b$23 [5] = \b$5 [29];
-      default:
-          \b$23 [5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$23 [6] = \b$5 [22];
-      4'h2:
-          \b$23 [6] = \b$5 [30];
-      default:
-          \b$23 [6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$23 [7] = \b$5 [23];
-      4'h2:
-          \b$23 [7] = \b$5 [31];
-      default:
-          \b$23 [7] = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$57 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h5:
-          \a$30 [0] = \a$3 [12];
-      4'h2, 4'h6:
-          \a$30 [0] = \a$3 [4];
-      4'h8:
-          \a$30 [0] = \a$3 [16];
-      4'h9:
-          \a$30 [0] = \a$3 [8];
-      4'ha:
-          \a$30 [0] = \a$3 [0];
-      default:
-          \a$30 [0] = \a$3 [24];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h5:
-          \a$30 [1] = \a$3 [13];
-      4'h2, 4'h6:
-          \a$30 [1] = \a$3 [5];
-      4'h8:
-          \a$30 [1] = \a$3 [17];
-      4'h9:
-          \a$30 [1] = \a$3 [9];
-      4'ha:
-          \a$30 [1] = \a$3 [1];
-      default:
-          \a$30 [1] = \a$3 [25];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h5:
-          \a$30 [2] = \a$3 [14];
-      4'h2, 4'h6:
-          \a$30 [2] = \a$3 [6];
-      4'h8:
-          \a$30 [2] = \a$3 [18];
-      4'h9:
-          \a$30 [2] = \a$3 [10];
-      4'ha:
-          \a$30 [2] = \a$3 [2];
-      default:
-          \a$30 [2] = \a$3 [26];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h5:
-          \a$30 [3] = \a$3 [15];
-      4'h2, 4'h6:
-          \a$30 [3] = \a$3 [7];
-      4'h8:
-          \a$30 [3] = \a$3 [19];
-      4'h9:
-          \a$30 [3] = \a$3 [11];
-      4'ha:
-          \a$30 [3] = \a$3 [3];
-      default:
-          \a$30 [3] = \a$3 [27];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$30 [4] = \a$3 [28];
-      4'h8:
-          \a$30 [4] = \a$3 [24];
-      default:
-          \a$30 [4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$30 [5] = \a$3 [29];
-      4'h8:
-          \a$30 [5] = \a$3 [25];
-      default:
-          \a$30 [5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$30 [6] = \a$3 [30];
-      4'h8:
-          \a$30 [6] = \a$3 [26];
-      default:
-          \a$30 [6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$30 [7] = \a$3 [31];
-      4'h8:
-          \a$30 [7] = \a$3 [27];
-      default:
-          \a$30 [7] = 1'h0;
-    endcase
-  end
-  assign \pa$6  = pa;
+  assign a = \a$1 [7:0];
+  assign b = \b$3 [7:0];
+  assign \pa$5  = pa;
   assign \pb$7  = pb;
   assign \sa$9  = sa;
   assign \sb$11  = sb;
   assign t0 = \$15 [17:0];
+  assign \a$14  = \a$1 [15:8];
+  assign \b$15  = \b$3 [15:8];
   assign \pa$16  = pa;
   assign \pb$17  = pb;
   assign \sa$18  = sa;
   assign t1 = { \$24 [16], \$24  };
+  assign \a$22  = \a$1 [23:16];
+  assign \b$23  = \b$3 [23:16];
   assign \pa$24  = pa;
   assign \pb$25  = pb;
   assign \sb$27  = sb;
   assign t2 = { \$33 [16], \$33  };
+  assign \a$30  = \a$1 [31:24];
+  assign \b$31  = \b$3 [31:24];
   assign \pa$32  = pa;
   assign \pb$33  = pb;
   assign t3 = { \p$37 [9], \p$37 [9], \p$37 [9], \p$37 [9], \p$37 [9], \p$37 [9], \p$37 [9], \p$37 [9], \p$37  };
@@ -32152,8 +16992,7 @@ module \mac_array.pe_2_3.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
 endmodule
 
 (* generator = "Amaranth" *)
-module \mac_array.pe_2_3.level.u0 (pa, pb, sa, sb, \a$3 , \b$5 , \p$30 );
-  reg \$auto$verilog_backend.cc:2355:dump_module$58  = 0;
+module \mac_array.pe_2_3.level.u0 (pa, pb, sa, sb, \a$1 , \b$3 , \p$30 );
   wire \$1 ;
   wire [8:0] \$10 ;
   wire [11:0] \$11 ;
@@ -32207,18 +17046,18 @@ module \mac_array.pe_2_3.level.u0 (pa, pb, sa, sb, \a$3 , \b$5 , \p$30 );
   wire \$7 ;
   wire \$8 ;
   wire [8:0] \$9 ;
-  reg [1:0] a;
-  reg [1:0] \a$12 ;
-  reg [1:0] \a$18 ;
-  reg [1:0] \a$24 ;
-  input [7:0] \a$3 ;
-  wire [7:0] \a$3 ;
-  reg [1:0] b;
-  reg [1:0] \b$13 ;
-  reg [1:0] \b$19 ;
-  reg [1:0] \b$25 ;
-  input [7:0] \b$5 ;
-  wire [7:0] \b$5 ;
+  wire [1:0] a;
+  input [7:0] \a$1 ;
+  wire [7:0] \a$1 ;
+  wire [1:0] \a$12 ;
+  wire [1:0] \a$18 ;
+  wire [1:0] \a$24 ;
+  wire [1:0] b;
+  wire [1:0] \b$13 ;
+  wire [1:0] \b$19 ;
+  wire [1:0] \b$25 ;
+  input [7:0] \b$3 ;
+  wire [7:0] \b$3 ;
   wire [5:0] p;
   wire [5:0] \p$17 ;
   wire [5:0] \p$23 ;
@@ -32234,13 +17073,13 @@ module \mac_array.pe_2_3.level.u0 (pa, pb, sa, sb, \a$3 , \b$5 , \p$30 );
   wire \sa$14 ;
   wire \sa$20 ;
   wire \sa$26 ;
-  wire \sa$7 ;
+  wire \sa$5 ;
   input sb;
   wire sb;
   wire \sb$15 ;
   wire \sb$21 ;
   wire \sb$27 ;
-  wire \sb$9 ;
+  wire \sb$7 ;
   wire [9:0] t0;
   wire [9:0] t1;
   wire [9:0] t2;
@@ -32298,208 +17137,48 @@ module \mac_array.pe_2_3.level.u0 (pa, pb, sa, sb, \a$3 , \b$5 , \p$30 );
   assign \$43  = pa == 2'h3;
   assign \$44  = | { \$43 , \$42 , \$41  };
   \mac_array.pe_2_3.level.u0.u0  u0 (
-    .a(a),
-    .b(b),
+    .a(\a$1 [1:0]),
+    .b(\b$3 [1:0]),
     .p(p),
     .sa(sa),
     .sb(sb)
   );
   \mac_array.pe_2_3.level.u0.u1  u1 (
-    .a(\a$12 ),
-    .b(\b$13 ),
+    .a(\a$1 [3:2]),
+    .b(\b$3 [3:2]),
     .p(\p$17 ),
     .sa(sa),
     .sb(\sb$15 )
   );
   \mac_array.pe_2_3.level.u0.u2  u2 (
-    .a(\a$18 ),
-    .b(\b$19 ),
+    .a(\a$1 [5:4]),
+    .b(\b$3 [5:4]),
     .p(\p$23 ),
     .sa(\sa$20 ),
     .sb(sb)
   );
   \mac_array.pe_2_3.level.u0.u3  u3 (
-    .a(\a$24 ),
-    .b(\b$25 ),
+    .a(\a$1 [7:6]),
+    .b(\b$3 [7:6]),
     .p(\p$29 ),
     .sa(\sa$26 ),
     .sb(\sb$27 )
   );
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$58 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[0] = \a$3 [0];
-      default:
-          a[0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[1] = \a$3 [1];
-      default:
-          a[1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$58 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[0] = \b$5 [0];
-      default:
-          b[0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[1] = \b$5 [1];
-      default:
-          b[1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$58 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [0] = \a$3 [0];
-      4'h4, 4'h8:
-          \a$12 [0] = \a$3 [6];
-      default:
-          \a$12 [0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [1] = \a$3 [1];
-      4'h4, 4'h8:
-          \a$12 [1] = \a$3 [7];
-      default:
-          \a$12 [1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$58 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [0] = \b$5 [2];
-      default:
-          \b$13 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [1] = \b$5 [3];
-      default:
-          \b$13 [1] = \b$5 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$58 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [0] = \a$3 [2];
-      4'h0:
-          \a$18 [0] = \a$3 [4];
-      default:
-          \a$18 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [1] = \a$3 [3];
-      4'h0:
-          \a$18 [1] = \a$3 [5];
-      default:
-          \a$18 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$58 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [0] = \b$5 [6];
-      4'h4, 4'h8:
-          \b$19 [0] = \b$5 [0];
-      4'h0:
-          \b$19 [0] = \b$5 [4];
-      default:
-          \b$19 [0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [1] = \b$5 [7];
-      4'h4, 4'h8:
-          \b$19 [1] = \b$5 [1];
-      4'h0:
-          \b$19 [1] = \b$5 [5];
-      default:
-          \b$19 [1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$58 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [0] = \a$3 [2];
-      4'h4, 4'h8:
-          \a$24 [0] = \a$3 [4];
-      4'h0:
-          \a$24 [0] = \a$3 [6];
-      default:
-          \a$24 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [1] = \a$3 [3];
-      4'h4, 4'h8:
-          \a$24 [1] = \a$3 [5];
-      4'h0:
-          \a$24 [1] = \a$3 [7];
-      default:
-          \a$24 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$58 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [0] = \b$5 [4];
-      4'h4, 4'h8:
-          \b$25 [0] = \b$5 [2];
-      4'h0:
-          \b$25 [0] = \b$5 [6];
-      default:
-          \b$25 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [1] = \b$5 [5];
-      4'h4, 4'h8:
-          \b$25 [1] = \b$5 [3];
-      4'h0:
-          \b$25 [1] = \b$5 [7];
-      default:
-          \b$25 [1] = \b$5 [1];
-    endcase
-  end
-  assign \sa$7  = sa;
-  assign \sb$9  = sb;
+  assign a = \a$1 [1:0];
+  assign b = \b$3 [1:0];
+  assign \sa$5  = sa;
+  assign \sb$7  = sb;
   assign t0 = \$18 [9:0];
+  assign \a$12  = \a$1 [3:2];
+  assign \b$13  = \b$3 [3:2];
   assign \sa$14  = sa;
   assign t1 = { \$29 [8], \$29  };
+  assign \a$18  = \a$1 [5:4];
+  assign \b$19  = \b$3 [5:4];
   assign \sb$21  = sb;
   assign t2 = { \$40 [8], \$40  };
+  assign \a$24  = \a$1 [7:6];
+  assign \b$25  = \b$3 [7:6];
   assign t3 = { \p$29 [5], \p$29 [5], \p$29 [5], \p$29 [5], \p$29  };
   assign \p$30  = \$53 [9:0];
   assign \$9  = { p[5], p, 2'h0 };
@@ -32586,8 +17265,7 @@ module \mac_array.pe_2_3.level.u0.u3 (sb, p, a, b, sa);
 endmodule
 
 (* generator = "Amaranth" *)
-module \mac_array.pe_2_3.level.u1 (\p$30 , pa, pb, sa, \a$3 , \b$5 , sb);
-  reg \$auto$verilog_backend.cc:2355:dump_module$59  = 0;
+module \mac_array.pe_2_3.level.u1 (\p$30 , pa, pb, sa, \a$1 , \b$3 , sb);
   wire \$1 ;
   wire [8:0] \$10 ;
   wire [11:0] \$11 ;
@@ -32641,18 +17319,18 @@ module \mac_array.pe_2_3.level.u1 (\p$30 , pa, pb, sa, \a$3 , \b$5 , sb);
   wire \$7 ;
   wire \$8 ;
   wire [8:0] \$9 ;
-  reg [1:0] a;
-  reg [1:0] \a$12 ;
-  reg [1:0] \a$18 ;
-  reg [1:0] \a$24 ;
-  input [7:0] \a$3 ;
-  wire [7:0] \a$3 ;
-  reg [1:0] b;
-  reg [1:0] \b$13 ;
-  reg [1:0] \b$19 ;
-  reg [1:0] \b$25 ;
-  input [7:0] \b$5 ;
-  wire [7:0] \b$5 ;
+  wire [1:0] a;
+  input [7:0] \a$1 ;
+  wire [7:0] \a$1 ;
+  wire [1:0] \a$12 ;
+  wire [1:0] \a$18 ;
+  wire [1:0] \a$24 ;
+  wire [1:0] b;
+  wire [1:0] \b$13 ;
+  wire [1:0] \b$19 ;
+  wire [1:0] \b$25 ;
+  input [7:0] \b$3 ;
+  wire [7:0] \b$3 ;
   wire [5:0] p;
   wire [5:0] \p$17 ;
   wire [5:0] \p$23 ;
@@ -32668,13 +17346,13 @@ module \mac_array.pe_2_3.level.u1 (\p$30 , pa, pb, sa, \a$3 , \b$5 , sb);
   wire \sa$14 ;
   wire \sa$20 ;
   wire \sa$26 ;
-  wire \sa$7 ;
+  wire \sa$5 ;
   input sb;
   wire sb;
   wire \sb$15 ;
   wire \sb$21 ;
   wire \sb$27 ;
-  wire \sb$9 ;
+  wire \sb$7 ;
   wire [9:0] t0;
   wire [9:0] t1;
   wire [9:0] t2;
@@ -32732,208 +17410,48 @@ module \mac_array.pe_2_3.level.u1 (\p$30 , pa, pb, sa, \a$3 , \b$5 , sb);
   assign \$43  = pa == 2'h3;
   assign \$44  = | { \$43 , \$42 , \$41  };
   \mac_array.pe_2_3.level.u1.u0  u0 (
-    .a(a),
-    .b(b),
+    .a(\a$1 [1:0]),
+    .b(\b$3 [1:0]),
     .p(p),
     .sa(sa),
     .sb(sb)
   );
   \mac_array.pe_2_3.level.u1.u1  u1 (
-    .a(\a$12 ),
-    .b(\b$13 ),
+    .a(\a$1 [3:2]),
+    .b(\b$3 [3:2]),
     .p(\p$17 ),
     .sa(sa),
     .sb(\sb$15 )
   );
   \mac_array.pe_2_3.level.u1.u2  u2 (
-    .a(\a$18 ),
-    .b(\b$19 ),
+    .a(\a$1 [5:4]),
+    .b(\b$3 [5:4]),
     .p(\p$23 ),
     .sa(\sa$20 ),
     .sb(sb)
   );
   \mac_array.pe_2_3.level.u1.u3  u3 (
-    .a(\a$24 ),
-    .b(\b$25 ),
+    .a(\a$1 [7:6]),
+    .b(\b$3 [7:6]),
     .p(\p$29 ),
     .sa(\sa$26 ),
     .sb(\sb$27 )
   );
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$59 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[0] = \a$3 [0];
-      default:
-          a[0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[1] = \a$3 [1];
-      default:
-          a[1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$59 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[0] = \b$5 [0];
-      default:
-          b[0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[1] = \b$5 [1];
-      default:
-          b[1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$59 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [0] = \a$3 [0];
-      4'h4, 4'h8:
-          \a$12 [0] = \a$3 [6];
-      default:
-          \a$12 [0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [1] = \a$3 [1];
-      4'h4, 4'h8:
-          \a$12 [1] = \a$3 [7];
-      default:
-          \a$12 [1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$59 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [0] = \b$5 [2];
-      default:
-          \b$13 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [1] = \b$5 [3];
-      default:
-          \b$13 [1] = \b$5 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$59 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [0] = \a$3 [2];
-      4'h0:
-          \a$18 [0] = \a$3 [4];
-      default:
-          \a$18 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [1] = \a$3 [3];
-      4'h0:
-          \a$18 [1] = \a$3 [5];
-      default:
-          \a$18 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$59 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [0] = \b$5 [6];
-      4'h4, 4'h8:
-          \b$19 [0] = \b$5 [0];
-      4'h0:
-          \b$19 [0] = \b$5 [4];
-      default:
-          \b$19 [0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [1] = \b$5 [7];
-      4'h4, 4'h8:
-          \b$19 [1] = \b$5 [1];
-      4'h0:
-          \b$19 [1] = \b$5 [5];
-      default:
-          \b$19 [1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$59 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [0] = \a$3 [2];
-      4'h4, 4'h8:
-          \a$24 [0] = \a$3 [4];
-      4'h0:
-          \a$24 [0] = \a$3 [6];
-      default:
-          \a$24 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [1] = \a$3 [3];
-      4'h4, 4'h8:
-          \a$24 [1] = \a$3 [5];
-      4'h0:
-          \a$24 [1] = \a$3 [7];
-      default:
-          \a$24 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$59 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [0] = \b$5 [4];
-      4'h4, 4'h8:
-          \b$25 [0] = \b$5 [2];
-      4'h0:
-          \b$25 [0] = \b$5 [6];
-      default:
-          \b$25 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [1] = \b$5 [5];
-      4'h4, 4'h8:
-          \b$25 [1] = \b$5 [3];
-      4'h0:
-          \b$25 [1] = \b$5 [7];
-      default:
-          \b$25 [1] = \b$5 [1];
-    endcase
-  end
-  assign \sa$7  = sa;
-  assign \sb$9  = sb;
+  assign a = \a$1 [1:0];
+  assign b = \b$3 [1:0];
+  assign \sa$5  = sa;
+  assign \sb$7  = sb;
   assign t0 = \$18 [9:0];
+  assign \a$12  = \a$1 [3:2];
+  assign \b$13  = \b$3 [3:2];
   assign \sa$14  = sa;
   assign t1 = { \$29 [8], \$29  };
+  assign \a$18  = \a$1 [5:4];
+  assign \b$19  = \b$3 [5:4];
   assign \sb$21  = sb;
   assign t2 = { \$40 [8], \$40  };
+  assign \a$24  = \a$1 [7:6];
+  assign \b$25  = \b$3 [7:6];
   assign t3 = { \p$29 [5], \p$29 [5], \p$29 [5], \p$29 [5], \p$29  };
   assign \p$30  = \$53 [9:0];
   assign \$9  = { p[5], p, 2'h0 };
@@ -33020,8 +17538,7 @@ module \mac_array.pe_2_3.level.u1.u3 (sb, p, a, b, sa);
 endmodule
 
 (* generator = "Amaranth" *)
-module \mac_array.pe_2_3.level.u2 (\p$30 , pa, pb, sb, \a$3 , \b$5 , sa);
-  reg \$auto$verilog_backend.cc:2355:dump_module$60  = 0;
+module \mac_array.pe_2_3.level.u2 (\p$30 , pa, pb, sb, \a$1 , \b$3 , sa);
   wire \$1 ;
   wire [8:0] \$10 ;
   wire [11:0] \$11 ;
@@ -33075,18 +17592,18 @@ module \mac_array.pe_2_3.level.u2 (\p$30 , pa, pb, sb, \a$3 , \b$5 , sa);
   wire \$7 ;
   wire \$8 ;
   wire [8:0] \$9 ;
-  reg [1:0] a;
-  reg [1:0] \a$12 ;
-  reg [1:0] \a$18 ;
-  reg [1:0] \a$24 ;
-  input [7:0] \a$3 ;
-  wire [7:0] \a$3 ;
-  reg [1:0] b;
-  reg [1:0] \b$13 ;
-  reg [1:0] \b$19 ;
-  reg [1:0] \b$25 ;
-  input [7:0] \b$5 ;
-  wire [7:0] \b$5 ;
+  wire [1:0] a;
+  input [7:0] \a$1 ;
+  wire [7:0] \a$1 ;
+  wire [1:0] \a$12 ;
+  wire [1:0] \a$18 ;
+  wire [1:0] \a$24 ;
+  wire [1:0] b;
+  wire [1:0] \b$13 ;
+  wire [1:0] \b$19 ;
+  wire [1:0] \b$25 ;
+  input [7:0] \b$3 ;
+  wire [7:0] \b$3 ;
   wire [5:0] p;
   wire [5:0] \p$17 ;
   wire [5:0] \p$23 ;
@@ -33102,13 +17619,13 @@ module \mac_array.pe_2_3.level.u2 (\p$30 , pa, pb, sb, \a$3 , \b$5 , sa);
   wire \sa$14 ;
   wire \sa$20 ;
   wire \sa$26 ;
-  wire \sa$7 ;
+  wire \sa$5 ;
   input sb;
   wire sb;
   wire \sb$15 ;
   wire \sb$21 ;
   wire \sb$27 ;
-  wire \sb$9 ;
+  wire \sb$7 ;
   wire [9:0] t0;
   wire [9:0] t1;
   wire [9:0] t2;
@@ -33166,208 +17683,48 @@ module \mac_array.pe_2_3.level.u2 (\p$30 , pa, pb, sb, \a$3 , \b$5 , sa);
   assign \$43  = pa == 2'h3;
   assign \$44  = | { \$43 , \$42 , \$41  };
   \mac_array.pe_2_3.level.u2.u0  u0 (
-    .a(a),
-    .b(b),
+    .a(\a$1 [1:0]),
+    .b(\b$3 [1:0]),
     .p(p),
     .sa(sa),
     .sb(sb)
   );
   \mac_array.pe_2_3.level.u2.u1  u1 (
-    .a(\a$12 ),
-    .b(\b$13 ),
+    .a(\a$1 [3:2]),
+    .b(\b$3 [3:2]),
     .p(\p$17 ),
     .sa(sa),
     .sb(\sb$15 )
   );
   \mac_array.pe_2_3.level.u2.u2  u2 (
-    .a(\a$18 ),
-    .b(\b$19 ),
+    .a(\a$1 [5:4]),
+    .b(\b$3 [5:4]),
     .p(\p$23 ),
     .sa(\sa$20 ),
     .sb(sb)
   );
   \mac_array.pe_2_3.level.u2.u3  u3 (
-    .a(\a$24 ),
-    .b(\b$25 ),
+    .a(\a$1 [7:6]),
+    .b(\b$3 [7:6]),
     .p(\p$29 ),
     .sa(\sa$26 ),
     .sb(\sb$27 )
   );
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$60 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[0] = \a$3 [0];
-      default:
-          a[0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[1] = \a$3 [1];
-      default:
-          a[1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$60 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[0] = \b$5 [0];
-      default:
-          b[0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[1] = \b$5 [1];
-      default:
-          b[1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$60 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [0] = \a$3 [0];
-      4'h4, 4'h8:
-          \a$12 [0] = \a$3 [6];
-      default:
-          \a$12 [0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [1] = \a$3 [1];
-      4'h4, 4'h8:
-          \a$12 [1] = \a$3 [7];
-      default:
-          \a$12 [1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$60 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [0] = \b$5 [2];
-      default:
-          \b$13 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [1] = \b$5 [3];
-      default:
-          \b$13 [1] = \b$5 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$60 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [0] = \a$3 [2];
-      4'h0:
-          \a$18 [0] = \a$3 [4];
-      default:
-          \a$18 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [1] = \a$3 [3];
-      4'h0:
-          \a$18 [1] = \a$3 [5];
-      default:
-          \a$18 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$60 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [0] = \b$5 [6];
-      4'h4, 4'h8:
-          \b$19 [0] = \b$5 [0];
-      4'h0:
-          \b$19 [0] = \b$5 [4];
-      default:
-          \b$19 [0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [1] = \b$5 [7];
-      4'h4, 4'h8:
-          \b$19 [1] = \b$5 [1];
-      4'h0:
-          \b$19 [1] = \b$5 [5];
-      default:
-          \b$19 [1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$60 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [0] = \a$3 [2];
-      4'h4, 4'h8:
-          \a$24 [0] = \a$3 [4];
-      4'h0:
-          \a$24 [0] = \a$3 [6];
-      default:
-          \a$24 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [1] = \a$3 [3];
-      4'h4, 4'h8:
-          \a$24 [1] = \a$3 [5];
-      4'h0:
-          \a$24 [1] = \a$3 [7];
-      default:
-          \a$24 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$60 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [0] = \b$5 [4];
-      4'h4, 4'h8:
-          \b$25 [0] = \b$5 [2];
-      4'h0:
-          \b$25 [0] = \b$5 [6];
-      default:
-          \b$25 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [1] = \b$5 [5];
-      4'h4, 4'h8:
-          \b$25 [1] = \b$5 [3];
-      4'h0:
-          \b$25 [1] = \b$5 [7];
-      default:
-          \b$25 [1] = \b$5 [1];
-    endcase
-  end
-  assign \sa$7  = sa;
-  assign \sb$9  = sb;
+  assign a = \a$1 [1:0];
+  assign b = \b$3 [1:0];
+  assign \sa$5  = sa;
+  assign \sb$7  = sb;
   assign t0 = \$18 [9:0];
+  assign \a$12  = \a$1 [3:2];
+  assign \b$13  = \b$3 [3:2];
   assign \sa$14  = sa;
   assign t1 = { \$29 [8], \$29  };
+  assign \a$18  = \a$1 [5:4];
+  assign \b$19  = \b$3 [5:4];
   assign \sb$21  = sb;
   assign t2 = { \$40 [8], \$40  };
+  assign \a$24  = \a$1 [7:6];
+  assign \b$25  = \b$3 [7:6];
   assign t3 = { \p$29 [5], \p$29 [5], \p$29 [5], \p$29 [5], \p$29  };
   assign \p$30  = \$53 [9:0];
   assign \$9  = { p[5], p, 2'h0 };
@@ -33454,8 +17811,7 @@ module \mac_array.pe_2_3.level.u2.u3 (sb, p, a, b, sa);
 endmodule
 
 (* generator = "Amaranth" *)
-module \mac_array.pe_2_3.level.u3 (sb, \p$30 , pa, pb, \a$3 , \b$5 , sa);
-  reg \$auto$verilog_backend.cc:2355:dump_module$61  = 0;
+module \mac_array.pe_2_3.level.u3 (sb, \p$30 , pa, pb, \a$1 , \b$3 , sa);
   wire \$1 ;
   wire [8:0] \$10 ;
   wire [11:0] \$11 ;
@@ -33509,18 +17865,18 @@ module \mac_array.pe_2_3.level.u3 (sb, \p$30 , pa, pb, \a$3 , \b$5 , sa);
   wire \$7 ;
   wire \$8 ;
   wire [8:0] \$9 ;
-  reg [1:0] a;
-  reg [1:0] \a$12 ;
-  reg [1:0] \a$18 ;
-  reg [1:0] \a$24 ;
-  input [7:0] \a$3 ;
-  wire [7:0] \a$3 ;
-  reg [1:0] b;
-  reg [1:0] \b$13 ;
-  reg [1:0] \b$19 ;
-  reg [1:0] \b$25 ;
-  input [7:0] \b$5 ;
-  wire [7:0] \b$5 ;
+  wire [1:0] a;
+  input [7:0] \a$1 ;
+  wire [7:0] \a$1 ;
+  wire [1:0] \a$12 ;
+  wire [1:0] \a$18 ;
+  wire [1:0] \a$24 ;
+  wire [1:0] b;
+  wire [1:0] \b$13 ;
+  wire [1:0] \b$19 ;
+  wire [1:0] \b$25 ;
+  input [7:0] \b$3 ;
+  wire [7:0] \b$3 ;
   wire [5:0] p;
   wire [5:0] \p$17 ;
   wire [5:0] \p$23 ;
@@ -33536,13 +17892,13 @@ module \mac_array.pe_2_3.level.u3 (sb, \p$30 , pa, pb, \a$3 , \b$5 , sa);
   wire \sa$14 ;
   wire \sa$20 ;
   wire \sa$26 ;
-  wire \sa$7 ;
+  wire \sa$5 ;
   input sb;
   wire sb;
   wire \sb$15 ;
   wire \sb$21 ;
   wire \sb$27 ;
-  wire \sb$9 ;
+  wire \sb$7 ;
   wire [9:0] t0;
   wire [9:0] t1;
   wire [9:0] t2;
@@ -33600,208 +17956,48 @@ module \mac_array.pe_2_3.level.u3 (sb, \p$30 , pa, pb, \a$3 , \b$5 , sa);
   assign \$43  = pa == 2'h3;
   assign \$44  = | { \$43 , \$42 , \$41  };
   \mac_array.pe_2_3.level.u3.u0  u0 (
-    .a(a),
-    .b(b),
+    .a(\a$1 [1:0]),
+    .b(\b$3 [1:0]),
     .p(p),
     .sa(sa),
     .sb(sb)
   );
   \mac_array.pe_2_3.level.u3.u1  u1 (
-    .a(\a$12 ),
-    .b(\b$13 ),
+    .a(\a$1 [3:2]),
+    .b(\b$3 [3:2]),
     .p(\p$17 ),
     .sa(sa),
     .sb(\sb$15 )
   );
   \mac_array.pe_2_3.level.u3.u2  u2 (
-    .a(\a$18 ),
-    .b(\b$19 ),
+    .a(\a$1 [5:4]),
+    .b(\b$3 [5:4]),
     .p(\p$23 ),
     .sa(\sa$20 ),
     .sb(sb)
   );
   \mac_array.pe_2_3.level.u3.u3  u3 (
-    .a(\a$24 ),
-    .b(\b$25 ),
+    .a(\a$1 [7:6]),
+    .b(\b$3 [7:6]),
     .p(\p$29 ),
     .sa(\sa$26 ),
     .sb(\sb$27 )
   );
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$61 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[0] = \a$3 [0];
-      default:
-          a[0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[1] = \a$3 [1];
-      default:
-          a[1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$61 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[0] = \b$5 [0];
-      default:
-          b[0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[1] = \b$5 [1];
-      default:
-          b[1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$61 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [0] = \a$3 [0];
-      4'h4, 4'h8:
-          \a$12 [0] = \a$3 [6];
-      default:
-          \a$12 [0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [1] = \a$3 [1];
-      4'h4, 4'h8:
-          \a$12 [1] = \a$3 [7];
-      default:
-          \a$12 [1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$61 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [0] = \b$5 [2];
-      default:
-          \b$13 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [1] = \b$5 [3];
-      default:
-          \b$13 [1] = \b$5 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$61 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [0] = \a$3 [2];
-      4'h0:
-          \a$18 [0] = \a$3 [4];
-      default:
-          \a$18 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [1] = \a$3 [3];
-      4'h0:
-          \a$18 [1] = \a$3 [5];
-      default:
-          \a$18 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$61 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [0] = \b$5 [6];
-      4'h4, 4'h8:
-          \b$19 [0] = \b$5 [0];
-      4'h0:
-          \b$19 [0] = \b$5 [4];
-      default:
-          \b$19 [0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [1] = \b$5 [7];
-      4'h4, 4'h8:
-          \b$19 [1] = \b$5 [1];
-      4'h0:
-          \b$19 [1] = \b$5 [5];
-      default:
-          \b$19 [1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$61 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [0] = \a$3 [2];
-      4'h4, 4'h8:
-          \a$24 [0] = \a$3 [4];
-      4'h0:
-          \a$24 [0] = \a$3 [6];
-      default:
-          \a$24 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [1] = \a$3 [3];
-      4'h4, 4'h8:
-          \a$24 [1] = \a$3 [5];
-      4'h0:
-          \a$24 [1] = \a$3 [7];
-      default:
-          \a$24 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$61 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [0] = \b$5 [4];
-      4'h4, 4'h8:
-          \b$25 [0] = \b$5 [2];
-      4'h0:
-          \b$25 [0] = \b$5 [6];
-      default:
-          \b$25 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [1] = \b$5 [5];
-      4'h4, 4'h8:
-          \b$25 [1] = \b$5 [3];
-      4'h0:
-          \b$25 [1] = \b$5 [7];
-      default:
-          \b$25 [1] = \b$5 [1];
-    endcase
-  end
-  assign \sa$7  = sa;
-  assign \sb$9  = sb;
+  assign a = \a$1 [1:0];
+  assign b = \b$3 [1:0];
+  assign \sa$5  = sa;
+  assign \sb$7  = sb;
   assign t0 = \$18 [9:0];
+  assign \a$12  = \a$1 [3:2];
+  assign \b$13  = \b$3 [3:2];
   assign \sa$14  = sa;
   assign t1 = { \$29 [8], \$29  };
+  assign \a$18  = \a$1 [5:4];
+  assign \b$19  = \b$3 [5:4];
   assign \sb$21  = sb;
   assign t2 = { \$40 [8], \$40  };
+  assign \a$24  = \a$1 [7:6];
+  assign \b$25  = \b$3 [7:6];
   assign t3 = { \p$29 [5], \p$29 [5], \p$29 [5], \p$29 [5], \p$29  };
   assign \p$30  = \$53 [9:0];
   assign \$9  = { p[5], p, 2'h0 };
@@ -33918,8 +18114,8 @@ module \mac_array.pe_3_0 (pa, pb, sa, sb, a, b, p);
   assign \$3  = \$1  & \$2 ;
   assign p = \$3  ? \p$13  : 18'h00000;
   \mac_array.pe_3_0.level  level (
-    .\a$3 (a),
-    .\b$5 (b),
+    .\a$1 (a),
+    .\b$3 (b),
     .\p$38 (\p$13 ),
     .pa(pa),
     .pb(pb),
@@ -33935,8 +18131,7 @@ module \mac_array.pe_3_0 (pa, pb, sa, sb, a, b, p);
 endmodule
 
 (* generator = "Amaranth" *)
-module \mac_array.pe_3_0.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
-  reg \$auto$verilog_backend.cc:2355:dump_module$62  = 0;
+module \mac_array.pe_3_0.level (pa, pb, sa, sb, \a$1 , \b$3 , \p$38 );
   wire \$1 ;
   wire \$10 ;
   wire \$11 ;
@@ -33981,18 +18176,18 @@ module \mac_array.pe_3_0.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
   wire [16:0] \$7 ;
   wire [16:0] \$8 ;
   wire [23:0] \$9 ;
-  reg [7:0] a;
-  reg [7:0] \a$14 ;
-  reg [7:0] \a$22 ;
-  input [31:0] \a$3 ;
-  wire [31:0] \a$3 ;
-  reg [7:0] \a$30 ;
-  reg [7:0] b;
-  reg [7:0] \b$15 ;
-  reg [7:0] \b$23 ;
-  reg [7:0] \b$31 ;
-  input [31:0] \b$5 ;
-  wire [31:0] \b$5 ;
+  wire [7:0] a;
+  input [31:0] \a$1 ;
+  wire [31:0] \a$1 ;
+  wire [7:0] \a$14 ;
+  wire [7:0] \a$22 ;
+  wire [7:0] \a$30 ;
+  wire [7:0] b;
+  wire [7:0] \b$15 ;
+  wire [7:0] \b$23 ;
+  input [31:0] \b$3 ;
+  wire [31:0] \b$3 ;
+  wire [7:0] \b$31 ;
   wire [9:0] p;
   wire [9:0] \p$21 ;
   wire [9:0] \p$29 ;
@@ -34004,7 +18199,7 @@ module \mac_array.pe_3_0.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
   wire [1:0] \pa$16 ;
   wire [1:0] \pa$24 ;
   wire [1:0] \pa$32 ;
-  wire [1:0] \pa$6 ;
+  wire [1:0] \pa$5 ;
   input [1:0] pb;
   wire [1:0] pb;
   wire [1:0] \pb$17 ;
@@ -34071,8 +18266,8 @@ module \mac_array.pe_3_0.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
   assign \$43  = $signed(\$33 ) + $signed(\p$37 );
   assign \$44  = $signed(\$42 ) + $signed(\$43 );
   \mac_array.pe_3_0.level.u0  u0 (
-    .\a$3 (a),
-    .\b$5 (b),
+    .\a$1 (\a$1 [7:0]),
+    .\b$3 (\b$3 [7:0]),
     .\p$30 (p),
     .pa(pa),
     .pb(pb),
@@ -34080,8 +18275,8 @@ module \mac_array.pe_3_0.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
     .sb(sb)
   );
   \mac_array.pe_3_0.level.u1  u1 (
-    .\a$3 (\a$14 ),
-    .\b$5 (\b$15 ),
+    .\a$1 (\a$1 [15:8]),
+    .\b$3 (\b$3 [15:8]),
     .\p$30 (\p$21 ),
     .pa(pa),
     .pb(pb),
@@ -34089,8 +18284,8 @@ module \mac_array.pe_3_0.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
     .sb(\sb$19 )
   );
   \mac_array.pe_3_0.level.u2  u2 (
-    .\a$3 (\a$22 ),
-    .\b$5 (\b$23 ),
+    .\a$1 (\a$1 [23:16]),
+    .\b$3 (\b$3 [23:16]),
     .\p$30 (\p$29 ),
     .pa(pa),
     .pb(pb),
@@ -34098,707 +18293,35 @@ module \mac_array.pe_3_0.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
     .sb(sb)
   );
   \mac_array.pe_3_0.level.u3  u3 (
-    .\a$3 (\a$30 ),
-    .\b$5 (\b$31 ),
+    .\a$1 (\a$1 [31:24]),
+    .\b$3 (\b$3 [31:24]),
     .\p$30 (\p$37 ),
     .pa(pa),
     .pb(pb),
     .sa(\sa$34 ),
     .sb(\sb$35 )
   );
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$62 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$31 [0] = \b$5 [12];
-      4'h8, 4'h9:
-          \b$31 [0] = \b$5 [4];
-      4'h2:
-          \b$31 [0] = \b$5 [16];
-      4'h6:
-          \b$31 [0] = \b$5 [8];
-      4'ha:
-          \b$31 [0] = \b$5 [0];
-      default:
-          \b$31 [0] = \b$5 [24];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$31 [1] = \b$5 [13];
-      4'h8, 4'h9:
-          \b$31 [1] = \b$5 [5];
-      4'h2:
-          \b$31 [1] = \b$5 [17];
-      4'h6:
-          \b$31 [1] = \b$5 [9];
-      4'ha:
-          \b$31 [1] = \b$5 [1];
-      default:
-          \b$31 [1] = \b$5 [25];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$31 [2] = \b$5 [14];
-      4'h8, 4'h9:
-          \b$31 [2] = \b$5 [6];
-      4'h2:
-          \b$31 [2] = \b$5 [18];
-      4'h6:
-          \b$31 [2] = \b$5 [10];
-      4'ha:
-          \b$31 [2] = \b$5 [2];
-      default:
-          \b$31 [2] = \b$5 [26];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$31 [3] = \b$5 [15];
-      4'h8, 4'h9:
-          \b$31 [3] = \b$5 [7];
-      4'h2:
-          \b$31 [3] = \b$5 [19];
-      4'h6:
-          \b$31 [3] = \b$5 [11];
-      4'ha:
-          \b$31 [3] = \b$5 [3];
-      default:
-          \b$31 [3] = \b$5 [27];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$31 [4] = \b$5 [28];
-      4'h2:
-          \b$31 [4] = \b$5 [24];
-      default:
-          \b$31 [4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$31 [5] = \b$5 [29];
-      4'h2:
-          \b$31 [5] = \b$5 [25];
-      default:
-          \b$31 [5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$31 [6] = \b$5 [30];
-      4'h2:
-          \b$31 [6] = \b$5 [26];
-      default:
-          \b$31 [6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$31 [7] = \b$5 [31];
-      4'h2:
-          \b$31 [7] = \b$5 [27];
-      default:
-          \b$31 [7] = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$62 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h8, 4'h9, 4'ha:
-          a[0] = \a$3 [4];
-      default:
-          a[0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h8, 4'h9, 4'ha:
-          a[1] = \a$3 [5];
-      default:
-          a[1] = \a$3 [1];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h8, 4'h9, 4'ha:
-          a[2] = \a$3 [6];
-      default:
-          a[2] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h8, 4'h9, 4'ha:
-          a[3] = \a$3 [7];
-      default:
-          a[3] = \a$3 [3];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          a[4] = \a$3 [4];
-      4'h8:
-          a[4] = \a$3 [12];
-      default:
-          a[4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          a[5] = \a$3 [5];
-      4'h8:
-          a[5] = \a$3 [13];
-      default:
-          a[5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          a[6] = \a$3 [6];
-      4'h8:
-          a[6] = \a$3 [14];
-      default:
-          a[6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          a[7] = \a$3 [7];
-      4'h8:
-          a[7] = \a$3 [15];
-      default:
-          a[7] = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$62 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          b[0] = \b$5 [4];
-      default:
-          b[0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          b[1] = \b$5 [5];
-      default:
-          b[1] = \b$5 [1];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          b[2] = \b$5 [6];
-      default:
-          b[2] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          b[3] = \b$5 [7];
-      default:
-          b[3] = \b$5 [3];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          b[4] = \b$5 [4];
-      4'h2:
-          b[4] = \b$5 [12];
-      default:
-          b[4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          b[5] = \b$5 [5];
-      4'h2:
-          b[5] = \b$5 [13];
-      default:
-          b[5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          b[6] = \b$5 [6];
-      4'h2:
-          b[6] = \b$5 [14];
-      default:
-          b[6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          b[7] = \b$5 [7];
-      4'h2:
-          b[7] = \b$5 [15];
-      default:
-          b[7] = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$62 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [0] = \a$3 [8];
-      4'h2, 4'h6:
-          \a$14 [0] = \a$3 [0];
-      4'h8:
-          \a$14 [0] = \a$3 [20];
-      4'h9:
-          \a$14 [0] = \a$3 [12];
-      default:
-          \a$14 [0] = \a$3 [4];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [1] = \a$3 [9];
-      4'h2, 4'h6:
-          \a$14 [1] = \a$3 [1];
-      4'h8:
-          \a$14 [1] = \a$3 [21];
-      4'h9:
-          \a$14 [1] = \a$3 [13];
-      default:
-          \a$14 [1] = \a$3 [5];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [2] = \a$3 [10];
-      4'h2, 4'h6:
-          \a$14 [2] = \a$3 [2];
-      4'h8:
-          \a$14 [2] = \a$3 [22];
-      4'h9:
-          \a$14 [2] = \a$3 [14];
-      default:
-          \a$14 [2] = \a$3 [6];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [3] = \a$3 [11];
-      4'h2, 4'h6:
-          \a$14 [3] = \a$3 [3];
-      4'h8:
-          \a$14 [3] = \a$3 [23];
-      4'h9:
-          \a$14 [3] = \a$3 [15];
-      default:
-          \a$14 [3] = \a$3 [7];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [4] = \a$3 [12];
-      4'h8:
-          \a$14 [4] = \a$3 [28];
-      default:
-          \a$14 [4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [5] = \a$3 [13];
-      4'h8:
-          \a$14 [5] = \a$3 [29];
-      default:
-          \a$14 [5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [6] = \a$3 [14];
-      4'h8:
-          \a$14 [6] = \a$3 [30];
-      default:
-          \a$14 [6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [7] = \a$3 [15];
-      4'h8:
-          \a$14 [7] = \a$3 [31];
-      default:
-          \a$14 [7] = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$62 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          \b$15 [0] = \b$5 [0];
-      4'h0, 4'h1:
-          \b$15 [0] = \b$5 [8];
-      default:
-          \b$15 [0] = \b$5 [4];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          \b$15 [1] = \b$5 [1];
-      4'h0, 4'h1:
-          \b$15 [1] = \b$5 [9];
-      default:
-          \b$15 [1] = \b$5 [5];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          \b$15 [2] = \b$5 [2];
-      4'h0, 4'h1:
-          \b$15 [2] = \b$5 [10];
-      default:
-          \b$15 [2] = \b$5 [6];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          \b$15 [3] = \b$5 [3];
-      4'h0, 4'h1:
-          \b$15 [3] = \b$5 [11];
-      default:
-          \b$15 [3] = \b$5 [7];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$15 [4] = \b$5 [12];
-      4'h2:
-          \b$15 [4] = \b$5 [8];
-      default:
-          \b$15 [4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$15 [5] = \b$5 [13];
-      4'h2:
-          \b$15 [5] = \b$5 [9];
-      default:
-          \b$15 [5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$15 [6] = \b$5 [14];
-      4'h2:
-          \b$15 [6] = \b$5 [10];
-      default:
-          \b$15 [6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$15 [7] = \b$5 [15];
-      4'h2:
-          \b$15 [7] = \b$5 [11];
-      default:
-          \b$15 [7] = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$62 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [0] = \a$3 [16];
-      4'h1, 4'h5:
-          \a$22 [0] = \a$3 [8];
-      4'h2, 4'h6:
-          \a$22 [0] = \a$3 [4];
-      default:
-          \a$22 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [1] = \a$3 [17];
-      4'h1, 4'h5:
-          \a$22 [1] = \a$3 [9];
-      4'h2, 4'h6:
-          \a$22 [1] = \a$3 [5];
-      default:
-          \a$22 [1] = \a$3 [1];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [2] = \a$3 [18];
-      4'h1, 4'h5:
-          \a$22 [2] = \a$3 [10];
-      4'h2, 4'h6:
-          \a$22 [2] = \a$3 [6];
-      default:
-          \a$22 [2] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [3] = \a$3 [19];
-      4'h1, 4'h5:
-          \a$22 [3] = \a$3 [11];
-      4'h2, 4'h6:
-          \a$22 [3] = \a$3 [7];
-      default:
-          \a$22 [3] = \a$3 [3];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [4] = \a$3 [20];
-      4'h8:
-          \a$22 [4] = \a$3 [8];
-      default:
-          \a$22 [4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [5] = \a$3 [21];
-      4'h8:
-          \a$22 [5] = \a$3 [9];
-      default:
-          \a$22 [5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [6] = \a$3 [22];
-      4'h8:
-          \a$22 [6] = \a$3 [10];
-      default:
-          \a$22 [6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [7] = \a$3 [23];
-      4'h8:
-          \a$22 [7] = \a$3 [11];
-      default:
-          \a$22 [7] = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$62 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$23 [0] = \b$5 [8];
-      4'h8, 4'h9:
-          \b$23 [0] = \b$5 [0];
-      4'h2:
-          \b$23 [0] = \b$5 [20];
-      4'h6:
-          \b$23 [0] = \b$5 [12];
-      4'ha:
-          \b$23 [0] = \b$5 [4];
-      default:
-          \b$23 [0] = \b$5 [16];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$23 [1] = \b$5 [9];
-      4'h8, 4'h9:
-          \b$23 [1] = \b$5 [1];
-      4'h2:
-          \b$23 [1] = \b$5 [21];
-      4'h6:
-          \b$23 [1] = \b$5 [13];
-      4'ha:
-          \b$23 [1] = \b$5 [5];
-      default:
-          \b$23 [1] = \b$5 [17];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$23 [2] = \b$5 [10];
-      4'h8, 4'h9:
-          \b$23 [2] = \b$5 [2];
-      4'h2:
-          \b$23 [2] = \b$5 [22];
-      4'h6:
-          \b$23 [2] = \b$5 [14];
-      4'ha:
-          \b$23 [2] = \b$5 [6];
-      default:
-          \b$23 [2] = \b$5 [18];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$23 [3] = \b$5 [11];
-      4'h8, 4'h9:
-          \b$23 [3] = \b$5 [3];
-      4'h2:
-          \b$23 [3] = \b$5 [23];
-      4'h6:
-          \b$23 [3] = \b$5 [15];
-      4'ha:
-          \b$23 [3] = \b$5 [7];
-      default:
-          \b$23 [3] = \b$5 [19];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$23 [4] = \b$5 [20];
-      4'h2:
-          \b$23 [4] = \b$5 [28];
-      default:
-          \b$23 [4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$23 [5] = \b$5 [21];
-      4'h2:
-          \b$23 [5] = \b$5 [29];
-      default:
-          \b$23 [5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$23 [6] = \b$5 [22];
-      4'h2:
-          \b$23 [6] = \b$5 [30];
-      default:
-          \b$23 [6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$23 [7] = \b$5 [23];
-      4'h2:
-          \b$23 [7] = \b$5 [31];
-      default:
-          \b$23 [7] = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$62 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h5:
-          \a$30 [0] = \a$3 [12];
-      4'h2, 4'h6:
-          \a$30 [0] = \a$3 [4];
-      4'h8:
-          \a$30 [0] = \a$3 [16];
-      4'h9:
-          \a$30 [0] = \a$3 [8];
-      4'ha:
-          \a$30 [0] = \a$3 [0];
-      default:
-          \a$30 [0] = \a$3 [24];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h5:
-          \a$30 [1] = \a$3 [13];
-      4'h2, 4'h6:
-          \a$30 [1] = \a$3 [5];
-      4'h8:
-          \a$30 [1] = \a$3 [17];
-      4'h9:
-          \a$30 [1] = \a$3 [9];
-      4'ha:
-          \a$30 [1] = \a$3 [1];
-      default:
-          \a$30 [1] = \a$3 [25];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h5:
-          \a$30 [2] = \a$3 [14];
-      4'h2, 4'h6:
-          \a$30 [2] = \a$3 [6];
-      4'h8:
-          \a$30 [2] = \a$3 [18];
-      4'h9:
-          \a$30 [2] = \a$3 [10];
-      4'ha:
-          \a$30 [2] = \a$3 [2];
-      default:
-          \a$30 [2] = \a$3 [26];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h5:
-          \a$30 [3] = \a$3 [15];
-      4'h2, 4'h6:
-          \a$30 [3] = \a$3 [7];
-      4'h8:
-          \a$30 [3] = \a$3 [19];
-      4'h9:
-          \a$30 [3] = \a$3 [11];
-      4'ha:
-          \a$30 [3] = \a$3 [3];
-      default:
-          \a$30 [3] = \a$3 [27];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$30 [4] = \a$3 [28];
-      4'h8:
-          \a$30 [4] = \a$3 [24];
-      default:
-          \a$30 [4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$30 [5] = \a$3 [29];
-      4'h8:
-          \a$30 [5] = \a$3 [25];
-      default:
-          \a$30 [5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$30 [6] = \a$3 [30];
-      4'h8:
-          \a$30 [6] = \a$3 [26];
-      default:
-          \a$30 [6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$30 [7] = \a$3 [31];
-      4'h8:
-          \a$30 [7] = \a$3 [27];
-      default:
-          \a$30 [7] = 1'h0;
-    endcase
-  end
-  assign \pa$6  = pa;
+  assign a = \a$1 [7:0];
+  assign b = \b$3 [7:0];
+  assign \pa$5  = pa;
   assign \pb$7  = pb;
   assign \sa$9  = sa;
   assign \sb$11  = sb;
   assign t0 = \$15 [17:0];
+  assign \a$14  = \a$1 [15:8];
+  assign \b$15  = \b$3 [15:8];
   assign \pa$16  = pa;
   assign \pb$17  = pb;
   assign \sa$18  = sa;
   assign t1 = { \$24 [16], \$24  };
+  assign \a$22  = \a$1 [23:16];
+  assign \b$23  = \b$3 [23:16];
   assign \pa$24  = pa;
   assign \pb$25  = pb;
   assign \sb$27  = sb;
   assign t2 = { \$33 [16], \$33  };
+  assign \a$30  = \a$1 [31:24];
+  assign \b$31  = \b$3 [31:24];
   assign \pa$32  = pa;
   assign \pb$33  = pb;
   assign t3 = { \p$37 [9], \p$37 [9], \p$37 [9], \p$37 [9], \p$37 [9], \p$37 [9], \p$37 [9], \p$37 [9], \p$37  };
@@ -34811,8 +18334,7 @@ module \mac_array.pe_3_0.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
 endmodule
 
 (* generator = "Amaranth" *)
-module \mac_array.pe_3_0.level.u0 (pa, pb, sa, sb, \a$3 , \b$5 , \p$30 );
-  reg \$auto$verilog_backend.cc:2355:dump_module$63  = 0;
+module \mac_array.pe_3_0.level.u0 (pa, pb, sa, sb, \a$1 , \b$3 , \p$30 );
   wire \$1 ;
   wire [8:0] \$10 ;
   wire [11:0] \$11 ;
@@ -34866,18 +18388,18 @@ module \mac_array.pe_3_0.level.u0 (pa, pb, sa, sb, \a$3 , \b$5 , \p$30 );
   wire \$7 ;
   wire \$8 ;
   wire [8:0] \$9 ;
-  reg [1:0] a;
-  reg [1:0] \a$12 ;
-  reg [1:0] \a$18 ;
-  reg [1:0] \a$24 ;
-  input [7:0] \a$3 ;
-  wire [7:0] \a$3 ;
-  reg [1:0] b;
-  reg [1:0] \b$13 ;
-  reg [1:0] \b$19 ;
-  reg [1:0] \b$25 ;
-  input [7:0] \b$5 ;
-  wire [7:0] \b$5 ;
+  wire [1:0] a;
+  input [7:0] \a$1 ;
+  wire [7:0] \a$1 ;
+  wire [1:0] \a$12 ;
+  wire [1:0] \a$18 ;
+  wire [1:0] \a$24 ;
+  wire [1:0] b;
+  wire [1:0] \b$13 ;
+  wire [1:0] \b$19 ;
+  wire [1:0] \b$25 ;
+  input [7:0] \b$3 ;
+  wire [7:0] \b$3 ;
   wire [5:0] p;
   wire [5:0] \p$17 ;
   wire [5:0] \p$23 ;
@@ -34893,13 +18415,13 @@ module \mac_array.pe_3_0.level.u0 (pa, pb, sa, sb, \a$3 , \b$5 , \p$30 );
   wire \sa$14 ;
   wire \sa$20 ;
   wire \sa$26 ;
-  wire \sa$7 ;
+  wire \sa$5 ;
   input sb;
   wire sb;
   wire \sb$15 ;
   wire \sb$21 ;
   wire \sb$27 ;
-  wire \sb$9 ;
+  wire \sb$7 ;
   wire [9:0] t0;
   wire [9:0] t1;
   wire [9:0] t2;
@@ -34957,208 +18479,48 @@ module \mac_array.pe_3_0.level.u0 (pa, pb, sa, sb, \a$3 , \b$5 , \p$30 );
   assign \$43  = pa == 2'h3;
   assign \$44  = | { \$43 , \$42 , \$41  };
   \mac_array.pe_3_0.level.u0.u0  u0 (
-    .a(a),
-    .b(b),
+    .a(\a$1 [1:0]),
+    .b(\b$3 [1:0]),
     .p(p),
     .sa(sa),
     .sb(sb)
   );
   \mac_array.pe_3_0.level.u0.u1  u1 (
-    .a(\a$12 ),
-    .b(\b$13 ),
+    .a(\a$1 [3:2]),
+    .b(\b$3 [3:2]),
     .p(\p$17 ),
     .sa(sa),
     .sb(\sb$15 )
   );
   \mac_array.pe_3_0.level.u0.u2  u2 (
-    .a(\a$18 ),
-    .b(\b$19 ),
+    .a(\a$1 [5:4]),
+    .b(\b$3 [5:4]),
     .p(\p$23 ),
     .sa(\sa$20 ),
     .sb(sb)
   );
   \mac_array.pe_3_0.level.u0.u3  u3 (
-    .a(\a$24 ),
-    .b(\b$25 ),
+    .a(\a$1 [7:6]),
+    .b(\b$3 [7:6]),
     .p(\p$29 ),
     .sa(\sa$26 ),
     .sb(\sb$27 )
   );
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$63 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[0] = \a$3 [0];
-      default:
-          a[0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[1] = \a$3 [1];
-      default:
-          a[1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$63 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[0] = \b$5 [0];
-      default:
-          b[0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[1] = \b$5 [1];
-      default:
-          b[1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$63 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [0] = \a$3 [0];
-      4'h4, 4'h8:
-          \a$12 [0] = \a$3 [6];
-      default:
-          \a$12 [0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [1] = \a$3 [1];
-      4'h4, 4'h8:
-          \a$12 [1] = \a$3 [7];
-      default:
-          \a$12 [1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$63 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [0] = \b$5 [2];
-      default:
-          \b$13 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [1] = \b$5 [3];
-      default:
-          \b$13 [1] = \b$5 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$63 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [0] = \a$3 [2];
-      4'h0:
-          \a$18 [0] = \a$3 [4];
-      default:
-          \a$18 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [1] = \a$3 [3];
-      4'h0:
-          \a$18 [1] = \a$3 [5];
-      default:
-          \a$18 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$63 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [0] = \b$5 [6];
-      4'h4, 4'h8:
-          \b$19 [0] = \b$5 [0];
-      4'h0:
-          \b$19 [0] = \b$5 [4];
-      default:
-          \b$19 [0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [1] = \b$5 [7];
-      4'h4, 4'h8:
-          \b$19 [1] = \b$5 [1];
-      4'h0:
-          \b$19 [1] = \b$5 [5];
-      default:
-          \b$19 [1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$63 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [0] = \a$3 [2];
-      4'h4, 4'h8:
-          \a$24 [0] = \a$3 [4];
-      4'h0:
-          \a$24 [0] = \a$3 [6];
-      default:
-          \a$24 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [1] = \a$3 [3];
-      4'h4, 4'h8:
-          \a$24 [1] = \a$3 [5];
-      4'h0:
-          \a$24 [1] = \a$3 [7];
-      default:
-          \a$24 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$63 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [0] = \b$5 [4];
-      4'h4, 4'h8:
-          \b$25 [0] = \b$5 [2];
-      4'h0:
-          \b$25 [0] = \b$5 [6];
-      default:
-          \b$25 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [1] = \b$5 [5];
-      4'h4, 4'h8:
-          \b$25 [1] = \b$5 [3];
-      4'h0:
-          \b$25 [1] = \b$5 [7];
-      default:
-          \b$25 [1] = \b$5 [1];
-    endcase
-  end
-  assign \sa$7  = sa;
-  assign \sb$9  = sb;
+  assign a = \a$1 [1:0];
+  assign b = \b$3 [1:0];
+  assign \sa$5  = sa;
+  assign \sb$7  = sb;
   assign t0 = \$18 [9:0];
+  assign \a$12  = \a$1 [3:2];
+  assign \b$13  = \b$3 [3:2];
   assign \sa$14  = sa;
   assign t1 = { \$29 [8], \$29  };
+  assign \a$18  = \a$1 [5:4];
+  assign \b$19  = \b$3 [5:4];
   assign \sb$21  = sb;
   assign t2 = { \$40 [8], \$40  };
+  assign \a$24  = \a$1 [7:6];
+  assign \b$25  = \b$3 [7:6];
   assign t3 = { \p$29 [5], \p$29 [5], \p$29 [5], \p$29 [5], \p$29  };
   assign \p$30  = \$53 [9:0];
   assign \$9  = { p[5], p, 2'h0 };
@@ -35245,8 +18607,7 @@ module \mac_array.pe_3_0.level.u0.u3 (sb, p, a, b, sa);
 endmodule
 
 (* generator = "Amaranth" *)
-module \mac_array.pe_3_0.level.u1 (\p$30 , pa, pb, sa, \a$3 , \b$5 , sb);
-  reg \$auto$verilog_backend.cc:2355:dump_module$64  = 0;
+module \mac_array.pe_3_0.level.u1 (\p$30 , pa, pb, sa, \a$1 , \b$3 , sb);
   wire \$1 ;
   wire [8:0] \$10 ;
   wire [11:0] \$11 ;
@@ -35300,18 +18661,18 @@ module \mac_array.pe_3_0.level.u1 (\p$30 , pa, pb, sa, \a$3 , \b$5 , sb);
   wire \$7 ;
   wire \$8 ;
   wire [8:0] \$9 ;
-  reg [1:0] a;
-  reg [1:0] \a$12 ;
-  reg [1:0] \a$18 ;
-  reg [1:0] \a$24 ;
-  input [7:0] \a$3 ;
-  wire [7:0] \a$3 ;
-  reg [1:0] b;
-  reg [1:0] \b$13 ;
-  reg [1:0] \b$19 ;
-  reg [1:0] \b$25 ;
-  input [7:0] \b$5 ;
-  wire [7:0] \b$5 ;
+  wire [1:0] a;
+  input [7:0] \a$1 ;
+  wire [7:0] \a$1 ;
+  wire [1:0] \a$12 ;
+  wire [1:0] \a$18 ;
+  wire [1:0] \a$24 ;
+  wire [1:0] b;
+  wire [1:0] \b$13 ;
+  wire [1:0] \b$19 ;
+  wire [1:0] \b$25 ;
+  input [7:0] \b$3 ;
+  wire [7:0] \b$3 ;
   wire [5:0] p;
   wire [5:0] \p$17 ;
   wire [5:0] \p$23 ;
@@ -35327,13 +18688,13 @@ module \mac_array.pe_3_0.level.u1 (\p$30 , pa, pb, sa, \a$3 , \b$5 , sb);
   wire \sa$14 ;
   wire \sa$20 ;
   wire \sa$26 ;
-  wire \sa$7 ;
+  wire \sa$5 ;
   input sb;
   wire sb;
   wire \sb$15 ;
   wire \sb$21 ;
   wire \sb$27 ;
-  wire \sb$9 ;
+  wire \sb$7 ;
   wire [9:0] t0;
   wire [9:0] t1;
   wire [9:0] t2;
@@ -35391,208 +18752,48 @@ module \mac_array.pe_3_0.level.u1 (\p$30 , pa, pb, sa, \a$3 , \b$5 , sb);
   assign \$43  = pa == 2'h3;
   assign \$44  = | { \$43 , \$42 , \$41  };
   \mac_array.pe_3_0.level.u1.u0  u0 (
-    .a(a),
-    .b(b),
+    .a(\a$1 [1:0]),
+    .b(\b$3 [1:0]),
     .p(p),
     .sa(sa),
     .sb(sb)
   );
   \mac_array.pe_3_0.level.u1.u1  u1 (
-    .a(\a$12 ),
-    .b(\b$13 ),
+    .a(\a$1 [3:2]),
+    .b(\b$3 [3:2]),
     .p(\p$17 ),
     .sa(sa),
     .sb(\sb$15 )
   );
   \mac_array.pe_3_0.level.u1.u2  u2 (
-    .a(\a$18 ),
-    .b(\b$19 ),
+    .a(\a$1 [5:4]),
+    .b(\b$3 [5:4]),
     .p(\p$23 ),
     .sa(\sa$20 ),
     .sb(sb)
   );
   \mac_array.pe_3_0.level.u1.u3  u3 (
-    .a(\a$24 ),
-    .b(\b$25 ),
+    .a(\a$1 [7:6]),
+    .b(\b$3 [7:6]),
     .p(\p$29 ),
     .sa(\sa$26 ),
     .sb(\sb$27 )
   );
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$64 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[0] = \a$3 [0];
-      default:
-          a[0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[1] = \a$3 [1];
-      default:
-          a[1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$64 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[0] = \b$5 [0];
-      default:
-          b[0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[1] = \b$5 [1];
-      default:
-          b[1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$64 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [0] = \a$3 [0];
-      4'h4, 4'h8:
-          \a$12 [0] = \a$3 [6];
-      default:
-          \a$12 [0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [1] = \a$3 [1];
-      4'h4, 4'h8:
-          \a$12 [1] = \a$3 [7];
-      default:
-          \a$12 [1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$64 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [0] = \b$5 [2];
-      default:
-          \b$13 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [1] = \b$5 [3];
-      default:
-          \b$13 [1] = \b$5 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$64 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [0] = \a$3 [2];
-      4'h0:
-          \a$18 [0] = \a$3 [4];
-      default:
-          \a$18 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [1] = \a$3 [3];
-      4'h0:
-          \a$18 [1] = \a$3 [5];
-      default:
-          \a$18 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$64 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [0] = \b$5 [6];
-      4'h4, 4'h8:
-          \b$19 [0] = \b$5 [0];
-      4'h0:
-          \b$19 [0] = \b$5 [4];
-      default:
-          \b$19 [0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [1] = \b$5 [7];
-      4'h4, 4'h8:
-          \b$19 [1] = \b$5 [1];
-      4'h0:
-          \b$19 [1] = \b$5 [5];
-      default:
-          \b$19 [1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$64 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [0] = \a$3 [2];
-      4'h4, 4'h8:
-          \a$24 [0] = \a$3 [4];
-      4'h0:
-          \a$24 [0] = \a$3 [6];
-      default:
-          \a$24 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [1] = \a$3 [3];
-      4'h4, 4'h8:
-          \a$24 [1] = \a$3 [5];
-      4'h0:
-          \a$24 [1] = \a$3 [7];
-      default:
-          \a$24 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$64 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [0] = \b$5 [4];
-      4'h4, 4'h8:
-          \b$25 [0] = \b$5 [2];
-      4'h0:
-          \b$25 [0] = \b$5 [6];
-      default:
-          \b$25 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [1] = \b$5 [5];
-      4'h4, 4'h8:
-          \b$25 [1] = \b$5 [3];
-      4'h0:
-          \b$25 [1] = \b$5 [7];
-      default:
-          \b$25 [1] = \b$5 [1];
-    endcase
-  end
-  assign \sa$7  = sa;
-  assign \sb$9  = sb;
+  assign a = \a$1 [1:0];
+  assign b = \b$3 [1:0];
+  assign \sa$5  = sa;
+  assign \sb$7  = sb;
   assign t0 = \$18 [9:0];
+  assign \a$12  = \a$1 [3:2];
+  assign \b$13  = \b$3 [3:2];
   assign \sa$14  = sa;
   assign t1 = { \$29 [8], \$29  };
+  assign \a$18  = \a$1 [5:4];
+  assign \b$19  = \b$3 [5:4];
   assign \sb$21  = sb;
   assign t2 = { \$40 [8], \$40  };
+  assign \a$24  = \a$1 [7:6];
+  assign \b$25  = \b$3 [7:6];
   assign t3 = { \p$29 [5], \p$29 [5], \p$29 [5], \p$29 [5], \p$29  };
   assign \p$30  = \$53 [9:0];
   assign \$9  = { p[5], p, 2'h0 };
@@ -35679,8 +18880,7 @@ module \mac_array.pe_3_0.level.u1.u3 (sb, p, a, b, sa);
 endmodule
 
 (* generator = "Amaranth" *)
-module \mac_array.pe_3_0.level.u2 (\p$30 , pa, pb, sb, \a$3 , \b$5 , sa);
-  reg \$auto$verilog_backend.cc:2355:dump_module$65  = 0;
+module \mac_array.pe_3_0.level.u2 (\p$30 , pa, pb, sb, \a$1 , \b$3 , sa);
   wire \$1 ;
   wire [8:0] \$10 ;
   wire [11:0] \$11 ;
@@ -35734,18 +18934,18 @@ module \mac_array.pe_3_0.level.u2 (\p$30 , pa, pb, sb, \a$3 , \b$5 , sa);
   wire \$7 ;
   wire \$8 ;
   wire [8:0] \$9 ;
-  reg [1:0] a;
-  reg [1:0] \a$12 ;
-  reg [1:0] \a$18 ;
-  reg [1:0] \a$24 ;
-  input [7:0] \a$3 ;
-  wire [7:0] \a$3 ;
-  reg [1:0] b;
-  reg [1:0] \b$13 ;
-  reg [1:0] \b$19 ;
-  reg [1:0] \b$25 ;
-  input [7:0] \b$5 ;
-  wire [7:0] \b$5 ;
+  wire [1:0] a;
+  input [7:0] \a$1 ;
+  wire [7:0] \a$1 ;
+  wire [1:0] \a$12 ;
+  wire [1:0] \a$18 ;
+  wire [1:0] \a$24 ;
+  wire [1:0] b;
+  wire [1:0] \b$13 ;
+  wire [1:0] \b$19 ;
+  wire [1:0] \b$25 ;
+  input [7:0] \b$3 ;
+  wire [7:0] \b$3 ;
   wire [5:0] p;
   wire [5:0] \p$17 ;
   wire [5:0] \p$23 ;
@@ -35761,13 +18961,13 @@ module \mac_array.pe_3_0.level.u2 (\p$30 , pa, pb, sb, \a$3 , \b$5 , sa);
   wire \sa$14 ;
   wire \sa$20 ;
   wire \sa$26 ;
-  wire \sa$7 ;
+  wire \sa$5 ;
   input sb;
   wire sb;
   wire \sb$15 ;
   wire \sb$21 ;
   wire \sb$27 ;
-  wire \sb$9 ;
+  wire \sb$7 ;
   wire [9:0] t0;
   wire [9:0] t1;
   wire [9:0] t2;
@@ -35825,208 +19025,48 @@ module \mac_array.pe_3_0.level.u2 (\p$30 , pa, pb, sb, \a$3 , \b$5 , sa);
   assign \$43  = pa == 2'h3;
   assign \$44  = | { \$43 , \$42 , \$41  };
   \mac_array.pe_3_0.level.u2.u0  u0 (
-    .a(a),
-    .b(b),
+    .a(\a$1 [1:0]),
+    .b(\b$3 [1:0]),
     .p(p),
     .sa(sa),
     .sb(sb)
   );
   \mac_array.pe_3_0.level.u2.u1  u1 (
-    .a(\a$12 ),
-    .b(\b$13 ),
+    .a(\a$1 [3:2]),
+    .b(\b$3 [3:2]),
     .p(\p$17 ),
     .sa(sa),
     .sb(\sb$15 )
   );
   \mac_array.pe_3_0.level.u2.u2  u2 (
-    .a(\a$18 ),
-    .b(\b$19 ),
+    .a(\a$1 [5:4]),
+    .b(\b$3 [5:4]),
     .p(\p$23 ),
     .sa(\sa$20 ),
     .sb(sb)
   );
   \mac_array.pe_3_0.level.u2.u3  u3 (
-    .a(\a$24 ),
-    .b(\b$25 ),
+    .a(\a$1 [7:6]),
+    .b(\b$3 [7:6]),
     .p(\p$29 ),
     .sa(\sa$26 ),
     .sb(\sb$27 )
   );
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$65 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[0] = \a$3 [0];
-      default:
-          a[0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[1] = \a$3 [1];
-      default:
-          a[1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$65 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[0] = \b$5 [0];
-      default:
-          b[0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[1] = \b$5 [1];
-      default:
-          b[1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$65 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [0] = \a$3 [0];
-      4'h4, 4'h8:
-          \a$12 [0] = \a$3 [6];
-      default:
-          \a$12 [0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [1] = \a$3 [1];
-      4'h4, 4'h8:
-          \a$12 [1] = \a$3 [7];
-      default:
-          \a$12 [1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$65 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [0] = \b$5 [2];
-      default:
-          \b$13 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [1] = \b$5 [3];
-      default:
-          \b$13 [1] = \b$5 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$65 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [0] = \a$3 [2];
-      4'h0:
-          \a$18 [0] = \a$3 [4];
-      default:
-          \a$18 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [1] = \a$3 [3];
-      4'h0:
-          \a$18 [1] = \a$3 [5];
-      default:
-          \a$18 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$65 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [0] = \b$5 [6];
-      4'h4, 4'h8:
-          \b$19 [0] = \b$5 [0];
-      4'h0:
-          \b$19 [0] = \b$5 [4];
-      default:
-          \b$19 [0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [1] = \b$5 [7];
-      4'h4, 4'h8:
-          \b$19 [1] = \b$5 [1];
-      4'h0:
-          \b$19 [1] = \b$5 [5];
-      default:
-          \b$19 [1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$65 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [0] = \a$3 [2];
-      4'h4, 4'h8:
-          \a$24 [0] = \a$3 [4];
-      4'h0:
-          \a$24 [0] = \a$3 [6];
-      default:
-          \a$24 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [1] = \a$3 [3];
-      4'h4, 4'h8:
-          \a$24 [1] = \a$3 [5];
-      4'h0:
-          \a$24 [1] = \a$3 [7];
-      default:
-          \a$24 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$65 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [0] = \b$5 [4];
-      4'h4, 4'h8:
-          \b$25 [0] = \b$5 [2];
-      4'h0:
-          \b$25 [0] = \b$5 [6];
-      default:
-          \b$25 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [1] = \b$5 [5];
-      4'h4, 4'h8:
-          \b$25 [1] = \b$5 [3];
-      4'h0:
-          \b$25 [1] = \b$5 [7];
-      default:
-          \b$25 [1] = \b$5 [1];
-    endcase
-  end
-  assign \sa$7  = sa;
-  assign \sb$9  = sb;
+  assign a = \a$1 [1:0];
+  assign b = \b$3 [1:0];
+  assign \sa$5  = sa;
+  assign \sb$7  = sb;
   assign t0 = \$18 [9:0];
+  assign \a$12  = \a$1 [3:2];
+  assign \b$13  = \b$3 [3:2];
   assign \sa$14  = sa;
   assign t1 = { \$29 [8], \$29  };
+  assign \a$18  = \a$1 [5:4];
+  assign \b$19  = \b$3 [5:4];
   assign \sb$21  = sb;
   assign t2 = { \$40 [8], \$40  };
+  assign \a$24  = \a$1 [7:6];
+  assign \b$25  = \b$3 [7:6];
   assign t3 = { \p$29 [5], \p$29 [5], \p$29 [5], \p$29 [5], \p$29  };
   assign \p$30  = \$53 [9:0];
   assign \$9  = { p[5], p, 2'h0 };
@@ -36113,8 +19153,7 @@ module \mac_array.pe_3_0.level.u2.u3 (sb, p, a, b, sa);
 endmodule
 
 (* generator = "Amaranth" *)
-module \mac_array.pe_3_0.level.u3 (sb, \p$30 , pa, pb, \a$3 , \b$5 , sa);
-  reg \$auto$verilog_backend.cc:2355:dump_module$66  = 0;
+module \mac_array.pe_3_0.level.u3 (sb, \p$30 , pa, pb, \a$1 , \b$3 , sa);
   wire \$1 ;
   wire [8:0] \$10 ;
   wire [11:0] \$11 ;
@@ -36168,18 +19207,18 @@ module \mac_array.pe_3_0.level.u3 (sb, \p$30 , pa, pb, \a$3 , \b$5 , sa);
   wire \$7 ;
   wire \$8 ;
   wire [8:0] \$9 ;
-  reg [1:0] a;
-  reg [1:0] \a$12 ;
-  reg [1:0] \a$18 ;
-  reg [1:0] \a$24 ;
-  input [7:0] \a$3 ;
-  wire [7:0] \a$3 ;
-  reg [1:0] b;
-  reg [1:0] \b$13 ;
-  reg [1:0] \b$19 ;
-  reg [1:0] \b$25 ;
-  input [7:0] \b$5 ;
-  wire [7:0] \b$5 ;
+  wire [1:0] a;
+  input [7:0] \a$1 ;
+  wire [7:0] \a$1 ;
+  wire [1:0] \a$12 ;
+  wire [1:0] \a$18 ;
+  wire [1:0] \a$24 ;
+  wire [1:0] b;
+  wire [1:0] \b$13 ;
+  wire [1:0] \b$19 ;
+  wire [1:0] \b$25 ;
+  input [7:0] \b$3 ;
+  wire [7:0] \b$3 ;
   wire [5:0] p;
   wire [5:0] \p$17 ;
   wire [5:0] \p$23 ;
@@ -36195,13 +19234,13 @@ module \mac_array.pe_3_0.level.u3 (sb, \p$30 , pa, pb, \a$3 , \b$5 , sa);
   wire \sa$14 ;
   wire \sa$20 ;
   wire \sa$26 ;
-  wire \sa$7 ;
+  wire \sa$5 ;
   input sb;
   wire sb;
   wire \sb$15 ;
   wire \sb$21 ;
   wire \sb$27 ;
-  wire \sb$9 ;
+  wire \sb$7 ;
   wire [9:0] t0;
   wire [9:0] t1;
   wire [9:0] t2;
@@ -36259,208 +19298,48 @@ module \mac_array.pe_3_0.level.u3 (sb, \p$30 , pa, pb, \a$3 , \b$5 , sa);
   assign \$43  = pa == 2'h3;
   assign \$44  = | { \$43 , \$42 , \$41  };
   \mac_array.pe_3_0.level.u3.u0  u0 (
-    .a(a),
-    .b(b),
+    .a(\a$1 [1:0]),
+    .b(\b$3 [1:0]),
     .p(p),
     .sa(sa),
     .sb(sb)
   );
   \mac_array.pe_3_0.level.u3.u1  u1 (
-    .a(\a$12 ),
-    .b(\b$13 ),
+    .a(\a$1 [3:2]),
+    .b(\b$3 [3:2]),
     .p(\p$17 ),
     .sa(sa),
     .sb(\sb$15 )
   );
   \mac_array.pe_3_0.level.u3.u2  u2 (
-    .a(\a$18 ),
-    .b(\b$19 ),
+    .a(\a$1 [5:4]),
+    .b(\b$3 [5:4]),
     .p(\p$23 ),
     .sa(\sa$20 ),
     .sb(sb)
   );
   \mac_array.pe_3_0.level.u3.u3  u3 (
-    .a(\a$24 ),
-    .b(\b$25 ),
+    .a(\a$1 [7:6]),
+    .b(\b$3 [7:6]),
     .p(\p$29 ),
     .sa(\sa$26 ),
     .sb(\sb$27 )
   );
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$66 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[0] = \a$3 [0];
-      default:
-          a[0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[1] = \a$3 [1];
-      default:
-          a[1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$66 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[0] = \b$5 [0];
-      default:
-          b[0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[1] = \b$5 [1];
-      default:
-          b[1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$66 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [0] = \a$3 [0];
-      4'h4, 4'h8:
-          \a$12 [0] = \a$3 [6];
-      default:
-          \a$12 [0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [1] = \a$3 [1];
-      4'h4, 4'h8:
-          \a$12 [1] = \a$3 [7];
-      default:
-          \a$12 [1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$66 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [0] = \b$5 [2];
-      default:
-          \b$13 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [1] = \b$5 [3];
-      default:
-          \b$13 [1] = \b$5 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$66 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [0] = \a$3 [2];
-      4'h0:
-          \a$18 [0] = \a$3 [4];
-      default:
-          \a$18 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [1] = \a$3 [3];
-      4'h0:
-          \a$18 [1] = \a$3 [5];
-      default:
-          \a$18 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$66 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [0] = \b$5 [6];
-      4'h4, 4'h8:
-          \b$19 [0] = \b$5 [0];
-      4'h0:
-          \b$19 [0] = \b$5 [4];
-      default:
-          \b$19 [0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [1] = \b$5 [7];
-      4'h4, 4'h8:
-          \b$19 [1] = \b$5 [1];
-      4'h0:
-          \b$19 [1] = \b$5 [5];
-      default:
-          \b$19 [1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$66 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [0] = \a$3 [2];
-      4'h4, 4'h8:
-          \a$24 [0] = \a$3 [4];
-      4'h0:
-          \a$24 [0] = \a$3 [6];
-      default:
-          \a$24 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [1] = \a$3 [3];
-      4'h4, 4'h8:
-          \a$24 [1] = \a$3 [5];
-      4'h0:
-          \a$24 [1] = \a$3 [7];
-      default:
-          \a$24 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$66 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [0] = \b$5 [4];
-      4'h4, 4'h8:
-          \b$25 [0] = \b$5 [2];
-      4'h0:
-          \b$25 [0] = \b$5 [6];
-      default:
-          \b$25 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [1] = \b$5 [5];
-      4'h4, 4'h8:
-          \b$25 [1] = \b$5 [3];
-      4'h0:
-          \b$25 [1] = \b$5 [7];
-      default:
-          \b$25 [1] = \b$5 [1];
-    endcase
-  end
-  assign \sa$7  = sa;
-  assign \sb$9  = sb;
+  assign a = \a$1 [1:0];
+  assign b = \b$3 [1:0];
+  assign \sa$5  = sa;
+  assign \sb$7  = sb;
   assign t0 = \$18 [9:0];
+  assign \a$12  = \a$1 [3:2];
+  assign \b$13  = \b$3 [3:2];
   assign \sa$14  = sa;
   assign t1 = { \$29 [8], \$29  };
+  assign \a$18  = \a$1 [5:4];
+  assign \b$19  = \b$3 [5:4];
   assign \sb$21  = sb;
   assign t2 = { \$40 [8], \$40  };
+  assign \a$24  = \a$1 [7:6];
+  assign \b$25  = \b$3 [7:6];
   assign t3 = { \p$29 [5], \p$29 [5], \p$29 [5], \p$29 [5], \p$29  };
   assign \p$30  = \$53 [9:0];
   assign \$9  = { p[5], p, 2'h0 };
@@ -36577,8 +19456,8 @@ module \mac_array.pe_3_1 (pa, pb, sa, sb, a, b, p);
   assign \$3  = \$1  & \$2 ;
   assign p = \$3  ? \p$13  : 18'h00000;
   \mac_array.pe_3_1.level  level (
-    .\a$3 (a),
-    .\b$5 (b),
+    .\a$1 (a),
+    .\b$3 (b),
     .\p$38 (\p$13 ),
     .pa(pa),
     .pb(pb),
@@ -36594,8 +19473,7 @@ module \mac_array.pe_3_1 (pa, pb, sa, sb, a, b, p);
 endmodule
 
 (* generator = "Amaranth" *)
-module \mac_array.pe_3_1.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
-  reg \$auto$verilog_backend.cc:2355:dump_module$67  = 0;
+module \mac_array.pe_3_1.level (pa, pb, sa, sb, \a$1 , \b$3 , \p$38 );
   wire \$1 ;
   wire \$10 ;
   wire \$11 ;
@@ -36640,18 +19518,18 @@ module \mac_array.pe_3_1.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
   wire [16:0] \$7 ;
   wire [16:0] \$8 ;
   wire [23:0] \$9 ;
-  reg [7:0] a;
-  reg [7:0] \a$14 ;
-  reg [7:0] \a$22 ;
-  input [31:0] \a$3 ;
-  wire [31:0] \a$3 ;
-  reg [7:0] \a$30 ;
-  reg [7:0] b;
-  reg [7:0] \b$15 ;
-  reg [7:0] \b$23 ;
-  reg [7:0] \b$31 ;
-  input [31:0] \b$5 ;
-  wire [31:0] \b$5 ;
+  wire [7:0] a;
+  input [31:0] \a$1 ;
+  wire [31:0] \a$1 ;
+  wire [7:0] \a$14 ;
+  wire [7:0] \a$22 ;
+  wire [7:0] \a$30 ;
+  wire [7:0] b;
+  wire [7:0] \b$15 ;
+  wire [7:0] \b$23 ;
+  input [31:0] \b$3 ;
+  wire [31:0] \b$3 ;
+  wire [7:0] \b$31 ;
   wire [9:0] p;
   wire [9:0] \p$21 ;
   wire [9:0] \p$29 ;
@@ -36663,7 +19541,7 @@ module \mac_array.pe_3_1.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
   wire [1:0] \pa$16 ;
   wire [1:0] \pa$24 ;
   wire [1:0] \pa$32 ;
-  wire [1:0] \pa$6 ;
+  wire [1:0] \pa$5 ;
   input [1:0] pb;
   wire [1:0] pb;
   wire [1:0] \pb$17 ;
@@ -36730,8 +19608,8 @@ module \mac_array.pe_3_1.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
   assign \$43  = $signed(\$33 ) + $signed(\p$37 );
   assign \$44  = $signed(\$42 ) + $signed(\$43 );
   \mac_array.pe_3_1.level.u0  u0 (
-    .\a$3 (a),
-    .\b$5 (b),
+    .\a$1 (\a$1 [7:0]),
+    .\b$3 (\b$3 [7:0]),
     .\p$30 (p),
     .pa(pa),
     .pb(pb),
@@ -36739,8 +19617,8 @@ module \mac_array.pe_3_1.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
     .sb(sb)
   );
   \mac_array.pe_3_1.level.u1  u1 (
-    .\a$3 (\a$14 ),
-    .\b$5 (\b$15 ),
+    .\a$1 (\a$1 [15:8]),
+    .\b$3 (\b$3 [15:8]),
     .\p$30 (\p$21 ),
     .pa(pa),
     .pb(pb),
@@ -36748,8 +19626,8 @@ module \mac_array.pe_3_1.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
     .sb(\sb$19 )
   );
   \mac_array.pe_3_1.level.u2  u2 (
-    .\a$3 (\a$22 ),
-    .\b$5 (\b$23 ),
+    .\a$1 (\a$1 [23:16]),
+    .\b$3 (\b$3 [23:16]),
     .\p$30 (\p$29 ),
     .pa(pa),
     .pb(pb),
@@ -36757,707 +19635,35 @@ module \mac_array.pe_3_1.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
     .sb(sb)
   );
   \mac_array.pe_3_1.level.u3  u3 (
-    .\a$3 (\a$30 ),
-    .\b$5 (\b$31 ),
+    .\a$1 (\a$1 [31:24]),
+    .\b$3 (\b$3 [31:24]),
     .\p$30 (\p$37 ),
     .pa(pa),
     .pb(pb),
     .sa(\sa$34 ),
     .sb(\sb$35 )
   );
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$67 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$31 [0] = \b$5 [12];
-      4'h8, 4'h9:
-          \b$31 [0] = \b$5 [4];
-      4'h2:
-          \b$31 [0] = \b$5 [16];
-      4'h6:
-          \b$31 [0] = \b$5 [8];
-      4'ha:
-          \b$31 [0] = \b$5 [0];
-      default:
-          \b$31 [0] = \b$5 [24];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$31 [1] = \b$5 [13];
-      4'h8, 4'h9:
-          \b$31 [1] = \b$5 [5];
-      4'h2:
-          \b$31 [1] = \b$5 [17];
-      4'h6:
-          \b$31 [1] = \b$5 [9];
-      4'ha:
-          \b$31 [1] = \b$5 [1];
-      default:
-          \b$31 [1] = \b$5 [25];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$31 [2] = \b$5 [14];
-      4'h8, 4'h9:
-          \b$31 [2] = \b$5 [6];
-      4'h2:
-          \b$31 [2] = \b$5 [18];
-      4'h6:
-          \b$31 [2] = \b$5 [10];
-      4'ha:
-          \b$31 [2] = \b$5 [2];
-      default:
-          \b$31 [2] = \b$5 [26];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$31 [3] = \b$5 [15];
-      4'h8, 4'h9:
-          \b$31 [3] = \b$5 [7];
-      4'h2:
-          \b$31 [3] = \b$5 [19];
-      4'h6:
-          \b$31 [3] = \b$5 [11];
-      4'ha:
-          \b$31 [3] = \b$5 [3];
-      default:
-          \b$31 [3] = \b$5 [27];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$31 [4] = \b$5 [28];
-      4'h2:
-          \b$31 [4] = \b$5 [24];
-      default:
-          \b$31 [4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$31 [5] = \b$5 [29];
-      4'h2:
-          \b$31 [5] = \b$5 [25];
-      default:
-          \b$31 [5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$31 [6] = \b$5 [30];
-      4'h2:
-          \b$31 [6] = \b$5 [26];
-      default:
-          \b$31 [6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$31 [7] = \b$5 [31];
-      4'h2:
-          \b$31 [7] = \b$5 [27];
-      default:
-          \b$31 [7] = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$67 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h8, 4'h9, 4'ha:
-          a[0] = \a$3 [4];
-      default:
-          a[0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h8, 4'h9, 4'ha:
-          a[1] = \a$3 [5];
-      default:
-          a[1] = \a$3 [1];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h8, 4'h9, 4'ha:
-          a[2] = \a$3 [6];
-      default:
-          a[2] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h8, 4'h9, 4'ha:
-          a[3] = \a$3 [7];
-      default:
-          a[3] = \a$3 [3];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          a[4] = \a$3 [4];
-      4'h8:
-          a[4] = \a$3 [12];
-      default:
-          a[4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          a[5] = \a$3 [5];
-      4'h8:
-          a[5] = \a$3 [13];
-      default:
-          a[5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          a[6] = \a$3 [6];
-      4'h8:
-          a[6] = \a$3 [14];
-      default:
-          a[6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          a[7] = \a$3 [7];
-      4'h8:
-          a[7] = \a$3 [15];
-      default:
-          a[7] = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$67 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          b[0] = \b$5 [4];
-      default:
-          b[0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          b[1] = \b$5 [5];
-      default:
-          b[1] = \b$5 [1];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          b[2] = \b$5 [6];
-      default:
-          b[2] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          b[3] = \b$5 [7];
-      default:
-          b[3] = \b$5 [3];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          b[4] = \b$5 [4];
-      4'h2:
-          b[4] = \b$5 [12];
-      default:
-          b[4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          b[5] = \b$5 [5];
-      4'h2:
-          b[5] = \b$5 [13];
-      default:
-          b[5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          b[6] = \b$5 [6];
-      4'h2:
-          b[6] = \b$5 [14];
-      default:
-          b[6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          b[7] = \b$5 [7];
-      4'h2:
-          b[7] = \b$5 [15];
-      default:
-          b[7] = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$67 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [0] = \a$3 [8];
-      4'h2, 4'h6:
-          \a$14 [0] = \a$3 [0];
-      4'h8:
-          \a$14 [0] = \a$3 [20];
-      4'h9:
-          \a$14 [0] = \a$3 [12];
-      default:
-          \a$14 [0] = \a$3 [4];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [1] = \a$3 [9];
-      4'h2, 4'h6:
-          \a$14 [1] = \a$3 [1];
-      4'h8:
-          \a$14 [1] = \a$3 [21];
-      4'h9:
-          \a$14 [1] = \a$3 [13];
-      default:
-          \a$14 [1] = \a$3 [5];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [2] = \a$3 [10];
-      4'h2, 4'h6:
-          \a$14 [2] = \a$3 [2];
-      4'h8:
-          \a$14 [2] = \a$3 [22];
-      4'h9:
-          \a$14 [2] = \a$3 [14];
-      default:
-          \a$14 [2] = \a$3 [6];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [3] = \a$3 [11];
-      4'h2, 4'h6:
-          \a$14 [3] = \a$3 [3];
-      4'h8:
-          \a$14 [3] = \a$3 [23];
-      4'h9:
-          \a$14 [3] = \a$3 [15];
-      default:
-          \a$14 [3] = \a$3 [7];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [4] = \a$3 [12];
-      4'h8:
-          \a$14 [4] = \a$3 [28];
-      default:
-          \a$14 [4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [5] = \a$3 [13];
-      4'h8:
-          \a$14 [5] = \a$3 [29];
-      default:
-          \a$14 [5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [6] = \a$3 [14];
-      4'h8:
-          \a$14 [6] = \a$3 [30];
-      default:
-          \a$14 [6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [7] = \a$3 [15];
-      4'h8:
-          \a$14 [7] = \a$3 [31];
-      default:
-          \a$14 [7] = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$67 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          \b$15 [0] = \b$5 [0];
-      4'h0, 4'h1:
-          \b$15 [0] = \b$5 [8];
-      default:
-          \b$15 [0] = \b$5 [4];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          \b$15 [1] = \b$5 [1];
-      4'h0, 4'h1:
-          \b$15 [1] = \b$5 [9];
-      default:
-          \b$15 [1] = \b$5 [5];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          \b$15 [2] = \b$5 [2];
-      4'h0, 4'h1:
-          \b$15 [2] = \b$5 [10];
-      default:
-          \b$15 [2] = \b$5 [6];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          \b$15 [3] = \b$5 [3];
-      4'h0, 4'h1:
-          \b$15 [3] = \b$5 [11];
-      default:
-          \b$15 [3] = \b$5 [7];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$15 [4] = \b$5 [12];
-      4'h2:
-          \b$15 [4] = \b$5 [8];
-      default:
-          \b$15 [4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$15 [5] = \b$5 [13];
-      4'h2:
-          \b$15 [5] = \b$5 [9];
-      default:
-          \b$15 [5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$15 [6] = \b$5 [14];
-      4'h2:
-          \b$15 [6] = \b$5 [10];
-      default:
-          \b$15 [6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$15 [7] = \b$5 [15];
-      4'h2:
-          \b$15 [7] = \b$5 [11];
-      default:
-          \b$15 [7] = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$67 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [0] = \a$3 [16];
-      4'h1, 4'h5:
-          \a$22 [0] = \a$3 [8];
-      4'h2, 4'h6:
-          \a$22 [0] = \a$3 [4];
-      default:
-          \a$22 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [1] = \a$3 [17];
-      4'h1, 4'h5:
-          \a$22 [1] = \a$3 [9];
-      4'h2, 4'h6:
-          \a$22 [1] = \a$3 [5];
-      default:
-          \a$22 [1] = \a$3 [1];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [2] = \a$3 [18];
-      4'h1, 4'h5:
-          \a$22 [2] = \a$3 [10];
-      4'h2, 4'h6:
-          \a$22 [2] = \a$3 [6];
-      default:
-          \a$22 [2] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [3] = \a$3 [19];
-      4'h1, 4'h5:
-          \a$22 [3] = \a$3 [11];
-      4'h2, 4'h6:
-          \a$22 [3] = \a$3 [7];
-      default:
-          \a$22 [3] = \a$3 [3];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [4] = \a$3 [20];
-      4'h8:
-          \a$22 [4] = \a$3 [8];
-      default:
-          \a$22 [4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [5] = \a$3 [21];
-      4'h8:
-          \a$22 [5] = \a$3 [9];
-      default:
-          \a$22 [5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [6] = \a$3 [22];
-      4'h8:
-          \a$22 [6] = \a$3 [10];
-      default:
-          \a$22 [6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [7] = \a$3 [23];
-      4'h8:
-          \a$22 [7] = \a$3 [11];
-      default:
-          \a$22 [7] = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$67 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$23 [0] = \b$5 [8];
-      4'h8, 4'h9:
-          \b$23 [0] = \b$5 [0];
-      4'h2:
-          \b$23 [0] = \b$5 [20];
-      4'h6:
-          \b$23 [0] = \b$5 [12];
-      4'ha:
-          \b$23 [0] = \b$5 [4];
-      default:
-          \b$23 [0] = \b$5 [16];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$23 [1] = \b$5 [9];
-      4'h8, 4'h9:
-          \b$23 [1] = \b$5 [1];
-      4'h2:
-          \b$23 [1] = \b$5 [21];
-      4'h6:
-          \b$23 [1] = \b$5 [13];
-      4'ha:
-          \b$23 [1] = \b$5 [5];
-      default:
-          \b$23 [1] = \b$5 [17];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$23 [2] = \b$5 [10];
-      4'h8, 4'h9:
-          \b$23 [2] = \b$5 [2];
-      4'h2:
-          \b$23 [2] = \b$5 [22];
-      4'h6:
-          \b$23 [2] = \b$5 [14];
-      4'ha:
-          \b$23 [2] = \b$5 [6];
-      default:
-          \b$23 [2] = \b$5 [18];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$23 [3] = \b$5 [11];
-      4'h8, 4'h9:
-          \b$23 [3] = \b$5 [3];
-      4'h2:
-          \b$23 [3] = \b$5 [23];
-      4'h6:
-          \b$23 [3] = \b$5 [15];
-      4'ha:
-          \b$23 [3] = \b$5 [7];
-      default:
-          \b$23 [3] = \b$5 [19];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$23 [4] = \b$5 [20];
-      4'h2:
-          \b$23 [4] = \b$5 [28];
-      default:
-          \b$23 [4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$23 [5] = \b$5 [21];
-      4'h2:
-          \b$23 [5] = \b$5 [29];
-      default:
-          \b$23 [5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$23 [6] = \b$5 [22];
-      4'h2:
-          \b$23 [6] = \b$5 [30];
-      default:
-          \b$23 [6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$23 [7] = \b$5 [23];
-      4'h2:
-          \b$23 [7] = \b$5 [31];
-      default:
-          \b$23 [7] = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$67 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h5:
-          \a$30 [0] = \a$3 [12];
-      4'h2, 4'h6:
-          \a$30 [0] = \a$3 [4];
-      4'h8:
-          \a$30 [0] = \a$3 [16];
-      4'h9:
-          \a$30 [0] = \a$3 [8];
-      4'ha:
-          \a$30 [0] = \a$3 [0];
-      default:
-          \a$30 [0] = \a$3 [24];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h5:
-          \a$30 [1] = \a$3 [13];
-      4'h2, 4'h6:
-          \a$30 [1] = \a$3 [5];
-      4'h8:
-          \a$30 [1] = \a$3 [17];
-      4'h9:
-          \a$30 [1] = \a$3 [9];
-      4'ha:
-          \a$30 [1] = \a$3 [1];
-      default:
-          \a$30 [1] = \a$3 [25];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h5:
-          \a$30 [2] = \a$3 [14];
-      4'h2, 4'h6:
-          \a$30 [2] = \a$3 [6];
-      4'h8:
-          \a$30 [2] = \a$3 [18];
-      4'h9:
-          \a$30 [2] = \a$3 [10];
-      4'ha:
-          \a$30 [2] = \a$3 [2];
-      default:
-          \a$30 [2] = \a$3 [26];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h5:
-          \a$30 [3] = \a$3 [15];
-      4'h2, 4'h6:
-          \a$30 [3] = \a$3 [7];
-      4'h8:
-          \a$30 [3] = \a$3 [19];
-      4'h9:
-          \a$30 [3] = \a$3 [11];
-      4'ha:
-          \a$30 [3] = \a$3 [3];
-      default:
-          \a$30 [3] = \a$3 [27];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$30 [4] = \a$3 [28];
-      4'h8:
-          \a$30 [4] = \a$3 [24];
-      default:
-          \a$30 [4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$30 [5] = \a$3 [29];
-      4'h8:
-          \a$30 [5] = \a$3 [25];
-      default:
-          \a$30 [5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$30 [6] = \a$3 [30];
-      4'h8:
-          \a$30 [6] = \a$3 [26];
-      default:
-          \a$30 [6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$30 [7] = \a$3 [31];
-      4'h8:
-          \a$30 [7] = \a$3 [27];
-      default:
-          \a$30 [7] = 1'h0;
-    endcase
-  end
-  assign \pa$6  = pa;
+  assign a = \a$1 [7:0];
+  assign b = \b$3 [7:0];
+  assign \pa$5  = pa;
   assign \pb$7  = pb;
   assign \sa$9  = sa;
   assign \sb$11  = sb;
   assign t0 = \$15 [17:0];
+  assign \a$14  = \a$1 [15:8];
+  assign \b$15  = \b$3 [15:8];
   assign \pa$16  = pa;
   assign \pb$17  = pb;
   assign \sa$18  = sa;
   assign t1 = { \$24 [16], \$24  };
+  assign \a$22  = \a$1 [23:16];
+  assign \b$23  = \b$3 [23:16];
   assign \pa$24  = pa;
   assign \pb$25  = pb;
   assign \sb$27  = sb;
   assign t2 = { \$33 [16], \$33  };
+  assign \a$30  = \a$1 [31:24];
+  assign \b$31  = \b$3 [31:24];
   assign \pa$32  = pa;
   assign \pb$33  = pb;
   assign t3 = { \p$37 [9], \p$37 [9], \p$37 [9], \p$37 [9], \p$37 [9], \p$37 [9], \p$37 [9], \p$37 [9], \p$37  };
@@ -37470,8 +19676,7 @@ module \mac_array.pe_3_1.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
 endmodule
 
 (* generator = "Amaranth" *)
-module \mac_array.pe_3_1.level.u0 (pa, pb, sa, sb, \a$3 , \b$5 , \p$30 );
-  reg \$auto$verilog_backend.cc:2355:dump_module$68  = 0;
+module \mac_array.pe_3_1.level.u0 (pa, pb, sa, sb, \a$1 , \b$3 , \p$30 );
   wire \$1 ;
   wire [8:0] \$10 ;
   wire [11:0] \$11 ;
@@ -37525,18 +19730,18 @@ module \mac_array.pe_3_1.level.u0 (pa, pb, sa, sb, \a$3 , \b$5 , \p$30 );
   wire \$7 ;
   wire \$8 ;
   wire [8:0] \$9 ;
-  reg [1:0] a;
-  reg [1:0] \a$12 ;
-  reg [1:0] \a$18 ;
-  reg [1:0] \a$24 ;
-  input [7:0] \a$3 ;
-  wire [7:0] \a$3 ;
-  reg [1:0] b;
-  reg [1:0] \b$13 ;
-  reg [1:0] \b$19 ;
-  reg [1:0] \b$25 ;
-  input [7:0] \b$5 ;
-  wire [7:0] \b$5 ;
+  wire [1:0] a;
+  input [7:0] \a$1 ;
+  wire [7:0] \a$1 ;
+  wire [1:0] \a$12 ;
+  wire [1:0] \a$18 ;
+  wire [1:0] \a$24 ;
+  wire [1:0] b;
+  wire [1:0] \b$13 ;
+  wire [1:0] \b$19 ;
+  wire [1:0] \b$25 ;
+  input [7:0] \b$3 ;
+  wire [7:0] \b$3 ;
   wire [5:0] p;
   wire [5:0] \p$17 ;
   wire [5:0] \p$23 ;
@@ -37552,13 +19757,13 @@ module \mac_array.pe_3_1.level.u0 (pa, pb, sa, sb, \a$3 , \b$5 , \p$30 );
   wire \sa$14 ;
   wire \sa$20 ;
   wire \sa$26 ;
-  wire \sa$7 ;
+  wire \sa$5 ;
   input sb;
   wire sb;
   wire \sb$15 ;
   wire \sb$21 ;
   wire \sb$27 ;
-  wire \sb$9 ;
+  wire \sb$7 ;
   wire [9:0] t0;
   wire [9:0] t1;
   wire [9:0] t2;
@@ -37616,208 +19821,48 @@ module \mac_array.pe_3_1.level.u0 (pa, pb, sa, sb, \a$3 , \b$5 , \p$30 );
   assign \$43  = pa == 2'h3;
   assign \$44  = | { \$43 , \$42 , \$41  };
   \mac_array.pe_3_1.level.u0.u0  u0 (
-    .a(a),
-    .b(b),
+    .a(\a$1 [1:0]),
+    .b(\b$3 [1:0]),
     .p(p),
     .sa(sa),
     .sb(sb)
   );
   \mac_array.pe_3_1.level.u0.u1  u1 (
-    .a(\a$12 ),
-    .b(\b$13 ),
+    .a(\a$1 [3:2]),
+    .b(\b$3 [3:2]),
     .p(\p$17 ),
     .sa(sa),
     .sb(\sb$15 )
   );
   \mac_array.pe_3_1.level.u0.u2  u2 (
-    .a(\a$18 ),
-    .b(\b$19 ),
+    .a(\a$1 [5:4]),
+    .b(\b$3 [5:4]),
     .p(\p$23 ),
     .sa(\sa$20 ),
     .sb(sb)
   );
   \mac_array.pe_3_1.level.u0.u3  u3 (
-    .a(\a$24 ),
-    .b(\b$25 ),
+    .a(\a$1 [7:6]),
+    .b(\b$3 [7:6]),
     .p(\p$29 ),
     .sa(\sa$26 ),
     .sb(\sb$27 )
   );
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$68 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[0] = \a$3 [0];
-      default:
-          a[0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[1] = \a$3 [1];
-      default:
-          a[1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$68 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[0] = \b$5 [0];
-      default:
-          b[0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[1] = \b$5 [1];
-      default:
-          b[1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$68 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [0] = \a$3 [0];
-      4'h4, 4'h8:
-          \a$12 [0] = \a$3 [6];
-      default:
-          \a$12 [0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [1] = \a$3 [1];
-      4'h4, 4'h8:
-          \a$12 [1] = \a$3 [7];
-      default:
-          \a$12 [1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$68 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [0] = \b$5 [2];
-      default:
-          \b$13 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [1] = \b$5 [3];
-      default:
-          \b$13 [1] = \b$5 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$68 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [0] = \a$3 [2];
-      4'h0:
-          \a$18 [0] = \a$3 [4];
-      default:
-          \a$18 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [1] = \a$3 [3];
-      4'h0:
-          \a$18 [1] = \a$3 [5];
-      default:
-          \a$18 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$68 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [0] = \b$5 [6];
-      4'h4, 4'h8:
-          \b$19 [0] = \b$5 [0];
-      4'h0:
-          \b$19 [0] = \b$5 [4];
-      default:
-          \b$19 [0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [1] = \b$5 [7];
-      4'h4, 4'h8:
-          \b$19 [1] = \b$5 [1];
-      4'h0:
-          \b$19 [1] = \b$5 [5];
-      default:
-          \b$19 [1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$68 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [0] = \a$3 [2];
-      4'h4, 4'h8:
-          \a$24 [0] = \a$3 [4];
-      4'h0:
-          \a$24 [0] = \a$3 [6];
-      default:
-          \a$24 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [1] = \a$3 [3];
-      4'h4, 4'h8:
-          \a$24 [1] = \a$3 [5];
-      4'h0:
-          \a$24 [1] = \a$3 [7];
-      default:
-          \a$24 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$68 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [0] = \b$5 [4];
-      4'h4, 4'h8:
-          \b$25 [0] = \b$5 [2];
-      4'h0:
-          \b$25 [0] = \b$5 [6];
-      default:
-          \b$25 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [1] = \b$5 [5];
-      4'h4, 4'h8:
-          \b$25 [1] = \b$5 [3];
-      4'h0:
-          \b$25 [1] = \b$5 [7];
-      default:
-          \b$25 [1] = \b$5 [1];
-    endcase
-  end
-  assign \sa$7  = sa;
-  assign \sb$9  = sb;
+  assign a = \a$1 [1:0];
+  assign b = \b$3 [1:0];
+  assign \sa$5  = sa;
+  assign \sb$7  = sb;
   assign t0 = \$18 [9:0];
+  assign \a$12  = \a$1 [3:2];
+  assign \b$13  = \b$3 [3:2];
   assign \sa$14  = sa;
   assign t1 = { \$29 [8], \$29  };
+  assign \a$18  = \a$1 [5:4];
+  assign \b$19  = \b$3 [5:4];
   assign \sb$21  = sb;
   assign t2 = { \$40 [8], \$40  };
+  assign \a$24  = \a$1 [7:6];
+  assign \b$25  = \b$3 [7:6];
   assign t3 = { \p$29 [5], \p$29 [5], \p$29 [5], \p$29 [5], \p$29  };
   assign \p$30  = \$53 [9:0];
   assign \$9  = { p[5], p, 2'h0 };
@@ -37904,8 +19949,7 @@ module \mac_array.pe_3_1.level.u0.u3 (sb, p, a, b, sa);
 endmodule
 
 (* generator = "Amaranth" *)
-module \mac_array.pe_3_1.level.u1 (\p$30 , pa, pb, sa, \a$3 , \b$5 , sb);
-  reg \$auto$verilog_backend.cc:2355:dump_module$69  = 0;
+module \mac_array.pe_3_1.level.u1 (\p$30 , pa, pb, sa, \a$1 , \b$3 , sb);
   wire \$1 ;
   wire [8:0] \$10 ;
   wire [11:0] \$11 ;
@@ -37959,18 +20003,18 @@ module \mac_array.pe_3_1.level.u1 (\p$30 , pa, pb, sa, \a$3 , \b$5 , sb);
   wire \$7 ;
   wire \$8 ;
   wire [8:0] \$9 ;
-  reg [1:0] a;
-  reg [1:0] \a$12 ;
-  reg [1:0] \a$18 ;
-  reg [1:0] \a$24 ;
-  input [7:0] \a$3 ;
-  wire [7:0] \a$3 ;
-  reg [1:0] b;
-  reg [1:0] \b$13 ;
-  reg [1:0] \b$19 ;
-  reg [1:0] \b$25 ;
-  input [7:0] \b$5 ;
-  wire [7:0] \b$5 ;
+  wire [1:0] a;
+  input [7:0] \a$1 ;
+  wire [7:0] \a$1 ;
+  wire [1:0] \a$12 ;
+  wire [1:0] \a$18 ;
+  wire [1:0] \a$24 ;
+  wire [1:0] b;
+  wire [1:0] \b$13 ;
+  wire [1:0] \b$19 ;
+  wire [1:0] \b$25 ;
+  input [7:0] \b$3 ;
+  wire [7:0] \b$3 ;
   wire [5:0] p;
   wire [5:0] \p$17 ;
   wire [5:0] \p$23 ;
@@ -37986,13 +20030,13 @@ module \mac_array.pe_3_1.level.u1 (\p$30 , pa, pb, sa, \a$3 , \b$5 , sb);
   wire \sa$14 ;
   wire \sa$20 ;
   wire \sa$26 ;
-  wire \sa$7 ;
+  wire \sa$5 ;
   input sb;
   wire sb;
   wire \sb$15 ;
   wire \sb$21 ;
   wire \sb$27 ;
-  wire \sb$9 ;
+  wire \sb$7 ;
   wire [9:0] t0;
   wire [9:0] t1;
   wire [9:0] t2;
@@ -38050,208 +20094,48 @@ module \mac_array.pe_3_1.level.u1 (\p$30 , pa, pb, sa, \a$3 , \b$5 , sb);
   assign \$43  = pa == 2'h3;
   assign \$44  = | { \$43 , \$42 , \$41  };
   \mac_array.pe_3_1.level.u1.u0  u0 (
-    .a(a),
-    .b(b),
+    .a(\a$1 [1:0]),
+    .b(\b$3 [1:0]),
     .p(p),
     .sa(sa),
     .sb(sb)
   );
   \mac_array.pe_3_1.level.u1.u1  u1 (
-    .a(\a$12 ),
-    .b(\b$13 ),
+    .a(\a$1 [3:2]),
+    .b(\b$3 [3:2]),
     .p(\p$17 ),
     .sa(sa),
     .sb(\sb$15 )
   );
   \mac_array.pe_3_1.level.u1.u2  u2 (
-    .a(\a$18 ),
-    .b(\b$19 ),
+    .a(\a$1 [5:4]),
+    .b(\b$3 [5:4]),
     .p(\p$23 ),
     .sa(\sa$20 ),
     .sb(sb)
   );
   \mac_array.pe_3_1.level.u1.u3  u3 (
-    .a(\a$24 ),
-    .b(\b$25 ),
+    .a(\a$1 [7:6]),
+    .b(\b$3 [7:6]),
     .p(\p$29 ),
     .sa(\sa$26 ),
     .sb(\sb$27 )
   );
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$69 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[0] = \a$3 [0];
-      default:
-          a[0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[1] = \a$3 [1];
-      default:
-          a[1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$69 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[0] = \b$5 [0];
-      default:
-          b[0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[1] = \b$5 [1];
-      default:
-          b[1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$69 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [0] = \a$3 [0];
-      4'h4, 4'h8:
-          \a$12 [0] = \a$3 [6];
-      default:
-          \a$12 [0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [1] = \a$3 [1];
-      4'h4, 4'h8:
-          \a$12 [1] = \a$3 [7];
-      default:
-          \a$12 [1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$69 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [0] = \b$5 [2];
-      default:
-          \b$13 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [1] = \b$5 [3];
-      default:
-          \b$13 [1] = \b$5 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$69 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [0] = \a$3 [2];
-      4'h0:
-          \a$18 [0] = \a$3 [4];
-      default:
-          \a$18 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [1] = \a$3 [3];
-      4'h0:
-          \a$18 [1] = \a$3 [5];
-      default:
-          \a$18 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$69 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [0] = \b$5 [6];
-      4'h4, 4'h8:
-          \b$19 [0] = \b$5 [0];
-      4'h0:
-          \b$19 [0] = \b$5 [4];
-      default:
-          \b$19 [0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [1] = \b$5 [7];
-      4'h4, 4'h8:
-          \b$19 [1] = \b$5 [1];
-      4'h0:
-          \b$19 [1] = \b$5 [5];
-      default:
-          \b$19 [1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$69 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [0] = \a$3 [2];
-      4'h4, 4'h8:
-          \a$24 [0] = \a$3 [4];
-      4'h0:
-          \a$24 [0] = \a$3 [6];
-      default:
-          \a$24 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [1] = \a$3 [3];
-      4'h4, 4'h8:
-          \a$24 [1] = \a$3 [5];
-      4'h0:
-          \a$24 [1] = \a$3 [7];
-      default:
-          \a$24 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$69 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [0] = \b$5 [4];
-      4'h4, 4'h8:
-          \b$25 [0] = \b$5 [2];
-      4'h0:
-          \b$25 [0] = \b$5 [6];
-      default:
-          \b$25 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [1] = \b$5 [5];
-      4'h4, 4'h8:
-          \b$25 [1] = \b$5 [3];
-      4'h0:
-          \b$25 [1] = \b$5 [7];
-      default:
-          \b$25 [1] = \b$5 [1];
-    endcase
-  end
-  assign \sa$7  = sa;
-  assign \sb$9  = sb;
+  assign a = \a$1 [1:0];
+  assign b = \b$3 [1:0];
+  assign \sa$5  = sa;
+  assign \sb$7  = sb;
   assign t0 = \$18 [9:0];
+  assign \a$12  = \a$1 [3:2];
+  assign \b$13  = \b$3 [3:2];
   assign \sa$14  = sa;
   assign t1 = { \$29 [8], \$29  };
+  assign \a$18  = \a$1 [5:4];
+  assign \b$19  = \b$3 [5:4];
   assign \sb$21  = sb;
   assign t2 = { \$40 [8], \$40  };
+  assign \a$24  = \a$1 [7:6];
+  assign \b$25  = \b$3 [7:6];
   assign t3 = { \p$29 [5], \p$29 [5], \p$29 [5], \p$29 [5], \p$29  };
   assign \p$30  = \$53 [9:0];
   assign \$9  = { p[5], p, 2'h0 };
@@ -38338,8 +20222,7 @@ module \mac_array.pe_3_1.level.u1.u3 (sb, p, a, b, sa);
 endmodule
 
 (* generator = "Amaranth" *)
-module \mac_array.pe_3_1.level.u2 (\p$30 , pa, pb, sb, \a$3 , \b$5 , sa);
-  reg \$auto$verilog_backend.cc:2355:dump_module$70  = 0;
+module \mac_array.pe_3_1.level.u2 (\p$30 , pa, pb, sb, \a$1 , \b$3 , sa);
   wire \$1 ;
   wire [8:0] \$10 ;
   wire [11:0] \$11 ;
@@ -38393,18 +20276,18 @@ module \mac_array.pe_3_1.level.u2 (\p$30 , pa, pb, sb, \a$3 , \b$5 , sa);
   wire \$7 ;
   wire \$8 ;
   wire [8:0] \$9 ;
-  reg [1:0] a;
-  reg [1:0] \a$12 ;
-  reg [1:0] \a$18 ;
-  reg [1:0] \a$24 ;
-  input [7:0] \a$3 ;
-  wire [7:0] \a$3 ;
-  reg [1:0] b;
-  reg [1:0] \b$13 ;
-  reg [1:0] \b$19 ;
-  reg [1:0] \b$25 ;
-  input [7:0] \b$5 ;
-  wire [7:0] \b$5 ;
+  wire [1:0] a;
+  input [7:0] \a$1 ;
+  wire [7:0] \a$1 ;
+  wire [1:0] \a$12 ;
+  wire [1:0] \a$18 ;
+  wire [1:0] \a$24 ;
+  wire [1:0] b;
+  wire [1:0] \b$13 ;
+  wire [1:0] \b$19 ;
+  wire [1:0] \b$25 ;
+  input [7:0] \b$3 ;
+  wire [7:0] \b$3 ;
   wire [5:0] p;
   wire [5:0] \p$17 ;
   wire [5:0] \p$23 ;
@@ -38420,13 +20303,13 @@ module \mac_array.pe_3_1.level.u2 (\p$30 , pa, pb, sb, \a$3 , \b$5 , sa);
   wire \sa$14 ;
   wire \sa$20 ;
   wire \sa$26 ;
-  wire \sa$7 ;
+  wire \sa$5 ;
   input sb;
   wire sb;
   wire \sb$15 ;
   wire \sb$21 ;
   wire \sb$27 ;
-  wire \sb$9 ;
+  wire \sb$7 ;
   wire [9:0] t0;
   wire [9:0] t1;
   wire [9:0] t2;
@@ -38484,208 +20367,48 @@ module \mac_array.pe_3_1.level.u2 (\p$30 , pa, pb, sb, \a$3 , \b$5 , sa);
   assign \$43  = pa == 2'h3;
   assign \$44  = | { \$43 , \$42 , \$41  };
   \mac_array.pe_3_1.level.u2.u0  u0 (
-    .a(a),
-    .b(b),
+    .a(\a$1 [1:0]),
+    .b(\b$3 [1:0]),
     .p(p),
     .sa(sa),
     .sb(sb)
   );
   \mac_array.pe_3_1.level.u2.u1  u1 (
-    .a(\a$12 ),
-    .b(\b$13 ),
+    .a(\a$1 [3:2]),
+    .b(\b$3 [3:2]),
     .p(\p$17 ),
     .sa(sa),
     .sb(\sb$15 )
   );
   \mac_array.pe_3_1.level.u2.u2  u2 (
-    .a(\a$18 ),
-    .b(\b$19 ),
+    .a(\a$1 [5:4]),
+    .b(\b$3 [5:4]),
     .p(\p$23 ),
     .sa(\sa$20 ),
     .sb(sb)
   );
   \mac_array.pe_3_1.level.u2.u3  u3 (
-    .a(\a$24 ),
-    .b(\b$25 ),
+    .a(\a$1 [7:6]),
+    .b(\b$3 [7:6]),
     .p(\p$29 ),
     .sa(\sa$26 ),
     .sb(\sb$27 )
   );
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$70 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[0] = \a$3 [0];
-      default:
-          a[0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[1] = \a$3 [1];
-      default:
-          a[1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$70 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[0] = \b$5 [0];
-      default:
-          b[0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[1] = \b$5 [1];
-      default:
-          b[1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$70 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [0] = \a$3 [0];
-      4'h4, 4'h8:
-          \a$12 [0] = \a$3 [6];
-      default:
-          \a$12 [0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [1] = \a$3 [1];
-      4'h4, 4'h8:
-          \a$12 [1] = \a$3 [7];
-      default:
-          \a$12 [1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$70 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [0] = \b$5 [2];
-      default:
-          \b$13 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [1] = \b$5 [3];
-      default:
-          \b$13 [1] = \b$5 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$70 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [0] = \a$3 [2];
-      4'h0:
-          \a$18 [0] = \a$3 [4];
-      default:
-          \a$18 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [1] = \a$3 [3];
-      4'h0:
-          \a$18 [1] = \a$3 [5];
-      default:
-          \a$18 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$70 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [0] = \b$5 [6];
-      4'h4, 4'h8:
-          \b$19 [0] = \b$5 [0];
-      4'h0:
-          \b$19 [0] = \b$5 [4];
-      default:
-          \b$19 [0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [1] = \b$5 [7];
-      4'h4, 4'h8:
-          \b$19 [1] = \b$5 [1];
-      4'h0:
-          \b$19 [1] = \b$5 [5];
-      default:
-          \b$19 [1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$70 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [0] = \a$3 [2];
-      4'h4, 4'h8:
-          \a$24 [0] = \a$3 [4];
-      4'h0:
-          \a$24 [0] = \a$3 [6];
-      default:
-          \a$24 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [1] = \a$3 [3];
-      4'h4, 4'h8:
-          \a$24 [1] = \a$3 [5];
-      4'h0:
-          \a$24 [1] = \a$3 [7];
-      default:
-          \a$24 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$70 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [0] = \b$5 [4];
-      4'h4, 4'h8:
-          \b$25 [0] = \b$5 [2];
-      4'h0:
-          \b$25 [0] = \b$5 [6];
-      default:
-          \b$25 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [1] = \b$5 [5];
-      4'h4, 4'h8:
-          \b$25 [1] = \b$5 [3];
-      4'h0:
-          \b$25 [1] = \b$5 [7];
-      default:
-          \b$25 [1] = \b$5 [1];
-    endcase
-  end
-  assign \sa$7  = sa;
-  assign \sb$9  = sb;
+  assign a = \a$1 [1:0];
+  assign b = \b$3 [1:0];
+  assign \sa$5  = sa;
+  assign \sb$7  = sb;
   assign t0 = \$18 [9:0];
+  assign \a$12  = \a$1 [3:2];
+  assign \b$13  = \b$3 [3:2];
   assign \sa$14  = sa;
   assign t1 = { \$29 [8], \$29  };
+  assign \a$18  = \a$1 [5:4];
+  assign \b$19  = \b$3 [5:4];
   assign \sb$21  = sb;
   assign t2 = { \$40 [8], \$40  };
+  assign \a$24  = \a$1 [7:6];
+  assign \b$25  = \b$3 [7:6];
   assign t3 = { \p$29 [5], \p$29 [5], \p$29 [5], \p$29 [5], \p$29  };
   assign \p$30  = \$53 [9:0];
   assign \$9  = { p[5], p, 2'h0 };
@@ -38772,8 +20495,7 @@ module \mac_array.pe_3_1.level.u2.u3 (sb, p, a, b, sa);
 endmodule
 
 (* generator = "Amaranth" *)
-module \mac_array.pe_3_1.level.u3 (sb, \p$30 , pa, pb, \a$3 , \b$5 , sa);
-  reg \$auto$verilog_backend.cc:2355:dump_module$71  = 0;
+module \mac_array.pe_3_1.level.u3 (sb, \p$30 , pa, pb, \a$1 , \b$3 , sa);
   wire \$1 ;
   wire [8:0] \$10 ;
   wire [11:0] \$11 ;
@@ -38827,18 +20549,18 @@ module \mac_array.pe_3_1.level.u3 (sb, \p$30 , pa, pb, \a$3 , \b$5 , sa);
   wire \$7 ;
   wire \$8 ;
   wire [8:0] \$9 ;
-  reg [1:0] a;
-  reg [1:0] \a$12 ;
-  reg [1:0] \a$18 ;
-  reg [1:0] \a$24 ;
-  input [7:0] \a$3 ;
-  wire [7:0] \a$3 ;
-  reg [1:0] b;
-  reg [1:0] \b$13 ;
-  reg [1:0] \b$19 ;
-  reg [1:0] \b$25 ;
-  input [7:0] \b$5 ;
-  wire [7:0] \b$5 ;
+  wire [1:0] a;
+  input [7:0] \a$1 ;
+  wire [7:0] \a$1 ;
+  wire [1:0] \a$12 ;
+  wire [1:0] \a$18 ;
+  wire [1:0] \a$24 ;
+  wire [1:0] b;
+  wire [1:0] \b$13 ;
+  wire [1:0] \b$19 ;
+  wire [1:0] \b$25 ;
+  input [7:0] \b$3 ;
+  wire [7:0] \b$3 ;
   wire [5:0] p;
   wire [5:0] \p$17 ;
   wire [5:0] \p$23 ;
@@ -38854,13 +20576,13 @@ module \mac_array.pe_3_1.level.u3 (sb, \p$30 , pa, pb, \a$3 , \b$5 , sa);
   wire \sa$14 ;
   wire \sa$20 ;
   wire \sa$26 ;
-  wire \sa$7 ;
+  wire \sa$5 ;
   input sb;
   wire sb;
   wire \sb$15 ;
   wire \sb$21 ;
   wire \sb$27 ;
-  wire \sb$9 ;
+  wire \sb$7 ;
   wire [9:0] t0;
   wire [9:0] t1;
   wire [9:0] t2;
@@ -38918,208 +20640,48 @@ module \mac_array.pe_3_1.level.u3 (sb, \p$30 , pa, pb, \a$3 , \b$5 , sa);
   assign \$43  = pa == 2'h3;
   assign \$44  = | { \$43 , \$42 , \$41  };
   \mac_array.pe_3_1.level.u3.u0  u0 (
-    .a(a),
-    .b(b),
+    .a(\a$1 [1:0]),
+    .b(\b$3 [1:0]),
     .p(p),
     .sa(sa),
     .sb(sb)
   );
   \mac_array.pe_3_1.level.u3.u1  u1 (
-    .a(\a$12 ),
-    .b(\b$13 ),
+    .a(\a$1 [3:2]),
+    .b(\b$3 [3:2]),
     .p(\p$17 ),
     .sa(sa),
     .sb(\sb$15 )
   );
   \mac_array.pe_3_1.level.u3.u2  u2 (
-    .a(\a$18 ),
-    .b(\b$19 ),
+    .a(\a$1 [5:4]),
+    .b(\b$3 [5:4]),
     .p(\p$23 ),
     .sa(\sa$20 ),
     .sb(sb)
   );
   \mac_array.pe_3_1.level.u3.u3  u3 (
-    .a(\a$24 ),
-    .b(\b$25 ),
+    .a(\a$1 [7:6]),
+    .b(\b$3 [7:6]),
     .p(\p$29 ),
     .sa(\sa$26 ),
     .sb(\sb$27 )
   );
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$71 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[0] = \a$3 [0];
-      default:
-          a[0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[1] = \a$3 [1];
-      default:
-          a[1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$71 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[0] = \b$5 [0];
-      default:
-          b[0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[1] = \b$5 [1];
-      default:
-          b[1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$71 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [0] = \a$3 [0];
-      4'h4, 4'h8:
-          \a$12 [0] = \a$3 [6];
-      default:
-          \a$12 [0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [1] = \a$3 [1];
-      4'h4, 4'h8:
-          \a$12 [1] = \a$3 [7];
-      default:
-          \a$12 [1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$71 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [0] = \b$5 [2];
-      default:
-          \b$13 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [1] = \b$5 [3];
-      default:
-          \b$13 [1] = \b$5 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$71 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [0] = \a$3 [2];
-      4'h0:
-          \a$18 [0] = \a$3 [4];
-      default:
-          \a$18 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [1] = \a$3 [3];
-      4'h0:
-          \a$18 [1] = \a$3 [5];
-      default:
-          \a$18 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$71 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [0] = \b$5 [6];
-      4'h4, 4'h8:
-          \b$19 [0] = \b$5 [0];
-      4'h0:
-          \b$19 [0] = \b$5 [4];
-      default:
-          \b$19 [0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [1] = \b$5 [7];
-      4'h4, 4'h8:
-          \b$19 [1] = \b$5 [1];
-      4'h0:
-          \b$19 [1] = \b$5 [5];
-      default:
-          \b$19 [1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$71 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [0] = \a$3 [2];
-      4'h4, 4'h8:
-          \a$24 [0] = \a$3 [4];
-      4'h0:
-          \a$24 [0] = \a$3 [6];
-      default:
-          \a$24 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [1] = \a$3 [3];
-      4'h4, 4'h8:
-          \a$24 [1] = \a$3 [5];
-      4'h0:
-          \a$24 [1] = \a$3 [7];
-      default:
-          \a$24 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$71 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [0] = \b$5 [4];
-      4'h4, 4'h8:
-          \b$25 [0] = \b$5 [2];
-      4'h0:
-          \b$25 [0] = \b$5 [6];
-      default:
-          \b$25 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [1] = \b$5 [5];
-      4'h4, 4'h8:
-          \b$25 [1] = \b$5 [3];
-      4'h0:
-          \b$25 [1] = \b$5 [7];
-      default:
-          \b$25 [1] = \b$5 [1];
-    endcase
-  end
-  assign \sa$7  = sa;
-  assign \sb$9  = sb;
+  assign a = \a$1 [1:0];
+  assign b = \b$3 [1:0];
+  assign \sa$5  = sa;
+  assign \sb$7  = sb;
   assign t0 = \$18 [9:0];
+  assign \a$12  = \a$1 [3:2];
+  assign \b$13  = \b$3 [3:2];
   assign \sa$14  = sa;
   assign t1 = { \$29 [8], \$29  };
+  assign \a$18  = \a$1 [5:4];
+  assign \b$19  = \b$3 [5:4];
   assign \sb$21  = sb;
   assign t2 = { \$40 [8], \$40  };
+  assign \a$24  = \a$1 [7:6];
+  assign \b$25  = \b$3 [7:6];
   assign t3 = { \p$29 [5], \p$29 [5], \p$29 [5], \p$29 [5], \p$29  };
   assign \p$30  = \$53 [9:0];
   assign \$9  = { p[5], p, 2'h0 };
@@ -39236,8 +20798,8 @@ module \mac_array.pe_3_2 (pa, pb, sa, sb, a, b, p);
   assign \$3  = \$1  & \$2 ;
   assign p = \$3  ? \p$13  : 18'h00000;
   \mac_array.pe_3_2.level  level (
-    .\a$3 (a),
-    .\b$5 (b),
+    .\a$1 (a),
+    .\b$3 (b),
     .\p$38 (\p$13 ),
     .pa(pa),
     .pb(pb),
@@ -39253,8 +20815,7 @@ module \mac_array.pe_3_2 (pa, pb, sa, sb, a, b, p);
 endmodule
 
 (* generator = "Amaranth" *)
-module \mac_array.pe_3_2.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
-  reg \$auto$verilog_backend.cc:2355:dump_module$72  = 0;
+module \mac_array.pe_3_2.level (pa, pb, sa, sb, \a$1 , \b$3 , \p$38 );
   wire \$1 ;
   wire \$10 ;
   wire \$11 ;
@@ -39299,18 +20860,18 @@ module \mac_array.pe_3_2.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
   wire [16:0] \$7 ;
   wire [16:0] \$8 ;
   wire [23:0] \$9 ;
-  reg [7:0] a;
-  reg [7:0] \a$14 ;
-  reg [7:0] \a$22 ;
-  input [31:0] \a$3 ;
-  wire [31:0] \a$3 ;
-  reg [7:0] \a$30 ;
-  reg [7:0] b;
-  reg [7:0] \b$15 ;
-  reg [7:0] \b$23 ;
-  reg [7:0] \b$31 ;
-  input [31:0] \b$5 ;
-  wire [31:0] \b$5 ;
+  wire [7:0] a;
+  input [31:0] \a$1 ;
+  wire [31:0] \a$1 ;
+  wire [7:0] \a$14 ;
+  wire [7:0] \a$22 ;
+  wire [7:0] \a$30 ;
+  wire [7:0] b;
+  wire [7:0] \b$15 ;
+  wire [7:0] \b$23 ;
+  input [31:0] \b$3 ;
+  wire [31:0] \b$3 ;
+  wire [7:0] \b$31 ;
   wire [9:0] p;
   wire [9:0] \p$21 ;
   wire [9:0] \p$29 ;
@@ -39322,7 +20883,7 @@ module \mac_array.pe_3_2.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
   wire [1:0] \pa$16 ;
   wire [1:0] \pa$24 ;
   wire [1:0] \pa$32 ;
-  wire [1:0] \pa$6 ;
+  wire [1:0] \pa$5 ;
   input [1:0] pb;
   wire [1:0] pb;
   wire [1:0] \pb$17 ;
@@ -39389,8 +20950,8 @@ module \mac_array.pe_3_2.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
   assign \$43  = $signed(\$33 ) + $signed(\p$37 );
   assign \$44  = $signed(\$42 ) + $signed(\$43 );
   \mac_array.pe_3_2.level.u0  u0 (
-    .\a$3 (a),
-    .\b$5 (b),
+    .\a$1 (\a$1 [7:0]),
+    .\b$3 (\b$3 [7:0]),
     .\p$30 (p),
     .pa(pa),
     .pb(pb),
@@ -39398,8 +20959,8 @@ module \mac_array.pe_3_2.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
     .sb(sb)
   );
   \mac_array.pe_3_2.level.u1  u1 (
-    .\a$3 (\a$14 ),
-    .\b$5 (\b$15 ),
+    .\a$1 (\a$1 [15:8]),
+    .\b$3 (\b$3 [15:8]),
     .\p$30 (\p$21 ),
     .pa(pa),
     .pb(pb),
@@ -39407,8 +20968,8 @@ module \mac_array.pe_3_2.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
     .sb(\sb$19 )
   );
   \mac_array.pe_3_2.level.u2  u2 (
-    .\a$3 (\a$22 ),
-    .\b$5 (\b$23 ),
+    .\a$1 (\a$1 [23:16]),
+    .\b$3 (\b$3 [23:16]),
     .\p$30 (\p$29 ),
     .pa(pa),
     .pb(pb),
@@ -39416,707 +20977,35 @@ module \mac_array.pe_3_2.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
     .sb(sb)
   );
   \mac_array.pe_3_2.level.u3  u3 (
-    .\a$3 (\a$30 ),
-    .\b$5 (\b$31 ),
+    .\a$1 (\a$1 [31:24]),
+    .\b$3 (\b$3 [31:24]),
     .\p$30 (\p$37 ),
     .pa(pa),
     .pb(pb),
     .sa(\sa$34 ),
     .sb(\sb$35 )
   );
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$72 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$31 [0] = \b$5 [12];
-      4'h8, 4'h9:
-          \b$31 [0] = \b$5 [4];
-      4'h2:
-          \b$31 [0] = \b$5 [16];
-      4'h6:
-          \b$31 [0] = \b$5 [8];
-      4'ha:
-          \b$31 [0] = \b$5 [0];
-      default:
-          \b$31 [0] = \b$5 [24];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$31 [1] = \b$5 [13];
-      4'h8, 4'h9:
-          \b$31 [1] = \b$5 [5];
-      4'h2:
-          \b$31 [1] = \b$5 [17];
-      4'h6:
-          \b$31 [1] = \b$5 [9];
-      4'ha:
-          \b$31 [1] = \b$5 [1];
-      default:
-          \b$31 [1] = \b$5 [25];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$31 [2] = \b$5 [14];
-      4'h8, 4'h9:
-          \b$31 [2] = \b$5 [6];
-      4'h2:
-          \b$31 [2] = \b$5 [18];
-      4'h6:
-          \b$31 [2] = \b$5 [10];
-      4'ha:
-          \b$31 [2] = \b$5 [2];
-      default:
-          \b$31 [2] = \b$5 [26];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$31 [3] = \b$5 [15];
-      4'h8, 4'h9:
-          \b$31 [3] = \b$5 [7];
-      4'h2:
-          \b$31 [3] = \b$5 [19];
-      4'h6:
-          \b$31 [3] = \b$5 [11];
-      4'ha:
-          \b$31 [3] = \b$5 [3];
-      default:
-          \b$31 [3] = \b$5 [27];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$31 [4] = \b$5 [28];
-      4'h2:
-          \b$31 [4] = \b$5 [24];
-      default:
-          \b$31 [4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$31 [5] = \b$5 [29];
-      4'h2:
-          \b$31 [5] = \b$5 [25];
-      default:
-          \b$31 [5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$31 [6] = \b$5 [30];
-      4'h2:
-          \b$31 [6] = \b$5 [26];
-      default:
-          \b$31 [6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$31 [7] = \b$5 [31];
-      4'h2:
-          \b$31 [7] = \b$5 [27];
-      default:
-          \b$31 [7] = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$72 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h8, 4'h9, 4'ha:
-          a[0] = \a$3 [4];
-      default:
-          a[0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h8, 4'h9, 4'ha:
-          a[1] = \a$3 [5];
-      default:
-          a[1] = \a$3 [1];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h8, 4'h9, 4'ha:
-          a[2] = \a$3 [6];
-      default:
-          a[2] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h8, 4'h9, 4'ha:
-          a[3] = \a$3 [7];
-      default:
-          a[3] = \a$3 [3];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          a[4] = \a$3 [4];
-      4'h8:
-          a[4] = \a$3 [12];
-      default:
-          a[4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          a[5] = \a$3 [5];
-      4'h8:
-          a[5] = \a$3 [13];
-      default:
-          a[5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          a[6] = \a$3 [6];
-      4'h8:
-          a[6] = \a$3 [14];
-      default:
-          a[6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          a[7] = \a$3 [7];
-      4'h8:
-          a[7] = \a$3 [15];
-      default:
-          a[7] = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$72 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          b[0] = \b$5 [4];
-      default:
-          b[0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          b[1] = \b$5 [5];
-      default:
-          b[1] = \b$5 [1];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          b[2] = \b$5 [6];
-      default:
-          b[2] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          b[3] = \b$5 [7];
-      default:
-          b[3] = \b$5 [3];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          b[4] = \b$5 [4];
-      4'h2:
-          b[4] = \b$5 [12];
-      default:
-          b[4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          b[5] = \b$5 [5];
-      4'h2:
-          b[5] = \b$5 [13];
-      default:
-          b[5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          b[6] = \b$5 [6];
-      4'h2:
-          b[6] = \b$5 [14];
-      default:
-          b[6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          b[7] = \b$5 [7];
-      4'h2:
-          b[7] = \b$5 [15];
-      default:
-          b[7] = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$72 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [0] = \a$3 [8];
-      4'h2, 4'h6:
-          \a$14 [0] = \a$3 [0];
-      4'h8:
-          \a$14 [0] = \a$3 [20];
-      4'h9:
-          \a$14 [0] = \a$3 [12];
-      default:
-          \a$14 [0] = \a$3 [4];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [1] = \a$3 [9];
-      4'h2, 4'h6:
-          \a$14 [1] = \a$3 [1];
-      4'h8:
-          \a$14 [1] = \a$3 [21];
-      4'h9:
-          \a$14 [1] = \a$3 [13];
-      default:
-          \a$14 [1] = \a$3 [5];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [2] = \a$3 [10];
-      4'h2, 4'h6:
-          \a$14 [2] = \a$3 [2];
-      4'h8:
-          \a$14 [2] = \a$3 [22];
-      4'h9:
-          \a$14 [2] = \a$3 [14];
-      default:
-          \a$14 [2] = \a$3 [6];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [3] = \a$3 [11];
-      4'h2, 4'h6:
-          \a$14 [3] = \a$3 [3];
-      4'h8:
-          \a$14 [3] = \a$3 [23];
-      4'h9:
-          \a$14 [3] = \a$3 [15];
-      default:
-          \a$14 [3] = \a$3 [7];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [4] = \a$3 [12];
-      4'h8:
-          \a$14 [4] = \a$3 [28];
-      default:
-          \a$14 [4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [5] = \a$3 [13];
-      4'h8:
-          \a$14 [5] = \a$3 [29];
-      default:
-          \a$14 [5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [6] = \a$3 [14];
-      4'h8:
-          \a$14 [6] = \a$3 [30];
-      default:
-          \a$14 [6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [7] = \a$3 [15];
-      4'h8:
-          \a$14 [7] = \a$3 [31];
-      default:
-          \a$14 [7] = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$72 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          \b$15 [0] = \b$5 [0];
-      4'h0, 4'h1:
-          \b$15 [0] = \b$5 [8];
-      default:
-          \b$15 [0] = \b$5 [4];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          \b$15 [1] = \b$5 [1];
-      4'h0, 4'h1:
-          \b$15 [1] = \b$5 [9];
-      default:
-          \b$15 [1] = \b$5 [5];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          \b$15 [2] = \b$5 [2];
-      4'h0, 4'h1:
-          \b$15 [2] = \b$5 [10];
-      default:
-          \b$15 [2] = \b$5 [6];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          \b$15 [3] = \b$5 [3];
-      4'h0, 4'h1:
-          \b$15 [3] = \b$5 [11];
-      default:
-          \b$15 [3] = \b$5 [7];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$15 [4] = \b$5 [12];
-      4'h2:
-          \b$15 [4] = \b$5 [8];
-      default:
-          \b$15 [4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$15 [5] = \b$5 [13];
-      4'h2:
-          \b$15 [5] = \b$5 [9];
-      default:
-          \b$15 [5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$15 [6] = \b$5 [14];
-      4'h2:
-          \b$15 [6] = \b$5 [10];
-      default:
-          \b$15 [6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$15 [7] = \b$5 [15];
-      4'h2:
-          \b$15 [7] = \b$5 [11];
-      default:
-          \b$15 [7] = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$72 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [0] = \a$3 [16];
-      4'h1, 4'h5:
-          \a$22 [0] = \a$3 [8];
-      4'h2, 4'h6:
-          \a$22 [0] = \a$3 [4];
-      default:
-          \a$22 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [1] = \a$3 [17];
-      4'h1, 4'h5:
-          \a$22 [1] = \a$3 [9];
-      4'h2, 4'h6:
-          \a$22 [1] = \a$3 [5];
-      default:
-          \a$22 [1] = \a$3 [1];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [2] = \a$3 [18];
-      4'h1, 4'h5:
-          \a$22 [2] = \a$3 [10];
-      4'h2, 4'h6:
-          \a$22 [2] = \a$3 [6];
-      default:
-          \a$22 [2] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [3] = \a$3 [19];
-      4'h1, 4'h5:
-          \a$22 [3] = \a$3 [11];
-      4'h2, 4'h6:
-          \a$22 [3] = \a$3 [7];
-      default:
-          \a$22 [3] = \a$3 [3];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [4] = \a$3 [20];
-      4'h8:
-          \a$22 [4] = \a$3 [8];
-      default:
-          \a$22 [4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [5] = \a$3 [21];
-      4'h8:
-          \a$22 [5] = \a$3 [9];
-      default:
-          \a$22 [5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [6] = \a$3 [22];
-      4'h8:
-          \a$22 [6] = \a$3 [10];
-      default:
-          \a$22 [6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [7] = \a$3 [23];
-      4'h8:
-          \a$22 [7] = \a$3 [11];
-      default:
-          \a$22 [7] = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$72 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$23 [0] = \b$5 [8];
-      4'h8, 4'h9:
-          \b$23 [0] = \b$5 [0];
-      4'h2:
-          \b$23 [0] = \b$5 [20];
-      4'h6:
-          \b$23 [0] = \b$5 [12];
-      4'ha:
-          \b$23 [0] = \b$5 [4];
-      default:
-          \b$23 [0] = \b$5 [16];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$23 [1] = \b$5 [9];
-      4'h8, 4'h9:
-          \b$23 [1] = \b$5 [1];
-      4'h2:
-          \b$23 [1] = \b$5 [21];
-      4'h6:
-          \b$23 [1] = \b$5 [13];
-      4'ha:
-          \b$23 [1] = \b$5 [5];
-      default:
-          \b$23 [1] = \b$5 [17];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$23 [2] = \b$5 [10];
-      4'h8, 4'h9:
-          \b$23 [2] = \b$5 [2];
-      4'h2:
-          \b$23 [2] = \b$5 [22];
-      4'h6:
-          \b$23 [2] = \b$5 [14];
-      4'ha:
-          \b$23 [2] = \b$5 [6];
-      default:
-          \b$23 [2] = \b$5 [18];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$23 [3] = \b$5 [11];
-      4'h8, 4'h9:
-          \b$23 [3] = \b$5 [3];
-      4'h2:
-          \b$23 [3] = \b$5 [23];
-      4'h6:
-          \b$23 [3] = \b$5 [15];
-      4'ha:
-          \b$23 [3] = \b$5 [7];
-      default:
-          \b$23 [3] = \b$5 [19];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$23 [4] = \b$5 [20];
-      4'h2:
-          \b$23 [4] = \b$5 [28];
-      default:
-          \b$23 [4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$23 [5] = \b$5 [21];
-      4'h2:
-          \b$23 [5] = \b$5 [29];
-      default:
-          \b$23 [5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$23 [6] = \b$5 [22];
-      4'h2:
-          \b$23 [6] = \b$5 [30];
-      default:
-          \b$23 [6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$23 [7] = \b$5 [23];
-      4'h2:
-          \b$23 [7] = \b$5 [31];
-      default:
-          \b$23 [7] = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$72 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h5:
-          \a$30 [0] = \a$3 [12];
-      4'h2, 4'h6:
-          \a$30 [0] = \a$3 [4];
-      4'h8:
-          \a$30 [0] = \a$3 [16];
-      4'h9:
-          \a$30 [0] = \a$3 [8];
-      4'ha:
-          \a$30 [0] = \a$3 [0];
-      default:
-          \a$30 [0] = \a$3 [24];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h5:
-          \a$30 [1] = \a$3 [13];
-      4'h2, 4'h6:
-          \a$30 [1] = \a$3 [5];
-      4'h8:
-          \a$30 [1] = \a$3 [17];
-      4'h9:
-          \a$30 [1] = \a$3 [9];
-      4'ha:
-          \a$30 [1] = \a$3 [1];
-      default:
-          \a$30 [1] = \a$3 [25];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h5:
-          \a$30 [2] = \a$3 [14];
-      4'h2, 4'h6:
-          \a$30 [2] = \a$3 [6];
-      4'h8:
-          \a$30 [2] = \a$3 [18];
-      4'h9:
-          \a$30 [2] = \a$3 [10];
-      4'ha:
-          \a$30 [2] = \a$3 [2];
-      default:
-          \a$30 [2] = \a$3 [26];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h5:
-          \a$30 [3] = \a$3 [15];
-      4'h2, 4'h6:
-          \a$30 [3] = \a$3 [7];
-      4'h8:
-          \a$30 [3] = \a$3 [19];
-      4'h9:
-          \a$30 [3] = \a$3 [11];
-      4'ha:
-          \a$30 [3] = \a$3 [3];
-      default:
-          \a$30 [3] = \a$3 [27];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$30 [4] = \a$3 [28];
-      4'h8:
-          \a$30 [4] = \a$3 [24];
-      default:
-          \a$30 [4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$30 [5] = \a$3 [29];
-      4'h8:
-          \a$30 [5] = \a$3 [25];
-      default:
-          \a$30 [5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$30 [6] = \a$3 [30];
-      4'h8:
-          \a$30 [6] = \a$3 [26];
-      default:
-          \a$30 [6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$30 [7] = \a$3 [31];
-      4'h8:
-          \a$30 [7] = \a$3 [27];
-      default:
-          \a$30 [7] = 1'h0;
-    endcase
-  end
-  assign \pa$6  = pa;
+  assign a = \a$1 [7:0];
+  assign b = \b$3 [7:0];
+  assign \pa$5  = pa;
   assign \pb$7  = pb;
   assign \sa$9  = sa;
   assign \sb$11  = sb;
   assign t0 = \$15 [17:0];
+  assign \a$14  = \a$1 [15:8];
+  assign \b$15  = \b$3 [15:8];
   assign \pa$16  = pa;
   assign \pb$17  = pb;
   assign \sa$18  = sa;
   assign t1 = { \$24 [16], \$24  };
+  assign \a$22  = \a$1 [23:16];
+  assign \b$23  = \b$3 [23:16];
   assign \pa$24  = pa;
   assign \pb$25  = pb;
   assign \sb$27  = sb;
   assign t2 = { \$33 [16], \$33  };
+  assign \a$30  = \a$1 [31:24];
+  assign \b$31  = \b$3 [31:24];
   assign \pa$32  = pa;
   assign \pb$33  = pb;
   assign t3 = { \p$37 [9], \p$37 [9], \p$37 [9], \p$37 [9], \p$37 [9], \p$37 [9], \p$37 [9], \p$37 [9], \p$37  };
@@ -40129,8 +21018,7 @@ module \mac_array.pe_3_2.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
 endmodule
 
 (* generator = "Amaranth" *)
-module \mac_array.pe_3_2.level.u0 (pa, pb, sa, sb, \a$3 , \b$5 , \p$30 );
-  reg \$auto$verilog_backend.cc:2355:dump_module$73  = 0;
+module \mac_array.pe_3_2.level.u0 (pa, pb, sa, sb, \a$1 , \b$3 , \p$30 );
   wire \$1 ;
   wire [8:0] \$10 ;
   wire [11:0] \$11 ;
@@ -40184,18 +21072,18 @@ module \mac_array.pe_3_2.level.u0 (pa, pb, sa, sb, \a$3 , \b$5 , \p$30 );
   wire \$7 ;
   wire \$8 ;
   wire [8:0] \$9 ;
-  reg [1:0] a;
-  reg [1:0] \a$12 ;
-  reg [1:0] \a$18 ;
-  reg [1:0] \a$24 ;
-  input [7:0] \a$3 ;
-  wire [7:0] \a$3 ;
-  reg [1:0] b;
-  reg [1:0] \b$13 ;
-  reg [1:0] \b$19 ;
-  reg [1:0] \b$25 ;
-  input [7:0] \b$5 ;
-  wire [7:0] \b$5 ;
+  wire [1:0] a;
+  input [7:0] \a$1 ;
+  wire [7:0] \a$1 ;
+  wire [1:0] \a$12 ;
+  wire [1:0] \a$18 ;
+  wire [1:0] \a$24 ;
+  wire [1:0] b;
+  wire [1:0] \b$13 ;
+  wire [1:0] \b$19 ;
+  wire [1:0] \b$25 ;
+  input [7:0] \b$3 ;
+  wire [7:0] \b$3 ;
   wire [5:0] p;
   wire [5:0] \p$17 ;
   wire [5:0] \p$23 ;
@@ -40211,13 +21099,13 @@ module \mac_array.pe_3_2.level.u0 (pa, pb, sa, sb, \a$3 , \b$5 , \p$30 );
   wire \sa$14 ;
   wire \sa$20 ;
   wire \sa$26 ;
-  wire \sa$7 ;
+  wire \sa$5 ;
   input sb;
   wire sb;
   wire \sb$15 ;
   wire \sb$21 ;
   wire \sb$27 ;
-  wire \sb$9 ;
+  wire \sb$7 ;
   wire [9:0] t0;
   wire [9:0] t1;
   wire [9:0] t2;
@@ -40275,208 +21163,48 @@ module \mac_array.pe_3_2.level.u0 (pa, pb, sa, sb, \a$3 , \b$5 , \p$30 );
   assign \$43  = pa == 2'h3;
   assign \$44  = | { \$43 , \$42 , \$41  };
   \mac_array.pe_3_2.level.u0.u0  u0 (
-    .a(a),
-    .b(b),
+    .a(\a$1 [1:0]),
+    .b(\b$3 [1:0]),
     .p(p),
     .sa(sa),
     .sb(sb)
   );
   \mac_array.pe_3_2.level.u0.u1  u1 (
-    .a(\a$12 ),
-    .b(\b$13 ),
+    .a(\a$1 [3:2]),
+    .b(\b$3 [3:2]),
     .p(\p$17 ),
     .sa(sa),
     .sb(\sb$15 )
   );
   \mac_array.pe_3_2.level.u0.u2  u2 (
-    .a(\a$18 ),
-    .b(\b$19 ),
+    .a(\a$1 [5:4]),
+    .b(\b$3 [5:4]),
     .p(\p$23 ),
     .sa(\sa$20 ),
     .sb(sb)
   );
   \mac_array.pe_3_2.level.u0.u3  u3 (
-    .a(\a$24 ),
-    .b(\b$25 ),
+    .a(\a$1 [7:6]),
+    .b(\b$3 [7:6]),
     .p(\p$29 ),
     .sa(\sa$26 ),
     .sb(\sb$27 )
   );
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$73 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[0] = \a$3 [0];
-      default:
-          a[0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[1] = \a$3 [1];
-      default:
-          a[1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$73 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[0] = \b$5 [0];
-      default:
-          b[0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[1] = \b$5 [1];
-      default:
-          b[1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$73 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [0] = \a$3 [0];
-      4'h4, 4'h8:
-          \a$12 [0] = \a$3 [6];
-      default:
-          \a$12 [0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [1] = \a$3 [1];
-      4'h4, 4'h8:
-          \a$12 [1] = \a$3 [7];
-      default:
-          \a$12 [1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$73 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [0] = \b$5 [2];
-      default:
-          \b$13 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [1] = \b$5 [3];
-      default:
-          \b$13 [1] = \b$5 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$73 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [0] = \a$3 [2];
-      4'h0:
-          \a$18 [0] = \a$3 [4];
-      default:
-          \a$18 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [1] = \a$3 [3];
-      4'h0:
-          \a$18 [1] = \a$3 [5];
-      default:
-          \a$18 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$73 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [0] = \b$5 [6];
-      4'h4, 4'h8:
-          \b$19 [0] = \b$5 [0];
-      4'h0:
-          \b$19 [0] = \b$5 [4];
-      default:
-          \b$19 [0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [1] = \b$5 [7];
-      4'h4, 4'h8:
-          \b$19 [1] = \b$5 [1];
-      4'h0:
-          \b$19 [1] = \b$5 [5];
-      default:
-          \b$19 [1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$73 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [0] = \a$3 [2];
-      4'h4, 4'h8:
-          \a$24 [0] = \a$3 [4];
-      4'h0:
-          \a$24 [0] = \a$3 [6];
-      default:
-          \a$24 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [1] = \a$3 [3];
-      4'h4, 4'h8:
-          \a$24 [1] = \a$3 [5];
-      4'h0:
-          \a$24 [1] = \a$3 [7];
-      default:
-          \a$24 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$73 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [0] = \b$5 [4];
-      4'h4, 4'h8:
-          \b$25 [0] = \b$5 [2];
-      4'h0:
-          \b$25 [0] = \b$5 [6];
-      default:
-          \b$25 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [1] = \b$5 [5];
-      4'h4, 4'h8:
-          \b$25 [1] = \b$5 [3];
-      4'h0:
-          \b$25 [1] = \b$5 [7];
-      default:
-          \b$25 [1] = \b$5 [1];
-    endcase
-  end
-  assign \sa$7  = sa;
-  assign \sb$9  = sb;
+  assign a = \a$1 [1:0];
+  assign b = \b$3 [1:0];
+  assign \sa$5  = sa;
+  assign \sb$7  = sb;
   assign t0 = \$18 [9:0];
+  assign \a$12  = \a$1 [3:2];
+  assign \b$13  = \b$3 [3:2];
   assign \sa$14  = sa;
   assign t1 = { \$29 [8], \$29  };
+  assign \a$18  = \a$1 [5:4];
+  assign \b$19  = \b$3 [5:4];
   assign \sb$21  = sb;
   assign t2 = { \$40 [8], \$40  };
+  assign \a$24  = \a$1 [7:6];
+  assign \b$25  = \b$3 [7:6];
   assign t3 = { \p$29 [5], \p$29 [5], \p$29 [5], \p$29 [5], \p$29  };
   assign \p$30  = \$53 [9:0];
   assign \$9  = { p[5], p, 2'h0 };
@@ -40563,8 +21291,7 @@ module \mac_array.pe_3_2.level.u0.u3 (sb, p, a, b, sa);
 endmodule
 
 (* generator = "Amaranth" *)
-module \mac_array.pe_3_2.level.u1 (\p$30 , pa, pb, sa, \a$3 , \b$5 , sb);
-  reg \$auto$verilog_backend.cc:2355:dump_module$74  = 0;
+module \mac_array.pe_3_2.level.u1 (\p$30 , pa, pb, sa, \a$1 , \b$3 , sb);
   wire \$1 ;
   wire [8:0] \$10 ;
   wire [11:0] \$11 ;
@@ -40618,18 +21345,18 @@ module \mac_array.pe_3_2.level.u1 (\p$30 , pa, pb, sa, \a$3 , \b$5 , sb);
   wire \$7 ;
   wire \$8 ;
   wire [8:0] \$9 ;
-  reg [1:0] a;
-  reg [1:0] \a$12 ;
-  reg [1:0] \a$18 ;
-  reg [1:0] \a$24 ;
-  input [7:0] \a$3 ;
-  wire [7:0] \a$3 ;
-  reg [1:0] b;
-  reg [1:0] \b$13 ;
-  reg [1:0] \b$19 ;
-  reg [1:0] \b$25 ;
-  input [7:0] \b$5 ;
-  wire [7:0] \b$5 ;
+  wire [1:0] a;
+  input [7:0] \a$1 ;
+  wire [7:0] \a$1 ;
+  wire [1:0] \a$12 ;
+  wire [1:0] \a$18 ;
+  wire [1:0] \a$24 ;
+  wire [1:0] b;
+  wire [1:0] \b$13 ;
+  wire [1:0] \b$19 ;
+  wire [1:0] \b$25 ;
+  input [7:0] \b$3 ;
+  wire [7:0] \b$3 ;
   wire [5:0] p;
   wire [5:0] \p$17 ;
   wire [5:0] \p$23 ;
@@ -40645,13 +21372,13 @@ module \mac_array.pe_3_2.level.u1 (\p$30 , pa, pb, sa, \a$3 , \b$5 , sb);
   wire \sa$14 ;
   wire \sa$20 ;
   wire \sa$26 ;
-  wire \sa$7 ;
+  wire \sa$5 ;
   input sb;
   wire sb;
   wire \sb$15 ;
   wire \sb$21 ;
   wire \sb$27 ;
-  wire \sb$9 ;
+  wire \sb$7 ;
   wire [9:0] t0;
   wire [9:0] t1;
   wire [9:0] t2;
@@ -40709,208 +21436,48 @@ module \mac_array.pe_3_2.level.u1 (\p$30 , pa, pb, sa, \a$3 , \b$5 , sb);
   assign \$43  = pa == 2'h3;
   assign \$44  = | { \$43 , \$42 , \$41  };
   \mac_array.pe_3_2.level.u1.u0  u0 (
-    .a(a),
-    .b(b),
+    .a(\a$1 [1:0]),
+    .b(\b$3 [1:0]),
     .p(p),
     .sa(sa),
     .sb(sb)
   );
   \mac_array.pe_3_2.level.u1.u1  u1 (
-    .a(\a$12 ),
-    .b(\b$13 ),
+    .a(\a$1 [3:2]),
+    .b(\b$3 [3:2]),
     .p(\p$17 ),
     .sa(sa),
     .sb(\sb$15 )
   );
   \mac_array.pe_3_2.level.u1.u2  u2 (
-    .a(\a$18 ),
-    .b(\b$19 ),
+    .a(\a$1 [5:4]),
+    .b(\b$3 [5:4]),
     .p(\p$23 ),
     .sa(\sa$20 ),
     .sb(sb)
   );
   \mac_array.pe_3_2.level.u1.u3  u3 (
-    .a(\a$24 ),
-    .b(\b$25 ),
+    .a(\a$1 [7:6]),
+    .b(\b$3 [7:6]),
     .p(\p$29 ),
     .sa(\sa$26 ),
     .sb(\sb$27 )
   );
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$74 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[0] = \a$3 [0];
-      default:
-          a[0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[1] = \a$3 [1];
-      default:
-          a[1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$74 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[0] = \b$5 [0];
-      default:
-          b[0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[1] = \b$5 [1];
-      default:
-          b[1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$74 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [0] = \a$3 [0];
-      4'h4, 4'h8:
-          \a$12 [0] = \a$3 [6];
-      default:
-          \a$12 [0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [1] = \a$3 [1];
-      4'h4, 4'h8:
-          \a$12 [1] = \a$3 [7];
-      default:
-          \a$12 [1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$74 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [0] = \b$5 [2];
-      default:
-          \b$13 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [1] = \b$5 [3];
-      default:
-          \b$13 [1] = \b$5 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$74 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [0] = \a$3 [2];
-      4'h0:
-          \a$18 [0] = \a$3 [4];
-      default:
-          \a$18 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [1] = \a$3 [3];
-      4'h0:
-          \a$18 [1] = \a$3 [5];
-      default:
-          \a$18 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$74 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [0] = \b$5 [6];
-      4'h4, 4'h8:
-          \b$19 [0] = \b$5 [0];
-      4'h0:
-          \b$19 [0] = \b$5 [4];
-      default:
-          \b$19 [0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [1] = \b$5 [7];
-      4'h4, 4'h8:
-          \b$19 [1] = \b$5 [1];
-      4'h0:
-          \b$19 [1] = \b$5 [5];
-      default:
-          \b$19 [1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$74 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [0] = \a$3 [2];
-      4'h4, 4'h8:
-          \a$24 [0] = \a$3 [4];
-      4'h0:
-          \a$24 [0] = \a$3 [6];
-      default:
-          \a$24 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [1] = \a$3 [3];
-      4'h4, 4'h8:
-          \a$24 [1] = \a$3 [5];
-      4'h0:
-          \a$24 [1] = \a$3 [7];
-      default:
-          \a$24 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$74 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [0] = \b$5 [4];
-      4'h4, 4'h8:
-          \b$25 [0] = \b$5 [2];
-      4'h0:
-          \b$25 [0] = \b$5 [6];
-      default:
-          \b$25 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [1] = \b$5 [5];
-      4'h4, 4'h8:
-          \b$25 [1] = \b$5 [3];
-      4'h0:
-          \b$25 [1] = \b$5 [7];
-      default:
-          \b$25 [1] = \b$5 [1];
-    endcase
-  end
-  assign \sa$7  = sa;
-  assign \sb$9  = sb;
+  assign a = \a$1 [1:0];
+  assign b = \b$3 [1:0];
+  assign \sa$5  = sa;
+  assign \sb$7  = sb;
   assign t0 = \$18 [9:0];
+  assign \a$12  = \a$1 [3:2];
+  assign \b$13  = \b$3 [3:2];
   assign \sa$14  = sa;
   assign t1 = { \$29 [8], \$29  };
+  assign \a$18  = \a$1 [5:4];
+  assign \b$19  = \b$3 [5:4];
   assign \sb$21  = sb;
   assign t2 = { \$40 [8], \$40  };
+  assign \a$24  = \a$1 [7:6];
+  assign \b$25  = \b$3 [7:6];
   assign t3 = { \p$29 [5], \p$29 [5], \p$29 [5], \p$29 [5], \p$29  };
   assign \p$30  = \$53 [9:0];
   assign \$9  = { p[5], p, 2'h0 };
@@ -40997,8 +21564,7 @@ module \mac_array.pe_3_2.level.u1.u3 (sb, p, a, b, sa);
 endmodule
 
 (* generator = "Amaranth" *)
-module \mac_array.pe_3_2.level.u2 (\p$30 , pa, pb, sb, \a$3 , \b$5 , sa);
-  reg \$auto$verilog_backend.cc:2355:dump_module$75  = 0;
+module \mac_array.pe_3_2.level.u2 (\p$30 , pa, pb, sb, \a$1 , \b$3 , sa);
   wire \$1 ;
   wire [8:0] \$10 ;
   wire [11:0] \$11 ;
@@ -41052,18 +21618,18 @@ module \mac_array.pe_3_2.level.u2 (\p$30 , pa, pb, sb, \a$3 , \b$5 , sa);
   wire \$7 ;
   wire \$8 ;
   wire [8:0] \$9 ;
-  reg [1:0] a;
-  reg [1:0] \a$12 ;
-  reg [1:0] \a$18 ;
-  reg [1:0] \a$24 ;
-  input [7:0] \a$3 ;
-  wire [7:0] \a$3 ;
-  reg [1:0] b;
-  reg [1:0] \b$13 ;
-  reg [1:0] \b$19 ;
-  reg [1:0] \b$25 ;
-  input [7:0] \b$5 ;
-  wire [7:0] \b$5 ;
+  wire [1:0] a;
+  input [7:0] \a$1 ;
+  wire [7:0] \a$1 ;
+  wire [1:0] \a$12 ;
+  wire [1:0] \a$18 ;
+  wire [1:0] \a$24 ;
+  wire [1:0] b;
+  wire [1:0] \b$13 ;
+  wire [1:0] \b$19 ;
+  wire [1:0] \b$25 ;
+  input [7:0] \b$3 ;
+  wire [7:0] \b$3 ;
   wire [5:0] p;
   wire [5:0] \p$17 ;
   wire [5:0] \p$23 ;
@@ -41079,13 +21645,13 @@ module \mac_array.pe_3_2.level.u2 (\p$30 , pa, pb, sb, \a$3 , \b$5 , sa);
   wire \sa$14 ;
   wire \sa$20 ;
   wire \sa$26 ;
-  wire \sa$7 ;
+  wire \sa$5 ;
   input sb;
   wire sb;
   wire \sb$15 ;
   wire \sb$21 ;
   wire \sb$27 ;
-  wire \sb$9 ;
+  wire \sb$7 ;
   wire [9:0] t0;
   wire [9:0] t1;
   wire [9:0] t2;
@@ -41143,208 +21709,48 @@ module \mac_array.pe_3_2.level.u2 (\p$30 , pa, pb, sb, \a$3 , \b$5 , sa);
   assign \$43  = pa == 2'h3;
   assign \$44  = | { \$43 , \$42 , \$41  };
   \mac_array.pe_3_2.level.u2.u0  u0 (
-    .a(a),
-    .b(b),
+    .a(\a$1 [1:0]),
+    .b(\b$3 [1:0]),
     .p(p),
     .sa(sa),
     .sb(sb)
   );
   \mac_array.pe_3_2.level.u2.u1  u1 (
-    .a(\a$12 ),
-    .b(\b$13 ),
+    .a(\a$1 [3:2]),
+    .b(\b$3 [3:2]),
     .p(\p$17 ),
     .sa(sa),
     .sb(\sb$15 )
   );
   \mac_array.pe_3_2.level.u2.u2  u2 (
-    .a(\a$18 ),
-    .b(\b$19 ),
+    .a(\a$1 [5:4]),
+    .b(\b$3 [5:4]),
     .p(\p$23 ),
     .sa(\sa$20 ),
     .sb(sb)
   );
   \mac_array.pe_3_2.level.u2.u3  u3 (
-    .a(\a$24 ),
-    .b(\b$25 ),
+    .a(\a$1 [7:6]),
+    .b(\b$3 [7:6]),
     .p(\p$29 ),
     .sa(\sa$26 ),
     .sb(\sb$27 )
   );
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$75 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[0] = \a$3 [0];
-      default:
-          a[0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[1] = \a$3 [1];
-      default:
-          a[1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$75 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[0] = \b$5 [0];
-      default:
-          b[0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[1] = \b$5 [1];
-      default:
-          b[1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$75 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [0] = \a$3 [0];
-      4'h4, 4'h8:
-          \a$12 [0] = \a$3 [6];
-      default:
-          \a$12 [0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [1] = \a$3 [1];
-      4'h4, 4'h8:
-          \a$12 [1] = \a$3 [7];
-      default:
-          \a$12 [1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$75 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [0] = \b$5 [2];
-      default:
-          \b$13 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [1] = \b$5 [3];
-      default:
-          \b$13 [1] = \b$5 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$75 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [0] = \a$3 [2];
-      4'h0:
-          \a$18 [0] = \a$3 [4];
-      default:
-          \a$18 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [1] = \a$3 [3];
-      4'h0:
-          \a$18 [1] = \a$3 [5];
-      default:
-          \a$18 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$75 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [0] = \b$5 [6];
-      4'h4, 4'h8:
-          \b$19 [0] = \b$5 [0];
-      4'h0:
-          \b$19 [0] = \b$5 [4];
-      default:
-          \b$19 [0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [1] = \b$5 [7];
-      4'h4, 4'h8:
-          \b$19 [1] = \b$5 [1];
-      4'h0:
-          \b$19 [1] = \b$5 [5];
-      default:
-          \b$19 [1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$75 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [0] = \a$3 [2];
-      4'h4, 4'h8:
-          \a$24 [0] = \a$3 [4];
-      4'h0:
-          \a$24 [0] = \a$3 [6];
-      default:
-          \a$24 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [1] = \a$3 [3];
-      4'h4, 4'h8:
-          \a$24 [1] = \a$3 [5];
-      4'h0:
-          \a$24 [1] = \a$3 [7];
-      default:
-          \a$24 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$75 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [0] = \b$5 [4];
-      4'h4, 4'h8:
-          \b$25 [0] = \b$5 [2];
-      4'h0:
-          \b$25 [0] = \b$5 [6];
-      default:
-          \b$25 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [1] = \b$5 [5];
-      4'h4, 4'h8:
-          \b$25 [1] = \b$5 [3];
-      4'h0:
-          \b$25 [1] = \b$5 [7];
-      default:
-          \b$25 [1] = \b$5 [1];
-    endcase
-  end
-  assign \sa$7  = sa;
-  assign \sb$9  = sb;
+  assign a = \a$1 [1:0];
+  assign b = \b$3 [1:0];
+  assign \sa$5  = sa;
+  assign \sb$7  = sb;
   assign t0 = \$18 [9:0];
+  assign \a$12  = \a$1 [3:2];
+  assign \b$13  = \b$3 [3:2];
   assign \sa$14  = sa;
   assign t1 = { \$29 [8], \$29  };
+  assign \a$18  = \a$1 [5:4];
+  assign \b$19  = \b$3 [5:4];
   assign \sb$21  = sb;
   assign t2 = { \$40 [8], \$40  };
+  assign \a$24  = \a$1 [7:6];
+  assign \b$25  = \b$3 [7:6];
   assign t3 = { \p$29 [5], \p$29 [5], \p$29 [5], \p$29 [5], \p$29  };
   assign \p$30  = \$53 [9:0];
   assign \$9  = { p[5], p, 2'h0 };
@@ -41431,8 +21837,7 @@ module \mac_array.pe_3_2.level.u2.u3 (sb, p, a, b, sa);
 endmodule
 
 (* generator = "Amaranth" *)
-module \mac_array.pe_3_2.level.u3 (sb, \p$30 , pa, pb, \a$3 , \b$5 , sa);
-  reg \$auto$verilog_backend.cc:2355:dump_module$76  = 0;
+module \mac_array.pe_3_2.level.u3 (sb, \p$30 , pa, pb, \a$1 , \b$3 , sa);
   wire \$1 ;
   wire [8:0] \$10 ;
   wire [11:0] \$11 ;
@@ -41486,18 +21891,18 @@ module \mac_array.pe_3_2.level.u3 (sb, \p$30 , pa, pb, \a$3 , \b$5 , sa);
   wire \$7 ;
   wire \$8 ;
   wire [8:0] \$9 ;
-  reg [1:0] a;
-  reg [1:0] \a$12 ;
-  reg [1:0] \a$18 ;
-  reg [1:0] \a$24 ;
-  input [7:0] \a$3 ;
-  wire [7:0] \a$3 ;
-  reg [1:0] b;
-  reg [1:0] \b$13 ;
-  reg [1:0] \b$19 ;
-  reg [1:0] \b$25 ;
-  input [7:0] \b$5 ;
-  wire [7:0] \b$5 ;
+  wire [1:0] a;
+  input [7:0] \a$1 ;
+  wire [7:0] \a$1 ;
+  wire [1:0] \a$12 ;
+  wire [1:0] \a$18 ;
+  wire [1:0] \a$24 ;
+  wire [1:0] b;
+  wire [1:0] \b$13 ;
+  wire [1:0] \b$19 ;
+  wire [1:0] \b$25 ;
+  input [7:0] \b$3 ;
+  wire [7:0] \b$3 ;
   wire [5:0] p;
   wire [5:0] \p$17 ;
   wire [5:0] \p$23 ;
@@ -41513,13 +21918,13 @@ module \mac_array.pe_3_2.level.u3 (sb, \p$30 , pa, pb, \a$3 , \b$5 , sa);
   wire \sa$14 ;
   wire \sa$20 ;
   wire \sa$26 ;
-  wire \sa$7 ;
+  wire \sa$5 ;
   input sb;
   wire sb;
   wire \sb$15 ;
   wire \sb$21 ;
   wire \sb$27 ;
-  wire \sb$9 ;
+  wire \sb$7 ;
   wire [9:0] t0;
   wire [9:0] t1;
   wire [9:0] t2;
@@ -41577,208 +21982,48 @@ module \mac_array.pe_3_2.level.u3 (sb, \p$30 , pa, pb, \a$3 , \b$5 , sa);
   assign \$43  = pa == 2'h3;
   assign \$44  = | { \$43 , \$42 , \$41  };
   \mac_array.pe_3_2.level.u3.u0  u0 (
-    .a(a),
-    .b(b),
+    .a(\a$1 [1:0]),
+    .b(\b$3 [1:0]),
     .p(p),
     .sa(sa),
     .sb(sb)
   );
   \mac_array.pe_3_2.level.u3.u1  u1 (
-    .a(\a$12 ),
-    .b(\b$13 ),
+    .a(\a$1 [3:2]),
+    .b(\b$3 [3:2]),
     .p(\p$17 ),
     .sa(sa),
     .sb(\sb$15 )
   );
   \mac_array.pe_3_2.level.u3.u2  u2 (
-    .a(\a$18 ),
-    .b(\b$19 ),
+    .a(\a$1 [5:4]),
+    .b(\b$3 [5:4]),
     .p(\p$23 ),
     .sa(\sa$20 ),
     .sb(sb)
   );
   \mac_array.pe_3_2.level.u3.u3  u3 (
-    .a(\a$24 ),
-    .b(\b$25 ),
+    .a(\a$1 [7:6]),
+    .b(\b$3 [7:6]),
     .p(\p$29 ),
     .sa(\sa$26 ),
     .sb(\sb$27 )
   );
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$76 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[0] = \a$3 [0];
-      default:
-          a[0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[1] = \a$3 [1];
-      default:
-          a[1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$76 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[0] = \b$5 [0];
-      default:
-          b[0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[1] = \b$5 [1];
-      default:
-          b[1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$76 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [0] = \a$3 [0];
-      4'h4, 4'h8:
-          \a$12 [0] = \a$3 [6];
-      default:
-          \a$12 [0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [1] = \a$3 [1];
-      4'h4, 4'h8:
-          \a$12 [1] = \a$3 [7];
-      default:
-          \a$12 [1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$76 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [0] = \b$5 [2];
-      default:
-          \b$13 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [1] = \b$5 [3];
-      default:
-          \b$13 [1] = \b$5 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$76 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [0] = \a$3 [2];
-      4'h0:
-          \a$18 [0] = \a$3 [4];
-      default:
-          \a$18 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [1] = \a$3 [3];
-      4'h0:
-          \a$18 [1] = \a$3 [5];
-      default:
-          \a$18 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$76 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [0] = \b$5 [6];
-      4'h4, 4'h8:
-          \b$19 [0] = \b$5 [0];
-      4'h0:
-          \b$19 [0] = \b$5 [4];
-      default:
-          \b$19 [0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [1] = \b$5 [7];
-      4'h4, 4'h8:
-          \b$19 [1] = \b$5 [1];
-      4'h0:
-          \b$19 [1] = \b$5 [5];
-      default:
-          \b$19 [1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$76 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [0] = \a$3 [2];
-      4'h4, 4'h8:
-          \a$24 [0] = \a$3 [4];
-      4'h0:
-          \a$24 [0] = \a$3 [6];
-      default:
-          \a$24 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [1] = \a$3 [3];
-      4'h4, 4'h8:
-          \a$24 [1] = \a$3 [5];
-      4'h0:
-          \a$24 [1] = \a$3 [7];
-      default:
-          \a$24 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$76 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [0] = \b$5 [4];
-      4'h4, 4'h8:
-          \b$25 [0] = \b$5 [2];
-      4'h0:
-          \b$25 [0] = \b$5 [6];
-      default:
-          \b$25 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [1] = \b$5 [5];
-      4'h4, 4'h8:
-          \b$25 [1] = \b$5 [3];
-      4'h0:
-          \b$25 [1] = \b$5 [7];
-      default:
-          \b$25 [1] = \b$5 [1];
-    endcase
-  end
-  assign \sa$7  = sa;
-  assign \sb$9  = sb;
+  assign a = \a$1 [1:0];
+  assign b = \b$3 [1:0];
+  assign \sa$5  = sa;
+  assign \sb$7  = sb;
   assign t0 = \$18 [9:0];
+  assign \a$12  = \a$1 [3:2];
+  assign \b$13  = \b$3 [3:2];
   assign \sa$14  = sa;
   assign t1 = { \$29 [8], \$29  };
+  assign \a$18  = \a$1 [5:4];
+  assign \b$19  = \b$3 [5:4];
   assign \sb$21  = sb;
   assign t2 = { \$40 [8], \$40  };
+  assign \a$24  = \a$1 [7:6];
+  assign \b$25  = \b$3 [7:6];
   assign t3 = { \p$29 [5], \p$29 [5], \p$29 [5], \p$29 [5], \p$29  };
   assign \p$30  = \$53 [9:0];
   assign \$9  = { p[5], p, 2'h0 };
@@ -41895,8 +22140,8 @@ module \mac_array.pe_3_3 (pa, pb, sa, sb, a, b, p);
   assign \$3  = \$1  & \$2 ;
   assign p = \$3  ? \p$13  : 18'h00000;
   \mac_array.pe_3_3.level  level (
-    .\a$3 (a),
-    .\b$5 (b),
+    .\a$1 (a),
+    .\b$3 (b),
     .\p$38 (\p$13 ),
     .pa(pa),
     .pb(pb),
@@ -41912,8 +22157,7 @@ module \mac_array.pe_3_3 (pa, pb, sa, sb, a, b, p);
 endmodule
 
 (* generator = "Amaranth" *)
-module \mac_array.pe_3_3.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
-  reg \$auto$verilog_backend.cc:2355:dump_module$77  = 0;
+module \mac_array.pe_3_3.level (pa, pb, sa, sb, \a$1 , \b$3 , \p$38 );
   wire \$1 ;
   wire \$10 ;
   wire \$11 ;
@@ -41958,18 +22202,18 @@ module \mac_array.pe_3_3.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
   wire [16:0] \$7 ;
   wire [16:0] \$8 ;
   wire [23:0] \$9 ;
-  reg [7:0] a;
-  reg [7:0] \a$14 ;
-  reg [7:0] \a$22 ;
-  input [31:0] \a$3 ;
-  wire [31:0] \a$3 ;
-  reg [7:0] \a$30 ;
-  reg [7:0] b;
-  reg [7:0] \b$15 ;
-  reg [7:0] \b$23 ;
-  reg [7:0] \b$31 ;
-  input [31:0] \b$5 ;
-  wire [31:0] \b$5 ;
+  wire [7:0] a;
+  input [31:0] \a$1 ;
+  wire [31:0] \a$1 ;
+  wire [7:0] \a$14 ;
+  wire [7:0] \a$22 ;
+  wire [7:0] \a$30 ;
+  wire [7:0] b;
+  wire [7:0] \b$15 ;
+  wire [7:0] \b$23 ;
+  input [31:0] \b$3 ;
+  wire [31:0] \b$3 ;
+  wire [7:0] \b$31 ;
   wire [9:0] p;
   wire [9:0] \p$21 ;
   wire [9:0] \p$29 ;
@@ -41981,7 +22225,7 @@ module \mac_array.pe_3_3.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
   wire [1:0] \pa$16 ;
   wire [1:0] \pa$24 ;
   wire [1:0] \pa$32 ;
-  wire [1:0] \pa$6 ;
+  wire [1:0] \pa$5 ;
   input [1:0] pb;
   wire [1:0] pb;
   wire [1:0] \pb$17 ;
@@ -42048,8 +22292,8 @@ module \mac_array.pe_3_3.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
   assign \$43  = $signed(\$33 ) + $signed(\p$37 );
   assign \$44  = $signed(\$42 ) + $signed(\$43 );
   \mac_array.pe_3_3.level.u0  u0 (
-    .\a$3 (a),
-    .\b$5 (b),
+    .\a$1 (\a$1 [7:0]),
+    .\b$3 (\b$3 [7:0]),
     .\p$30 (p),
     .pa(pa),
     .pb(pb),
@@ -42057,8 +22301,8 @@ module \mac_array.pe_3_3.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
     .sb(sb)
   );
   \mac_array.pe_3_3.level.u1  u1 (
-    .\a$3 (\a$14 ),
-    .\b$5 (\b$15 ),
+    .\a$1 (\a$1 [15:8]),
+    .\b$3 (\b$3 [15:8]),
     .\p$30 (\p$21 ),
     .pa(pa),
     .pb(pb),
@@ -42066,8 +22310,8 @@ module \mac_array.pe_3_3.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
     .sb(\sb$19 )
   );
   \mac_array.pe_3_3.level.u2  u2 (
-    .\a$3 (\a$22 ),
-    .\b$5 (\b$23 ),
+    .\a$1 (\a$1 [23:16]),
+    .\b$3 (\b$3 [23:16]),
     .\p$30 (\p$29 ),
     .pa(pa),
     .pb(pb),
@@ -42075,707 +22319,35 @@ module \mac_array.pe_3_3.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
     .sb(sb)
   );
   \mac_array.pe_3_3.level.u3  u3 (
-    .\a$3 (\a$30 ),
-    .\b$5 (\b$31 ),
+    .\a$1 (\a$1 [31:24]),
+    .\b$3 (\b$3 [31:24]),
     .\p$30 (\p$37 ),
     .pa(pa),
     .pb(pb),
     .sa(\sa$34 ),
     .sb(\sb$35 )
   );
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$77 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$31 [0] = \b$5 [12];
-      4'h8, 4'h9:
-          \b$31 [0] = \b$5 [4];
-      4'h2:
-          \b$31 [0] = \b$5 [16];
-      4'h6:
-          \b$31 [0] = \b$5 [8];
-      4'ha:
-          \b$31 [0] = \b$5 [0];
-      default:
-          \b$31 [0] = \b$5 [24];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$31 [1] = \b$5 [13];
-      4'h8, 4'h9:
-          \b$31 [1] = \b$5 [5];
-      4'h2:
-          \b$31 [1] = \b$5 [17];
-      4'h6:
-          \b$31 [1] = \b$5 [9];
-      4'ha:
-          \b$31 [1] = \b$5 [1];
-      default:
-          \b$31 [1] = \b$5 [25];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$31 [2] = \b$5 [14];
-      4'h8, 4'h9:
-          \b$31 [2] = \b$5 [6];
-      4'h2:
-          \b$31 [2] = \b$5 [18];
-      4'h6:
-          \b$31 [2] = \b$5 [10];
-      4'ha:
-          \b$31 [2] = \b$5 [2];
-      default:
-          \b$31 [2] = \b$5 [26];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$31 [3] = \b$5 [15];
-      4'h8, 4'h9:
-          \b$31 [3] = \b$5 [7];
-      4'h2:
-          \b$31 [3] = \b$5 [19];
-      4'h6:
-          \b$31 [3] = \b$5 [11];
-      4'ha:
-          \b$31 [3] = \b$5 [3];
-      default:
-          \b$31 [3] = \b$5 [27];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$31 [4] = \b$5 [28];
-      4'h2:
-          \b$31 [4] = \b$5 [24];
-      default:
-          \b$31 [4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$31 [5] = \b$5 [29];
-      4'h2:
-          \b$31 [5] = \b$5 [25];
-      default:
-          \b$31 [5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$31 [6] = \b$5 [30];
-      4'h2:
-          \b$31 [6] = \b$5 [26];
-      default:
-          \b$31 [6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$31 [7] = \b$5 [31];
-      4'h2:
-          \b$31 [7] = \b$5 [27];
-      default:
-          \b$31 [7] = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$77 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h8, 4'h9, 4'ha:
-          a[0] = \a$3 [4];
-      default:
-          a[0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h8, 4'h9, 4'ha:
-          a[1] = \a$3 [5];
-      default:
-          a[1] = \a$3 [1];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h8, 4'h9, 4'ha:
-          a[2] = \a$3 [6];
-      default:
-          a[2] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h8, 4'h9, 4'ha:
-          a[3] = \a$3 [7];
-      default:
-          a[3] = \a$3 [3];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          a[4] = \a$3 [4];
-      4'h8:
-          a[4] = \a$3 [12];
-      default:
-          a[4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          a[5] = \a$3 [5];
-      4'h8:
-          a[5] = \a$3 [13];
-      default:
-          a[5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          a[6] = \a$3 [6];
-      4'h8:
-          a[6] = \a$3 [14];
-      default:
-          a[6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          a[7] = \a$3 [7];
-      4'h8:
-          a[7] = \a$3 [15];
-      default:
-          a[7] = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$77 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          b[0] = \b$5 [4];
-      default:
-          b[0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          b[1] = \b$5 [5];
-      default:
-          b[1] = \b$5 [1];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          b[2] = \b$5 [6];
-      default:
-          b[2] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          b[3] = \b$5 [7];
-      default:
-          b[3] = \b$5 [3];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          b[4] = \b$5 [4];
-      4'h2:
-          b[4] = \b$5 [12];
-      default:
-          b[4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          b[5] = \b$5 [5];
-      4'h2:
-          b[5] = \b$5 [13];
-      default:
-          b[5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          b[6] = \b$5 [6];
-      4'h2:
-          b[6] = \b$5 [14];
-      default:
-          b[6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          b[7] = \b$5 [7];
-      4'h2:
-          b[7] = \b$5 [15];
-      default:
-          b[7] = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$77 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [0] = \a$3 [8];
-      4'h2, 4'h6:
-          \a$14 [0] = \a$3 [0];
-      4'h8:
-          \a$14 [0] = \a$3 [20];
-      4'h9:
-          \a$14 [0] = \a$3 [12];
-      default:
-          \a$14 [0] = \a$3 [4];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [1] = \a$3 [9];
-      4'h2, 4'h6:
-          \a$14 [1] = \a$3 [1];
-      4'h8:
-          \a$14 [1] = \a$3 [21];
-      4'h9:
-          \a$14 [1] = \a$3 [13];
-      default:
-          \a$14 [1] = \a$3 [5];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [2] = \a$3 [10];
-      4'h2, 4'h6:
-          \a$14 [2] = \a$3 [2];
-      4'h8:
-          \a$14 [2] = \a$3 [22];
-      4'h9:
-          \a$14 [2] = \a$3 [14];
-      default:
-          \a$14 [2] = \a$3 [6];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [3] = \a$3 [11];
-      4'h2, 4'h6:
-          \a$14 [3] = \a$3 [3];
-      4'h8:
-          \a$14 [3] = \a$3 [23];
-      4'h9:
-          \a$14 [3] = \a$3 [15];
-      default:
-          \a$14 [3] = \a$3 [7];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [4] = \a$3 [12];
-      4'h8:
-          \a$14 [4] = \a$3 [28];
-      default:
-          \a$14 [4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [5] = \a$3 [13];
-      4'h8:
-          \a$14 [5] = \a$3 [29];
-      default:
-          \a$14 [5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [6] = \a$3 [14];
-      4'h8:
-          \a$14 [6] = \a$3 [30];
-      default:
-          \a$14 [6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [7] = \a$3 [15];
-      4'h8:
-          \a$14 [7] = \a$3 [31];
-      default:
-          \a$14 [7] = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$77 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          \b$15 [0] = \b$5 [0];
-      4'h0, 4'h1:
-          \b$15 [0] = \b$5 [8];
-      default:
-          \b$15 [0] = \b$5 [4];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          \b$15 [1] = \b$5 [1];
-      4'h0, 4'h1:
-          \b$15 [1] = \b$5 [9];
-      default:
-          \b$15 [1] = \b$5 [5];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          \b$15 [2] = \b$5 [2];
-      4'h0, 4'h1:
-          \b$15 [2] = \b$5 [10];
-      default:
-          \b$15 [2] = \b$5 [6];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          \b$15 [3] = \b$5 [3];
-      4'h0, 4'h1:
-          \b$15 [3] = \b$5 [11];
-      default:
-          \b$15 [3] = \b$5 [7];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$15 [4] = \b$5 [12];
-      4'h2:
-          \b$15 [4] = \b$5 [8];
-      default:
-          \b$15 [4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$15 [5] = \b$5 [13];
-      4'h2:
-          \b$15 [5] = \b$5 [9];
-      default:
-          \b$15 [5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$15 [6] = \b$5 [14];
-      4'h2:
-          \b$15 [6] = \b$5 [10];
-      default:
-          \b$15 [6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$15 [7] = \b$5 [15];
-      4'h2:
-          \b$15 [7] = \b$5 [11];
-      default:
-          \b$15 [7] = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$77 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [0] = \a$3 [16];
-      4'h1, 4'h5:
-          \a$22 [0] = \a$3 [8];
-      4'h2, 4'h6:
-          \a$22 [0] = \a$3 [4];
-      default:
-          \a$22 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [1] = \a$3 [17];
-      4'h1, 4'h5:
-          \a$22 [1] = \a$3 [9];
-      4'h2, 4'h6:
-          \a$22 [1] = \a$3 [5];
-      default:
-          \a$22 [1] = \a$3 [1];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [2] = \a$3 [18];
-      4'h1, 4'h5:
-          \a$22 [2] = \a$3 [10];
-      4'h2, 4'h6:
-          \a$22 [2] = \a$3 [6];
-      default:
-          \a$22 [2] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [3] = \a$3 [19];
-      4'h1, 4'h5:
-          \a$22 [3] = \a$3 [11];
-      4'h2, 4'h6:
-          \a$22 [3] = \a$3 [7];
-      default:
-          \a$22 [3] = \a$3 [3];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [4] = \a$3 [20];
-      4'h8:
-          \a$22 [4] = \a$3 [8];
-      default:
-          \a$22 [4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [5] = \a$3 [21];
-      4'h8:
-          \a$22 [5] = \a$3 [9];
-      default:
-          \a$22 [5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [6] = \a$3 [22];
-      4'h8:
-          \a$22 [6] = \a$3 [10];
-      default:
-          \a$22 [6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [7] = \a$3 [23];
-      4'h8:
-          \a$22 [7] = \a$3 [11];
-      default:
-          \a$22 [7] = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$77 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$23 [0] = \b$5 [8];
-      4'h8, 4'h9:
-          \b$23 [0] = \b$5 [0];
-      4'h2:
-          \b$23 [0] = \b$5 [20];
-      4'h6:
-          \b$23 [0] = \b$5 [12];
-      4'ha:
-          \b$23 [0] = \b$5 [4];
-      default:
-          \b$23 [0] = \b$5 [16];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$23 [1] = \b$5 [9];
-      4'h8, 4'h9:
-          \b$23 [1] = \b$5 [1];
-      4'h2:
-          \b$23 [1] = \b$5 [21];
-      4'h6:
-          \b$23 [1] = \b$5 [13];
-      4'ha:
-          \b$23 [1] = \b$5 [5];
-      default:
-          \b$23 [1] = \b$5 [17];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$23 [2] = \b$5 [10];
-      4'h8, 4'h9:
-          \b$23 [2] = \b$5 [2];
-      4'h2:
-          \b$23 [2] = \b$5 [22];
-      4'h6:
-          \b$23 [2] = \b$5 [14];
-      4'ha:
-          \b$23 [2] = \b$5 [6];
-      default:
-          \b$23 [2] = \b$5 [18];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$23 [3] = \b$5 [11];
-      4'h8, 4'h9:
-          \b$23 [3] = \b$5 [3];
-      4'h2:
-          \b$23 [3] = \b$5 [23];
-      4'h6:
-          \b$23 [3] = \b$5 [15];
-      4'ha:
-          \b$23 [3] = \b$5 [7];
-      default:
-          \b$23 [3] = \b$5 [19];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$23 [4] = \b$5 [20];
-      4'h2:
-          \b$23 [4] = \b$5 [28];
-      default:
-          \b$23 [4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$23 [5] = \b$5 [21];
-      4'h2:
-          \b$23 [5] = \b$5 [29];
-      default:
-          \b$23 [5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$23 [6] = \b$5 [22];
-      4'h2:
-          \b$23 [6] = \b$5 [30];
-      default:
-          \b$23 [6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$23 [7] = \b$5 [23];
-      4'h2:
-          \b$23 [7] = \b$5 [31];
-      default:
-          \b$23 [7] = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$77 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h5:
-          \a$30 [0] = \a$3 [12];
-      4'h2, 4'h6:
-          \a$30 [0] = \a$3 [4];
-      4'h8:
-          \a$30 [0] = \a$3 [16];
-      4'h9:
-          \a$30 [0] = \a$3 [8];
-      4'ha:
-          \a$30 [0] = \a$3 [0];
-      default:
-          \a$30 [0] = \a$3 [24];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h5:
-          \a$30 [1] = \a$3 [13];
-      4'h2, 4'h6:
-          \a$30 [1] = \a$3 [5];
-      4'h8:
-          \a$30 [1] = \a$3 [17];
-      4'h9:
-          \a$30 [1] = \a$3 [9];
-      4'ha:
-          \a$30 [1] = \a$3 [1];
-      default:
-          \a$30 [1] = \a$3 [25];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h5:
-          \a$30 [2] = \a$3 [14];
-      4'h2, 4'h6:
-          \a$30 [2] = \a$3 [6];
-      4'h8:
-          \a$30 [2] = \a$3 [18];
-      4'h9:
-          \a$30 [2] = \a$3 [10];
-      4'ha:
-          \a$30 [2] = \a$3 [2];
-      default:
-          \a$30 [2] = \a$3 [26];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h5:
-          \a$30 [3] = \a$3 [15];
-      4'h2, 4'h6:
-          \a$30 [3] = \a$3 [7];
-      4'h8:
-          \a$30 [3] = \a$3 [19];
-      4'h9:
-          \a$30 [3] = \a$3 [11];
-      4'ha:
-          \a$30 [3] = \a$3 [3];
-      default:
-          \a$30 [3] = \a$3 [27];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$30 [4] = \a$3 [28];
-      4'h8:
-          \a$30 [4] = \a$3 [24];
-      default:
-          \a$30 [4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$30 [5] = \a$3 [29];
-      4'h8:
-          \a$30 [5] = \a$3 [25];
-      default:
-          \a$30 [5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$30 [6] = \a$3 [30];
-      4'h8:
-          \a$30 [6] = \a$3 [26];
-      default:
-          \a$30 [6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$30 [7] = \a$3 [31];
-      4'h8:
-          \a$30 [7] = \a$3 [27];
-      default:
-          \a$30 [7] = 1'h0;
-    endcase
-  end
-  assign \pa$6  = pa;
+  assign a = \a$1 [7:0];
+  assign b = \b$3 [7:0];
+  assign \pa$5  = pa;
   assign \pb$7  = pb;
   assign \sa$9  = sa;
   assign \sb$11  = sb;
   assign t0 = \$15 [17:0];
+  assign \a$14  = \a$1 [15:8];
+  assign \b$15  = \b$3 [15:8];
   assign \pa$16  = pa;
   assign \pb$17  = pb;
   assign \sa$18  = sa;
   assign t1 = { \$24 [16], \$24  };
+  assign \a$22  = \a$1 [23:16];
+  assign \b$23  = \b$3 [23:16];
   assign \pa$24  = pa;
   assign \pb$25  = pb;
   assign \sb$27  = sb;
   assign t2 = { \$33 [16], \$33  };
+  assign \a$30  = \a$1 [31:24];
+  assign \b$31  = \b$3 [31:24];
   assign \pa$32  = pa;
   assign \pb$33  = pb;
   assign t3 = { \p$37 [9], \p$37 [9], \p$37 [9], \p$37 [9], \p$37 [9], \p$37 [9], \p$37 [9], \p$37 [9], \p$37  };
@@ -42788,8 +22360,7 @@ module \mac_array.pe_3_3.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
 endmodule
 
 (* generator = "Amaranth" *)
-module \mac_array.pe_3_3.level.u0 (pa, pb, sa, sb, \a$3 , \b$5 , \p$30 );
-  reg \$auto$verilog_backend.cc:2355:dump_module$78  = 0;
+module \mac_array.pe_3_3.level.u0 (pa, pb, sa, sb, \a$1 , \b$3 , \p$30 );
   wire \$1 ;
   wire [8:0] \$10 ;
   wire [11:0] \$11 ;
@@ -42843,18 +22414,18 @@ module \mac_array.pe_3_3.level.u0 (pa, pb, sa, sb, \a$3 , \b$5 , \p$30 );
   wire \$7 ;
   wire \$8 ;
   wire [8:0] \$9 ;
-  reg [1:0] a;
-  reg [1:0] \a$12 ;
-  reg [1:0] \a$18 ;
-  reg [1:0] \a$24 ;
-  input [7:0] \a$3 ;
-  wire [7:0] \a$3 ;
-  reg [1:0] b;
-  reg [1:0] \b$13 ;
-  reg [1:0] \b$19 ;
-  reg [1:0] \b$25 ;
-  input [7:0] \b$5 ;
-  wire [7:0] \b$5 ;
+  wire [1:0] a;
+  input [7:0] \a$1 ;
+  wire [7:0] \a$1 ;
+  wire [1:0] \a$12 ;
+  wire [1:0] \a$18 ;
+  wire [1:0] \a$24 ;
+  wire [1:0] b;
+  wire [1:0] \b$13 ;
+  wire [1:0] \b$19 ;
+  wire [1:0] \b$25 ;
+  input [7:0] \b$3 ;
+  wire [7:0] \b$3 ;
   wire [5:0] p;
   wire [5:0] \p$17 ;
   wire [5:0] \p$23 ;
@@ -42870,13 +22441,13 @@ module \mac_array.pe_3_3.level.u0 (pa, pb, sa, sb, \a$3 , \b$5 , \p$30 );
   wire \sa$14 ;
   wire \sa$20 ;
   wire \sa$26 ;
-  wire \sa$7 ;
+  wire \sa$5 ;
   input sb;
   wire sb;
   wire \sb$15 ;
   wire \sb$21 ;
   wire \sb$27 ;
-  wire \sb$9 ;
+  wire \sb$7 ;
   wire [9:0] t0;
   wire [9:0] t1;
   wire [9:0] t2;
@@ -42934,208 +22505,48 @@ module \mac_array.pe_3_3.level.u0 (pa, pb, sa, sb, \a$3 , \b$5 , \p$30 );
   assign \$43  = pa == 2'h3;
   assign \$44  = | { \$43 , \$42 , \$41  };
   \mac_array.pe_3_3.level.u0.u0  u0 (
-    .a(a),
-    .b(b),
+    .a(\a$1 [1:0]),
+    .b(\b$3 [1:0]),
     .p(p),
     .sa(sa),
     .sb(sb)
   );
   \mac_array.pe_3_3.level.u0.u1  u1 (
-    .a(\a$12 ),
-    .b(\b$13 ),
+    .a(\a$1 [3:2]),
+    .b(\b$3 [3:2]),
     .p(\p$17 ),
     .sa(sa),
     .sb(\sb$15 )
   );
   \mac_array.pe_3_3.level.u0.u2  u2 (
-    .a(\a$18 ),
-    .b(\b$19 ),
+    .a(\a$1 [5:4]),
+    .b(\b$3 [5:4]),
     .p(\p$23 ),
     .sa(\sa$20 ),
     .sb(sb)
   );
   \mac_array.pe_3_3.level.u0.u3  u3 (
-    .a(\a$24 ),
-    .b(\b$25 ),
+    .a(\a$1 [7:6]),
+    .b(\b$3 [7:6]),
     .p(\p$29 ),
     .sa(\sa$26 ),
     .sb(\sb$27 )
   );
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$78 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[0] = \a$3 [0];
-      default:
-          a[0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[1] = \a$3 [1];
-      default:
-          a[1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$78 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[0] = \b$5 [0];
-      default:
-          b[0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[1] = \b$5 [1];
-      default:
-          b[1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$78 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [0] = \a$3 [0];
-      4'h4, 4'h8:
-          \a$12 [0] = \a$3 [6];
-      default:
-          \a$12 [0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [1] = \a$3 [1];
-      4'h4, 4'h8:
-          \a$12 [1] = \a$3 [7];
-      default:
-          \a$12 [1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$78 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [0] = \b$5 [2];
-      default:
-          \b$13 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [1] = \b$5 [3];
-      default:
-          \b$13 [1] = \b$5 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$78 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [0] = \a$3 [2];
-      4'h0:
-          \a$18 [0] = \a$3 [4];
-      default:
-          \a$18 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [1] = \a$3 [3];
-      4'h0:
-          \a$18 [1] = \a$3 [5];
-      default:
-          \a$18 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$78 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [0] = \b$5 [6];
-      4'h4, 4'h8:
-          \b$19 [0] = \b$5 [0];
-      4'h0:
-          \b$19 [0] = \b$5 [4];
-      default:
-          \b$19 [0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [1] = \b$5 [7];
-      4'h4, 4'h8:
-          \b$19 [1] = \b$5 [1];
-      4'h0:
-          \b$19 [1] = \b$5 [5];
-      default:
-          \b$19 [1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$78 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [0] = \a$3 [2];
-      4'h4, 4'h8:
-          \a$24 [0] = \a$3 [4];
-      4'h0:
-          \a$24 [0] = \a$3 [6];
-      default:
-          \a$24 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [1] = \a$3 [3];
-      4'h4, 4'h8:
-          \a$24 [1] = \a$3 [5];
-      4'h0:
-          \a$24 [1] = \a$3 [7];
-      default:
-          \a$24 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$78 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [0] = \b$5 [4];
-      4'h4, 4'h8:
-          \b$25 [0] = \b$5 [2];
-      4'h0:
-          \b$25 [0] = \b$5 [6];
-      default:
-          \b$25 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [1] = \b$5 [5];
-      4'h4, 4'h8:
-          \b$25 [1] = \b$5 [3];
-      4'h0:
-          \b$25 [1] = \b$5 [7];
-      default:
-          \b$25 [1] = \b$5 [1];
-    endcase
-  end
-  assign \sa$7  = sa;
-  assign \sb$9  = sb;
+  assign a = \a$1 [1:0];
+  assign b = \b$3 [1:0];
+  assign \sa$5  = sa;
+  assign \sb$7  = sb;
   assign t0 = \$18 [9:0];
+  assign \a$12  = \a$1 [3:2];
+  assign \b$13  = \b$3 [3:2];
   assign \sa$14  = sa;
   assign t1 = { \$29 [8], \$29  };
+  assign \a$18  = \a$1 [5:4];
+  assign \b$19  = \b$3 [5:4];
   assign \sb$21  = sb;
   assign t2 = { \$40 [8], \$40  };
+  assign \a$24  = \a$1 [7:6];
+  assign \b$25  = \b$3 [7:6];
   assign t3 = { \p$29 [5], \p$29 [5], \p$29 [5], \p$29 [5], \p$29  };
   assign \p$30  = \$53 [9:0];
   assign \$9  = { p[5], p, 2'h0 };
@@ -43222,8 +22633,7 @@ module \mac_array.pe_3_3.level.u0.u3 (sb, p, a, b, sa);
 endmodule
 
 (* generator = "Amaranth" *)
-module \mac_array.pe_3_3.level.u1 (\p$30 , pa, pb, sa, \a$3 , \b$5 , sb);
-  reg \$auto$verilog_backend.cc:2355:dump_module$79  = 0;
+module \mac_array.pe_3_3.level.u1 (\p$30 , pa, pb, sa, \a$1 , \b$3 , sb);
   wire \$1 ;
   wire [8:0] \$10 ;
   wire [11:0] \$11 ;
@@ -43277,18 +22687,18 @@ module \mac_array.pe_3_3.level.u1 (\p$30 , pa, pb, sa, \a$3 , \b$5 , sb);
   wire \$7 ;
   wire \$8 ;
   wire [8:0] \$9 ;
-  reg [1:0] a;
-  reg [1:0] \a$12 ;
-  reg [1:0] \a$18 ;
-  reg [1:0] \a$24 ;
-  input [7:0] \a$3 ;
-  wire [7:0] \a$3 ;
-  reg [1:0] b;
-  reg [1:0] \b$13 ;
-  reg [1:0] \b$19 ;
-  reg [1:0] \b$25 ;
-  input [7:0] \b$5 ;
-  wire [7:0] \b$5 ;
+  wire [1:0] a;
+  input [7:0] \a$1 ;
+  wire [7:0] \a$1 ;
+  wire [1:0] \a$12 ;
+  wire [1:0] \a$18 ;
+  wire [1:0] \a$24 ;
+  wire [1:0] b;
+  wire [1:0] \b$13 ;
+  wire [1:0] \b$19 ;
+  wire [1:0] \b$25 ;
+  input [7:0] \b$3 ;
+  wire [7:0] \b$3 ;
   wire [5:0] p;
   wire [5:0] \p$17 ;
   wire [5:0] \p$23 ;
@@ -43304,13 +22714,13 @@ module \mac_array.pe_3_3.level.u1 (\p$30 , pa, pb, sa, \a$3 , \b$5 , sb);
   wire \sa$14 ;
   wire \sa$20 ;
   wire \sa$26 ;
-  wire \sa$7 ;
+  wire \sa$5 ;
   input sb;
   wire sb;
   wire \sb$15 ;
   wire \sb$21 ;
   wire \sb$27 ;
-  wire \sb$9 ;
+  wire \sb$7 ;
   wire [9:0] t0;
   wire [9:0] t1;
   wire [9:0] t2;
@@ -43368,208 +22778,48 @@ module \mac_array.pe_3_3.level.u1 (\p$30 , pa, pb, sa, \a$3 , \b$5 , sb);
   assign \$43  = pa == 2'h3;
   assign \$44  = | { \$43 , \$42 , \$41  };
   \mac_array.pe_3_3.level.u1.u0  u0 (
-    .a(a),
-    .b(b),
+    .a(\a$1 [1:0]),
+    .b(\b$3 [1:0]),
     .p(p),
     .sa(sa),
     .sb(sb)
   );
   \mac_array.pe_3_3.level.u1.u1  u1 (
-    .a(\a$12 ),
-    .b(\b$13 ),
+    .a(\a$1 [3:2]),
+    .b(\b$3 [3:2]),
     .p(\p$17 ),
     .sa(sa),
     .sb(\sb$15 )
   );
   \mac_array.pe_3_3.level.u1.u2  u2 (
-    .a(\a$18 ),
-    .b(\b$19 ),
+    .a(\a$1 [5:4]),
+    .b(\b$3 [5:4]),
     .p(\p$23 ),
     .sa(\sa$20 ),
     .sb(sb)
   );
   \mac_array.pe_3_3.level.u1.u3  u3 (
-    .a(\a$24 ),
-    .b(\b$25 ),
+    .a(\a$1 [7:6]),
+    .b(\b$3 [7:6]),
     .p(\p$29 ),
     .sa(\sa$26 ),
     .sb(\sb$27 )
   );
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$79 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[0] = \a$3 [0];
-      default:
-          a[0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[1] = \a$3 [1];
-      default:
-          a[1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$79 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[0] = \b$5 [0];
-      default:
-          b[0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[1] = \b$5 [1];
-      default:
-          b[1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$79 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [0] = \a$3 [0];
-      4'h4, 4'h8:
-          \a$12 [0] = \a$3 [6];
-      default:
-          \a$12 [0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [1] = \a$3 [1];
-      4'h4, 4'h8:
-          \a$12 [1] = \a$3 [7];
-      default:
-          \a$12 [1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$79 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [0] = \b$5 [2];
-      default:
-          \b$13 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [1] = \b$5 [3];
-      default:
-          \b$13 [1] = \b$5 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$79 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [0] = \a$3 [2];
-      4'h0:
-          \a$18 [0] = \a$3 [4];
-      default:
-          \a$18 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [1] = \a$3 [3];
-      4'h0:
-          \a$18 [1] = \a$3 [5];
-      default:
-          \a$18 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$79 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [0] = \b$5 [6];
-      4'h4, 4'h8:
-          \b$19 [0] = \b$5 [0];
-      4'h0:
-          \b$19 [0] = \b$5 [4];
-      default:
-          \b$19 [0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [1] = \b$5 [7];
-      4'h4, 4'h8:
-          \b$19 [1] = \b$5 [1];
-      4'h0:
-          \b$19 [1] = \b$5 [5];
-      default:
-          \b$19 [1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$79 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [0] = \a$3 [2];
-      4'h4, 4'h8:
-          \a$24 [0] = \a$3 [4];
-      4'h0:
-          \a$24 [0] = \a$3 [6];
-      default:
-          \a$24 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [1] = \a$3 [3];
-      4'h4, 4'h8:
-          \a$24 [1] = \a$3 [5];
-      4'h0:
-          \a$24 [1] = \a$3 [7];
-      default:
-          \a$24 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$79 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [0] = \b$5 [4];
-      4'h4, 4'h8:
-          \b$25 [0] = \b$5 [2];
-      4'h0:
-          \b$25 [0] = \b$5 [6];
-      default:
-          \b$25 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [1] = \b$5 [5];
-      4'h4, 4'h8:
-          \b$25 [1] = \b$5 [3];
-      4'h0:
-          \b$25 [1] = \b$5 [7];
-      default:
-          \b$25 [1] = \b$5 [1];
-    endcase
-  end
-  assign \sa$7  = sa;
-  assign \sb$9  = sb;
+  assign a = \a$1 [1:0];
+  assign b = \b$3 [1:0];
+  assign \sa$5  = sa;
+  assign \sb$7  = sb;
   assign t0 = \$18 [9:0];
+  assign \a$12  = \a$1 [3:2];
+  assign \b$13  = \b$3 [3:2];
   assign \sa$14  = sa;
   assign t1 = { \$29 [8], \$29  };
+  assign \a$18  = \a$1 [5:4];
+  assign \b$19  = \b$3 [5:4];
   assign \sb$21  = sb;
   assign t2 = { \$40 [8], \$40  };
+  assign \a$24  = \a$1 [7:6];
+  assign \b$25  = \b$3 [7:6];
   assign t3 = { \p$29 [5], \p$29 [5], \p$29 [5], \p$29 [5], \p$29  };
   assign \p$30  = \$53 [9:0];
   assign \$9  = { p[5], p, 2'h0 };
@@ -43656,8 +22906,7 @@ module \mac_array.pe_3_3.level.u1.u3 (sb, p, a, b, sa);
 endmodule
 
 (* generator = "Amaranth" *)
-module \mac_array.pe_3_3.level.u2 (\p$30 , pa, pb, sb, \a$3 , \b$5 , sa);
-  reg \$auto$verilog_backend.cc:2355:dump_module$80  = 0;
+module \mac_array.pe_3_3.level.u2 (\p$30 , pa, pb, sb, \a$1 , \b$3 , sa);
   wire \$1 ;
   wire [8:0] \$10 ;
   wire [11:0] \$11 ;
@@ -43711,18 +22960,18 @@ module \mac_array.pe_3_3.level.u2 (\p$30 , pa, pb, sb, \a$3 , \b$5 , sa);
   wire \$7 ;
   wire \$8 ;
   wire [8:0] \$9 ;
-  reg [1:0] a;
-  reg [1:0] \a$12 ;
-  reg [1:0] \a$18 ;
-  reg [1:0] \a$24 ;
-  input [7:0] \a$3 ;
-  wire [7:0] \a$3 ;
-  reg [1:0] b;
-  reg [1:0] \b$13 ;
-  reg [1:0] \b$19 ;
-  reg [1:0] \b$25 ;
-  input [7:0] \b$5 ;
-  wire [7:0] \b$5 ;
+  wire [1:0] a;
+  input [7:0] \a$1 ;
+  wire [7:0] \a$1 ;
+  wire [1:0] \a$12 ;
+  wire [1:0] \a$18 ;
+  wire [1:0] \a$24 ;
+  wire [1:0] b;
+  wire [1:0] \b$13 ;
+  wire [1:0] \b$19 ;
+  wire [1:0] \b$25 ;
+  input [7:0] \b$3 ;
+  wire [7:0] \b$3 ;
   wire [5:0] p;
   wire [5:0] \p$17 ;
   wire [5:0] \p$23 ;
@@ -43738,13 +22987,13 @@ module \mac_array.pe_3_3.level.u2 (\p$30 , pa, pb, sb, \a$3 , \b$5 , sa);
   wire \sa$14 ;
   wire \sa$20 ;
   wire \sa$26 ;
-  wire \sa$7 ;
+  wire \sa$5 ;
   input sb;
   wire sb;
   wire \sb$15 ;
   wire \sb$21 ;
   wire \sb$27 ;
-  wire \sb$9 ;
+  wire \sb$7 ;
   wire [9:0] t0;
   wire [9:0] t1;
   wire [9:0] t2;
@@ -43802,208 +23051,48 @@ module \mac_array.pe_3_3.level.u2 (\p$30 , pa, pb, sb, \a$3 , \b$5 , sa);
   assign \$43  = pa == 2'h3;
   assign \$44  = | { \$43 , \$42 , \$41  };
   \mac_array.pe_3_3.level.u2.u0  u0 (
-    .a(a),
-    .b(b),
+    .a(\a$1 [1:0]),
+    .b(\b$3 [1:0]),
     .p(p),
     .sa(sa),
     .sb(sb)
   );
   \mac_array.pe_3_3.level.u2.u1  u1 (
-    .a(\a$12 ),
-    .b(\b$13 ),
+    .a(\a$1 [3:2]),
+    .b(\b$3 [3:2]),
     .p(\p$17 ),
     .sa(sa),
     .sb(\sb$15 )
   );
   \mac_array.pe_3_3.level.u2.u2  u2 (
-    .a(\a$18 ),
-    .b(\b$19 ),
+    .a(\a$1 [5:4]),
+    .b(\b$3 [5:4]),
     .p(\p$23 ),
     .sa(\sa$20 ),
     .sb(sb)
   );
   \mac_array.pe_3_3.level.u2.u3  u3 (
-    .a(\a$24 ),
-    .b(\b$25 ),
+    .a(\a$1 [7:6]),
+    .b(\b$3 [7:6]),
     .p(\p$29 ),
     .sa(\sa$26 ),
     .sb(\sb$27 )
   );
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$80 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[0] = \a$3 [0];
-      default:
-          a[0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[1] = \a$3 [1];
-      default:
-          a[1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$80 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[0] = \b$5 [0];
-      default:
-          b[0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[1] = \b$5 [1];
-      default:
-          b[1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$80 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [0] = \a$3 [0];
-      4'h4, 4'h8:
-          \a$12 [0] = \a$3 [6];
-      default:
-          \a$12 [0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [1] = \a$3 [1];
-      4'h4, 4'h8:
-          \a$12 [1] = \a$3 [7];
-      default:
-          \a$12 [1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$80 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [0] = \b$5 [2];
-      default:
-          \b$13 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [1] = \b$5 [3];
-      default:
-          \b$13 [1] = \b$5 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$80 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [0] = \a$3 [2];
-      4'h0:
-          \a$18 [0] = \a$3 [4];
-      default:
-          \a$18 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [1] = \a$3 [3];
-      4'h0:
-          \a$18 [1] = \a$3 [5];
-      default:
-          \a$18 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$80 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [0] = \b$5 [6];
-      4'h4, 4'h8:
-          \b$19 [0] = \b$5 [0];
-      4'h0:
-          \b$19 [0] = \b$5 [4];
-      default:
-          \b$19 [0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [1] = \b$5 [7];
-      4'h4, 4'h8:
-          \b$19 [1] = \b$5 [1];
-      4'h0:
-          \b$19 [1] = \b$5 [5];
-      default:
-          \b$19 [1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$80 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [0] = \a$3 [2];
-      4'h4, 4'h8:
-          \a$24 [0] = \a$3 [4];
-      4'h0:
-          \a$24 [0] = \a$3 [6];
-      default:
-          \a$24 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [1] = \a$3 [3];
-      4'h4, 4'h8:
-          \a$24 [1] = \a$3 [5];
-      4'h0:
-          \a$24 [1] = \a$3 [7];
-      default:
-          \a$24 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$80 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [0] = \b$5 [4];
-      4'h4, 4'h8:
-          \b$25 [0] = \b$5 [2];
-      4'h0:
-          \b$25 [0] = \b$5 [6];
-      default:
-          \b$25 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [1] = \b$5 [5];
-      4'h4, 4'h8:
-          \b$25 [1] = \b$5 [3];
-      4'h0:
-          \b$25 [1] = \b$5 [7];
-      default:
-          \b$25 [1] = \b$5 [1];
-    endcase
-  end
-  assign \sa$7  = sa;
-  assign \sb$9  = sb;
+  assign a = \a$1 [1:0];
+  assign b = \b$3 [1:0];
+  assign \sa$5  = sa;
+  assign \sb$7  = sb;
   assign t0 = \$18 [9:0];
+  assign \a$12  = \a$1 [3:2];
+  assign \b$13  = \b$3 [3:2];
   assign \sa$14  = sa;
   assign t1 = { \$29 [8], \$29  };
+  assign \a$18  = \a$1 [5:4];
+  assign \b$19  = \b$3 [5:4];
   assign \sb$21  = sb;
   assign t2 = { \$40 [8], \$40  };
+  assign \a$24  = \a$1 [7:6];
+  assign \b$25  = \b$3 [7:6];
   assign t3 = { \p$29 [5], \p$29 [5], \p$29 [5], \p$29 [5], \p$29  };
   assign \p$30  = \$53 [9:0];
   assign \$9  = { p[5], p, 2'h0 };
@@ -44090,8 +23179,7 @@ module \mac_array.pe_3_3.level.u2.u3 (sb, p, a, b, sa);
 endmodule
 
 (* generator = "Amaranth" *)
-module \mac_array.pe_3_3.level.u3 (sb, \p$30 , pa, pb, \a$3 , \b$5 , sa);
-  reg \$auto$verilog_backend.cc:2355:dump_module$81  = 0;
+module \mac_array.pe_3_3.level.u3 (sb, \p$30 , pa, pb, \a$1 , \b$3 , sa);
   wire \$1 ;
   wire [8:0] \$10 ;
   wire [11:0] \$11 ;
@@ -44145,18 +23233,18 @@ module \mac_array.pe_3_3.level.u3 (sb, \p$30 , pa, pb, \a$3 , \b$5 , sa);
   wire \$7 ;
   wire \$8 ;
   wire [8:0] \$9 ;
-  reg [1:0] a;
-  reg [1:0] \a$12 ;
-  reg [1:0] \a$18 ;
-  reg [1:0] \a$24 ;
-  input [7:0] \a$3 ;
-  wire [7:0] \a$3 ;
-  reg [1:0] b;
-  reg [1:0] \b$13 ;
-  reg [1:0] \b$19 ;
-  reg [1:0] \b$25 ;
-  input [7:0] \b$5 ;
-  wire [7:0] \b$5 ;
+  wire [1:0] a;
+  input [7:0] \a$1 ;
+  wire [7:0] \a$1 ;
+  wire [1:0] \a$12 ;
+  wire [1:0] \a$18 ;
+  wire [1:0] \a$24 ;
+  wire [1:0] b;
+  wire [1:0] \b$13 ;
+  wire [1:0] \b$19 ;
+  wire [1:0] \b$25 ;
+  input [7:0] \b$3 ;
+  wire [7:0] \b$3 ;
   wire [5:0] p;
   wire [5:0] \p$17 ;
   wire [5:0] \p$23 ;
@@ -44172,13 +23260,13 @@ module \mac_array.pe_3_3.level.u3 (sb, \p$30 , pa, pb, \a$3 , \b$5 , sa);
   wire \sa$14 ;
   wire \sa$20 ;
   wire \sa$26 ;
-  wire \sa$7 ;
+  wire \sa$5 ;
   input sb;
   wire sb;
   wire \sb$15 ;
   wire \sb$21 ;
   wire \sb$27 ;
-  wire \sb$9 ;
+  wire \sb$7 ;
   wire [9:0] t0;
   wire [9:0] t1;
   wire [9:0] t2;
@@ -44236,208 +23324,48 @@ module \mac_array.pe_3_3.level.u3 (sb, \p$30 , pa, pb, \a$3 , \b$5 , sa);
   assign \$43  = pa == 2'h3;
   assign \$44  = | { \$43 , \$42 , \$41  };
   \mac_array.pe_3_3.level.u3.u0  u0 (
-    .a(a),
-    .b(b),
+    .a(\a$1 [1:0]),
+    .b(\b$3 [1:0]),
     .p(p),
     .sa(sa),
     .sb(sb)
   );
   \mac_array.pe_3_3.level.u3.u1  u1 (
-    .a(\a$12 ),
-    .b(\b$13 ),
+    .a(\a$1 [3:2]),
+    .b(\b$3 [3:2]),
     .p(\p$17 ),
     .sa(sa),
     .sb(\sb$15 )
   );
   \mac_array.pe_3_3.level.u3.u2  u2 (
-    .a(\a$18 ),
-    .b(\b$19 ),
+    .a(\a$1 [5:4]),
+    .b(\b$3 [5:4]),
     .p(\p$23 ),
     .sa(\sa$20 ),
     .sb(sb)
   );
   \mac_array.pe_3_3.level.u3.u3  u3 (
-    .a(\a$24 ),
-    .b(\b$25 ),
+    .a(\a$1 [7:6]),
+    .b(\b$3 [7:6]),
     .p(\p$29 ),
     .sa(\sa$26 ),
     .sb(\sb$27 )
   );
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$81 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[0] = \a$3 [0];
-      default:
-          a[0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[1] = \a$3 [1];
-      default:
-          a[1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$81 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[0] = \b$5 [0];
-      default:
-          b[0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[1] = \b$5 [1];
-      default:
-          b[1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$81 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [0] = \a$3 [0];
-      4'h4, 4'h8:
-          \a$12 [0] = \a$3 [6];
-      default:
-          \a$12 [0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [1] = \a$3 [1];
-      4'h4, 4'h8:
-          \a$12 [1] = \a$3 [7];
-      default:
-          \a$12 [1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$81 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [0] = \b$5 [2];
-      default:
-          \b$13 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [1] = \b$5 [3];
-      default:
-          \b$13 [1] = \b$5 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$81 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [0] = \a$3 [2];
-      4'h0:
-          \a$18 [0] = \a$3 [4];
-      default:
-          \a$18 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [1] = \a$3 [3];
-      4'h0:
-          \a$18 [1] = \a$3 [5];
-      default:
-          \a$18 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$81 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [0] = \b$5 [6];
-      4'h4, 4'h8:
-          \b$19 [0] = \b$5 [0];
-      4'h0:
-          \b$19 [0] = \b$5 [4];
-      default:
-          \b$19 [0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [1] = \b$5 [7];
-      4'h4, 4'h8:
-          \b$19 [1] = \b$5 [1];
-      4'h0:
-          \b$19 [1] = \b$5 [5];
-      default:
-          \b$19 [1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$81 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [0] = \a$3 [2];
-      4'h4, 4'h8:
-          \a$24 [0] = \a$3 [4];
-      4'h0:
-          \a$24 [0] = \a$3 [6];
-      default:
-          \a$24 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [1] = \a$3 [3];
-      4'h4, 4'h8:
-          \a$24 [1] = \a$3 [5];
-      4'h0:
-          \a$24 [1] = \a$3 [7];
-      default:
-          \a$24 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$81 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [0] = \b$5 [4];
-      4'h4, 4'h8:
-          \b$25 [0] = \b$5 [2];
-      4'h0:
-          \b$25 [0] = \b$5 [6];
-      default:
-          \b$25 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [1] = \b$5 [5];
-      4'h4, 4'h8:
-          \b$25 [1] = \b$5 [3];
-      4'h0:
-          \b$25 [1] = \b$5 [7];
-      default:
-          \b$25 [1] = \b$5 [1];
-    endcase
-  end
-  assign \sa$7  = sa;
-  assign \sb$9  = sb;
+  assign a = \a$1 [1:0];
+  assign b = \b$3 [1:0];
+  assign \sa$5  = sa;
+  assign \sb$7  = sb;
   assign t0 = \$18 [9:0];
+  assign \a$12  = \a$1 [3:2];
+  assign \b$13  = \b$3 [3:2];
   assign \sa$14  = sa;
   assign t1 = { \$29 [8], \$29  };
+  assign \a$18  = \a$1 [5:4];
+  assign \b$19  = \b$3 [5:4];
   assign \sb$21  = sb;
   assign t2 = { \$40 [8], \$40  };
+  assign \a$24  = \a$1 [7:6];
+  assign \b$25  = \b$3 [7:6];
   assign t3 = { \p$29 [5], \p$29 [5], \p$29 [5], \p$29 [5], \p$29  };
   assign \p$30  = \$53 [9:0];
   assign \$9  = { p[5], p, 2'h0 };
