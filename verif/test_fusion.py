@@ -41,7 +41,8 @@ class TB(LanesTB):
         self.unit = os.environ["LPT_UNIT"]
         self.maxb = int(os.environ["LPT_MAXB"])
         self.seed = int(os.environ.get("LPT_SEED", "2020"))
-        self.layout = os.environ.get("LPT_LAYOUT", DEFAULT_LAYOUT)
+        # fixed_mul's operands are plain MAXB-bit numbers: the linear layout of its only mode.
+        self.layout = os.environ.get("LPT_LAYOUT", DEFAULT_LAYOUT) if self.unit == "fusion_unit" else "linear"
         component = (FusionUnit(self.maxb, self.layout, os.environ.get("LPT_SUMMATION", DEFAULT_SUMMATION))
                      if self.unit == "fusion_unit" else FixedMul(self.maxb))
         super().__init__(dut, int(os.environ["LPT_LANES"]), {n: w for n, w, _ in port_list(component)})
