@@ -22,7 +22,7 @@ endif
 
 ARGS    ?=
 
-.PHONY: help sim sim-axi test rtl lint synth synth-tools synth-area bench demo hil bitstream fpga-estimate clean distclean tools venv formal
+.PHONY: help sim sim-axi test rtl lint synth synth-tools synth-area synth-variants bench demo hil bitstream fpga-estimate clean distclean tools venv formal
 
 help:
 	@echo "lptrain targets:"
@@ -33,6 +33,7 @@ help:
 	@echo "  make lint          verilator --lint-only -Wall on every file in rtl/"
 	@echo "  make synth         Yosys + OpenSTA on OSU 0.18um: area, Fmax, workload-annotated power of every unit -> build/synth/ppa.{json,md} + plots"
 	@echo "  make synth-area    Yosys + OSU 0.18um area of fusion_unit vs the fixed 8x8 multiplier"
+	@echo "  make synth-variants area of every fusion_unit variant (bus layout x summation) and its PE next to Bit Fusion's RTL (BF_RTL=dir synthesizes it, else its recorded numbers)"
 	@echo "  make bench         every bench/bench_*.py (golden encoder throughput vs NumPy's float16 cast, ...)"
 	@echo "  make demo          every training recipe on digits (MLP) and MNIST-1D (CNN, 3 seeds): accuracy and effective MACs -> build/demo/{table.md,results.json,accuracy_vs_macs.png}"
 	@echo "  make hil           HIL_BENCH=$(HIL_BENCH) HIL_STEPS=$(HIL_STEPS): training steps with every GEMM on Verilator RTL (fw8bw8, pfq, dfq, ibm4; fw8bw8 on mac_array_fixed8), bit-checked -> build/hil_runs/"
@@ -74,6 +75,10 @@ synth-tools: tools
 
 synth: $(STAMP) synth-tools
 	$(PY) -m synth.ppa --liberty $(TECH)/osu018_stdcells.lib
+
+synth-variants: $(STAMP)
+	@scripts/bootstrap.sh osu018 $(TECH)
+	$(PY) -m synth.fusion_variants --liberty $(TECH)/osu018_stdcells.lib
 
 synth-area: $(STAMP)
 	@scripts/bootstrap.sh osu018 $(TECH)

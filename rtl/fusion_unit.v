@@ -35,8 +35,8 @@ module fusion_unit(b, pa, pb, sa, sb, p, a);
   assign \$3  = \$1  & \$2 ;
   assign p = \$3  ? \p$13  : 18'h00000;
   \fusion_unit.level  level (
-    .\a$3 (a),
-    .\b$5 (b),
+    .\a$1 (a),
+    .\b$3 (b),
     .\p$38 (\p$13 ),
     .pa(pa),
     .pb(pb),
@@ -52,8 +52,7 @@ module fusion_unit(b, pa, pb, sa, sb, p, a);
 endmodule
 
 (* generator = "Amaranth" *)
-module \fusion_unit.level (\b$5 , pa, pb, sa, sb, \p$38 , \a$3 );
-  reg \$auto$verilog_backend.cc:2355:dump_module$1  = 0;
+module \fusion_unit.level (\b$3 , pa, pb, sa, sb, \p$38 , \a$1 );
   wire \$1 ;
   wire \$10 ;
   wire \$11 ;
@@ -98,18 +97,18 @@ module \fusion_unit.level (\b$5 , pa, pb, sa, sb, \p$38 , \a$3 );
   wire [16:0] \$7 ;
   wire [16:0] \$8 ;
   wire [23:0] \$9 ;
-  reg [7:0] a;
-  reg [7:0] \a$14 ;
-  reg [7:0] \a$22 ;
-  input [31:0] \a$3 ;
-  wire [31:0] \a$3 ;
-  reg [7:0] \a$30 ;
-  reg [7:0] b;
-  reg [7:0] \b$15 ;
-  reg [7:0] \b$23 ;
-  reg [7:0] \b$31 ;
-  input [31:0] \b$5 ;
-  wire [31:0] \b$5 ;
+  wire [7:0] a;
+  input [31:0] \a$1 ;
+  wire [31:0] \a$1 ;
+  wire [7:0] \a$14 ;
+  wire [7:0] \a$22 ;
+  wire [7:0] \a$30 ;
+  wire [7:0] b;
+  wire [7:0] \b$15 ;
+  wire [7:0] \b$23 ;
+  input [31:0] \b$3 ;
+  wire [31:0] \b$3 ;
+  wire [7:0] \b$31 ;
   wire [9:0] p;
   wire [9:0] \p$21 ;
   wire [9:0] \p$29 ;
@@ -121,7 +120,7 @@ module \fusion_unit.level (\b$5 , pa, pb, sa, sb, \p$38 , \a$3 );
   wire [1:0] \pa$16 ;
   wire [1:0] \pa$24 ;
   wire [1:0] \pa$32 ;
-  wire [1:0] \pa$6 ;
+  wire [1:0] \pa$5 ;
   input [1:0] pb;
   wire [1:0] pb;
   wire [1:0] \pb$17 ;
@@ -188,8 +187,8 @@ module \fusion_unit.level (\b$5 , pa, pb, sa, sb, \p$38 , \a$3 );
   assign \$43  = $signed(\$33 ) + $signed(\p$37 );
   assign \$44  = $signed(\$42 ) + $signed(\$43 );
   \fusion_unit.level.u0  u0 (
-    .\a$3 (a),
-    .\b$5 (b),
+    .\a$1 (\a$1 [7:0]),
+    .\b$3 (\b$3 [7:0]),
     .\p$30 (p),
     .pa(pa),
     .pb(pb),
@@ -197,8 +196,8 @@ module \fusion_unit.level (\b$5 , pa, pb, sa, sb, \p$38 , \a$3 );
     .sb(sb)
   );
   \fusion_unit.level.u1  u1 (
-    .\a$3 (\a$14 ),
-    .\b$5 (\b$15 ),
+    .\a$1 (\a$1 [15:8]),
+    .\b$3 (\b$3 [15:8]),
     .\p$30 (\p$21 ),
     .pa(pa),
     .pb(pb),
@@ -206,8 +205,8 @@ module \fusion_unit.level (\b$5 , pa, pb, sa, sb, \p$38 , \a$3 );
     .sb(\sb$19 )
   );
   \fusion_unit.level.u2  u2 (
-    .\a$3 (\a$22 ),
-    .\b$5 (\b$23 ),
+    .\a$1 (\a$1 [23:16]),
+    .\b$3 (\b$3 [23:16]),
     .\p$30 (\p$29 ),
     .pa(pa),
     .pb(pb),
@@ -215,707 +214,35 @@ module \fusion_unit.level (\b$5 , pa, pb, sa, sb, \p$38 , \a$3 );
     .sb(sb)
   );
   \fusion_unit.level.u3  u3 (
-    .\a$3 (\a$30 ),
-    .\b$5 (\b$31 ),
+    .\a$1 (\a$1 [31:24]),
+    .\b$3 (\b$3 [31:24]),
     .\p$30 (\p$37 ),
     .pa(pa),
     .pb(pb),
     .sa(\sa$34 ),
     .sb(\sb$35 )
   );
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$31 [0] = \b$5 [12];
-      4'h8, 4'h9:
-          \b$31 [0] = \b$5 [4];
-      4'h2:
-          \b$31 [0] = \b$5 [16];
-      4'h6:
-          \b$31 [0] = \b$5 [8];
-      4'ha:
-          \b$31 [0] = \b$5 [0];
-      default:
-          \b$31 [0] = \b$5 [24];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$31 [1] = \b$5 [13];
-      4'h8, 4'h9:
-          \b$31 [1] = \b$5 [5];
-      4'h2:
-          \b$31 [1] = \b$5 [17];
-      4'h6:
-          \b$31 [1] = \b$5 [9];
-      4'ha:
-          \b$31 [1] = \b$5 [1];
-      default:
-          \b$31 [1] = \b$5 [25];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$31 [2] = \b$5 [14];
-      4'h8, 4'h9:
-          \b$31 [2] = \b$5 [6];
-      4'h2:
-          \b$31 [2] = \b$5 [18];
-      4'h6:
-          \b$31 [2] = \b$5 [10];
-      4'ha:
-          \b$31 [2] = \b$5 [2];
-      default:
-          \b$31 [2] = \b$5 [26];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$31 [3] = \b$5 [15];
-      4'h8, 4'h9:
-          \b$31 [3] = \b$5 [7];
-      4'h2:
-          \b$31 [3] = \b$5 [19];
-      4'h6:
-          \b$31 [3] = \b$5 [11];
-      4'ha:
-          \b$31 [3] = \b$5 [3];
-      default:
-          \b$31 [3] = \b$5 [27];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$31 [4] = \b$5 [28];
-      4'h2:
-          \b$31 [4] = \b$5 [24];
-      default:
-          \b$31 [4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$31 [5] = \b$5 [29];
-      4'h2:
-          \b$31 [5] = \b$5 [25];
-      default:
-          \b$31 [5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$31 [6] = \b$5 [30];
-      4'h2:
-          \b$31 [6] = \b$5 [26];
-      default:
-          \b$31 [6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$31 [7] = \b$5 [31];
-      4'h2:
-          \b$31 [7] = \b$5 [27];
-      default:
-          \b$31 [7] = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h8, 4'h9, 4'ha:
-          a[0] = \a$3 [4];
-      default:
-          a[0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h8, 4'h9, 4'ha:
-          a[1] = \a$3 [5];
-      default:
-          a[1] = \a$3 [1];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h8, 4'h9, 4'ha:
-          a[2] = \a$3 [6];
-      default:
-          a[2] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h8, 4'h9, 4'ha:
-          a[3] = \a$3 [7];
-      default:
-          a[3] = \a$3 [3];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          a[4] = \a$3 [4];
-      4'h8:
-          a[4] = \a$3 [12];
-      default:
-          a[4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          a[5] = \a$3 [5];
-      4'h8:
-          a[5] = \a$3 [13];
-      default:
-          a[5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          a[6] = \a$3 [6];
-      4'h8:
-          a[6] = \a$3 [14];
-      default:
-          a[6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          a[7] = \a$3 [7];
-      4'h8:
-          a[7] = \a$3 [15];
-      default:
-          a[7] = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          b[0] = \b$5 [4];
-      default:
-          b[0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          b[1] = \b$5 [5];
-      default:
-          b[1] = \b$5 [1];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          b[2] = \b$5 [6];
-      default:
-          b[2] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          b[3] = \b$5 [7];
-      default:
-          b[3] = \b$5 [3];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          b[4] = \b$5 [4];
-      4'h2:
-          b[4] = \b$5 [12];
-      default:
-          b[4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          b[5] = \b$5 [5];
-      4'h2:
-          b[5] = \b$5 [13];
-      default:
-          b[5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          b[6] = \b$5 [6];
-      4'h2:
-          b[6] = \b$5 [14];
-      default:
-          b[6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          b[7] = \b$5 [7];
-      4'h2:
-          b[7] = \b$5 [15];
-      default:
-          b[7] = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [0] = \a$3 [8];
-      4'h2, 4'h6:
-          \a$14 [0] = \a$3 [0];
-      4'h8:
-          \a$14 [0] = \a$3 [20];
-      4'h9:
-          \a$14 [0] = \a$3 [12];
-      default:
-          \a$14 [0] = \a$3 [4];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [1] = \a$3 [9];
-      4'h2, 4'h6:
-          \a$14 [1] = \a$3 [1];
-      4'h8:
-          \a$14 [1] = \a$3 [21];
-      4'h9:
-          \a$14 [1] = \a$3 [13];
-      default:
-          \a$14 [1] = \a$3 [5];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [2] = \a$3 [10];
-      4'h2, 4'h6:
-          \a$14 [2] = \a$3 [2];
-      4'h8:
-          \a$14 [2] = \a$3 [22];
-      4'h9:
-          \a$14 [2] = \a$3 [14];
-      default:
-          \a$14 [2] = \a$3 [6];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [3] = \a$3 [11];
-      4'h2, 4'h6:
-          \a$14 [3] = \a$3 [3];
-      4'h8:
-          \a$14 [3] = \a$3 [23];
-      4'h9:
-          \a$14 [3] = \a$3 [15];
-      default:
-          \a$14 [3] = \a$3 [7];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [4] = \a$3 [12];
-      4'h8:
-          \a$14 [4] = \a$3 [28];
-      default:
-          \a$14 [4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [5] = \a$3 [13];
-      4'h8:
-          \a$14 [5] = \a$3 [29];
-      default:
-          \a$14 [5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [6] = \a$3 [14];
-      4'h8:
-          \a$14 [6] = \a$3 [30];
-      default:
-          \a$14 [6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [7] = \a$3 [15];
-      4'h8:
-          \a$14 [7] = \a$3 [31];
-      default:
-          \a$14 [7] = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          \b$15 [0] = \b$5 [0];
-      4'h0, 4'h1:
-          \b$15 [0] = \b$5 [8];
-      default:
-          \b$15 [0] = \b$5 [4];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          \b$15 [1] = \b$5 [1];
-      4'h0, 4'h1:
-          \b$15 [1] = \b$5 [9];
-      default:
-          \b$15 [1] = \b$5 [5];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          \b$15 [2] = \b$5 [2];
-      4'h0, 4'h1:
-          \b$15 [2] = \b$5 [10];
-      default:
-          \b$15 [2] = \b$5 [6];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          \b$15 [3] = \b$5 [3];
-      4'h0, 4'h1:
-          \b$15 [3] = \b$5 [11];
-      default:
-          \b$15 [3] = \b$5 [7];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$15 [4] = \b$5 [12];
-      4'h2:
-          \b$15 [4] = \b$5 [8];
-      default:
-          \b$15 [4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$15 [5] = \b$5 [13];
-      4'h2:
-          \b$15 [5] = \b$5 [9];
-      default:
-          \b$15 [5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$15 [6] = \b$5 [14];
-      4'h2:
-          \b$15 [6] = \b$5 [10];
-      default:
-          \b$15 [6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$15 [7] = \b$5 [15];
-      4'h2:
-          \b$15 [7] = \b$5 [11];
-      default:
-          \b$15 [7] = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [0] = \a$3 [16];
-      4'h1, 4'h5:
-          \a$22 [0] = \a$3 [8];
-      4'h2, 4'h6:
-          \a$22 [0] = \a$3 [4];
-      default:
-          \a$22 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [1] = \a$3 [17];
-      4'h1, 4'h5:
-          \a$22 [1] = \a$3 [9];
-      4'h2, 4'h6:
-          \a$22 [1] = \a$3 [5];
-      default:
-          \a$22 [1] = \a$3 [1];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [2] = \a$3 [18];
-      4'h1, 4'h5:
-          \a$22 [2] = \a$3 [10];
-      4'h2, 4'h6:
-          \a$22 [2] = \a$3 [6];
-      default:
-          \a$22 [2] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [3] = \a$3 [19];
-      4'h1, 4'h5:
-          \a$22 [3] = \a$3 [11];
-      4'h2, 4'h6:
-          \a$22 [3] = \a$3 [7];
-      default:
-          \a$22 [3] = \a$3 [3];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [4] = \a$3 [20];
-      4'h8:
-          \a$22 [4] = \a$3 [8];
-      default:
-          \a$22 [4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [5] = \a$3 [21];
-      4'h8:
-          \a$22 [5] = \a$3 [9];
-      default:
-          \a$22 [5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [6] = \a$3 [22];
-      4'h8:
-          \a$22 [6] = \a$3 [10];
-      default:
-          \a$22 [6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [7] = \a$3 [23];
-      4'h8:
-          \a$22 [7] = \a$3 [11];
-      default:
-          \a$22 [7] = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$23 [0] = \b$5 [8];
-      4'h8, 4'h9:
-          \b$23 [0] = \b$5 [0];
-      4'h2:
-          \b$23 [0] = \b$5 [20];
-      4'h6:
-          \b$23 [0] = \b$5 [12];
-      4'ha:
-          \b$23 [0] = \b$5 [4];
-      default:
-          \b$23 [0] = \b$5 [16];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$23 [1] = \b$5 [9];
-      4'h8, 4'h9:
-          \b$23 [1] = \b$5 [1];
-      4'h2:
-          \b$23 [1] = \b$5 [21];
-      4'h6:
-          \b$23 [1] = \b$5 [13];
-      4'ha:
-          \b$23 [1] = \b$5 [5];
-      default:
-          \b$23 [1] = \b$5 [17];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$23 [2] = \b$5 [10];
-      4'h8, 4'h9:
-          \b$23 [2] = \b$5 [2];
-      4'h2:
-          \b$23 [2] = \b$5 [22];
-      4'h6:
-          \b$23 [2] = \b$5 [14];
-      4'ha:
-          \b$23 [2] = \b$5 [6];
-      default:
-          \b$23 [2] = \b$5 [18];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$23 [3] = \b$5 [11];
-      4'h8, 4'h9:
-          \b$23 [3] = \b$5 [3];
-      4'h2:
-          \b$23 [3] = \b$5 [23];
-      4'h6:
-          \b$23 [3] = \b$5 [15];
-      4'ha:
-          \b$23 [3] = \b$5 [7];
-      default:
-          \b$23 [3] = \b$5 [19];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$23 [4] = \b$5 [20];
-      4'h2:
-          \b$23 [4] = \b$5 [28];
-      default:
-          \b$23 [4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$23 [5] = \b$5 [21];
-      4'h2:
-          \b$23 [5] = \b$5 [29];
-      default:
-          \b$23 [5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$23 [6] = \b$5 [22];
-      4'h2:
-          \b$23 [6] = \b$5 [30];
-      default:
-          \b$23 [6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$23 [7] = \b$5 [23];
-      4'h2:
-          \b$23 [7] = \b$5 [31];
-      default:
-          \b$23 [7] = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h5:
-          \a$30 [0] = \a$3 [12];
-      4'h2, 4'h6:
-          \a$30 [0] = \a$3 [4];
-      4'h8:
-          \a$30 [0] = \a$3 [16];
-      4'h9:
-          \a$30 [0] = \a$3 [8];
-      4'ha:
-          \a$30 [0] = \a$3 [0];
-      default:
-          \a$30 [0] = \a$3 [24];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h5:
-          \a$30 [1] = \a$3 [13];
-      4'h2, 4'h6:
-          \a$30 [1] = \a$3 [5];
-      4'h8:
-          \a$30 [1] = \a$3 [17];
-      4'h9:
-          \a$30 [1] = \a$3 [9];
-      4'ha:
-          \a$30 [1] = \a$3 [1];
-      default:
-          \a$30 [1] = \a$3 [25];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h5:
-          \a$30 [2] = \a$3 [14];
-      4'h2, 4'h6:
-          \a$30 [2] = \a$3 [6];
-      4'h8:
-          \a$30 [2] = \a$3 [18];
-      4'h9:
-          \a$30 [2] = \a$3 [10];
-      4'ha:
-          \a$30 [2] = \a$3 [2];
-      default:
-          \a$30 [2] = \a$3 [26];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h5:
-          \a$30 [3] = \a$3 [15];
-      4'h2, 4'h6:
-          \a$30 [3] = \a$3 [7];
-      4'h8:
-          \a$30 [3] = \a$3 [19];
-      4'h9:
-          \a$30 [3] = \a$3 [11];
-      4'ha:
-          \a$30 [3] = \a$3 [3];
-      default:
-          \a$30 [3] = \a$3 [27];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$30 [4] = \a$3 [28];
-      4'h8:
-          \a$30 [4] = \a$3 [24];
-      default:
-          \a$30 [4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$30 [5] = \a$3 [29];
-      4'h8:
-          \a$30 [5] = \a$3 [25];
-      default:
-          \a$30 [5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$30 [6] = \a$3 [30];
-      4'h8:
-          \a$30 [6] = \a$3 [26];
-      default:
-          \a$30 [6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$30 [7] = \a$3 [31];
-      4'h8:
-          \a$30 [7] = \a$3 [27];
-      default:
-          \a$30 [7] = 1'h0;
-    endcase
-  end
-  assign \pa$6  = pa;
+  assign a = \a$1 [7:0];
+  assign b = \b$3 [7:0];
+  assign \pa$5  = pa;
   assign \pb$7  = pb;
   assign \sa$9  = sa;
   assign \sb$11  = sb;
   assign t0 = \$15 [17:0];
+  assign \a$14  = \a$1 [15:8];
+  assign \b$15  = \b$3 [15:8];
   assign \pa$16  = pa;
   assign \pb$17  = pb;
   assign \sa$18  = sa;
   assign t1 = { \$24 [16], \$24  };
+  assign \a$22  = \a$1 [23:16];
+  assign \b$23  = \b$3 [23:16];
   assign \pa$24  = pa;
   assign \pb$25  = pb;
   assign \sb$27  = sb;
   assign t2 = { \$33 [16], \$33  };
+  assign \a$30  = \a$1 [31:24];
+  assign \b$31  = \b$3 [31:24];
   assign \pa$32  = pa;
   assign \pb$33  = pb;
   assign t3 = { \p$37 [9], \p$37 [9], \p$37 [9], \p$37 [9], \p$37 [9], \p$37 [9], \p$37 [9], \p$37 [9], \p$37  };
@@ -928,8 +255,7 @@ module \fusion_unit.level (\b$5 , pa, pb, sa, sb, \p$38 , \a$3 );
 endmodule
 
 (* generator = "Amaranth" *)
-module \fusion_unit.level.u0 (pb, sa, sb, \p$30 , \a$3 , \b$5 , pa);
-  reg \$auto$verilog_backend.cc:2355:dump_module$2  = 0;
+module \fusion_unit.level.u0 (\b$3 , pa, pb, sa, sb, \p$30 , \a$1 );
   wire \$1 ;
   wire [8:0] \$10 ;
   wire [11:0] \$11 ;
@@ -983,18 +309,18 @@ module \fusion_unit.level.u0 (pb, sa, sb, \p$30 , \a$3 , \b$5 , pa);
   wire \$7 ;
   wire \$8 ;
   wire [8:0] \$9 ;
-  reg [1:0] a;
-  reg [1:0] \a$12 ;
-  reg [1:0] \a$18 ;
-  reg [1:0] \a$24 ;
-  input [7:0] \a$3 ;
-  wire [7:0] \a$3 ;
-  reg [1:0] b;
-  reg [1:0] \b$13 ;
-  reg [1:0] \b$19 ;
-  reg [1:0] \b$25 ;
-  input [7:0] \b$5 ;
-  wire [7:0] \b$5 ;
+  wire [1:0] a;
+  input [7:0] \a$1 ;
+  wire [7:0] \a$1 ;
+  wire [1:0] \a$12 ;
+  wire [1:0] \a$18 ;
+  wire [1:0] \a$24 ;
+  wire [1:0] b;
+  wire [1:0] \b$13 ;
+  wire [1:0] \b$19 ;
+  wire [1:0] \b$25 ;
+  input [7:0] \b$3 ;
+  wire [7:0] \b$3 ;
   wire [5:0] p;
   wire [5:0] \p$17 ;
   wire [5:0] \p$23 ;
@@ -1010,13 +336,13 @@ module \fusion_unit.level.u0 (pb, sa, sb, \p$30 , \a$3 , \b$5 , pa);
   wire \sa$14 ;
   wire \sa$20 ;
   wire \sa$26 ;
-  wire \sa$7 ;
+  wire \sa$5 ;
   input sb;
   wire sb;
   wire \sb$15 ;
   wire \sb$21 ;
   wire \sb$27 ;
-  wire \sb$9 ;
+  wire \sb$7 ;
   wire [9:0] t0;
   wire [9:0] t1;
   wire [9:0] t2;
@@ -1074,208 +400,48 @@ module \fusion_unit.level.u0 (pb, sa, sb, \p$30 , \a$3 , \b$5 , pa);
   assign \$43  = pa == 2'h3;
   assign \$44  = | { \$43 , \$42 , \$41  };
   \fusion_unit.level.u0.u0  u0 (
-    .a(a),
-    .b(b),
+    .a(\a$1 [1:0]),
+    .b(\b$3 [1:0]),
     .p(p),
     .sa(sa),
     .sb(sb)
   );
   \fusion_unit.level.u0.u1  u1 (
-    .a(\a$12 ),
-    .b(\b$13 ),
+    .a(\a$1 [3:2]),
+    .b(\b$3 [3:2]),
     .p(\p$17 ),
     .sa(sa),
     .sb(\sb$15 )
   );
   \fusion_unit.level.u0.u2  u2 (
-    .a(\a$18 ),
-    .b(\b$19 ),
+    .a(\a$1 [5:4]),
+    .b(\b$3 [5:4]),
     .p(\p$23 ),
     .sa(\sa$20 ),
     .sb(sb)
   );
   \fusion_unit.level.u0.u3  u3 (
-    .a(\a$24 ),
-    .b(\b$25 ),
+    .a(\a$1 [7:6]),
+    .b(\b$3 [7:6]),
     .p(\p$29 ),
     .sa(\sa$26 ),
     .sb(\sb$27 )
   );
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[0] = \a$3 [0];
-      default:
-          a[0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[1] = \a$3 [1];
-      default:
-          a[1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[0] = \b$5 [0];
-      default:
-          b[0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[1] = \b$5 [1];
-      default:
-          b[1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [0] = \a$3 [0];
-      4'h4, 4'h8:
-          \a$12 [0] = \a$3 [6];
-      default:
-          \a$12 [0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [1] = \a$3 [1];
-      4'h4, 4'h8:
-          \a$12 [1] = \a$3 [7];
-      default:
-          \a$12 [1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [0] = \b$5 [2];
-      default:
-          \b$13 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [1] = \b$5 [3];
-      default:
-          \b$13 [1] = \b$5 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [0] = \a$3 [2];
-      4'h0:
-          \a$18 [0] = \a$3 [4];
-      default:
-          \a$18 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [1] = \a$3 [3];
-      4'h0:
-          \a$18 [1] = \a$3 [5];
-      default:
-          \a$18 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [0] = \b$5 [6];
-      4'h4, 4'h8:
-          \b$19 [0] = \b$5 [0];
-      4'h0:
-          \b$19 [0] = \b$5 [4];
-      default:
-          \b$19 [0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [1] = \b$5 [7];
-      4'h4, 4'h8:
-          \b$19 [1] = \b$5 [1];
-      4'h0:
-          \b$19 [1] = \b$5 [5];
-      default:
-          \b$19 [1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [0] = \a$3 [2];
-      4'h4, 4'h8:
-          \a$24 [0] = \a$3 [4];
-      4'h0:
-          \a$24 [0] = \a$3 [6];
-      default:
-          \a$24 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [1] = \a$3 [3];
-      4'h4, 4'h8:
-          \a$24 [1] = \a$3 [5];
-      4'h0:
-          \a$24 [1] = \a$3 [7];
-      default:
-          \a$24 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [0] = \b$5 [4];
-      4'h4, 4'h8:
-          \b$25 [0] = \b$5 [2];
-      4'h0:
-          \b$25 [0] = \b$5 [6];
-      default:
-          \b$25 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [1] = \b$5 [5];
-      4'h4, 4'h8:
-          \b$25 [1] = \b$5 [3];
-      4'h0:
-          \b$25 [1] = \b$5 [7];
-      default:
-          \b$25 [1] = \b$5 [1];
-    endcase
-  end
-  assign \sa$7  = sa;
-  assign \sb$9  = sb;
+  assign a = \a$1 [1:0];
+  assign b = \b$3 [1:0];
+  assign \sa$5  = sa;
+  assign \sb$7  = sb;
   assign t0 = \$18 [9:0];
+  assign \a$12  = \a$1 [3:2];
+  assign \b$13  = \b$3 [3:2];
   assign \sa$14  = sa;
   assign t1 = { \$29 [8], \$29  };
+  assign \a$18  = \a$1 [5:4];
+  assign \b$19  = \b$3 [5:4];
   assign \sb$21  = sb;
   assign t2 = { \$40 [8], \$40  };
+  assign \a$24  = \a$1 [7:6];
+  assign \b$25  = \b$3 [7:6];
   assign t3 = { \p$29 [5], \p$29 [5], \p$29 [5], \p$29 [5], \p$29  };
   assign \p$30  = \$53 [9:0];
   assign \$9  = { p[5], p, 2'h0 };
@@ -1286,7 +452,7 @@ module \fusion_unit.level.u0 (pb, sa, sb, \p$30 , \a$3 , \b$5 , pa);
 endmodule
 
 (* generator = "Amaranth" *)
-module \fusion_unit.level.u0.u0 (sb, p, a, b, sa);
+module \fusion_unit.level.u0.u0 (b, sa, sb, p, a);
   wire [2:0] \$1 ;
   wire [2:0] \$2 ;
   input [1:0] a;
@@ -1305,7 +471,7 @@ module \fusion_unit.level.u0.u0 (sb, p, a, b, sa);
 endmodule
 
 (* generator = "Amaranth" *)
-module \fusion_unit.level.u0.u1 (sb, p, a, b, sa);
+module \fusion_unit.level.u0.u1 (b, sa, sb, p, a);
   wire [2:0] \$1 ;
   wire [2:0] \$2 ;
   input [1:0] a;
@@ -1324,7 +490,7 @@ module \fusion_unit.level.u0.u1 (sb, p, a, b, sa);
 endmodule
 
 (* generator = "Amaranth" *)
-module \fusion_unit.level.u0.u2 (sa, p, a, b, sb);
+module \fusion_unit.level.u0.u2 (b, sb, sa, p, a);
   wire [2:0] \$1 ;
   wire [2:0] \$2 ;
   input [1:0] a;
@@ -1343,7 +509,7 @@ module \fusion_unit.level.u0.u2 (sa, p, a, b, sb);
 endmodule
 
 (* generator = "Amaranth" *)
-module \fusion_unit.level.u0.u3 (sb, p, a, b, sa);
+module \fusion_unit.level.u0.u3 (b, sa, sb, p, a);
   wire [2:0] \$1 ;
   wire [2:0] \$2 ;
   input [1:0] a;
@@ -1362,8 +528,7 @@ module \fusion_unit.level.u0.u3 (sb, p, a, b, sa);
 endmodule
 
 (* generator = "Amaranth" *)
-module \fusion_unit.level.u1 (pb, sa, sb, \p$30 , \a$3 , \b$5 , pa);
-  reg \$auto$verilog_backend.cc:2355:dump_module$3  = 0;
+module \fusion_unit.level.u1 (\b$3 , pa, pb, sa, sb, \p$30 , \a$1 );
   wire \$1 ;
   wire [8:0] \$10 ;
   wire [11:0] \$11 ;
@@ -1417,18 +582,18 @@ module \fusion_unit.level.u1 (pb, sa, sb, \p$30 , \a$3 , \b$5 , pa);
   wire \$7 ;
   wire \$8 ;
   wire [8:0] \$9 ;
-  reg [1:0] a;
-  reg [1:0] \a$12 ;
-  reg [1:0] \a$18 ;
-  reg [1:0] \a$24 ;
-  input [7:0] \a$3 ;
-  wire [7:0] \a$3 ;
-  reg [1:0] b;
-  reg [1:0] \b$13 ;
-  reg [1:0] \b$19 ;
-  reg [1:0] \b$25 ;
-  input [7:0] \b$5 ;
-  wire [7:0] \b$5 ;
+  wire [1:0] a;
+  input [7:0] \a$1 ;
+  wire [7:0] \a$1 ;
+  wire [1:0] \a$12 ;
+  wire [1:0] \a$18 ;
+  wire [1:0] \a$24 ;
+  wire [1:0] b;
+  wire [1:0] \b$13 ;
+  wire [1:0] \b$19 ;
+  wire [1:0] \b$25 ;
+  input [7:0] \b$3 ;
+  wire [7:0] \b$3 ;
   wire [5:0] p;
   wire [5:0] \p$17 ;
   wire [5:0] \p$23 ;
@@ -1444,13 +609,13 @@ module \fusion_unit.level.u1 (pb, sa, sb, \p$30 , \a$3 , \b$5 , pa);
   wire \sa$14 ;
   wire \sa$20 ;
   wire \sa$26 ;
-  wire \sa$7 ;
+  wire \sa$5 ;
   input sb;
   wire sb;
   wire \sb$15 ;
   wire \sb$21 ;
   wire \sb$27 ;
-  wire \sb$9 ;
+  wire \sb$7 ;
   wire [9:0] t0;
   wire [9:0] t1;
   wire [9:0] t2;
@@ -1508,208 +673,48 @@ module \fusion_unit.level.u1 (pb, sa, sb, \p$30 , \a$3 , \b$5 , pa);
   assign \$43  = pa == 2'h3;
   assign \$44  = | { \$43 , \$42 , \$41  };
   \fusion_unit.level.u1.u0  u0 (
-    .a(a),
-    .b(b),
+    .a(\a$1 [1:0]),
+    .b(\b$3 [1:0]),
     .p(p),
     .sa(sa),
     .sb(sb)
   );
   \fusion_unit.level.u1.u1  u1 (
-    .a(\a$12 ),
-    .b(\b$13 ),
+    .a(\a$1 [3:2]),
+    .b(\b$3 [3:2]),
     .p(\p$17 ),
     .sa(sa),
     .sb(\sb$15 )
   );
   \fusion_unit.level.u1.u2  u2 (
-    .a(\a$18 ),
-    .b(\b$19 ),
+    .a(\a$1 [5:4]),
+    .b(\b$3 [5:4]),
     .p(\p$23 ),
     .sa(\sa$20 ),
     .sb(sb)
   );
   \fusion_unit.level.u1.u3  u3 (
-    .a(\a$24 ),
-    .b(\b$25 ),
+    .a(\a$1 [7:6]),
+    .b(\b$3 [7:6]),
     .p(\p$29 ),
     .sa(\sa$26 ),
     .sb(\sb$27 )
   );
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[0] = \a$3 [0];
-      default:
-          a[0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[1] = \a$3 [1];
-      default:
-          a[1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[0] = \b$5 [0];
-      default:
-          b[0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[1] = \b$5 [1];
-      default:
-          b[1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [0] = \a$3 [0];
-      4'h4, 4'h8:
-          \a$12 [0] = \a$3 [6];
-      default:
-          \a$12 [0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [1] = \a$3 [1];
-      4'h4, 4'h8:
-          \a$12 [1] = \a$3 [7];
-      default:
-          \a$12 [1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [0] = \b$5 [2];
-      default:
-          \b$13 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [1] = \b$5 [3];
-      default:
-          \b$13 [1] = \b$5 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [0] = \a$3 [2];
-      4'h0:
-          \a$18 [0] = \a$3 [4];
-      default:
-          \a$18 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [1] = \a$3 [3];
-      4'h0:
-          \a$18 [1] = \a$3 [5];
-      default:
-          \a$18 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [0] = \b$5 [6];
-      4'h4, 4'h8:
-          \b$19 [0] = \b$5 [0];
-      4'h0:
-          \b$19 [0] = \b$5 [4];
-      default:
-          \b$19 [0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [1] = \b$5 [7];
-      4'h4, 4'h8:
-          \b$19 [1] = \b$5 [1];
-      4'h0:
-          \b$19 [1] = \b$5 [5];
-      default:
-          \b$19 [1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [0] = \a$3 [2];
-      4'h4, 4'h8:
-          \a$24 [0] = \a$3 [4];
-      4'h0:
-          \a$24 [0] = \a$3 [6];
-      default:
-          \a$24 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [1] = \a$3 [3];
-      4'h4, 4'h8:
-          \a$24 [1] = \a$3 [5];
-      4'h0:
-          \a$24 [1] = \a$3 [7];
-      default:
-          \a$24 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [0] = \b$5 [4];
-      4'h4, 4'h8:
-          \b$25 [0] = \b$5 [2];
-      4'h0:
-          \b$25 [0] = \b$5 [6];
-      default:
-          \b$25 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [1] = \b$5 [5];
-      4'h4, 4'h8:
-          \b$25 [1] = \b$5 [3];
-      4'h0:
-          \b$25 [1] = \b$5 [7];
-      default:
-          \b$25 [1] = \b$5 [1];
-    endcase
-  end
-  assign \sa$7  = sa;
-  assign \sb$9  = sb;
+  assign a = \a$1 [1:0];
+  assign b = \b$3 [1:0];
+  assign \sa$5  = sa;
+  assign \sb$7  = sb;
   assign t0 = \$18 [9:0];
+  assign \a$12  = \a$1 [3:2];
+  assign \b$13  = \b$3 [3:2];
   assign \sa$14  = sa;
   assign t1 = { \$29 [8], \$29  };
+  assign \a$18  = \a$1 [5:4];
+  assign \b$19  = \b$3 [5:4];
   assign \sb$21  = sb;
   assign t2 = { \$40 [8], \$40  };
+  assign \a$24  = \a$1 [7:6];
+  assign \b$25  = \b$3 [7:6];
   assign t3 = { \p$29 [5], \p$29 [5], \p$29 [5], \p$29 [5], \p$29  };
   assign \p$30  = \$53 [9:0];
   assign \$9  = { p[5], p, 2'h0 };
@@ -1720,7 +725,7 @@ module \fusion_unit.level.u1 (pb, sa, sb, \p$30 , \a$3 , \b$5 , pa);
 endmodule
 
 (* generator = "Amaranth" *)
-module \fusion_unit.level.u1.u0 (sb, p, a, b, sa);
+module \fusion_unit.level.u1.u0 (b, sa, sb, p, a);
   wire [2:0] \$1 ;
   wire [2:0] \$2 ;
   input [1:0] a;
@@ -1739,7 +744,7 @@ module \fusion_unit.level.u1.u0 (sb, p, a, b, sa);
 endmodule
 
 (* generator = "Amaranth" *)
-module \fusion_unit.level.u1.u1 (sb, p, a, b, sa);
+module \fusion_unit.level.u1.u1 (b, sa, sb, p, a);
   wire [2:0] \$1 ;
   wire [2:0] \$2 ;
   input [1:0] a;
@@ -1758,7 +763,7 @@ module \fusion_unit.level.u1.u1 (sb, p, a, b, sa);
 endmodule
 
 (* generator = "Amaranth" *)
-module \fusion_unit.level.u1.u2 (sa, p, a, b, sb);
+module \fusion_unit.level.u1.u2 (b, sb, sa, p, a);
   wire [2:0] \$1 ;
   wire [2:0] \$2 ;
   input [1:0] a;
@@ -1777,7 +782,7 @@ module \fusion_unit.level.u1.u2 (sa, p, a, b, sb);
 endmodule
 
 (* generator = "Amaranth" *)
-module \fusion_unit.level.u1.u3 (sb, p, a, b, sa);
+module \fusion_unit.level.u1.u3 (b, sa, sb, p, a);
   wire [2:0] \$1 ;
   wire [2:0] \$2 ;
   input [1:0] a;
@@ -1796,8 +801,7 @@ module \fusion_unit.level.u1.u3 (sb, p, a, b, sa);
 endmodule
 
 (* generator = "Amaranth" *)
-module \fusion_unit.level.u2 (pb, sb, sa, \p$30 , \a$3 , \b$5 , pa);
-  reg \$auto$verilog_backend.cc:2355:dump_module$4  = 0;
+module \fusion_unit.level.u2 (\b$3 , pa, pb, sb, sa, \p$30 , \a$1 );
   wire \$1 ;
   wire [8:0] \$10 ;
   wire [11:0] \$11 ;
@@ -1851,18 +855,18 @@ module \fusion_unit.level.u2 (pb, sb, sa, \p$30 , \a$3 , \b$5 , pa);
   wire \$7 ;
   wire \$8 ;
   wire [8:0] \$9 ;
-  reg [1:0] a;
-  reg [1:0] \a$12 ;
-  reg [1:0] \a$18 ;
-  reg [1:0] \a$24 ;
-  input [7:0] \a$3 ;
-  wire [7:0] \a$3 ;
-  reg [1:0] b;
-  reg [1:0] \b$13 ;
-  reg [1:0] \b$19 ;
-  reg [1:0] \b$25 ;
-  input [7:0] \b$5 ;
-  wire [7:0] \b$5 ;
+  wire [1:0] a;
+  input [7:0] \a$1 ;
+  wire [7:0] \a$1 ;
+  wire [1:0] \a$12 ;
+  wire [1:0] \a$18 ;
+  wire [1:0] \a$24 ;
+  wire [1:0] b;
+  wire [1:0] \b$13 ;
+  wire [1:0] \b$19 ;
+  wire [1:0] \b$25 ;
+  input [7:0] \b$3 ;
+  wire [7:0] \b$3 ;
   wire [5:0] p;
   wire [5:0] \p$17 ;
   wire [5:0] \p$23 ;
@@ -1878,13 +882,13 @@ module \fusion_unit.level.u2 (pb, sb, sa, \p$30 , \a$3 , \b$5 , pa);
   wire \sa$14 ;
   wire \sa$20 ;
   wire \sa$26 ;
-  wire \sa$7 ;
+  wire \sa$5 ;
   input sb;
   wire sb;
   wire \sb$15 ;
   wire \sb$21 ;
   wire \sb$27 ;
-  wire \sb$9 ;
+  wire \sb$7 ;
   wire [9:0] t0;
   wire [9:0] t1;
   wire [9:0] t2;
@@ -1942,208 +946,48 @@ module \fusion_unit.level.u2 (pb, sb, sa, \p$30 , \a$3 , \b$5 , pa);
   assign \$43  = pa == 2'h3;
   assign \$44  = | { \$43 , \$42 , \$41  };
   \fusion_unit.level.u2.u0  u0 (
-    .a(a),
-    .b(b),
+    .a(\a$1 [1:0]),
+    .b(\b$3 [1:0]),
     .p(p),
     .sa(sa),
     .sb(sb)
   );
   \fusion_unit.level.u2.u1  u1 (
-    .a(\a$12 ),
-    .b(\b$13 ),
+    .a(\a$1 [3:2]),
+    .b(\b$3 [3:2]),
     .p(\p$17 ),
     .sa(sa),
     .sb(\sb$15 )
   );
   \fusion_unit.level.u2.u2  u2 (
-    .a(\a$18 ),
-    .b(\b$19 ),
+    .a(\a$1 [5:4]),
+    .b(\b$3 [5:4]),
     .p(\p$23 ),
     .sa(\sa$20 ),
     .sb(sb)
   );
   \fusion_unit.level.u2.u3  u3 (
-    .a(\a$24 ),
-    .b(\b$25 ),
+    .a(\a$1 [7:6]),
+    .b(\b$3 [7:6]),
     .p(\p$29 ),
     .sa(\sa$26 ),
     .sb(\sb$27 )
   );
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[0] = \a$3 [0];
-      default:
-          a[0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[1] = \a$3 [1];
-      default:
-          a[1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[0] = \b$5 [0];
-      default:
-          b[0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[1] = \b$5 [1];
-      default:
-          b[1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [0] = \a$3 [0];
-      4'h4, 4'h8:
-          \a$12 [0] = \a$3 [6];
-      default:
-          \a$12 [0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [1] = \a$3 [1];
-      4'h4, 4'h8:
-          \a$12 [1] = \a$3 [7];
-      default:
-          \a$12 [1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [0] = \b$5 [2];
-      default:
-          \b$13 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [1] = \b$5 [3];
-      default:
-          \b$13 [1] = \b$5 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [0] = \a$3 [2];
-      4'h0:
-          \a$18 [0] = \a$3 [4];
-      default:
-          \a$18 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [1] = \a$3 [3];
-      4'h0:
-          \a$18 [1] = \a$3 [5];
-      default:
-          \a$18 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [0] = \b$5 [6];
-      4'h4, 4'h8:
-          \b$19 [0] = \b$5 [0];
-      4'h0:
-          \b$19 [0] = \b$5 [4];
-      default:
-          \b$19 [0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [1] = \b$5 [7];
-      4'h4, 4'h8:
-          \b$19 [1] = \b$5 [1];
-      4'h0:
-          \b$19 [1] = \b$5 [5];
-      default:
-          \b$19 [1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [0] = \a$3 [2];
-      4'h4, 4'h8:
-          \a$24 [0] = \a$3 [4];
-      4'h0:
-          \a$24 [0] = \a$3 [6];
-      default:
-          \a$24 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [1] = \a$3 [3];
-      4'h4, 4'h8:
-          \a$24 [1] = \a$3 [5];
-      4'h0:
-          \a$24 [1] = \a$3 [7];
-      default:
-          \a$24 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [0] = \b$5 [4];
-      4'h4, 4'h8:
-          \b$25 [0] = \b$5 [2];
-      4'h0:
-          \b$25 [0] = \b$5 [6];
-      default:
-          \b$25 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [1] = \b$5 [5];
-      4'h4, 4'h8:
-          \b$25 [1] = \b$5 [3];
-      4'h0:
-          \b$25 [1] = \b$5 [7];
-      default:
-          \b$25 [1] = \b$5 [1];
-    endcase
-  end
-  assign \sa$7  = sa;
-  assign \sb$9  = sb;
+  assign a = \a$1 [1:0];
+  assign b = \b$3 [1:0];
+  assign \sa$5  = sa;
+  assign \sb$7  = sb;
   assign t0 = \$18 [9:0];
+  assign \a$12  = \a$1 [3:2];
+  assign \b$13  = \b$3 [3:2];
   assign \sa$14  = sa;
   assign t1 = { \$29 [8], \$29  };
+  assign \a$18  = \a$1 [5:4];
+  assign \b$19  = \b$3 [5:4];
   assign \sb$21  = sb;
   assign t2 = { \$40 [8], \$40  };
+  assign \a$24  = \a$1 [7:6];
+  assign \b$25  = \b$3 [7:6];
   assign t3 = { \p$29 [5], \p$29 [5], \p$29 [5], \p$29 [5], \p$29  };
   assign \p$30  = \$53 [9:0];
   assign \$9  = { p[5], p, 2'h0 };
@@ -2154,7 +998,7 @@ module \fusion_unit.level.u2 (pb, sb, sa, \p$30 , \a$3 , \b$5 , pa);
 endmodule
 
 (* generator = "Amaranth" *)
-module \fusion_unit.level.u2.u0 (sa, p, a, b, sb);
+module \fusion_unit.level.u2.u0 (b, sb, sa, p, a);
   wire [2:0] \$1 ;
   wire [2:0] \$2 ;
   input [1:0] a;
@@ -2173,7 +1017,7 @@ module \fusion_unit.level.u2.u0 (sa, p, a, b, sb);
 endmodule
 
 (* generator = "Amaranth" *)
-module \fusion_unit.level.u2.u1 (sb, p, a, b, sa);
+module \fusion_unit.level.u2.u1 (b, sa, sb, p, a);
   wire [2:0] \$1 ;
   wire [2:0] \$2 ;
   input [1:0] a;
@@ -2192,7 +1036,7 @@ module \fusion_unit.level.u2.u1 (sb, p, a, b, sa);
 endmodule
 
 (* generator = "Amaranth" *)
-module \fusion_unit.level.u2.u2 (sa, p, a, b, sb);
+module \fusion_unit.level.u2.u2 (b, sb, sa, p, a);
   wire [2:0] \$1 ;
   wire [2:0] \$2 ;
   input [1:0] a;
@@ -2211,7 +1055,7 @@ module \fusion_unit.level.u2.u2 (sa, p, a, b, sb);
 endmodule
 
 (* generator = "Amaranth" *)
-module \fusion_unit.level.u2.u3 (sb, p, a, b, sa);
+module \fusion_unit.level.u2.u3 (b, sa, sb, p, a);
   wire [2:0] \$1 ;
   wire [2:0] \$2 ;
   input [1:0] a;
@@ -2230,8 +1074,7 @@ module \fusion_unit.level.u2.u3 (sb, p, a, b, sa);
 endmodule
 
 (* generator = "Amaranth" *)
-module \fusion_unit.level.u3 (pb, sa, sb, \p$30 , \a$3 , \b$5 , pa);
-  reg \$auto$verilog_backend.cc:2355:dump_module$5  = 0;
+module \fusion_unit.level.u3 (\b$3 , pa, pb, sa, sb, \p$30 , \a$1 );
   wire \$1 ;
   wire [8:0] \$10 ;
   wire [11:0] \$11 ;
@@ -2285,18 +1128,18 @@ module \fusion_unit.level.u3 (pb, sa, sb, \p$30 , \a$3 , \b$5 , pa);
   wire \$7 ;
   wire \$8 ;
   wire [8:0] \$9 ;
-  reg [1:0] a;
-  reg [1:0] \a$12 ;
-  reg [1:0] \a$18 ;
-  reg [1:0] \a$24 ;
-  input [7:0] \a$3 ;
-  wire [7:0] \a$3 ;
-  reg [1:0] b;
-  reg [1:0] \b$13 ;
-  reg [1:0] \b$19 ;
-  reg [1:0] \b$25 ;
-  input [7:0] \b$5 ;
-  wire [7:0] \b$5 ;
+  wire [1:0] a;
+  input [7:0] \a$1 ;
+  wire [7:0] \a$1 ;
+  wire [1:0] \a$12 ;
+  wire [1:0] \a$18 ;
+  wire [1:0] \a$24 ;
+  wire [1:0] b;
+  wire [1:0] \b$13 ;
+  wire [1:0] \b$19 ;
+  wire [1:0] \b$25 ;
+  input [7:0] \b$3 ;
+  wire [7:0] \b$3 ;
   wire [5:0] p;
   wire [5:0] \p$17 ;
   wire [5:0] \p$23 ;
@@ -2312,13 +1155,13 @@ module \fusion_unit.level.u3 (pb, sa, sb, \p$30 , \a$3 , \b$5 , pa);
   wire \sa$14 ;
   wire \sa$20 ;
   wire \sa$26 ;
-  wire \sa$7 ;
+  wire \sa$5 ;
   input sb;
   wire sb;
   wire \sb$15 ;
   wire \sb$21 ;
   wire \sb$27 ;
-  wire \sb$9 ;
+  wire \sb$7 ;
   wire [9:0] t0;
   wire [9:0] t1;
   wire [9:0] t2;
@@ -2376,208 +1219,48 @@ module \fusion_unit.level.u3 (pb, sa, sb, \p$30 , \a$3 , \b$5 , pa);
   assign \$43  = pa == 2'h3;
   assign \$44  = | { \$43 , \$42 , \$41  };
   \fusion_unit.level.u3.u0  u0 (
-    .a(a),
-    .b(b),
+    .a(\a$1 [1:0]),
+    .b(\b$3 [1:0]),
     .p(p),
     .sa(sa),
     .sb(sb)
   );
   \fusion_unit.level.u3.u1  u1 (
-    .a(\a$12 ),
-    .b(\b$13 ),
+    .a(\a$1 [3:2]),
+    .b(\b$3 [3:2]),
     .p(\p$17 ),
     .sa(sa),
     .sb(\sb$15 )
   );
   \fusion_unit.level.u3.u2  u2 (
-    .a(\a$18 ),
-    .b(\b$19 ),
+    .a(\a$1 [5:4]),
+    .b(\b$3 [5:4]),
     .p(\p$23 ),
     .sa(\sa$20 ),
     .sb(sb)
   );
   \fusion_unit.level.u3.u3  u3 (
-    .a(\a$24 ),
-    .b(\b$25 ),
+    .a(\a$1 [7:6]),
+    .b(\b$3 [7:6]),
     .p(\p$29 ),
     .sa(\sa$26 ),
     .sb(\sb$27 )
   );
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[0] = \a$3 [0];
-      default:
-          a[0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[1] = \a$3 [1];
-      default:
-          a[1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[0] = \b$5 [0];
-      default:
-          b[0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[1] = \b$5 [1];
-      default:
-          b[1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [0] = \a$3 [0];
-      4'h4, 4'h8:
-          \a$12 [0] = \a$3 [6];
-      default:
-          \a$12 [0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [1] = \a$3 [1];
-      4'h4, 4'h8:
-          \a$12 [1] = \a$3 [7];
-      default:
-          \a$12 [1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [0] = \b$5 [2];
-      default:
-          \b$13 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [1] = \b$5 [3];
-      default:
-          \b$13 [1] = \b$5 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [0] = \a$3 [2];
-      4'h0:
-          \a$18 [0] = \a$3 [4];
-      default:
-          \a$18 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [1] = \a$3 [3];
-      4'h0:
-          \a$18 [1] = \a$3 [5];
-      default:
-          \a$18 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [0] = \b$5 [6];
-      4'h4, 4'h8:
-          \b$19 [0] = \b$5 [0];
-      4'h0:
-          \b$19 [0] = \b$5 [4];
-      default:
-          \b$19 [0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [1] = \b$5 [7];
-      4'h4, 4'h8:
-          \b$19 [1] = \b$5 [1];
-      4'h0:
-          \b$19 [1] = \b$5 [5];
-      default:
-          \b$19 [1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [0] = \a$3 [2];
-      4'h4, 4'h8:
-          \a$24 [0] = \a$3 [4];
-      4'h0:
-          \a$24 [0] = \a$3 [6];
-      default:
-          \a$24 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [1] = \a$3 [3];
-      4'h4, 4'h8:
-          \a$24 [1] = \a$3 [5];
-      4'h0:
-          \a$24 [1] = \a$3 [7];
-      default:
-          \a$24 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [0] = \b$5 [4];
-      4'h4, 4'h8:
-          \b$25 [0] = \b$5 [2];
-      4'h0:
-          \b$25 [0] = \b$5 [6];
-      default:
-          \b$25 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [1] = \b$5 [5];
-      4'h4, 4'h8:
-          \b$25 [1] = \b$5 [3];
-      4'h0:
-          \b$25 [1] = \b$5 [7];
-      default:
-          \b$25 [1] = \b$5 [1];
-    endcase
-  end
-  assign \sa$7  = sa;
-  assign \sb$9  = sb;
+  assign a = \a$1 [1:0];
+  assign b = \b$3 [1:0];
+  assign \sa$5  = sa;
+  assign \sb$7  = sb;
   assign t0 = \$18 [9:0];
+  assign \a$12  = \a$1 [3:2];
+  assign \b$13  = \b$3 [3:2];
   assign \sa$14  = sa;
   assign t1 = { \$29 [8], \$29  };
+  assign \a$18  = \a$1 [5:4];
+  assign \b$19  = \b$3 [5:4];
   assign \sb$21  = sb;
   assign t2 = { \$40 [8], \$40  };
+  assign \a$24  = \a$1 [7:6];
+  assign \b$25  = \b$3 [7:6];
   assign t3 = { \p$29 [5], \p$29 [5], \p$29 [5], \p$29 [5], \p$29  };
   assign \p$30  = \$53 [9:0];
   assign \$9  = { p[5], p, 2'h0 };
@@ -2588,7 +1271,7 @@ module \fusion_unit.level.u3 (pb, sa, sb, \p$30 , \a$3 , \b$5 , pa);
 endmodule
 
 (* generator = "Amaranth" *)
-module \fusion_unit.level.u3.u0 (sb, p, a, b, sa);
+module \fusion_unit.level.u3.u0 (b, sa, sb, p, a);
   wire [2:0] \$1 ;
   wire [2:0] \$2 ;
   input [1:0] a;
@@ -2607,7 +1290,7 @@ module \fusion_unit.level.u3.u0 (sb, p, a, b, sa);
 endmodule
 
 (* generator = "Amaranth" *)
-module \fusion_unit.level.u3.u1 (sb, p, a, b, sa);
+module \fusion_unit.level.u3.u1 (b, sa, sb, p, a);
   wire [2:0] \$1 ;
   wire [2:0] \$2 ;
   input [1:0] a;
@@ -2626,7 +1309,7 @@ module \fusion_unit.level.u3.u1 (sb, p, a, b, sa);
 endmodule
 
 (* generator = "Amaranth" *)
-module \fusion_unit.level.u3.u2 (sa, p, a, b, sb);
+module \fusion_unit.level.u3.u2 (b, sb, sa, p, a);
   wire [2:0] \$1 ;
   wire [2:0] \$2 ;
   input [1:0] a;
@@ -2645,7 +1328,7 @@ module \fusion_unit.level.u3.u2 (sa, p, a, b, sb);
 endmodule
 
 (* generator = "Amaranth" *)
-module \fusion_unit.level.u3.u3 (sb, p, a, b, sa);
+module \fusion_unit.level.u3.u3 (b, sa, sb, p, a);
   wire [2:0] \$1 ;
   wire [2:0] \$2 ;
   input [1:0] a;

@@ -2013,8 +2013,8 @@ module \mac_array.pe_0_0 (pa, pb, sa, sb, a, b, p);
   assign \$3  = \$1  & \$2 ;
   assign p = \$3  ? \p$13  : 18'h00000;
   \mac_array.pe_0_0.level  level (
-    .\a$3 (a),
-    .\b$5 (b),
+    .\a$1 (a),
+    .\b$3 (b),
     .\p$38 (\p$13 ),
     .pa(pa),
     .pb(pb),
@@ -2030,8 +2030,7 @@ module \mac_array.pe_0_0 (pa, pb, sa, sb, a, b, p);
 endmodule
 
 (* generator = "Amaranth" *)
-module \mac_array.pe_0_0.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
-  reg \$auto$verilog_backend.cc:2355:dump_module$2  = 0;
+module \mac_array.pe_0_0.level (pa, pb, sa, sb, \a$1 , \b$3 , \p$38 );
   wire \$1 ;
   wire \$10 ;
   wire \$11 ;
@@ -2076,18 +2075,18 @@ module \mac_array.pe_0_0.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
   wire [16:0] \$7 ;
   wire [16:0] \$8 ;
   wire [23:0] \$9 ;
-  reg [7:0] a;
-  reg [7:0] \a$14 ;
-  reg [7:0] \a$22 ;
-  input [31:0] \a$3 ;
-  wire [31:0] \a$3 ;
-  reg [7:0] \a$30 ;
-  reg [7:0] b;
-  reg [7:0] \b$15 ;
-  reg [7:0] \b$23 ;
-  reg [7:0] \b$31 ;
-  input [31:0] \b$5 ;
-  wire [31:0] \b$5 ;
+  wire [7:0] a;
+  input [31:0] \a$1 ;
+  wire [31:0] \a$1 ;
+  wire [7:0] \a$14 ;
+  wire [7:0] \a$22 ;
+  wire [7:0] \a$30 ;
+  wire [7:0] b;
+  wire [7:0] \b$15 ;
+  wire [7:0] \b$23 ;
+  input [31:0] \b$3 ;
+  wire [31:0] \b$3 ;
+  wire [7:0] \b$31 ;
   wire [9:0] p;
   wire [9:0] \p$21 ;
   wire [9:0] \p$29 ;
@@ -2099,7 +2098,7 @@ module \mac_array.pe_0_0.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
   wire [1:0] \pa$16 ;
   wire [1:0] \pa$24 ;
   wire [1:0] \pa$32 ;
-  wire [1:0] \pa$6 ;
+  wire [1:0] \pa$5 ;
   input [1:0] pb;
   wire [1:0] pb;
   wire [1:0] \pb$17 ;
@@ -2166,8 +2165,8 @@ module \mac_array.pe_0_0.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
   assign \$43  = $signed(\$33 ) + $signed(\p$37 );
   assign \$44  = $signed(\$42 ) + $signed(\$43 );
   \mac_array.pe_0_0.level.u0  u0 (
-    .\a$3 (a),
-    .\b$5 (b),
+    .\a$1 (\a$1 [7:0]),
+    .\b$3 (\b$3 [7:0]),
     .\p$30 (p),
     .pa(pa),
     .pb(pb),
@@ -2175,8 +2174,8 @@ module \mac_array.pe_0_0.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
     .sb(sb)
   );
   \mac_array.pe_0_0.level.u1  u1 (
-    .\a$3 (\a$14 ),
-    .\b$5 (\b$15 ),
+    .\a$1 (\a$1 [15:8]),
+    .\b$3 (\b$3 [15:8]),
     .\p$30 (\p$21 ),
     .pa(pa),
     .pb(pb),
@@ -2184,8 +2183,8 @@ module \mac_array.pe_0_0.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
     .sb(\sb$19 )
   );
   \mac_array.pe_0_0.level.u2  u2 (
-    .\a$3 (\a$22 ),
-    .\b$5 (\b$23 ),
+    .\a$1 (\a$1 [23:16]),
+    .\b$3 (\b$3 [23:16]),
     .\p$30 (\p$29 ),
     .pa(pa),
     .pb(pb),
@@ -2193,707 +2192,35 @@ module \mac_array.pe_0_0.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
     .sb(sb)
   );
   \mac_array.pe_0_0.level.u3  u3 (
-    .\a$3 (\a$30 ),
-    .\b$5 (\b$31 ),
+    .\a$1 (\a$1 [31:24]),
+    .\b$3 (\b$3 [31:24]),
     .\p$30 (\p$37 ),
     .pa(pa),
     .pb(pb),
     .sa(\sa$34 ),
     .sb(\sb$35 )
   );
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$31 [0] = \b$5 [12];
-      4'h8, 4'h9:
-          \b$31 [0] = \b$5 [4];
-      4'h2:
-          \b$31 [0] = \b$5 [16];
-      4'h6:
-          \b$31 [0] = \b$5 [8];
-      4'ha:
-          \b$31 [0] = \b$5 [0];
-      default:
-          \b$31 [0] = \b$5 [24];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$31 [1] = \b$5 [13];
-      4'h8, 4'h9:
-          \b$31 [1] = \b$5 [5];
-      4'h2:
-          \b$31 [1] = \b$5 [17];
-      4'h6:
-          \b$31 [1] = \b$5 [9];
-      4'ha:
-          \b$31 [1] = \b$5 [1];
-      default:
-          \b$31 [1] = \b$5 [25];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$31 [2] = \b$5 [14];
-      4'h8, 4'h9:
-          \b$31 [2] = \b$5 [6];
-      4'h2:
-          \b$31 [2] = \b$5 [18];
-      4'h6:
-          \b$31 [2] = \b$5 [10];
-      4'ha:
-          \b$31 [2] = \b$5 [2];
-      default:
-          \b$31 [2] = \b$5 [26];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$31 [3] = \b$5 [15];
-      4'h8, 4'h9:
-          \b$31 [3] = \b$5 [7];
-      4'h2:
-          \b$31 [3] = \b$5 [19];
-      4'h6:
-          \b$31 [3] = \b$5 [11];
-      4'ha:
-          \b$31 [3] = \b$5 [3];
-      default:
-          \b$31 [3] = \b$5 [27];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$31 [4] = \b$5 [28];
-      4'h2:
-          \b$31 [4] = \b$5 [24];
-      default:
-          \b$31 [4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$31 [5] = \b$5 [29];
-      4'h2:
-          \b$31 [5] = \b$5 [25];
-      default:
-          \b$31 [5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$31 [6] = \b$5 [30];
-      4'h2:
-          \b$31 [6] = \b$5 [26];
-      default:
-          \b$31 [6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$31 [7] = \b$5 [31];
-      4'h2:
-          \b$31 [7] = \b$5 [27];
-      default:
-          \b$31 [7] = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h8, 4'h9, 4'ha:
-          a[0] = \a$3 [4];
-      default:
-          a[0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h8, 4'h9, 4'ha:
-          a[1] = \a$3 [5];
-      default:
-          a[1] = \a$3 [1];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h8, 4'h9, 4'ha:
-          a[2] = \a$3 [6];
-      default:
-          a[2] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h8, 4'h9, 4'ha:
-          a[3] = \a$3 [7];
-      default:
-          a[3] = \a$3 [3];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          a[4] = \a$3 [4];
-      4'h8:
-          a[4] = \a$3 [12];
-      default:
-          a[4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          a[5] = \a$3 [5];
-      4'h8:
-          a[5] = \a$3 [13];
-      default:
-          a[5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          a[6] = \a$3 [6];
-      4'h8:
-          a[6] = \a$3 [14];
-      default:
-          a[6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          a[7] = \a$3 [7];
-      4'h8:
-          a[7] = \a$3 [15];
-      default:
-          a[7] = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          b[0] = \b$5 [4];
-      default:
-          b[0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          b[1] = \b$5 [5];
-      default:
-          b[1] = \b$5 [1];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          b[2] = \b$5 [6];
-      default:
-          b[2] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          b[3] = \b$5 [7];
-      default:
-          b[3] = \b$5 [3];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          b[4] = \b$5 [4];
-      4'h2:
-          b[4] = \b$5 [12];
-      default:
-          b[4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          b[5] = \b$5 [5];
-      4'h2:
-          b[5] = \b$5 [13];
-      default:
-          b[5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          b[6] = \b$5 [6];
-      4'h2:
-          b[6] = \b$5 [14];
-      default:
-          b[6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          b[7] = \b$5 [7];
-      4'h2:
-          b[7] = \b$5 [15];
-      default:
-          b[7] = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [0] = \a$3 [8];
-      4'h2, 4'h6:
-          \a$14 [0] = \a$3 [0];
-      4'h8:
-          \a$14 [0] = \a$3 [20];
-      4'h9:
-          \a$14 [0] = \a$3 [12];
-      default:
-          \a$14 [0] = \a$3 [4];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [1] = \a$3 [9];
-      4'h2, 4'h6:
-          \a$14 [1] = \a$3 [1];
-      4'h8:
-          \a$14 [1] = \a$3 [21];
-      4'h9:
-          \a$14 [1] = \a$3 [13];
-      default:
-          \a$14 [1] = \a$3 [5];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [2] = \a$3 [10];
-      4'h2, 4'h6:
-          \a$14 [2] = \a$3 [2];
-      4'h8:
-          \a$14 [2] = \a$3 [22];
-      4'h9:
-          \a$14 [2] = \a$3 [14];
-      default:
-          \a$14 [2] = \a$3 [6];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [3] = \a$3 [11];
-      4'h2, 4'h6:
-          \a$14 [3] = \a$3 [3];
-      4'h8:
-          \a$14 [3] = \a$3 [23];
-      4'h9:
-          \a$14 [3] = \a$3 [15];
-      default:
-          \a$14 [3] = \a$3 [7];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [4] = \a$3 [12];
-      4'h8:
-          \a$14 [4] = \a$3 [28];
-      default:
-          \a$14 [4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [5] = \a$3 [13];
-      4'h8:
-          \a$14 [5] = \a$3 [29];
-      default:
-          \a$14 [5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [6] = \a$3 [14];
-      4'h8:
-          \a$14 [6] = \a$3 [30];
-      default:
-          \a$14 [6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [7] = \a$3 [15];
-      4'h8:
-          \a$14 [7] = \a$3 [31];
-      default:
-          \a$14 [7] = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          \b$15 [0] = \b$5 [0];
-      4'h0, 4'h1:
-          \b$15 [0] = \b$5 [8];
-      default:
-          \b$15 [0] = \b$5 [4];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          \b$15 [1] = \b$5 [1];
-      4'h0, 4'h1:
-          \b$15 [1] = \b$5 [9];
-      default:
-          \b$15 [1] = \b$5 [5];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          \b$15 [2] = \b$5 [2];
-      4'h0, 4'h1:
-          \b$15 [2] = \b$5 [10];
-      default:
-          \b$15 [2] = \b$5 [6];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          \b$15 [3] = \b$5 [3];
-      4'h0, 4'h1:
-          \b$15 [3] = \b$5 [11];
-      default:
-          \b$15 [3] = \b$5 [7];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$15 [4] = \b$5 [12];
-      4'h2:
-          \b$15 [4] = \b$5 [8];
-      default:
-          \b$15 [4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$15 [5] = \b$5 [13];
-      4'h2:
-          \b$15 [5] = \b$5 [9];
-      default:
-          \b$15 [5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$15 [6] = \b$5 [14];
-      4'h2:
-          \b$15 [6] = \b$5 [10];
-      default:
-          \b$15 [6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$15 [7] = \b$5 [15];
-      4'h2:
-          \b$15 [7] = \b$5 [11];
-      default:
-          \b$15 [7] = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [0] = \a$3 [16];
-      4'h1, 4'h5:
-          \a$22 [0] = \a$3 [8];
-      4'h2, 4'h6:
-          \a$22 [0] = \a$3 [4];
-      default:
-          \a$22 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [1] = \a$3 [17];
-      4'h1, 4'h5:
-          \a$22 [1] = \a$3 [9];
-      4'h2, 4'h6:
-          \a$22 [1] = \a$3 [5];
-      default:
-          \a$22 [1] = \a$3 [1];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [2] = \a$3 [18];
-      4'h1, 4'h5:
-          \a$22 [2] = \a$3 [10];
-      4'h2, 4'h6:
-          \a$22 [2] = \a$3 [6];
-      default:
-          \a$22 [2] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [3] = \a$3 [19];
-      4'h1, 4'h5:
-          \a$22 [3] = \a$3 [11];
-      4'h2, 4'h6:
-          \a$22 [3] = \a$3 [7];
-      default:
-          \a$22 [3] = \a$3 [3];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [4] = \a$3 [20];
-      4'h8:
-          \a$22 [4] = \a$3 [8];
-      default:
-          \a$22 [4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [5] = \a$3 [21];
-      4'h8:
-          \a$22 [5] = \a$3 [9];
-      default:
-          \a$22 [5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [6] = \a$3 [22];
-      4'h8:
-          \a$22 [6] = \a$3 [10];
-      default:
-          \a$22 [6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [7] = \a$3 [23];
-      4'h8:
-          \a$22 [7] = \a$3 [11];
-      default:
-          \a$22 [7] = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$23 [0] = \b$5 [8];
-      4'h8, 4'h9:
-          \b$23 [0] = \b$5 [0];
-      4'h2:
-          \b$23 [0] = \b$5 [20];
-      4'h6:
-          \b$23 [0] = \b$5 [12];
-      4'ha:
-          \b$23 [0] = \b$5 [4];
-      default:
-          \b$23 [0] = \b$5 [16];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$23 [1] = \b$5 [9];
-      4'h8, 4'h9:
-          \b$23 [1] = \b$5 [1];
-      4'h2:
-          \b$23 [1] = \b$5 [21];
-      4'h6:
-          \b$23 [1] = \b$5 [13];
-      4'ha:
-          \b$23 [1] = \b$5 [5];
-      default:
-          \b$23 [1] = \b$5 [17];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$23 [2] = \b$5 [10];
-      4'h8, 4'h9:
-          \b$23 [2] = \b$5 [2];
-      4'h2:
-          \b$23 [2] = \b$5 [22];
-      4'h6:
-          \b$23 [2] = \b$5 [14];
-      4'ha:
-          \b$23 [2] = \b$5 [6];
-      default:
-          \b$23 [2] = \b$5 [18];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$23 [3] = \b$5 [11];
-      4'h8, 4'h9:
-          \b$23 [3] = \b$5 [3];
-      4'h2:
-          \b$23 [3] = \b$5 [23];
-      4'h6:
-          \b$23 [3] = \b$5 [15];
-      4'ha:
-          \b$23 [3] = \b$5 [7];
-      default:
-          \b$23 [3] = \b$5 [19];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$23 [4] = \b$5 [20];
-      4'h2:
-          \b$23 [4] = \b$5 [28];
-      default:
-          \b$23 [4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$23 [5] = \b$5 [21];
-      4'h2:
-          \b$23 [5] = \b$5 [29];
-      default:
-          \b$23 [5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$23 [6] = \b$5 [22];
-      4'h2:
-          \b$23 [6] = \b$5 [30];
-      default:
-          \b$23 [6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$23 [7] = \b$5 [23];
-      4'h2:
-          \b$23 [7] = \b$5 [31];
-      default:
-          \b$23 [7] = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h5:
-          \a$30 [0] = \a$3 [12];
-      4'h2, 4'h6:
-          \a$30 [0] = \a$3 [4];
-      4'h8:
-          \a$30 [0] = \a$3 [16];
-      4'h9:
-          \a$30 [0] = \a$3 [8];
-      4'ha:
-          \a$30 [0] = \a$3 [0];
-      default:
-          \a$30 [0] = \a$3 [24];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h5:
-          \a$30 [1] = \a$3 [13];
-      4'h2, 4'h6:
-          \a$30 [1] = \a$3 [5];
-      4'h8:
-          \a$30 [1] = \a$3 [17];
-      4'h9:
-          \a$30 [1] = \a$3 [9];
-      4'ha:
-          \a$30 [1] = \a$3 [1];
-      default:
-          \a$30 [1] = \a$3 [25];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h5:
-          \a$30 [2] = \a$3 [14];
-      4'h2, 4'h6:
-          \a$30 [2] = \a$3 [6];
-      4'h8:
-          \a$30 [2] = \a$3 [18];
-      4'h9:
-          \a$30 [2] = \a$3 [10];
-      4'ha:
-          \a$30 [2] = \a$3 [2];
-      default:
-          \a$30 [2] = \a$3 [26];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h5:
-          \a$30 [3] = \a$3 [15];
-      4'h2, 4'h6:
-          \a$30 [3] = \a$3 [7];
-      4'h8:
-          \a$30 [3] = \a$3 [19];
-      4'h9:
-          \a$30 [3] = \a$3 [11];
-      4'ha:
-          \a$30 [3] = \a$3 [3];
-      default:
-          \a$30 [3] = \a$3 [27];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$30 [4] = \a$3 [28];
-      4'h8:
-          \a$30 [4] = \a$3 [24];
-      default:
-          \a$30 [4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$30 [5] = \a$3 [29];
-      4'h8:
-          \a$30 [5] = \a$3 [25];
-      default:
-          \a$30 [5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$30 [6] = \a$3 [30];
-      4'h8:
-          \a$30 [6] = \a$3 [26];
-      default:
-          \a$30 [6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$30 [7] = \a$3 [31];
-      4'h8:
-          \a$30 [7] = \a$3 [27];
-      default:
-          \a$30 [7] = 1'h0;
-    endcase
-  end
-  assign \pa$6  = pa;
+  assign a = \a$1 [7:0];
+  assign b = \b$3 [7:0];
+  assign \pa$5  = pa;
   assign \pb$7  = pb;
   assign \sa$9  = sa;
   assign \sb$11  = sb;
   assign t0 = \$15 [17:0];
+  assign \a$14  = \a$1 [15:8];
+  assign \b$15  = \b$3 [15:8];
   assign \pa$16  = pa;
   assign \pb$17  = pb;
   assign \sa$18  = sa;
   assign t1 = { \$24 [16], \$24  };
+  assign \a$22  = \a$1 [23:16];
+  assign \b$23  = \b$3 [23:16];
   assign \pa$24  = pa;
   assign \pb$25  = pb;
   assign \sb$27  = sb;
   assign t2 = { \$33 [16], \$33  };
+  assign \a$30  = \a$1 [31:24];
+  assign \b$31  = \b$3 [31:24];
   assign \pa$32  = pa;
   assign \pb$33  = pb;
   assign t3 = { \p$37 [9], \p$37 [9], \p$37 [9], \p$37 [9], \p$37 [9], \p$37 [9], \p$37 [9], \p$37 [9], \p$37  };
@@ -2906,8 +2233,7 @@ module \mac_array.pe_0_0.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
 endmodule
 
 (* generator = "Amaranth" *)
-module \mac_array.pe_0_0.level.u0 (pa, pb, sa, sb, \a$3 , \b$5 , \p$30 );
-  reg \$auto$verilog_backend.cc:2355:dump_module$3  = 0;
+module \mac_array.pe_0_0.level.u0 (pa, pb, sa, sb, \a$1 , \b$3 , \p$30 );
   wire \$1 ;
   wire [8:0] \$10 ;
   wire [11:0] \$11 ;
@@ -2961,18 +2287,18 @@ module \mac_array.pe_0_0.level.u0 (pa, pb, sa, sb, \a$3 , \b$5 , \p$30 );
   wire \$7 ;
   wire \$8 ;
   wire [8:0] \$9 ;
-  reg [1:0] a;
-  reg [1:0] \a$12 ;
-  reg [1:0] \a$18 ;
-  reg [1:0] \a$24 ;
-  input [7:0] \a$3 ;
-  wire [7:0] \a$3 ;
-  reg [1:0] b;
-  reg [1:0] \b$13 ;
-  reg [1:0] \b$19 ;
-  reg [1:0] \b$25 ;
-  input [7:0] \b$5 ;
-  wire [7:0] \b$5 ;
+  wire [1:0] a;
+  input [7:0] \a$1 ;
+  wire [7:0] \a$1 ;
+  wire [1:0] \a$12 ;
+  wire [1:0] \a$18 ;
+  wire [1:0] \a$24 ;
+  wire [1:0] b;
+  wire [1:0] \b$13 ;
+  wire [1:0] \b$19 ;
+  wire [1:0] \b$25 ;
+  input [7:0] \b$3 ;
+  wire [7:0] \b$3 ;
   wire [5:0] p;
   wire [5:0] \p$17 ;
   wire [5:0] \p$23 ;
@@ -2988,13 +2314,13 @@ module \mac_array.pe_0_0.level.u0 (pa, pb, sa, sb, \a$3 , \b$5 , \p$30 );
   wire \sa$14 ;
   wire \sa$20 ;
   wire \sa$26 ;
-  wire \sa$7 ;
+  wire \sa$5 ;
   input sb;
   wire sb;
   wire \sb$15 ;
   wire \sb$21 ;
   wire \sb$27 ;
-  wire \sb$9 ;
+  wire \sb$7 ;
   wire [9:0] t0;
   wire [9:0] t1;
   wire [9:0] t2;
@@ -3052,208 +2378,48 @@ module \mac_array.pe_0_0.level.u0 (pa, pb, sa, sb, \a$3 , \b$5 , \p$30 );
   assign \$43  = pa == 2'h3;
   assign \$44  = | { \$43 , \$42 , \$41  };
   \mac_array.pe_0_0.level.u0.u0  u0 (
-    .a(a),
-    .b(b),
+    .a(\a$1 [1:0]),
+    .b(\b$3 [1:0]),
     .p(p),
     .sa(sa),
     .sb(sb)
   );
   \mac_array.pe_0_0.level.u0.u1  u1 (
-    .a(\a$12 ),
-    .b(\b$13 ),
+    .a(\a$1 [3:2]),
+    .b(\b$3 [3:2]),
     .p(\p$17 ),
     .sa(sa),
     .sb(\sb$15 )
   );
   \mac_array.pe_0_0.level.u0.u2  u2 (
-    .a(\a$18 ),
-    .b(\b$19 ),
+    .a(\a$1 [5:4]),
+    .b(\b$3 [5:4]),
     .p(\p$23 ),
     .sa(\sa$20 ),
     .sb(sb)
   );
   \mac_array.pe_0_0.level.u0.u3  u3 (
-    .a(\a$24 ),
-    .b(\b$25 ),
+    .a(\a$1 [7:6]),
+    .b(\b$3 [7:6]),
     .p(\p$29 ),
     .sa(\sa$26 ),
     .sb(\sb$27 )
   );
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[0] = \a$3 [0];
-      default:
-          a[0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[1] = \a$3 [1];
-      default:
-          a[1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[0] = \b$5 [0];
-      default:
-          b[0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[1] = \b$5 [1];
-      default:
-          b[1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [0] = \a$3 [0];
-      4'h4, 4'h8:
-          \a$12 [0] = \a$3 [6];
-      default:
-          \a$12 [0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [1] = \a$3 [1];
-      4'h4, 4'h8:
-          \a$12 [1] = \a$3 [7];
-      default:
-          \a$12 [1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [0] = \b$5 [2];
-      default:
-          \b$13 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [1] = \b$5 [3];
-      default:
-          \b$13 [1] = \b$5 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [0] = \a$3 [2];
-      4'h0:
-          \a$18 [0] = \a$3 [4];
-      default:
-          \a$18 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [1] = \a$3 [3];
-      4'h0:
-          \a$18 [1] = \a$3 [5];
-      default:
-          \a$18 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [0] = \b$5 [6];
-      4'h4, 4'h8:
-          \b$19 [0] = \b$5 [0];
-      4'h0:
-          \b$19 [0] = \b$5 [4];
-      default:
-          \b$19 [0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [1] = \b$5 [7];
-      4'h4, 4'h8:
-          \b$19 [1] = \b$5 [1];
-      4'h0:
-          \b$19 [1] = \b$5 [5];
-      default:
-          \b$19 [1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [0] = \a$3 [2];
-      4'h4, 4'h8:
-          \a$24 [0] = \a$3 [4];
-      4'h0:
-          \a$24 [0] = \a$3 [6];
-      default:
-          \a$24 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [1] = \a$3 [3];
-      4'h4, 4'h8:
-          \a$24 [1] = \a$3 [5];
-      4'h0:
-          \a$24 [1] = \a$3 [7];
-      default:
-          \a$24 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [0] = \b$5 [4];
-      4'h4, 4'h8:
-          \b$25 [0] = \b$5 [2];
-      4'h0:
-          \b$25 [0] = \b$5 [6];
-      default:
-          \b$25 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [1] = \b$5 [5];
-      4'h4, 4'h8:
-          \b$25 [1] = \b$5 [3];
-      4'h0:
-          \b$25 [1] = \b$5 [7];
-      default:
-          \b$25 [1] = \b$5 [1];
-    endcase
-  end
-  assign \sa$7  = sa;
-  assign \sb$9  = sb;
+  assign a = \a$1 [1:0];
+  assign b = \b$3 [1:0];
+  assign \sa$5  = sa;
+  assign \sb$7  = sb;
   assign t0 = \$18 [9:0];
+  assign \a$12  = \a$1 [3:2];
+  assign \b$13  = \b$3 [3:2];
   assign \sa$14  = sa;
   assign t1 = { \$29 [8], \$29  };
+  assign \a$18  = \a$1 [5:4];
+  assign \b$19  = \b$3 [5:4];
   assign \sb$21  = sb;
   assign t2 = { \$40 [8], \$40  };
+  assign \a$24  = \a$1 [7:6];
+  assign \b$25  = \b$3 [7:6];
   assign t3 = { \p$29 [5], \p$29 [5], \p$29 [5], \p$29 [5], \p$29  };
   assign \p$30  = \$53 [9:0];
   assign \$9  = { p[5], p, 2'h0 };
@@ -3340,8 +2506,7 @@ module \mac_array.pe_0_0.level.u0.u3 (sb, p, a, b, sa);
 endmodule
 
 (* generator = "Amaranth" *)
-module \mac_array.pe_0_0.level.u1 (\p$30 , pa, pb, sa, \a$3 , \b$5 , sb);
-  reg \$auto$verilog_backend.cc:2355:dump_module$4  = 0;
+module \mac_array.pe_0_0.level.u1 (\p$30 , pa, pb, sa, \a$1 , \b$3 , sb);
   wire \$1 ;
   wire [8:0] \$10 ;
   wire [11:0] \$11 ;
@@ -3395,18 +2560,18 @@ module \mac_array.pe_0_0.level.u1 (\p$30 , pa, pb, sa, \a$3 , \b$5 , sb);
   wire \$7 ;
   wire \$8 ;
   wire [8:0] \$9 ;
-  reg [1:0] a;
-  reg [1:0] \a$12 ;
-  reg [1:0] \a$18 ;
-  reg [1:0] \a$24 ;
-  input [7:0] \a$3 ;
-  wire [7:0] \a$3 ;
-  reg [1:0] b;
-  reg [1:0] \b$13 ;
-  reg [1:0] \b$19 ;
-  reg [1:0] \b$25 ;
-  input [7:0] \b$5 ;
-  wire [7:0] \b$5 ;
+  wire [1:0] a;
+  input [7:0] \a$1 ;
+  wire [7:0] \a$1 ;
+  wire [1:0] \a$12 ;
+  wire [1:0] \a$18 ;
+  wire [1:0] \a$24 ;
+  wire [1:0] b;
+  wire [1:0] \b$13 ;
+  wire [1:0] \b$19 ;
+  wire [1:0] \b$25 ;
+  input [7:0] \b$3 ;
+  wire [7:0] \b$3 ;
   wire [5:0] p;
   wire [5:0] \p$17 ;
   wire [5:0] \p$23 ;
@@ -3422,13 +2587,13 @@ module \mac_array.pe_0_0.level.u1 (\p$30 , pa, pb, sa, \a$3 , \b$5 , sb);
   wire \sa$14 ;
   wire \sa$20 ;
   wire \sa$26 ;
-  wire \sa$7 ;
+  wire \sa$5 ;
   input sb;
   wire sb;
   wire \sb$15 ;
   wire \sb$21 ;
   wire \sb$27 ;
-  wire \sb$9 ;
+  wire \sb$7 ;
   wire [9:0] t0;
   wire [9:0] t1;
   wire [9:0] t2;
@@ -3486,208 +2651,48 @@ module \mac_array.pe_0_0.level.u1 (\p$30 , pa, pb, sa, \a$3 , \b$5 , sb);
   assign \$43  = pa == 2'h3;
   assign \$44  = | { \$43 , \$42 , \$41  };
   \mac_array.pe_0_0.level.u1.u0  u0 (
-    .a(a),
-    .b(b),
+    .a(\a$1 [1:0]),
+    .b(\b$3 [1:0]),
     .p(p),
     .sa(sa),
     .sb(sb)
   );
   \mac_array.pe_0_0.level.u1.u1  u1 (
-    .a(\a$12 ),
-    .b(\b$13 ),
+    .a(\a$1 [3:2]),
+    .b(\b$3 [3:2]),
     .p(\p$17 ),
     .sa(sa),
     .sb(\sb$15 )
   );
   \mac_array.pe_0_0.level.u1.u2  u2 (
-    .a(\a$18 ),
-    .b(\b$19 ),
+    .a(\a$1 [5:4]),
+    .b(\b$3 [5:4]),
     .p(\p$23 ),
     .sa(\sa$20 ),
     .sb(sb)
   );
   \mac_array.pe_0_0.level.u1.u3  u3 (
-    .a(\a$24 ),
-    .b(\b$25 ),
+    .a(\a$1 [7:6]),
+    .b(\b$3 [7:6]),
     .p(\p$29 ),
     .sa(\sa$26 ),
     .sb(\sb$27 )
   );
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[0] = \a$3 [0];
-      default:
-          a[0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[1] = \a$3 [1];
-      default:
-          a[1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[0] = \b$5 [0];
-      default:
-          b[0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[1] = \b$5 [1];
-      default:
-          b[1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [0] = \a$3 [0];
-      4'h4, 4'h8:
-          \a$12 [0] = \a$3 [6];
-      default:
-          \a$12 [0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [1] = \a$3 [1];
-      4'h4, 4'h8:
-          \a$12 [1] = \a$3 [7];
-      default:
-          \a$12 [1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [0] = \b$5 [2];
-      default:
-          \b$13 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [1] = \b$5 [3];
-      default:
-          \b$13 [1] = \b$5 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [0] = \a$3 [2];
-      4'h0:
-          \a$18 [0] = \a$3 [4];
-      default:
-          \a$18 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [1] = \a$3 [3];
-      4'h0:
-          \a$18 [1] = \a$3 [5];
-      default:
-          \a$18 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [0] = \b$5 [6];
-      4'h4, 4'h8:
-          \b$19 [0] = \b$5 [0];
-      4'h0:
-          \b$19 [0] = \b$5 [4];
-      default:
-          \b$19 [0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [1] = \b$5 [7];
-      4'h4, 4'h8:
-          \b$19 [1] = \b$5 [1];
-      4'h0:
-          \b$19 [1] = \b$5 [5];
-      default:
-          \b$19 [1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [0] = \a$3 [2];
-      4'h4, 4'h8:
-          \a$24 [0] = \a$3 [4];
-      4'h0:
-          \a$24 [0] = \a$3 [6];
-      default:
-          \a$24 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [1] = \a$3 [3];
-      4'h4, 4'h8:
-          \a$24 [1] = \a$3 [5];
-      4'h0:
-          \a$24 [1] = \a$3 [7];
-      default:
-          \a$24 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [0] = \b$5 [4];
-      4'h4, 4'h8:
-          \b$25 [0] = \b$5 [2];
-      4'h0:
-          \b$25 [0] = \b$5 [6];
-      default:
-          \b$25 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [1] = \b$5 [5];
-      4'h4, 4'h8:
-          \b$25 [1] = \b$5 [3];
-      4'h0:
-          \b$25 [1] = \b$5 [7];
-      default:
-          \b$25 [1] = \b$5 [1];
-    endcase
-  end
-  assign \sa$7  = sa;
-  assign \sb$9  = sb;
+  assign a = \a$1 [1:0];
+  assign b = \b$3 [1:0];
+  assign \sa$5  = sa;
+  assign \sb$7  = sb;
   assign t0 = \$18 [9:0];
+  assign \a$12  = \a$1 [3:2];
+  assign \b$13  = \b$3 [3:2];
   assign \sa$14  = sa;
   assign t1 = { \$29 [8], \$29  };
+  assign \a$18  = \a$1 [5:4];
+  assign \b$19  = \b$3 [5:4];
   assign \sb$21  = sb;
   assign t2 = { \$40 [8], \$40  };
+  assign \a$24  = \a$1 [7:6];
+  assign \b$25  = \b$3 [7:6];
   assign t3 = { \p$29 [5], \p$29 [5], \p$29 [5], \p$29 [5], \p$29  };
   assign \p$30  = \$53 [9:0];
   assign \$9  = { p[5], p, 2'h0 };
@@ -3774,8 +2779,7 @@ module \mac_array.pe_0_0.level.u1.u3 (sb, p, a, b, sa);
 endmodule
 
 (* generator = "Amaranth" *)
-module \mac_array.pe_0_0.level.u2 (\p$30 , pa, pb, sb, \a$3 , \b$5 , sa);
-  reg \$auto$verilog_backend.cc:2355:dump_module$5  = 0;
+module \mac_array.pe_0_0.level.u2 (\p$30 , pa, pb, sb, \a$1 , \b$3 , sa);
   wire \$1 ;
   wire [8:0] \$10 ;
   wire [11:0] \$11 ;
@@ -3829,18 +2833,18 @@ module \mac_array.pe_0_0.level.u2 (\p$30 , pa, pb, sb, \a$3 , \b$5 , sa);
   wire \$7 ;
   wire \$8 ;
   wire [8:0] \$9 ;
-  reg [1:0] a;
-  reg [1:0] \a$12 ;
-  reg [1:0] \a$18 ;
-  reg [1:0] \a$24 ;
-  input [7:0] \a$3 ;
-  wire [7:0] \a$3 ;
-  reg [1:0] b;
-  reg [1:0] \b$13 ;
-  reg [1:0] \b$19 ;
-  reg [1:0] \b$25 ;
-  input [7:0] \b$5 ;
-  wire [7:0] \b$5 ;
+  wire [1:0] a;
+  input [7:0] \a$1 ;
+  wire [7:0] \a$1 ;
+  wire [1:0] \a$12 ;
+  wire [1:0] \a$18 ;
+  wire [1:0] \a$24 ;
+  wire [1:0] b;
+  wire [1:0] \b$13 ;
+  wire [1:0] \b$19 ;
+  wire [1:0] \b$25 ;
+  input [7:0] \b$3 ;
+  wire [7:0] \b$3 ;
   wire [5:0] p;
   wire [5:0] \p$17 ;
   wire [5:0] \p$23 ;
@@ -3856,13 +2860,13 @@ module \mac_array.pe_0_0.level.u2 (\p$30 , pa, pb, sb, \a$3 , \b$5 , sa);
   wire \sa$14 ;
   wire \sa$20 ;
   wire \sa$26 ;
-  wire \sa$7 ;
+  wire \sa$5 ;
   input sb;
   wire sb;
   wire \sb$15 ;
   wire \sb$21 ;
   wire \sb$27 ;
-  wire \sb$9 ;
+  wire \sb$7 ;
   wire [9:0] t0;
   wire [9:0] t1;
   wire [9:0] t2;
@@ -3920,208 +2924,48 @@ module \mac_array.pe_0_0.level.u2 (\p$30 , pa, pb, sb, \a$3 , \b$5 , sa);
   assign \$43  = pa == 2'h3;
   assign \$44  = | { \$43 , \$42 , \$41  };
   \mac_array.pe_0_0.level.u2.u0  u0 (
-    .a(a),
-    .b(b),
+    .a(\a$1 [1:0]),
+    .b(\b$3 [1:0]),
     .p(p),
     .sa(sa),
     .sb(sb)
   );
   \mac_array.pe_0_0.level.u2.u1  u1 (
-    .a(\a$12 ),
-    .b(\b$13 ),
+    .a(\a$1 [3:2]),
+    .b(\b$3 [3:2]),
     .p(\p$17 ),
     .sa(sa),
     .sb(\sb$15 )
   );
   \mac_array.pe_0_0.level.u2.u2  u2 (
-    .a(\a$18 ),
-    .b(\b$19 ),
+    .a(\a$1 [5:4]),
+    .b(\b$3 [5:4]),
     .p(\p$23 ),
     .sa(\sa$20 ),
     .sb(sb)
   );
   \mac_array.pe_0_0.level.u2.u3  u3 (
-    .a(\a$24 ),
-    .b(\b$25 ),
+    .a(\a$1 [7:6]),
+    .b(\b$3 [7:6]),
     .p(\p$29 ),
     .sa(\sa$26 ),
     .sb(\sb$27 )
   );
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[0] = \a$3 [0];
-      default:
-          a[0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[1] = \a$3 [1];
-      default:
-          a[1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[0] = \b$5 [0];
-      default:
-          b[0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[1] = \b$5 [1];
-      default:
-          b[1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [0] = \a$3 [0];
-      4'h4, 4'h8:
-          \a$12 [0] = \a$3 [6];
-      default:
-          \a$12 [0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [1] = \a$3 [1];
-      4'h4, 4'h8:
-          \a$12 [1] = \a$3 [7];
-      default:
-          \a$12 [1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [0] = \b$5 [2];
-      default:
-          \b$13 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [1] = \b$5 [3];
-      default:
-          \b$13 [1] = \b$5 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [0] = \a$3 [2];
-      4'h0:
-          \a$18 [0] = \a$3 [4];
-      default:
-          \a$18 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [1] = \a$3 [3];
-      4'h0:
-          \a$18 [1] = \a$3 [5];
-      default:
-          \a$18 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [0] = \b$5 [6];
-      4'h4, 4'h8:
-          \b$19 [0] = \b$5 [0];
-      4'h0:
-          \b$19 [0] = \b$5 [4];
-      default:
-          \b$19 [0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [1] = \b$5 [7];
-      4'h4, 4'h8:
-          \b$19 [1] = \b$5 [1];
-      4'h0:
-          \b$19 [1] = \b$5 [5];
-      default:
-          \b$19 [1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [0] = \a$3 [2];
-      4'h4, 4'h8:
-          \a$24 [0] = \a$3 [4];
-      4'h0:
-          \a$24 [0] = \a$3 [6];
-      default:
-          \a$24 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [1] = \a$3 [3];
-      4'h4, 4'h8:
-          \a$24 [1] = \a$3 [5];
-      4'h0:
-          \a$24 [1] = \a$3 [7];
-      default:
-          \a$24 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [0] = \b$5 [4];
-      4'h4, 4'h8:
-          \b$25 [0] = \b$5 [2];
-      4'h0:
-          \b$25 [0] = \b$5 [6];
-      default:
-          \b$25 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [1] = \b$5 [5];
-      4'h4, 4'h8:
-          \b$25 [1] = \b$5 [3];
-      4'h0:
-          \b$25 [1] = \b$5 [7];
-      default:
-          \b$25 [1] = \b$5 [1];
-    endcase
-  end
-  assign \sa$7  = sa;
-  assign \sb$9  = sb;
+  assign a = \a$1 [1:0];
+  assign b = \b$3 [1:0];
+  assign \sa$5  = sa;
+  assign \sb$7  = sb;
   assign t0 = \$18 [9:0];
+  assign \a$12  = \a$1 [3:2];
+  assign \b$13  = \b$3 [3:2];
   assign \sa$14  = sa;
   assign t1 = { \$29 [8], \$29  };
+  assign \a$18  = \a$1 [5:4];
+  assign \b$19  = \b$3 [5:4];
   assign \sb$21  = sb;
   assign t2 = { \$40 [8], \$40  };
+  assign \a$24  = \a$1 [7:6];
+  assign \b$25  = \b$3 [7:6];
   assign t3 = { \p$29 [5], \p$29 [5], \p$29 [5], \p$29 [5], \p$29  };
   assign \p$30  = \$53 [9:0];
   assign \$9  = { p[5], p, 2'h0 };
@@ -4208,8 +3052,7 @@ module \mac_array.pe_0_0.level.u2.u3 (sb, p, a, b, sa);
 endmodule
 
 (* generator = "Amaranth" *)
-module \mac_array.pe_0_0.level.u3 (sb, \p$30 , pa, pb, \a$3 , \b$5 , sa);
-  reg \$auto$verilog_backend.cc:2355:dump_module$6  = 0;
+module \mac_array.pe_0_0.level.u3 (sb, \p$30 , pa, pb, \a$1 , \b$3 , sa);
   wire \$1 ;
   wire [8:0] \$10 ;
   wire [11:0] \$11 ;
@@ -4263,18 +3106,18 @@ module \mac_array.pe_0_0.level.u3 (sb, \p$30 , pa, pb, \a$3 , \b$5 , sa);
   wire \$7 ;
   wire \$8 ;
   wire [8:0] \$9 ;
-  reg [1:0] a;
-  reg [1:0] \a$12 ;
-  reg [1:0] \a$18 ;
-  reg [1:0] \a$24 ;
-  input [7:0] \a$3 ;
-  wire [7:0] \a$3 ;
-  reg [1:0] b;
-  reg [1:0] \b$13 ;
-  reg [1:0] \b$19 ;
-  reg [1:0] \b$25 ;
-  input [7:0] \b$5 ;
-  wire [7:0] \b$5 ;
+  wire [1:0] a;
+  input [7:0] \a$1 ;
+  wire [7:0] \a$1 ;
+  wire [1:0] \a$12 ;
+  wire [1:0] \a$18 ;
+  wire [1:0] \a$24 ;
+  wire [1:0] b;
+  wire [1:0] \b$13 ;
+  wire [1:0] \b$19 ;
+  wire [1:0] \b$25 ;
+  input [7:0] \b$3 ;
+  wire [7:0] \b$3 ;
   wire [5:0] p;
   wire [5:0] \p$17 ;
   wire [5:0] \p$23 ;
@@ -4290,13 +3133,13 @@ module \mac_array.pe_0_0.level.u3 (sb, \p$30 , pa, pb, \a$3 , \b$5 , sa);
   wire \sa$14 ;
   wire \sa$20 ;
   wire \sa$26 ;
-  wire \sa$7 ;
+  wire \sa$5 ;
   input sb;
   wire sb;
   wire \sb$15 ;
   wire \sb$21 ;
   wire \sb$27 ;
-  wire \sb$9 ;
+  wire \sb$7 ;
   wire [9:0] t0;
   wire [9:0] t1;
   wire [9:0] t2;
@@ -4354,208 +3197,48 @@ module \mac_array.pe_0_0.level.u3 (sb, \p$30 , pa, pb, \a$3 , \b$5 , sa);
   assign \$43  = pa == 2'h3;
   assign \$44  = | { \$43 , \$42 , \$41  };
   \mac_array.pe_0_0.level.u3.u0  u0 (
-    .a(a),
-    .b(b),
+    .a(\a$1 [1:0]),
+    .b(\b$3 [1:0]),
     .p(p),
     .sa(sa),
     .sb(sb)
   );
   \mac_array.pe_0_0.level.u3.u1  u1 (
-    .a(\a$12 ),
-    .b(\b$13 ),
+    .a(\a$1 [3:2]),
+    .b(\b$3 [3:2]),
     .p(\p$17 ),
     .sa(sa),
     .sb(\sb$15 )
   );
   \mac_array.pe_0_0.level.u3.u2  u2 (
-    .a(\a$18 ),
-    .b(\b$19 ),
+    .a(\a$1 [5:4]),
+    .b(\b$3 [5:4]),
     .p(\p$23 ),
     .sa(\sa$20 ),
     .sb(sb)
   );
   \mac_array.pe_0_0.level.u3.u3  u3 (
-    .a(\a$24 ),
-    .b(\b$25 ),
+    .a(\a$1 [7:6]),
+    .b(\b$3 [7:6]),
     .p(\p$29 ),
     .sa(\sa$26 ),
     .sb(\sb$27 )
   );
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[0] = \a$3 [0];
-      default:
-          a[0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[1] = \a$3 [1];
-      default:
-          a[1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[0] = \b$5 [0];
-      default:
-          b[0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[1] = \b$5 [1];
-      default:
-          b[1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [0] = \a$3 [0];
-      4'h4, 4'h8:
-          \a$12 [0] = \a$3 [6];
-      default:
-          \a$12 [0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [1] = \a$3 [1];
-      4'h4, 4'h8:
-          \a$12 [1] = \a$3 [7];
-      default:
-          \a$12 [1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [0] = \b$5 [2];
-      default:
-          \b$13 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [1] = \b$5 [3];
-      default:
-          \b$13 [1] = \b$5 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [0] = \a$3 [2];
-      4'h0:
-          \a$18 [0] = \a$3 [4];
-      default:
-          \a$18 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [1] = \a$3 [3];
-      4'h0:
-          \a$18 [1] = \a$3 [5];
-      default:
-          \a$18 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [0] = \b$5 [6];
-      4'h4, 4'h8:
-          \b$19 [0] = \b$5 [0];
-      4'h0:
-          \b$19 [0] = \b$5 [4];
-      default:
-          \b$19 [0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [1] = \b$5 [7];
-      4'h4, 4'h8:
-          \b$19 [1] = \b$5 [1];
-      4'h0:
-          \b$19 [1] = \b$5 [5];
-      default:
-          \b$19 [1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [0] = \a$3 [2];
-      4'h4, 4'h8:
-          \a$24 [0] = \a$3 [4];
-      4'h0:
-          \a$24 [0] = \a$3 [6];
-      default:
-          \a$24 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [1] = \a$3 [3];
-      4'h4, 4'h8:
-          \a$24 [1] = \a$3 [5];
-      4'h0:
-          \a$24 [1] = \a$3 [7];
-      default:
-          \a$24 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [0] = \b$5 [4];
-      4'h4, 4'h8:
-          \b$25 [0] = \b$5 [2];
-      4'h0:
-          \b$25 [0] = \b$5 [6];
-      default:
-          \b$25 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [1] = \b$5 [5];
-      4'h4, 4'h8:
-          \b$25 [1] = \b$5 [3];
-      4'h0:
-          \b$25 [1] = \b$5 [7];
-      default:
-          \b$25 [1] = \b$5 [1];
-    endcase
-  end
-  assign \sa$7  = sa;
-  assign \sb$9  = sb;
+  assign a = \a$1 [1:0];
+  assign b = \b$3 [1:0];
+  assign \sa$5  = sa;
+  assign \sb$7  = sb;
   assign t0 = \$18 [9:0];
+  assign \a$12  = \a$1 [3:2];
+  assign \b$13  = \b$3 [3:2];
   assign \sa$14  = sa;
   assign t1 = { \$29 [8], \$29  };
+  assign \a$18  = \a$1 [5:4];
+  assign \b$19  = \b$3 [5:4];
   assign \sb$21  = sb;
   assign t2 = { \$40 [8], \$40  };
+  assign \a$24  = \a$1 [7:6];
+  assign \b$25  = \b$3 [7:6];
   assign t3 = { \p$29 [5], \p$29 [5], \p$29 [5], \p$29 [5], \p$29  };
   assign \p$30  = \$53 [9:0];
   assign \$9  = { p[5], p, 2'h0 };
@@ -4672,8 +3355,8 @@ module \mac_array.pe_0_1 (pa, pb, sa, sb, a, b, p);
   assign \$3  = \$1  & \$2 ;
   assign p = \$3  ? \p$13  : 18'h00000;
   \mac_array.pe_0_1.level  level (
-    .\a$3 (a),
-    .\b$5 (b),
+    .\a$1 (a),
+    .\b$3 (b),
     .\p$38 (\p$13 ),
     .pa(pa),
     .pb(pb),
@@ -4689,8 +3372,7 @@ module \mac_array.pe_0_1 (pa, pb, sa, sb, a, b, p);
 endmodule
 
 (* generator = "Amaranth" *)
-module \mac_array.pe_0_1.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
-  reg \$auto$verilog_backend.cc:2355:dump_module$7  = 0;
+module \mac_array.pe_0_1.level (pa, pb, sa, sb, \a$1 , \b$3 , \p$38 );
   wire \$1 ;
   wire \$10 ;
   wire \$11 ;
@@ -4735,18 +3417,18 @@ module \mac_array.pe_0_1.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
   wire [16:0] \$7 ;
   wire [16:0] \$8 ;
   wire [23:0] \$9 ;
-  reg [7:0] a;
-  reg [7:0] \a$14 ;
-  reg [7:0] \a$22 ;
-  input [31:0] \a$3 ;
-  wire [31:0] \a$3 ;
-  reg [7:0] \a$30 ;
-  reg [7:0] b;
-  reg [7:0] \b$15 ;
-  reg [7:0] \b$23 ;
-  reg [7:0] \b$31 ;
-  input [31:0] \b$5 ;
-  wire [31:0] \b$5 ;
+  wire [7:0] a;
+  input [31:0] \a$1 ;
+  wire [31:0] \a$1 ;
+  wire [7:0] \a$14 ;
+  wire [7:0] \a$22 ;
+  wire [7:0] \a$30 ;
+  wire [7:0] b;
+  wire [7:0] \b$15 ;
+  wire [7:0] \b$23 ;
+  input [31:0] \b$3 ;
+  wire [31:0] \b$3 ;
+  wire [7:0] \b$31 ;
   wire [9:0] p;
   wire [9:0] \p$21 ;
   wire [9:0] \p$29 ;
@@ -4758,7 +3440,7 @@ module \mac_array.pe_0_1.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
   wire [1:0] \pa$16 ;
   wire [1:0] \pa$24 ;
   wire [1:0] \pa$32 ;
-  wire [1:0] \pa$6 ;
+  wire [1:0] \pa$5 ;
   input [1:0] pb;
   wire [1:0] pb;
   wire [1:0] \pb$17 ;
@@ -4825,8 +3507,8 @@ module \mac_array.pe_0_1.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
   assign \$43  = $signed(\$33 ) + $signed(\p$37 );
   assign \$44  = $signed(\$42 ) + $signed(\$43 );
   \mac_array.pe_0_1.level.u0  u0 (
-    .\a$3 (a),
-    .\b$5 (b),
+    .\a$1 (\a$1 [7:0]),
+    .\b$3 (\b$3 [7:0]),
     .\p$30 (p),
     .pa(pa),
     .pb(pb),
@@ -4834,8 +3516,8 @@ module \mac_array.pe_0_1.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
     .sb(sb)
   );
   \mac_array.pe_0_1.level.u1  u1 (
-    .\a$3 (\a$14 ),
-    .\b$5 (\b$15 ),
+    .\a$1 (\a$1 [15:8]),
+    .\b$3 (\b$3 [15:8]),
     .\p$30 (\p$21 ),
     .pa(pa),
     .pb(pb),
@@ -4843,8 +3525,8 @@ module \mac_array.pe_0_1.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
     .sb(\sb$19 )
   );
   \mac_array.pe_0_1.level.u2  u2 (
-    .\a$3 (\a$22 ),
-    .\b$5 (\b$23 ),
+    .\a$1 (\a$1 [23:16]),
+    .\b$3 (\b$3 [23:16]),
     .\p$30 (\p$29 ),
     .pa(pa),
     .pb(pb),
@@ -4852,707 +3534,35 @@ module \mac_array.pe_0_1.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
     .sb(sb)
   );
   \mac_array.pe_0_1.level.u3  u3 (
-    .\a$3 (\a$30 ),
-    .\b$5 (\b$31 ),
+    .\a$1 (\a$1 [31:24]),
+    .\b$3 (\b$3 [31:24]),
     .\p$30 (\p$37 ),
     .pa(pa),
     .pb(pb),
     .sa(\sa$34 ),
     .sb(\sb$35 )
   );
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$31 [0] = \b$5 [12];
-      4'h8, 4'h9:
-          \b$31 [0] = \b$5 [4];
-      4'h2:
-          \b$31 [0] = \b$5 [16];
-      4'h6:
-          \b$31 [0] = \b$5 [8];
-      4'ha:
-          \b$31 [0] = \b$5 [0];
-      default:
-          \b$31 [0] = \b$5 [24];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$31 [1] = \b$5 [13];
-      4'h8, 4'h9:
-          \b$31 [1] = \b$5 [5];
-      4'h2:
-          \b$31 [1] = \b$5 [17];
-      4'h6:
-          \b$31 [1] = \b$5 [9];
-      4'ha:
-          \b$31 [1] = \b$5 [1];
-      default:
-          \b$31 [1] = \b$5 [25];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$31 [2] = \b$5 [14];
-      4'h8, 4'h9:
-          \b$31 [2] = \b$5 [6];
-      4'h2:
-          \b$31 [2] = \b$5 [18];
-      4'h6:
-          \b$31 [2] = \b$5 [10];
-      4'ha:
-          \b$31 [2] = \b$5 [2];
-      default:
-          \b$31 [2] = \b$5 [26];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$31 [3] = \b$5 [15];
-      4'h8, 4'h9:
-          \b$31 [3] = \b$5 [7];
-      4'h2:
-          \b$31 [3] = \b$5 [19];
-      4'h6:
-          \b$31 [3] = \b$5 [11];
-      4'ha:
-          \b$31 [3] = \b$5 [3];
-      default:
-          \b$31 [3] = \b$5 [27];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$31 [4] = \b$5 [28];
-      4'h2:
-          \b$31 [4] = \b$5 [24];
-      default:
-          \b$31 [4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$31 [5] = \b$5 [29];
-      4'h2:
-          \b$31 [5] = \b$5 [25];
-      default:
-          \b$31 [5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$31 [6] = \b$5 [30];
-      4'h2:
-          \b$31 [6] = \b$5 [26];
-      default:
-          \b$31 [6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$31 [7] = \b$5 [31];
-      4'h2:
-          \b$31 [7] = \b$5 [27];
-      default:
-          \b$31 [7] = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h8, 4'h9, 4'ha:
-          a[0] = \a$3 [4];
-      default:
-          a[0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h8, 4'h9, 4'ha:
-          a[1] = \a$3 [5];
-      default:
-          a[1] = \a$3 [1];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h8, 4'h9, 4'ha:
-          a[2] = \a$3 [6];
-      default:
-          a[2] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h8, 4'h9, 4'ha:
-          a[3] = \a$3 [7];
-      default:
-          a[3] = \a$3 [3];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          a[4] = \a$3 [4];
-      4'h8:
-          a[4] = \a$3 [12];
-      default:
-          a[4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          a[5] = \a$3 [5];
-      4'h8:
-          a[5] = \a$3 [13];
-      default:
-          a[5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          a[6] = \a$3 [6];
-      4'h8:
-          a[6] = \a$3 [14];
-      default:
-          a[6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          a[7] = \a$3 [7];
-      4'h8:
-          a[7] = \a$3 [15];
-      default:
-          a[7] = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          b[0] = \b$5 [4];
-      default:
-          b[0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          b[1] = \b$5 [5];
-      default:
-          b[1] = \b$5 [1];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          b[2] = \b$5 [6];
-      default:
-          b[2] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          b[3] = \b$5 [7];
-      default:
-          b[3] = \b$5 [3];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          b[4] = \b$5 [4];
-      4'h2:
-          b[4] = \b$5 [12];
-      default:
-          b[4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          b[5] = \b$5 [5];
-      4'h2:
-          b[5] = \b$5 [13];
-      default:
-          b[5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          b[6] = \b$5 [6];
-      4'h2:
-          b[6] = \b$5 [14];
-      default:
-          b[6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          b[7] = \b$5 [7];
-      4'h2:
-          b[7] = \b$5 [15];
-      default:
-          b[7] = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [0] = \a$3 [8];
-      4'h2, 4'h6:
-          \a$14 [0] = \a$3 [0];
-      4'h8:
-          \a$14 [0] = \a$3 [20];
-      4'h9:
-          \a$14 [0] = \a$3 [12];
-      default:
-          \a$14 [0] = \a$3 [4];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [1] = \a$3 [9];
-      4'h2, 4'h6:
-          \a$14 [1] = \a$3 [1];
-      4'h8:
-          \a$14 [1] = \a$3 [21];
-      4'h9:
-          \a$14 [1] = \a$3 [13];
-      default:
-          \a$14 [1] = \a$3 [5];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [2] = \a$3 [10];
-      4'h2, 4'h6:
-          \a$14 [2] = \a$3 [2];
-      4'h8:
-          \a$14 [2] = \a$3 [22];
-      4'h9:
-          \a$14 [2] = \a$3 [14];
-      default:
-          \a$14 [2] = \a$3 [6];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [3] = \a$3 [11];
-      4'h2, 4'h6:
-          \a$14 [3] = \a$3 [3];
-      4'h8:
-          \a$14 [3] = \a$3 [23];
-      4'h9:
-          \a$14 [3] = \a$3 [15];
-      default:
-          \a$14 [3] = \a$3 [7];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [4] = \a$3 [12];
-      4'h8:
-          \a$14 [4] = \a$3 [28];
-      default:
-          \a$14 [4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [5] = \a$3 [13];
-      4'h8:
-          \a$14 [5] = \a$3 [29];
-      default:
-          \a$14 [5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [6] = \a$3 [14];
-      4'h8:
-          \a$14 [6] = \a$3 [30];
-      default:
-          \a$14 [6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [7] = \a$3 [15];
-      4'h8:
-          \a$14 [7] = \a$3 [31];
-      default:
-          \a$14 [7] = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          \b$15 [0] = \b$5 [0];
-      4'h0, 4'h1:
-          \b$15 [0] = \b$5 [8];
-      default:
-          \b$15 [0] = \b$5 [4];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          \b$15 [1] = \b$5 [1];
-      4'h0, 4'h1:
-          \b$15 [1] = \b$5 [9];
-      default:
-          \b$15 [1] = \b$5 [5];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          \b$15 [2] = \b$5 [2];
-      4'h0, 4'h1:
-          \b$15 [2] = \b$5 [10];
-      default:
-          \b$15 [2] = \b$5 [6];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          \b$15 [3] = \b$5 [3];
-      4'h0, 4'h1:
-          \b$15 [3] = \b$5 [11];
-      default:
-          \b$15 [3] = \b$5 [7];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$15 [4] = \b$5 [12];
-      4'h2:
-          \b$15 [4] = \b$5 [8];
-      default:
-          \b$15 [4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$15 [5] = \b$5 [13];
-      4'h2:
-          \b$15 [5] = \b$5 [9];
-      default:
-          \b$15 [5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$15 [6] = \b$5 [14];
-      4'h2:
-          \b$15 [6] = \b$5 [10];
-      default:
-          \b$15 [6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$15 [7] = \b$5 [15];
-      4'h2:
-          \b$15 [7] = \b$5 [11];
-      default:
-          \b$15 [7] = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [0] = \a$3 [16];
-      4'h1, 4'h5:
-          \a$22 [0] = \a$3 [8];
-      4'h2, 4'h6:
-          \a$22 [0] = \a$3 [4];
-      default:
-          \a$22 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [1] = \a$3 [17];
-      4'h1, 4'h5:
-          \a$22 [1] = \a$3 [9];
-      4'h2, 4'h6:
-          \a$22 [1] = \a$3 [5];
-      default:
-          \a$22 [1] = \a$3 [1];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [2] = \a$3 [18];
-      4'h1, 4'h5:
-          \a$22 [2] = \a$3 [10];
-      4'h2, 4'h6:
-          \a$22 [2] = \a$3 [6];
-      default:
-          \a$22 [2] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [3] = \a$3 [19];
-      4'h1, 4'h5:
-          \a$22 [3] = \a$3 [11];
-      4'h2, 4'h6:
-          \a$22 [3] = \a$3 [7];
-      default:
-          \a$22 [3] = \a$3 [3];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [4] = \a$3 [20];
-      4'h8:
-          \a$22 [4] = \a$3 [8];
-      default:
-          \a$22 [4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [5] = \a$3 [21];
-      4'h8:
-          \a$22 [5] = \a$3 [9];
-      default:
-          \a$22 [5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [6] = \a$3 [22];
-      4'h8:
-          \a$22 [6] = \a$3 [10];
-      default:
-          \a$22 [6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [7] = \a$3 [23];
-      4'h8:
-          \a$22 [7] = \a$3 [11];
-      default:
-          \a$22 [7] = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$23 [0] = \b$5 [8];
-      4'h8, 4'h9:
-          \b$23 [0] = \b$5 [0];
-      4'h2:
-          \b$23 [0] = \b$5 [20];
-      4'h6:
-          \b$23 [0] = \b$5 [12];
-      4'ha:
-          \b$23 [0] = \b$5 [4];
-      default:
-          \b$23 [0] = \b$5 [16];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$23 [1] = \b$5 [9];
-      4'h8, 4'h9:
-          \b$23 [1] = \b$5 [1];
-      4'h2:
-          \b$23 [1] = \b$5 [21];
-      4'h6:
-          \b$23 [1] = \b$5 [13];
-      4'ha:
-          \b$23 [1] = \b$5 [5];
-      default:
-          \b$23 [1] = \b$5 [17];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$23 [2] = \b$5 [10];
-      4'h8, 4'h9:
-          \b$23 [2] = \b$5 [2];
-      4'h2:
-          \b$23 [2] = \b$5 [22];
-      4'h6:
-          \b$23 [2] = \b$5 [14];
-      4'ha:
-          \b$23 [2] = \b$5 [6];
-      default:
-          \b$23 [2] = \b$5 [18];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$23 [3] = \b$5 [11];
-      4'h8, 4'h9:
-          \b$23 [3] = \b$5 [3];
-      4'h2:
-          \b$23 [3] = \b$5 [23];
-      4'h6:
-          \b$23 [3] = \b$5 [15];
-      4'ha:
-          \b$23 [3] = \b$5 [7];
-      default:
-          \b$23 [3] = \b$5 [19];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$23 [4] = \b$5 [20];
-      4'h2:
-          \b$23 [4] = \b$5 [28];
-      default:
-          \b$23 [4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$23 [5] = \b$5 [21];
-      4'h2:
-          \b$23 [5] = \b$5 [29];
-      default:
-          \b$23 [5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$23 [6] = \b$5 [22];
-      4'h2:
-          \b$23 [6] = \b$5 [30];
-      default:
-          \b$23 [6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$23 [7] = \b$5 [23];
-      4'h2:
-          \b$23 [7] = \b$5 [31];
-      default:
-          \b$23 [7] = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h5:
-          \a$30 [0] = \a$3 [12];
-      4'h2, 4'h6:
-          \a$30 [0] = \a$3 [4];
-      4'h8:
-          \a$30 [0] = \a$3 [16];
-      4'h9:
-          \a$30 [0] = \a$3 [8];
-      4'ha:
-          \a$30 [0] = \a$3 [0];
-      default:
-          \a$30 [0] = \a$3 [24];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h5:
-          \a$30 [1] = \a$3 [13];
-      4'h2, 4'h6:
-          \a$30 [1] = \a$3 [5];
-      4'h8:
-          \a$30 [1] = \a$3 [17];
-      4'h9:
-          \a$30 [1] = \a$3 [9];
-      4'ha:
-          \a$30 [1] = \a$3 [1];
-      default:
-          \a$30 [1] = \a$3 [25];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h5:
-          \a$30 [2] = \a$3 [14];
-      4'h2, 4'h6:
-          \a$30 [2] = \a$3 [6];
-      4'h8:
-          \a$30 [2] = \a$3 [18];
-      4'h9:
-          \a$30 [2] = \a$3 [10];
-      4'ha:
-          \a$30 [2] = \a$3 [2];
-      default:
-          \a$30 [2] = \a$3 [26];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h5:
-          \a$30 [3] = \a$3 [15];
-      4'h2, 4'h6:
-          \a$30 [3] = \a$3 [7];
-      4'h8:
-          \a$30 [3] = \a$3 [19];
-      4'h9:
-          \a$30 [3] = \a$3 [11];
-      4'ha:
-          \a$30 [3] = \a$3 [3];
-      default:
-          \a$30 [3] = \a$3 [27];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$30 [4] = \a$3 [28];
-      4'h8:
-          \a$30 [4] = \a$3 [24];
-      default:
-          \a$30 [4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$30 [5] = \a$3 [29];
-      4'h8:
-          \a$30 [5] = \a$3 [25];
-      default:
-          \a$30 [5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$30 [6] = \a$3 [30];
-      4'h8:
-          \a$30 [6] = \a$3 [26];
-      default:
-          \a$30 [6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$30 [7] = \a$3 [31];
-      4'h8:
-          \a$30 [7] = \a$3 [27];
-      default:
-          \a$30 [7] = 1'h0;
-    endcase
-  end
-  assign \pa$6  = pa;
+  assign a = \a$1 [7:0];
+  assign b = \b$3 [7:0];
+  assign \pa$5  = pa;
   assign \pb$7  = pb;
   assign \sa$9  = sa;
   assign \sb$11  = sb;
   assign t0 = \$15 [17:0];
+  assign \a$14  = \a$1 [15:8];
+  assign \b$15  = \b$3 [15:8];
   assign \pa$16  = pa;
   assign \pb$17  = pb;
   assign \sa$18  = sa;
   assign t1 = { \$24 [16], \$24  };
+  assign \a$22  = \a$1 [23:16];
+  assign \b$23  = \b$3 [23:16];
   assign \pa$24  = pa;
   assign \pb$25  = pb;
   assign \sb$27  = sb;
   assign t2 = { \$33 [16], \$33  };
+  assign \a$30  = \a$1 [31:24];
+  assign \b$31  = \b$3 [31:24];
   assign \pa$32  = pa;
   assign \pb$33  = pb;
   assign t3 = { \p$37 [9], \p$37 [9], \p$37 [9], \p$37 [9], \p$37 [9], \p$37 [9], \p$37 [9], \p$37 [9], \p$37  };
@@ -5565,8 +3575,7 @@ module \mac_array.pe_0_1.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
 endmodule
 
 (* generator = "Amaranth" *)
-module \mac_array.pe_0_1.level.u0 (pa, pb, sa, sb, \a$3 , \b$5 , \p$30 );
-  reg \$auto$verilog_backend.cc:2355:dump_module$8  = 0;
+module \mac_array.pe_0_1.level.u0 (pa, pb, sa, sb, \a$1 , \b$3 , \p$30 );
   wire \$1 ;
   wire [8:0] \$10 ;
   wire [11:0] \$11 ;
@@ -5620,18 +3629,18 @@ module \mac_array.pe_0_1.level.u0 (pa, pb, sa, sb, \a$3 , \b$5 , \p$30 );
   wire \$7 ;
   wire \$8 ;
   wire [8:0] \$9 ;
-  reg [1:0] a;
-  reg [1:0] \a$12 ;
-  reg [1:0] \a$18 ;
-  reg [1:0] \a$24 ;
-  input [7:0] \a$3 ;
-  wire [7:0] \a$3 ;
-  reg [1:0] b;
-  reg [1:0] \b$13 ;
-  reg [1:0] \b$19 ;
-  reg [1:0] \b$25 ;
-  input [7:0] \b$5 ;
-  wire [7:0] \b$5 ;
+  wire [1:0] a;
+  input [7:0] \a$1 ;
+  wire [7:0] \a$1 ;
+  wire [1:0] \a$12 ;
+  wire [1:0] \a$18 ;
+  wire [1:0] \a$24 ;
+  wire [1:0] b;
+  wire [1:0] \b$13 ;
+  wire [1:0] \b$19 ;
+  wire [1:0] \b$25 ;
+  input [7:0] \b$3 ;
+  wire [7:0] \b$3 ;
   wire [5:0] p;
   wire [5:0] \p$17 ;
   wire [5:0] \p$23 ;
@@ -5647,13 +3656,13 @@ module \mac_array.pe_0_1.level.u0 (pa, pb, sa, sb, \a$3 , \b$5 , \p$30 );
   wire \sa$14 ;
   wire \sa$20 ;
   wire \sa$26 ;
-  wire \sa$7 ;
+  wire \sa$5 ;
   input sb;
   wire sb;
   wire \sb$15 ;
   wire \sb$21 ;
   wire \sb$27 ;
-  wire \sb$9 ;
+  wire \sb$7 ;
   wire [9:0] t0;
   wire [9:0] t1;
   wire [9:0] t2;
@@ -5711,208 +3720,48 @@ module \mac_array.pe_0_1.level.u0 (pa, pb, sa, sb, \a$3 , \b$5 , \p$30 );
   assign \$43  = pa == 2'h3;
   assign \$44  = | { \$43 , \$42 , \$41  };
   \mac_array.pe_0_1.level.u0.u0  u0 (
-    .a(a),
-    .b(b),
+    .a(\a$1 [1:0]),
+    .b(\b$3 [1:0]),
     .p(p),
     .sa(sa),
     .sb(sb)
   );
   \mac_array.pe_0_1.level.u0.u1  u1 (
-    .a(\a$12 ),
-    .b(\b$13 ),
+    .a(\a$1 [3:2]),
+    .b(\b$3 [3:2]),
     .p(\p$17 ),
     .sa(sa),
     .sb(\sb$15 )
   );
   \mac_array.pe_0_1.level.u0.u2  u2 (
-    .a(\a$18 ),
-    .b(\b$19 ),
+    .a(\a$1 [5:4]),
+    .b(\b$3 [5:4]),
     .p(\p$23 ),
     .sa(\sa$20 ),
     .sb(sb)
   );
   \mac_array.pe_0_1.level.u0.u3  u3 (
-    .a(\a$24 ),
-    .b(\b$25 ),
+    .a(\a$1 [7:6]),
+    .b(\b$3 [7:6]),
     .p(\p$29 ),
     .sa(\sa$26 ),
     .sb(\sb$27 )
   );
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[0] = \a$3 [0];
-      default:
-          a[0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[1] = \a$3 [1];
-      default:
-          a[1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[0] = \b$5 [0];
-      default:
-          b[0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[1] = \b$5 [1];
-      default:
-          b[1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [0] = \a$3 [0];
-      4'h4, 4'h8:
-          \a$12 [0] = \a$3 [6];
-      default:
-          \a$12 [0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [1] = \a$3 [1];
-      4'h4, 4'h8:
-          \a$12 [1] = \a$3 [7];
-      default:
-          \a$12 [1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [0] = \b$5 [2];
-      default:
-          \b$13 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [1] = \b$5 [3];
-      default:
-          \b$13 [1] = \b$5 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [0] = \a$3 [2];
-      4'h0:
-          \a$18 [0] = \a$3 [4];
-      default:
-          \a$18 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [1] = \a$3 [3];
-      4'h0:
-          \a$18 [1] = \a$3 [5];
-      default:
-          \a$18 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [0] = \b$5 [6];
-      4'h4, 4'h8:
-          \b$19 [0] = \b$5 [0];
-      4'h0:
-          \b$19 [0] = \b$5 [4];
-      default:
-          \b$19 [0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [1] = \b$5 [7];
-      4'h4, 4'h8:
-          \b$19 [1] = \b$5 [1];
-      4'h0:
-          \b$19 [1] = \b$5 [5];
-      default:
-          \b$19 [1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [0] = \a$3 [2];
-      4'h4, 4'h8:
-          \a$24 [0] = \a$3 [4];
-      4'h0:
-          \a$24 [0] = \a$3 [6];
-      default:
-          \a$24 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [1] = \a$3 [3];
-      4'h4, 4'h8:
-          \a$24 [1] = \a$3 [5];
-      4'h0:
-          \a$24 [1] = \a$3 [7];
-      default:
-          \a$24 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [0] = \b$5 [4];
-      4'h4, 4'h8:
-          \b$25 [0] = \b$5 [2];
-      4'h0:
-          \b$25 [0] = \b$5 [6];
-      default:
-          \b$25 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [1] = \b$5 [5];
-      4'h4, 4'h8:
-          \b$25 [1] = \b$5 [3];
-      4'h0:
-          \b$25 [1] = \b$5 [7];
-      default:
-          \b$25 [1] = \b$5 [1];
-    endcase
-  end
-  assign \sa$7  = sa;
-  assign \sb$9  = sb;
+  assign a = \a$1 [1:0];
+  assign b = \b$3 [1:0];
+  assign \sa$5  = sa;
+  assign \sb$7  = sb;
   assign t0 = \$18 [9:0];
+  assign \a$12  = \a$1 [3:2];
+  assign \b$13  = \b$3 [3:2];
   assign \sa$14  = sa;
   assign t1 = { \$29 [8], \$29  };
+  assign \a$18  = \a$1 [5:4];
+  assign \b$19  = \b$3 [5:4];
   assign \sb$21  = sb;
   assign t2 = { \$40 [8], \$40  };
+  assign \a$24  = \a$1 [7:6];
+  assign \b$25  = \b$3 [7:6];
   assign t3 = { \p$29 [5], \p$29 [5], \p$29 [5], \p$29 [5], \p$29  };
   assign \p$30  = \$53 [9:0];
   assign \$9  = { p[5], p, 2'h0 };
@@ -5999,8 +3848,7 @@ module \mac_array.pe_0_1.level.u0.u3 (sb, p, a, b, sa);
 endmodule
 
 (* generator = "Amaranth" *)
-module \mac_array.pe_0_1.level.u1 (\p$30 , pa, pb, sa, \a$3 , \b$5 , sb);
-  reg \$auto$verilog_backend.cc:2355:dump_module$9  = 0;
+module \mac_array.pe_0_1.level.u1 (\p$30 , pa, pb, sa, \a$1 , \b$3 , sb);
   wire \$1 ;
   wire [8:0] \$10 ;
   wire [11:0] \$11 ;
@@ -6054,18 +3902,18 @@ module \mac_array.pe_0_1.level.u1 (\p$30 , pa, pb, sa, \a$3 , \b$5 , sb);
   wire \$7 ;
   wire \$8 ;
   wire [8:0] \$9 ;
-  reg [1:0] a;
-  reg [1:0] \a$12 ;
-  reg [1:0] \a$18 ;
-  reg [1:0] \a$24 ;
-  input [7:0] \a$3 ;
-  wire [7:0] \a$3 ;
-  reg [1:0] b;
-  reg [1:0] \b$13 ;
-  reg [1:0] \b$19 ;
-  reg [1:0] \b$25 ;
-  input [7:0] \b$5 ;
-  wire [7:0] \b$5 ;
+  wire [1:0] a;
+  input [7:0] \a$1 ;
+  wire [7:0] \a$1 ;
+  wire [1:0] \a$12 ;
+  wire [1:0] \a$18 ;
+  wire [1:0] \a$24 ;
+  wire [1:0] b;
+  wire [1:0] \b$13 ;
+  wire [1:0] \b$19 ;
+  wire [1:0] \b$25 ;
+  input [7:0] \b$3 ;
+  wire [7:0] \b$3 ;
   wire [5:0] p;
   wire [5:0] \p$17 ;
   wire [5:0] \p$23 ;
@@ -6081,13 +3929,13 @@ module \mac_array.pe_0_1.level.u1 (\p$30 , pa, pb, sa, \a$3 , \b$5 , sb);
   wire \sa$14 ;
   wire \sa$20 ;
   wire \sa$26 ;
-  wire \sa$7 ;
+  wire \sa$5 ;
   input sb;
   wire sb;
   wire \sb$15 ;
   wire \sb$21 ;
   wire \sb$27 ;
-  wire \sb$9 ;
+  wire \sb$7 ;
   wire [9:0] t0;
   wire [9:0] t1;
   wire [9:0] t2;
@@ -6145,208 +3993,48 @@ module \mac_array.pe_0_1.level.u1 (\p$30 , pa, pb, sa, \a$3 , \b$5 , sb);
   assign \$43  = pa == 2'h3;
   assign \$44  = | { \$43 , \$42 , \$41  };
   \mac_array.pe_0_1.level.u1.u0  u0 (
-    .a(a),
-    .b(b),
+    .a(\a$1 [1:0]),
+    .b(\b$3 [1:0]),
     .p(p),
     .sa(sa),
     .sb(sb)
   );
   \mac_array.pe_0_1.level.u1.u1  u1 (
-    .a(\a$12 ),
-    .b(\b$13 ),
+    .a(\a$1 [3:2]),
+    .b(\b$3 [3:2]),
     .p(\p$17 ),
     .sa(sa),
     .sb(\sb$15 )
   );
   \mac_array.pe_0_1.level.u1.u2  u2 (
-    .a(\a$18 ),
-    .b(\b$19 ),
+    .a(\a$1 [5:4]),
+    .b(\b$3 [5:4]),
     .p(\p$23 ),
     .sa(\sa$20 ),
     .sb(sb)
   );
   \mac_array.pe_0_1.level.u1.u3  u3 (
-    .a(\a$24 ),
-    .b(\b$25 ),
+    .a(\a$1 [7:6]),
+    .b(\b$3 [7:6]),
     .p(\p$29 ),
     .sa(\sa$26 ),
     .sb(\sb$27 )
   );
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[0] = \a$3 [0];
-      default:
-          a[0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[1] = \a$3 [1];
-      default:
-          a[1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[0] = \b$5 [0];
-      default:
-          b[0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[1] = \b$5 [1];
-      default:
-          b[1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [0] = \a$3 [0];
-      4'h4, 4'h8:
-          \a$12 [0] = \a$3 [6];
-      default:
-          \a$12 [0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [1] = \a$3 [1];
-      4'h4, 4'h8:
-          \a$12 [1] = \a$3 [7];
-      default:
-          \a$12 [1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [0] = \b$5 [2];
-      default:
-          \b$13 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [1] = \b$5 [3];
-      default:
-          \b$13 [1] = \b$5 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [0] = \a$3 [2];
-      4'h0:
-          \a$18 [0] = \a$3 [4];
-      default:
-          \a$18 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [1] = \a$3 [3];
-      4'h0:
-          \a$18 [1] = \a$3 [5];
-      default:
-          \a$18 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [0] = \b$5 [6];
-      4'h4, 4'h8:
-          \b$19 [0] = \b$5 [0];
-      4'h0:
-          \b$19 [0] = \b$5 [4];
-      default:
-          \b$19 [0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [1] = \b$5 [7];
-      4'h4, 4'h8:
-          \b$19 [1] = \b$5 [1];
-      4'h0:
-          \b$19 [1] = \b$5 [5];
-      default:
-          \b$19 [1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [0] = \a$3 [2];
-      4'h4, 4'h8:
-          \a$24 [0] = \a$3 [4];
-      4'h0:
-          \a$24 [0] = \a$3 [6];
-      default:
-          \a$24 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [1] = \a$3 [3];
-      4'h4, 4'h8:
-          \a$24 [1] = \a$3 [5];
-      4'h0:
-          \a$24 [1] = \a$3 [7];
-      default:
-          \a$24 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [0] = \b$5 [4];
-      4'h4, 4'h8:
-          \b$25 [0] = \b$5 [2];
-      4'h0:
-          \b$25 [0] = \b$5 [6];
-      default:
-          \b$25 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [1] = \b$5 [5];
-      4'h4, 4'h8:
-          \b$25 [1] = \b$5 [3];
-      4'h0:
-          \b$25 [1] = \b$5 [7];
-      default:
-          \b$25 [1] = \b$5 [1];
-    endcase
-  end
-  assign \sa$7  = sa;
-  assign \sb$9  = sb;
+  assign a = \a$1 [1:0];
+  assign b = \b$3 [1:0];
+  assign \sa$5  = sa;
+  assign \sb$7  = sb;
   assign t0 = \$18 [9:0];
+  assign \a$12  = \a$1 [3:2];
+  assign \b$13  = \b$3 [3:2];
   assign \sa$14  = sa;
   assign t1 = { \$29 [8], \$29  };
+  assign \a$18  = \a$1 [5:4];
+  assign \b$19  = \b$3 [5:4];
   assign \sb$21  = sb;
   assign t2 = { \$40 [8], \$40  };
+  assign \a$24  = \a$1 [7:6];
+  assign \b$25  = \b$3 [7:6];
   assign t3 = { \p$29 [5], \p$29 [5], \p$29 [5], \p$29 [5], \p$29  };
   assign \p$30  = \$53 [9:0];
   assign \$9  = { p[5], p, 2'h0 };
@@ -6433,8 +4121,7 @@ module \mac_array.pe_0_1.level.u1.u3 (sb, p, a, b, sa);
 endmodule
 
 (* generator = "Amaranth" *)
-module \mac_array.pe_0_1.level.u2 (\p$30 , pa, pb, sb, \a$3 , \b$5 , sa);
-  reg \$auto$verilog_backend.cc:2355:dump_module$10  = 0;
+module \mac_array.pe_0_1.level.u2 (\p$30 , pa, pb, sb, \a$1 , \b$3 , sa);
   wire \$1 ;
   wire [8:0] \$10 ;
   wire [11:0] \$11 ;
@@ -6488,18 +4175,18 @@ module \mac_array.pe_0_1.level.u2 (\p$30 , pa, pb, sb, \a$3 , \b$5 , sa);
   wire \$7 ;
   wire \$8 ;
   wire [8:0] \$9 ;
-  reg [1:0] a;
-  reg [1:0] \a$12 ;
-  reg [1:0] \a$18 ;
-  reg [1:0] \a$24 ;
-  input [7:0] \a$3 ;
-  wire [7:0] \a$3 ;
-  reg [1:0] b;
-  reg [1:0] \b$13 ;
-  reg [1:0] \b$19 ;
-  reg [1:0] \b$25 ;
-  input [7:0] \b$5 ;
-  wire [7:0] \b$5 ;
+  wire [1:0] a;
+  input [7:0] \a$1 ;
+  wire [7:0] \a$1 ;
+  wire [1:0] \a$12 ;
+  wire [1:0] \a$18 ;
+  wire [1:0] \a$24 ;
+  wire [1:0] b;
+  wire [1:0] \b$13 ;
+  wire [1:0] \b$19 ;
+  wire [1:0] \b$25 ;
+  input [7:0] \b$3 ;
+  wire [7:0] \b$3 ;
   wire [5:0] p;
   wire [5:0] \p$17 ;
   wire [5:0] \p$23 ;
@@ -6515,13 +4202,13 @@ module \mac_array.pe_0_1.level.u2 (\p$30 , pa, pb, sb, \a$3 , \b$5 , sa);
   wire \sa$14 ;
   wire \sa$20 ;
   wire \sa$26 ;
-  wire \sa$7 ;
+  wire \sa$5 ;
   input sb;
   wire sb;
   wire \sb$15 ;
   wire \sb$21 ;
   wire \sb$27 ;
-  wire \sb$9 ;
+  wire \sb$7 ;
   wire [9:0] t0;
   wire [9:0] t1;
   wire [9:0] t2;
@@ -6579,208 +4266,48 @@ module \mac_array.pe_0_1.level.u2 (\p$30 , pa, pb, sb, \a$3 , \b$5 , sa);
   assign \$43  = pa == 2'h3;
   assign \$44  = | { \$43 , \$42 , \$41  };
   \mac_array.pe_0_1.level.u2.u0  u0 (
-    .a(a),
-    .b(b),
+    .a(\a$1 [1:0]),
+    .b(\b$3 [1:0]),
     .p(p),
     .sa(sa),
     .sb(sb)
   );
   \mac_array.pe_0_1.level.u2.u1  u1 (
-    .a(\a$12 ),
-    .b(\b$13 ),
+    .a(\a$1 [3:2]),
+    .b(\b$3 [3:2]),
     .p(\p$17 ),
     .sa(sa),
     .sb(\sb$15 )
   );
   \mac_array.pe_0_1.level.u2.u2  u2 (
-    .a(\a$18 ),
-    .b(\b$19 ),
+    .a(\a$1 [5:4]),
+    .b(\b$3 [5:4]),
     .p(\p$23 ),
     .sa(\sa$20 ),
     .sb(sb)
   );
   \mac_array.pe_0_1.level.u2.u3  u3 (
-    .a(\a$24 ),
-    .b(\b$25 ),
+    .a(\a$1 [7:6]),
+    .b(\b$3 [7:6]),
     .p(\p$29 ),
     .sa(\sa$26 ),
     .sb(\sb$27 )
   );
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[0] = \a$3 [0];
-      default:
-          a[0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[1] = \a$3 [1];
-      default:
-          a[1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[0] = \b$5 [0];
-      default:
-          b[0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[1] = \b$5 [1];
-      default:
-          b[1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [0] = \a$3 [0];
-      4'h4, 4'h8:
-          \a$12 [0] = \a$3 [6];
-      default:
-          \a$12 [0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [1] = \a$3 [1];
-      4'h4, 4'h8:
-          \a$12 [1] = \a$3 [7];
-      default:
-          \a$12 [1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [0] = \b$5 [2];
-      default:
-          \b$13 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [1] = \b$5 [3];
-      default:
-          \b$13 [1] = \b$5 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [0] = \a$3 [2];
-      4'h0:
-          \a$18 [0] = \a$3 [4];
-      default:
-          \a$18 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [1] = \a$3 [3];
-      4'h0:
-          \a$18 [1] = \a$3 [5];
-      default:
-          \a$18 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [0] = \b$5 [6];
-      4'h4, 4'h8:
-          \b$19 [0] = \b$5 [0];
-      4'h0:
-          \b$19 [0] = \b$5 [4];
-      default:
-          \b$19 [0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [1] = \b$5 [7];
-      4'h4, 4'h8:
-          \b$19 [1] = \b$5 [1];
-      4'h0:
-          \b$19 [1] = \b$5 [5];
-      default:
-          \b$19 [1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [0] = \a$3 [2];
-      4'h4, 4'h8:
-          \a$24 [0] = \a$3 [4];
-      4'h0:
-          \a$24 [0] = \a$3 [6];
-      default:
-          \a$24 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [1] = \a$3 [3];
-      4'h4, 4'h8:
-          \a$24 [1] = \a$3 [5];
-      4'h0:
-          \a$24 [1] = \a$3 [7];
-      default:
-          \a$24 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [0] = \b$5 [4];
-      4'h4, 4'h8:
-          \b$25 [0] = \b$5 [2];
-      4'h0:
-          \b$25 [0] = \b$5 [6];
-      default:
-          \b$25 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [1] = \b$5 [5];
-      4'h4, 4'h8:
-          \b$25 [1] = \b$5 [3];
-      4'h0:
-          \b$25 [1] = \b$5 [7];
-      default:
-          \b$25 [1] = \b$5 [1];
-    endcase
-  end
-  assign \sa$7  = sa;
-  assign \sb$9  = sb;
+  assign a = \a$1 [1:0];
+  assign b = \b$3 [1:0];
+  assign \sa$5  = sa;
+  assign \sb$7  = sb;
   assign t0 = \$18 [9:0];
+  assign \a$12  = \a$1 [3:2];
+  assign \b$13  = \b$3 [3:2];
   assign \sa$14  = sa;
   assign t1 = { \$29 [8], \$29  };
+  assign \a$18  = \a$1 [5:4];
+  assign \b$19  = \b$3 [5:4];
   assign \sb$21  = sb;
   assign t2 = { \$40 [8], \$40  };
+  assign \a$24  = \a$1 [7:6];
+  assign \b$25  = \b$3 [7:6];
   assign t3 = { \p$29 [5], \p$29 [5], \p$29 [5], \p$29 [5], \p$29  };
   assign \p$30  = \$53 [9:0];
   assign \$9  = { p[5], p, 2'h0 };
@@ -6867,8 +4394,7 @@ module \mac_array.pe_0_1.level.u2.u3 (sb, p, a, b, sa);
 endmodule
 
 (* generator = "Amaranth" *)
-module \mac_array.pe_0_1.level.u3 (sb, \p$30 , pa, pb, \a$3 , \b$5 , sa);
-  reg \$auto$verilog_backend.cc:2355:dump_module$11  = 0;
+module \mac_array.pe_0_1.level.u3 (sb, \p$30 , pa, pb, \a$1 , \b$3 , sa);
   wire \$1 ;
   wire [8:0] \$10 ;
   wire [11:0] \$11 ;
@@ -6922,18 +4448,18 @@ module \mac_array.pe_0_1.level.u3 (sb, \p$30 , pa, pb, \a$3 , \b$5 , sa);
   wire \$7 ;
   wire \$8 ;
   wire [8:0] \$9 ;
-  reg [1:0] a;
-  reg [1:0] \a$12 ;
-  reg [1:0] \a$18 ;
-  reg [1:0] \a$24 ;
-  input [7:0] \a$3 ;
-  wire [7:0] \a$3 ;
-  reg [1:0] b;
-  reg [1:0] \b$13 ;
-  reg [1:0] \b$19 ;
-  reg [1:0] \b$25 ;
-  input [7:0] \b$5 ;
-  wire [7:0] \b$5 ;
+  wire [1:0] a;
+  input [7:0] \a$1 ;
+  wire [7:0] \a$1 ;
+  wire [1:0] \a$12 ;
+  wire [1:0] \a$18 ;
+  wire [1:0] \a$24 ;
+  wire [1:0] b;
+  wire [1:0] \b$13 ;
+  wire [1:0] \b$19 ;
+  wire [1:0] \b$25 ;
+  input [7:0] \b$3 ;
+  wire [7:0] \b$3 ;
   wire [5:0] p;
   wire [5:0] \p$17 ;
   wire [5:0] \p$23 ;
@@ -6949,13 +4475,13 @@ module \mac_array.pe_0_1.level.u3 (sb, \p$30 , pa, pb, \a$3 , \b$5 , sa);
   wire \sa$14 ;
   wire \sa$20 ;
   wire \sa$26 ;
-  wire \sa$7 ;
+  wire \sa$5 ;
   input sb;
   wire sb;
   wire \sb$15 ;
   wire \sb$21 ;
   wire \sb$27 ;
-  wire \sb$9 ;
+  wire \sb$7 ;
   wire [9:0] t0;
   wire [9:0] t1;
   wire [9:0] t2;
@@ -7013,208 +4539,48 @@ module \mac_array.pe_0_1.level.u3 (sb, \p$30 , pa, pb, \a$3 , \b$5 , sa);
   assign \$43  = pa == 2'h3;
   assign \$44  = | { \$43 , \$42 , \$41  };
   \mac_array.pe_0_1.level.u3.u0  u0 (
-    .a(a),
-    .b(b),
+    .a(\a$1 [1:0]),
+    .b(\b$3 [1:0]),
     .p(p),
     .sa(sa),
     .sb(sb)
   );
   \mac_array.pe_0_1.level.u3.u1  u1 (
-    .a(\a$12 ),
-    .b(\b$13 ),
+    .a(\a$1 [3:2]),
+    .b(\b$3 [3:2]),
     .p(\p$17 ),
     .sa(sa),
     .sb(\sb$15 )
   );
   \mac_array.pe_0_1.level.u3.u2  u2 (
-    .a(\a$18 ),
-    .b(\b$19 ),
+    .a(\a$1 [5:4]),
+    .b(\b$3 [5:4]),
     .p(\p$23 ),
     .sa(\sa$20 ),
     .sb(sb)
   );
   \mac_array.pe_0_1.level.u3.u3  u3 (
-    .a(\a$24 ),
-    .b(\b$25 ),
+    .a(\a$1 [7:6]),
+    .b(\b$3 [7:6]),
     .p(\p$29 ),
     .sa(\sa$26 ),
     .sb(\sb$27 )
   );
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[0] = \a$3 [0];
-      default:
-          a[0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[1] = \a$3 [1];
-      default:
-          a[1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[0] = \b$5 [0];
-      default:
-          b[0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[1] = \b$5 [1];
-      default:
-          b[1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [0] = \a$3 [0];
-      4'h4, 4'h8:
-          \a$12 [0] = \a$3 [6];
-      default:
-          \a$12 [0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [1] = \a$3 [1];
-      4'h4, 4'h8:
-          \a$12 [1] = \a$3 [7];
-      default:
-          \a$12 [1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [0] = \b$5 [2];
-      default:
-          \b$13 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [1] = \b$5 [3];
-      default:
-          \b$13 [1] = \b$5 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [0] = \a$3 [2];
-      4'h0:
-          \a$18 [0] = \a$3 [4];
-      default:
-          \a$18 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [1] = \a$3 [3];
-      4'h0:
-          \a$18 [1] = \a$3 [5];
-      default:
-          \a$18 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [0] = \b$5 [6];
-      4'h4, 4'h8:
-          \b$19 [0] = \b$5 [0];
-      4'h0:
-          \b$19 [0] = \b$5 [4];
-      default:
-          \b$19 [0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [1] = \b$5 [7];
-      4'h4, 4'h8:
-          \b$19 [1] = \b$5 [1];
-      4'h0:
-          \b$19 [1] = \b$5 [5];
-      default:
-          \b$19 [1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [0] = \a$3 [2];
-      4'h4, 4'h8:
-          \a$24 [0] = \a$3 [4];
-      4'h0:
-          \a$24 [0] = \a$3 [6];
-      default:
-          \a$24 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [1] = \a$3 [3];
-      4'h4, 4'h8:
-          \a$24 [1] = \a$3 [5];
-      4'h0:
-          \a$24 [1] = \a$3 [7];
-      default:
-          \a$24 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [0] = \b$5 [4];
-      4'h4, 4'h8:
-          \b$25 [0] = \b$5 [2];
-      4'h0:
-          \b$25 [0] = \b$5 [6];
-      default:
-          \b$25 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [1] = \b$5 [5];
-      4'h4, 4'h8:
-          \b$25 [1] = \b$5 [3];
-      4'h0:
-          \b$25 [1] = \b$5 [7];
-      default:
-          \b$25 [1] = \b$5 [1];
-    endcase
-  end
-  assign \sa$7  = sa;
-  assign \sb$9  = sb;
+  assign a = \a$1 [1:0];
+  assign b = \b$3 [1:0];
+  assign \sa$5  = sa;
+  assign \sb$7  = sb;
   assign t0 = \$18 [9:0];
+  assign \a$12  = \a$1 [3:2];
+  assign \b$13  = \b$3 [3:2];
   assign \sa$14  = sa;
   assign t1 = { \$29 [8], \$29  };
+  assign \a$18  = \a$1 [5:4];
+  assign \b$19  = \b$3 [5:4];
   assign \sb$21  = sb;
   assign t2 = { \$40 [8], \$40  };
+  assign \a$24  = \a$1 [7:6];
+  assign \b$25  = \b$3 [7:6];
   assign t3 = { \p$29 [5], \p$29 [5], \p$29 [5], \p$29 [5], \p$29  };
   assign \p$30  = \$53 [9:0];
   assign \$9  = { p[5], p, 2'h0 };
@@ -7331,8 +4697,8 @@ module \mac_array.pe_0_2 (pa, pb, sa, sb, a, b, p);
   assign \$3  = \$1  & \$2 ;
   assign p = \$3  ? \p$13  : 18'h00000;
   \mac_array.pe_0_2.level  level (
-    .\a$3 (a),
-    .\b$5 (b),
+    .\a$1 (a),
+    .\b$3 (b),
     .\p$38 (\p$13 ),
     .pa(pa),
     .pb(pb),
@@ -7348,8 +4714,7 @@ module \mac_array.pe_0_2 (pa, pb, sa, sb, a, b, p);
 endmodule
 
 (* generator = "Amaranth" *)
-module \mac_array.pe_0_2.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
-  reg \$auto$verilog_backend.cc:2355:dump_module$12  = 0;
+module \mac_array.pe_0_2.level (pa, pb, sa, sb, \a$1 , \b$3 , \p$38 );
   wire \$1 ;
   wire \$10 ;
   wire \$11 ;
@@ -7394,18 +4759,18 @@ module \mac_array.pe_0_2.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
   wire [16:0] \$7 ;
   wire [16:0] \$8 ;
   wire [23:0] \$9 ;
-  reg [7:0] a;
-  reg [7:0] \a$14 ;
-  reg [7:0] \a$22 ;
-  input [31:0] \a$3 ;
-  wire [31:0] \a$3 ;
-  reg [7:0] \a$30 ;
-  reg [7:0] b;
-  reg [7:0] \b$15 ;
-  reg [7:0] \b$23 ;
-  reg [7:0] \b$31 ;
-  input [31:0] \b$5 ;
-  wire [31:0] \b$5 ;
+  wire [7:0] a;
+  input [31:0] \a$1 ;
+  wire [31:0] \a$1 ;
+  wire [7:0] \a$14 ;
+  wire [7:0] \a$22 ;
+  wire [7:0] \a$30 ;
+  wire [7:0] b;
+  wire [7:0] \b$15 ;
+  wire [7:0] \b$23 ;
+  input [31:0] \b$3 ;
+  wire [31:0] \b$3 ;
+  wire [7:0] \b$31 ;
   wire [9:0] p;
   wire [9:0] \p$21 ;
   wire [9:0] \p$29 ;
@@ -7417,7 +4782,7 @@ module \mac_array.pe_0_2.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
   wire [1:0] \pa$16 ;
   wire [1:0] \pa$24 ;
   wire [1:0] \pa$32 ;
-  wire [1:0] \pa$6 ;
+  wire [1:0] \pa$5 ;
   input [1:0] pb;
   wire [1:0] pb;
   wire [1:0] \pb$17 ;
@@ -7484,8 +4849,8 @@ module \mac_array.pe_0_2.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
   assign \$43  = $signed(\$33 ) + $signed(\p$37 );
   assign \$44  = $signed(\$42 ) + $signed(\$43 );
   \mac_array.pe_0_2.level.u0  u0 (
-    .\a$3 (a),
-    .\b$5 (b),
+    .\a$1 (\a$1 [7:0]),
+    .\b$3 (\b$3 [7:0]),
     .\p$30 (p),
     .pa(pa),
     .pb(pb),
@@ -7493,8 +4858,8 @@ module \mac_array.pe_0_2.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
     .sb(sb)
   );
   \mac_array.pe_0_2.level.u1  u1 (
-    .\a$3 (\a$14 ),
-    .\b$5 (\b$15 ),
+    .\a$1 (\a$1 [15:8]),
+    .\b$3 (\b$3 [15:8]),
     .\p$30 (\p$21 ),
     .pa(pa),
     .pb(pb),
@@ -7502,8 +4867,8 @@ module \mac_array.pe_0_2.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
     .sb(\sb$19 )
   );
   \mac_array.pe_0_2.level.u2  u2 (
-    .\a$3 (\a$22 ),
-    .\b$5 (\b$23 ),
+    .\a$1 (\a$1 [23:16]),
+    .\b$3 (\b$3 [23:16]),
     .\p$30 (\p$29 ),
     .pa(pa),
     .pb(pb),
@@ -7511,707 +4876,35 @@ module \mac_array.pe_0_2.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
     .sb(sb)
   );
   \mac_array.pe_0_2.level.u3  u3 (
-    .\a$3 (\a$30 ),
-    .\b$5 (\b$31 ),
+    .\a$1 (\a$1 [31:24]),
+    .\b$3 (\b$3 [31:24]),
     .\p$30 (\p$37 ),
     .pa(pa),
     .pb(pb),
     .sa(\sa$34 ),
     .sb(\sb$35 )
   );
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$31 [0] = \b$5 [12];
-      4'h8, 4'h9:
-          \b$31 [0] = \b$5 [4];
-      4'h2:
-          \b$31 [0] = \b$5 [16];
-      4'h6:
-          \b$31 [0] = \b$5 [8];
-      4'ha:
-          \b$31 [0] = \b$5 [0];
-      default:
-          \b$31 [0] = \b$5 [24];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$31 [1] = \b$5 [13];
-      4'h8, 4'h9:
-          \b$31 [1] = \b$5 [5];
-      4'h2:
-          \b$31 [1] = \b$5 [17];
-      4'h6:
-          \b$31 [1] = \b$5 [9];
-      4'ha:
-          \b$31 [1] = \b$5 [1];
-      default:
-          \b$31 [1] = \b$5 [25];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$31 [2] = \b$5 [14];
-      4'h8, 4'h9:
-          \b$31 [2] = \b$5 [6];
-      4'h2:
-          \b$31 [2] = \b$5 [18];
-      4'h6:
-          \b$31 [2] = \b$5 [10];
-      4'ha:
-          \b$31 [2] = \b$5 [2];
-      default:
-          \b$31 [2] = \b$5 [26];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$31 [3] = \b$5 [15];
-      4'h8, 4'h9:
-          \b$31 [3] = \b$5 [7];
-      4'h2:
-          \b$31 [3] = \b$5 [19];
-      4'h6:
-          \b$31 [3] = \b$5 [11];
-      4'ha:
-          \b$31 [3] = \b$5 [3];
-      default:
-          \b$31 [3] = \b$5 [27];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$31 [4] = \b$5 [28];
-      4'h2:
-          \b$31 [4] = \b$5 [24];
-      default:
-          \b$31 [4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$31 [5] = \b$5 [29];
-      4'h2:
-          \b$31 [5] = \b$5 [25];
-      default:
-          \b$31 [5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$31 [6] = \b$5 [30];
-      4'h2:
-          \b$31 [6] = \b$5 [26];
-      default:
-          \b$31 [6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$31 [7] = \b$5 [31];
-      4'h2:
-          \b$31 [7] = \b$5 [27];
-      default:
-          \b$31 [7] = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h8, 4'h9, 4'ha:
-          a[0] = \a$3 [4];
-      default:
-          a[0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h8, 4'h9, 4'ha:
-          a[1] = \a$3 [5];
-      default:
-          a[1] = \a$3 [1];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h8, 4'h9, 4'ha:
-          a[2] = \a$3 [6];
-      default:
-          a[2] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h8, 4'h9, 4'ha:
-          a[3] = \a$3 [7];
-      default:
-          a[3] = \a$3 [3];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          a[4] = \a$3 [4];
-      4'h8:
-          a[4] = \a$3 [12];
-      default:
-          a[4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          a[5] = \a$3 [5];
-      4'h8:
-          a[5] = \a$3 [13];
-      default:
-          a[5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          a[6] = \a$3 [6];
-      4'h8:
-          a[6] = \a$3 [14];
-      default:
-          a[6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          a[7] = \a$3 [7];
-      4'h8:
-          a[7] = \a$3 [15];
-      default:
-          a[7] = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          b[0] = \b$5 [4];
-      default:
-          b[0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          b[1] = \b$5 [5];
-      default:
-          b[1] = \b$5 [1];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          b[2] = \b$5 [6];
-      default:
-          b[2] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          b[3] = \b$5 [7];
-      default:
-          b[3] = \b$5 [3];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          b[4] = \b$5 [4];
-      4'h2:
-          b[4] = \b$5 [12];
-      default:
-          b[4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          b[5] = \b$5 [5];
-      4'h2:
-          b[5] = \b$5 [13];
-      default:
-          b[5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          b[6] = \b$5 [6];
-      4'h2:
-          b[6] = \b$5 [14];
-      default:
-          b[6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          b[7] = \b$5 [7];
-      4'h2:
-          b[7] = \b$5 [15];
-      default:
-          b[7] = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [0] = \a$3 [8];
-      4'h2, 4'h6:
-          \a$14 [0] = \a$3 [0];
-      4'h8:
-          \a$14 [0] = \a$3 [20];
-      4'h9:
-          \a$14 [0] = \a$3 [12];
-      default:
-          \a$14 [0] = \a$3 [4];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [1] = \a$3 [9];
-      4'h2, 4'h6:
-          \a$14 [1] = \a$3 [1];
-      4'h8:
-          \a$14 [1] = \a$3 [21];
-      4'h9:
-          \a$14 [1] = \a$3 [13];
-      default:
-          \a$14 [1] = \a$3 [5];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [2] = \a$3 [10];
-      4'h2, 4'h6:
-          \a$14 [2] = \a$3 [2];
-      4'h8:
-          \a$14 [2] = \a$3 [22];
-      4'h9:
-          \a$14 [2] = \a$3 [14];
-      default:
-          \a$14 [2] = \a$3 [6];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [3] = \a$3 [11];
-      4'h2, 4'h6:
-          \a$14 [3] = \a$3 [3];
-      4'h8:
-          \a$14 [3] = \a$3 [23];
-      4'h9:
-          \a$14 [3] = \a$3 [15];
-      default:
-          \a$14 [3] = \a$3 [7];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [4] = \a$3 [12];
-      4'h8:
-          \a$14 [4] = \a$3 [28];
-      default:
-          \a$14 [4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [5] = \a$3 [13];
-      4'h8:
-          \a$14 [5] = \a$3 [29];
-      default:
-          \a$14 [5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [6] = \a$3 [14];
-      4'h8:
-          \a$14 [6] = \a$3 [30];
-      default:
-          \a$14 [6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [7] = \a$3 [15];
-      4'h8:
-          \a$14 [7] = \a$3 [31];
-      default:
-          \a$14 [7] = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          \b$15 [0] = \b$5 [0];
-      4'h0, 4'h1:
-          \b$15 [0] = \b$5 [8];
-      default:
-          \b$15 [0] = \b$5 [4];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          \b$15 [1] = \b$5 [1];
-      4'h0, 4'h1:
-          \b$15 [1] = \b$5 [9];
-      default:
-          \b$15 [1] = \b$5 [5];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          \b$15 [2] = \b$5 [2];
-      4'h0, 4'h1:
-          \b$15 [2] = \b$5 [10];
-      default:
-          \b$15 [2] = \b$5 [6];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          \b$15 [3] = \b$5 [3];
-      4'h0, 4'h1:
-          \b$15 [3] = \b$5 [11];
-      default:
-          \b$15 [3] = \b$5 [7];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$15 [4] = \b$5 [12];
-      4'h2:
-          \b$15 [4] = \b$5 [8];
-      default:
-          \b$15 [4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$15 [5] = \b$5 [13];
-      4'h2:
-          \b$15 [5] = \b$5 [9];
-      default:
-          \b$15 [5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$15 [6] = \b$5 [14];
-      4'h2:
-          \b$15 [6] = \b$5 [10];
-      default:
-          \b$15 [6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$15 [7] = \b$5 [15];
-      4'h2:
-          \b$15 [7] = \b$5 [11];
-      default:
-          \b$15 [7] = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [0] = \a$3 [16];
-      4'h1, 4'h5:
-          \a$22 [0] = \a$3 [8];
-      4'h2, 4'h6:
-          \a$22 [0] = \a$3 [4];
-      default:
-          \a$22 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [1] = \a$3 [17];
-      4'h1, 4'h5:
-          \a$22 [1] = \a$3 [9];
-      4'h2, 4'h6:
-          \a$22 [1] = \a$3 [5];
-      default:
-          \a$22 [1] = \a$3 [1];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [2] = \a$3 [18];
-      4'h1, 4'h5:
-          \a$22 [2] = \a$3 [10];
-      4'h2, 4'h6:
-          \a$22 [2] = \a$3 [6];
-      default:
-          \a$22 [2] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [3] = \a$3 [19];
-      4'h1, 4'h5:
-          \a$22 [3] = \a$3 [11];
-      4'h2, 4'h6:
-          \a$22 [3] = \a$3 [7];
-      default:
-          \a$22 [3] = \a$3 [3];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [4] = \a$3 [20];
-      4'h8:
-          \a$22 [4] = \a$3 [8];
-      default:
-          \a$22 [4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [5] = \a$3 [21];
-      4'h8:
-          \a$22 [5] = \a$3 [9];
-      default:
-          \a$22 [5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [6] = \a$3 [22];
-      4'h8:
-          \a$22 [6] = \a$3 [10];
-      default:
-          \a$22 [6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [7] = \a$3 [23];
-      4'h8:
-          \a$22 [7] = \a$3 [11];
-      default:
-          \a$22 [7] = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$23 [0] = \b$5 [8];
-      4'h8, 4'h9:
-          \b$23 [0] = \b$5 [0];
-      4'h2:
-          \b$23 [0] = \b$5 [20];
-      4'h6:
-          \b$23 [0] = \b$5 [12];
-      4'ha:
-          \b$23 [0] = \b$5 [4];
-      default:
-          \b$23 [0] = \b$5 [16];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$23 [1] = \b$5 [9];
-      4'h8, 4'h9:
-          \b$23 [1] = \b$5 [1];
-      4'h2:
-          \b$23 [1] = \b$5 [21];
-      4'h6:
-          \b$23 [1] = \b$5 [13];
-      4'ha:
-          \b$23 [1] = \b$5 [5];
-      default:
-          \b$23 [1] = \b$5 [17];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$23 [2] = \b$5 [10];
-      4'h8, 4'h9:
-          \b$23 [2] = \b$5 [2];
-      4'h2:
-          \b$23 [2] = \b$5 [22];
-      4'h6:
-          \b$23 [2] = \b$5 [14];
-      4'ha:
-          \b$23 [2] = \b$5 [6];
-      default:
-          \b$23 [2] = \b$5 [18];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$23 [3] = \b$5 [11];
-      4'h8, 4'h9:
-          \b$23 [3] = \b$5 [3];
-      4'h2:
-          \b$23 [3] = \b$5 [23];
-      4'h6:
-          \b$23 [3] = \b$5 [15];
-      4'ha:
-          \b$23 [3] = \b$5 [7];
-      default:
-          \b$23 [3] = \b$5 [19];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$23 [4] = \b$5 [20];
-      4'h2:
-          \b$23 [4] = \b$5 [28];
-      default:
-          \b$23 [4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$23 [5] = \b$5 [21];
-      4'h2:
-          \b$23 [5] = \b$5 [29];
-      default:
-          \b$23 [5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$23 [6] = \b$5 [22];
-      4'h2:
-          \b$23 [6] = \b$5 [30];
-      default:
-          \b$23 [6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$23 [7] = \b$5 [23];
-      4'h2:
-          \b$23 [7] = \b$5 [31];
-      default:
-          \b$23 [7] = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h5:
-          \a$30 [0] = \a$3 [12];
-      4'h2, 4'h6:
-          \a$30 [0] = \a$3 [4];
-      4'h8:
-          \a$30 [0] = \a$3 [16];
-      4'h9:
-          \a$30 [0] = \a$3 [8];
-      4'ha:
-          \a$30 [0] = \a$3 [0];
-      default:
-          \a$30 [0] = \a$3 [24];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h5:
-          \a$30 [1] = \a$3 [13];
-      4'h2, 4'h6:
-          \a$30 [1] = \a$3 [5];
-      4'h8:
-          \a$30 [1] = \a$3 [17];
-      4'h9:
-          \a$30 [1] = \a$3 [9];
-      4'ha:
-          \a$30 [1] = \a$3 [1];
-      default:
-          \a$30 [1] = \a$3 [25];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h5:
-          \a$30 [2] = \a$3 [14];
-      4'h2, 4'h6:
-          \a$30 [2] = \a$3 [6];
-      4'h8:
-          \a$30 [2] = \a$3 [18];
-      4'h9:
-          \a$30 [2] = \a$3 [10];
-      4'ha:
-          \a$30 [2] = \a$3 [2];
-      default:
-          \a$30 [2] = \a$3 [26];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h5:
-          \a$30 [3] = \a$3 [15];
-      4'h2, 4'h6:
-          \a$30 [3] = \a$3 [7];
-      4'h8:
-          \a$30 [3] = \a$3 [19];
-      4'h9:
-          \a$30 [3] = \a$3 [11];
-      4'ha:
-          \a$30 [3] = \a$3 [3];
-      default:
-          \a$30 [3] = \a$3 [27];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$30 [4] = \a$3 [28];
-      4'h8:
-          \a$30 [4] = \a$3 [24];
-      default:
-          \a$30 [4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$30 [5] = \a$3 [29];
-      4'h8:
-          \a$30 [5] = \a$3 [25];
-      default:
-          \a$30 [5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$30 [6] = \a$3 [30];
-      4'h8:
-          \a$30 [6] = \a$3 [26];
-      default:
-          \a$30 [6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$30 [7] = \a$3 [31];
-      4'h8:
-          \a$30 [7] = \a$3 [27];
-      default:
-          \a$30 [7] = 1'h0;
-    endcase
-  end
-  assign \pa$6  = pa;
+  assign a = \a$1 [7:0];
+  assign b = \b$3 [7:0];
+  assign \pa$5  = pa;
   assign \pb$7  = pb;
   assign \sa$9  = sa;
   assign \sb$11  = sb;
   assign t0 = \$15 [17:0];
+  assign \a$14  = \a$1 [15:8];
+  assign \b$15  = \b$3 [15:8];
   assign \pa$16  = pa;
   assign \pb$17  = pb;
   assign \sa$18  = sa;
   assign t1 = { \$24 [16], \$24  };
+  assign \a$22  = \a$1 [23:16];
+  assign \b$23  = \b$3 [23:16];
   assign \pa$24  = pa;
   assign \pb$25  = pb;
   assign \sb$27  = sb;
   assign t2 = { \$33 [16], \$33  };
+  assign \a$30  = \a$1 [31:24];
+  assign \b$31  = \b$3 [31:24];
   assign \pa$32  = pa;
   assign \pb$33  = pb;
   assign t3 = { \p$37 [9], \p$37 [9], \p$37 [9], \p$37 [9], \p$37 [9], \p$37 [9], \p$37 [9], \p$37 [9], \p$37  };
@@ -8224,8 +4917,7 @@ module \mac_array.pe_0_2.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
 endmodule
 
 (* generator = "Amaranth" *)
-module \mac_array.pe_0_2.level.u0 (pa, pb, sa, sb, \a$3 , \b$5 , \p$30 );
-  reg \$auto$verilog_backend.cc:2355:dump_module$13  = 0;
+module \mac_array.pe_0_2.level.u0 (pa, pb, sa, sb, \a$1 , \b$3 , \p$30 );
   wire \$1 ;
   wire [8:0] \$10 ;
   wire [11:0] \$11 ;
@@ -8279,18 +4971,18 @@ module \mac_array.pe_0_2.level.u0 (pa, pb, sa, sb, \a$3 , \b$5 , \p$30 );
   wire \$7 ;
   wire \$8 ;
   wire [8:0] \$9 ;
-  reg [1:0] a;
-  reg [1:0] \a$12 ;
-  reg [1:0] \a$18 ;
-  reg [1:0] \a$24 ;
-  input [7:0] \a$3 ;
-  wire [7:0] \a$3 ;
-  reg [1:0] b;
-  reg [1:0] \b$13 ;
-  reg [1:0] \b$19 ;
-  reg [1:0] \b$25 ;
-  input [7:0] \b$5 ;
-  wire [7:0] \b$5 ;
+  wire [1:0] a;
+  input [7:0] \a$1 ;
+  wire [7:0] \a$1 ;
+  wire [1:0] \a$12 ;
+  wire [1:0] \a$18 ;
+  wire [1:0] \a$24 ;
+  wire [1:0] b;
+  wire [1:0] \b$13 ;
+  wire [1:0] \b$19 ;
+  wire [1:0] \b$25 ;
+  input [7:0] \b$3 ;
+  wire [7:0] \b$3 ;
   wire [5:0] p;
   wire [5:0] \p$17 ;
   wire [5:0] \p$23 ;
@@ -8306,13 +4998,13 @@ module \mac_array.pe_0_2.level.u0 (pa, pb, sa, sb, \a$3 , \b$5 , \p$30 );
   wire \sa$14 ;
   wire \sa$20 ;
   wire \sa$26 ;
-  wire \sa$7 ;
+  wire \sa$5 ;
   input sb;
   wire sb;
   wire \sb$15 ;
   wire \sb$21 ;
   wire \sb$27 ;
-  wire \sb$9 ;
+  wire \sb$7 ;
   wire [9:0] t0;
   wire [9:0] t1;
   wire [9:0] t2;
@@ -8370,208 +5062,48 @@ module \mac_array.pe_0_2.level.u0 (pa, pb, sa, sb, \a$3 , \b$5 , \p$30 );
   assign \$43  = pa == 2'h3;
   assign \$44  = | { \$43 , \$42 , \$41  };
   \mac_array.pe_0_2.level.u0.u0  u0 (
-    .a(a),
-    .b(b),
+    .a(\a$1 [1:0]),
+    .b(\b$3 [1:0]),
     .p(p),
     .sa(sa),
     .sb(sb)
   );
   \mac_array.pe_0_2.level.u0.u1  u1 (
-    .a(\a$12 ),
-    .b(\b$13 ),
+    .a(\a$1 [3:2]),
+    .b(\b$3 [3:2]),
     .p(\p$17 ),
     .sa(sa),
     .sb(\sb$15 )
   );
   \mac_array.pe_0_2.level.u0.u2  u2 (
-    .a(\a$18 ),
-    .b(\b$19 ),
+    .a(\a$1 [5:4]),
+    .b(\b$3 [5:4]),
     .p(\p$23 ),
     .sa(\sa$20 ),
     .sb(sb)
   );
   \mac_array.pe_0_2.level.u0.u3  u3 (
-    .a(\a$24 ),
-    .b(\b$25 ),
+    .a(\a$1 [7:6]),
+    .b(\b$3 [7:6]),
     .p(\p$29 ),
     .sa(\sa$26 ),
     .sb(\sb$27 )
   );
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[0] = \a$3 [0];
-      default:
-          a[0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[1] = \a$3 [1];
-      default:
-          a[1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[0] = \b$5 [0];
-      default:
-          b[0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[1] = \b$5 [1];
-      default:
-          b[1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [0] = \a$3 [0];
-      4'h4, 4'h8:
-          \a$12 [0] = \a$3 [6];
-      default:
-          \a$12 [0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [1] = \a$3 [1];
-      4'h4, 4'h8:
-          \a$12 [1] = \a$3 [7];
-      default:
-          \a$12 [1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [0] = \b$5 [2];
-      default:
-          \b$13 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [1] = \b$5 [3];
-      default:
-          \b$13 [1] = \b$5 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [0] = \a$3 [2];
-      4'h0:
-          \a$18 [0] = \a$3 [4];
-      default:
-          \a$18 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [1] = \a$3 [3];
-      4'h0:
-          \a$18 [1] = \a$3 [5];
-      default:
-          \a$18 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [0] = \b$5 [6];
-      4'h4, 4'h8:
-          \b$19 [0] = \b$5 [0];
-      4'h0:
-          \b$19 [0] = \b$5 [4];
-      default:
-          \b$19 [0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [1] = \b$5 [7];
-      4'h4, 4'h8:
-          \b$19 [1] = \b$5 [1];
-      4'h0:
-          \b$19 [1] = \b$5 [5];
-      default:
-          \b$19 [1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [0] = \a$3 [2];
-      4'h4, 4'h8:
-          \a$24 [0] = \a$3 [4];
-      4'h0:
-          \a$24 [0] = \a$3 [6];
-      default:
-          \a$24 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [1] = \a$3 [3];
-      4'h4, 4'h8:
-          \a$24 [1] = \a$3 [5];
-      4'h0:
-          \a$24 [1] = \a$3 [7];
-      default:
-          \a$24 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [0] = \b$5 [4];
-      4'h4, 4'h8:
-          \b$25 [0] = \b$5 [2];
-      4'h0:
-          \b$25 [0] = \b$5 [6];
-      default:
-          \b$25 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [1] = \b$5 [5];
-      4'h4, 4'h8:
-          \b$25 [1] = \b$5 [3];
-      4'h0:
-          \b$25 [1] = \b$5 [7];
-      default:
-          \b$25 [1] = \b$5 [1];
-    endcase
-  end
-  assign \sa$7  = sa;
-  assign \sb$9  = sb;
+  assign a = \a$1 [1:0];
+  assign b = \b$3 [1:0];
+  assign \sa$5  = sa;
+  assign \sb$7  = sb;
   assign t0 = \$18 [9:0];
+  assign \a$12  = \a$1 [3:2];
+  assign \b$13  = \b$3 [3:2];
   assign \sa$14  = sa;
   assign t1 = { \$29 [8], \$29  };
+  assign \a$18  = \a$1 [5:4];
+  assign \b$19  = \b$3 [5:4];
   assign \sb$21  = sb;
   assign t2 = { \$40 [8], \$40  };
+  assign \a$24  = \a$1 [7:6];
+  assign \b$25  = \b$3 [7:6];
   assign t3 = { \p$29 [5], \p$29 [5], \p$29 [5], \p$29 [5], \p$29  };
   assign \p$30  = \$53 [9:0];
   assign \$9  = { p[5], p, 2'h0 };
@@ -8658,8 +5190,7 @@ module \mac_array.pe_0_2.level.u0.u3 (sb, p, a, b, sa);
 endmodule
 
 (* generator = "Amaranth" *)
-module \mac_array.pe_0_2.level.u1 (\p$30 , pa, pb, sa, \a$3 , \b$5 , sb);
-  reg \$auto$verilog_backend.cc:2355:dump_module$14  = 0;
+module \mac_array.pe_0_2.level.u1 (\p$30 , pa, pb, sa, \a$1 , \b$3 , sb);
   wire \$1 ;
   wire [8:0] \$10 ;
   wire [11:0] \$11 ;
@@ -8713,18 +5244,18 @@ module \mac_array.pe_0_2.level.u1 (\p$30 , pa, pb, sa, \a$3 , \b$5 , sb);
   wire \$7 ;
   wire \$8 ;
   wire [8:0] \$9 ;
-  reg [1:0] a;
-  reg [1:0] \a$12 ;
-  reg [1:0] \a$18 ;
-  reg [1:0] \a$24 ;
-  input [7:0] \a$3 ;
-  wire [7:0] \a$3 ;
-  reg [1:0] b;
-  reg [1:0] \b$13 ;
-  reg [1:0] \b$19 ;
-  reg [1:0] \b$25 ;
-  input [7:0] \b$5 ;
-  wire [7:0] \b$5 ;
+  wire [1:0] a;
+  input [7:0] \a$1 ;
+  wire [7:0] \a$1 ;
+  wire [1:0] \a$12 ;
+  wire [1:0] \a$18 ;
+  wire [1:0] \a$24 ;
+  wire [1:0] b;
+  wire [1:0] \b$13 ;
+  wire [1:0] \b$19 ;
+  wire [1:0] \b$25 ;
+  input [7:0] \b$3 ;
+  wire [7:0] \b$3 ;
   wire [5:0] p;
   wire [5:0] \p$17 ;
   wire [5:0] \p$23 ;
@@ -8740,13 +5271,13 @@ module \mac_array.pe_0_2.level.u1 (\p$30 , pa, pb, sa, \a$3 , \b$5 , sb);
   wire \sa$14 ;
   wire \sa$20 ;
   wire \sa$26 ;
-  wire \sa$7 ;
+  wire \sa$5 ;
   input sb;
   wire sb;
   wire \sb$15 ;
   wire \sb$21 ;
   wire \sb$27 ;
-  wire \sb$9 ;
+  wire \sb$7 ;
   wire [9:0] t0;
   wire [9:0] t1;
   wire [9:0] t2;
@@ -8804,208 +5335,48 @@ module \mac_array.pe_0_2.level.u1 (\p$30 , pa, pb, sa, \a$3 , \b$5 , sb);
   assign \$43  = pa == 2'h3;
   assign \$44  = | { \$43 , \$42 , \$41  };
   \mac_array.pe_0_2.level.u1.u0  u0 (
-    .a(a),
-    .b(b),
+    .a(\a$1 [1:0]),
+    .b(\b$3 [1:0]),
     .p(p),
     .sa(sa),
     .sb(sb)
   );
   \mac_array.pe_0_2.level.u1.u1  u1 (
-    .a(\a$12 ),
-    .b(\b$13 ),
+    .a(\a$1 [3:2]),
+    .b(\b$3 [3:2]),
     .p(\p$17 ),
     .sa(sa),
     .sb(\sb$15 )
   );
   \mac_array.pe_0_2.level.u1.u2  u2 (
-    .a(\a$18 ),
-    .b(\b$19 ),
+    .a(\a$1 [5:4]),
+    .b(\b$3 [5:4]),
     .p(\p$23 ),
     .sa(\sa$20 ),
     .sb(sb)
   );
   \mac_array.pe_0_2.level.u1.u3  u3 (
-    .a(\a$24 ),
-    .b(\b$25 ),
+    .a(\a$1 [7:6]),
+    .b(\b$3 [7:6]),
     .p(\p$29 ),
     .sa(\sa$26 ),
     .sb(\sb$27 )
   );
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$14 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[0] = \a$3 [0];
-      default:
-          a[0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[1] = \a$3 [1];
-      default:
-          a[1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$14 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[0] = \b$5 [0];
-      default:
-          b[0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[1] = \b$5 [1];
-      default:
-          b[1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$14 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [0] = \a$3 [0];
-      4'h4, 4'h8:
-          \a$12 [0] = \a$3 [6];
-      default:
-          \a$12 [0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [1] = \a$3 [1];
-      4'h4, 4'h8:
-          \a$12 [1] = \a$3 [7];
-      default:
-          \a$12 [1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$14 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [0] = \b$5 [2];
-      default:
-          \b$13 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [1] = \b$5 [3];
-      default:
-          \b$13 [1] = \b$5 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$14 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [0] = \a$3 [2];
-      4'h0:
-          \a$18 [0] = \a$3 [4];
-      default:
-          \a$18 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [1] = \a$3 [3];
-      4'h0:
-          \a$18 [1] = \a$3 [5];
-      default:
-          \a$18 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$14 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [0] = \b$5 [6];
-      4'h4, 4'h8:
-          \b$19 [0] = \b$5 [0];
-      4'h0:
-          \b$19 [0] = \b$5 [4];
-      default:
-          \b$19 [0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [1] = \b$5 [7];
-      4'h4, 4'h8:
-          \b$19 [1] = \b$5 [1];
-      4'h0:
-          \b$19 [1] = \b$5 [5];
-      default:
-          \b$19 [1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$14 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [0] = \a$3 [2];
-      4'h4, 4'h8:
-          \a$24 [0] = \a$3 [4];
-      4'h0:
-          \a$24 [0] = \a$3 [6];
-      default:
-          \a$24 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [1] = \a$3 [3];
-      4'h4, 4'h8:
-          \a$24 [1] = \a$3 [5];
-      4'h0:
-          \a$24 [1] = \a$3 [7];
-      default:
-          \a$24 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$14 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [0] = \b$5 [4];
-      4'h4, 4'h8:
-          \b$25 [0] = \b$5 [2];
-      4'h0:
-          \b$25 [0] = \b$5 [6];
-      default:
-          \b$25 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [1] = \b$5 [5];
-      4'h4, 4'h8:
-          \b$25 [1] = \b$5 [3];
-      4'h0:
-          \b$25 [1] = \b$5 [7];
-      default:
-          \b$25 [1] = \b$5 [1];
-    endcase
-  end
-  assign \sa$7  = sa;
-  assign \sb$9  = sb;
+  assign a = \a$1 [1:0];
+  assign b = \b$3 [1:0];
+  assign \sa$5  = sa;
+  assign \sb$7  = sb;
   assign t0 = \$18 [9:0];
+  assign \a$12  = \a$1 [3:2];
+  assign \b$13  = \b$3 [3:2];
   assign \sa$14  = sa;
   assign t1 = { \$29 [8], \$29  };
+  assign \a$18  = \a$1 [5:4];
+  assign \b$19  = \b$3 [5:4];
   assign \sb$21  = sb;
   assign t2 = { \$40 [8], \$40  };
+  assign \a$24  = \a$1 [7:6];
+  assign \b$25  = \b$3 [7:6];
   assign t3 = { \p$29 [5], \p$29 [5], \p$29 [5], \p$29 [5], \p$29  };
   assign \p$30  = \$53 [9:0];
   assign \$9  = { p[5], p, 2'h0 };
@@ -9092,8 +5463,7 @@ module \mac_array.pe_0_2.level.u1.u3 (sb, p, a, b, sa);
 endmodule
 
 (* generator = "Amaranth" *)
-module \mac_array.pe_0_2.level.u2 (\p$30 , pa, pb, sb, \a$3 , \b$5 , sa);
-  reg \$auto$verilog_backend.cc:2355:dump_module$15  = 0;
+module \mac_array.pe_0_2.level.u2 (\p$30 , pa, pb, sb, \a$1 , \b$3 , sa);
   wire \$1 ;
   wire [8:0] \$10 ;
   wire [11:0] \$11 ;
@@ -9147,18 +5517,18 @@ module \mac_array.pe_0_2.level.u2 (\p$30 , pa, pb, sb, \a$3 , \b$5 , sa);
   wire \$7 ;
   wire \$8 ;
   wire [8:0] \$9 ;
-  reg [1:0] a;
-  reg [1:0] \a$12 ;
-  reg [1:0] \a$18 ;
-  reg [1:0] \a$24 ;
-  input [7:0] \a$3 ;
-  wire [7:0] \a$3 ;
-  reg [1:0] b;
-  reg [1:0] \b$13 ;
-  reg [1:0] \b$19 ;
-  reg [1:0] \b$25 ;
-  input [7:0] \b$5 ;
-  wire [7:0] \b$5 ;
+  wire [1:0] a;
+  input [7:0] \a$1 ;
+  wire [7:0] \a$1 ;
+  wire [1:0] \a$12 ;
+  wire [1:0] \a$18 ;
+  wire [1:0] \a$24 ;
+  wire [1:0] b;
+  wire [1:0] \b$13 ;
+  wire [1:0] \b$19 ;
+  wire [1:0] \b$25 ;
+  input [7:0] \b$3 ;
+  wire [7:0] \b$3 ;
   wire [5:0] p;
   wire [5:0] \p$17 ;
   wire [5:0] \p$23 ;
@@ -9174,13 +5544,13 @@ module \mac_array.pe_0_2.level.u2 (\p$30 , pa, pb, sb, \a$3 , \b$5 , sa);
   wire \sa$14 ;
   wire \sa$20 ;
   wire \sa$26 ;
-  wire \sa$7 ;
+  wire \sa$5 ;
   input sb;
   wire sb;
   wire \sb$15 ;
   wire \sb$21 ;
   wire \sb$27 ;
-  wire \sb$9 ;
+  wire \sb$7 ;
   wire [9:0] t0;
   wire [9:0] t1;
   wire [9:0] t2;
@@ -9238,208 +5608,48 @@ module \mac_array.pe_0_2.level.u2 (\p$30 , pa, pb, sb, \a$3 , \b$5 , sa);
   assign \$43  = pa == 2'h3;
   assign \$44  = | { \$43 , \$42 , \$41  };
   \mac_array.pe_0_2.level.u2.u0  u0 (
-    .a(a),
-    .b(b),
+    .a(\a$1 [1:0]),
+    .b(\b$3 [1:0]),
     .p(p),
     .sa(sa),
     .sb(sb)
   );
   \mac_array.pe_0_2.level.u2.u1  u1 (
-    .a(\a$12 ),
-    .b(\b$13 ),
+    .a(\a$1 [3:2]),
+    .b(\b$3 [3:2]),
     .p(\p$17 ),
     .sa(sa),
     .sb(\sb$15 )
   );
   \mac_array.pe_0_2.level.u2.u2  u2 (
-    .a(\a$18 ),
-    .b(\b$19 ),
+    .a(\a$1 [5:4]),
+    .b(\b$3 [5:4]),
     .p(\p$23 ),
     .sa(\sa$20 ),
     .sb(sb)
   );
   \mac_array.pe_0_2.level.u2.u3  u3 (
-    .a(\a$24 ),
-    .b(\b$25 ),
+    .a(\a$1 [7:6]),
+    .b(\b$3 [7:6]),
     .p(\p$29 ),
     .sa(\sa$26 ),
     .sb(\sb$27 )
   );
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[0] = \a$3 [0];
-      default:
-          a[0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[1] = \a$3 [1];
-      default:
-          a[1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[0] = \b$5 [0];
-      default:
-          b[0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[1] = \b$5 [1];
-      default:
-          b[1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [0] = \a$3 [0];
-      4'h4, 4'h8:
-          \a$12 [0] = \a$3 [6];
-      default:
-          \a$12 [0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [1] = \a$3 [1];
-      4'h4, 4'h8:
-          \a$12 [1] = \a$3 [7];
-      default:
-          \a$12 [1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [0] = \b$5 [2];
-      default:
-          \b$13 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [1] = \b$5 [3];
-      default:
-          \b$13 [1] = \b$5 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [0] = \a$3 [2];
-      4'h0:
-          \a$18 [0] = \a$3 [4];
-      default:
-          \a$18 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [1] = \a$3 [3];
-      4'h0:
-          \a$18 [1] = \a$3 [5];
-      default:
-          \a$18 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [0] = \b$5 [6];
-      4'h4, 4'h8:
-          \b$19 [0] = \b$5 [0];
-      4'h0:
-          \b$19 [0] = \b$5 [4];
-      default:
-          \b$19 [0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [1] = \b$5 [7];
-      4'h4, 4'h8:
-          \b$19 [1] = \b$5 [1];
-      4'h0:
-          \b$19 [1] = \b$5 [5];
-      default:
-          \b$19 [1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [0] = \a$3 [2];
-      4'h4, 4'h8:
-          \a$24 [0] = \a$3 [4];
-      4'h0:
-          \a$24 [0] = \a$3 [6];
-      default:
-          \a$24 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [1] = \a$3 [3];
-      4'h4, 4'h8:
-          \a$24 [1] = \a$3 [5];
-      4'h0:
-          \a$24 [1] = \a$3 [7];
-      default:
-          \a$24 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [0] = \b$5 [4];
-      4'h4, 4'h8:
-          \b$25 [0] = \b$5 [2];
-      4'h0:
-          \b$25 [0] = \b$5 [6];
-      default:
-          \b$25 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [1] = \b$5 [5];
-      4'h4, 4'h8:
-          \b$25 [1] = \b$5 [3];
-      4'h0:
-          \b$25 [1] = \b$5 [7];
-      default:
-          \b$25 [1] = \b$5 [1];
-    endcase
-  end
-  assign \sa$7  = sa;
-  assign \sb$9  = sb;
+  assign a = \a$1 [1:0];
+  assign b = \b$3 [1:0];
+  assign \sa$5  = sa;
+  assign \sb$7  = sb;
   assign t0 = \$18 [9:0];
+  assign \a$12  = \a$1 [3:2];
+  assign \b$13  = \b$3 [3:2];
   assign \sa$14  = sa;
   assign t1 = { \$29 [8], \$29  };
+  assign \a$18  = \a$1 [5:4];
+  assign \b$19  = \b$3 [5:4];
   assign \sb$21  = sb;
   assign t2 = { \$40 [8], \$40  };
+  assign \a$24  = \a$1 [7:6];
+  assign \b$25  = \b$3 [7:6];
   assign t3 = { \p$29 [5], \p$29 [5], \p$29 [5], \p$29 [5], \p$29  };
   assign \p$30  = \$53 [9:0];
   assign \$9  = { p[5], p, 2'h0 };
@@ -9526,8 +5736,7 @@ module \mac_array.pe_0_2.level.u2.u3 (sb, p, a, b, sa);
 endmodule
 
 (* generator = "Amaranth" *)
-module \mac_array.pe_0_2.level.u3 (sb, \p$30 , pa, pb, \a$3 , \b$5 , sa);
-  reg \$auto$verilog_backend.cc:2355:dump_module$16  = 0;
+module \mac_array.pe_0_2.level.u3 (sb, \p$30 , pa, pb, \a$1 , \b$3 , sa);
   wire \$1 ;
   wire [8:0] \$10 ;
   wire [11:0] \$11 ;
@@ -9581,18 +5790,18 @@ module \mac_array.pe_0_2.level.u3 (sb, \p$30 , pa, pb, \a$3 , \b$5 , sa);
   wire \$7 ;
   wire \$8 ;
   wire [8:0] \$9 ;
-  reg [1:0] a;
-  reg [1:0] \a$12 ;
-  reg [1:0] \a$18 ;
-  reg [1:0] \a$24 ;
-  input [7:0] \a$3 ;
-  wire [7:0] \a$3 ;
-  reg [1:0] b;
-  reg [1:0] \b$13 ;
-  reg [1:0] \b$19 ;
-  reg [1:0] \b$25 ;
-  input [7:0] \b$5 ;
-  wire [7:0] \b$5 ;
+  wire [1:0] a;
+  input [7:0] \a$1 ;
+  wire [7:0] \a$1 ;
+  wire [1:0] \a$12 ;
+  wire [1:0] \a$18 ;
+  wire [1:0] \a$24 ;
+  wire [1:0] b;
+  wire [1:0] \b$13 ;
+  wire [1:0] \b$19 ;
+  wire [1:0] \b$25 ;
+  input [7:0] \b$3 ;
+  wire [7:0] \b$3 ;
   wire [5:0] p;
   wire [5:0] \p$17 ;
   wire [5:0] \p$23 ;
@@ -9608,13 +5817,13 @@ module \mac_array.pe_0_2.level.u3 (sb, \p$30 , pa, pb, \a$3 , \b$5 , sa);
   wire \sa$14 ;
   wire \sa$20 ;
   wire \sa$26 ;
-  wire \sa$7 ;
+  wire \sa$5 ;
   input sb;
   wire sb;
   wire \sb$15 ;
   wire \sb$21 ;
   wire \sb$27 ;
-  wire \sb$9 ;
+  wire \sb$7 ;
   wire [9:0] t0;
   wire [9:0] t1;
   wire [9:0] t2;
@@ -9672,208 +5881,48 @@ module \mac_array.pe_0_2.level.u3 (sb, \p$30 , pa, pb, \a$3 , \b$5 , sa);
   assign \$43  = pa == 2'h3;
   assign \$44  = | { \$43 , \$42 , \$41  };
   \mac_array.pe_0_2.level.u3.u0  u0 (
-    .a(a),
-    .b(b),
+    .a(\a$1 [1:0]),
+    .b(\b$3 [1:0]),
     .p(p),
     .sa(sa),
     .sb(sb)
   );
   \mac_array.pe_0_2.level.u3.u1  u1 (
-    .a(\a$12 ),
-    .b(\b$13 ),
+    .a(\a$1 [3:2]),
+    .b(\b$3 [3:2]),
     .p(\p$17 ),
     .sa(sa),
     .sb(\sb$15 )
   );
   \mac_array.pe_0_2.level.u3.u2  u2 (
-    .a(\a$18 ),
-    .b(\b$19 ),
+    .a(\a$1 [5:4]),
+    .b(\b$3 [5:4]),
     .p(\p$23 ),
     .sa(\sa$20 ),
     .sb(sb)
   );
   \mac_array.pe_0_2.level.u3.u3  u3 (
-    .a(\a$24 ),
-    .b(\b$25 ),
+    .a(\a$1 [7:6]),
+    .b(\b$3 [7:6]),
     .p(\p$29 ),
     .sa(\sa$26 ),
     .sb(\sb$27 )
   );
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[0] = \a$3 [0];
-      default:
-          a[0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[1] = \a$3 [1];
-      default:
-          a[1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[0] = \b$5 [0];
-      default:
-          b[0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[1] = \b$5 [1];
-      default:
-          b[1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [0] = \a$3 [0];
-      4'h4, 4'h8:
-          \a$12 [0] = \a$3 [6];
-      default:
-          \a$12 [0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [1] = \a$3 [1];
-      4'h4, 4'h8:
-          \a$12 [1] = \a$3 [7];
-      default:
-          \a$12 [1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [0] = \b$5 [2];
-      default:
-          \b$13 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [1] = \b$5 [3];
-      default:
-          \b$13 [1] = \b$5 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [0] = \a$3 [2];
-      4'h0:
-          \a$18 [0] = \a$3 [4];
-      default:
-          \a$18 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [1] = \a$3 [3];
-      4'h0:
-          \a$18 [1] = \a$3 [5];
-      default:
-          \a$18 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [0] = \b$5 [6];
-      4'h4, 4'h8:
-          \b$19 [0] = \b$5 [0];
-      4'h0:
-          \b$19 [0] = \b$5 [4];
-      default:
-          \b$19 [0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [1] = \b$5 [7];
-      4'h4, 4'h8:
-          \b$19 [1] = \b$5 [1];
-      4'h0:
-          \b$19 [1] = \b$5 [5];
-      default:
-          \b$19 [1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [0] = \a$3 [2];
-      4'h4, 4'h8:
-          \a$24 [0] = \a$3 [4];
-      4'h0:
-          \a$24 [0] = \a$3 [6];
-      default:
-          \a$24 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [1] = \a$3 [3];
-      4'h4, 4'h8:
-          \a$24 [1] = \a$3 [5];
-      4'h0:
-          \a$24 [1] = \a$3 [7];
-      default:
-          \a$24 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [0] = \b$5 [4];
-      4'h4, 4'h8:
-          \b$25 [0] = \b$5 [2];
-      4'h0:
-          \b$25 [0] = \b$5 [6];
-      default:
-          \b$25 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [1] = \b$5 [5];
-      4'h4, 4'h8:
-          \b$25 [1] = \b$5 [3];
-      4'h0:
-          \b$25 [1] = \b$5 [7];
-      default:
-          \b$25 [1] = \b$5 [1];
-    endcase
-  end
-  assign \sa$7  = sa;
-  assign \sb$9  = sb;
+  assign a = \a$1 [1:0];
+  assign b = \b$3 [1:0];
+  assign \sa$5  = sa;
+  assign \sb$7  = sb;
   assign t0 = \$18 [9:0];
+  assign \a$12  = \a$1 [3:2];
+  assign \b$13  = \b$3 [3:2];
   assign \sa$14  = sa;
   assign t1 = { \$29 [8], \$29  };
+  assign \a$18  = \a$1 [5:4];
+  assign \b$19  = \b$3 [5:4];
   assign \sb$21  = sb;
   assign t2 = { \$40 [8], \$40  };
+  assign \a$24  = \a$1 [7:6];
+  assign \b$25  = \b$3 [7:6];
   assign t3 = { \p$29 [5], \p$29 [5], \p$29 [5], \p$29 [5], \p$29  };
   assign \p$30  = \$53 [9:0];
   assign \$9  = { p[5], p, 2'h0 };
@@ -9990,8 +6039,8 @@ module \mac_array.pe_0_3 (pa, pb, sa, sb, a, b, p);
   assign \$3  = \$1  & \$2 ;
   assign p = \$3  ? \p$13  : 18'h00000;
   \mac_array.pe_0_3.level  level (
-    .\a$3 (a),
-    .\b$5 (b),
+    .\a$1 (a),
+    .\b$3 (b),
     .\p$38 (\p$13 ),
     .pa(pa),
     .pb(pb),
@@ -10007,8 +6056,7 @@ module \mac_array.pe_0_3 (pa, pb, sa, sb, a, b, p);
 endmodule
 
 (* generator = "Amaranth" *)
-module \mac_array.pe_0_3.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
-  reg \$auto$verilog_backend.cc:2355:dump_module$17  = 0;
+module \mac_array.pe_0_3.level (pa, pb, sa, sb, \a$1 , \b$3 , \p$38 );
   wire \$1 ;
   wire \$10 ;
   wire \$11 ;
@@ -10053,18 +6101,18 @@ module \mac_array.pe_0_3.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
   wire [16:0] \$7 ;
   wire [16:0] \$8 ;
   wire [23:0] \$9 ;
-  reg [7:0] a;
-  reg [7:0] \a$14 ;
-  reg [7:0] \a$22 ;
-  input [31:0] \a$3 ;
-  wire [31:0] \a$3 ;
-  reg [7:0] \a$30 ;
-  reg [7:0] b;
-  reg [7:0] \b$15 ;
-  reg [7:0] \b$23 ;
-  reg [7:0] \b$31 ;
-  input [31:0] \b$5 ;
-  wire [31:0] \b$5 ;
+  wire [7:0] a;
+  input [31:0] \a$1 ;
+  wire [31:0] \a$1 ;
+  wire [7:0] \a$14 ;
+  wire [7:0] \a$22 ;
+  wire [7:0] \a$30 ;
+  wire [7:0] b;
+  wire [7:0] \b$15 ;
+  wire [7:0] \b$23 ;
+  input [31:0] \b$3 ;
+  wire [31:0] \b$3 ;
+  wire [7:0] \b$31 ;
   wire [9:0] p;
   wire [9:0] \p$21 ;
   wire [9:0] \p$29 ;
@@ -10076,7 +6124,7 @@ module \mac_array.pe_0_3.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
   wire [1:0] \pa$16 ;
   wire [1:0] \pa$24 ;
   wire [1:0] \pa$32 ;
-  wire [1:0] \pa$6 ;
+  wire [1:0] \pa$5 ;
   input [1:0] pb;
   wire [1:0] pb;
   wire [1:0] \pb$17 ;
@@ -10143,8 +6191,8 @@ module \mac_array.pe_0_3.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
   assign \$43  = $signed(\$33 ) + $signed(\p$37 );
   assign \$44  = $signed(\$42 ) + $signed(\$43 );
   \mac_array.pe_0_3.level.u0  u0 (
-    .\a$3 (a),
-    .\b$5 (b),
+    .\a$1 (\a$1 [7:0]),
+    .\b$3 (\b$3 [7:0]),
     .\p$30 (p),
     .pa(pa),
     .pb(pb),
@@ -10152,8 +6200,8 @@ module \mac_array.pe_0_3.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
     .sb(sb)
   );
   \mac_array.pe_0_3.level.u1  u1 (
-    .\a$3 (\a$14 ),
-    .\b$5 (\b$15 ),
+    .\a$1 (\a$1 [15:8]),
+    .\b$3 (\b$3 [15:8]),
     .\p$30 (\p$21 ),
     .pa(pa),
     .pb(pb),
@@ -10161,8 +6209,8 @@ module \mac_array.pe_0_3.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
     .sb(\sb$19 )
   );
   \mac_array.pe_0_3.level.u2  u2 (
-    .\a$3 (\a$22 ),
-    .\b$5 (\b$23 ),
+    .\a$1 (\a$1 [23:16]),
+    .\b$3 (\b$3 [23:16]),
     .\p$30 (\p$29 ),
     .pa(pa),
     .pb(pb),
@@ -10170,707 +6218,35 @@ module \mac_array.pe_0_3.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
     .sb(sb)
   );
   \mac_array.pe_0_3.level.u3  u3 (
-    .\a$3 (\a$30 ),
-    .\b$5 (\b$31 ),
+    .\a$1 (\a$1 [31:24]),
+    .\b$3 (\b$3 [31:24]),
     .\p$30 (\p$37 ),
     .pa(pa),
     .pb(pb),
     .sa(\sa$34 ),
     .sb(\sb$35 )
   );
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$31 [0] = \b$5 [12];
-      4'h8, 4'h9:
-          \b$31 [0] = \b$5 [4];
-      4'h2:
-          \b$31 [0] = \b$5 [16];
-      4'h6:
-          \b$31 [0] = \b$5 [8];
-      4'ha:
-          \b$31 [0] = \b$5 [0];
-      default:
-          \b$31 [0] = \b$5 [24];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$31 [1] = \b$5 [13];
-      4'h8, 4'h9:
-          \b$31 [1] = \b$5 [5];
-      4'h2:
-          \b$31 [1] = \b$5 [17];
-      4'h6:
-          \b$31 [1] = \b$5 [9];
-      4'ha:
-          \b$31 [1] = \b$5 [1];
-      default:
-          \b$31 [1] = \b$5 [25];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$31 [2] = \b$5 [14];
-      4'h8, 4'h9:
-          \b$31 [2] = \b$5 [6];
-      4'h2:
-          \b$31 [2] = \b$5 [18];
-      4'h6:
-          \b$31 [2] = \b$5 [10];
-      4'ha:
-          \b$31 [2] = \b$5 [2];
-      default:
-          \b$31 [2] = \b$5 [26];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$31 [3] = \b$5 [15];
-      4'h8, 4'h9:
-          \b$31 [3] = \b$5 [7];
-      4'h2:
-          \b$31 [3] = \b$5 [19];
-      4'h6:
-          \b$31 [3] = \b$5 [11];
-      4'ha:
-          \b$31 [3] = \b$5 [3];
-      default:
-          \b$31 [3] = \b$5 [27];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$31 [4] = \b$5 [28];
-      4'h2:
-          \b$31 [4] = \b$5 [24];
-      default:
-          \b$31 [4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$31 [5] = \b$5 [29];
-      4'h2:
-          \b$31 [5] = \b$5 [25];
-      default:
-          \b$31 [5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$31 [6] = \b$5 [30];
-      4'h2:
-          \b$31 [6] = \b$5 [26];
-      default:
-          \b$31 [6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$31 [7] = \b$5 [31];
-      4'h2:
-          \b$31 [7] = \b$5 [27];
-      default:
-          \b$31 [7] = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h8, 4'h9, 4'ha:
-          a[0] = \a$3 [4];
-      default:
-          a[0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h8, 4'h9, 4'ha:
-          a[1] = \a$3 [5];
-      default:
-          a[1] = \a$3 [1];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h8, 4'h9, 4'ha:
-          a[2] = \a$3 [6];
-      default:
-          a[2] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h8, 4'h9, 4'ha:
-          a[3] = \a$3 [7];
-      default:
-          a[3] = \a$3 [3];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          a[4] = \a$3 [4];
-      4'h8:
-          a[4] = \a$3 [12];
-      default:
-          a[4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          a[5] = \a$3 [5];
-      4'h8:
-          a[5] = \a$3 [13];
-      default:
-          a[5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          a[6] = \a$3 [6];
-      4'h8:
-          a[6] = \a$3 [14];
-      default:
-          a[6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          a[7] = \a$3 [7];
-      4'h8:
-          a[7] = \a$3 [15];
-      default:
-          a[7] = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          b[0] = \b$5 [4];
-      default:
-          b[0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          b[1] = \b$5 [5];
-      default:
-          b[1] = \b$5 [1];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          b[2] = \b$5 [6];
-      default:
-          b[2] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          b[3] = \b$5 [7];
-      default:
-          b[3] = \b$5 [3];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          b[4] = \b$5 [4];
-      4'h2:
-          b[4] = \b$5 [12];
-      default:
-          b[4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          b[5] = \b$5 [5];
-      4'h2:
-          b[5] = \b$5 [13];
-      default:
-          b[5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          b[6] = \b$5 [6];
-      4'h2:
-          b[6] = \b$5 [14];
-      default:
-          b[6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          b[7] = \b$5 [7];
-      4'h2:
-          b[7] = \b$5 [15];
-      default:
-          b[7] = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [0] = \a$3 [8];
-      4'h2, 4'h6:
-          \a$14 [0] = \a$3 [0];
-      4'h8:
-          \a$14 [0] = \a$3 [20];
-      4'h9:
-          \a$14 [0] = \a$3 [12];
-      default:
-          \a$14 [0] = \a$3 [4];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [1] = \a$3 [9];
-      4'h2, 4'h6:
-          \a$14 [1] = \a$3 [1];
-      4'h8:
-          \a$14 [1] = \a$3 [21];
-      4'h9:
-          \a$14 [1] = \a$3 [13];
-      default:
-          \a$14 [1] = \a$3 [5];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [2] = \a$3 [10];
-      4'h2, 4'h6:
-          \a$14 [2] = \a$3 [2];
-      4'h8:
-          \a$14 [2] = \a$3 [22];
-      4'h9:
-          \a$14 [2] = \a$3 [14];
-      default:
-          \a$14 [2] = \a$3 [6];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [3] = \a$3 [11];
-      4'h2, 4'h6:
-          \a$14 [3] = \a$3 [3];
-      4'h8:
-          \a$14 [3] = \a$3 [23];
-      4'h9:
-          \a$14 [3] = \a$3 [15];
-      default:
-          \a$14 [3] = \a$3 [7];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [4] = \a$3 [12];
-      4'h8:
-          \a$14 [4] = \a$3 [28];
-      default:
-          \a$14 [4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [5] = \a$3 [13];
-      4'h8:
-          \a$14 [5] = \a$3 [29];
-      default:
-          \a$14 [5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [6] = \a$3 [14];
-      4'h8:
-          \a$14 [6] = \a$3 [30];
-      default:
-          \a$14 [6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [7] = \a$3 [15];
-      4'h8:
-          \a$14 [7] = \a$3 [31];
-      default:
-          \a$14 [7] = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          \b$15 [0] = \b$5 [0];
-      4'h0, 4'h1:
-          \b$15 [0] = \b$5 [8];
-      default:
-          \b$15 [0] = \b$5 [4];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          \b$15 [1] = \b$5 [1];
-      4'h0, 4'h1:
-          \b$15 [1] = \b$5 [9];
-      default:
-          \b$15 [1] = \b$5 [5];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          \b$15 [2] = \b$5 [2];
-      4'h0, 4'h1:
-          \b$15 [2] = \b$5 [10];
-      default:
-          \b$15 [2] = \b$5 [6];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          \b$15 [3] = \b$5 [3];
-      4'h0, 4'h1:
-          \b$15 [3] = \b$5 [11];
-      default:
-          \b$15 [3] = \b$5 [7];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$15 [4] = \b$5 [12];
-      4'h2:
-          \b$15 [4] = \b$5 [8];
-      default:
-          \b$15 [4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$15 [5] = \b$5 [13];
-      4'h2:
-          \b$15 [5] = \b$5 [9];
-      default:
-          \b$15 [5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$15 [6] = \b$5 [14];
-      4'h2:
-          \b$15 [6] = \b$5 [10];
-      default:
-          \b$15 [6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$15 [7] = \b$5 [15];
-      4'h2:
-          \b$15 [7] = \b$5 [11];
-      default:
-          \b$15 [7] = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [0] = \a$3 [16];
-      4'h1, 4'h5:
-          \a$22 [0] = \a$3 [8];
-      4'h2, 4'h6:
-          \a$22 [0] = \a$3 [4];
-      default:
-          \a$22 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [1] = \a$3 [17];
-      4'h1, 4'h5:
-          \a$22 [1] = \a$3 [9];
-      4'h2, 4'h6:
-          \a$22 [1] = \a$3 [5];
-      default:
-          \a$22 [1] = \a$3 [1];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [2] = \a$3 [18];
-      4'h1, 4'h5:
-          \a$22 [2] = \a$3 [10];
-      4'h2, 4'h6:
-          \a$22 [2] = \a$3 [6];
-      default:
-          \a$22 [2] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [3] = \a$3 [19];
-      4'h1, 4'h5:
-          \a$22 [3] = \a$3 [11];
-      4'h2, 4'h6:
-          \a$22 [3] = \a$3 [7];
-      default:
-          \a$22 [3] = \a$3 [3];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [4] = \a$3 [20];
-      4'h8:
-          \a$22 [4] = \a$3 [8];
-      default:
-          \a$22 [4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [5] = \a$3 [21];
-      4'h8:
-          \a$22 [5] = \a$3 [9];
-      default:
-          \a$22 [5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [6] = \a$3 [22];
-      4'h8:
-          \a$22 [6] = \a$3 [10];
-      default:
-          \a$22 [6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [7] = \a$3 [23];
-      4'h8:
-          \a$22 [7] = \a$3 [11];
-      default:
-          \a$22 [7] = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$23 [0] = \b$5 [8];
-      4'h8, 4'h9:
-          \b$23 [0] = \b$5 [0];
-      4'h2:
-          \b$23 [0] = \b$5 [20];
-      4'h6:
-          \b$23 [0] = \b$5 [12];
-      4'ha:
-          \b$23 [0] = \b$5 [4];
-      default:
-          \b$23 [0] = \b$5 [16];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$23 [1] = \b$5 [9];
-      4'h8, 4'h9:
-          \b$23 [1] = \b$5 [1];
-      4'h2:
-          \b$23 [1] = \b$5 [21];
-      4'h6:
-          \b$23 [1] = \b$5 [13];
-      4'ha:
-          \b$23 [1] = \b$5 [5];
-      default:
-          \b$23 [1] = \b$5 [17];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$23 [2] = \b$5 [10];
-      4'h8, 4'h9:
-          \b$23 [2] = \b$5 [2];
-      4'h2:
-          \b$23 [2] = \b$5 [22];
-      4'h6:
-          \b$23 [2] = \b$5 [14];
-      4'ha:
-          \b$23 [2] = \b$5 [6];
-      default:
-          \b$23 [2] = \b$5 [18];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$23 [3] = \b$5 [11];
-      4'h8, 4'h9:
-          \b$23 [3] = \b$5 [3];
-      4'h2:
-          \b$23 [3] = \b$5 [23];
-      4'h6:
-          \b$23 [3] = \b$5 [15];
-      4'ha:
-          \b$23 [3] = \b$5 [7];
-      default:
-          \b$23 [3] = \b$5 [19];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$23 [4] = \b$5 [20];
-      4'h2:
-          \b$23 [4] = \b$5 [28];
-      default:
-          \b$23 [4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$23 [5] = \b$5 [21];
-      4'h2:
-          \b$23 [5] = \b$5 [29];
-      default:
-          \b$23 [5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$23 [6] = \b$5 [22];
-      4'h2:
-          \b$23 [6] = \b$5 [30];
-      default:
-          \b$23 [6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$23 [7] = \b$5 [23];
-      4'h2:
-          \b$23 [7] = \b$5 [31];
-      default:
-          \b$23 [7] = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h5:
-          \a$30 [0] = \a$3 [12];
-      4'h2, 4'h6:
-          \a$30 [0] = \a$3 [4];
-      4'h8:
-          \a$30 [0] = \a$3 [16];
-      4'h9:
-          \a$30 [0] = \a$3 [8];
-      4'ha:
-          \a$30 [0] = \a$3 [0];
-      default:
-          \a$30 [0] = \a$3 [24];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h5:
-          \a$30 [1] = \a$3 [13];
-      4'h2, 4'h6:
-          \a$30 [1] = \a$3 [5];
-      4'h8:
-          \a$30 [1] = \a$3 [17];
-      4'h9:
-          \a$30 [1] = \a$3 [9];
-      4'ha:
-          \a$30 [1] = \a$3 [1];
-      default:
-          \a$30 [1] = \a$3 [25];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h5:
-          \a$30 [2] = \a$3 [14];
-      4'h2, 4'h6:
-          \a$30 [2] = \a$3 [6];
-      4'h8:
-          \a$30 [2] = \a$3 [18];
-      4'h9:
-          \a$30 [2] = \a$3 [10];
-      4'ha:
-          \a$30 [2] = \a$3 [2];
-      default:
-          \a$30 [2] = \a$3 [26];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h5:
-          \a$30 [3] = \a$3 [15];
-      4'h2, 4'h6:
-          \a$30 [3] = \a$3 [7];
-      4'h8:
-          \a$30 [3] = \a$3 [19];
-      4'h9:
-          \a$30 [3] = \a$3 [11];
-      4'ha:
-          \a$30 [3] = \a$3 [3];
-      default:
-          \a$30 [3] = \a$3 [27];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$30 [4] = \a$3 [28];
-      4'h8:
-          \a$30 [4] = \a$3 [24];
-      default:
-          \a$30 [4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$30 [5] = \a$3 [29];
-      4'h8:
-          \a$30 [5] = \a$3 [25];
-      default:
-          \a$30 [5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$30 [6] = \a$3 [30];
-      4'h8:
-          \a$30 [6] = \a$3 [26];
-      default:
-          \a$30 [6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$30 [7] = \a$3 [31];
-      4'h8:
-          \a$30 [7] = \a$3 [27];
-      default:
-          \a$30 [7] = 1'h0;
-    endcase
-  end
-  assign \pa$6  = pa;
+  assign a = \a$1 [7:0];
+  assign b = \b$3 [7:0];
+  assign \pa$5  = pa;
   assign \pb$7  = pb;
   assign \sa$9  = sa;
   assign \sb$11  = sb;
   assign t0 = \$15 [17:0];
+  assign \a$14  = \a$1 [15:8];
+  assign \b$15  = \b$3 [15:8];
   assign \pa$16  = pa;
   assign \pb$17  = pb;
   assign \sa$18  = sa;
   assign t1 = { \$24 [16], \$24  };
+  assign \a$22  = \a$1 [23:16];
+  assign \b$23  = \b$3 [23:16];
   assign \pa$24  = pa;
   assign \pb$25  = pb;
   assign \sb$27  = sb;
   assign t2 = { \$33 [16], \$33  };
+  assign \a$30  = \a$1 [31:24];
+  assign \b$31  = \b$3 [31:24];
   assign \pa$32  = pa;
   assign \pb$33  = pb;
   assign t3 = { \p$37 [9], \p$37 [9], \p$37 [9], \p$37 [9], \p$37 [9], \p$37 [9], \p$37 [9], \p$37 [9], \p$37  };
@@ -10883,8 +6259,7 @@ module \mac_array.pe_0_3.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
 endmodule
 
 (* generator = "Amaranth" *)
-module \mac_array.pe_0_3.level.u0 (pa, pb, sa, sb, \a$3 , \b$5 , \p$30 );
-  reg \$auto$verilog_backend.cc:2355:dump_module$18  = 0;
+module \mac_array.pe_0_3.level.u0 (pa, pb, sa, sb, \a$1 , \b$3 , \p$30 );
   wire \$1 ;
   wire [8:0] \$10 ;
   wire [11:0] \$11 ;
@@ -10938,18 +6313,18 @@ module \mac_array.pe_0_3.level.u0 (pa, pb, sa, sb, \a$3 , \b$5 , \p$30 );
   wire \$7 ;
   wire \$8 ;
   wire [8:0] \$9 ;
-  reg [1:0] a;
-  reg [1:0] \a$12 ;
-  reg [1:0] \a$18 ;
-  reg [1:0] \a$24 ;
-  input [7:0] \a$3 ;
-  wire [7:0] \a$3 ;
-  reg [1:0] b;
-  reg [1:0] \b$13 ;
-  reg [1:0] \b$19 ;
-  reg [1:0] \b$25 ;
-  input [7:0] \b$5 ;
-  wire [7:0] \b$5 ;
+  wire [1:0] a;
+  input [7:0] \a$1 ;
+  wire [7:0] \a$1 ;
+  wire [1:0] \a$12 ;
+  wire [1:0] \a$18 ;
+  wire [1:0] \a$24 ;
+  wire [1:0] b;
+  wire [1:0] \b$13 ;
+  wire [1:0] \b$19 ;
+  wire [1:0] \b$25 ;
+  input [7:0] \b$3 ;
+  wire [7:0] \b$3 ;
   wire [5:0] p;
   wire [5:0] \p$17 ;
   wire [5:0] \p$23 ;
@@ -10965,13 +6340,13 @@ module \mac_array.pe_0_3.level.u0 (pa, pb, sa, sb, \a$3 , \b$5 , \p$30 );
   wire \sa$14 ;
   wire \sa$20 ;
   wire \sa$26 ;
-  wire \sa$7 ;
+  wire \sa$5 ;
   input sb;
   wire sb;
   wire \sb$15 ;
   wire \sb$21 ;
   wire \sb$27 ;
-  wire \sb$9 ;
+  wire \sb$7 ;
   wire [9:0] t0;
   wire [9:0] t1;
   wire [9:0] t2;
@@ -11029,208 +6404,48 @@ module \mac_array.pe_0_3.level.u0 (pa, pb, sa, sb, \a$3 , \b$5 , \p$30 );
   assign \$43  = pa == 2'h3;
   assign \$44  = | { \$43 , \$42 , \$41  };
   \mac_array.pe_0_3.level.u0.u0  u0 (
-    .a(a),
-    .b(b),
+    .a(\a$1 [1:0]),
+    .b(\b$3 [1:0]),
     .p(p),
     .sa(sa),
     .sb(sb)
   );
   \mac_array.pe_0_3.level.u0.u1  u1 (
-    .a(\a$12 ),
-    .b(\b$13 ),
+    .a(\a$1 [3:2]),
+    .b(\b$3 [3:2]),
     .p(\p$17 ),
     .sa(sa),
     .sb(\sb$15 )
   );
   \mac_array.pe_0_3.level.u0.u2  u2 (
-    .a(\a$18 ),
-    .b(\b$19 ),
+    .a(\a$1 [5:4]),
+    .b(\b$3 [5:4]),
     .p(\p$23 ),
     .sa(\sa$20 ),
     .sb(sb)
   );
   \mac_array.pe_0_3.level.u0.u3  u3 (
-    .a(\a$24 ),
-    .b(\b$25 ),
+    .a(\a$1 [7:6]),
+    .b(\b$3 [7:6]),
     .p(\p$29 ),
     .sa(\sa$26 ),
     .sb(\sb$27 )
   );
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[0] = \a$3 [0];
-      default:
-          a[0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[1] = \a$3 [1];
-      default:
-          a[1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[0] = \b$5 [0];
-      default:
-          b[0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[1] = \b$5 [1];
-      default:
-          b[1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [0] = \a$3 [0];
-      4'h4, 4'h8:
-          \a$12 [0] = \a$3 [6];
-      default:
-          \a$12 [0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [1] = \a$3 [1];
-      4'h4, 4'h8:
-          \a$12 [1] = \a$3 [7];
-      default:
-          \a$12 [1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [0] = \b$5 [2];
-      default:
-          \b$13 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [1] = \b$5 [3];
-      default:
-          \b$13 [1] = \b$5 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [0] = \a$3 [2];
-      4'h0:
-          \a$18 [0] = \a$3 [4];
-      default:
-          \a$18 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [1] = \a$3 [3];
-      4'h0:
-          \a$18 [1] = \a$3 [5];
-      default:
-          \a$18 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [0] = \b$5 [6];
-      4'h4, 4'h8:
-          \b$19 [0] = \b$5 [0];
-      4'h0:
-          \b$19 [0] = \b$5 [4];
-      default:
-          \b$19 [0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [1] = \b$5 [7];
-      4'h4, 4'h8:
-          \b$19 [1] = \b$5 [1];
-      4'h0:
-          \b$19 [1] = \b$5 [5];
-      default:
-          \b$19 [1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [0] = \a$3 [2];
-      4'h4, 4'h8:
-          \a$24 [0] = \a$3 [4];
-      4'h0:
-          \a$24 [0] = \a$3 [6];
-      default:
-          \a$24 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [1] = \a$3 [3];
-      4'h4, 4'h8:
-          \a$24 [1] = \a$3 [5];
-      4'h0:
-          \a$24 [1] = \a$3 [7];
-      default:
-          \a$24 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [0] = \b$5 [4];
-      4'h4, 4'h8:
-          \b$25 [0] = \b$5 [2];
-      4'h0:
-          \b$25 [0] = \b$5 [6];
-      default:
-          \b$25 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [1] = \b$5 [5];
-      4'h4, 4'h8:
-          \b$25 [1] = \b$5 [3];
-      4'h0:
-          \b$25 [1] = \b$5 [7];
-      default:
-          \b$25 [1] = \b$5 [1];
-    endcase
-  end
-  assign \sa$7  = sa;
-  assign \sb$9  = sb;
+  assign a = \a$1 [1:0];
+  assign b = \b$3 [1:0];
+  assign \sa$5  = sa;
+  assign \sb$7  = sb;
   assign t0 = \$18 [9:0];
+  assign \a$12  = \a$1 [3:2];
+  assign \b$13  = \b$3 [3:2];
   assign \sa$14  = sa;
   assign t1 = { \$29 [8], \$29  };
+  assign \a$18  = \a$1 [5:4];
+  assign \b$19  = \b$3 [5:4];
   assign \sb$21  = sb;
   assign t2 = { \$40 [8], \$40  };
+  assign \a$24  = \a$1 [7:6];
+  assign \b$25  = \b$3 [7:6];
   assign t3 = { \p$29 [5], \p$29 [5], \p$29 [5], \p$29 [5], \p$29  };
   assign \p$30  = \$53 [9:0];
   assign \$9  = { p[5], p, 2'h0 };
@@ -11317,8 +6532,7 @@ module \mac_array.pe_0_3.level.u0.u3 (sb, p, a, b, sa);
 endmodule
 
 (* generator = "Amaranth" *)
-module \mac_array.pe_0_3.level.u1 (\p$30 , pa, pb, sa, \a$3 , \b$5 , sb);
-  reg \$auto$verilog_backend.cc:2355:dump_module$19  = 0;
+module \mac_array.pe_0_3.level.u1 (\p$30 , pa, pb, sa, \a$1 , \b$3 , sb);
   wire \$1 ;
   wire [8:0] \$10 ;
   wire [11:0] \$11 ;
@@ -11372,18 +6586,18 @@ module \mac_array.pe_0_3.level.u1 (\p$30 , pa, pb, sa, \a$3 , \b$5 , sb);
   wire \$7 ;
   wire \$8 ;
   wire [8:0] \$9 ;
-  reg [1:0] a;
-  reg [1:0] \a$12 ;
-  reg [1:0] \a$18 ;
-  reg [1:0] \a$24 ;
-  input [7:0] \a$3 ;
-  wire [7:0] \a$3 ;
-  reg [1:0] b;
-  reg [1:0] \b$13 ;
-  reg [1:0] \b$19 ;
-  reg [1:0] \b$25 ;
-  input [7:0] \b$5 ;
-  wire [7:0] \b$5 ;
+  wire [1:0] a;
+  input [7:0] \a$1 ;
+  wire [7:0] \a$1 ;
+  wire [1:0] \a$12 ;
+  wire [1:0] \a$18 ;
+  wire [1:0] \a$24 ;
+  wire [1:0] b;
+  wire [1:0] \b$13 ;
+  wire [1:0] \b$19 ;
+  wire [1:0] \b$25 ;
+  input [7:0] \b$3 ;
+  wire [7:0] \b$3 ;
   wire [5:0] p;
   wire [5:0] \p$17 ;
   wire [5:0] \p$23 ;
@@ -11399,13 +6613,13 @@ module \mac_array.pe_0_3.level.u1 (\p$30 , pa, pb, sa, \a$3 , \b$5 , sb);
   wire \sa$14 ;
   wire \sa$20 ;
   wire \sa$26 ;
-  wire \sa$7 ;
+  wire \sa$5 ;
   input sb;
   wire sb;
   wire \sb$15 ;
   wire \sb$21 ;
   wire \sb$27 ;
-  wire \sb$9 ;
+  wire \sb$7 ;
   wire [9:0] t0;
   wire [9:0] t1;
   wire [9:0] t2;
@@ -11463,208 +6677,48 @@ module \mac_array.pe_0_3.level.u1 (\p$30 , pa, pb, sa, \a$3 , \b$5 , sb);
   assign \$43  = pa == 2'h3;
   assign \$44  = | { \$43 , \$42 , \$41  };
   \mac_array.pe_0_3.level.u1.u0  u0 (
-    .a(a),
-    .b(b),
+    .a(\a$1 [1:0]),
+    .b(\b$3 [1:0]),
     .p(p),
     .sa(sa),
     .sb(sb)
   );
   \mac_array.pe_0_3.level.u1.u1  u1 (
-    .a(\a$12 ),
-    .b(\b$13 ),
+    .a(\a$1 [3:2]),
+    .b(\b$3 [3:2]),
     .p(\p$17 ),
     .sa(sa),
     .sb(\sb$15 )
   );
   \mac_array.pe_0_3.level.u1.u2  u2 (
-    .a(\a$18 ),
-    .b(\b$19 ),
+    .a(\a$1 [5:4]),
+    .b(\b$3 [5:4]),
     .p(\p$23 ),
     .sa(\sa$20 ),
     .sb(sb)
   );
   \mac_array.pe_0_3.level.u1.u3  u3 (
-    .a(\a$24 ),
-    .b(\b$25 ),
+    .a(\a$1 [7:6]),
+    .b(\b$3 [7:6]),
     .p(\p$29 ),
     .sa(\sa$26 ),
     .sb(\sb$27 )
   );
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[0] = \a$3 [0];
-      default:
-          a[0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[1] = \a$3 [1];
-      default:
-          a[1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[0] = \b$5 [0];
-      default:
-          b[0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[1] = \b$5 [1];
-      default:
-          b[1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [0] = \a$3 [0];
-      4'h4, 4'h8:
-          \a$12 [0] = \a$3 [6];
-      default:
-          \a$12 [0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [1] = \a$3 [1];
-      4'h4, 4'h8:
-          \a$12 [1] = \a$3 [7];
-      default:
-          \a$12 [1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [0] = \b$5 [2];
-      default:
-          \b$13 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [1] = \b$5 [3];
-      default:
-          \b$13 [1] = \b$5 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [0] = \a$3 [2];
-      4'h0:
-          \a$18 [0] = \a$3 [4];
-      default:
-          \a$18 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [1] = \a$3 [3];
-      4'h0:
-          \a$18 [1] = \a$3 [5];
-      default:
-          \a$18 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [0] = \b$5 [6];
-      4'h4, 4'h8:
-          \b$19 [0] = \b$5 [0];
-      4'h0:
-          \b$19 [0] = \b$5 [4];
-      default:
-          \b$19 [0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [1] = \b$5 [7];
-      4'h4, 4'h8:
-          \b$19 [1] = \b$5 [1];
-      4'h0:
-          \b$19 [1] = \b$5 [5];
-      default:
-          \b$19 [1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [0] = \a$3 [2];
-      4'h4, 4'h8:
-          \a$24 [0] = \a$3 [4];
-      4'h0:
-          \a$24 [0] = \a$3 [6];
-      default:
-          \a$24 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [1] = \a$3 [3];
-      4'h4, 4'h8:
-          \a$24 [1] = \a$3 [5];
-      4'h0:
-          \a$24 [1] = \a$3 [7];
-      default:
-          \a$24 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [0] = \b$5 [4];
-      4'h4, 4'h8:
-          \b$25 [0] = \b$5 [2];
-      4'h0:
-          \b$25 [0] = \b$5 [6];
-      default:
-          \b$25 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [1] = \b$5 [5];
-      4'h4, 4'h8:
-          \b$25 [1] = \b$5 [3];
-      4'h0:
-          \b$25 [1] = \b$5 [7];
-      default:
-          \b$25 [1] = \b$5 [1];
-    endcase
-  end
-  assign \sa$7  = sa;
-  assign \sb$9  = sb;
+  assign a = \a$1 [1:0];
+  assign b = \b$3 [1:0];
+  assign \sa$5  = sa;
+  assign \sb$7  = sb;
   assign t0 = \$18 [9:0];
+  assign \a$12  = \a$1 [3:2];
+  assign \b$13  = \b$3 [3:2];
   assign \sa$14  = sa;
   assign t1 = { \$29 [8], \$29  };
+  assign \a$18  = \a$1 [5:4];
+  assign \b$19  = \b$3 [5:4];
   assign \sb$21  = sb;
   assign t2 = { \$40 [8], \$40  };
+  assign \a$24  = \a$1 [7:6];
+  assign \b$25  = \b$3 [7:6];
   assign t3 = { \p$29 [5], \p$29 [5], \p$29 [5], \p$29 [5], \p$29  };
   assign \p$30  = \$53 [9:0];
   assign \$9  = { p[5], p, 2'h0 };
@@ -11751,8 +6805,7 @@ module \mac_array.pe_0_3.level.u1.u3 (sb, p, a, b, sa);
 endmodule
 
 (* generator = "Amaranth" *)
-module \mac_array.pe_0_3.level.u2 (\p$30 , pa, pb, sb, \a$3 , \b$5 , sa);
-  reg \$auto$verilog_backend.cc:2355:dump_module$20  = 0;
+module \mac_array.pe_0_3.level.u2 (\p$30 , pa, pb, sb, \a$1 , \b$3 , sa);
   wire \$1 ;
   wire [8:0] \$10 ;
   wire [11:0] \$11 ;
@@ -11806,18 +6859,18 @@ module \mac_array.pe_0_3.level.u2 (\p$30 , pa, pb, sb, \a$3 , \b$5 , sa);
   wire \$7 ;
   wire \$8 ;
   wire [8:0] \$9 ;
-  reg [1:0] a;
-  reg [1:0] \a$12 ;
-  reg [1:0] \a$18 ;
-  reg [1:0] \a$24 ;
-  input [7:0] \a$3 ;
-  wire [7:0] \a$3 ;
-  reg [1:0] b;
-  reg [1:0] \b$13 ;
-  reg [1:0] \b$19 ;
-  reg [1:0] \b$25 ;
-  input [7:0] \b$5 ;
-  wire [7:0] \b$5 ;
+  wire [1:0] a;
+  input [7:0] \a$1 ;
+  wire [7:0] \a$1 ;
+  wire [1:0] \a$12 ;
+  wire [1:0] \a$18 ;
+  wire [1:0] \a$24 ;
+  wire [1:0] b;
+  wire [1:0] \b$13 ;
+  wire [1:0] \b$19 ;
+  wire [1:0] \b$25 ;
+  input [7:0] \b$3 ;
+  wire [7:0] \b$3 ;
   wire [5:0] p;
   wire [5:0] \p$17 ;
   wire [5:0] \p$23 ;
@@ -11833,13 +6886,13 @@ module \mac_array.pe_0_3.level.u2 (\p$30 , pa, pb, sb, \a$3 , \b$5 , sa);
   wire \sa$14 ;
   wire \sa$20 ;
   wire \sa$26 ;
-  wire \sa$7 ;
+  wire \sa$5 ;
   input sb;
   wire sb;
   wire \sb$15 ;
   wire \sb$21 ;
   wire \sb$27 ;
-  wire \sb$9 ;
+  wire \sb$7 ;
   wire [9:0] t0;
   wire [9:0] t1;
   wire [9:0] t2;
@@ -11897,208 +6950,48 @@ module \mac_array.pe_0_3.level.u2 (\p$30 , pa, pb, sb, \a$3 , \b$5 , sa);
   assign \$43  = pa == 2'h3;
   assign \$44  = | { \$43 , \$42 , \$41  };
   \mac_array.pe_0_3.level.u2.u0  u0 (
-    .a(a),
-    .b(b),
+    .a(\a$1 [1:0]),
+    .b(\b$3 [1:0]),
     .p(p),
     .sa(sa),
     .sb(sb)
   );
   \mac_array.pe_0_3.level.u2.u1  u1 (
-    .a(\a$12 ),
-    .b(\b$13 ),
+    .a(\a$1 [3:2]),
+    .b(\b$3 [3:2]),
     .p(\p$17 ),
     .sa(sa),
     .sb(\sb$15 )
   );
   \mac_array.pe_0_3.level.u2.u2  u2 (
-    .a(\a$18 ),
-    .b(\b$19 ),
+    .a(\a$1 [5:4]),
+    .b(\b$3 [5:4]),
     .p(\p$23 ),
     .sa(\sa$20 ),
     .sb(sb)
   );
   \mac_array.pe_0_3.level.u2.u3  u3 (
-    .a(\a$24 ),
-    .b(\b$25 ),
+    .a(\a$1 [7:6]),
+    .b(\b$3 [7:6]),
     .p(\p$29 ),
     .sa(\sa$26 ),
     .sb(\sb$27 )
   );
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$20 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[0] = \a$3 [0];
-      default:
-          a[0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[1] = \a$3 [1];
-      default:
-          a[1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$20 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[0] = \b$5 [0];
-      default:
-          b[0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[1] = \b$5 [1];
-      default:
-          b[1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$20 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [0] = \a$3 [0];
-      4'h4, 4'h8:
-          \a$12 [0] = \a$3 [6];
-      default:
-          \a$12 [0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [1] = \a$3 [1];
-      4'h4, 4'h8:
-          \a$12 [1] = \a$3 [7];
-      default:
-          \a$12 [1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$20 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [0] = \b$5 [2];
-      default:
-          \b$13 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [1] = \b$5 [3];
-      default:
-          \b$13 [1] = \b$5 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$20 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [0] = \a$3 [2];
-      4'h0:
-          \a$18 [0] = \a$3 [4];
-      default:
-          \a$18 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [1] = \a$3 [3];
-      4'h0:
-          \a$18 [1] = \a$3 [5];
-      default:
-          \a$18 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$20 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [0] = \b$5 [6];
-      4'h4, 4'h8:
-          \b$19 [0] = \b$5 [0];
-      4'h0:
-          \b$19 [0] = \b$5 [4];
-      default:
-          \b$19 [0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [1] = \b$5 [7];
-      4'h4, 4'h8:
-          \b$19 [1] = \b$5 [1];
-      4'h0:
-          \b$19 [1] = \b$5 [5];
-      default:
-          \b$19 [1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$20 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [0] = \a$3 [2];
-      4'h4, 4'h8:
-          \a$24 [0] = \a$3 [4];
-      4'h0:
-          \a$24 [0] = \a$3 [6];
-      default:
-          \a$24 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [1] = \a$3 [3];
-      4'h4, 4'h8:
-          \a$24 [1] = \a$3 [5];
-      4'h0:
-          \a$24 [1] = \a$3 [7];
-      default:
-          \a$24 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$20 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [0] = \b$5 [4];
-      4'h4, 4'h8:
-          \b$25 [0] = \b$5 [2];
-      4'h0:
-          \b$25 [0] = \b$5 [6];
-      default:
-          \b$25 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [1] = \b$5 [5];
-      4'h4, 4'h8:
-          \b$25 [1] = \b$5 [3];
-      4'h0:
-          \b$25 [1] = \b$5 [7];
-      default:
-          \b$25 [1] = \b$5 [1];
-    endcase
-  end
-  assign \sa$7  = sa;
-  assign \sb$9  = sb;
+  assign a = \a$1 [1:0];
+  assign b = \b$3 [1:0];
+  assign \sa$5  = sa;
+  assign \sb$7  = sb;
   assign t0 = \$18 [9:0];
+  assign \a$12  = \a$1 [3:2];
+  assign \b$13  = \b$3 [3:2];
   assign \sa$14  = sa;
   assign t1 = { \$29 [8], \$29  };
+  assign \a$18  = \a$1 [5:4];
+  assign \b$19  = \b$3 [5:4];
   assign \sb$21  = sb;
   assign t2 = { \$40 [8], \$40  };
+  assign \a$24  = \a$1 [7:6];
+  assign \b$25  = \b$3 [7:6];
   assign t3 = { \p$29 [5], \p$29 [5], \p$29 [5], \p$29 [5], \p$29  };
   assign \p$30  = \$53 [9:0];
   assign \$9  = { p[5], p, 2'h0 };
@@ -12185,8 +7078,7 @@ module \mac_array.pe_0_3.level.u2.u3 (sb, p, a, b, sa);
 endmodule
 
 (* generator = "Amaranth" *)
-module \mac_array.pe_0_3.level.u3 (sb, \p$30 , pa, pb, \a$3 , \b$5 , sa);
-  reg \$auto$verilog_backend.cc:2355:dump_module$21  = 0;
+module \mac_array.pe_0_3.level.u3 (sb, \p$30 , pa, pb, \a$1 , \b$3 , sa);
   wire \$1 ;
   wire [8:0] \$10 ;
   wire [11:0] \$11 ;
@@ -12240,18 +7132,18 @@ module \mac_array.pe_0_3.level.u3 (sb, \p$30 , pa, pb, \a$3 , \b$5 , sa);
   wire \$7 ;
   wire \$8 ;
   wire [8:0] \$9 ;
-  reg [1:0] a;
-  reg [1:0] \a$12 ;
-  reg [1:0] \a$18 ;
-  reg [1:0] \a$24 ;
-  input [7:0] \a$3 ;
-  wire [7:0] \a$3 ;
-  reg [1:0] b;
-  reg [1:0] \b$13 ;
-  reg [1:0] \b$19 ;
-  reg [1:0] \b$25 ;
-  input [7:0] \b$5 ;
-  wire [7:0] \b$5 ;
+  wire [1:0] a;
+  input [7:0] \a$1 ;
+  wire [7:0] \a$1 ;
+  wire [1:0] \a$12 ;
+  wire [1:0] \a$18 ;
+  wire [1:0] \a$24 ;
+  wire [1:0] b;
+  wire [1:0] \b$13 ;
+  wire [1:0] \b$19 ;
+  wire [1:0] \b$25 ;
+  input [7:0] \b$3 ;
+  wire [7:0] \b$3 ;
   wire [5:0] p;
   wire [5:0] \p$17 ;
   wire [5:0] \p$23 ;
@@ -12267,13 +7159,13 @@ module \mac_array.pe_0_3.level.u3 (sb, \p$30 , pa, pb, \a$3 , \b$5 , sa);
   wire \sa$14 ;
   wire \sa$20 ;
   wire \sa$26 ;
-  wire \sa$7 ;
+  wire \sa$5 ;
   input sb;
   wire sb;
   wire \sb$15 ;
   wire \sb$21 ;
   wire \sb$27 ;
-  wire \sb$9 ;
+  wire \sb$7 ;
   wire [9:0] t0;
   wire [9:0] t1;
   wire [9:0] t2;
@@ -12331,208 +7223,48 @@ module \mac_array.pe_0_3.level.u3 (sb, \p$30 , pa, pb, \a$3 , \b$5 , sa);
   assign \$43  = pa == 2'h3;
   assign \$44  = | { \$43 , \$42 , \$41  };
   \mac_array.pe_0_3.level.u3.u0  u0 (
-    .a(a),
-    .b(b),
+    .a(\a$1 [1:0]),
+    .b(\b$3 [1:0]),
     .p(p),
     .sa(sa),
     .sb(sb)
   );
   \mac_array.pe_0_3.level.u3.u1  u1 (
-    .a(\a$12 ),
-    .b(\b$13 ),
+    .a(\a$1 [3:2]),
+    .b(\b$3 [3:2]),
     .p(\p$17 ),
     .sa(sa),
     .sb(\sb$15 )
   );
   \mac_array.pe_0_3.level.u3.u2  u2 (
-    .a(\a$18 ),
-    .b(\b$19 ),
+    .a(\a$1 [5:4]),
+    .b(\b$3 [5:4]),
     .p(\p$23 ),
     .sa(\sa$20 ),
     .sb(sb)
   );
   \mac_array.pe_0_3.level.u3.u3  u3 (
-    .a(\a$24 ),
-    .b(\b$25 ),
+    .a(\a$1 [7:6]),
+    .b(\b$3 [7:6]),
     .p(\p$29 ),
     .sa(\sa$26 ),
     .sb(\sb$27 )
   );
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$21 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[0] = \a$3 [0];
-      default:
-          a[0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[1] = \a$3 [1];
-      default:
-          a[1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$21 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[0] = \b$5 [0];
-      default:
-          b[0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[1] = \b$5 [1];
-      default:
-          b[1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$21 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [0] = \a$3 [0];
-      4'h4, 4'h8:
-          \a$12 [0] = \a$3 [6];
-      default:
-          \a$12 [0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [1] = \a$3 [1];
-      4'h4, 4'h8:
-          \a$12 [1] = \a$3 [7];
-      default:
-          \a$12 [1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$21 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [0] = \b$5 [2];
-      default:
-          \b$13 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [1] = \b$5 [3];
-      default:
-          \b$13 [1] = \b$5 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$21 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [0] = \a$3 [2];
-      4'h0:
-          \a$18 [0] = \a$3 [4];
-      default:
-          \a$18 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [1] = \a$3 [3];
-      4'h0:
-          \a$18 [1] = \a$3 [5];
-      default:
-          \a$18 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$21 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [0] = \b$5 [6];
-      4'h4, 4'h8:
-          \b$19 [0] = \b$5 [0];
-      4'h0:
-          \b$19 [0] = \b$5 [4];
-      default:
-          \b$19 [0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [1] = \b$5 [7];
-      4'h4, 4'h8:
-          \b$19 [1] = \b$5 [1];
-      4'h0:
-          \b$19 [1] = \b$5 [5];
-      default:
-          \b$19 [1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$21 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [0] = \a$3 [2];
-      4'h4, 4'h8:
-          \a$24 [0] = \a$3 [4];
-      4'h0:
-          \a$24 [0] = \a$3 [6];
-      default:
-          \a$24 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [1] = \a$3 [3];
-      4'h4, 4'h8:
-          \a$24 [1] = \a$3 [5];
-      4'h0:
-          \a$24 [1] = \a$3 [7];
-      default:
-          \a$24 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$21 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [0] = \b$5 [4];
-      4'h4, 4'h8:
-          \b$25 [0] = \b$5 [2];
-      4'h0:
-          \b$25 [0] = \b$5 [6];
-      default:
-          \b$25 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [1] = \b$5 [5];
-      4'h4, 4'h8:
-          \b$25 [1] = \b$5 [3];
-      4'h0:
-          \b$25 [1] = \b$5 [7];
-      default:
-          \b$25 [1] = \b$5 [1];
-    endcase
-  end
-  assign \sa$7  = sa;
-  assign \sb$9  = sb;
+  assign a = \a$1 [1:0];
+  assign b = \b$3 [1:0];
+  assign \sa$5  = sa;
+  assign \sb$7  = sb;
   assign t0 = \$18 [9:0];
+  assign \a$12  = \a$1 [3:2];
+  assign \b$13  = \b$3 [3:2];
   assign \sa$14  = sa;
   assign t1 = { \$29 [8], \$29  };
+  assign \a$18  = \a$1 [5:4];
+  assign \b$19  = \b$3 [5:4];
   assign \sb$21  = sb;
   assign t2 = { \$40 [8], \$40  };
+  assign \a$24  = \a$1 [7:6];
+  assign \b$25  = \b$3 [7:6];
   assign t3 = { \p$29 [5], \p$29 [5], \p$29 [5], \p$29 [5], \p$29  };
   assign \p$30  = \$53 [9:0];
   assign \$9  = { p[5], p, 2'h0 };
@@ -12649,8 +7381,8 @@ module \mac_array.pe_1_0 (pa, pb, sa, sb, a, b, p);
   assign \$3  = \$1  & \$2 ;
   assign p = \$3  ? \p$13  : 18'h00000;
   \mac_array.pe_1_0.level  level (
-    .\a$3 (a),
-    .\b$5 (b),
+    .\a$1 (a),
+    .\b$3 (b),
     .\p$38 (\p$13 ),
     .pa(pa),
     .pb(pb),
@@ -12666,8 +7398,7 @@ module \mac_array.pe_1_0 (pa, pb, sa, sb, a, b, p);
 endmodule
 
 (* generator = "Amaranth" *)
-module \mac_array.pe_1_0.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
-  reg \$auto$verilog_backend.cc:2355:dump_module$22  = 0;
+module \mac_array.pe_1_0.level (pa, pb, sa, sb, \a$1 , \b$3 , \p$38 );
   wire \$1 ;
   wire \$10 ;
   wire \$11 ;
@@ -12712,18 +7443,18 @@ module \mac_array.pe_1_0.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
   wire [16:0] \$7 ;
   wire [16:0] \$8 ;
   wire [23:0] \$9 ;
-  reg [7:0] a;
-  reg [7:0] \a$14 ;
-  reg [7:0] \a$22 ;
-  input [31:0] \a$3 ;
-  wire [31:0] \a$3 ;
-  reg [7:0] \a$30 ;
-  reg [7:0] b;
-  reg [7:0] \b$15 ;
-  reg [7:0] \b$23 ;
-  reg [7:0] \b$31 ;
-  input [31:0] \b$5 ;
-  wire [31:0] \b$5 ;
+  wire [7:0] a;
+  input [31:0] \a$1 ;
+  wire [31:0] \a$1 ;
+  wire [7:0] \a$14 ;
+  wire [7:0] \a$22 ;
+  wire [7:0] \a$30 ;
+  wire [7:0] b;
+  wire [7:0] \b$15 ;
+  wire [7:0] \b$23 ;
+  input [31:0] \b$3 ;
+  wire [31:0] \b$3 ;
+  wire [7:0] \b$31 ;
   wire [9:0] p;
   wire [9:0] \p$21 ;
   wire [9:0] \p$29 ;
@@ -12735,7 +7466,7 @@ module \mac_array.pe_1_0.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
   wire [1:0] \pa$16 ;
   wire [1:0] \pa$24 ;
   wire [1:0] \pa$32 ;
-  wire [1:0] \pa$6 ;
+  wire [1:0] \pa$5 ;
   input [1:0] pb;
   wire [1:0] pb;
   wire [1:0] \pb$17 ;
@@ -12802,8 +7533,8 @@ module \mac_array.pe_1_0.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
   assign \$43  = $signed(\$33 ) + $signed(\p$37 );
   assign \$44  = $signed(\$42 ) + $signed(\$43 );
   \mac_array.pe_1_0.level.u0  u0 (
-    .\a$3 (a),
-    .\b$5 (b),
+    .\a$1 (\a$1 [7:0]),
+    .\b$3 (\b$3 [7:0]),
     .\p$30 (p),
     .pa(pa),
     .pb(pb),
@@ -12811,8 +7542,8 @@ module \mac_array.pe_1_0.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
     .sb(sb)
   );
   \mac_array.pe_1_0.level.u1  u1 (
-    .\a$3 (\a$14 ),
-    .\b$5 (\b$15 ),
+    .\a$1 (\a$1 [15:8]),
+    .\b$3 (\b$3 [15:8]),
     .\p$30 (\p$21 ),
     .pa(pa),
     .pb(pb),
@@ -12820,8 +7551,8 @@ module \mac_array.pe_1_0.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
     .sb(\sb$19 )
   );
   \mac_array.pe_1_0.level.u2  u2 (
-    .\a$3 (\a$22 ),
-    .\b$5 (\b$23 ),
+    .\a$1 (\a$1 [23:16]),
+    .\b$3 (\b$3 [23:16]),
     .\p$30 (\p$29 ),
     .pa(pa),
     .pb(pb),
@@ -12829,707 +7560,35 @@ module \mac_array.pe_1_0.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
     .sb(sb)
   );
   \mac_array.pe_1_0.level.u3  u3 (
-    .\a$3 (\a$30 ),
-    .\b$5 (\b$31 ),
+    .\a$1 (\a$1 [31:24]),
+    .\b$3 (\b$3 [31:24]),
     .\p$30 (\p$37 ),
     .pa(pa),
     .pb(pb),
     .sa(\sa$34 ),
     .sb(\sb$35 )
   );
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$31 [0] = \b$5 [12];
-      4'h8, 4'h9:
-          \b$31 [0] = \b$5 [4];
-      4'h2:
-          \b$31 [0] = \b$5 [16];
-      4'h6:
-          \b$31 [0] = \b$5 [8];
-      4'ha:
-          \b$31 [0] = \b$5 [0];
-      default:
-          \b$31 [0] = \b$5 [24];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$31 [1] = \b$5 [13];
-      4'h8, 4'h9:
-          \b$31 [1] = \b$5 [5];
-      4'h2:
-          \b$31 [1] = \b$5 [17];
-      4'h6:
-          \b$31 [1] = \b$5 [9];
-      4'ha:
-          \b$31 [1] = \b$5 [1];
-      default:
-          \b$31 [1] = \b$5 [25];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$31 [2] = \b$5 [14];
-      4'h8, 4'h9:
-          \b$31 [2] = \b$5 [6];
-      4'h2:
-          \b$31 [2] = \b$5 [18];
-      4'h6:
-          \b$31 [2] = \b$5 [10];
-      4'ha:
-          \b$31 [2] = \b$5 [2];
-      default:
-          \b$31 [2] = \b$5 [26];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$31 [3] = \b$5 [15];
-      4'h8, 4'h9:
-          \b$31 [3] = \b$5 [7];
-      4'h2:
-          \b$31 [3] = \b$5 [19];
-      4'h6:
-          \b$31 [3] = \b$5 [11];
-      4'ha:
-          \b$31 [3] = \b$5 [3];
-      default:
-          \b$31 [3] = \b$5 [27];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$31 [4] = \b$5 [28];
-      4'h2:
-          \b$31 [4] = \b$5 [24];
-      default:
-          \b$31 [4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$31 [5] = \b$5 [29];
-      4'h2:
-          \b$31 [5] = \b$5 [25];
-      default:
-          \b$31 [5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$31 [6] = \b$5 [30];
-      4'h2:
-          \b$31 [6] = \b$5 [26];
-      default:
-          \b$31 [6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$31 [7] = \b$5 [31];
-      4'h2:
-          \b$31 [7] = \b$5 [27];
-      default:
-          \b$31 [7] = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h8, 4'h9, 4'ha:
-          a[0] = \a$3 [4];
-      default:
-          a[0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h8, 4'h9, 4'ha:
-          a[1] = \a$3 [5];
-      default:
-          a[1] = \a$3 [1];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h8, 4'h9, 4'ha:
-          a[2] = \a$3 [6];
-      default:
-          a[2] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h8, 4'h9, 4'ha:
-          a[3] = \a$3 [7];
-      default:
-          a[3] = \a$3 [3];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          a[4] = \a$3 [4];
-      4'h8:
-          a[4] = \a$3 [12];
-      default:
-          a[4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          a[5] = \a$3 [5];
-      4'h8:
-          a[5] = \a$3 [13];
-      default:
-          a[5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          a[6] = \a$3 [6];
-      4'h8:
-          a[6] = \a$3 [14];
-      default:
-          a[6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          a[7] = \a$3 [7];
-      4'h8:
-          a[7] = \a$3 [15];
-      default:
-          a[7] = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          b[0] = \b$5 [4];
-      default:
-          b[0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          b[1] = \b$5 [5];
-      default:
-          b[1] = \b$5 [1];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          b[2] = \b$5 [6];
-      default:
-          b[2] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          b[3] = \b$5 [7];
-      default:
-          b[3] = \b$5 [3];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          b[4] = \b$5 [4];
-      4'h2:
-          b[4] = \b$5 [12];
-      default:
-          b[4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          b[5] = \b$5 [5];
-      4'h2:
-          b[5] = \b$5 [13];
-      default:
-          b[5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          b[6] = \b$5 [6];
-      4'h2:
-          b[6] = \b$5 [14];
-      default:
-          b[6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          b[7] = \b$5 [7];
-      4'h2:
-          b[7] = \b$5 [15];
-      default:
-          b[7] = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [0] = \a$3 [8];
-      4'h2, 4'h6:
-          \a$14 [0] = \a$3 [0];
-      4'h8:
-          \a$14 [0] = \a$3 [20];
-      4'h9:
-          \a$14 [0] = \a$3 [12];
-      default:
-          \a$14 [0] = \a$3 [4];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [1] = \a$3 [9];
-      4'h2, 4'h6:
-          \a$14 [1] = \a$3 [1];
-      4'h8:
-          \a$14 [1] = \a$3 [21];
-      4'h9:
-          \a$14 [1] = \a$3 [13];
-      default:
-          \a$14 [1] = \a$3 [5];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [2] = \a$3 [10];
-      4'h2, 4'h6:
-          \a$14 [2] = \a$3 [2];
-      4'h8:
-          \a$14 [2] = \a$3 [22];
-      4'h9:
-          \a$14 [2] = \a$3 [14];
-      default:
-          \a$14 [2] = \a$3 [6];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [3] = \a$3 [11];
-      4'h2, 4'h6:
-          \a$14 [3] = \a$3 [3];
-      4'h8:
-          \a$14 [3] = \a$3 [23];
-      4'h9:
-          \a$14 [3] = \a$3 [15];
-      default:
-          \a$14 [3] = \a$3 [7];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [4] = \a$3 [12];
-      4'h8:
-          \a$14 [4] = \a$3 [28];
-      default:
-          \a$14 [4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [5] = \a$3 [13];
-      4'h8:
-          \a$14 [5] = \a$3 [29];
-      default:
-          \a$14 [5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [6] = \a$3 [14];
-      4'h8:
-          \a$14 [6] = \a$3 [30];
-      default:
-          \a$14 [6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [7] = \a$3 [15];
-      4'h8:
-          \a$14 [7] = \a$3 [31];
-      default:
-          \a$14 [7] = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          \b$15 [0] = \b$5 [0];
-      4'h0, 4'h1:
-          \b$15 [0] = \b$5 [8];
-      default:
-          \b$15 [0] = \b$5 [4];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          \b$15 [1] = \b$5 [1];
-      4'h0, 4'h1:
-          \b$15 [1] = \b$5 [9];
-      default:
-          \b$15 [1] = \b$5 [5];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          \b$15 [2] = \b$5 [2];
-      4'h0, 4'h1:
-          \b$15 [2] = \b$5 [10];
-      default:
-          \b$15 [2] = \b$5 [6];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          \b$15 [3] = \b$5 [3];
-      4'h0, 4'h1:
-          \b$15 [3] = \b$5 [11];
-      default:
-          \b$15 [3] = \b$5 [7];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$15 [4] = \b$5 [12];
-      4'h2:
-          \b$15 [4] = \b$5 [8];
-      default:
-          \b$15 [4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$15 [5] = \b$5 [13];
-      4'h2:
-          \b$15 [5] = \b$5 [9];
-      default:
-          \b$15 [5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$15 [6] = \b$5 [14];
-      4'h2:
-          \b$15 [6] = \b$5 [10];
-      default:
-          \b$15 [6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$15 [7] = \b$5 [15];
-      4'h2:
-          \b$15 [7] = \b$5 [11];
-      default:
-          \b$15 [7] = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [0] = \a$3 [16];
-      4'h1, 4'h5:
-          \a$22 [0] = \a$3 [8];
-      4'h2, 4'h6:
-          \a$22 [0] = \a$3 [4];
-      default:
-          \a$22 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [1] = \a$3 [17];
-      4'h1, 4'h5:
-          \a$22 [1] = \a$3 [9];
-      4'h2, 4'h6:
-          \a$22 [1] = \a$3 [5];
-      default:
-          \a$22 [1] = \a$3 [1];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [2] = \a$3 [18];
-      4'h1, 4'h5:
-          \a$22 [2] = \a$3 [10];
-      4'h2, 4'h6:
-          \a$22 [2] = \a$3 [6];
-      default:
-          \a$22 [2] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [3] = \a$3 [19];
-      4'h1, 4'h5:
-          \a$22 [3] = \a$3 [11];
-      4'h2, 4'h6:
-          \a$22 [3] = \a$3 [7];
-      default:
-          \a$22 [3] = \a$3 [3];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [4] = \a$3 [20];
-      4'h8:
-          \a$22 [4] = \a$3 [8];
-      default:
-          \a$22 [4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [5] = \a$3 [21];
-      4'h8:
-          \a$22 [5] = \a$3 [9];
-      default:
-          \a$22 [5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [6] = \a$3 [22];
-      4'h8:
-          \a$22 [6] = \a$3 [10];
-      default:
-          \a$22 [6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [7] = \a$3 [23];
-      4'h8:
-          \a$22 [7] = \a$3 [11];
-      default:
-          \a$22 [7] = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$23 [0] = \b$5 [8];
-      4'h8, 4'h9:
-          \b$23 [0] = \b$5 [0];
-      4'h2:
-          \b$23 [0] = \b$5 [20];
-      4'h6:
-          \b$23 [0] = \b$5 [12];
-      4'ha:
-          \b$23 [0] = \b$5 [4];
-      default:
-          \b$23 [0] = \b$5 [16];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$23 [1] = \b$5 [9];
-      4'h8, 4'h9:
-          \b$23 [1] = \b$5 [1];
-      4'h2:
-          \b$23 [1] = \b$5 [21];
-      4'h6:
-          \b$23 [1] = \b$5 [13];
-      4'ha:
-          \b$23 [1] = \b$5 [5];
-      default:
-          \b$23 [1] = \b$5 [17];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$23 [2] = \b$5 [10];
-      4'h8, 4'h9:
-          \b$23 [2] = \b$5 [2];
-      4'h2:
-          \b$23 [2] = \b$5 [22];
-      4'h6:
-          \b$23 [2] = \b$5 [14];
-      4'ha:
-          \b$23 [2] = \b$5 [6];
-      default:
-          \b$23 [2] = \b$5 [18];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$23 [3] = \b$5 [11];
-      4'h8, 4'h9:
-          \b$23 [3] = \b$5 [3];
-      4'h2:
-          \b$23 [3] = \b$5 [23];
-      4'h6:
-          \b$23 [3] = \b$5 [15];
-      4'ha:
-          \b$23 [3] = \b$5 [7];
-      default:
-          \b$23 [3] = \b$5 [19];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$23 [4] = \b$5 [20];
-      4'h2:
-          \b$23 [4] = \b$5 [28];
-      default:
-          \b$23 [4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$23 [5] = \b$5 [21];
-      4'h2:
-          \b$23 [5] = \b$5 [29];
-      default:
-          \b$23 [5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$23 [6] = \b$5 [22];
-      4'h2:
-          \b$23 [6] = \b$5 [30];
-      default:
-          \b$23 [6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$23 [7] = \b$5 [23];
-      4'h2:
-          \b$23 [7] = \b$5 [31];
-      default:
-          \b$23 [7] = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h5:
-          \a$30 [0] = \a$3 [12];
-      4'h2, 4'h6:
-          \a$30 [0] = \a$3 [4];
-      4'h8:
-          \a$30 [0] = \a$3 [16];
-      4'h9:
-          \a$30 [0] = \a$3 [8];
-      4'ha:
-          \a$30 [0] = \a$3 [0];
-      default:
-          \a$30 [0] = \a$3 [24];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h5:
-          \a$30 [1] = \a$3 [13];
-      4'h2, 4'h6:
-          \a$30 [1] = \a$3 [5];
-      4'h8:
-          \a$30 [1] = \a$3 [17];
-      4'h9:
-          \a$30 [1] = \a$3 [9];
-      4'ha:
-          \a$30 [1] = \a$3 [1];
-      default:
-          \a$30 [1] = \a$3 [25];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h5:
-          \a$30 [2] = \a$3 [14];
-      4'h2, 4'h6:
-          \a$30 [2] = \a$3 [6];
-      4'h8:
-          \a$30 [2] = \a$3 [18];
-      4'h9:
-          \a$30 [2] = \a$3 [10];
-      4'ha:
-          \a$30 [2] = \a$3 [2];
-      default:
-          \a$30 [2] = \a$3 [26];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h5:
-          \a$30 [3] = \a$3 [15];
-      4'h2, 4'h6:
-          \a$30 [3] = \a$3 [7];
-      4'h8:
-          \a$30 [3] = \a$3 [19];
-      4'h9:
-          \a$30 [3] = \a$3 [11];
-      4'ha:
-          \a$30 [3] = \a$3 [3];
-      default:
-          \a$30 [3] = \a$3 [27];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$30 [4] = \a$3 [28];
-      4'h8:
-          \a$30 [4] = \a$3 [24];
-      default:
-          \a$30 [4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$30 [5] = \a$3 [29];
-      4'h8:
-          \a$30 [5] = \a$3 [25];
-      default:
-          \a$30 [5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$30 [6] = \a$3 [30];
-      4'h8:
-          \a$30 [6] = \a$3 [26];
-      default:
-          \a$30 [6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$30 [7] = \a$3 [31];
-      4'h8:
-          \a$30 [7] = \a$3 [27];
-      default:
-          \a$30 [7] = 1'h0;
-    endcase
-  end
-  assign \pa$6  = pa;
+  assign a = \a$1 [7:0];
+  assign b = \b$3 [7:0];
+  assign \pa$5  = pa;
   assign \pb$7  = pb;
   assign \sa$9  = sa;
   assign \sb$11  = sb;
   assign t0 = \$15 [17:0];
+  assign \a$14  = \a$1 [15:8];
+  assign \b$15  = \b$3 [15:8];
   assign \pa$16  = pa;
   assign \pb$17  = pb;
   assign \sa$18  = sa;
   assign t1 = { \$24 [16], \$24  };
+  assign \a$22  = \a$1 [23:16];
+  assign \b$23  = \b$3 [23:16];
   assign \pa$24  = pa;
   assign \pb$25  = pb;
   assign \sb$27  = sb;
   assign t2 = { \$33 [16], \$33  };
+  assign \a$30  = \a$1 [31:24];
+  assign \b$31  = \b$3 [31:24];
   assign \pa$32  = pa;
   assign \pb$33  = pb;
   assign t3 = { \p$37 [9], \p$37 [9], \p$37 [9], \p$37 [9], \p$37 [9], \p$37 [9], \p$37 [9], \p$37 [9], \p$37  };
@@ -13542,8 +7601,7 @@ module \mac_array.pe_1_0.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
 endmodule
 
 (* generator = "Amaranth" *)
-module \mac_array.pe_1_0.level.u0 (pa, pb, sa, sb, \a$3 , \b$5 , \p$30 );
-  reg \$auto$verilog_backend.cc:2355:dump_module$23  = 0;
+module \mac_array.pe_1_0.level.u0 (pa, pb, sa, sb, \a$1 , \b$3 , \p$30 );
   wire \$1 ;
   wire [8:0] \$10 ;
   wire [11:0] \$11 ;
@@ -13597,18 +7655,18 @@ module \mac_array.pe_1_0.level.u0 (pa, pb, sa, sb, \a$3 , \b$5 , \p$30 );
   wire \$7 ;
   wire \$8 ;
   wire [8:0] \$9 ;
-  reg [1:0] a;
-  reg [1:0] \a$12 ;
-  reg [1:0] \a$18 ;
-  reg [1:0] \a$24 ;
-  input [7:0] \a$3 ;
-  wire [7:0] \a$3 ;
-  reg [1:0] b;
-  reg [1:0] \b$13 ;
-  reg [1:0] \b$19 ;
-  reg [1:0] \b$25 ;
-  input [7:0] \b$5 ;
-  wire [7:0] \b$5 ;
+  wire [1:0] a;
+  input [7:0] \a$1 ;
+  wire [7:0] \a$1 ;
+  wire [1:0] \a$12 ;
+  wire [1:0] \a$18 ;
+  wire [1:0] \a$24 ;
+  wire [1:0] b;
+  wire [1:0] \b$13 ;
+  wire [1:0] \b$19 ;
+  wire [1:0] \b$25 ;
+  input [7:0] \b$3 ;
+  wire [7:0] \b$3 ;
   wire [5:0] p;
   wire [5:0] \p$17 ;
   wire [5:0] \p$23 ;
@@ -13624,13 +7682,13 @@ module \mac_array.pe_1_0.level.u0 (pa, pb, sa, sb, \a$3 , \b$5 , \p$30 );
   wire \sa$14 ;
   wire \sa$20 ;
   wire \sa$26 ;
-  wire \sa$7 ;
+  wire \sa$5 ;
   input sb;
   wire sb;
   wire \sb$15 ;
   wire \sb$21 ;
   wire \sb$27 ;
-  wire \sb$9 ;
+  wire \sb$7 ;
   wire [9:0] t0;
   wire [9:0] t1;
   wire [9:0] t2;
@@ -13688,208 +7746,48 @@ module \mac_array.pe_1_0.level.u0 (pa, pb, sa, sb, \a$3 , \b$5 , \p$30 );
   assign \$43  = pa == 2'h3;
   assign \$44  = | { \$43 , \$42 , \$41  };
   \mac_array.pe_1_0.level.u0.u0  u0 (
-    .a(a),
-    .b(b),
+    .a(\a$1 [1:0]),
+    .b(\b$3 [1:0]),
     .p(p),
     .sa(sa),
     .sb(sb)
   );
   \mac_array.pe_1_0.level.u0.u1  u1 (
-    .a(\a$12 ),
-    .b(\b$13 ),
+    .a(\a$1 [3:2]),
+    .b(\b$3 [3:2]),
     .p(\p$17 ),
     .sa(sa),
     .sb(\sb$15 )
   );
   \mac_array.pe_1_0.level.u0.u2  u2 (
-    .a(\a$18 ),
-    .b(\b$19 ),
+    .a(\a$1 [5:4]),
+    .b(\b$3 [5:4]),
     .p(\p$23 ),
     .sa(\sa$20 ),
     .sb(sb)
   );
   \mac_array.pe_1_0.level.u0.u3  u3 (
-    .a(\a$24 ),
-    .b(\b$25 ),
+    .a(\a$1 [7:6]),
+    .b(\b$3 [7:6]),
     .p(\p$29 ),
     .sa(\sa$26 ),
     .sb(\sb$27 )
   );
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[0] = \a$3 [0];
-      default:
-          a[0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[1] = \a$3 [1];
-      default:
-          a[1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[0] = \b$5 [0];
-      default:
-          b[0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[1] = \b$5 [1];
-      default:
-          b[1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [0] = \a$3 [0];
-      4'h4, 4'h8:
-          \a$12 [0] = \a$3 [6];
-      default:
-          \a$12 [0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [1] = \a$3 [1];
-      4'h4, 4'h8:
-          \a$12 [1] = \a$3 [7];
-      default:
-          \a$12 [1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [0] = \b$5 [2];
-      default:
-          \b$13 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [1] = \b$5 [3];
-      default:
-          \b$13 [1] = \b$5 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [0] = \a$3 [2];
-      4'h0:
-          \a$18 [0] = \a$3 [4];
-      default:
-          \a$18 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [1] = \a$3 [3];
-      4'h0:
-          \a$18 [1] = \a$3 [5];
-      default:
-          \a$18 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [0] = \b$5 [6];
-      4'h4, 4'h8:
-          \b$19 [0] = \b$5 [0];
-      4'h0:
-          \b$19 [0] = \b$5 [4];
-      default:
-          \b$19 [0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [1] = \b$5 [7];
-      4'h4, 4'h8:
-          \b$19 [1] = \b$5 [1];
-      4'h0:
-          \b$19 [1] = \b$5 [5];
-      default:
-          \b$19 [1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [0] = \a$3 [2];
-      4'h4, 4'h8:
-          \a$24 [0] = \a$3 [4];
-      4'h0:
-          \a$24 [0] = \a$3 [6];
-      default:
-          \a$24 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [1] = \a$3 [3];
-      4'h4, 4'h8:
-          \a$24 [1] = \a$3 [5];
-      4'h0:
-          \a$24 [1] = \a$3 [7];
-      default:
-          \a$24 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [0] = \b$5 [4];
-      4'h4, 4'h8:
-          \b$25 [0] = \b$5 [2];
-      4'h0:
-          \b$25 [0] = \b$5 [6];
-      default:
-          \b$25 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [1] = \b$5 [5];
-      4'h4, 4'h8:
-          \b$25 [1] = \b$5 [3];
-      4'h0:
-          \b$25 [1] = \b$5 [7];
-      default:
-          \b$25 [1] = \b$5 [1];
-    endcase
-  end
-  assign \sa$7  = sa;
-  assign \sb$9  = sb;
+  assign a = \a$1 [1:0];
+  assign b = \b$3 [1:0];
+  assign \sa$5  = sa;
+  assign \sb$7  = sb;
   assign t0 = \$18 [9:0];
+  assign \a$12  = \a$1 [3:2];
+  assign \b$13  = \b$3 [3:2];
   assign \sa$14  = sa;
   assign t1 = { \$29 [8], \$29  };
+  assign \a$18  = \a$1 [5:4];
+  assign \b$19  = \b$3 [5:4];
   assign \sb$21  = sb;
   assign t2 = { \$40 [8], \$40  };
+  assign \a$24  = \a$1 [7:6];
+  assign \b$25  = \b$3 [7:6];
   assign t3 = { \p$29 [5], \p$29 [5], \p$29 [5], \p$29 [5], \p$29  };
   assign \p$30  = \$53 [9:0];
   assign \$9  = { p[5], p, 2'h0 };
@@ -13976,8 +7874,7 @@ module \mac_array.pe_1_0.level.u0.u3 (sb, p, a, b, sa);
 endmodule
 
 (* generator = "Amaranth" *)
-module \mac_array.pe_1_0.level.u1 (\p$30 , pa, pb, sa, \a$3 , \b$5 , sb);
-  reg \$auto$verilog_backend.cc:2355:dump_module$24  = 0;
+module \mac_array.pe_1_0.level.u1 (\p$30 , pa, pb, sa, \a$1 , \b$3 , sb);
   wire \$1 ;
   wire [8:0] \$10 ;
   wire [11:0] \$11 ;
@@ -14031,18 +7928,18 @@ module \mac_array.pe_1_0.level.u1 (\p$30 , pa, pb, sa, \a$3 , \b$5 , sb);
   wire \$7 ;
   wire \$8 ;
   wire [8:0] \$9 ;
-  reg [1:0] a;
-  reg [1:0] \a$12 ;
-  reg [1:0] \a$18 ;
-  reg [1:0] \a$24 ;
-  input [7:0] \a$3 ;
-  wire [7:0] \a$3 ;
-  reg [1:0] b;
-  reg [1:0] \b$13 ;
-  reg [1:0] \b$19 ;
-  reg [1:0] \b$25 ;
-  input [7:0] \b$5 ;
-  wire [7:0] \b$5 ;
+  wire [1:0] a;
+  input [7:0] \a$1 ;
+  wire [7:0] \a$1 ;
+  wire [1:0] \a$12 ;
+  wire [1:0] \a$18 ;
+  wire [1:0] \a$24 ;
+  wire [1:0] b;
+  wire [1:0] \b$13 ;
+  wire [1:0] \b$19 ;
+  wire [1:0] \b$25 ;
+  input [7:0] \b$3 ;
+  wire [7:0] \b$3 ;
   wire [5:0] p;
   wire [5:0] \p$17 ;
   wire [5:0] \p$23 ;
@@ -14058,13 +7955,13 @@ module \mac_array.pe_1_0.level.u1 (\p$30 , pa, pb, sa, \a$3 , \b$5 , sb);
   wire \sa$14 ;
   wire \sa$20 ;
   wire \sa$26 ;
-  wire \sa$7 ;
+  wire \sa$5 ;
   input sb;
   wire sb;
   wire \sb$15 ;
   wire \sb$21 ;
   wire \sb$27 ;
-  wire \sb$9 ;
+  wire \sb$7 ;
   wire [9:0] t0;
   wire [9:0] t1;
   wire [9:0] t2;
@@ -14122,208 +8019,48 @@ module \mac_array.pe_1_0.level.u1 (\p$30 , pa, pb, sa, \a$3 , \b$5 , sb);
   assign \$43  = pa == 2'h3;
   assign \$44  = | { \$43 , \$42 , \$41  };
   \mac_array.pe_1_0.level.u1.u0  u0 (
-    .a(a),
-    .b(b),
+    .a(\a$1 [1:0]),
+    .b(\b$3 [1:0]),
     .p(p),
     .sa(sa),
     .sb(sb)
   );
   \mac_array.pe_1_0.level.u1.u1  u1 (
-    .a(\a$12 ),
-    .b(\b$13 ),
+    .a(\a$1 [3:2]),
+    .b(\b$3 [3:2]),
     .p(\p$17 ),
     .sa(sa),
     .sb(\sb$15 )
   );
   \mac_array.pe_1_0.level.u1.u2  u2 (
-    .a(\a$18 ),
-    .b(\b$19 ),
+    .a(\a$1 [5:4]),
+    .b(\b$3 [5:4]),
     .p(\p$23 ),
     .sa(\sa$20 ),
     .sb(sb)
   );
   \mac_array.pe_1_0.level.u1.u3  u3 (
-    .a(\a$24 ),
-    .b(\b$25 ),
+    .a(\a$1 [7:6]),
+    .b(\b$3 [7:6]),
     .p(\p$29 ),
     .sa(\sa$26 ),
     .sb(\sb$27 )
   );
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[0] = \a$3 [0];
-      default:
-          a[0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[1] = \a$3 [1];
-      default:
-          a[1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[0] = \b$5 [0];
-      default:
-          b[0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[1] = \b$5 [1];
-      default:
-          b[1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [0] = \a$3 [0];
-      4'h4, 4'h8:
-          \a$12 [0] = \a$3 [6];
-      default:
-          \a$12 [0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [1] = \a$3 [1];
-      4'h4, 4'h8:
-          \a$12 [1] = \a$3 [7];
-      default:
-          \a$12 [1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [0] = \b$5 [2];
-      default:
-          \b$13 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [1] = \b$5 [3];
-      default:
-          \b$13 [1] = \b$5 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [0] = \a$3 [2];
-      4'h0:
-          \a$18 [0] = \a$3 [4];
-      default:
-          \a$18 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [1] = \a$3 [3];
-      4'h0:
-          \a$18 [1] = \a$3 [5];
-      default:
-          \a$18 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [0] = \b$5 [6];
-      4'h4, 4'h8:
-          \b$19 [0] = \b$5 [0];
-      4'h0:
-          \b$19 [0] = \b$5 [4];
-      default:
-          \b$19 [0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [1] = \b$5 [7];
-      4'h4, 4'h8:
-          \b$19 [1] = \b$5 [1];
-      4'h0:
-          \b$19 [1] = \b$5 [5];
-      default:
-          \b$19 [1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [0] = \a$3 [2];
-      4'h4, 4'h8:
-          \a$24 [0] = \a$3 [4];
-      4'h0:
-          \a$24 [0] = \a$3 [6];
-      default:
-          \a$24 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [1] = \a$3 [3];
-      4'h4, 4'h8:
-          \a$24 [1] = \a$3 [5];
-      4'h0:
-          \a$24 [1] = \a$3 [7];
-      default:
-          \a$24 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [0] = \b$5 [4];
-      4'h4, 4'h8:
-          \b$25 [0] = \b$5 [2];
-      4'h0:
-          \b$25 [0] = \b$5 [6];
-      default:
-          \b$25 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [1] = \b$5 [5];
-      4'h4, 4'h8:
-          \b$25 [1] = \b$5 [3];
-      4'h0:
-          \b$25 [1] = \b$5 [7];
-      default:
-          \b$25 [1] = \b$5 [1];
-    endcase
-  end
-  assign \sa$7  = sa;
-  assign \sb$9  = sb;
+  assign a = \a$1 [1:0];
+  assign b = \b$3 [1:0];
+  assign \sa$5  = sa;
+  assign \sb$7  = sb;
   assign t0 = \$18 [9:0];
+  assign \a$12  = \a$1 [3:2];
+  assign \b$13  = \b$3 [3:2];
   assign \sa$14  = sa;
   assign t1 = { \$29 [8], \$29  };
+  assign \a$18  = \a$1 [5:4];
+  assign \b$19  = \b$3 [5:4];
   assign \sb$21  = sb;
   assign t2 = { \$40 [8], \$40  };
+  assign \a$24  = \a$1 [7:6];
+  assign \b$25  = \b$3 [7:6];
   assign t3 = { \p$29 [5], \p$29 [5], \p$29 [5], \p$29 [5], \p$29  };
   assign \p$30  = \$53 [9:0];
   assign \$9  = { p[5], p, 2'h0 };
@@ -14410,8 +8147,7 @@ module \mac_array.pe_1_0.level.u1.u3 (sb, p, a, b, sa);
 endmodule
 
 (* generator = "Amaranth" *)
-module \mac_array.pe_1_0.level.u2 (\p$30 , pa, pb, sb, \a$3 , \b$5 , sa);
-  reg \$auto$verilog_backend.cc:2355:dump_module$25  = 0;
+module \mac_array.pe_1_0.level.u2 (\p$30 , pa, pb, sb, \a$1 , \b$3 , sa);
   wire \$1 ;
   wire [8:0] \$10 ;
   wire [11:0] \$11 ;
@@ -14465,18 +8201,18 @@ module \mac_array.pe_1_0.level.u2 (\p$30 , pa, pb, sb, \a$3 , \b$5 , sa);
   wire \$7 ;
   wire \$8 ;
   wire [8:0] \$9 ;
-  reg [1:0] a;
-  reg [1:0] \a$12 ;
-  reg [1:0] \a$18 ;
-  reg [1:0] \a$24 ;
-  input [7:0] \a$3 ;
-  wire [7:0] \a$3 ;
-  reg [1:0] b;
-  reg [1:0] \b$13 ;
-  reg [1:0] \b$19 ;
-  reg [1:0] \b$25 ;
-  input [7:0] \b$5 ;
-  wire [7:0] \b$5 ;
+  wire [1:0] a;
+  input [7:0] \a$1 ;
+  wire [7:0] \a$1 ;
+  wire [1:0] \a$12 ;
+  wire [1:0] \a$18 ;
+  wire [1:0] \a$24 ;
+  wire [1:0] b;
+  wire [1:0] \b$13 ;
+  wire [1:0] \b$19 ;
+  wire [1:0] \b$25 ;
+  input [7:0] \b$3 ;
+  wire [7:0] \b$3 ;
   wire [5:0] p;
   wire [5:0] \p$17 ;
   wire [5:0] \p$23 ;
@@ -14492,13 +8228,13 @@ module \mac_array.pe_1_0.level.u2 (\p$30 , pa, pb, sb, \a$3 , \b$5 , sa);
   wire \sa$14 ;
   wire \sa$20 ;
   wire \sa$26 ;
-  wire \sa$7 ;
+  wire \sa$5 ;
   input sb;
   wire sb;
   wire \sb$15 ;
   wire \sb$21 ;
   wire \sb$27 ;
-  wire \sb$9 ;
+  wire \sb$7 ;
   wire [9:0] t0;
   wire [9:0] t1;
   wire [9:0] t2;
@@ -14556,208 +8292,48 @@ module \mac_array.pe_1_0.level.u2 (\p$30 , pa, pb, sb, \a$3 , \b$5 , sa);
   assign \$43  = pa == 2'h3;
   assign \$44  = | { \$43 , \$42 , \$41  };
   \mac_array.pe_1_0.level.u2.u0  u0 (
-    .a(a),
-    .b(b),
+    .a(\a$1 [1:0]),
+    .b(\b$3 [1:0]),
     .p(p),
     .sa(sa),
     .sb(sb)
   );
   \mac_array.pe_1_0.level.u2.u1  u1 (
-    .a(\a$12 ),
-    .b(\b$13 ),
+    .a(\a$1 [3:2]),
+    .b(\b$3 [3:2]),
     .p(\p$17 ),
     .sa(sa),
     .sb(\sb$15 )
   );
   \mac_array.pe_1_0.level.u2.u2  u2 (
-    .a(\a$18 ),
-    .b(\b$19 ),
+    .a(\a$1 [5:4]),
+    .b(\b$3 [5:4]),
     .p(\p$23 ),
     .sa(\sa$20 ),
     .sb(sb)
   );
   \mac_array.pe_1_0.level.u2.u3  u3 (
-    .a(\a$24 ),
-    .b(\b$25 ),
+    .a(\a$1 [7:6]),
+    .b(\b$3 [7:6]),
     .p(\p$29 ),
     .sa(\sa$26 ),
     .sb(\sb$27 )
   );
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$25 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[0] = \a$3 [0];
-      default:
-          a[0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[1] = \a$3 [1];
-      default:
-          a[1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$25 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[0] = \b$5 [0];
-      default:
-          b[0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[1] = \b$5 [1];
-      default:
-          b[1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$25 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [0] = \a$3 [0];
-      4'h4, 4'h8:
-          \a$12 [0] = \a$3 [6];
-      default:
-          \a$12 [0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [1] = \a$3 [1];
-      4'h4, 4'h8:
-          \a$12 [1] = \a$3 [7];
-      default:
-          \a$12 [1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$25 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [0] = \b$5 [2];
-      default:
-          \b$13 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [1] = \b$5 [3];
-      default:
-          \b$13 [1] = \b$5 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$25 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [0] = \a$3 [2];
-      4'h0:
-          \a$18 [0] = \a$3 [4];
-      default:
-          \a$18 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [1] = \a$3 [3];
-      4'h0:
-          \a$18 [1] = \a$3 [5];
-      default:
-          \a$18 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$25 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [0] = \b$5 [6];
-      4'h4, 4'h8:
-          \b$19 [0] = \b$5 [0];
-      4'h0:
-          \b$19 [0] = \b$5 [4];
-      default:
-          \b$19 [0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [1] = \b$5 [7];
-      4'h4, 4'h8:
-          \b$19 [1] = \b$5 [1];
-      4'h0:
-          \b$19 [1] = \b$5 [5];
-      default:
-          \b$19 [1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$25 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [0] = \a$3 [2];
-      4'h4, 4'h8:
-          \a$24 [0] = \a$3 [4];
-      4'h0:
-          \a$24 [0] = \a$3 [6];
-      default:
-          \a$24 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [1] = \a$3 [3];
-      4'h4, 4'h8:
-          \a$24 [1] = \a$3 [5];
-      4'h0:
-          \a$24 [1] = \a$3 [7];
-      default:
-          \a$24 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$25 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [0] = \b$5 [4];
-      4'h4, 4'h8:
-          \b$25 [0] = \b$5 [2];
-      4'h0:
-          \b$25 [0] = \b$5 [6];
-      default:
-          \b$25 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [1] = \b$5 [5];
-      4'h4, 4'h8:
-          \b$25 [1] = \b$5 [3];
-      4'h0:
-          \b$25 [1] = \b$5 [7];
-      default:
-          \b$25 [1] = \b$5 [1];
-    endcase
-  end
-  assign \sa$7  = sa;
-  assign \sb$9  = sb;
+  assign a = \a$1 [1:0];
+  assign b = \b$3 [1:0];
+  assign \sa$5  = sa;
+  assign \sb$7  = sb;
   assign t0 = \$18 [9:0];
+  assign \a$12  = \a$1 [3:2];
+  assign \b$13  = \b$3 [3:2];
   assign \sa$14  = sa;
   assign t1 = { \$29 [8], \$29  };
+  assign \a$18  = \a$1 [5:4];
+  assign \b$19  = \b$3 [5:4];
   assign \sb$21  = sb;
   assign t2 = { \$40 [8], \$40  };
+  assign \a$24  = \a$1 [7:6];
+  assign \b$25  = \b$3 [7:6];
   assign t3 = { \p$29 [5], \p$29 [5], \p$29 [5], \p$29 [5], \p$29  };
   assign \p$30  = \$53 [9:0];
   assign \$9  = { p[5], p, 2'h0 };
@@ -14844,8 +8420,7 @@ module \mac_array.pe_1_0.level.u2.u3 (sb, p, a, b, sa);
 endmodule
 
 (* generator = "Amaranth" *)
-module \mac_array.pe_1_0.level.u3 (sb, \p$30 , pa, pb, \a$3 , \b$5 , sa);
-  reg \$auto$verilog_backend.cc:2355:dump_module$26  = 0;
+module \mac_array.pe_1_0.level.u3 (sb, \p$30 , pa, pb, \a$1 , \b$3 , sa);
   wire \$1 ;
   wire [8:0] \$10 ;
   wire [11:0] \$11 ;
@@ -14899,18 +8474,18 @@ module \mac_array.pe_1_0.level.u3 (sb, \p$30 , pa, pb, \a$3 , \b$5 , sa);
   wire \$7 ;
   wire \$8 ;
   wire [8:0] \$9 ;
-  reg [1:0] a;
-  reg [1:0] \a$12 ;
-  reg [1:0] \a$18 ;
-  reg [1:0] \a$24 ;
-  input [7:0] \a$3 ;
-  wire [7:0] \a$3 ;
-  reg [1:0] b;
-  reg [1:0] \b$13 ;
-  reg [1:0] \b$19 ;
-  reg [1:0] \b$25 ;
-  input [7:0] \b$5 ;
-  wire [7:0] \b$5 ;
+  wire [1:0] a;
+  input [7:0] \a$1 ;
+  wire [7:0] \a$1 ;
+  wire [1:0] \a$12 ;
+  wire [1:0] \a$18 ;
+  wire [1:0] \a$24 ;
+  wire [1:0] b;
+  wire [1:0] \b$13 ;
+  wire [1:0] \b$19 ;
+  wire [1:0] \b$25 ;
+  input [7:0] \b$3 ;
+  wire [7:0] \b$3 ;
   wire [5:0] p;
   wire [5:0] \p$17 ;
   wire [5:0] \p$23 ;
@@ -14926,13 +8501,13 @@ module \mac_array.pe_1_0.level.u3 (sb, \p$30 , pa, pb, \a$3 , \b$5 , sa);
   wire \sa$14 ;
   wire \sa$20 ;
   wire \sa$26 ;
-  wire \sa$7 ;
+  wire \sa$5 ;
   input sb;
   wire sb;
   wire \sb$15 ;
   wire \sb$21 ;
   wire \sb$27 ;
-  wire \sb$9 ;
+  wire \sb$7 ;
   wire [9:0] t0;
   wire [9:0] t1;
   wire [9:0] t2;
@@ -14990,208 +8565,48 @@ module \mac_array.pe_1_0.level.u3 (sb, \p$30 , pa, pb, \a$3 , \b$5 , sa);
   assign \$43  = pa == 2'h3;
   assign \$44  = | { \$43 , \$42 , \$41  };
   \mac_array.pe_1_0.level.u3.u0  u0 (
-    .a(a),
-    .b(b),
+    .a(\a$1 [1:0]),
+    .b(\b$3 [1:0]),
     .p(p),
     .sa(sa),
     .sb(sb)
   );
   \mac_array.pe_1_0.level.u3.u1  u1 (
-    .a(\a$12 ),
-    .b(\b$13 ),
+    .a(\a$1 [3:2]),
+    .b(\b$3 [3:2]),
     .p(\p$17 ),
     .sa(sa),
     .sb(\sb$15 )
   );
   \mac_array.pe_1_0.level.u3.u2  u2 (
-    .a(\a$18 ),
-    .b(\b$19 ),
+    .a(\a$1 [5:4]),
+    .b(\b$3 [5:4]),
     .p(\p$23 ),
     .sa(\sa$20 ),
     .sb(sb)
   );
   \mac_array.pe_1_0.level.u3.u3  u3 (
-    .a(\a$24 ),
-    .b(\b$25 ),
+    .a(\a$1 [7:6]),
+    .b(\b$3 [7:6]),
     .p(\p$29 ),
     .sa(\sa$26 ),
     .sb(\sb$27 )
   );
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$26 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[0] = \a$3 [0];
-      default:
-          a[0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[1] = \a$3 [1];
-      default:
-          a[1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$26 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[0] = \b$5 [0];
-      default:
-          b[0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[1] = \b$5 [1];
-      default:
-          b[1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$26 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [0] = \a$3 [0];
-      4'h4, 4'h8:
-          \a$12 [0] = \a$3 [6];
-      default:
-          \a$12 [0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [1] = \a$3 [1];
-      4'h4, 4'h8:
-          \a$12 [1] = \a$3 [7];
-      default:
-          \a$12 [1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$26 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [0] = \b$5 [2];
-      default:
-          \b$13 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [1] = \b$5 [3];
-      default:
-          \b$13 [1] = \b$5 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$26 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [0] = \a$3 [2];
-      4'h0:
-          \a$18 [0] = \a$3 [4];
-      default:
-          \a$18 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [1] = \a$3 [3];
-      4'h0:
-          \a$18 [1] = \a$3 [5];
-      default:
-          \a$18 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$26 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [0] = \b$5 [6];
-      4'h4, 4'h8:
-          \b$19 [0] = \b$5 [0];
-      4'h0:
-          \b$19 [0] = \b$5 [4];
-      default:
-          \b$19 [0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [1] = \b$5 [7];
-      4'h4, 4'h8:
-          \b$19 [1] = \b$5 [1];
-      4'h0:
-          \b$19 [1] = \b$5 [5];
-      default:
-          \b$19 [1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$26 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [0] = \a$3 [2];
-      4'h4, 4'h8:
-          \a$24 [0] = \a$3 [4];
-      4'h0:
-          \a$24 [0] = \a$3 [6];
-      default:
-          \a$24 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [1] = \a$3 [3];
-      4'h4, 4'h8:
-          \a$24 [1] = \a$3 [5];
-      4'h0:
-          \a$24 [1] = \a$3 [7];
-      default:
-          \a$24 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$26 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [0] = \b$5 [4];
-      4'h4, 4'h8:
-          \b$25 [0] = \b$5 [2];
-      4'h0:
-          \b$25 [0] = \b$5 [6];
-      default:
-          \b$25 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [1] = \b$5 [5];
-      4'h4, 4'h8:
-          \b$25 [1] = \b$5 [3];
-      4'h0:
-          \b$25 [1] = \b$5 [7];
-      default:
-          \b$25 [1] = \b$5 [1];
-    endcase
-  end
-  assign \sa$7  = sa;
-  assign \sb$9  = sb;
+  assign a = \a$1 [1:0];
+  assign b = \b$3 [1:0];
+  assign \sa$5  = sa;
+  assign \sb$7  = sb;
   assign t0 = \$18 [9:0];
+  assign \a$12  = \a$1 [3:2];
+  assign \b$13  = \b$3 [3:2];
   assign \sa$14  = sa;
   assign t1 = { \$29 [8], \$29  };
+  assign \a$18  = \a$1 [5:4];
+  assign \b$19  = \b$3 [5:4];
   assign \sb$21  = sb;
   assign t2 = { \$40 [8], \$40  };
+  assign \a$24  = \a$1 [7:6];
+  assign \b$25  = \b$3 [7:6];
   assign t3 = { \p$29 [5], \p$29 [5], \p$29 [5], \p$29 [5], \p$29  };
   assign \p$30  = \$53 [9:0];
   assign \$9  = { p[5], p, 2'h0 };
@@ -15308,8 +8723,8 @@ module \mac_array.pe_1_1 (pa, pb, sa, sb, a, b, p);
   assign \$3  = \$1  & \$2 ;
   assign p = \$3  ? \p$13  : 18'h00000;
   \mac_array.pe_1_1.level  level (
-    .\a$3 (a),
-    .\b$5 (b),
+    .\a$1 (a),
+    .\b$3 (b),
     .\p$38 (\p$13 ),
     .pa(pa),
     .pb(pb),
@@ -15325,8 +8740,7 @@ module \mac_array.pe_1_1 (pa, pb, sa, sb, a, b, p);
 endmodule
 
 (* generator = "Amaranth" *)
-module \mac_array.pe_1_1.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
-  reg \$auto$verilog_backend.cc:2355:dump_module$27  = 0;
+module \mac_array.pe_1_1.level (pa, pb, sa, sb, \a$1 , \b$3 , \p$38 );
   wire \$1 ;
   wire \$10 ;
   wire \$11 ;
@@ -15371,18 +8785,18 @@ module \mac_array.pe_1_1.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
   wire [16:0] \$7 ;
   wire [16:0] \$8 ;
   wire [23:0] \$9 ;
-  reg [7:0] a;
-  reg [7:0] \a$14 ;
-  reg [7:0] \a$22 ;
-  input [31:0] \a$3 ;
-  wire [31:0] \a$3 ;
-  reg [7:0] \a$30 ;
-  reg [7:0] b;
-  reg [7:0] \b$15 ;
-  reg [7:0] \b$23 ;
-  reg [7:0] \b$31 ;
-  input [31:0] \b$5 ;
-  wire [31:0] \b$5 ;
+  wire [7:0] a;
+  input [31:0] \a$1 ;
+  wire [31:0] \a$1 ;
+  wire [7:0] \a$14 ;
+  wire [7:0] \a$22 ;
+  wire [7:0] \a$30 ;
+  wire [7:0] b;
+  wire [7:0] \b$15 ;
+  wire [7:0] \b$23 ;
+  input [31:0] \b$3 ;
+  wire [31:0] \b$3 ;
+  wire [7:0] \b$31 ;
   wire [9:0] p;
   wire [9:0] \p$21 ;
   wire [9:0] \p$29 ;
@@ -15394,7 +8808,7 @@ module \mac_array.pe_1_1.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
   wire [1:0] \pa$16 ;
   wire [1:0] \pa$24 ;
   wire [1:0] \pa$32 ;
-  wire [1:0] \pa$6 ;
+  wire [1:0] \pa$5 ;
   input [1:0] pb;
   wire [1:0] pb;
   wire [1:0] \pb$17 ;
@@ -15461,8 +8875,8 @@ module \mac_array.pe_1_1.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
   assign \$43  = $signed(\$33 ) + $signed(\p$37 );
   assign \$44  = $signed(\$42 ) + $signed(\$43 );
   \mac_array.pe_1_1.level.u0  u0 (
-    .\a$3 (a),
-    .\b$5 (b),
+    .\a$1 (\a$1 [7:0]),
+    .\b$3 (\b$3 [7:0]),
     .\p$30 (p),
     .pa(pa),
     .pb(pb),
@@ -15470,8 +8884,8 @@ module \mac_array.pe_1_1.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
     .sb(sb)
   );
   \mac_array.pe_1_1.level.u1  u1 (
-    .\a$3 (\a$14 ),
-    .\b$5 (\b$15 ),
+    .\a$1 (\a$1 [15:8]),
+    .\b$3 (\b$3 [15:8]),
     .\p$30 (\p$21 ),
     .pa(pa),
     .pb(pb),
@@ -15479,8 +8893,8 @@ module \mac_array.pe_1_1.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
     .sb(\sb$19 )
   );
   \mac_array.pe_1_1.level.u2  u2 (
-    .\a$3 (\a$22 ),
-    .\b$5 (\b$23 ),
+    .\a$1 (\a$1 [23:16]),
+    .\b$3 (\b$3 [23:16]),
     .\p$30 (\p$29 ),
     .pa(pa),
     .pb(pb),
@@ -15488,707 +8902,35 @@ module \mac_array.pe_1_1.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
     .sb(sb)
   );
   \mac_array.pe_1_1.level.u3  u3 (
-    .\a$3 (\a$30 ),
-    .\b$5 (\b$31 ),
+    .\a$1 (\a$1 [31:24]),
+    .\b$3 (\b$3 [31:24]),
     .\p$30 (\p$37 ),
     .pa(pa),
     .pb(pb),
     .sa(\sa$34 ),
     .sb(\sb$35 )
   );
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$31 [0] = \b$5 [12];
-      4'h8, 4'h9:
-          \b$31 [0] = \b$5 [4];
-      4'h2:
-          \b$31 [0] = \b$5 [16];
-      4'h6:
-          \b$31 [0] = \b$5 [8];
-      4'ha:
-          \b$31 [0] = \b$5 [0];
-      default:
-          \b$31 [0] = \b$5 [24];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$31 [1] = \b$5 [13];
-      4'h8, 4'h9:
-          \b$31 [1] = \b$5 [5];
-      4'h2:
-          \b$31 [1] = \b$5 [17];
-      4'h6:
-          \b$31 [1] = \b$5 [9];
-      4'ha:
-          \b$31 [1] = \b$5 [1];
-      default:
-          \b$31 [1] = \b$5 [25];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$31 [2] = \b$5 [14];
-      4'h8, 4'h9:
-          \b$31 [2] = \b$5 [6];
-      4'h2:
-          \b$31 [2] = \b$5 [18];
-      4'h6:
-          \b$31 [2] = \b$5 [10];
-      4'ha:
-          \b$31 [2] = \b$5 [2];
-      default:
-          \b$31 [2] = \b$5 [26];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$31 [3] = \b$5 [15];
-      4'h8, 4'h9:
-          \b$31 [3] = \b$5 [7];
-      4'h2:
-          \b$31 [3] = \b$5 [19];
-      4'h6:
-          \b$31 [3] = \b$5 [11];
-      4'ha:
-          \b$31 [3] = \b$5 [3];
-      default:
-          \b$31 [3] = \b$5 [27];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$31 [4] = \b$5 [28];
-      4'h2:
-          \b$31 [4] = \b$5 [24];
-      default:
-          \b$31 [4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$31 [5] = \b$5 [29];
-      4'h2:
-          \b$31 [5] = \b$5 [25];
-      default:
-          \b$31 [5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$31 [6] = \b$5 [30];
-      4'h2:
-          \b$31 [6] = \b$5 [26];
-      default:
-          \b$31 [6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$31 [7] = \b$5 [31];
-      4'h2:
-          \b$31 [7] = \b$5 [27];
-      default:
-          \b$31 [7] = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h8, 4'h9, 4'ha:
-          a[0] = \a$3 [4];
-      default:
-          a[0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h8, 4'h9, 4'ha:
-          a[1] = \a$3 [5];
-      default:
-          a[1] = \a$3 [1];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h8, 4'h9, 4'ha:
-          a[2] = \a$3 [6];
-      default:
-          a[2] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h8, 4'h9, 4'ha:
-          a[3] = \a$3 [7];
-      default:
-          a[3] = \a$3 [3];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          a[4] = \a$3 [4];
-      4'h8:
-          a[4] = \a$3 [12];
-      default:
-          a[4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          a[5] = \a$3 [5];
-      4'h8:
-          a[5] = \a$3 [13];
-      default:
-          a[5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          a[6] = \a$3 [6];
-      4'h8:
-          a[6] = \a$3 [14];
-      default:
-          a[6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          a[7] = \a$3 [7];
-      4'h8:
-          a[7] = \a$3 [15];
-      default:
-          a[7] = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          b[0] = \b$5 [4];
-      default:
-          b[0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          b[1] = \b$5 [5];
-      default:
-          b[1] = \b$5 [1];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          b[2] = \b$5 [6];
-      default:
-          b[2] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          b[3] = \b$5 [7];
-      default:
-          b[3] = \b$5 [3];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          b[4] = \b$5 [4];
-      4'h2:
-          b[4] = \b$5 [12];
-      default:
-          b[4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          b[5] = \b$5 [5];
-      4'h2:
-          b[5] = \b$5 [13];
-      default:
-          b[5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          b[6] = \b$5 [6];
-      4'h2:
-          b[6] = \b$5 [14];
-      default:
-          b[6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          b[7] = \b$5 [7];
-      4'h2:
-          b[7] = \b$5 [15];
-      default:
-          b[7] = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [0] = \a$3 [8];
-      4'h2, 4'h6:
-          \a$14 [0] = \a$3 [0];
-      4'h8:
-          \a$14 [0] = \a$3 [20];
-      4'h9:
-          \a$14 [0] = \a$3 [12];
-      default:
-          \a$14 [0] = \a$3 [4];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [1] = \a$3 [9];
-      4'h2, 4'h6:
-          \a$14 [1] = \a$3 [1];
-      4'h8:
-          \a$14 [1] = \a$3 [21];
-      4'h9:
-          \a$14 [1] = \a$3 [13];
-      default:
-          \a$14 [1] = \a$3 [5];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [2] = \a$3 [10];
-      4'h2, 4'h6:
-          \a$14 [2] = \a$3 [2];
-      4'h8:
-          \a$14 [2] = \a$3 [22];
-      4'h9:
-          \a$14 [2] = \a$3 [14];
-      default:
-          \a$14 [2] = \a$3 [6];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [3] = \a$3 [11];
-      4'h2, 4'h6:
-          \a$14 [3] = \a$3 [3];
-      4'h8:
-          \a$14 [3] = \a$3 [23];
-      4'h9:
-          \a$14 [3] = \a$3 [15];
-      default:
-          \a$14 [3] = \a$3 [7];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [4] = \a$3 [12];
-      4'h8:
-          \a$14 [4] = \a$3 [28];
-      default:
-          \a$14 [4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [5] = \a$3 [13];
-      4'h8:
-          \a$14 [5] = \a$3 [29];
-      default:
-          \a$14 [5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [6] = \a$3 [14];
-      4'h8:
-          \a$14 [6] = \a$3 [30];
-      default:
-          \a$14 [6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [7] = \a$3 [15];
-      4'h8:
-          \a$14 [7] = \a$3 [31];
-      default:
-          \a$14 [7] = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          \b$15 [0] = \b$5 [0];
-      4'h0, 4'h1:
-          \b$15 [0] = \b$5 [8];
-      default:
-          \b$15 [0] = \b$5 [4];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          \b$15 [1] = \b$5 [1];
-      4'h0, 4'h1:
-          \b$15 [1] = \b$5 [9];
-      default:
-          \b$15 [1] = \b$5 [5];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          \b$15 [2] = \b$5 [2];
-      4'h0, 4'h1:
-          \b$15 [2] = \b$5 [10];
-      default:
-          \b$15 [2] = \b$5 [6];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          \b$15 [3] = \b$5 [3];
-      4'h0, 4'h1:
-          \b$15 [3] = \b$5 [11];
-      default:
-          \b$15 [3] = \b$5 [7];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$15 [4] = \b$5 [12];
-      4'h2:
-          \b$15 [4] = \b$5 [8];
-      default:
-          \b$15 [4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$15 [5] = \b$5 [13];
-      4'h2:
-          \b$15 [5] = \b$5 [9];
-      default:
-          \b$15 [5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$15 [6] = \b$5 [14];
-      4'h2:
-          \b$15 [6] = \b$5 [10];
-      default:
-          \b$15 [6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$15 [7] = \b$5 [15];
-      4'h2:
-          \b$15 [7] = \b$5 [11];
-      default:
-          \b$15 [7] = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [0] = \a$3 [16];
-      4'h1, 4'h5:
-          \a$22 [0] = \a$3 [8];
-      4'h2, 4'h6:
-          \a$22 [0] = \a$3 [4];
-      default:
-          \a$22 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [1] = \a$3 [17];
-      4'h1, 4'h5:
-          \a$22 [1] = \a$3 [9];
-      4'h2, 4'h6:
-          \a$22 [1] = \a$3 [5];
-      default:
-          \a$22 [1] = \a$3 [1];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [2] = \a$3 [18];
-      4'h1, 4'h5:
-          \a$22 [2] = \a$3 [10];
-      4'h2, 4'h6:
-          \a$22 [2] = \a$3 [6];
-      default:
-          \a$22 [2] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [3] = \a$3 [19];
-      4'h1, 4'h5:
-          \a$22 [3] = \a$3 [11];
-      4'h2, 4'h6:
-          \a$22 [3] = \a$3 [7];
-      default:
-          \a$22 [3] = \a$3 [3];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [4] = \a$3 [20];
-      4'h8:
-          \a$22 [4] = \a$3 [8];
-      default:
-          \a$22 [4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [5] = \a$3 [21];
-      4'h8:
-          \a$22 [5] = \a$3 [9];
-      default:
-          \a$22 [5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [6] = \a$3 [22];
-      4'h8:
-          \a$22 [6] = \a$3 [10];
-      default:
-          \a$22 [6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [7] = \a$3 [23];
-      4'h8:
-          \a$22 [7] = \a$3 [11];
-      default:
-          \a$22 [7] = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$23 [0] = \b$5 [8];
-      4'h8, 4'h9:
-          \b$23 [0] = \b$5 [0];
-      4'h2:
-          \b$23 [0] = \b$5 [20];
-      4'h6:
-          \b$23 [0] = \b$5 [12];
-      4'ha:
-          \b$23 [0] = \b$5 [4];
-      default:
-          \b$23 [0] = \b$5 [16];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$23 [1] = \b$5 [9];
-      4'h8, 4'h9:
-          \b$23 [1] = \b$5 [1];
-      4'h2:
-          \b$23 [1] = \b$5 [21];
-      4'h6:
-          \b$23 [1] = \b$5 [13];
-      4'ha:
-          \b$23 [1] = \b$5 [5];
-      default:
-          \b$23 [1] = \b$5 [17];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$23 [2] = \b$5 [10];
-      4'h8, 4'h9:
-          \b$23 [2] = \b$5 [2];
-      4'h2:
-          \b$23 [2] = \b$5 [22];
-      4'h6:
-          \b$23 [2] = \b$5 [14];
-      4'ha:
-          \b$23 [2] = \b$5 [6];
-      default:
-          \b$23 [2] = \b$5 [18];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$23 [3] = \b$5 [11];
-      4'h8, 4'h9:
-          \b$23 [3] = \b$5 [3];
-      4'h2:
-          \b$23 [3] = \b$5 [23];
-      4'h6:
-          \b$23 [3] = \b$5 [15];
-      4'ha:
-          \b$23 [3] = \b$5 [7];
-      default:
-          \b$23 [3] = \b$5 [19];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$23 [4] = \b$5 [20];
-      4'h2:
-          \b$23 [4] = \b$5 [28];
-      default:
-          \b$23 [4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$23 [5] = \b$5 [21];
-      4'h2:
-          \b$23 [5] = \b$5 [29];
-      default:
-          \b$23 [5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$23 [6] = \b$5 [22];
-      4'h2:
-          \b$23 [6] = \b$5 [30];
-      default:
-          \b$23 [6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$23 [7] = \b$5 [23];
-      4'h2:
-          \b$23 [7] = \b$5 [31];
-      default:
-          \b$23 [7] = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h5:
-          \a$30 [0] = \a$3 [12];
-      4'h2, 4'h6:
-          \a$30 [0] = \a$3 [4];
-      4'h8:
-          \a$30 [0] = \a$3 [16];
-      4'h9:
-          \a$30 [0] = \a$3 [8];
-      4'ha:
-          \a$30 [0] = \a$3 [0];
-      default:
-          \a$30 [0] = \a$3 [24];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h5:
-          \a$30 [1] = \a$3 [13];
-      4'h2, 4'h6:
-          \a$30 [1] = \a$3 [5];
-      4'h8:
-          \a$30 [1] = \a$3 [17];
-      4'h9:
-          \a$30 [1] = \a$3 [9];
-      4'ha:
-          \a$30 [1] = \a$3 [1];
-      default:
-          \a$30 [1] = \a$3 [25];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h5:
-          \a$30 [2] = \a$3 [14];
-      4'h2, 4'h6:
-          \a$30 [2] = \a$3 [6];
-      4'h8:
-          \a$30 [2] = \a$3 [18];
-      4'h9:
-          \a$30 [2] = \a$3 [10];
-      4'ha:
-          \a$30 [2] = \a$3 [2];
-      default:
-          \a$30 [2] = \a$3 [26];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h5:
-          \a$30 [3] = \a$3 [15];
-      4'h2, 4'h6:
-          \a$30 [3] = \a$3 [7];
-      4'h8:
-          \a$30 [3] = \a$3 [19];
-      4'h9:
-          \a$30 [3] = \a$3 [11];
-      4'ha:
-          \a$30 [3] = \a$3 [3];
-      default:
-          \a$30 [3] = \a$3 [27];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$30 [4] = \a$3 [28];
-      4'h8:
-          \a$30 [4] = \a$3 [24];
-      default:
-          \a$30 [4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$30 [5] = \a$3 [29];
-      4'h8:
-          \a$30 [5] = \a$3 [25];
-      default:
-          \a$30 [5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$30 [6] = \a$3 [30];
-      4'h8:
-          \a$30 [6] = \a$3 [26];
-      default:
-          \a$30 [6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$30 [7] = \a$3 [31];
-      4'h8:
-          \a$30 [7] = \a$3 [27];
-      default:
-          \a$30 [7] = 1'h0;
-    endcase
-  end
-  assign \pa$6  = pa;
+  assign a = \a$1 [7:0];
+  assign b = \b$3 [7:0];
+  assign \pa$5  = pa;
   assign \pb$7  = pb;
   assign \sa$9  = sa;
   assign \sb$11  = sb;
   assign t0 = \$15 [17:0];
+  assign \a$14  = \a$1 [15:8];
+  assign \b$15  = \b$3 [15:8];
   assign \pa$16  = pa;
   assign \pb$17  = pb;
   assign \sa$18  = sa;
   assign t1 = { \$24 [16], \$24  };
+  assign \a$22  = \a$1 [23:16];
+  assign \b$23  = \b$3 [23:16];
   assign \pa$24  = pa;
   assign \pb$25  = pb;
   assign \sb$27  = sb;
   assign t2 = { \$33 [16], \$33  };
+  assign \a$30  = \a$1 [31:24];
+  assign \b$31  = \b$3 [31:24];
   assign \pa$32  = pa;
   assign \pb$33  = pb;
   assign t3 = { \p$37 [9], \p$37 [9], \p$37 [9], \p$37 [9], \p$37 [9], \p$37 [9], \p$37 [9], \p$37 [9], \p$37  };
@@ -16201,8 +8943,7 @@ module \mac_array.pe_1_1.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
 endmodule
 
 (* generator = "Amaranth" *)
-module \mac_array.pe_1_1.level.u0 (pa, pb, sa, sb, \a$3 , \b$5 , \p$30 );
-  reg \$auto$verilog_backend.cc:2355:dump_module$28  = 0;
+module \mac_array.pe_1_1.level.u0 (pa, pb, sa, sb, \a$1 , \b$3 , \p$30 );
   wire \$1 ;
   wire [8:0] \$10 ;
   wire [11:0] \$11 ;
@@ -16256,18 +8997,18 @@ module \mac_array.pe_1_1.level.u0 (pa, pb, sa, sb, \a$3 , \b$5 , \p$30 );
   wire \$7 ;
   wire \$8 ;
   wire [8:0] \$9 ;
-  reg [1:0] a;
-  reg [1:0] \a$12 ;
-  reg [1:0] \a$18 ;
-  reg [1:0] \a$24 ;
-  input [7:0] \a$3 ;
-  wire [7:0] \a$3 ;
-  reg [1:0] b;
-  reg [1:0] \b$13 ;
-  reg [1:0] \b$19 ;
-  reg [1:0] \b$25 ;
-  input [7:0] \b$5 ;
-  wire [7:0] \b$5 ;
+  wire [1:0] a;
+  input [7:0] \a$1 ;
+  wire [7:0] \a$1 ;
+  wire [1:0] \a$12 ;
+  wire [1:0] \a$18 ;
+  wire [1:0] \a$24 ;
+  wire [1:0] b;
+  wire [1:0] \b$13 ;
+  wire [1:0] \b$19 ;
+  wire [1:0] \b$25 ;
+  input [7:0] \b$3 ;
+  wire [7:0] \b$3 ;
   wire [5:0] p;
   wire [5:0] \p$17 ;
   wire [5:0] \p$23 ;
@@ -16283,13 +9024,13 @@ module \mac_array.pe_1_1.level.u0 (pa, pb, sa, sb, \a$3 , \b$5 , \p$30 );
   wire \sa$14 ;
   wire \sa$20 ;
   wire \sa$26 ;
-  wire \sa$7 ;
+  wire \sa$5 ;
   input sb;
   wire sb;
   wire \sb$15 ;
   wire \sb$21 ;
   wire \sb$27 ;
-  wire \sb$9 ;
+  wire \sb$7 ;
   wire [9:0] t0;
   wire [9:0] t1;
   wire [9:0] t2;
@@ -16347,208 +9088,48 @@ module \mac_array.pe_1_1.level.u0 (pa, pb, sa, sb, \a$3 , \b$5 , \p$30 );
   assign \$43  = pa == 2'h3;
   assign \$44  = | { \$43 , \$42 , \$41  };
   \mac_array.pe_1_1.level.u0.u0  u0 (
-    .a(a),
-    .b(b),
+    .a(\a$1 [1:0]),
+    .b(\b$3 [1:0]),
     .p(p),
     .sa(sa),
     .sb(sb)
   );
   \mac_array.pe_1_1.level.u0.u1  u1 (
-    .a(\a$12 ),
-    .b(\b$13 ),
+    .a(\a$1 [3:2]),
+    .b(\b$3 [3:2]),
     .p(\p$17 ),
     .sa(sa),
     .sb(\sb$15 )
   );
   \mac_array.pe_1_1.level.u0.u2  u2 (
-    .a(\a$18 ),
-    .b(\b$19 ),
+    .a(\a$1 [5:4]),
+    .b(\b$3 [5:4]),
     .p(\p$23 ),
     .sa(\sa$20 ),
     .sb(sb)
   );
   \mac_array.pe_1_1.level.u0.u3  u3 (
-    .a(\a$24 ),
-    .b(\b$25 ),
+    .a(\a$1 [7:6]),
+    .b(\b$3 [7:6]),
     .p(\p$29 ),
     .sa(\sa$26 ),
     .sb(\sb$27 )
   );
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$28 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[0] = \a$3 [0];
-      default:
-          a[0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[1] = \a$3 [1];
-      default:
-          a[1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$28 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[0] = \b$5 [0];
-      default:
-          b[0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[1] = \b$5 [1];
-      default:
-          b[1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$28 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [0] = \a$3 [0];
-      4'h4, 4'h8:
-          \a$12 [0] = \a$3 [6];
-      default:
-          \a$12 [0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [1] = \a$3 [1];
-      4'h4, 4'h8:
-          \a$12 [1] = \a$3 [7];
-      default:
-          \a$12 [1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$28 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [0] = \b$5 [2];
-      default:
-          \b$13 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [1] = \b$5 [3];
-      default:
-          \b$13 [1] = \b$5 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$28 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [0] = \a$3 [2];
-      4'h0:
-          \a$18 [0] = \a$3 [4];
-      default:
-          \a$18 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [1] = \a$3 [3];
-      4'h0:
-          \a$18 [1] = \a$3 [5];
-      default:
-          \a$18 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$28 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [0] = \b$5 [6];
-      4'h4, 4'h8:
-          \b$19 [0] = \b$5 [0];
-      4'h0:
-          \b$19 [0] = \b$5 [4];
-      default:
-          \b$19 [0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [1] = \b$5 [7];
-      4'h4, 4'h8:
-          \b$19 [1] = \b$5 [1];
-      4'h0:
-          \b$19 [1] = \b$5 [5];
-      default:
-          \b$19 [1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$28 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [0] = \a$3 [2];
-      4'h4, 4'h8:
-          \a$24 [0] = \a$3 [4];
-      4'h0:
-          \a$24 [0] = \a$3 [6];
-      default:
-          \a$24 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [1] = \a$3 [3];
-      4'h4, 4'h8:
-          \a$24 [1] = \a$3 [5];
-      4'h0:
-          \a$24 [1] = \a$3 [7];
-      default:
-          \a$24 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$28 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [0] = \b$5 [4];
-      4'h4, 4'h8:
-          \b$25 [0] = \b$5 [2];
-      4'h0:
-          \b$25 [0] = \b$5 [6];
-      default:
-          \b$25 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [1] = \b$5 [5];
-      4'h4, 4'h8:
-          \b$25 [1] = \b$5 [3];
-      4'h0:
-          \b$25 [1] = \b$5 [7];
-      default:
-          \b$25 [1] = \b$5 [1];
-    endcase
-  end
-  assign \sa$7  = sa;
-  assign \sb$9  = sb;
+  assign a = \a$1 [1:0];
+  assign b = \b$3 [1:0];
+  assign \sa$5  = sa;
+  assign \sb$7  = sb;
   assign t0 = \$18 [9:0];
+  assign \a$12  = \a$1 [3:2];
+  assign \b$13  = \b$3 [3:2];
   assign \sa$14  = sa;
   assign t1 = { \$29 [8], \$29  };
+  assign \a$18  = \a$1 [5:4];
+  assign \b$19  = \b$3 [5:4];
   assign \sb$21  = sb;
   assign t2 = { \$40 [8], \$40  };
+  assign \a$24  = \a$1 [7:6];
+  assign \b$25  = \b$3 [7:6];
   assign t3 = { \p$29 [5], \p$29 [5], \p$29 [5], \p$29 [5], \p$29  };
   assign \p$30  = \$53 [9:0];
   assign \$9  = { p[5], p, 2'h0 };
@@ -16635,8 +9216,7 @@ module \mac_array.pe_1_1.level.u0.u3 (sb, p, a, b, sa);
 endmodule
 
 (* generator = "Amaranth" *)
-module \mac_array.pe_1_1.level.u1 (\p$30 , pa, pb, sa, \a$3 , \b$5 , sb);
-  reg \$auto$verilog_backend.cc:2355:dump_module$29  = 0;
+module \mac_array.pe_1_1.level.u1 (\p$30 , pa, pb, sa, \a$1 , \b$3 , sb);
   wire \$1 ;
   wire [8:0] \$10 ;
   wire [11:0] \$11 ;
@@ -16690,18 +9270,18 @@ module \mac_array.pe_1_1.level.u1 (\p$30 , pa, pb, sa, \a$3 , \b$5 , sb);
   wire \$7 ;
   wire \$8 ;
   wire [8:0] \$9 ;
-  reg [1:0] a;
-  reg [1:0] \a$12 ;
-  reg [1:0] \a$18 ;
-  reg [1:0] \a$24 ;
-  input [7:0] \a$3 ;
-  wire [7:0] \a$3 ;
-  reg [1:0] b;
-  reg [1:0] \b$13 ;
-  reg [1:0] \b$19 ;
-  reg [1:0] \b$25 ;
-  input [7:0] \b$5 ;
-  wire [7:0] \b$5 ;
+  wire [1:0] a;
+  input [7:0] \a$1 ;
+  wire [7:0] \a$1 ;
+  wire [1:0] \a$12 ;
+  wire [1:0] \a$18 ;
+  wire [1:0] \a$24 ;
+  wire [1:0] b;
+  wire [1:0] \b$13 ;
+  wire [1:0] \b$19 ;
+  wire [1:0] \b$25 ;
+  input [7:0] \b$3 ;
+  wire [7:0] \b$3 ;
   wire [5:0] p;
   wire [5:0] \p$17 ;
   wire [5:0] \p$23 ;
@@ -16717,13 +9297,13 @@ module \mac_array.pe_1_1.level.u1 (\p$30 , pa, pb, sa, \a$3 , \b$5 , sb);
   wire \sa$14 ;
   wire \sa$20 ;
   wire \sa$26 ;
-  wire \sa$7 ;
+  wire \sa$5 ;
   input sb;
   wire sb;
   wire \sb$15 ;
   wire \sb$21 ;
   wire \sb$27 ;
-  wire \sb$9 ;
+  wire \sb$7 ;
   wire [9:0] t0;
   wire [9:0] t1;
   wire [9:0] t2;
@@ -16781,208 +9361,48 @@ module \mac_array.pe_1_1.level.u1 (\p$30 , pa, pb, sa, \a$3 , \b$5 , sb);
   assign \$43  = pa == 2'h3;
   assign \$44  = | { \$43 , \$42 , \$41  };
   \mac_array.pe_1_1.level.u1.u0  u0 (
-    .a(a),
-    .b(b),
+    .a(\a$1 [1:0]),
+    .b(\b$3 [1:0]),
     .p(p),
     .sa(sa),
     .sb(sb)
   );
   \mac_array.pe_1_1.level.u1.u1  u1 (
-    .a(\a$12 ),
-    .b(\b$13 ),
+    .a(\a$1 [3:2]),
+    .b(\b$3 [3:2]),
     .p(\p$17 ),
     .sa(sa),
     .sb(\sb$15 )
   );
   \mac_array.pe_1_1.level.u1.u2  u2 (
-    .a(\a$18 ),
-    .b(\b$19 ),
+    .a(\a$1 [5:4]),
+    .b(\b$3 [5:4]),
     .p(\p$23 ),
     .sa(\sa$20 ),
     .sb(sb)
   );
   \mac_array.pe_1_1.level.u1.u3  u3 (
-    .a(\a$24 ),
-    .b(\b$25 ),
+    .a(\a$1 [7:6]),
+    .b(\b$3 [7:6]),
     .p(\p$29 ),
     .sa(\sa$26 ),
     .sb(\sb$27 )
   );
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[0] = \a$3 [0];
-      default:
-          a[0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[1] = \a$3 [1];
-      default:
-          a[1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[0] = \b$5 [0];
-      default:
-          b[0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[1] = \b$5 [1];
-      default:
-          b[1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [0] = \a$3 [0];
-      4'h4, 4'h8:
-          \a$12 [0] = \a$3 [6];
-      default:
-          \a$12 [0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [1] = \a$3 [1];
-      4'h4, 4'h8:
-          \a$12 [1] = \a$3 [7];
-      default:
-          \a$12 [1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [0] = \b$5 [2];
-      default:
-          \b$13 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [1] = \b$5 [3];
-      default:
-          \b$13 [1] = \b$5 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [0] = \a$3 [2];
-      4'h0:
-          \a$18 [0] = \a$3 [4];
-      default:
-          \a$18 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [1] = \a$3 [3];
-      4'h0:
-          \a$18 [1] = \a$3 [5];
-      default:
-          \a$18 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [0] = \b$5 [6];
-      4'h4, 4'h8:
-          \b$19 [0] = \b$5 [0];
-      4'h0:
-          \b$19 [0] = \b$5 [4];
-      default:
-          \b$19 [0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [1] = \b$5 [7];
-      4'h4, 4'h8:
-          \b$19 [1] = \b$5 [1];
-      4'h0:
-          \b$19 [1] = \b$5 [5];
-      default:
-          \b$19 [1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [0] = \a$3 [2];
-      4'h4, 4'h8:
-          \a$24 [0] = \a$3 [4];
-      4'h0:
-          \a$24 [0] = \a$3 [6];
-      default:
-          \a$24 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [1] = \a$3 [3];
-      4'h4, 4'h8:
-          \a$24 [1] = \a$3 [5];
-      4'h0:
-          \a$24 [1] = \a$3 [7];
-      default:
-          \a$24 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [0] = \b$5 [4];
-      4'h4, 4'h8:
-          \b$25 [0] = \b$5 [2];
-      4'h0:
-          \b$25 [0] = \b$5 [6];
-      default:
-          \b$25 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [1] = \b$5 [5];
-      4'h4, 4'h8:
-          \b$25 [1] = \b$5 [3];
-      4'h0:
-          \b$25 [1] = \b$5 [7];
-      default:
-          \b$25 [1] = \b$5 [1];
-    endcase
-  end
-  assign \sa$7  = sa;
-  assign \sb$9  = sb;
+  assign a = \a$1 [1:0];
+  assign b = \b$3 [1:0];
+  assign \sa$5  = sa;
+  assign \sb$7  = sb;
   assign t0 = \$18 [9:0];
+  assign \a$12  = \a$1 [3:2];
+  assign \b$13  = \b$3 [3:2];
   assign \sa$14  = sa;
   assign t1 = { \$29 [8], \$29  };
+  assign \a$18  = \a$1 [5:4];
+  assign \b$19  = \b$3 [5:4];
   assign \sb$21  = sb;
   assign t2 = { \$40 [8], \$40  };
+  assign \a$24  = \a$1 [7:6];
+  assign \b$25  = \b$3 [7:6];
   assign t3 = { \p$29 [5], \p$29 [5], \p$29 [5], \p$29 [5], \p$29  };
   assign \p$30  = \$53 [9:0];
   assign \$9  = { p[5], p, 2'h0 };
@@ -17069,8 +9489,7 @@ module \mac_array.pe_1_1.level.u1.u3 (sb, p, a, b, sa);
 endmodule
 
 (* generator = "Amaranth" *)
-module \mac_array.pe_1_1.level.u2 (\p$30 , pa, pb, sb, \a$3 , \b$5 , sa);
-  reg \$auto$verilog_backend.cc:2355:dump_module$30  = 0;
+module \mac_array.pe_1_1.level.u2 (\p$30 , pa, pb, sb, \a$1 , \b$3 , sa);
   wire \$1 ;
   wire [8:0] \$10 ;
   wire [11:0] \$11 ;
@@ -17124,18 +9543,18 @@ module \mac_array.pe_1_1.level.u2 (\p$30 , pa, pb, sb, \a$3 , \b$5 , sa);
   wire \$7 ;
   wire \$8 ;
   wire [8:0] \$9 ;
-  reg [1:0] a;
-  reg [1:0] \a$12 ;
-  reg [1:0] \a$18 ;
-  reg [1:0] \a$24 ;
-  input [7:0] \a$3 ;
-  wire [7:0] \a$3 ;
-  reg [1:0] b;
-  reg [1:0] \b$13 ;
-  reg [1:0] \b$19 ;
-  reg [1:0] \b$25 ;
-  input [7:0] \b$5 ;
-  wire [7:0] \b$5 ;
+  wire [1:0] a;
+  input [7:0] \a$1 ;
+  wire [7:0] \a$1 ;
+  wire [1:0] \a$12 ;
+  wire [1:0] \a$18 ;
+  wire [1:0] \a$24 ;
+  wire [1:0] b;
+  wire [1:0] \b$13 ;
+  wire [1:0] \b$19 ;
+  wire [1:0] \b$25 ;
+  input [7:0] \b$3 ;
+  wire [7:0] \b$3 ;
   wire [5:0] p;
   wire [5:0] \p$17 ;
   wire [5:0] \p$23 ;
@@ -17151,13 +9570,13 @@ module \mac_array.pe_1_1.level.u2 (\p$30 , pa, pb, sb, \a$3 , \b$5 , sa);
   wire \sa$14 ;
   wire \sa$20 ;
   wire \sa$26 ;
-  wire \sa$7 ;
+  wire \sa$5 ;
   input sb;
   wire sb;
   wire \sb$15 ;
   wire \sb$21 ;
   wire \sb$27 ;
-  wire \sb$9 ;
+  wire \sb$7 ;
   wire [9:0] t0;
   wire [9:0] t1;
   wire [9:0] t2;
@@ -17215,208 +9634,48 @@ module \mac_array.pe_1_1.level.u2 (\p$30 , pa, pb, sb, \a$3 , \b$5 , sa);
   assign \$43  = pa == 2'h3;
   assign \$44  = | { \$43 , \$42 , \$41  };
   \mac_array.pe_1_1.level.u2.u0  u0 (
-    .a(a),
-    .b(b),
+    .a(\a$1 [1:0]),
+    .b(\b$3 [1:0]),
     .p(p),
     .sa(sa),
     .sb(sb)
   );
   \mac_array.pe_1_1.level.u2.u1  u1 (
-    .a(\a$12 ),
-    .b(\b$13 ),
+    .a(\a$1 [3:2]),
+    .b(\b$3 [3:2]),
     .p(\p$17 ),
     .sa(sa),
     .sb(\sb$15 )
   );
   \mac_array.pe_1_1.level.u2.u2  u2 (
-    .a(\a$18 ),
-    .b(\b$19 ),
+    .a(\a$1 [5:4]),
+    .b(\b$3 [5:4]),
     .p(\p$23 ),
     .sa(\sa$20 ),
     .sb(sb)
   );
   \mac_array.pe_1_1.level.u2.u3  u3 (
-    .a(\a$24 ),
-    .b(\b$25 ),
+    .a(\a$1 [7:6]),
+    .b(\b$3 [7:6]),
     .p(\p$29 ),
     .sa(\sa$26 ),
     .sb(\sb$27 )
   );
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[0] = \a$3 [0];
-      default:
-          a[0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[1] = \a$3 [1];
-      default:
-          a[1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[0] = \b$5 [0];
-      default:
-          b[0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[1] = \b$5 [1];
-      default:
-          b[1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [0] = \a$3 [0];
-      4'h4, 4'h8:
-          \a$12 [0] = \a$3 [6];
-      default:
-          \a$12 [0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [1] = \a$3 [1];
-      4'h4, 4'h8:
-          \a$12 [1] = \a$3 [7];
-      default:
-          \a$12 [1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [0] = \b$5 [2];
-      default:
-          \b$13 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [1] = \b$5 [3];
-      default:
-          \b$13 [1] = \b$5 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [0] = \a$3 [2];
-      4'h0:
-          \a$18 [0] = \a$3 [4];
-      default:
-          \a$18 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [1] = \a$3 [3];
-      4'h0:
-          \a$18 [1] = \a$3 [5];
-      default:
-          \a$18 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [0] = \b$5 [6];
-      4'h4, 4'h8:
-          \b$19 [0] = \b$5 [0];
-      4'h0:
-          \b$19 [0] = \b$5 [4];
-      default:
-          \b$19 [0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [1] = \b$5 [7];
-      4'h4, 4'h8:
-          \b$19 [1] = \b$5 [1];
-      4'h0:
-          \b$19 [1] = \b$5 [5];
-      default:
-          \b$19 [1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [0] = \a$3 [2];
-      4'h4, 4'h8:
-          \a$24 [0] = \a$3 [4];
-      4'h0:
-          \a$24 [0] = \a$3 [6];
-      default:
-          \a$24 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [1] = \a$3 [3];
-      4'h4, 4'h8:
-          \a$24 [1] = \a$3 [5];
-      4'h0:
-          \a$24 [1] = \a$3 [7];
-      default:
-          \a$24 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [0] = \b$5 [4];
-      4'h4, 4'h8:
-          \b$25 [0] = \b$5 [2];
-      4'h0:
-          \b$25 [0] = \b$5 [6];
-      default:
-          \b$25 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [1] = \b$5 [5];
-      4'h4, 4'h8:
-          \b$25 [1] = \b$5 [3];
-      4'h0:
-          \b$25 [1] = \b$5 [7];
-      default:
-          \b$25 [1] = \b$5 [1];
-    endcase
-  end
-  assign \sa$7  = sa;
-  assign \sb$9  = sb;
+  assign a = \a$1 [1:0];
+  assign b = \b$3 [1:0];
+  assign \sa$5  = sa;
+  assign \sb$7  = sb;
   assign t0 = \$18 [9:0];
+  assign \a$12  = \a$1 [3:2];
+  assign \b$13  = \b$3 [3:2];
   assign \sa$14  = sa;
   assign t1 = { \$29 [8], \$29  };
+  assign \a$18  = \a$1 [5:4];
+  assign \b$19  = \b$3 [5:4];
   assign \sb$21  = sb;
   assign t2 = { \$40 [8], \$40  };
+  assign \a$24  = \a$1 [7:6];
+  assign \b$25  = \b$3 [7:6];
   assign t3 = { \p$29 [5], \p$29 [5], \p$29 [5], \p$29 [5], \p$29  };
   assign \p$30  = \$53 [9:0];
   assign \$9  = { p[5], p, 2'h0 };
@@ -17503,8 +9762,7 @@ module \mac_array.pe_1_1.level.u2.u3 (sb, p, a, b, sa);
 endmodule
 
 (* generator = "Amaranth" *)
-module \mac_array.pe_1_1.level.u3 (sb, \p$30 , pa, pb, \a$3 , \b$5 , sa);
-  reg \$auto$verilog_backend.cc:2355:dump_module$31  = 0;
+module \mac_array.pe_1_1.level.u3 (sb, \p$30 , pa, pb, \a$1 , \b$3 , sa);
   wire \$1 ;
   wire [8:0] \$10 ;
   wire [11:0] \$11 ;
@@ -17558,18 +9816,18 @@ module \mac_array.pe_1_1.level.u3 (sb, \p$30 , pa, pb, \a$3 , \b$5 , sa);
   wire \$7 ;
   wire \$8 ;
   wire [8:0] \$9 ;
-  reg [1:0] a;
-  reg [1:0] \a$12 ;
-  reg [1:0] \a$18 ;
-  reg [1:0] \a$24 ;
-  input [7:0] \a$3 ;
-  wire [7:0] \a$3 ;
-  reg [1:0] b;
-  reg [1:0] \b$13 ;
-  reg [1:0] \b$19 ;
-  reg [1:0] \b$25 ;
-  input [7:0] \b$5 ;
-  wire [7:0] \b$5 ;
+  wire [1:0] a;
+  input [7:0] \a$1 ;
+  wire [7:0] \a$1 ;
+  wire [1:0] \a$12 ;
+  wire [1:0] \a$18 ;
+  wire [1:0] \a$24 ;
+  wire [1:0] b;
+  wire [1:0] \b$13 ;
+  wire [1:0] \b$19 ;
+  wire [1:0] \b$25 ;
+  input [7:0] \b$3 ;
+  wire [7:0] \b$3 ;
   wire [5:0] p;
   wire [5:0] \p$17 ;
   wire [5:0] \p$23 ;
@@ -17585,13 +9843,13 @@ module \mac_array.pe_1_1.level.u3 (sb, \p$30 , pa, pb, \a$3 , \b$5 , sa);
   wire \sa$14 ;
   wire \sa$20 ;
   wire \sa$26 ;
-  wire \sa$7 ;
+  wire \sa$5 ;
   input sb;
   wire sb;
   wire \sb$15 ;
   wire \sb$21 ;
   wire \sb$27 ;
-  wire \sb$9 ;
+  wire \sb$7 ;
   wire [9:0] t0;
   wire [9:0] t1;
   wire [9:0] t2;
@@ -17649,208 +9907,48 @@ module \mac_array.pe_1_1.level.u3 (sb, \p$30 , pa, pb, \a$3 , \b$5 , sa);
   assign \$43  = pa == 2'h3;
   assign \$44  = | { \$43 , \$42 , \$41  };
   \mac_array.pe_1_1.level.u3.u0  u0 (
-    .a(a),
-    .b(b),
+    .a(\a$1 [1:0]),
+    .b(\b$3 [1:0]),
     .p(p),
     .sa(sa),
     .sb(sb)
   );
   \mac_array.pe_1_1.level.u3.u1  u1 (
-    .a(\a$12 ),
-    .b(\b$13 ),
+    .a(\a$1 [3:2]),
+    .b(\b$3 [3:2]),
     .p(\p$17 ),
     .sa(sa),
     .sb(\sb$15 )
   );
   \mac_array.pe_1_1.level.u3.u2  u2 (
-    .a(\a$18 ),
-    .b(\b$19 ),
+    .a(\a$1 [5:4]),
+    .b(\b$3 [5:4]),
     .p(\p$23 ),
     .sa(\sa$20 ),
     .sb(sb)
   );
   \mac_array.pe_1_1.level.u3.u3  u3 (
-    .a(\a$24 ),
-    .b(\b$25 ),
+    .a(\a$1 [7:6]),
+    .b(\b$3 [7:6]),
     .p(\p$29 ),
     .sa(\sa$26 ),
     .sb(\sb$27 )
   );
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[0] = \a$3 [0];
-      default:
-          a[0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[1] = \a$3 [1];
-      default:
-          a[1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[0] = \b$5 [0];
-      default:
-          b[0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[1] = \b$5 [1];
-      default:
-          b[1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [0] = \a$3 [0];
-      4'h4, 4'h8:
-          \a$12 [0] = \a$3 [6];
-      default:
-          \a$12 [0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [1] = \a$3 [1];
-      4'h4, 4'h8:
-          \a$12 [1] = \a$3 [7];
-      default:
-          \a$12 [1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [0] = \b$5 [2];
-      default:
-          \b$13 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [1] = \b$5 [3];
-      default:
-          \b$13 [1] = \b$5 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [0] = \a$3 [2];
-      4'h0:
-          \a$18 [0] = \a$3 [4];
-      default:
-          \a$18 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [1] = \a$3 [3];
-      4'h0:
-          \a$18 [1] = \a$3 [5];
-      default:
-          \a$18 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [0] = \b$5 [6];
-      4'h4, 4'h8:
-          \b$19 [0] = \b$5 [0];
-      4'h0:
-          \b$19 [0] = \b$5 [4];
-      default:
-          \b$19 [0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [1] = \b$5 [7];
-      4'h4, 4'h8:
-          \b$19 [1] = \b$5 [1];
-      4'h0:
-          \b$19 [1] = \b$5 [5];
-      default:
-          \b$19 [1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [0] = \a$3 [2];
-      4'h4, 4'h8:
-          \a$24 [0] = \a$3 [4];
-      4'h0:
-          \a$24 [0] = \a$3 [6];
-      default:
-          \a$24 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [1] = \a$3 [3];
-      4'h4, 4'h8:
-          \a$24 [1] = \a$3 [5];
-      4'h0:
-          \a$24 [1] = \a$3 [7];
-      default:
-          \a$24 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [0] = \b$5 [4];
-      4'h4, 4'h8:
-          \b$25 [0] = \b$5 [2];
-      4'h0:
-          \b$25 [0] = \b$5 [6];
-      default:
-          \b$25 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [1] = \b$5 [5];
-      4'h4, 4'h8:
-          \b$25 [1] = \b$5 [3];
-      4'h0:
-          \b$25 [1] = \b$5 [7];
-      default:
-          \b$25 [1] = \b$5 [1];
-    endcase
-  end
-  assign \sa$7  = sa;
-  assign \sb$9  = sb;
+  assign a = \a$1 [1:0];
+  assign b = \b$3 [1:0];
+  assign \sa$5  = sa;
+  assign \sb$7  = sb;
   assign t0 = \$18 [9:0];
+  assign \a$12  = \a$1 [3:2];
+  assign \b$13  = \b$3 [3:2];
   assign \sa$14  = sa;
   assign t1 = { \$29 [8], \$29  };
+  assign \a$18  = \a$1 [5:4];
+  assign \b$19  = \b$3 [5:4];
   assign \sb$21  = sb;
   assign t2 = { \$40 [8], \$40  };
+  assign \a$24  = \a$1 [7:6];
+  assign \b$25  = \b$3 [7:6];
   assign t3 = { \p$29 [5], \p$29 [5], \p$29 [5], \p$29 [5], \p$29  };
   assign \p$30  = \$53 [9:0];
   assign \$9  = { p[5], p, 2'h0 };
@@ -17967,8 +10065,8 @@ module \mac_array.pe_1_2 (pa, pb, sa, sb, a, b, p);
   assign \$3  = \$1  & \$2 ;
   assign p = \$3  ? \p$13  : 18'h00000;
   \mac_array.pe_1_2.level  level (
-    .\a$3 (a),
-    .\b$5 (b),
+    .\a$1 (a),
+    .\b$3 (b),
     .\p$38 (\p$13 ),
     .pa(pa),
     .pb(pb),
@@ -17984,8 +10082,7 @@ module \mac_array.pe_1_2 (pa, pb, sa, sb, a, b, p);
 endmodule
 
 (* generator = "Amaranth" *)
-module \mac_array.pe_1_2.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
-  reg \$auto$verilog_backend.cc:2355:dump_module$32  = 0;
+module \mac_array.pe_1_2.level (pa, pb, sa, sb, \a$1 , \b$3 , \p$38 );
   wire \$1 ;
   wire \$10 ;
   wire \$11 ;
@@ -18030,18 +10127,18 @@ module \mac_array.pe_1_2.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
   wire [16:0] \$7 ;
   wire [16:0] \$8 ;
   wire [23:0] \$9 ;
-  reg [7:0] a;
-  reg [7:0] \a$14 ;
-  reg [7:0] \a$22 ;
-  input [31:0] \a$3 ;
-  wire [31:0] \a$3 ;
-  reg [7:0] \a$30 ;
-  reg [7:0] b;
-  reg [7:0] \b$15 ;
-  reg [7:0] \b$23 ;
-  reg [7:0] \b$31 ;
-  input [31:0] \b$5 ;
-  wire [31:0] \b$5 ;
+  wire [7:0] a;
+  input [31:0] \a$1 ;
+  wire [31:0] \a$1 ;
+  wire [7:0] \a$14 ;
+  wire [7:0] \a$22 ;
+  wire [7:0] \a$30 ;
+  wire [7:0] b;
+  wire [7:0] \b$15 ;
+  wire [7:0] \b$23 ;
+  input [31:0] \b$3 ;
+  wire [31:0] \b$3 ;
+  wire [7:0] \b$31 ;
   wire [9:0] p;
   wire [9:0] \p$21 ;
   wire [9:0] \p$29 ;
@@ -18053,7 +10150,7 @@ module \mac_array.pe_1_2.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
   wire [1:0] \pa$16 ;
   wire [1:0] \pa$24 ;
   wire [1:0] \pa$32 ;
-  wire [1:0] \pa$6 ;
+  wire [1:0] \pa$5 ;
   input [1:0] pb;
   wire [1:0] pb;
   wire [1:0] \pb$17 ;
@@ -18120,8 +10217,8 @@ module \mac_array.pe_1_2.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
   assign \$43  = $signed(\$33 ) + $signed(\p$37 );
   assign \$44  = $signed(\$42 ) + $signed(\$43 );
   \mac_array.pe_1_2.level.u0  u0 (
-    .\a$3 (a),
-    .\b$5 (b),
+    .\a$1 (\a$1 [7:0]),
+    .\b$3 (\b$3 [7:0]),
     .\p$30 (p),
     .pa(pa),
     .pb(pb),
@@ -18129,8 +10226,8 @@ module \mac_array.pe_1_2.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
     .sb(sb)
   );
   \mac_array.pe_1_2.level.u1  u1 (
-    .\a$3 (\a$14 ),
-    .\b$5 (\b$15 ),
+    .\a$1 (\a$1 [15:8]),
+    .\b$3 (\b$3 [15:8]),
     .\p$30 (\p$21 ),
     .pa(pa),
     .pb(pb),
@@ -18138,8 +10235,8 @@ module \mac_array.pe_1_2.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
     .sb(\sb$19 )
   );
   \mac_array.pe_1_2.level.u2  u2 (
-    .\a$3 (\a$22 ),
-    .\b$5 (\b$23 ),
+    .\a$1 (\a$1 [23:16]),
+    .\b$3 (\b$3 [23:16]),
     .\p$30 (\p$29 ),
     .pa(pa),
     .pb(pb),
@@ -18147,707 +10244,35 @@ module \mac_array.pe_1_2.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
     .sb(sb)
   );
   \mac_array.pe_1_2.level.u3  u3 (
-    .\a$3 (\a$30 ),
-    .\b$5 (\b$31 ),
+    .\a$1 (\a$1 [31:24]),
+    .\b$3 (\b$3 [31:24]),
     .\p$30 (\p$37 ),
     .pa(pa),
     .pb(pb),
     .sa(\sa$34 ),
     .sb(\sb$35 )
   );
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$32 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$31 [0] = \b$5 [12];
-      4'h8, 4'h9:
-          \b$31 [0] = \b$5 [4];
-      4'h2:
-          \b$31 [0] = \b$5 [16];
-      4'h6:
-          \b$31 [0] = \b$5 [8];
-      4'ha:
-          \b$31 [0] = \b$5 [0];
-      default:
-          \b$31 [0] = \b$5 [24];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$31 [1] = \b$5 [13];
-      4'h8, 4'h9:
-          \b$31 [1] = \b$5 [5];
-      4'h2:
-          \b$31 [1] = \b$5 [17];
-      4'h6:
-          \b$31 [1] = \b$5 [9];
-      4'ha:
-          \b$31 [1] = \b$5 [1];
-      default:
-          \b$31 [1] = \b$5 [25];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$31 [2] = \b$5 [14];
-      4'h8, 4'h9:
-          \b$31 [2] = \b$5 [6];
-      4'h2:
-          \b$31 [2] = \b$5 [18];
-      4'h6:
-          \b$31 [2] = \b$5 [10];
-      4'ha:
-          \b$31 [2] = \b$5 [2];
-      default:
-          \b$31 [2] = \b$5 [26];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$31 [3] = \b$5 [15];
-      4'h8, 4'h9:
-          \b$31 [3] = \b$5 [7];
-      4'h2:
-          \b$31 [3] = \b$5 [19];
-      4'h6:
-          \b$31 [3] = \b$5 [11];
-      4'ha:
-          \b$31 [3] = \b$5 [3];
-      default:
-          \b$31 [3] = \b$5 [27];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$31 [4] = \b$5 [28];
-      4'h2:
-          \b$31 [4] = \b$5 [24];
-      default:
-          \b$31 [4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$31 [5] = \b$5 [29];
-      4'h2:
-          \b$31 [5] = \b$5 [25];
-      default:
-          \b$31 [5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$31 [6] = \b$5 [30];
-      4'h2:
-          \b$31 [6] = \b$5 [26];
-      default:
-          \b$31 [6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$31 [7] = \b$5 [31];
-      4'h2:
-          \b$31 [7] = \b$5 [27];
-      default:
-          \b$31 [7] = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$32 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h8, 4'h9, 4'ha:
-          a[0] = \a$3 [4];
-      default:
-          a[0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h8, 4'h9, 4'ha:
-          a[1] = \a$3 [5];
-      default:
-          a[1] = \a$3 [1];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h8, 4'h9, 4'ha:
-          a[2] = \a$3 [6];
-      default:
-          a[2] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h8, 4'h9, 4'ha:
-          a[3] = \a$3 [7];
-      default:
-          a[3] = \a$3 [3];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          a[4] = \a$3 [4];
-      4'h8:
-          a[4] = \a$3 [12];
-      default:
-          a[4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          a[5] = \a$3 [5];
-      4'h8:
-          a[5] = \a$3 [13];
-      default:
-          a[5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          a[6] = \a$3 [6];
-      4'h8:
-          a[6] = \a$3 [14];
-      default:
-          a[6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          a[7] = \a$3 [7];
-      4'h8:
-          a[7] = \a$3 [15];
-      default:
-          a[7] = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$32 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          b[0] = \b$5 [4];
-      default:
-          b[0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          b[1] = \b$5 [5];
-      default:
-          b[1] = \b$5 [1];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          b[2] = \b$5 [6];
-      default:
-          b[2] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          b[3] = \b$5 [7];
-      default:
-          b[3] = \b$5 [3];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          b[4] = \b$5 [4];
-      4'h2:
-          b[4] = \b$5 [12];
-      default:
-          b[4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          b[5] = \b$5 [5];
-      4'h2:
-          b[5] = \b$5 [13];
-      default:
-          b[5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          b[6] = \b$5 [6];
-      4'h2:
-          b[6] = \b$5 [14];
-      default:
-          b[6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          b[7] = \b$5 [7];
-      4'h2:
-          b[7] = \b$5 [15];
-      default:
-          b[7] = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$32 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [0] = \a$3 [8];
-      4'h2, 4'h6:
-          \a$14 [0] = \a$3 [0];
-      4'h8:
-          \a$14 [0] = \a$3 [20];
-      4'h9:
-          \a$14 [0] = \a$3 [12];
-      default:
-          \a$14 [0] = \a$3 [4];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [1] = \a$3 [9];
-      4'h2, 4'h6:
-          \a$14 [1] = \a$3 [1];
-      4'h8:
-          \a$14 [1] = \a$3 [21];
-      4'h9:
-          \a$14 [1] = \a$3 [13];
-      default:
-          \a$14 [1] = \a$3 [5];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [2] = \a$3 [10];
-      4'h2, 4'h6:
-          \a$14 [2] = \a$3 [2];
-      4'h8:
-          \a$14 [2] = \a$3 [22];
-      4'h9:
-          \a$14 [2] = \a$3 [14];
-      default:
-          \a$14 [2] = \a$3 [6];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [3] = \a$3 [11];
-      4'h2, 4'h6:
-          \a$14 [3] = \a$3 [3];
-      4'h8:
-          \a$14 [3] = \a$3 [23];
-      4'h9:
-          \a$14 [3] = \a$3 [15];
-      default:
-          \a$14 [3] = \a$3 [7];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [4] = \a$3 [12];
-      4'h8:
-          \a$14 [4] = \a$3 [28];
-      default:
-          \a$14 [4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [5] = \a$3 [13];
-      4'h8:
-          \a$14 [5] = \a$3 [29];
-      default:
-          \a$14 [5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [6] = \a$3 [14];
-      4'h8:
-          \a$14 [6] = \a$3 [30];
-      default:
-          \a$14 [6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [7] = \a$3 [15];
-      4'h8:
-          \a$14 [7] = \a$3 [31];
-      default:
-          \a$14 [7] = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$32 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          \b$15 [0] = \b$5 [0];
-      4'h0, 4'h1:
-          \b$15 [0] = \b$5 [8];
-      default:
-          \b$15 [0] = \b$5 [4];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          \b$15 [1] = \b$5 [1];
-      4'h0, 4'h1:
-          \b$15 [1] = \b$5 [9];
-      default:
-          \b$15 [1] = \b$5 [5];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          \b$15 [2] = \b$5 [2];
-      4'h0, 4'h1:
-          \b$15 [2] = \b$5 [10];
-      default:
-          \b$15 [2] = \b$5 [6];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          \b$15 [3] = \b$5 [3];
-      4'h0, 4'h1:
-          \b$15 [3] = \b$5 [11];
-      default:
-          \b$15 [3] = \b$5 [7];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$15 [4] = \b$5 [12];
-      4'h2:
-          \b$15 [4] = \b$5 [8];
-      default:
-          \b$15 [4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$15 [5] = \b$5 [13];
-      4'h2:
-          \b$15 [5] = \b$5 [9];
-      default:
-          \b$15 [5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$15 [6] = \b$5 [14];
-      4'h2:
-          \b$15 [6] = \b$5 [10];
-      default:
-          \b$15 [6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$15 [7] = \b$5 [15];
-      4'h2:
-          \b$15 [7] = \b$5 [11];
-      default:
-          \b$15 [7] = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$32 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [0] = \a$3 [16];
-      4'h1, 4'h5:
-          \a$22 [0] = \a$3 [8];
-      4'h2, 4'h6:
-          \a$22 [0] = \a$3 [4];
-      default:
-          \a$22 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [1] = \a$3 [17];
-      4'h1, 4'h5:
-          \a$22 [1] = \a$3 [9];
-      4'h2, 4'h6:
-          \a$22 [1] = \a$3 [5];
-      default:
-          \a$22 [1] = \a$3 [1];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [2] = \a$3 [18];
-      4'h1, 4'h5:
-          \a$22 [2] = \a$3 [10];
-      4'h2, 4'h6:
-          \a$22 [2] = \a$3 [6];
-      default:
-          \a$22 [2] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [3] = \a$3 [19];
-      4'h1, 4'h5:
-          \a$22 [3] = \a$3 [11];
-      4'h2, 4'h6:
-          \a$22 [3] = \a$3 [7];
-      default:
-          \a$22 [3] = \a$3 [3];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [4] = \a$3 [20];
-      4'h8:
-          \a$22 [4] = \a$3 [8];
-      default:
-          \a$22 [4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [5] = \a$3 [21];
-      4'h8:
-          \a$22 [5] = \a$3 [9];
-      default:
-          \a$22 [5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [6] = \a$3 [22];
-      4'h8:
-          \a$22 [6] = \a$3 [10];
-      default:
-          \a$22 [6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [7] = \a$3 [23];
-      4'h8:
-          \a$22 [7] = \a$3 [11];
-      default:
-          \a$22 [7] = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$32 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$23 [0] = \b$5 [8];
-      4'h8, 4'h9:
-          \b$23 [0] = \b$5 [0];
-      4'h2:
-          \b$23 [0] = \b$5 [20];
-      4'h6:
-          \b$23 [0] = \b$5 [12];
-      4'ha:
-          \b$23 [0] = \b$5 [4];
-      default:
-          \b$23 [0] = \b$5 [16];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$23 [1] = \b$5 [9];
-      4'h8, 4'h9:
-          \b$23 [1] = \b$5 [1];
-      4'h2:
-          \b$23 [1] = \b$5 [21];
-      4'h6:
-          \b$23 [1] = \b$5 [13];
-      4'ha:
-          \b$23 [1] = \b$5 [5];
-      default:
-          \b$23 [1] = \b$5 [17];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$23 [2] = \b$5 [10];
-      4'h8, 4'h9:
-          \b$23 [2] = \b$5 [2];
-      4'h2:
-          \b$23 [2] = \b$5 [22];
-      4'h6:
-          \b$23 [2] = \b$5 [14];
-      4'ha:
-          \b$23 [2] = \b$5 [6];
-      default:
-          \b$23 [2] = \b$5 [18];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$23 [3] = \b$5 [11];
-      4'h8, 4'h9:
-          \b$23 [3] = \b$5 [3];
-      4'h2:
-          \b$23 [3] = \b$5 [23];
-      4'h6:
-          \b$23 [3] = \b$5 [15];
-      4'ha:
-          \b$23 [3] = \b$5 [7];
-      default:
-          \b$23 [3] = \b$5 [19];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$23 [4] = \b$5 [20];
-      4'h2:
-          \b$23 [4] = \b$5 [28];
-      default:
-          \b$23 [4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$23 [5] = \b$5 [21];
-      4'h2:
-          \b$23 [5] = \b$5 [29];
-      default:
-          \b$23 [5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$23 [6] = \b$5 [22];
-      4'h2:
-          \b$23 [6] = \b$5 [30];
-      default:
-          \b$23 [6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$23 [7] = \b$5 [23];
-      4'h2:
-          \b$23 [7] = \b$5 [31];
-      default:
-          \b$23 [7] = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$32 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h5:
-          \a$30 [0] = \a$3 [12];
-      4'h2, 4'h6:
-          \a$30 [0] = \a$3 [4];
-      4'h8:
-          \a$30 [0] = \a$3 [16];
-      4'h9:
-          \a$30 [0] = \a$3 [8];
-      4'ha:
-          \a$30 [0] = \a$3 [0];
-      default:
-          \a$30 [0] = \a$3 [24];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h5:
-          \a$30 [1] = \a$3 [13];
-      4'h2, 4'h6:
-          \a$30 [1] = \a$3 [5];
-      4'h8:
-          \a$30 [1] = \a$3 [17];
-      4'h9:
-          \a$30 [1] = \a$3 [9];
-      4'ha:
-          \a$30 [1] = \a$3 [1];
-      default:
-          \a$30 [1] = \a$3 [25];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h5:
-          \a$30 [2] = \a$3 [14];
-      4'h2, 4'h6:
-          \a$30 [2] = \a$3 [6];
-      4'h8:
-          \a$30 [2] = \a$3 [18];
-      4'h9:
-          \a$30 [2] = \a$3 [10];
-      4'ha:
-          \a$30 [2] = \a$3 [2];
-      default:
-          \a$30 [2] = \a$3 [26];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h5:
-          \a$30 [3] = \a$3 [15];
-      4'h2, 4'h6:
-          \a$30 [3] = \a$3 [7];
-      4'h8:
-          \a$30 [3] = \a$3 [19];
-      4'h9:
-          \a$30 [3] = \a$3 [11];
-      4'ha:
-          \a$30 [3] = \a$3 [3];
-      default:
-          \a$30 [3] = \a$3 [27];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$30 [4] = \a$3 [28];
-      4'h8:
-          \a$30 [4] = \a$3 [24];
-      default:
-          \a$30 [4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$30 [5] = \a$3 [29];
-      4'h8:
-          \a$30 [5] = \a$3 [25];
-      default:
-          \a$30 [5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$30 [6] = \a$3 [30];
-      4'h8:
-          \a$30 [6] = \a$3 [26];
-      default:
-          \a$30 [6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$30 [7] = \a$3 [31];
-      4'h8:
-          \a$30 [7] = \a$3 [27];
-      default:
-          \a$30 [7] = 1'h0;
-    endcase
-  end
-  assign \pa$6  = pa;
+  assign a = \a$1 [7:0];
+  assign b = \b$3 [7:0];
+  assign \pa$5  = pa;
   assign \pb$7  = pb;
   assign \sa$9  = sa;
   assign \sb$11  = sb;
   assign t0 = \$15 [17:0];
+  assign \a$14  = \a$1 [15:8];
+  assign \b$15  = \b$3 [15:8];
   assign \pa$16  = pa;
   assign \pb$17  = pb;
   assign \sa$18  = sa;
   assign t1 = { \$24 [16], \$24  };
+  assign \a$22  = \a$1 [23:16];
+  assign \b$23  = \b$3 [23:16];
   assign \pa$24  = pa;
   assign \pb$25  = pb;
   assign \sb$27  = sb;
   assign t2 = { \$33 [16], \$33  };
+  assign \a$30  = \a$1 [31:24];
+  assign \b$31  = \b$3 [31:24];
   assign \pa$32  = pa;
   assign \pb$33  = pb;
   assign t3 = { \p$37 [9], \p$37 [9], \p$37 [9], \p$37 [9], \p$37 [9], \p$37 [9], \p$37 [9], \p$37 [9], \p$37  };
@@ -18860,8 +10285,7 @@ module \mac_array.pe_1_2.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
 endmodule
 
 (* generator = "Amaranth" *)
-module \mac_array.pe_1_2.level.u0 (pa, pb, sa, sb, \a$3 , \b$5 , \p$30 );
-  reg \$auto$verilog_backend.cc:2355:dump_module$33  = 0;
+module \mac_array.pe_1_2.level.u0 (pa, pb, sa, sb, \a$1 , \b$3 , \p$30 );
   wire \$1 ;
   wire [8:0] \$10 ;
   wire [11:0] \$11 ;
@@ -18915,18 +10339,18 @@ module \mac_array.pe_1_2.level.u0 (pa, pb, sa, sb, \a$3 , \b$5 , \p$30 );
   wire \$7 ;
   wire \$8 ;
   wire [8:0] \$9 ;
-  reg [1:0] a;
-  reg [1:0] \a$12 ;
-  reg [1:0] \a$18 ;
-  reg [1:0] \a$24 ;
-  input [7:0] \a$3 ;
-  wire [7:0] \a$3 ;
-  reg [1:0] b;
-  reg [1:0] \b$13 ;
-  reg [1:0] \b$19 ;
-  reg [1:0] \b$25 ;
-  input [7:0] \b$5 ;
-  wire [7:0] \b$5 ;
+  wire [1:0] a;
+  input [7:0] \a$1 ;
+  wire [7:0] \a$1 ;
+  wire [1:0] \a$12 ;
+  wire [1:0] \a$18 ;
+  wire [1:0] \a$24 ;
+  wire [1:0] b;
+  wire [1:0] \b$13 ;
+  wire [1:0] \b$19 ;
+  wire [1:0] \b$25 ;
+  input [7:0] \b$3 ;
+  wire [7:0] \b$3 ;
   wire [5:0] p;
   wire [5:0] \p$17 ;
   wire [5:0] \p$23 ;
@@ -18942,13 +10366,13 @@ module \mac_array.pe_1_2.level.u0 (pa, pb, sa, sb, \a$3 , \b$5 , \p$30 );
   wire \sa$14 ;
   wire \sa$20 ;
   wire \sa$26 ;
-  wire \sa$7 ;
+  wire \sa$5 ;
   input sb;
   wire sb;
   wire \sb$15 ;
   wire \sb$21 ;
   wire \sb$27 ;
-  wire \sb$9 ;
+  wire \sb$7 ;
   wire [9:0] t0;
   wire [9:0] t1;
   wire [9:0] t2;
@@ -19006,208 +10430,48 @@ module \mac_array.pe_1_2.level.u0 (pa, pb, sa, sb, \a$3 , \b$5 , \p$30 );
   assign \$43  = pa == 2'h3;
   assign \$44  = | { \$43 , \$42 , \$41  };
   \mac_array.pe_1_2.level.u0.u0  u0 (
-    .a(a),
-    .b(b),
+    .a(\a$1 [1:0]),
+    .b(\b$3 [1:0]),
     .p(p),
     .sa(sa),
     .sb(sb)
   );
   \mac_array.pe_1_2.level.u0.u1  u1 (
-    .a(\a$12 ),
-    .b(\b$13 ),
+    .a(\a$1 [3:2]),
+    .b(\b$3 [3:2]),
     .p(\p$17 ),
     .sa(sa),
     .sb(\sb$15 )
   );
   \mac_array.pe_1_2.level.u0.u2  u2 (
-    .a(\a$18 ),
-    .b(\b$19 ),
+    .a(\a$1 [5:4]),
+    .b(\b$3 [5:4]),
     .p(\p$23 ),
     .sa(\sa$20 ),
     .sb(sb)
   );
   \mac_array.pe_1_2.level.u0.u3  u3 (
-    .a(\a$24 ),
-    .b(\b$25 ),
+    .a(\a$1 [7:6]),
+    .b(\b$3 [7:6]),
     .p(\p$29 ),
     .sa(\sa$26 ),
     .sb(\sb$27 )
   );
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[0] = \a$3 [0];
-      default:
-          a[0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[1] = \a$3 [1];
-      default:
-          a[1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[0] = \b$5 [0];
-      default:
-          b[0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[1] = \b$5 [1];
-      default:
-          b[1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [0] = \a$3 [0];
-      4'h4, 4'h8:
-          \a$12 [0] = \a$3 [6];
-      default:
-          \a$12 [0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [1] = \a$3 [1];
-      4'h4, 4'h8:
-          \a$12 [1] = \a$3 [7];
-      default:
-          \a$12 [1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [0] = \b$5 [2];
-      default:
-          \b$13 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [1] = \b$5 [3];
-      default:
-          \b$13 [1] = \b$5 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [0] = \a$3 [2];
-      4'h0:
-          \a$18 [0] = \a$3 [4];
-      default:
-          \a$18 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [1] = \a$3 [3];
-      4'h0:
-          \a$18 [1] = \a$3 [5];
-      default:
-          \a$18 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [0] = \b$5 [6];
-      4'h4, 4'h8:
-          \b$19 [0] = \b$5 [0];
-      4'h0:
-          \b$19 [0] = \b$5 [4];
-      default:
-          \b$19 [0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [1] = \b$5 [7];
-      4'h4, 4'h8:
-          \b$19 [1] = \b$5 [1];
-      4'h0:
-          \b$19 [1] = \b$5 [5];
-      default:
-          \b$19 [1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [0] = \a$3 [2];
-      4'h4, 4'h8:
-          \a$24 [0] = \a$3 [4];
-      4'h0:
-          \a$24 [0] = \a$3 [6];
-      default:
-          \a$24 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [1] = \a$3 [3];
-      4'h4, 4'h8:
-          \a$24 [1] = \a$3 [5];
-      4'h0:
-          \a$24 [1] = \a$3 [7];
-      default:
-          \a$24 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [0] = \b$5 [4];
-      4'h4, 4'h8:
-          \b$25 [0] = \b$5 [2];
-      4'h0:
-          \b$25 [0] = \b$5 [6];
-      default:
-          \b$25 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [1] = \b$5 [5];
-      4'h4, 4'h8:
-          \b$25 [1] = \b$5 [3];
-      4'h0:
-          \b$25 [1] = \b$5 [7];
-      default:
-          \b$25 [1] = \b$5 [1];
-    endcase
-  end
-  assign \sa$7  = sa;
-  assign \sb$9  = sb;
+  assign a = \a$1 [1:0];
+  assign b = \b$3 [1:0];
+  assign \sa$5  = sa;
+  assign \sb$7  = sb;
   assign t0 = \$18 [9:0];
+  assign \a$12  = \a$1 [3:2];
+  assign \b$13  = \b$3 [3:2];
   assign \sa$14  = sa;
   assign t1 = { \$29 [8], \$29  };
+  assign \a$18  = \a$1 [5:4];
+  assign \b$19  = \b$3 [5:4];
   assign \sb$21  = sb;
   assign t2 = { \$40 [8], \$40  };
+  assign \a$24  = \a$1 [7:6];
+  assign \b$25  = \b$3 [7:6];
   assign t3 = { \p$29 [5], \p$29 [5], \p$29 [5], \p$29 [5], \p$29  };
   assign \p$30  = \$53 [9:0];
   assign \$9  = { p[5], p, 2'h0 };
@@ -19294,8 +10558,7 @@ module \mac_array.pe_1_2.level.u0.u3 (sb, p, a, b, sa);
 endmodule
 
 (* generator = "Amaranth" *)
-module \mac_array.pe_1_2.level.u1 (\p$30 , pa, pb, sa, \a$3 , \b$5 , sb);
-  reg \$auto$verilog_backend.cc:2355:dump_module$34  = 0;
+module \mac_array.pe_1_2.level.u1 (\p$30 , pa, pb, sa, \a$1 , \b$3 , sb);
   wire \$1 ;
   wire [8:0] \$10 ;
   wire [11:0] \$11 ;
@@ -19349,18 +10612,18 @@ module \mac_array.pe_1_2.level.u1 (\p$30 , pa, pb, sa, \a$3 , \b$5 , sb);
   wire \$7 ;
   wire \$8 ;
   wire [8:0] \$9 ;
-  reg [1:0] a;
-  reg [1:0] \a$12 ;
-  reg [1:0] \a$18 ;
-  reg [1:0] \a$24 ;
-  input [7:0] \a$3 ;
-  wire [7:0] \a$3 ;
-  reg [1:0] b;
-  reg [1:0] \b$13 ;
-  reg [1:0] \b$19 ;
-  reg [1:0] \b$25 ;
-  input [7:0] \b$5 ;
-  wire [7:0] \b$5 ;
+  wire [1:0] a;
+  input [7:0] \a$1 ;
+  wire [7:0] \a$1 ;
+  wire [1:0] \a$12 ;
+  wire [1:0] \a$18 ;
+  wire [1:0] \a$24 ;
+  wire [1:0] b;
+  wire [1:0] \b$13 ;
+  wire [1:0] \b$19 ;
+  wire [1:0] \b$25 ;
+  input [7:0] \b$3 ;
+  wire [7:0] \b$3 ;
   wire [5:0] p;
   wire [5:0] \p$17 ;
   wire [5:0] \p$23 ;
@@ -19376,13 +10639,13 @@ module \mac_array.pe_1_2.level.u1 (\p$30 , pa, pb, sa, \a$3 , \b$5 , sb);
   wire \sa$14 ;
   wire \sa$20 ;
   wire \sa$26 ;
-  wire \sa$7 ;
+  wire \sa$5 ;
   input sb;
   wire sb;
   wire \sb$15 ;
   wire \sb$21 ;
   wire \sb$27 ;
-  wire \sb$9 ;
+  wire \sb$7 ;
   wire [9:0] t0;
   wire [9:0] t1;
   wire [9:0] t2;
@@ -19440,208 +10703,48 @@ module \mac_array.pe_1_2.level.u1 (\p$30 , pa, pb, sa, \a$3 , \b$5 , sb);
   assign \$43  = pa == 2'h3;
   assign \$44  = | { \$43 , \$42 , \$41  };
   \mac_array.pe_1_2.level.u1.u0  u0 (
-    .a(a),
-    .b(b),
+    .a(\a$1 [1:0]),
+    .b(\b$3 [1:0]),
     .p(p),
     .sa(sa),
     .sb(sb)
   );
   \mac_array.pe_1_2.level.u1.u1  u1 (
-    .a(\a$12 ),
-    .b(\b$13 ),
+    .a(\a$1 [3:2]),
+    .b(\b$3 [3:2]),
     .p(\p$17 ),
     .sa(sa),
     .sb(\sb$15 )
   );
   \mac_array.pe_1_2.level.u1.u2  u2 (
-    .a(\a$18 ),
-    .b(\b$19 ),
+    .a(\a$1 [5:4]),
+    .b(\b$3 [5:4]),
     .p(\p$23 ),
     .sa(\sa$20 ),
     .sb(sb)
   );
   \mac_array.pe_1_2.level.u1.u3  u3 (
-    .a(\a$24 ),
-    .b(\b$25 ),
+    .a(\a$1 [7:6]),
+    .b(\b$3 [7:6]),
     .p(\p$29 ),
     .sa(\sa$26 ),
     .sb(\sb$27 )
   );
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[0] = \a$3 [0];
-      default:
-          a[0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[1] = \a$3 [1];
-      default:
-          a[1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[0] = \b$5 [0];
-      default:
-          b[0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[1] = \b$5 [1];
-      default:
-          b[1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [0] = \a$3 [0];
-      4'h4, 4'h8:
-          \a$12 [0] = \a$3 [6];
-      default:
-          \a$12 [0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [1] = \a$3 [1];
-      4'h4, 4'h8:
-          \a$12 [1] = \a$3 [7];
-      default:
-          \a$12 [1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [0] = \b$5 [2];
-      default:
-          \b$13 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [1] = \b$5 [3];
-      default:
-          \b$13 [1] = \b$5 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [0] = \a$3 [2];
-      4'h0:
-          \a$18 [0] = \a$3 [4];
-      default:
-          \a$18 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [1] = \a$3 [3];
-      4'h0:
-          \a$18 [1] = \a$3 [5];
-      default:
-          \a$18 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [0] = \b$5 [6];
-      4'h4, 4'h8:
-          \b$19 [0] = \b$5 [0];
-      4'h0:
-          \b$19 [0] = \b$5 [4];
-      default:
-          \b$19 [0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [1] = \b$5 [7];
-      4'h4, 4'h8:
-          \b$19 [1] = \b$5 [1];
-      4'h0:
-          \b$19 [1] = \b$5 [5];
-      default:
-          \b$19 [1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [0] = \a$3 [2];
-      4'h4, 4'h8:
-          \a$24 [0] = \a$3 [4];
-      4'h0:
-          \a$24 [0] = \a$3 [6];
-      default:
-          \a$24 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [1] = \a$3 [3];
-      4'h4, 4'h8:
-          \a$24 [1] = \a$3 [5];
-      4'h0:
-          \a$24 [1] = \a$3 [7];
-      default:
-          \a$24 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [0] = \b$5 [4];
-      4'h4, 4'h8:
-          \b$25 [0] = \b$5 [2];
-      4'h0:
-          \b$25 [0] = \b$5 [6];
-      default:
-          \b$25 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [1] = \b$5 [5];
-      4'h4, 4'h8:
-          \b$25 [1] = \b$5 [3];
-      4'h0:
-          \b$25 [1] = \b$5 [7];
-      default:
-          \b$25 [1] = \b$5 [1];
-    endcase
-  end
-  assign \sa$7  = sa;
-  assign \sb$9  = sb;
+  assign a = \a$1 [1:0];
+  assign b = \b$3 [1:0];
+  assign \sa$5  = sa;
+  assign \sb$7  = sb;
   assign t0 = \$18 [9:0];
+  assign \a$12  = \a$1 [3:2];
+  assign \b$13  = \b$3 [3:2];
   assign \sa$14  = sa;
   assign t1 = { \$29 [8], \$29  };
+  assign \a$18  = \a$1 [5:4];
+  assign \b$19  = \b$3 [5:4];
   assign \sb$21  = sb;
   assign t2 = { \$40 [8], \$40  };
+  assign \a$24  = \a$1 [7:6];
+  assign \b$25  = \b$3 [7:6];
   assign t3 = { \p$29 [5], \p$29 [5], \p$29 [5], \p$29 [5], \p$29  };
   assign \p$30  = \$53 [9:0];
   assign \$9  = { p[5], p, 2'h0 };
@@ -19728,8 +10831,7 @@ module \mac_array.pe_1_2.level.u1.u3 (sb, p, a, b, sa);
 endmodule
 
 (* generator = "Amaranth" *)
-module \mac_array.pe_1_2.level.u2 (\p$30 , pa, pb, sb, \a$3 , \b$5 , sa);
-  reg \$auto$verilog_backend.cc:2355:dump_module$35  = 0;
+module \mac_array.pe_1_2.level.u2 (\p$30 , pa, pb, sb, \a$1 , \b$3 , sa);
   wire \$1 ;
   wire [8:0] \$10 ;
   wire [11:0] \$11 ;
@@ -19783,18 +10885,18 @@ module \mac_array.pe_1_2.level.u2 (\p$30 , pa, pb, sb, \a$3 , \b$5 , sa);
   wire \$7 ;
   wire \$8 ;
   wire [8:0] \$9 ;
-  reg [1:0] a;
-  reg [1:0] \a$12 ;
-  reg [1:0] \a$18 ;
-  reg [1:0] \a$24 ;
-  input [7:0] \a$3 ;
-  wire [7:0] \a$3 ;
-  reg [1:0] b;
-  reg [1:0] \b$13 ;
-  reg [1:0] \b$19 ;
-  reg [1:0] \b$25 ;
-  input [7:0] \b$5 ;
-  wire [7:0] \b$5 ;
+  wire [1:0] a;
+  input [7:0] \a$1 ;
+  wire [7:0] \a$1 ;
+  wire [1:0] \a$12 ;
+  wire [1:0] \a$18 ;
+  wire [1:0] \a$24 ;
+  wire [1:0] b;
+  wire [1:0] \b$13 ;
+  wire [1:0] \b$19 ;
+  wire [1:0] \b$25 ;
+  input [7:0] \b$3 ;
+  wire [7:0] \b$3 ;
   wire [5:0] p;
   wire [5:0] \p$17 ;
   wire [5:0] \p$23 ;
@@ -19810,13 +10912,13 @@ module \mac_array.pe_1_2.level.u2 (\p$30 , pa, pb, sb, \a$3 , \b$5 , sa);
   wire \sa$14 ;
   wire \sa$20 ;
   wire \sa$26 ;
-  wire \sa$7 ;
+  wire \sa$5 ;
   input sb;
   wire sb;
   wire \sb$15 ;
   wire \sb$21 ;
   wire \sb$27 ;
-  wire \sb$9 ;
+  wire \sb$7 ;
   wire [9:0] t0;
   wire [9:0] t1;
   wire [9:0] t2;
@@ -19874,208 +10976,48 @@ module \mac_array.pe_1_2.level.u2 (\p$30 , pa, pb, sb, \a$3 , \b$5 , sa);
   assign \$43  = pa == 2'h3;
   assign \$44  = | { \$43 , \$42 , \$41  };
   \mac_array.pe_1_2.level.u2.u0  u0 (
-    .a(a),
-    .b(b),
+    .a(\a$1 [1:0]),
+    .b(\b$3 [1:0]),
     .p(p),
     .sa(sa),
     .sb(sb)
   );
   \mac_array.pe_1_2.level.u2.u1  u1 (
-    .a(\a$12 ),
-    .b(\b$13 ),
+    .a(\a$1 [3:2]),
+    .b(\b$3 [3:2]),
     .p(\p$17 ),
     .sa(sa),
     .sb(\sb$15 )
   );
   \mac_array.pe_1_2.level.u2.u2  u2 (
-    .a(\a$18 ),
-    .b(\b$19 ),
+    .a(\a$1 [5:4]),
+    .b(\b$3 [5:4]),
     .p(\p$23 ),
     .sa(\sa$20 ),
     .sb(sb)
   );
   \mac_array.pe_1_2.level.u2.u3  u3 (
-    .a(\a$24 ),
-    .b(\b$25 ),
+    .a(\a$1 [7:6]),
+    .b(\b$3 [7:6]),
     .p(\p$29 ),
     .sa(\sa$26 ),
     .sb(\sb$27 )
   );
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$35 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[0] = \a$3 [0];
-      default:
-          a[0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[1] = \a$3 [1];
-      default:
-          a[1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$35 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[0] = \b$5 [0];
-      default:
-          b[0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[1] = \b$5 [1];
-      default:
-          b[1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$35 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [0] = \a$3 [0];
-      4'h4, 4'h8:
-          \a$12 [0] = \a$3 [6];
-      default:
-          \a$12 [0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [1] = \a$3 [1];
-      4'h4, 4'h8:
-          \a$12 [1] = \a$3 [7];
-      default:
-          \a$12 [1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$35 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [0] = \b$5 [2];
-      default:
-          \b$13 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [1] = \b$5 [3];
-      default:
-          \b$13 [1] = \b$5 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$35 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [0] = \a$3 [2];
-      4'h0:
-          \a$18 [0] = \a$3 [4];
-      default:
-          \a$18 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [1] = \a$3 [3];
-      4'h0:
-          \a$18 [1] = \a$3 [5];
-      default:
-          \a$18 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$35 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [0] = \b$5 [6];
-      4'h4, 4'h8:
-          \b$19 [0] = \b$5 [0];
-      4'h0:
-          \b$19 [0] = \b$5 [4];
-      default:
-          \b$19 [0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [1] = \b$5 [7];
-      4'h4, 4'h8:
-          \b$19 [1] = \b$5 [1];
-      4'h0:
-          \b$19 [1] = \b$5 [5];
-      default:
-          \b$19 [1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$35 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [0] = \a$3 [2];
-      4'h4, 4'h8:
-          \a$24 [0] = \a$3 [4];
-      4'h0:
-          \a$24 [0] = \a$3 [6];
-      default:
-          \a$24 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [1] = \a$3 [3];
-      4'h4, 4'h8:
-          \a$24 [1] = \a$3 [5];
-      4'h0:
-          \a$24 [1] = \a$3 [7];
-      default:
-          \a$24 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$35 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [0] = \b$5 [4];
-      4'h4, 4'h8:
-          \b$25 [0] = \b$5 [2];
-      4'h0:
-          \b$25 [0] = \b$5 [6];
-      default:
-          \b$25 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [1] = \b$5 [5];
-      4'h4, 4'h8:
-          \b$25 [1] = \b$5 [3];
-      4'h0:
-          \b$25 [1] = \b$5 [7];
-      default:
-          \b$25 [1] = \b$5 [1];
-    endcase
-  end
-  assign \sa$7  = sa;
-  assign \sb$9  = sb;
+  assign a = \a$1 [1:0];
+  assign b = \b$3 [1:0];
+  assign \sa$5  = sa;
+  assign \sb$7  = sb;
   assign t0 = \$18 [9:0];
+  assign \a$12  = \a$1 [3:2];
+  assign \b$13  = \b$3 [3:2];
   assign \sa$14  = sa;
   assign t1 = { \$29 [8], \$29  };
+  assign \a$18  = \a$1 [5:4];
+  assign \b$19  = \b$3 [5:4];
   assign \sb$21  = sb;
   assign t2 = { \$40 [8], \$40  };
+  assign \a$24  = \a$1 [7:6];
+  assign \b$25  = \b$3 [7:6];
   assign t3 = { \p$29 [5], \p$29 [5], \p$29 [5], \p$29 [5], \p$29  };
   assign \p$30  = \$53 [9:0];
   assign \$9  = { p[5], p, 2'h0 };
@@ -20162,8 +11104,7 @@ module \mac_array.pe_1_2.level.u2.u3 (sb, p, a, b, sa);
 endmodule
 
 (* generator = "Amaranth" *)
-module \mac_array.pe_1_2.level.u3 (sb, \p$30 , pa, pb, \a$3 , \b$5 , sa);
-  reg \$auto$verilog_backend.cc:2355:dump_module$36  = 0;
+module \mac_array.pe_1_2.level.u3 (sb, \p$30 , pa, pb, \a$1 , \b$3 , sa);
   wire \$1 ;
   wire [8:0] \$10 ;
   wire [11:0] \$11 ;
@@ -20217,18 +11158,18 @@ module \mac_array.pe_1_2.level.u3 (sb, \p$30 , pa, pb, \a$3 , \b$5 , sa);
   wire \$7 ;
   wire \$8 ;
   wire [8:0] \$9 ;
-  reg [1:0] a;
-  reg [1:0] \a$12 ;
-  reg [1:0] \a$18 ;
-  reg [1:0] \a$24 ;
-  input [7:0] \a$3 ;
-  wire [7:0] \a$3 ;
-  reg [1:0] b;
-  reg [1:0] \b$13 ;
-  reg [1:0] \b$19 ;
-  reg [1:0] \b$25 ;
-  input [7:0] \b$5 ;
-  wire [7:0] \b$5 ;
+  wire [1:0] a;
+  input [7:0] \a$1 ;
+  wire [7:0] \a$1 ;
+  wire [1:0] \a$12 ;
+  wire [1:0] \a$18 ;
+  wire [1:0] \a$24 ;
+  wire [1:0] b;
+  wire [1:0] \b$13 ;
+  wire [1:0] \b$19 ;
+  wire [1:0] \b$25 ;
+  input [7:0] \b$3 ;
+  wire [7:0] \b$3 ;
   wire [5:0] p;
   wire [5:0] \p$17 ;
   wire [5:0] \p$23 ;
@@ -20244,13 +11185,13 @@ module \mac_array.pe_1_2.level.u3 (sb, \p$30 , pa, pb, \a$3 , \b$5 , sa);
   wire \sa$14 ;
   wire \sa$20 ;
   wire \sa$26 ;
-  wire \sa$7 ;
+  wire \sa$5 ;
   input sb;
   wire sb;
   wire \sb$15 ;
   wire \sb$21 ;
   wire \sb$27 ;
-  wire \sb$9 ;
+  wire \sb$7 ;
   wire [9:0] t0;
   wire [9:0] t1;
   wire [9:0] t2;
@@ -20308,208 +11249,48 @@ module \mac_array.pe_1_2.level.u3 (sb, \p$30 , pa, pb, \a$3 , \b$5 , sa);
   assign \$43  = pa == 2'h3;
   assign \$44  = | { \$43 , \$42 , \$41  };
   \mac_array.pe_1_2.level.u3.u0  u0 (
-    .a(a),
-    .b(b),
+    .a(\a$1 [1:0]),
+    .b(\b$3 [1:0]),
     .p(p),
     .sa(sa),
     .sb(sb)
   );
   \mac_array.pe_1_2.level.u3.u1  u1 (
-    .a(\a$12 ),
-    .b(\b$13 ),
+    .a(\a$1 [3:2]),
+    .b(\b$3 [3:2]),
     .p(\p$17 ),
     .sa(sa),
     .sb(\sb$15 )
   );
   \mac_array.pe_1_2.level.u3.u2  u2 (
-    .a(\a$18 ),
-    .b(\b$19 ),
+    .a(\a$1 [5:4]),
+    .b(\b$3 [5:4]),
     .p(\p$23 ),
     .sa(\sa$20 ),
     .sb(sb)
   );
   \mac_array.pe_1_2.level.u3.u3  u3 (
-    .a(\a$24 ),
-    .b(\b$25 ),
+    .a(\a$1 [7:6]),
+    .b(\b$3 [7:6]),
     .p(\p$29 ),
     .sa(\sa$26 ),
     .sb(\sb$27 )
   );
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$36 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[0] = \a$3 [0];
-      default:
-          a[0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[1] = \a$3 [1];
-      default:
-          a[1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$36 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[0] = \b$5 [0];
-      default:
-          b[0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[1] = \b$5 [1];
-      default:
-          b[1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$36 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [0] = \a$3 [0];
-      4'h4, 4'h8:
-          \a$12 [0] = \a$3 [6];
-      default:
-          \a$12 [0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [1] = \a$3 [1];
-      4'h4, 4'h8:
-          \a$12 [1] = \a$3 [7];
-      default:
-          \a$12 [1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$36 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [0] = \b$5 [2];
-      default:
-          \b$13 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [1] = \b$5 [3];
-      default:
-          \b$13 [1] = \b$5 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$36 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [0] = \a$3 [2];
-      4'h0:
-          \a$18 [0] = \a$3 [4];
-      default:
-          \a$18 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [1] = \a$3 [3];
-      4'h0:
-          \a$18 [1] = \a$3 [5];
-      default:
-          \a$18 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$36 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [0] = \b$5 [6];
-      4'h4, 4'h8:
-          \b$19 [0] = \b$5 [0];
-      4'h0:
-          \b$19 [0] = \b$5 [4];
-      default:
-          \b$19 [0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [1] = \b$5 [7];
-      4'h4, 4'h8:
-          \b$19 [1] = \b$5 [1];
-      4'h0:
-          \b$19 [1] = \b$5 [5];
-      default:
-          \b$19 [1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$36 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [0] = \a$3 [2];
-      4'h4, 4'h8:
-          \a$24 [0] = \a$3 [4];
-      4'h0:
-          \a$24 [0] = \a$3 [6];
-      default:
-          \a$24 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [1] = \a$3 [3];
-      4'h4, 4'h8:
-          \a$24 [1] = \a$3 [5];
-      4'h0:
-          \a$24 [1] = \a$3 [7];
-      default:
-          \a$24 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$36 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [0] = \b$5 [4];
-      4'h4, 4'h8:
-          \b$25 [0] = \b$5 [2];
-      4'h0:
-          \b$25 [0] = \b$5 [6];
-      default:
-          \b$25 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [1] = \b$5 [5];
-      4'h4, 4'h8:
-          \b$25 [1] = \b$5 [3];
-      4'h0:
-          \b$25 [1] = \b$5 [7];
-      default:
-          \b$25 [1] = \b$5 [1];
-    endcase
-  end
-  assign \sa$7  = sa;
-  assign \sb$9  = sb;
+  assign a = \a$1 [1:0];
+  assign b = \b$3 [1:0];
+  assign \sa$5  = sa;
+  assign \sb$7  = sb;
   assign t0 = \$18 [9:0];
+  assign \a$12  = \a$1 [3:2];
+  assign \b$13  = \b$3 [3:2];
   assign \sa$14  = sa;
   assign t1 = { \$29 [8], \$29  };
+  assign \a$18  = \a$1 [5:4];
+  assign \b$19  = \b$3 [5:4];
   assign \sb$21  = sb;
   assign t2 = { \$40 [8], \$40  };
+  assign \a$24  = \a$1 [7:6];
+  assign \b$25  = \b$3 [7:6];
   assign t3 = { \p$29 [5], \p$29 [5], \p$29 [5], \p$29 [5], \p$29  };
   assign \p$30  = \$53 [9:0];
   assign \$9  = { p[5], p, 2'h0 };
@@ -20626,8 +11407,8 @@ module \mac_array.pe_1_3 (pa, pb, sa, sb, a, b, p);
   assign \$3  = \$1  & \$2 ;
   assign p = \$3  ? \p$13  : 18'h00000;
   \mac_array.pe_1_3.level  level (
-    .\a$3 (a),
-    .\b$5 (b),
+    .\a$1 (a),
+    .\b$3 (b),
     .\p$38 (\p$13 ),
     .pa(pa),
     .pb(pb),
@@ -20643,8 +11424,7 @@ module \mac_array.pe_1_3 (pa, pb, sa, sb, a, b, p);
 endmodule
 
 (* generator = "Amaranth" *)
-module \mac_array.pe_1_3.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
-  reg \$auto$verilog_backend.cc:2355:dump_module$37  = 0;
+module \mac_array.pe_1_3.level (pa, pb, sa, sb, \a$1 , \b$3 , \p$38 );
   wire \$1 ;
   wire \$10 ;
   wire \$11 ;
@@ -20689,18 +11469,18 @@ module \mac_array.pe_1_3.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
   wire [16:0] \$7 ;
   wire [16:0] \$8 ;
   wire [23:0] \$9 ;
-  reg [7:0] a;
-  reg [7:0] \a$14 ;
-  reg [7:0] \a$22 ;
-  input [31:0] \a$3 ;
-  wire [31:0] \a$3 ;
-  reg [7:0] \a$30 ;
-  reg [7:0] b;
-  reg [7:0] \b$15 ;
-  reg [7:0] \b$23 ;
-  reg [7:0] \b$31 ;
-  input [31:0] \b$5 ;
-  wire [31:0] \b$5 ;
+  wire [7:0] a;
+  input [31:0] \a$1 ;
+  wire [31:0] \a$1 ;
+  wire [7:0] \a$14 ;
+  wire [7:0] \a$22 ;
+  wire [7:0] \a$30 ;
+  wire [7:0] b;
+  wire [7:0] \b$15 ;
+  wire [7:0] \b$23 ;
+  input [31:0] \b$3 ;
+  wire [31:0] \b$3 ;
+  wire [7:0] \b$31 ;
   wire [9:0] p;
   wire [9:0] \p$21 ;
   wire [9:0] \p$29 ;
@@ -20712,7 +11492,7 @@ module \mac_array.pe_1_3.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
   wire [1:0] \pa$16 ;
   wire [1:0] \pa$24 ;
   wire [1:0] \pa$32 ;
-  wire [1:0] \pa$6 ;
+  wire [1:0] \pa$5 ;
   input [1:0] pb;
   wire [1:0] pb;
   wire [1:0] \pb$17 ;
@@ -20779,8 +11559,8 @@ module \mac_array.pe_1_3.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
   assign \$43  = $signed(\$33 ) + $signed(\p$37 );
   assign \$44  = $signed(\$42 ) + $signed(\$43 );
   \mac_array.pe_1_3.level.u0  u0 (
-    .\a$3 (a),
-    .\b$5 (b),
+    .\a$1 (\a$1 [7:0]),
+    .\b$3 (\b$3 [7:0]),
     .\p$30 (p),
     .pa(pa),
     .pb(pb),
@@ -20788,8 +11568,8 @@ module \mac_array.pe_1_3.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
     .sb(sb)
   );
   \mac_array.pe_1_3.level.u1  u1 (
-    .\a$3 (\a$14 ),
-    .\b$5 (\b$15 ),
+    .\a$1 (\a$1 [15:8]),
+    .\b$3 (\b$3 [15:8]),
     .\p$30 (\p$21 ),
     .pa(pa),
     .pb(pb),
@@ -20797,8 +11577,8 @@ module \mac_array.pe_1_3.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
     .sb(\sb$19 )
   );
   \mac_array.pe_1_3.level.u2  u2 (
-    .\a$3 (\a$22 ),
-    .\b$5 (\b$23 ),
+    .\a$1 (\a$1 [23:16]),
+    .\b$3 (\b$3 [23:16]),
     .\p$30 (\p$29 ),
     .pa(pa),
     .pb(pb),
@@ -20806,707 +11586,35 @@ module \mac_array.pe_1_3.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
     .sb(sb)
   );
   \mac_array.pe_1_3.level.u3  u3 (
-    .\a$3 (\a$30 ),
-    .\b$5 (\b$31 ),
+    .\a$1 (\a$1 [31:24]),
+    .\b$3 (\b$3 [31:24]),
     .\p$30 (\p$37 ),
     .pa(pa),
     .pb(pb),
     .sa(\sa$34 ),
     .sb(\sb$35 )
   );
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$37 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$31 [0] = \b$5 [12];
-      4'h8, 4'h9:
-          \b$31 [0] = \b$5 [4];
-      4'h2:
-          \b$31 [0] = \b$5 [16];
-      4'h6:
-          \b$31 [0] = \b$5 [8];
-      4'ha:
-          \b$31 [0] = \b$5 [0];
-      default:
-          \b$31 [0] = \b$5 [24];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$31 [1] = \b$5 [13];
-      4'h8, 4'h9:
-          \b$31 [1] = \b$5 [5];
-      4'h2:
-          \b$31 [1] = \b$5 [17];
-      4'h6:
-          \b$31 [1] = \b$5 [9];
-      4'ha:
-          \b$31 [1] = \b$5 [1];
-      default:
-          \b$31 [1] = \b$5 [25];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$31 [2] = \b$5 [14];
-      4'h8, 4'h9:
-          \b$31 [2] = \b$5 [6];
-      4'h2:
-          \b$31 [2] = \b$5 [18];
-      4'h6:
-          \b$31 [2] = \b$5 [10];
-      4'ha:
-          \b$31 [2] = \b$5 [2];
-      default:
-          \b$31 [2] = \b$5 [26];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$31 [3] = \b$5 [15];
-      4'h8, 4'h9:
-          \b$31 [3] = \b$5 [7];
-      4'h2:
-          \b$31 [3] = \b$5 [19];
-      4'h6:
-          \b$31 [3] = \b$5 [11];
-      4'ha:
-          \b$31 [3] = \b$5 [3];
-      default:
-          \b$31 [3] = \b$5 [27];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$31 [4] = \b$5 [28];
-      4'h2:
-          \b$31 [4] = \b$5 [24];
-      default:
-          \b$31 [4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$31 [5] = \b$5 [29];
-      4'h2:
-          \b$31 [5] = \b$5 [25];
-      default:
-          \b$31 [5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$31 [6] = \b$5 [30];
-      4'h2:
-          \b$31 [6] = \b$5 [26];
-      default:
-          \b$31 [6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$31 [7] = \b$5 [31];
-      4'h2:
-          \b$31 [7] = \b$5 [27];
-      default:
-          \b$31 [7] = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$37 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h8, 4'h9, 4'ha:
-          a[0] = \a$3 [4];
-      default:
-          a[0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h8, 4'h9, 4'ha:
-          a[1] = \a$3 [5];
-      default:
-          a[1] = \a$3 [1];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h8, 4'h9, 4'ha:
-          a[2] = \a$3 [6];
-      default:
-          a[2] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h8, 4'h9, 4'ha:
-          a[3] = \a$3 [7];
-      default:
-          a[3] = \a$3 [3];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          a[4] = \a$3 [4];
-      4'h8:
-          a[4] = \a$3 [12];
-      default:
-          a[4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          a[5] = \a$3 [5];
-      4'h8:
-          a[5] = \a$3 [13];
-      default:
-          a[5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          a[6] = \a$3 [6];
-      4'h8:
-          a[6] = \a$3 [14];
-      default:
-          a[6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          a[7] = \a$3 [7];
-      4'h8:
-          a[7] = \a$3 [15];
-      default:
-          a[7] = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$37 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          b[0] = \b$5 [4];
-      default:
-          b[0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          b[1] = \b$5 [5];
-      default:
-          b[1] = \b$5 [1];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          b[2] = \b$5 [6];
-      default:
-          b[2] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          b[3] = \b$5 [7];
-      default:
-          b[3] = \b$5 [3];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          b[4] = \b$5 [4];
-      4'h2:
-          b[4] = \b$5 [12];
-      default:
-          b[4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          b[5] = \b$5 [5];
-      4'h2:
-          b[5] = \b$5 [13];
-      default:
-          b[5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          b[6] = \b$5 [6];
-      4'h2:
-          b[6] = \b$5 [14];
-      default:
-          b[6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          b[7] = \b$5 [7];
-      4'h2:
-          b[7] = \b$5 [15];
-      default:
-          b[7] = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$37 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [0] = \a$3 [8];
-      4'h2, 4'h6:
-          \a$14 [0] = \a$3 [0];
-      4'h8:
-          \a$14 [0] = \a$3 [20];
-      4'h9:
-          \a$14 [0] = \a$3 [12];
-      default:
-          \a$14 [0] = \a$3 [4];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [1] = \a$3 [9];
-      4'h2, 4'h6:
-          \a$14 [1] = \a$3 [1];
-      4'h8:
-          \a$14 [1] = \a$3 [21];
-      4'h9:
-          \a$14 [1] = \a$3 [13];
-      default:
-          \a$14 [1] = \a$3 [5];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [2] = \a$3 [10];
-      4'h2, 4'h6:
-          \a$14 [2] = \a$3 [2];
-      4'h8:
-          \a$14 [2] = \a$3 [22];
-      4'h9:
-          \a$14 [2] = \a$3 [14];
-      default:
-          \a$14 [2] = \a$3 [6];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [3] = \a$3 [11];
-      4'h2, 4'h6:
-          \a$14 [3] = \a$3 [3];
-      4'h8:
-          \a$14 [3] = \a$3 [23];
-      4'h9:
-          \a$14 [3] = \a$3 [15];
-      default:
-          \a$14 [3] = \a$3 [7];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [4] = \a$3 [12];
-      4'h8:
-          \a$14 [4] = \a$3 [28];
-      default:
-          \a$14 [4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [5] = \a$3 [13];
-      4'h8:
-          \a$14 [5] = \a$3 [29];
-      default:
-          \a$14 [5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [6] = \a$3 [14];
-      4'h8:
-          \a$14 [6] = \a$3 [30];
-      default:
-          \a$14 [6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [7] = \a$3 [15];
-      4'h8:
-          \a$14 [7] = \a$3 [31];
-      default:
-          \a$14 [7] = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$37 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          \b$15 [0] = \b$5 [0];
-      4'h0, 4'h1:
-          \b$15 [0] = \b$5 [8];
-      default:
-          \b$15 [0] = \b$5 [4];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          \b$15 [1] = \b$5 [1];
-      4'h0, 4'h1:
-          \b$15 [1] = \b$5 [9];
-      default:
-          \b$15 [1] = \b$5 [5];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          \b$15 [2] = \b$5 [2];
-      4'h0, 4'h1:
-          \b$15 [2] = \b$5 [10];
-      default:
-          \b$15 [2] = \b$5 [6];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          \b$15 [3] = \b$5 [3];
-      4'h0, 4'h1:
-          \b$15 [3] = \b$5 [11];
-      default:
-          \b$15 [3] = \b$5 [7];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$15 [4] = \b$5 [12];
-      4'h2:
-          \b$15 [4] = \b$5 [8];
-      default:
-          \b$15 [4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$15 [5] = \b$5 [13];
-      4'h2:
-          \b$15 [5] = \b$5 [9];
-      default:
-          \b$15 [5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$15 [6] = \b$5 [14];
-      4'h2:
-          \b$15 [6] = \b$5 [10];
-      default:
-          \b$15 [6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$15 [7] = \b$5 [15];
-      4'h2:
-          \b$15 [7] = \b$5 [11];
-      default:
-          \b$15 [7] = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$37 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [0] = \a$3 [16];
-      4'h1, 4'h5:
-          \a$22 [0] = \a$3 [8];
-      4'h2, 4'h6:
-          \a$22 [0] = \a$3 [4];
-      default:
-          \a$22 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [1] = \a$3 [17];
-      4'h1, 4'h5:
-          \a$22 [1] = \a$3 [9];
-      4'h2, 4'h6:
-          \a$22 [1] = \a$3 [5];
-      default:
-          \a$22 [1] = \a$3 [1];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [2] = \a$3 [18];
-      4'h1, 4'h5:
-          \a$22 [2] = \a$3 [10];
-      4'h2, 4'h6:
-          \a$22 [2] = \a$3 [6];
-      default:
-          \a$22 [2] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [3] = \a$3 [19];
-      4'h1, 4'h5:
-          \a$22 [3] = \a$3 [11];
-      4'h2, 4'h6:
-          \a$22 [3] = \a$3 [7];
-      default:
-          \a$22 [3] = \a$3 [3];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [4] = \a$3 [20];
-      4'h8:
-          \a$22 [4] = \a$3 [8];
-      default:
-          \a$22 [4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [5] = \a$3 [21];
-      4'h8:
-          \a$22 [5] = \a$3 [9];
-      default:
-          \a$22 [5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [6] = \a$3 [22];
-      4'h8:
-          \a$22 [6] = \a$3 [10];
-      default:
-          \a$22 [6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [7] = \a$3 [23];
-      4'h8:
-          \a$22 [7] = \a$3 [11];
-      default:
-          \a$22 [7] = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$37 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$23 [0] = \b$5 [8];
-      4'h8, 4'h9:
-          \b$23 [0] = \b$5 [0];
-      4'h2:
-          \b$23 [0] = \b$5 [20];
-      4'h6:
-          \b$23 [0] = \b$5 [12];
-      4'ha:
-          \b$23 [0] = \b$5 [4];
-      default:
-          \b$23 [0] = \b$5 [16];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$23 [1] = \b$5 [9];
-      4'h8, 4'h9:
-          \b$23 [1] = \b$5 [1];
-      4'h2:
-          \b$23 [1] = \b$5 [21];
-      4'h6:
-          \b$23 [1] = \b$5 [13];
-      4'ha:
-          \b$23 [1] = \b$5 [5];
-      default:
-          \b$23 [1] = \b$5 [17];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$23 [2] = \b$5 [10];
-      4'h8, 4'h9:
-          \b$23 [2] = \b$5 [2];
-      4'h2:
-          \b$23 [2] = \b$5 [22];
-      4'h6:
-          \b$23 [2] = \b$5 [14];
-      4'ha:
-          \b$23 [2] = \b$5 [6];
-      default:
-          \b$23 [2] = \b$5 [18];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$23 [3] = \b$5 [11];
-      4'h8, 4'h9:
-          \b$23 [3] = \b$5 [3];
-      4'h2:
-          \b$23 [3] = \b$5 [23];
-      4'h6:
-          \b$23 [3] = \b$5 [15];
-      4'ha:
-          \b$23 [3] = \b$5 [7];
-      default:
-          \b$23 [3] = \b$5 [19];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$23 [4] = \b$5 [20];
-      4'h2:
-          \b$23 [4] = \b$5 [28];
-      default:
-          \b$23 [4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$23 [5] = \b$5 [21];
-      4'h2:
-          \b$23 [5] = \b$5 [29];
-      default:
-          \b$23 [5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$23 [6] = \b$5 [22];
-      4'h2:
-          \b$23 [6] = \b$5 [30];
-      default:
-          \b$23 [6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$23 [7] = \b$5 [23];
-      4'h2:
-          \b$23 [7] = \b$5 [31];
-      default:
-          \b$23 [7] = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$37 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h5:
-          \a$30 [0] = \a$3 [12];
-      4'h2, 4'h6:
-          \a$30 [0] = \a$3 [4];
-      4'h8:
-          \a$30 [0] = \a$3 [16];
-      4'h9:
-          \a$30 [0] = \a$3 [8];
-      4'ha:
-          \a$30 [0] = \a$3 [0];
-      default:
-          \a$30 [0] = \a$3 [24];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h5:
-          \a$30 [1] = \a$3 [13];
-      4'h2, 4'h6:
-          \a$30 [1] = \a$3 [5];
-      4'h8:
-          \a$30 [1] = \a$3 [17];
-      4'h9:
-          \a$30 [1] = \a$3 [9];
-      4'ha:
-          \a$30 [1] = \a$3 [1];
-      default:
-          \a$30 [1] = \a$3 [25];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h5:
-          \a$30 [2] = \a$3 [14];
-      4'h2, 4'h6:
-          \a$30 [2] = \a$3 [6];
-      4'h8:
-          \a$30 [2] = \a$3 [18];
-      4'h9:
-          \a$30 [2] = \a$3 [10];
-      4'ha:
-          \a$30 [2] = \a$3 [2];
-      default:
-          \a$30 [2] = \a$3 [26];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h5:
-          \a$30 [3] = \a$3 [15];
-      4'h2, 4'h6:
-          \a$30 [3] = \a$3 [7];
-      4'h8:
-          \a$30 [3] = \a$3 [19];
-      4'h9:
-          \a$30 [3] = \a$3 [11];
-      4'ha:
-          \a$30 [3] = \a$3 [3];
-      default:
-          \a$30 [3] = \a$3 [27];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$30 [4] = \a$3 [28];
-      4'h8:
-          \a$30 [4] = \a$3 [24];
-      default:
-          \a$30 [4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$30 [5] = \a$3 [29];
-      4'h8:
-          \a$30 [5] = \a$3 [25];
-      default:
-          \a$30 [5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$30 [6] = \a$3 [30];
-      4'h8:
-          \a$30 [6] = \a$3 [26];
-      default:
-          \a$30 [6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$30 [7] = \a$3 [31];
-      4'h8:
-          \a$30 [7] = \a$3 [27];
-      default:
-          \a$30 [7] = 1'h0;
-    endcase
-  end
-  assign \pa$6  = pa;
+  assign a = \a$1 [7:0];
+  assign b = \b$3 [7:0];
+  assign \pa$5  = pa;
   assign \pb$7  = pb;
   assign \sa$9  = sa;
   assign \sb$11  = sb;
   assign t0 = \$15 [17:0];
+  assign \a$14  = \a$1 [15:8];
+  assign \b$15  = \b$3 [15:8];
   assign \pa$16  = pa;
   assign \pb$17  = pb;
   assign \sa$18  = sa;
   assign t1 = { \$24 [16], \$24  };
+  assign \a$22  = \a$1 [23:16];
+  assign \b$23  = \b$3 [23:16];
   assign \pa$24  = pa;
   assign \pb$25  = pb;
   assign \sb$27  = sb;
   assign t2 = { \$33 [16], \$33  };
+  assign \a$30  = \a$1 [31:24];
+  assign \b$31  = \b$3 [31:24];
   assign \pa$32  = pa;
   assign \pb$33  = pb;
   assign t3 = { \p$37 [9], \p$37 [9], \p$37 [9], \p$37 [9], \p$37 [9], \p$37 [9], \p$37 [9], \p$37 [9], \p$37  };
@@ -21519,8 +11627,7 @@ module \mac_array.pe_1_3.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
 endmodule
 
 (* generator = "Amaranth" *)
-module \mac_array.pe_1_3.level.u0 (pa, pb, sa, sb, \a$3 , \b$5 , \p$30 );
-  reg \$auto$verilog_backend.cc:2355:dump_module$38  = 0;
+module \mac_array.pe_1_3.level.u0 (pa, pb, sa, sb, \a$1 , \b$3 , \p$30 );
   wire \$1 ;
   wire [8:0] \$10 ;
   wire [11:0] \$11 ;
@@ -21574,18 +11681,18 @@ module \mac_array.pe_1_3.level.u0 (pa, pb, sa, sb, \a$3 , \b$5 , \p$30 );
   wire \$7 ;
   wire \$8 ;
   wire [8:0] \$9 ;
-  reg [1:0] a;
-  reg [1:0] \a$12 ;
-  reg [1:0] \a$18 ;
-  reg [1:0] \a$24 ;
-  input [7:0] \a$3 ;
-  wire [7:0] \a$3 ;
-  reg [1:0] b;
-  reg [1:0] \b$13 ;
-  reg [1:0] \b$19 ;
-  reg [1:0] \b$25 ;
-  input [7:0] \b$5 ;
-  wire [7:0] \b$5 ;
+  wire [1:0] a;
+  input [7:0] \a$1 ;
+  wire [7:0] \a$1 ;
+  wire [1:0] \a$12 ;
+  wire [1:0] \a$18 ;
+  wire [1:0] \a$24 ;
+  wire [1:0] b;
+  wire [1:0] \b$13 ;
+  wire [1:0] \b$19 ;
+  wire [1:0] \b$25 ;
+  input [7:0] \b$3 ;
+  wire [7:0] \b$3 ;
   wire [5:0] p;
   wire [5:0] \p$17 ;
   wire [5:0] \p$23 ;
@@ -21601,13 +11708,13 @@ module \mac_array.pe_1_3.level.u0 (pa, pb, sa, sb, \a$3 , \b$5 , \p$30 );
   wire \sa$14 ;
   wire \sa$20 ;
   wire \sa$26 ;
-  wire \sa$7 ;
+  wire \sa$5 ;
   input sb;
   wire sb;
   wire \sb$15 ;
   wire \sb$21 ;
   wire \sb$27 ;
-  wire \sb$9 ;
+  wire \sb$7 ;
   wire [9:0] t0;
   wire [9:0] t1;
   wire [9:0] t2;
@@ -21665,208 +11772,48 @@ module \mac_array.pe_1_3.level.u0 (pa, pb, sa, sb, \a$3 , \b$5 , \p$30 );
   assign \$43  = pa == 2'h3;
   assign \$44  = | { \$43 , \$42 , \$41  };
   \mac_array.pe_1_3.level.u0.u0  u0 (
-    .a(a),
-    .b(b),
+    .a(\a$1 [1:0]),
+    .b(\b$3 [1:0]),
     .p(p),
     .sa(sa),
     .sb(sb)
   );
   \mac_array.pe_1_3.level.u0.u1  u1 (
-    .a(\a$12 ),
-    .b(\b$13 ),
+    .a(\a$1 [3:2]),
+    .b(\b$3 [3:2]),
     .p(\p$17 ),
     .sa(sa),
     .sb(\sb$15 )
   );
   \mac_array.pe_1_3.level.u0.u2  u2 (
-    .a(\a$18 ),
-    .b(\b$19 ),
+    .a(\a$1 [5:4]),
+    .b(\b$3 [5:4]),
     .p(\p$23 ),
     .sa(\sa$20 ),
     .sb(sb)
   );
   \mac_array.pe_1_3.level.u0.u3  u3 (
-    .a(\a$24 ),
-    .b(\b$25 ),
+    .a(\a$1 [7:6]),
+    .b(\b$3 [7:6]),
     .p(\p$29 ),
     .sa(\sa$26 ),
     .sb(\sb$27 )
   );
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$38 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[0] = \a$3 [0];
-      default:
-          a[0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[1] = \a$3 [1];
-      default:
-          a[1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$38 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[0] = \b$5 [0];
-      default:
-          b[0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[1] = \b$5 [1];
-      default:
-          b[1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$38 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [0] = \a$3 [0];
-      4'h4, 4'h8:
-          \a$12 [0] = \a$3 [6];
-      default:
-          \a$12 [0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [1] = \a$3 [1];
-      4'h4, 4'h8:
-          \a$12 [1] = \a$3 [7];
-      default:
-          \a$12 [1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$38 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [0] = \b$5 [2];
-      default:
-          \b$13 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [1] = \b$5 [3];
-      default:
-          \b$13 [1] = \b$5 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$38 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [0] = \a$3 [2];
-      4'h0:
-          \a$18 [0] = \a$3 [4];
-      default:
-          \a$18 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [1] = \a$3 [3];
-      4'h0:
-          \a$18 [1] = \a$3 [5];
-      default:
-          \a$18 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$38 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [0] = \b$5 [6];
-      4'h4, 4'h8:
-          \b$19 [0] = \b$5 [0];
-      4'h0:
-          \b$19 [0] = \b$5 [4];
-      default:
-          \b$19 [0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [1] = \b$5 [7];
-      4'h4, 4'h8:
-          \b$19 [1] = \b$5 [1];
-      4'h0:
-          \b$19 [1] = \b$5 [5];
-      default:
-          \b$19 [1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$38 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [0] = \a$3 [2];
-      4'h4, 4'h8:
-          \a$24 [0] = \a$3 [4];
-      4'h0:
-          \a$24 [0] = \a$3 [6];
-      default:
-          \a$24 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [1] = \a$3 [3];
-      4'h4, 4'h8:
-          \a$24 [1] = \a$3 [5];
-      4'h0:
-          \a$24 [1] = \a$3 [7];
-      default:
-          \a$24 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$38 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [0] = \b$5 [4];
-      4'h4, 4'h8:
-          \b$25 [0] = \b$5 [2];
-      4'h0:
-          \b$25 [0] = \b$5 [6];
-      default:
-          \b$25 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [1] = \b$5 [5];
-      4'h4, 4'h8:
-          \b$25 [1] = \b$5 [3];
-      4'h0:
-          \b$25 [1] = \b$5 [7];
-      default:
-          \b$25 [1] = \b$5 [1];
-    endcase
-  end
-  assign \sa$7  = sa;
-  assign \sb$9  = sb;
+  assign a = \a$1 [1:0];
+  assign b = \b$3 [1:0];
+  assign \sa$5  = sa;
+  assign \sb$7  = sb;
   assign t0 = \$18 [9:0];
+  assign \a$12  = \a$1 [3:2];
+  assign \b$13  = \b$3 [3:2];
   assign \sa$14  = sa;
   assign t1 = { \$29 [8], \$29  };
+  assign \a$18  = \a$1 [5:4];
+  assign \b$19  = \b$3 [5:4];
   assign \sb$21  = sb;
   assign t2 = { \$40 [8], \$40  };
+  assign \a$24  = \a$1 [7:6];
+  assign \b$25  = \b$3 [7:6];
   assign t3 = { \p$29 [5], \p$29 [5], \p$29 [5], \p$29 [5], \p$29  };
   assign \p$30  = \$53 [9:0];
   assign \$9  = { p[5], p, 2'h0 };
@@ -21953,8 +11900,7 @@ module \mac_array.pe_1_3.level.u0.u3 (sb, p, a, b, sa);
 endmodule
 
 (* generator = "Amaranth" *)
-module \mac_array.pe_1_3.level.u1 (\p$30 , pa, pb, sa, \a$3 , \b$5 , sb);
-  reg \$auto$verilog_backend.cc:2355:dump_module$39  = 0;
+module \mac_array.pe_1_3.level.u1 (\p$30 , pa, pb, sa, \a$1 , \b$3 , sb);
   wire \$1 ;
   wire [8:0] \$10 ;
   wire [11:0] \$11 ;
@@ -22008,18 +11954,18 @@ module \mac_array.pe_1_3.level.u1 (\p$30 , pa, pb, sa, \a$3 , \b$5 , sb);
   wire \$7 ;
   wire \$8 ;
   wire [8:0] \$9 ;
-  reg [1:0] a;
-  reg [1:0] \a$12 ;
-  reg [1:0] \a$18 ;
-  reg [1:0] \a$24 ;
-  input [7:0] \a$3 ;
-  wire [7:0] \a$3 ;
-  reg [1:0] b;
-  reg [1:0] \b$13 ;
-  reg [1:0] \b$19 ;
-  reg [1:0] \b$25 ;
-  input [7:0] \b$5 ;
-  wire [7:0] \b$5 ;
+  wire [1:0] a;
+  input [7:0] \a$1 ;
+  wire [7:0] \a$1 ;
+  wire [1:0] \a$12 ;
+  wire [1:0] \a$18 ;
+  wire [1:0] \a$24 ;
+  wire [1:0] b;
+  wire [1:0] \b$13 ;
+  wire [1:0] \b$19 ;
+  wire [1:0] \b$25 ;
+  input [7:0] \b$3 ;
+  wire [7:0] \b$3 ;
   wire [5:0] p;
   wire [5:0] \p$17 ;
   wire [5:0] \p$23 ;
@@ -22035,13 +11981,13 @@ module \mac_array.pe_1_3.level.u1 (\p$30 , pa, pb, sa, \a$3 , \b$5 , sb);
   wire \sa$14 ;
   wire \sa$20 ;
   wire \sa$26 ;
-  wire \sa$7 ;
+  wire \sa$5 ;
   input sb;
   wire sb;
   wire \sb$15 ;
   wire \sb$21 ;
   wire \sb$27 ;
-  wire \sb$9 ;
+  wire \sb$7 ;
   wire [9:0] t0;
   wire [9:0] t1;
   wire [9:0] t2;
@@ -22099,208 +12045,48 @@ module \mac_array.pe_1_3.level.u1 (\p$30 , pa, pb, sa, \a$3 , \b$5 , sb);
   assign \$43  = pa == 2'h3;
   assign \$44  = | { \$43 , \$42 , \$41  };
   \mac_array.pe_1_3.level.u1.u0  u0 (
-    .a(a),
-    .b(b),
+    .a(\a$1 [1:0]),
+    .b(\b$3 [1:0]),
     .p(p),
     .sa(sa),
     .sb(sb)
   );
   \mac_array.pe_1_3.level.u1.u1  u1 (
-    .a(\a$12 ),
-    .b(\b$13 ),
+    .a(\a$1 [3:2]),
+    .b(\b$3 [3:2]),
     .p(\p$17 ),
     .sa(sa),
     .sb(\sb$15 )
   );
   \mac_array.pe_1_3.level.u1.u2  u2 (
-    .a(\a$18 ),
-    .b(\b$19 ),
+    .a(\a$1 [5:4]),
+    .b(\b$3 [5:4]),
     .p(\p$23 ),
     .sa(\sa$20 ),
     .sb(sb)
   );
   \mac_array.pe_1_3.level.u1.u3  u3 (
-    .a(\a$24 ),
-    .b(\b$25 ),
+    .a(\a$1 [7:6]),
+    .b(\b$3 [7:6]),
     .p(\p$29 ),
     .sa(\sa$26 ),
     .sb(\sb$27 )
   );
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$39 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[0] = \a$3 [0];
-      default:
-          a[0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[1] = \a$3 [1];
-      default:
-          a[1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$39 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[0] = \b$5 [0];
-      default:
-          b[0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[1] = \b$5 [1];
-      default:
-          b[1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$39 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [0] = \a$3 [0];
-      4'h4, 4'h8:
-          \a$12 [0] = \a$3 [6];
-      default:
-          \a$12 [0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [1] = \a$3 [1];
-      4'h4, 4'h8:
-          \a$12 [1] = \a$3 [7];
-      default:
-          \a$12 [1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$39 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [0] = \b$5 [2];
-      default:
-          \b$13 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [1] = \b$5 [3];
-      default:
-          \b$13 [1] = \b$5 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$39 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [0] = \a$3 [2];
-      4'h0:
-          \a$18 [0] = \a$3 [4];
-      default:
-          \a$18 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [1] = \a$3 [3];
-      4'h0:
-          \a$18 [1] = \a$3 [5];
-      default:
-          \a$18 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$39 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [0] = \b$5 [6];
-      4'h4, 4'h8:
-          \b$19 [0] = \b$5 [0];
-      4'h0:
-          \b$19 [0] = \b$5 [4];
-      default:
-          \b$19 [0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [1] = \b$5 [7];
-      4'h4, 4'h8:
-          \b$19 [1] = \b$5 [1];
-      4'h0:
-          \b$19 [1] = \b$5 [5];
-      default:
-          \b$19 [1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$39 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [0] = \a$3 [2];
-      4'h4, 4'h8:
-          \a$24 [0] = \a$3 [4];
-      4'h0:
-          \a$24 [0] = \a$3 [6];
-      default:
-          \a$24 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [1] = \a$3 [3];
-      4'h4, 4'h8:
-          \a$24 [1] = \a$3 [5];
-      4'h0:
-          \a$24 [1] = \a$3 [7];
-      default:
-          \a$24 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$39 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [0] = \b$5 [4];
-      4'h4, 4'h8:
-          \b$25 [0] = \b$5 [2];
-      4'h0:
-          \b$25 [0] = \b$5 [6];
-      default:
-          \b$25 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [1] = \b$5 [5];
-      4'h4, 4'h8:
-          \b$25 [1] = \b$5 [3];
-      4'h0:
-          \b$25 [1] = \b$5 [7];
-      default:
-          \b$25 [1] = \b$5 [1];
-    endcase
-  end
-  assign \sa$7  = sa;
-  assign \sb$9  = sb;
+  assign a = \a$1 [1:0];
+  assign b = \b$3 [1:0];
+  assign \sa$5  = sa;
+  assign \sb$7  = sb;
   assign t0 = \$18 [9:0];
+  assign \a$12  = \a$1 [3:2];
+  assign \b$13  = \b$3 [3:2];
   assign \sa$14  = sa;
   assign t1 = { \$29 [8], \$29  };
+  assign \a$18  = \a$1 [5:4];
+  assign \b$19  = \b$3 [5:4];
   assign \sb$21  = sb;
   assign t2 = { \$40 [8], \$40  };
+  assign \a$24  = \a$1 [7:6];
+  assign \b$25  = \b$3 [7:6];
   assign t3 = { \p$29 [5], \p$29 [5], \p$29 [5], \p$29 [5], \p$29  };
   assign \p$30  = \$53 [9:0];
   assign \$9  = { p[5], p, 2'h0 };
@@ -22387,8 +12173,7 @@ module \mac_array.pe_1_3.level.u1.u3 (sb, p, a, b, sa);
 endmodule
 
 (* generator = "Amaranth" *)
-module \mac_array.pe_1_3.level.u2 (\p$30 , pa, pb, sb, \a$3 , \b$5 , sa);
-  reg \$auto$verilog_backend.cc:2355:dump_module$40  = 0;
+module \mac_array.pe_1_3.level.u2 (\p$30 , pa, pb, sb, \a$1 , \b$3 , sa);
   wire \$1 ;
   wire [8:0] \$10 ;
   wire [11:0] \$11 ;
@@ -22442,18 +12227,18 @@ module \mac_array.pe_1_3.level.u2 (\p$30 , pa, pb, sb, \a$3 , \b$5 , sa);
   wire \$7 ;
   wire \$8 ;
   wire [8:0] \$9 ;
-  reg [1:0] a;
-  reg [1:0] \a$12 ;
-  reg [1:0] \a$18 ;
-  reg [1:0] \a$24 ;
-  input [7:0] \a$3 ;
-  wire [7:0] \a$3 ;
-  reg [1:0] b;
-  reg [1:0] \b$13 ;
-  reg [1:0] \b$19 ;
-  reg [1:0] \b$25 ;
-  input [7:0] \b$5 ;
-  wire [7:0] \b$5 ;
+  wire [1:0] a;
+  input [7:0] \a$1 ;
+  wire [7:0] \a$1 ;
+  wire [1:0] \a$12 ;
+  wire [1:0] \a$18 ;
+  wire [1:0] \a$24 ;
+  wire [1:0] b;
+  wire [1:0] \b$13 ;
+  wire [1:0] \b$19 ;
+  wire [1:0] \b$25 ;
+  input [7:0] \b$3 ;
+  wire [7:0] \b$3 ;
   wire [5:0] p;
   wire [5:0] \p$17 ;
   wire [5:0] \p$23 ;
@@ -22469,13 +12254,13 @@ module \mac_array.pe_1_3.level.u2 (\p$30 , pa, pb, sb, \a$3 , \b$5 , sa);
   wire \sa$14 ;
   wire \sa$20 ;
   wire \sa$26 ;
-  wire \sa$7 ;
+  wire \sa$5 ;
   input sb;
   wire sb;
   wire \sb$15 ;
   wire \sb$21 ;
   wire \sb$27 ;
-  wire \sb$9 ;
+  wire \sb$7 ;
   wire [9:0] t0;
   wire [9:0] t1;
   wire [9:0] t2;
@@ -22533,208 +12318,48 @@ module \mac_array.pe_1_3.level.u2 (\p$30 , pa, pb, sb, \a$3 , \b$5 , sa);
   assign \$43  = pa == 2'h3;
   assign \$44  = | { \$43 , \$42 , \$41  };
   \mac_array.pe_1_3.level.u2.u0  u0 (
-    .a(a),
-    .b(b),
+    .a(\a$1 [1:0]),
+    .b(\b$3 [1:0]),
     .p(p),
     .sa(sa),
     .sb(sb)
   );
   \mac_array.pe_1_3.level.u2.u1  u1 (
-    .a(\a$12 ),
-    .b(\b$13 ),
+    .a(\a$1 [3:2]),
+    .b(\b$3 [3:2]),
     .p(\p$17 ),
     .sa(sa),
     .sb(\sb$15 )
   );
   \mac_array.pe_1_3.level.u2.u2  u2 (
-    .a(\a$18 ),
-    .b(\b$19 ),
+    .a(\a$1 [5:4]),
+    .b(\b$3 [5:4]),
     .p(\p$23 ),
     .sa(\sa$20 ),
     .sb(sb)
   );
   \mac_array.pe_1_3.level.u2.u3  u3 (
-    .a(\a$24 ),
-    .b(\b$25 ),
+    .a(\a$1 [7:6]),
+    .b(\b$3 [7:6]),
     .p(\p$29 ),
     .sa(\sa$26 ),
     .sb(\sb$27 )
   );
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$40 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[0] = \a$3 [0];
-      default:
-          a[0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[1] = \a$3 [1];
-      default:
-          a[1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$40 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[0] = \b$5 [0];
-      default:
-          b[0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[1] = \b$5 [1];
-      default:
-          b[1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$40 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [0] = \a$3 [0];
-      4'h4, 4'h8:
-          \a$12 [0] = \a$3 [6];
-      default:
-          \a$12 [0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [1] = \a$3 [1];
-      4'h4, 4'h8:
-          \a$12 [1] = \a$3 [7];
-      default:
-          \a$12 [1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$40 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [0] = \b$5 [2];
-      default:
-          \b$13 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [1] = \b$5 [3];
-      default:
-          \b$13 [1] = \b$5 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$40 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [0] = \a$3 [2];
-      4'h0:
-          \a$18 [0] = \a$3 [4];
-      default:
-          \a$18 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [1] = \a$3 [3];
-      4'h0:
-          \a$18 [1] = \a$3 [5];
-      default:
-          \a$18 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$40 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [0] = \b$5 [6];
-      4'h4, 4'h8:
-          \b$19 [0] = \b$5 [0];
-      4'h0:
-          \b$19 [0] = \b$5 [4];
-      default:
-          \b$19 [0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [1] = \b$5 [7];
-      4'h4, 4'h8:
-          \b$19 [1] = \b$5 [1];
-      4'h0:
-          \b$19 [1] = \b$5 [5];
-      default:
-          \b$19 [1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$40 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [0] = \a$3 [2];
-      4'h4, 4'h8:
-          \a$24 [0] = \a$3 [4];
-      4'h0:
-          \a$24 [0] = \a$3 [6];
-      default:
-          \a$24 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [1] = \a$3 [3];
-      4'h4, 4'h8:
-          \a$24 [1] = \a$3 [5];
-      4'h0:
-          \a$24 [1] = \a$3 [7];
-      default:
-          \a$24 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$40 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [0] = \b$5 [4];
-      4'h4, 4'h8:
-          \b$25 [0] = \b$5 [2];
-      4'h0:
-          \b$25 [0] = \b$5 [6];
-      default:
-          \b$25 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [1] = \b$5 [5];
-      4'h4, 4'h8:
-          \b$25 [1] = \b$5 [3];
-      4'h0:
-          \b$25 [1] = \b$5 [7];
-      default:
-          \b$25 [1] = \b$5 [1];
-    endcase
-  end
-  assign \sa$7  = sa;
-  assign \sb$9  = sb;
+  assign a = \a$1 [1:0];
+  assign b = \b$3 [1:0];
+  assign \sa$5  = sa;
+  assign \sb$7  = sb;
   assign t0 = \$18 [9:0];
+  assign \a$12  = \a$1 [3:2];
+  assign \b$13  = \b$3 [3:2];
   assign \sa$14  = sa;
   assign t1 = { \$29 [8], \$29  };
+  assign \a$18  = \a$1 [5:4];
+  assign \b$19  = \b$3 [5:4];
   assign \sb$21  = sb;
   assign t2 = { \$40 [8], \$40  };
+  assign \a$24  = \a$1 [7:6];
+  assign \b$25  = \b$3 [7:6];
   assign t3 = { \p$29 [5], \p$29 [5], \p$29 [5], \p$29 [5], \p$29  };
   assign \p$30  = \$53 [9:0];
   assign \$9  = { p[5], p, 2'h0 };
@@ -22821,8 +12446,7 @@ module \mac_array.pe_1_3.level.u2.u3 (sb, p, a, b, sa);
 endmodule
 
 (* generator = "Amaranth" *)
-module \mac_array.pe_1_3.level.u3 (sb, \p$30 , pa, pb, \a$3 , \b$5 , sa);
-  reg \$auto$verilog_backend.cc:2355:dump_module$41  = 0;
+module \mac_array.pe_1_3.level.u3 (sb, \p$30 , pa, pb, \a$1 , \b$3 , sa);
   wire \$1 ;
   wire [8:0] \$10 ;
   wire [11:0] \$11 ;
@@ -22876,18 +12500,18 @@ module \mac_array.pe_1_3.level.u3 (sb, \p$30 , pa, pb, \a$3 , \b$5 , sa);
   wire \$7 ;
   wire \$8 ;
   wire [8:0] \$9 ;
-  reg [1:0] a;
-  reg [1:0] \a$12 ;
-  reg [1:0] \a$18 ;
-  reg [1:0] \a$24 ;
-  input [7:0] \a$3 ;
-  wire [7:0] \a$3 ;
-  reg [1:0] b;
-  reg [1:0] \b$13 ;
-  reg [1:0] \b$19 ;
-  reg [1:0] \b$25 ;
-  input [7:0] \b$5 ;
-  wire [7:0] \b$5 ;
+  wire [1:0] a;
+  input [7:0] \a$1 ;
+  wire [7:0] \a$1 ;
+  wire [1:0] \a$12 ;
+  wire [1:0] \a$18 ;
+  wire [1:0] \a$24 ;
+  wire [1:0] b;
+  wire [1:0] \b$13 ;
+  wire [1:0] \b$19 ;
+  wire [1:0] \b$25 ;
+  input [7:0] \b$3 ;
+  wire [7:0] \b$3 ;
   wire [5:0] p;
   wire [5:0] \p$17 ;
   wire [5:0] \p$23 ;
@@ -22903,13 +12527,13 @@ module \mac_array.pe_1_3.level.u3 (sb, \p$30 , pa, pb, \a$3 , \b$5 , sa);
   wire \sa$14 ;
   wire \sa$20 ;
   wire \sa$26 ;
-  wire \sa$7 ;
+  wire \sa$5 ;
   input sb;
   wire sb;
   wire \sb$15 ;
   wire \sb$21 ;
   wire \sb$27 ;
-  wire \sb$9 ;
+  wire \sb$7 ;
   wire [9:0] t0;
   wire [9:0] t1;
   wire [9:0] t2;
@@ -22967,208 +12591,48 @@ module \mac_array.pe_1_3.level.u3 (sb, \p$30 , pa, pb, \a$3 , \b$5 , sa);
   assign \$43  = pa == 2'h3;
   assign \$44  = | { \$43 , \$42 , \$41  };
   \mac_array.pe_1_3.level.u3.u0  u0 (
-    .a(a),
-    .b(b),
+    .a(\a$1 [1:0]),
+    .b(\b$3 [1:0]),
     .p(p),
     .sa(sa),
     .sb(sb)
   );
   \mac_array.pe_1_3.level.u3.u1  u1 (
-    .a(\a$12 ),
-    .b(\b$13 ),
+    .a(\a$1 [3:2]),
+    .b(\b$3 [3:2]),
     .p(\p$17 ),
     .sa(sa),
     .sb(\sb$15 )
   );
   \mac_array.pe_1_3.level.u3.u2  u2 (
-    .a(\a$18 ),
-    .b(\b$19 ),
+    .a(\a$1 [5:4]),
+    .b(\b$3 [5:4]),
     .p(\p$23 ),
     .sa(\sa$20 ),
     .sb(sb)
   );
   \mac_array.pe_1_3.level.u3.u3  u3 (
-    .a(\a$24 ),
-    .b(\b$25 ),
+    .a(\a$1 [7:6]),
+    .b(\b$3 [7:6]),
     .p(\p$29 ),
     .sa(\sa$26 ),
     .sb(\sb$27 )
   );
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$41 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[0] = \a$3 [0];
-      default:
-          a[0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[1] = \a$3 [1];
-      default:
-          a[1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$41 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[0] = \b$5 [0];
-      default:
-          b[0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[1] = \b$5 [1];
-      default:
-          b[1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$41 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [0] = \a$3 [0];
-      4'h4, 4'h8:
-          \a$12 [0] = \a$3 [6];
-      default:
-          \a$12 [0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [1] = \a$3 [1];
-      4'h4, 4'h8:
-          \a$12 [1] = \a$3 [7];
-      default:
-          \a$12 [1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$41 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [0] = \b$5 [2];
-      default:
-          \b$13 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [1] = \b$5 [3];
-      default:
-          \b$13 [1] = \b$5 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$41 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [0] = \a$3 [2];
-      4'h0:
-          \a$18 [0] = \a$3 [4];
-      default:
-          \a$18 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [1] = \a$3 [3];
-      4'h0:
-          \a$18 [1] = \a$3 [5];
-      default:
-          \a$18 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$41 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [0] = \b$5 [6];
-      4'h4, 4'h8:
-          \b$19 [0] = \b$5 [0];
-      4'h0:
-          \b$19 [0] = \b$5 [4];
-      default:
-          \b$19 [0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [1] = \b$5 [7];
-      4'h4, 4'h8:
-          \b$19 [1] = \b$5 [1];
-      4'h0:
-          \b$19 [1] = \b$5 [5];
-      default:
-          \b$19 [1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$41 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [0] = \a$3 [2];
-      4'h4, 4'h8:
-          \a$24 [0] = \a$3 [4];
-      4'h0:
-          \a$24 [0] = \a$3 [6];
-      default:
-          \a$24 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [1] = \a$3 [3];
-      4'h4, 4'h8:
-          \a$24 [1] = \a$3 [5];
-      4'h0:
-          \a$24 [1] = \a$3 [7];
-      default:
-          \a$24 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$41 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [0] = \b$5 [4];
-      4'h4, 4'h8:
-          \b$25 [0] = \b$5 [2];
-      4'h0:
-          \b$25 [0] = \b$5 [6];
-      default:
-          \b$25 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [1] = \b$5 [5];
-      4'h4, 4'h8:
-          \b$25 [1] = \b$5 [3];
-      4'h0:
-          \b$25 [1] = \b$5 [7];
-      default:
-          \b$25 [1] = \b$5 [1];
-    endcase
-  end
-  assign \sa$7  = sa;
-  assign \sb$9  = sb;
+  assign a = \a$1 [1:0];
+  assign b = \b$3 [1:0];
+  assign \sa$5  = sa;
+  assign \sb$7  = sb;
   assign t0 = \$18 [9:0];
+  assign \a$12  = \a$1 [3:2];
+  assign \b$13  = \b$3 [3:2];
   assign \sa$14  = sa;
   assign t1 = { \$29 [8], \$29  };
+  assign \a$18  = \a$1 [5:4];
+  assign \b$19  = \b$3 [5:4];
   assign \sb$21  = sb;
   assign t2 = { \$40 [8], \$40  };
+  assign \a$24  = \a$1 [7:6];
+  assign \b$25  = \b$3 [7:6];
   assign t3 = { \p$29 [5], \p$29 [5], \p$29 [5], \p$29 [5], \p$29  };
   assign \p$30  = \$53 [9:0];
   assign \$9  = { p[5], p, 2'h0 };
@@ -23285,8 +12749,8 @@ module \mac_array.pe_2_0 (pa, pb, sa, sb, a, b, p);
   assign \$3  = \$1  & \$2 ;
   assign p = \$3  ? \p$13  : 18'h00000;
   \mac_array.pe_2_0.level  level (
-    .\a$3 (a),
-    .\b$5 (b),
+    .\a$1 (a),
+    .\b$3 (b),
     .\p$38 (\p$13 ),
     .pa(pa),
     .pb(pb),
@@ -23302,8 +12766,7 @@ module \mac_array.pe_2_0 (pa, pb, sa, sb, a, b, p);
 endmodule
 
 (* generator = "Amaranth" *)
-module \mac_array.pe_2_0.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
-  reg \$auto$verilog_backend.cc:2355:dump_module$42  = 0;
+module \mac_array.pe_2_0.level (pa, pb, sa, sb, \a$1 , \b$3 , \p$38 );
   wire \$1 ;
   wire \$10 ;
   wire \$11 ;
@@ -23348,18 +12811,18 @@ module \mac_array.pe_2_0.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
   wire [16:0] \$7 ;
   wire [16:0] \$8 ;
   wire [23:0] \$9 ;
-  reg [7:0] a;
-  reg [7:0] \a$14 ;
-  reg [7:0] \a$22 ;
-  input [31:0] \a$3 ;
-  wire [31:0] \a$3 ;
-  reg [7:0] \a$30 ;
-  reg [7:0] b;
-  reg [7:0] \b$15 ;
-  reg [7:0] \b$23 ;
-  reg [7:0] \b$31 ;
-  input [31:0] \b$5 ;
-  wire [31:0] \b$5 ;
+  wire [7:0] a;
+  input [31:0] \a$1 ;
+  wire [31:0] \a$1 ;
+  wire [7:0] \a$14 ;
+  wire [7:0] \a$22 ;
+  wire [7:0] \a$30 ;
+  wire [7:0] b;
+  wire [7:0] \b$15 ;
+  wire [7:0] \b$23 ;
+  input [31:0] \b$3 ;
+  wire [31:0] \b$3 ;
+  wire [7:0] \b$31 ;
   wire [9:0] p;
   wire [9:0] \p$21 ;
   wire [9:0] \p$29 ;
@@ -23371,7 +12834,7 @@ module \mac_array.pe_2_0.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
   wire [1:0] \pa$16 ;
   wire [1:0] \pa$24 ;
   wire [1:0] \pa$32 ;
-  wire [1:0] \pa$6 ;
+  wire [1:0] \pa$5 ;
   input [1:0] pb;
   wire [1:0] pb;
   wire [1:0] \pb$17 ;
@@ -23438,8 +12901,8 @@ module \mac_array.pe_2_0.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
   assign \$43  = $signed(\$33 ) + $signed(\p$37 );
   assign \$44  = $signed(\$42 ) + $signed(\$43 );
   \mac_array.pe_2_0.level.u0  u0 (
-    .\a$3 (a),
-    .\b$5 (b),
+    .\a$1 (\a$1 [7:0]),
+    .\b$3 (\b$3 [7:0]),
     .\p$30 (p),
     .pa(pa),
     .pb(pb),
@@ -23447,8 +12910,8 @@ module \mac_array.pe_2_0.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
     .sb(sb)
   );
   \mac_array.pe_2_0.level.u1  u1 (
-    .\a$3 (\a$14 ),
-    .\b$5 (\b$15 ),
+    .\a$1 (\a$1 [15:8]),
+    .\b$3 (\b$3 [15:8]),
     .\p$30 (\p$21 ),
     .pa(pa),
     .pb(pb),
@@ -23456,8 +12919,8 @@ module \mac_array.pe_2_0.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
     .sb(\sb$19 )
   );
   \mac_array.pe_2_0.level.u2  u2 (
-    .\a$3 (\a$22 ),
-    .\b$5 (\b$23 ),
+    .\a$1 (\a$1 [23:16]),
+    .\b$3 (\b$3 [23:16]),
     .\p$30 (\p$29 ),
     .pa(pa),
     .pb(pb),
@@ -23465,707 +12928,35 @@ module \mac_array.pe_2_0.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
     .sb(sb)
   );
   \mac_array.pe_2_0.level.u3  u3 (
-    .\a$3 (\a$30 ),
-    .\b$5 (\b$31 ),
+    .\a$1 (\a$1 [31:24]),
+    .\b$3 (\b$3 [31:24]),
     .\p$30 (\p$37 ),
     .pa(pa),
     .pb(pb),
     .sa(\sa$34 ),
     .sb(\sb$35 )
   );
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$31 [0] = \b$5 [12];
-      4'h8, 4'h9:
-          \b$31 [0] = \b$5 [4];
-      4'h2:
-          \b$31 [0] = \b$5 [16];
-      4'h6:
-          \b$31 [0] = \b$5 [8];
-      4'ha:
-          \b$31 [0] = \b$5 [0];
-      default:
-          \b$31 [0] = \b$5 [24];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$31 [1] = \b$5 [13];
-      4'h8, 4'h9:
-          \b$31 [1] = \b$5 [5];
-      4'h2:
-          \b$31 [1] = \b$5 [17];
-      4'h6:
-          \b$31 [1] = \b$5 [9];
-      4'ha:
-          \b$31 [1] = \b$5 [1];
-      default:
-          \b$31 [1] = \b$5 [25];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$31 [2] = \b$5 [14];
-      4'h8, 4'h9:
-          \b$31 [2] = \b$5 [6];
-      4'h2:
-          \b$31 [2] = \b$5 [18];
-      4'h6:
-          \b$31 [2] = \b$5 [10];
-      4'ha:
-          \b$31 [2] = \b$5 [2];
-      default:
-          \b$31 [2] = \b$5 [26];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$31 [3] = \b$5 [15];
-      4'h8, 4'h9:
-          \b$31 [3] = \b$5 [7];
-      4'h2:
-          \b$31 [3] = \b$5 [19];
-      4'h6:
-          \b$31 [3] = \b$5 [11];
-      4'ha:
-          \b$31 [3] = \b$5 [3];
-      default:
-          \b$31 [3] = \b$5 [27];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$31 [4] = \b$5 [28];
-      4'h2:
-          \b$31 [4] = \b$5 [24];
-      default:
-          \b$31 [4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$31 [5] = \b$5 [29];
-      4'h2:
-          \b$31 [5] = \b$5 [25];
-      default:
-          \b$31 [5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$31 [6] = \b$5 [30];
-      4'h2:
-          \b$31 [6] = \b$5 [26];
-      default:
-          \b$31 [6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$31 [7] = \b$5 [31];
-      4'h2:
-          \b$31 [7] = \b$5 [27];
-      default:
-          \b$31 [7] = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h8, 4'h9, 4'ha:
-          a[0] = \a$3 [4];
-      default:
-          a[0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h8, 4'h9, 4'ha:
-          a[1] = \a$3 [5];
-      default:
-          a[1] = \a$3 [1];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h8, 4'h9, 4'ha:
-          a[2] = \a$3 [6];
-      default:
-          a[2] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h8, 4'h9, 4'ha:
-          a[3] = \a$3 [7];
-      default:
-          a[3] = \a$3 [3];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          a[4] = \a$3 [4];
-      4'h8:
-          a[4] = \a$3 [12];
-      default:
-          a[4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          a[5] = \a$3 [5];
-      4'h8:
-          a[5] = \a$3 [13];
-      default:
-          a[5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          a[6] = \a$3 [6];
-      4'h8:
-          a[6] = \a$3 [14];
-      default:
-          a[6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          a[7] = \a$3 [7];
-      4'h8:
-          a[7] = \a$3 [15];
-      default:
-          a[7] = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          b[0] = \b$5 [4];
-      default:
-          b[0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          b[1] = \b$5 [5];
-      default:
-          b[1] = \b$5 [1];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          b[2] = \b$5 [6];
-      default:
-          b[2] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          b[3] = \b$5 [7];
-      default:
-          b[3] = \b$5 [3];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          b[4] = \b$5 [4];
-      4'h2:
-          b[4] = \b$5 [12];
-      default:
-          b[4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          b[5] = \b$5 [5];
-      4'h2:
-          b[5] = \b$5 [13];
-      default:
-          b[5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          b[6] = \b$5 [6];
-      4'h2:
-          b[6] = \b$5 [14];
-      default:
-          b[6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          b[7] = \b$5 [7];
-      4'h2:
-          b[7] = \b$5 [15];
-      default:
-          b[7] = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [0] = \a$3 [8];
-      4'h2, 4'h6:
-          \a$14 [0] = \a$3 [0];
-      4'h8:
-          \a$14 [0] = \a$3 [20];
-      4'h9:
-          \a$14 [0] = \a$3 [12];
-      default:
-          \a$14 [0] = \a$3 [4];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [1] = \a$3 [9];
-      4'h2, 4'h6:
-          \a$14 [1] = \a$3 [1];
-      4'h8:
-          \a$14 [1] = \a$3 [21];
-      4'h9:
-          \a$14 [1] = \a$3 [13];
-      default:
-          \a$14 [1] = \a$3 [5];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [2] = \a$3 [10];
-      4'h2, 4'h6:
-          \a$14 [2] = \a$3 [2];
-      4'h8:
-          \a$14 [2] = \a$3 [22];
-      4'h9:
-          \a$14 [2] = \a$3 [14];
-      default:
-          \a$14 [2] = \a$3 [6];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [3] = \a$3 [11];
-      4'h2, 4'h6:
-          \a$14 [3] = \a$3 [3];
-      4'h8:
-          \a$14 [3] = \a$3 [23];
-      4'h9:
-          \a$14 [3] = \a$3 [15];
-      default:
-          \a$14 [3] = \a$3 [7];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [4] = \a$3 [12];
-      4'h8:
-          \a$14 [4] = \a$3 [28];
-      default:
-          \a$14 [4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [5] = \a$3 [13];
-      4'h8:
-          \a$14 [5] = \a$3 [29];
-      default:
-          \a$14 [5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [6] = \a$3 [14];
-      4'h8:
-          \a$14 [6] = \a$3 [30];
-      default:
-          \a$14 [6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [7] = \a$3 [15];
-      4'h8:
-          \a$14 [7] = \a$3 [31];
-      default:
-          \a$14 [7] = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          \b$15 [0] = \b$5 [0];
-      4'h0, 4'h1:
-          \b$15 [0] = \b$5 [8];
-      default:
-          \b$15 [0] = \b$5 [4];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          \b$15 [1] = \b$5 [1];
-      4'h0, 4'h1:
-          \b$15 [1] = \b$5 [9];
-      default:
-          \b$15 [1] = \b$5 [5];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          \b$15 [2] = \b$5 [2];
-      4'h0, 4'h1:
-          \b$15 [2] = \b$5 [10];
-      default:
-          \b$15 [2] = \b$5 [6];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          \b$15 [3] = \b$5 [3];
-      4'h0, 4'h1:
-          \b$15 [3] = \b$5 [11];
-      default:
-          \b$15 [3] = \b$5 [7];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$15 [4] = \b$5 [12];
-      4'h2:
-          \b$15 [4] = \b$5 [8];
-      default:
-          \b$15 [4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$15 [5] = \b$5 [13];
-      4'h2:
-          \b$15 [5] = \b$5 [9];
-      default:
-          \b$15 [5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$15 [6] = \b$5 [14];
-      4'h2:
-          \b$15 [6] = \b$5 [10];
-      default:
-          \b$15 [6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$15 [7] = \b$5 [15];
-      4'h2:
-          \b$15 [7] = \b$5 [11];
-      default:
-          \b$15 [7] = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [0] = \a$3 [16];
-      4'h1, 4'h5:
-          \a$22 [0] = \a$3 [8];
-      4'h2, 4'h6:
-          \a$22 [0] = \a$3 [4];
-      default:
-          \a$22 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [1] = \a$3 [17];
-      4'h1, 4'h5:
-          \a$22 [1] = \a$3 [9];
-      4'h2, 4'h6:
-          \a$22 [1] = \a$3 [5];
-      default:
-          \a$22 [1] = \a$3 [1];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [2] = \a$3 [18];
-      4'h1, 4'h5:
-          \a$22 [2] = \a$3 [10];
-      4'h2, 4'h6:
-          \a$22 [2] = \a$3 [6];
-      default:
-          \a$22 [2] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [3] = \a$3 [19];
-      4'h1, 4'h5:
-          \a$22 [3] = \a$3 [11];
-      4'h2, 4'h6:
-          \a$22 [3] = \a$3 [7];
-      default:
-          \a$22 [3] = \a$3 [3];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [4] = \a$3 [20];
-      4'h8:
-          \a$22 [4] = \a$3 [8];
-      default:
-          \a$22 [4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [5] = \a$3 [21];
-      4'h8:
-          \a$22 [5] = \a$3 [9];
-      default:
-          \a$22 [5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [6] = \a$3 [22];
-      4'h8:
-          \a$22 [6] = \a$3 [10];
-      default:
-          \a$22 [6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [7] = \a$3 [23];
-      4'h8:
-          \a$22 [7] = \a$3 [11];
-      default:
-          \a$22 [7] = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$23 [0] = \b$5 [8];
-      4'h8, 4'h9:
-          \b$23 [0] = \b$5 [0];
-      4'h2:
-          \b$23 [0] = \b$5 [20];
-      4'h6:
-          \b$23 [0] = \b$5 [12];
-      4'ha:
-          \b$23 [0] = \b$5 [4];
-      default:
-          \b$23 [0] = \b$5 [16];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$23 [1] = \b$5 [9];
-      4'h8, 4'h9:
-          \b$23 [1] = \b$5 [1];
-      4'h2:
-          \b$23 [1] = \b$5 [21];
-      4'h6:
-          \b$23 [1] = \b$5 [13];
-      4'ha:
-          \b$23 [1] = \b$5 [5];
-      default:
-          \b$23 [1] = \b$5 [17];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$23 [2] = \b$5 [10];
-      4'h8, 4'h9:
-          \b$23 [2] = \b$5 [2];
-      4'h2:
-          \b$23 [2] = \b$5 [22];
-      4'h6:
-          \b$23 [2] = \b$5 [14];
-      4'ha:
-          \b$23 [2] = \b$5 [6];
-      default:
-          \b$23 [2] = \b$5 [18];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$23 [3] = \b$5 [11];
-      4'h8, 4'h9:
-          \b$23 [3] = \b$5 [3];
-      4'h2:
-          \b$23 [3] = \b$5 [23];
-      4'h6:
-          \b$23 [3] = \b$5 [15];
-      4'ha:
-          \b$23 [3] = \b$5 [7];
-      default:
-          \b$23 [3] = \b$5 [19];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$23 [4] = \b$5 [20];
-      4'h2:
-          \b$23 [4] = \b$5 [28];
-      default:
-          \b$23 [4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$23 [5] = \b$5 [21];
-      4'h2:
-          \b$23 [5] = \b$5 [29];
-      default:
-          \b$23 [5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$23 [6] = \b$5 [22];
-      4'h2:
-          \b$23 [6] = \b$5 [30];
-      default:
-          \b$23 [6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$23 [7] = \b$5 [23];
-      4'h2:
-          \b$23 [7] = \b$5 [31];
-      default:
-          \b$23 [7] = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h5:
-          \a$30 [0] = \a$3 [12];
-      4'h2, 4'h6:
-          \a$30 [0] = \a$3 [4];
-      4'h8:
-          \a$30 [0] = \a$3 [16];
-      4'h9:
-          \a$30 [0] = \a$3 [8];
-      4'ha:
-          \a$30 [0] = \a$3 [0];
-      default:
-          \a$30 [0] = \a$3 [24];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h5:
-          \a$30 [1] = \a$3 [13];
-      4'h2, 4'h6:
-          \a$30 [1] = \a$3 [5];
-      4'h8:
-          \a$30 [1] = \a$3 [17];
-      4'h9:
-          \a$30 [1] = \a$3 [9];
-      4'ha:
-          \a$30 [1] = \a$3 [1];
-      default:
-          \a$30 [1] = \a$3 [25];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h5:
-          \a$30 [2] = \a$3 [14];
-      4'h2, 4'h6:
-          \a$30 [2] = \a$3 [6];
-      4'h8:
-          \a$30 [2] = \a$3 [18];
-      4'h9:
-          \a$30 [2] = \a$3 [10];
-      4'ha:
-          \a$30 [2] = \a$3 [2];
-      default:
-          \a$30 [2] = \a$3 [26];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h5:
-          \a$30 [3] = \a$3 [15];
-      4'h2, 4'h6:
-          \a$30 [3] = \a$3 [7];
-      4'h8:
-          \a$30 [3] = \a$3 [19];
-      4'h9:
-          \a$30 [3] = \a$3 [11];
-      4'ha:
-          \a$30 [3] = \a$3 [3];
-      default:
-          \a$30 [3] = \a$3 [27];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$30 [4] = \a$3 [28];
-      4'h8:
-          \a$30 [4] = \a$3 [24];
-      default:
-          \a$30 [4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$30 [5] = \a$3 [29];
-      4'h8:
-          \a$30 [5] = \a$3 [25];
-      default:
-          \a$30 [5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$30 [6] = \a$3 [30];
-      4'h8:
-          \a$30 [6] = \a$3 [26];
-      default:
-          \a$30 [6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$30 [7] = \a$3 [31];
-      4'h8:
-          \a$30 [7] = \a$3 [27];
-      default:
-          \a$30 [7] = 1'h0;
-    endcase
-  end
-  assign \pa$6  = pa;
+  assign a = \a$1 [7:0];
+  assign b = \b$3 [7:0];
+  assign \pa$5  = pa;
   assign \pb$7  = pb;
   assign \sa$9  = sa;
   assign \sb$11  = sb;
   assign t0 = \$15 [17:0];
+  assign \a$14  = \a$1 [15:8];
+  assign \b$15  = \b$3 [15:8];
   assign \pa$16  = pa;
   assign \pb$17  = pb;
   assign \sa$18  = sa;
   assign t1 = { \$24 [16], \$24  };
+  assign \a$22  = \a$1 [23:16];
+  assign \b$23  = \b$3 [23:16];
   assign \pa$24  = pa;
   assign \pb$25  = pb;
   assign \sb$27  = sb;
   assign t2 = { \$33 [16], \$33  };
+  assign \a$30  = \a$1 [31:24];
+  assign \b$31  = \b$3 [31:24];
   assign \pa$32  = pa;
   assign \pb$33  = pb;
   assign t3 = { \p$37 [9], \p$37 [9], \p$37 [9], \p$37 [9], \p$37 [9], \p$37 [9], \p$37 [9], \p$37 [9], \p$37  };
@@ -24178,8 +12969,7 @@ module \mac_array.pe_2_0.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
 endmodule
 
 (* generator = "Amaranth" *)
-module \mac_array.pe_2_0.level.u0 (pa, pb, sa, sb, \a$3 , \b$5 , \p$30 );
-  reg \$auto$verilog_backend.cc:2355:dump_module$43  = 0;
+module \mac_array.pe_2_0.level.u0 (pa, pb, sa, sb, \a$1 , \b$3 , \p$30 );
   wire \$1 ;
   wire [8:0] \$10 ;
   wire [11:0] \$11 ;
@@ -24233,18 +13023,18 @@ module \mac_array.pe_2_0.level.u0 (pa, pb, sa, sb, \a$3 , \b$5 , \p$30 );
   wire \$7 ;
   wire \$8 ;
   wire [8:0] \$9 ;
-  reg [1:0] a;
-  reg [1:0] \a$12 ;
-  reg [1:0] \a$18 ;
-  reg [1:0] \a$24 ;
-  input [7:0] \a$3 ;
-  wire [7:0] \a$3 ;
-  reg [1:0] b;
-  reg [1:0] \b$13 ;
-  reg [1:0] \b$19 ;
-  reg [1:0] \b$25 ;
-  input [7:0] \b$5 ;
-  wire [7:0] \b$5 ;
+  wire [1:0] a;
+  input [7:0] \a$1 ;
+  wire [7:0] \a$1 ;
+  wire [1:0] \a$12 ;
+  wire [1:0] \a$18 ;
+  wire [1:0] \a$24 ;
+  wire [1:0] b;
+  wire [1:0] \b$13 ;
+  wire [1:0] \b$19 ;
+  wire [1:0] \b$25 ;
+  input [7:0] \b$3 ;
+  wire [7:0] \b$3 ;
   wire [5:0] p;
   wire [5:0] \p$17 ;
   wire [5:0] \p$23 ;
@@ -24260,13 +13050,13 @@ module \mac_array.pe_2_0.level.u0 (pa, pb, sa, sb, \a$3 , \b$5 , \p$30 );
   wire \sa$14 ;
   wire \sa$20 ;
   wire \sa$26 ;
-  wire \sa$7 ;
+  wire \sa$5 ;
   input sb;
   wire sb;
   wire \sb$15 ;
   wire \sb$21 ;
   wire \sb$27 ;
-  wire \sb$9 ;
+  wire \sb$7 ;
   wire [9:0] t0;
   wire [9:0] t1;
   wire [9:0] t2;
@@ -24324,208 +13114,48 @@ module \mac_array.pe_2_0.level.u0 (pa, pb, sa, sb, \a$3 , \b$5 , \p$30 );
   assign \$43  = pa == 2'h3;
   assign \$44  = | { \$43 , \$42 , \$41  };
   \mac_array.pe_2_0.level.u0.u0  u0 (
-    .a(a),
-    .b(b),
+    .a(\a$1 [1:0]),
+    .b(\b$3 [1:0]),
     .p(p),
     .sa(sa),
     .sb(sb)
   );
   \mac_array.pe_2_0.level.u0.u1  u1 (
-    .a(\a$12 ),
-    .b(\b$13 ),
+    .a(\a$1 [3:2]),
+    .b(\b$3 [3:2]),
     .p(\p$17 ),
     .sa(sa),
     .sb(\sb$15 )
   );
   \mac_array.pe_2_0.level.u0.u2  u2 (
-    .a(\a$18 ),
-    .b(\b$19 ),
+    .a(\a$1 [5:4]),
+    .b(\b$3 [5:4]),
     .p(\p$23 ),
     .sa(\sa$20 ),
     .sb(sb)
   );
   \mac_array.pe_2_0.level.u0.u3  u3 (
-    .a(\a$24 ),
-    .b(\b$25 ),
+    .a(\a$1 [7:6]),
+    .b(\b$3 [7:6]),
     .p(\p$29 ),
     .sa(\sa$26 ),
     .sb(\sb$27 )
   );
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[0] = \a$3 [0];
-      default:
-          a[0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[1] = \a$3 [1];
-      default:
-          a[1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[0] = \b$5 [0];
-      default:
-          b[0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[1] = \b$5 [1];
-      default:
-          b[1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [0] = \a$3 [0];
-      4'h4, 4'h8:
-          \a$12 [0] = \a$3 [6];
-      default:
-          \a$12 [0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [1] = \a$3 [1];
-      4'h4, 4'h8:
-          \a$12 [1] = \a$3 [7];
-      default:
-          \a$12 [1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [0] = \b$5 [2];
-      default:
-          \b$13 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [1] = \b$5 [3];
-      default:
-          \b$13 [1] = \b$5 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [0] = \a$3 [2];
-      4'h0:
-          \a$18 [0] = \a$3 [4];
-      default:
-          \a$18 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [1] = \a$3 [3];
-      4'h0:
-          \a$18 [1] = \a$3 [5];
-      default:
-          \a$18 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [0] = \b$5 [6];
-      4'h4, 4'h8:
-          \b$19 [0] = \b$5 [0];
-      4'h0:
-          \b$19 [0] = \b$5 [4];
-      default:
-          \b$19 [0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [1] = \b$5 [7];
-      4'h4, 4'h8:
-          \b$19 [1] = \b$5 [1];
-      4'h0:
-          \b$19 [1] = \b$5 [5];
-      default:
-          \b$19 [1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [0] = \a$3 [2];
-      4'h4, 4'h8:
-          \a$24 [0] = \a$3 [4];
-      4'h0:
-          \a$24 [0] = \a$3 [6];
-      default:
-          \a$24 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [1] = \a$3 [3];
-      4'h4, 4'h8:
-          \a$24 [1] = \a$3 [5];
-      4'h0:
-          \a$24 [1] = \a$3 [7];
-      default:
-          \a$24 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [0] = \b$5 [4];
-      4'h4, 4'h8:
-          \b$25 [0] = \b$5 [2];
-      4'h0:
-          \b$25 [0] = \b$5 [6];
-      default:
-          \b$25 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [1] = \b$5 [5];
-      4'h4, 4'h8:
-          \b$25 [1] = \b$5 [3];
-      4'h0:
-          \b$25 [1] = \b$5 [7];
-      default:
-          \b$25 [1] = \b$5 [1];
-    endcase
-  end
-  assign \sa$7  = sa;
-  assign \sb$9  = sb;
+  assign a = \a$1 [1:0];
+  assign b = \b$3 [1:0];
+  assign \sa$5  = sa;
+  assign \sb$7  = sb;
   assign t0 = \$18 [9:0];
+  assign \a$12  = \a$1 [3:2];
+  assign \b$13  = \b$3 [3:2];
   assign \sa$14  = sa;
   assign t1 = { \$29 [8], \$29  };
+  assign \a$18  = \a$1 [5:4];
+  assign \b$19  = \b$3 [5:4];
   assign \sb$21  = sb;
   assign t2 = { \$40 [8], \$40  };
+  assign \a$24  = \a$1 [7:6];
+  assign \b$25  = \b$3 [7:6];
   assign t3 = { \p$29 [5], \p$29 [5], \p$29 [5], \p$29 [5], \p$29  };
   assign \p$30  = \$53 [9:0];
   assign \$9  = { p[5], p, 2'h0 };
@@ -24612,8 +13242,7 @@ module \mac_array.pe_2_0.level.u0.u3 (sb, p, a, b, sa);
 endmodule
 
 (* generator = "Amaranth" *)
-module \mac_array.pe_2_0.level.u1 (\p$30 , pa, pb, sa, \a$3 , \b$5 , sb);
-  reg \$auto$verilog_backend.cc:2355:dump_module$44  = 0;
+module \mac_array.pe_2_0.level.u1 (\p$30 , pa, pb, sa, \a$1 , \b$3 , sb);
   wire \$1 ;
   wire [8:0] \$10 ;
   wire [11:0] \$11 ;
@@ -24667,18 +13296,18 @@ module \mac_array.pe_2_0.level.u1 (\p$30 , pa, pb, sa, \a$3 , \b$5 , sb);
   wire \$7 ;
   wire \$8 ;
   wire [8:0] \$9 ;
-  reg [1:0] a;
-  reg [1:0] \a$12 ;
-  reg [1:0] \a$18 ;
-  reg [1:0] \a$24 ;
-  input [7:0] \a$3 ;
-  wire [7:0] \a$3 ;
-  reg [1:0] b;
-  reg [1:0] \b$13 ;
-  reg [1:0] \b$19 ;
-  reg [1:0] \b$25 ;
-  input [7:0] \b$5 ;
-  wire [7:0] \b$5 ;
+  wire [1:0] a;
+  input [7:0] \a$1 ;
+  wire [7:0] \a$1 ;
+  wire [1:0] \a$12 ;
+  wire [1:0] \a$18 ;
+  wire [1:0] \a$24 ;
+  wire [1:0] b;
+  wire [1:0] \b$13 ;
+  wire [1:0] \b$19 ;
+  wire [1:0] \b$25 ;
+  input [7:0] \b$3 ;
+  wire [7:0] \b$3 ;
   wire [5:0] p;
   wire [5:0] \p$17 ;
   wire [5:0] \p$23 ;
@@ -24694,13 +13323,13 @@ module \mac_array.pe_2_0.level.u1 (\p$30 , pa, pb, sa, \a$3 , \b$5 , sb);
   wire \sa$14 ;
   wire \sa$20 ;
   wire \sa$26 ;
-  wire \sa$7 ;
+  wire \sa$5 ;
   input sb;
   wire sb;
   wire \sb$15 ;
   wire \sb$21 ;
   wire \sb$27 ;
-  wire \sb$9 ;
+  wire \sb$7 ;
   wire [9:0] t0;
   wire [9:0] t1;
   wire [9:0] t2;
@@ -24758,208 +13387,48 @@ module \mac_array.pe_2_0.level.u1 (\p$30 , pa, pb, sa, \a$3 , \b$5 , sb);
   assign \$43  = pa == 2'h3;
   assign \$44  = | { \$43 , \$42 , \$41  };
   \mac_array.pe_2_0.level.u1.u0  u0 (
-    .a(a),
-    .b(b),
+    .a(\a$1 [1:0]),
+    .b(\b$3 [1:0]),
     .p(p),
     .sa(sa),
     .sb(sb)
   );
   \mac_array.pe_2_0.level.u1.u1  u1 (
-    .a(\a$12 ),
-    .b(\b$13 ),
+    .a(\a$1 [3:2]),
+    .b(\b$3 [3:2]),
     .p(\p$17 ),
     .sa(sa),
     .sb(\sb$15 )
   );
   \mac_array.pe_2_0.level.u1.u2  u2 (
-    .a(\a$18 ),
-    .b(\b$19 ),
+    .a(\a$1 [5:4]),
+    .b(\b$3 [5:4]),
     .p(\p$23 ),
     .sa(\sa$20 ),
     .sb(sb)
   );
   \mac_array.pe_2_0.level.u1.u3  u3 (
-    .a(\a$24 ),
-    .b(\b$25 ),
+    .a(\a$1 [7:6]),
+    .b(\b$3 [7:6]),
     .p(\p$29 ),
     .sa(\sa$26 ),
     .sb(\sb$27 )
   );
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$44 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[0] = \a$3 [0];
-      default:
-          a[0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[1] = \a$3 [1];
-      default:
-          a[1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$44 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[0] = \b$5 [0];
-      default:
-          b[0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[1] = \b$5 [1];
-      default:
-          b[1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$44 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [0] = \a$3 [0];
-      4'h4, 4'h8:
-          \a$12 [0] = \a$3 [6];
-      default:
-          \a$12 [0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [1] = \a$3 [1];
-      4'h4, 4'h8:
-          \a$12 [1] = \a$3 [7];
-      default:
-          \a$12 [1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$44 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [0] = \b$5 [2];
-      default:
-          \b$13 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [1] = \b$5 [3];
-      default:
-          \b$13 [1] = \b$5 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$44 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [0] = \a$3 [2];
-      4'h0:
-          \a$18 [0] = \a$3 [4];
-      default:
-          \a$18 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [1] = \a$3 [3];
-      4'h0:
-          \a$18 [1] = \a$3 [5];
-      default:
-          \a$18 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$44 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [0] = \b$5 [6];
-      4'h4, 4'h8:
-          \b$19 [0] = \b$5 [0];
-      4'h0:
-          \b$19 [0] = \b$5 [4];
-      default:
-          \b$19 [0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [1] = \b$5 [7];
-      4'h4, 4'h8:
-          \b$19 [1] = \b$5 [1];
-      4'h0:
-          \b$19 [1] = \b$5 [5];
-      default:
-          \b$19 [1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$44 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [0] = \a$3 [2];
-      4'h4, 4'h8:
-          \a$24 [0] = \a$3 [4];
-      4'h0:
-          \a$24 [0] = \a$3 [6];
-      default:
-          \a$24 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [1] = \a$3 [3];
-      4'h4, 4'h8:
-          \a$24 [1] = \a$3 [5];
-      4'h0:
-          \a$24 [1] = \a$3 [7];
-      default:
-          \a$24 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$44 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [0] = \b$5 [4];
-      4'h4, 4'h8:
-          \b$25 [0] = \b$5 [2];
-      4'h0:
-          \b$25 [0] = \b$5 [6];
-      default:
-          \b$25 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [1] = \b$5 [5];
-      4'h4, 4'h8:
-          \b$25 [1] = \b$5 [3];
-      4'h0:
-          \b$25 [1] = \b$5 [7];
-      default:
-          \b$25 [1] = \b$5 [1];
-    endcase
-  end
-  assign \sa$7  = sa;
-  assign \sb$9  = sb;
+  assign a = \a$1 [1:0];
+  assign b = \b$3 [1:0];
+  assign \sa$5  = sa;
+  assign \sb$7  = sb;
   assign t0 = \$18 [9:0];
+  assign \a$12  = \a$1 [3:2];
+  assign \b$13  = \b$3 [3:2];
   assign \sa$14  = sa;
   assign t1 = { \$29 [8], \$29  };
+  assign \a$18  = \a$1 [5:4];
+  assign \b$19  = \b$3 [5:4];
   assign \sb$21  = sb;
   assign t2 = { \$40 [8], \$40  };
+  assign \a$24  = \a$1 [7:6];
+  assign \b$25  = \b$3 [7:6];
   assign t3 = { \p$29 [5], \p$29 [5], \p$29 [5], \p$29 [5], \p$29  };
   assign \p$30  = \$53 [9:0];
   assign \$9  = { p[5], p, 2'h0 };
@@ -25046,8 +13515,7 @@ module \mac_array.pe_2_0.level.u1.u3 (sb, p, a, b, sa);
 endmodule
 
 (* generator = "Amaranth" *)
-module \mac_array.pe_2_0.level.u2 (\p$30 , pa, pb, sb, \a$3 , \b$5 , sa);
-  reg \$auto$verilog_backend.cc:2355:dump_module$45  = 0;
+module \mac_array.pe_2_0.level.u2 (\p$30 , pa, pb, sb, \a$1 , \b$3 , sa);
   wire \$1 ;
   wire [8:0] \$10 ;
   wire [11:0] \$11 ;
@@ -25101,18 +13569,18 @@ module \mac_array.pe_2_0.level.u2 (\p$30 , pa, pb, sb, \a$3 , \b$5 , sa);
   wire \$7 ;
   wire \$8 ;
   wire [8:0] \$9 ;
-  reg [1:0] a;
-  reg [1:0] \a$12 ;
-  reg [1:0] \a$18 ;
-  reg [1:0] \a$24 ;
-  input [7:0] \a$3 ;
-  wire [7:0] \a$3 ;
-  reg [1:0] b;
-  reg [1:0] \b$13 ;
-  reg [1:0] \b$19 ;
-  reg [1:0] \b$25 ;
-  input [7:0] \b$5 ;
-  wire [7:0] \b$5 ;
+  wire [1:0] a;
+  input [7:0] \a$1 ;
+  wire [7:0] \a$1 ;
+  wire [1:0] \a$12 ;
+  wire [1:0] \a$18 ;
+  wire [1:0] \a$24 ;
+  wire [1:0] b;
+  wire [1:0] \b$13 ;
+  wire [1:0] \b$19 ;
+  wire [1:0] \b$25 ;
+  input [7:0] \b$3 ;
+  wire [7:0] \b$3 ;
   wire [5:0] p;
   wire [5:0] \p$17 ;
   wire [5:0] \p$23 ;
@@ -25128,13 +13596,13 @@ module \mac_array.pe_2_0.level.u2 (\p$30 , pa, pb, sb, \a$3 , \b$5 , sa);
   wire \sa$14 ;
   wire \sa$20 ;
   wire \sa$26 ;
-  wire \sa$7 ;
+  wire \sa$5 ;
   input sb;
   wire sb;
   wire \sb$15 ;
   wire \sb$21 ;
   wire \sb$27 ;
-  wire \sb$9 ;
+  wire \sb$7 ;
   wire [9:0] t0;
   wire [9:0] t1;
   wire [9:0] t2;
@@ -25192,208 +13660,48 @@ module \mac_array.pe_2_0.level.u2 (\p$30 , pa, pb, sb, \a$3 , \b$5 , sa);
   assign \$43  = pa == 2'h3;
   assign \$44  = | { \$43 , \$42 , \$41  };
   \mac_array.pe_2_0.level.u2.u0  u0 (
-    .a(a),
-    .b(b),
+    .a(\a$1 [1:0]),
+    .b(\b$3 [1:0]),
     .p(p),
     .sa(sa),
     .sb(sb)
   );
   \mac_array.pe_2_0.level.u2.u1  u1 (
-    .a(\a$12 ),
-    .b(\b$13 ),
+    .a(\a$1 [3:2]),
+    .b(\b$3 [3:2]),
     .p(\p$17 ),
     .sa(sa),
     .sb(\sb$15 )
   );
   \mac_array.pe_2_0.level.u2.u2  u2 (
-    .a(\a$18 ),
-    .b(\b$19 ),
+    .a(\a$1 [5:4]),
+    .b(\b$3 [5:4]),
     .p(\p$23 ),
     .sa(\sa$20 ),
     .sb(sb)
   );
   \mac_array.pe_2_0.level.u2.u3  u3 (
-    .a(\a$24 ),
-    .b(\b$25 ),
+    .a(\a$1 [7:6]),
+    .b(\b$3 [7:6]),
     .p(\p$29 ),
     .sa(\sa$26 ),
     .sb(\sb$27 )
   );
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$45 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[0] = \a$3 [0];
-      default:
-          a[0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[1] = \a$3 [1];
-      default:
-          a[1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$45 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[0] = \b$5 [0];
-      default:
-          b[0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[1] = \b$5 [1];
-      default:
-          b[1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$45 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [0] = \a$3 [0];
-      4'h4, 4'h8:
-          \a$12 [0] = \a$3 [6];
-      default:
-          \a$12 [0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [1] = \a$3 [1];
-      4'h4, 4'h8:
-          \a$12 [1] = \a$3 [7];
-      default:
-          \a$12 [1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$45 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [0] = \b$5 [2];
-      default:
-          \b$13 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [1] = \b$5 [3];
-      default:
-          \b$13 [1] = \b$5 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$45 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [0] = \a$3 [2];
-      4'h0:
-          \a$18 [0] = \a$3 [4];
-      default:
-          \a$18 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [1] = \a$3 [3];
-      4'h0:
-          \a$18 [1] = \a$3 [5];
-      default:
-          \a$18 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$45 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [0] = \b$5 [6];
-      4'h4, 4'h8:
-          \b$19 [0] = \b$5 [0];
-      4'h0:
-          \b$19 [0] = \b$5 [4];
-      default:
-          \b$19 [0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [1] = \b$5 [7];
-      4'h4, 4'h8:
-          \b$19 [1] = \b$5 [1];
-      4'h0:
-          \b$19 [1] = \b$5 [5];
-      default:
-          \b$19 [1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$45 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [0] = \a$3 [2];
-      4'h4, 4'h8:
-          \a$24 [0] = \a$3 [4];
-      4'h0:
-          \a$24 [0] = \a$3 [6];
-      default:
-          \a$24 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [1] = \a$3 [3];
-      4'h4, 4'h8:
-          \a$24 [1] = \a$3 [5];
-      4'h0:
-          \a$24 [1] = \a$3 [7];
-      default:
-          \a$24 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$45 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [0] = \b$5 [4];
-      4'h4, 4'h8:
-          \b$25 [0] = \b$5 [2];
-      4'h0:
-          \b$25 [0] = \b$5 [6];
-      default:
-          \b$25 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [1] = \b$5 [5];
-      4'h4, 4'h8:
-          \b$25 [1] = \b$5 [3];
-      4'h0:
-          \b$25 [1] = \b$5 [7];
-      default:
-          \b$25 [1] = \b$5 [1];
-    endcase
-  end
-  assign \sa$7  = sa;
-  assign \sb$9  = sb;
+  assign a = \a$1 [1:0];
+  assign b = \b$3 [1:0];
+  assign \sa$5  = sa;
+  assign \sb$7  = sb;
   assign t0 = \$18 [9:0];
+  assign \a$12  = \a$1 [3:2];
+  assign \b$13  = \b$3 [3:2];
   assign \sa$14  = sa;
   assign t1 = { \$29 [8], \$29  };
+  assign \a$18  = \a$1 [5:4];
+  assign \b$19  = \b$3 [5:4];
   assign \sb$21  = sb;
   assign t2 = { \$40 [8], \$40  };
+  assign \a$24  = \a$1 [7:6];
+  assign \b$25  = \b$3 [7:6];
   assign t3 = { \p$29 [5], \p$29 [5], \p$29 [5], \p$29 [5], \p$29  };
   assign \p$30  = \$53 [9:0];
   assign \$9  = { p[5], p, 2'h0 };
@@ -25480,8 +13788,7 @@ module \mac_array.pe_2_0.level.u2.u3 (sb, p, a, b, sa);
 endmodule
 
 (* generator = "Amaranth" *)
-module \mac_array.pe_2_0.level.u3 (sb, \p$30 , pa, pb, \a$3 , \b$5 , sa);
-  reg \$auto$verilog_backend.cc:2355:dump_module$46  = 0;
+module \mac_array.pe_2_0.level.u3 (sb, \p$30 , pa, pb, \a$1 , \b$3 , sa);
   wire \$1 ;
   wire [8:0] \$10 ;
   wire [11:0] \$11 ;
@@ -25535,18 +13842,18 @@ module \mac_array.pe_2_0.level.u3 (sb, \p$30 , pa, pb, \a$3 , \b$5 , sa);
   wire \$7 ;
   wire \$8 ;
   wire [8:0] \$9 ;
-  reg [1:0] a;
-  reg [1:0] \a$12 ;
-  reg [1:0] \a$18 ;
-  reg [1:0] \a$24 ;
-  input [7:0] \a$3 ;
-  wire [7:0] \a$3 ;
-  reg [1:0] b;
-  reg [1:0] \b$13 ;
-  reg [1:0] \b$19 ;
-  reg [1:0] \b$25 ;
-  input [7:0] \b$5 ;
-  wire [7:0] \b$5 ;
+  wire [1:0] a;
+  input [7:0] \a$1 ;
+  wire [7:0] \a$1 ;
+  wire [1:0] \a$12 ;
+  wire [1:0] \a$18 ;
+  wire [1:0] \a$24 ;
+  wire [1:0] b;
+  wire [1:0] \b$13 ;
+  wire [1:0] \b$19 ;
+  wire [1:0] \b$25 ;
+  input [7:0] \b$3 ;
+  wire [7:0] \b$3 ;
   wire [5:0] p;
   wire [5:0] \p$17 ;
   wire [5:0] \p$23 ;
@@ -25562,13 +13869,13 @@ module \mac_array.pe_2_0.level.u3 (sb, \p$30 , pa, pb, \a$3 , \b$5 , sa);
   wire \sa$14 ;
   wire \sa$20 ;
   wire \sa$26 ;
-  wire \sa$7 ;
+  wire \sa$5 ;
   input sb;
   wire sb;
   wire \sb$15 ;
   wire \sb$21 ;
   wire \sb$27 ;
-  wire \sb$9 ;
+  wire \sb$7 ;
   wire [9:0] t0;
   wire [9:0] t1;
   wire [9:0] t2;
@@ -25626,208 +13933,48 @@ module \mac_array.pe_2_0.level.u3 (sb, \p$30 , pa, pb, \a$3 , \b$5 , sa);
   assign \$43  = pa == 2'h3;
   assign \$44  = | { \$43 , \$42 , \$41  };
   \mac_array.pe_2_0.level.u3.u0  u0 (
-    .a(a),
-    .b(b),
+    .a(\a$1 [1:0]),
+    .b(\b$3 [1:0]),
     .p(p),
     .sa(sa),
     .sb(sb)
   );
   \mac_array.pe_2_0.level.u3.u1  u1 (
-    .a(\a$12 ),
-    .b(\b$13 ),
+    .a(\a$1 [3:2]),
+    .b(\b$3 [3:2]),
     .p(\p$17 ),
     .sa(sa),
     .sb(\sb$15 )
   );
   \mac_array.pe_2_0.level.u3.u2  u2 (
-    .a(\a$18 ),
-    .b(\b$19 ),
+    .a(\a$1 [5:4]),
+    .b(\b$3 [5:4]),
     .p(\p$23 ),
     .sa(\sa$20 ),
     .sb(sb)
   );
   \mac_array.pe_2_0.level.u3.u3  u3 (
-    .a(\a$24 ),
-    .b(\b$25 ),
+    .a(\a$1 [7:6]),
+    .b(\b$3 [7:6]),
     .p(\p$29 ),
     .sa(\sa$26 ),
     .sb(\sb$27 )
   );
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[0] = \a$3 [0];
-      default:
-          a[0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[1] = \a$3 [1];
-      default:
-          a[1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[0] = \b$5 [0];
-      default:
-          b[0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[1] = \b$5 [1];
-      default:
-          b[1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [0] = \a$3 [0];
-      4'h4, 4'h8:
-          \a$12 [0] = \a$3 [6];
-      default:
-          \a$12 [0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [1] = \a$3 [1];
-      4'h4, 4'h8:
-          \a$12 [1] = \a$3 [7];
-      default:
-          \a$12 [1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [0] = \b$5 [2];
-      default:
-          \b$13 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [1] = \b$5 [3];
-      default:
-          \b$13 [1] = \b$5 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [0] = \a$3 [2];
-      4'h0:
-          \a$18 [0] = \a$3 [4];
-      default:
-          \a$18 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [1] = \a$3 [3];
-      4'h0:
-          \a$18 [1] = \a$3 [5];
-      default:
-          \a$18 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [0] = \b$5 [6];
-      4'h4, 4'h8:
-          \b$19 [0] = \b$5 [0];
-      4'h0:
-          \b$19 [0] = \b$5 [4];
-      default:
-          \b$19 [0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [1] = \b$5 [7];
-      4'h4, 4'h8:
-          \b$19 [1] = \b$5 [1];
-      4'h0:
-          \b$19 [1] = \b$5 [5];
-      default:
-          \b$19 [1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [0] = \a$3 [2];
-      4'h4, 4'h8:
-          \a$24 [0] = \a$3 [4];
-      4'h0:
-          \a$24 [0] = \a$3 [6];
-      default:
-          \a$24 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [1] = \a$3 [3];
-      4'h4, 4'h8:
-          \a$24 [1] = \a$3 [5];
-      4'h0:
-          \a$24 [1] = \a$3 [7];
-      default:
-          \a$24 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [0] = \b$5 [4];
-      4'h4, 4'h8:
-          \b$25 [0] = \b$5 [2];
-      4'h0:
-          \b$25 [0] = \b$5 [6];
-      default:
-          \b$25 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [1] = \b$5 [5];
-      4'h4, 4'h8:
-          \b$25 [1] = \b$5 [3];
-      4'h0:
-          \b$25 [1] = \b$5 [7];
-      default:
-          \b$25 [1] = \b$5 [1];
-    endcase
-  end
-  assign \sa$7  = sa;
-  assign \sb$9  = sb;
+  assign a = \a$1 [1:0];
+  assign b = \b$3 [1:0];
+  assign \sa$5  = sa;
+  assign \sb$7  = sb;
   assign t0 = \$18 [9:0];
+  assign \a$12  = \a$1 [3:2];
+  assign \b$13  = \b$3 [3:2];
   assign \sa$14  = sa;
   assign t1 = { \$29 [8], \$29  };
+  assign \a$18  = \a$1 [5:4];
+  assign \b$19  = \b$3 [5:4];
   assign \sb$21  = sb;
   assign t2 = { \$40 [8], \$40  };
+  assign \a$24  = \a$1 [7:6];
+  assign \b$25  = \b$3 [7:6];
   assign t3 = { \p$29 [5], \p$29 [5], \p$29 [5], \p$29 [5], \p$29  };
   assign \p$30  = \$53 [9:0];
   assign \$9  = { p[5], p, 2'h0 };
@@ -25944,8 +14091,8 @@ module \mac_array.pe_2_1 (pa, pb, sa, sb, a, b, p);
   assign \$3  = \$1  & \$2 ;
   assign p = \$3  ? \p$13  : 18'h00000;
   \mac_array.pe_2_1.level  level (
-    .\a$3 (a),
-    .\b$5 (b),
+    .\a$1 (a),
+    .\b$3 (b),
     .\p$38 (\p$13 ),
     .pa(pa),
     .pb(pb),
@@ -25961,8 +14108,7 @@ module \mac_array.pe_2_1 (pa, pb, sa, sb, a, b, p);
 endmodule
 
 (* generator = "Amaranth" *)
-module \mac_array.pe_2_1.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
-  reg \$auto$verilog_backend.cc:2355:dump_module$47  = 0;
+module \mac_array.pe_2_1.level (pa, pb, sa, sb, \a$1 , \b$3 , \p$38 );
   wire \$1 ;
   wire \$10 ;
   wire \$11 ;
@@ -26007,18 +14153,18 @@ module \mac_array.pe_2_1.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
   wire [16:0] \$7 ;
   wire [16:0] \$8 ;
   wire [23:0] \$9 ;
-  reg [7:0] a;
-  reg [7:0] \a$14 ;
-  reg [7:0] \a$22 ;
-  input [31:0] \a$3 ;
-  wire [31:0] \a$3 ;
-  reg [7:0] \a$30 ;
-  reg [7:0] b;
-  reg [7:0] \b$15 ;
-  reg [7:0] \b$23 ;
-  reg [7:0] \b$31 ;
-  input [31:0] \b$5 ;
-  wire [31:0] \b$5 ;
+  wire [7:0] a;
+  input [31:0] \a$1 ;
+  wire [31:0] \a$1 ;
+  wire [7:0] \a$14 ;
+  wire [7:0] \a$22 ;
+  wire [7:0] \a$30 ;
+  wire [7:0] b;
+  wire [7:0] \b$15 ;
+  wire [7:0] \b$23 ;
+  input [31:0] \b$3 ;
+  wire [31:0] \b$3 ;
+  wire [7:0] \b$31 ;
   wire [9:0] p;
   wire [9:0] \p$21 ;
   wire [9:0] \p$29 ;
@@ -26030,7 +14176,7 @@ module \mac_array.pe_2_1.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
   wire [1:0] \pa$16 ;
   wire [1:0] \pa$24 ;
   wire [1:0] \pa$32 ;
-  wire [1:0] \pa$6 ;
+  wire [1:0] \pa$5 ;
   input [1:0] pb;
   wire [1:0] pb;
   wire [1:0] \pb$17 ;
@@ -26097,8 +14243,8 @@ module \mac_array.pe_2_1.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
   assign \$43  = $signed(\$33 ) + $signed(\p$37 );
   assign \$44  = $signed(\$42 ) + $signed(\$43 );
   \mac_array.pe_2_1.level.u0  u0 (
-    .\a$3 (a),
-    .\b$5 (b),
+    .\a$1 (\a$1 [7:0]),
+    .\b$3 (\b$3 [7:0]),
     .\p$30 (p),
     .pa(pa),
     .pb(pb),
@@ -26106,8 +14252,8 @@ module \mac_array.pe_2_1.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
     .sb(sb)
   );
   \mac_array.pe_2_1.level.u1  u1 (
-    .\a$3 (\a$14 ),
-    .\b$5 (\b$15 ),
+    .\a$1 (\a$1 [15:8]),
+    .\b$3 (\b$3 [15:8]),
     .\p$30 (\p$21 ),
     .pa(pa),
     .pb(pb),
@@ -26115,8 +14261,8 @@ module \mac_array.pe_2_1.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
     .sb(\sb$19 )
   );
   \mac_array.pe_2_1.level.u2  u2 (
-    .\a$3 (\a$22 ),
-    .\b$5 (\b$23 ),
+    .\a$1 (\a$1 [23:16]),
+    .\b$3 (\b$3 [23:16]),
     .\p$30 (\p$29 ),
     .pa(pa),
     .pb(pb),
@@ -26124,707 +14270,35 @@ module \mac_array.pe_2_1.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
     .sb(sb)
   );
   \mac_array.pe_2_1.level.u3  u3 (
-    .\a$3 (\a$30 ),
-    .\b$5 (\b$31 ),
+    .\a$1 (\a$1 [31:24]),
+    .\b$3 (\b$3 [31:24]),
     .\p$30 (\p$37 ),
     .pa(pa),
     .pb(pb),
     .sa(\sa$34 ),
     .sb(\sb$35 )
   );
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$47 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$31 [0] = \b$5 [12];
-      4'h8, 4'h9:
-          \b$31 [0] = \b$5 [4];
-      4'h2:
-          \b$31 [0] = \b$5 [16];
-      4'h6:
-          \b$31 [0] = \b$5 [8];
-      4'ha:
-          \b$31 [0] = \b$5 [0];
-      default:
-          \b$31 [0] = \b$5 [24];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$31 [1] = \b$5 [13];
-      4'h8, 4'h9:
-          \b$31 [1] = \b$5 [5];
-      4'h2:
-          \b$31 [1] = \b$5 [17];
-      4'h6:
-          \b$31 [1] = \b$5 [9];
-      4'ha:
-          \b$31 [1] = \b$5 [1];
-      default:
-          \b$31 [1] = \b$5 [25];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$31 [2] = \b$5 [14];
-      4'h8, 4'h9:
-          \b$31 [2] = \b$5 [6];
-      4'h2:
-          \b$31 [2] = \b$5 [18];
-      4'h6:
-          \b$31 [2] = \b$5 [10];
-      4'ha:
-          \b$31 [2] = \b$5 [2];
-      default:
-          \b$31 [2] = \b$5 [26];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$31 [3] = \b$5 [15];
-      4'h8, 4'h9:
-          \b$31 [3] = \b$5 [7];
-      4'h2:
-          \b$31 [3] = \b$5 [19];
-      4'h6:
-          \b$31 [3] = \b$5 [11];
-      4'ha:
-          \b$31 [3] = \b$5 [3];
-      default:
-          \b$31 [3] = \b$5 [27];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$31 [4] = \b$5 [28];
-      4'h2:
-          \b$31 [4] = \b$5 [24];
-      default:
-          \b$31 [4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$31 [5] = \b$5 [29];
-      4'h2:
-          \b$31 [5] = \b$5 [25];
-      default:
-          \b$31 [5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$31 [6] = \b$5 [30];
-      4'h2:
-          \b$31 [6] = \b$5 [26];
-      default:
-          \b$31 [6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$31 [7] = \b$5 [31];
-      4'h2:
-          \b$31 [7] = \b$5 [27];
-      default:
-          \b$31 [7] = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$47 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h8, 4'h9, 4'ha:
-          a[0] = \a$3 [4];
-      default:
-          a[0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h8, 4'h9, 4'ha:
-          a[1] = \a$3 [5];
-      default:
-          a[1] = \a$3 [1];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h8, 4'h9, 4'ha:
-          a[2] = \a$3 [6];
-      default:
-          a[2] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h8, 4'h9, 4'ha:
-          a[3] = \a$3 [7];
-      default:
-          a[3] = \a$3 [3];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          a[4] = \a$3 [4];
-      4'h8:
-          a[4] = \a$3 [12];
-      default:
-          a[4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          a[5] = \a$3 [5];
-      4'h8:
-          a[5] = \a$3 [13];
-      default:
-          a[5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          a[6] = \a$3 [6];
-      4'h8:
-          a[6] = \a$3 [14];
-      default:
-          a[6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          a[7] = \a$3 [7];
-      4'h8:
-          a[7] = \a$3 [15];
-      default:
-          a[7] = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$47 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          b[0] = \b$5 [4];
-      default:
-          b[0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          b[1] = \b$5 [5];
-      default:
-          b[1] = \b$5 [1];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          b[2] = \b$5 [6];
-      default:
-          b[2] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          b[3] = \b$5 [7];
-      default:
-          b[3] = \b$5 [3];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          b[4] = \b$5 [4];
-      4'h2:
-          b[4] = \b$5 [12];
-      default:
-          b[4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          b[5] = \b$5 [5];
-      4'h2:
-          b[5] = \b$5 [13];
-      default:
-          b[5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          b[6] = \b$5 [6];
-      4'h2:
-          b[6] = \b$5 [14];
-      default:
-          b[6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          b[7] = \b$5 [7];
-      4'h2:
-          b[7] = \b$5 [15];
-      default:
-          b[7] = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$47 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [0] = \a$3 [8];
-      4'h2, 4'h6:
-          \a$14 [0] = \a$3 [0];
-      4'h8:
-          \a$14 [0] = \a$3 [20];
-      4'h9:
-          \a$14 [0] = \a$3 [12];
-      default:
-          \a$14 [0] = \a$3 [4];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [1] = \a$3 [9];
-      4'h2, 4'h6:
-          \a$14 [1] = \a$3 [1];
-      4'h8:
-          \a$14 [1] = \a$3 [21];
-      4'h9:
-          \a$14 [1] = \a$3 [13];
-      default:
-          \a$14 [1] = \a$3 [5];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [2] = \a$3 [10];
-      4'h2, 4'h6:
-          \a$14 [2] = \a$3 [2];
-      4'h8:
-          \a$14 [2] = \a$3 [22];
-      4'h9:
-          \a$14 [2] = \a$3 [14];
-      default:
-          \a$14 [2] = \a$3 [6];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [3] = \a$3 [11];
-      4'h2, 4'h6:
-          \a$14 [3] = \a$3 [3];
-      4'h8:
-          \a$14 [3] = \a$3 [23];
-      4'h9:
-          \a$14 [3] = \a$3 [15];
-      default:
-          \a$14 [3] = \a$3 [7];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [4] = \a$3 [12];
-      4'h8:
-          \a$14 [4] = \a$3 [28];
-      default:
-          \a$14 [4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [5] = \a$3 [13];
-      4'h8:
-          \a$14 [5] = \a$3 [29];
-      default:
-          \a$14 [5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [6] = \a$3 [14];
-      4'h8:
-          \a$14 [6] = \a$3 [30];
-      default:
-          \a$14 [6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [7] = \a$3 [15];
-      4'h8:
-          \a$14 [7] = \a$3 [31];
-      default:
-          \a$14 [7] = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$47 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          \b$15 [0] = \b$5 [0];
-      4'h0, 4'h1:
-          \b$15 [0] = \b$5 [8];
-      default:
-          \b$15 [0] = \b$5 [4];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          \b$15 [1] = \b$5 [1];
-      4'h0, 4'h1:
-          \b$15 [1] = \b$5 [9];
-      default:
-          \b$15 [1] = \b$5 [5];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          \b$15 [2] = \b$5 [2];
-      4'h0, 4'h1:
-          \b$15 [2] = \b$5 [10];
-      default:
-          \b$15 [2] = \b$5 [6];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          \b$15 [3] = \b$5 [3];
-      4'h0, 4'h1:
-          \b$15 [3] = \b$5 [11];
-      default:
-          \b$15 [3] = \b$5 [7];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$15 [4] = \b$5 [12];
-      4'h2:
-          \b$15 [4] = \b$5 [8];
-      default:
-          \b$15 [4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$15 [5] = \b$5 [13];
-      4'h2:
-          \b$15 [5] = \b$5 [9];
-      default:
-          \b$15 [5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$15 [6] = \b$5 [14];
-      4'h2:
-          \b$15 [6] = \b$5 [10];
-      default:
-          \b$15 [6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$15 [7] = \b$5 [15];
-      4'h2:
-          \b$15 [7] = \b$5 [11];
-      default:
-          \b$15 [7] = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$47 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [0] = \a$3 [16];
-      4'h1, 4'h5:
-          \a$22 [0] = \a$3 [8];
-      4'h2, 4'h6:
-          \a$22 [0] = \a$3 [4];
-      default:
-          \a$22 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [1] = \a$3 [17];
-      4'h1, 4'h5:
-          \a$22 [1] = \a$3 [9];
-      4'h2, 4'h6:
-          \a$22 [1] = \a$3 [5];
-      default:
-          \a$22 [1] = \a$3 [1];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [2] = \a$3 [18];
-      4'h1, 4'h5:
-          \a$22 [2] = \a$3 [10];
-      4'h2, 4'h6:
-          \a$22 [2] = \a$3 [6];
-      default:
-          \a$22 [2] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [3] = \a$3 [19];
-      4'h1, 4'h5:
-          \a$22 [3] = \a$3 [11];
-      4'h2, 4'h6:
-          \a$22 [3] = \a$3 [7];
-      default:
-          \a$22 [3] = \a$3 [3];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [4] = \a$3 [20];
-      4'h8:
-          \a$22 [4] = \a$3 [8];
-      default:
-          \a$22 [4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [5] = \a$3 [21];
-      4'h8:
-          \a$22 [5] = \a$3 [9];
-      default:
-          \a$22 [5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [6] = \a$3 [22];
-      4'h8:
-          \a$22 [6] = \a$3 [10];
-      default:
-          \a$22 [6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [7] = \a$3 [23];
-      4'h8:
-          \a$22 [7] = \a$3 [11];
-      default:
-          \a$22 [7] = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$47 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$23 [0] = \b$5 [8];
-      4'h8, 4'h9:
-          \b$23 [0] = \b$5 [0];
-      4'h2:
-          \b$23 [0] = \b$5 [20];
-      4'h6:
-          \b$23 [0] = \b$5 [12];
-      4'ha:
-          \b$23 [0] = \b$5 [4];
-      default:
-          \b$23 [0] = \b$5 [16];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$23 [1] = \b$5 [9];
-      4'h8, 4'h9:
-          \b$23 [1] = \b$5 [1];
-      4'h2:
-          \b$23 [1] = \b$5 [21];
-      4'h6:
-          \b$23 [1] = \b$5 [13];
-      4'ha:
-          \b$23 [1] = \b$5 [5];
-      default:
-          \b$23 [1] = \b$5 [17];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$23 [2] = \b$5 [10];
-      4'h8, 4'h9:
-          \b$23 [2] = \b$5 [2];
-      4'h2:
-          \b$23 [2] = \b$5 [22];
-      4'h6:
-          \b$23 [2] = \b$5 [14];
-      4'ha:
-          \b$23 [2] = \b$5 [6];
-      default:
-          \b$23 [2] = \b$5 [18];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$23 [3] = \b$5 [11];
-      4'h8, 4'h9:
-          \b$23 [3] = \b$5 [3];
-      4'h2:
-          \b$23 [3] = \b$5 [23];
-      4'h6:
-          \b$23 [3] = \b$5 [15];
-      4'ha:
-          \b$23 [3] = \b$5 [7];
-      default:
-          \b$23 [3] = \b$5 [19];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$23 [4] = \b$5 [20];
-      4'h2:
-          \b$23 [4] = \b$5 [28];
-      default:
-          \b$23 [4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$23 [5] = \b$5 [21];
-      4'h2:
-          \b$23 [5] = \b$5 [29];
-      default:
-          \b$23 [5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$23 [6] = \b$5 [22];
-      4'h2:
-          \b$23 [6] = \b$5 [30];
-      default:
-          \b$23 [6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$23 [7] = \b$5 [23];
-      4'h2:
-          \b$23 [7] = \b$5 [31];
-      default:
-          \b$23 [7] = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$47 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h5:
-          \a$30 [0] = \a$3 [12];
-      4'h2, 4'h6:
-          \a$30 [0] = \a$3 [4];
-      4'h8:
-          \a$30 [0] = \a$3 [16];
-      4'h9:
-          \a$30 [0] = \a$3 [8];
-      4'ha:
-          \a$30 [0] = \a$3 [0];
-      default:
-          \a$30 [0] = \a$3 [24];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h5:
-          \a$30 [1] = \a$3 [13];
-      4'h2, 4'h6:
-          \a$30 [1] = \a$3 [5];
-      4'h8:
-          \a$30 [1] = \a$3 [17];
-      4'h9:
-          \a$30 [1] = \a$3 [9];
-      4'ha:
-          \a$30 [1] = \a$3 [1];
-      default:
-          \a$30 [1] = \a$3 [25];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h5:
-          \a$30 [2] = \a$3 [14];
-      4'h2, 4'h6:
-          \a$30 [2] = \a$3 [6];
-      4'h8:
-          \a$30 [2] = \a$3 [18];
-      4'h9:
-          \a$30 [2] = \a$3 [10];
-      4'ha:
-          \a$30 [2] = \a$3 [2];
-      default:
-          \a$30 [2] = \a$3 [26];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h5:
-          \a$30 [3] = \a$3 [15];
-      4'h2, 4'h6:
-          \a$30 [3] = \a$3 [7];
-      4'h8:
-          \a$30 [3] = \a$3 [19];
-      4'h9:
-          \a$30 [3] = \a$3 [11];
-      4'ha:
-          \a$30 [3] = \a$3 [3];
-      default:
-          \a$30 [3] = \a$3 [27];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$30 [4] = \a$3 [28];
-      4'h8:
-          \a$30 [4] = \a$3 [24];
-      default:
-          \a$30 [4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$30 [5] = \a$3 [29];
-      4'h8:
-          \a$30 [5] = \a$3 [25];
-      default:
-          \a$30 [5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$30 [6] = \a$3 [30];
-      4'h8:
-          \a$30 [6] = \a$3 [26];
-      default:
-          \a$30 [6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$30 [7] = \a$3 [31];
-      4'h8:
-          \a$30 [7] = \a$3 [27];
-      default:
-          \a$30 [7] = 1'h0;
-    endcase
-  end
-  assign \pa$6  = pa;
+  assign a = \a$1 [7:0];
+  assign b = \b$3 [7:0];
+  assign \pa$5  = pa;
   assign \pb$7  = pb;
   assign \sa$9  = sa;
   assign \sb$11  = sb;
   assign t0 = \$15 [17:0];
+  assign \a$14  = \a$1 [15:8];
+  assign \b$15  = \b$3 [15:8];
   assign \pa$16  = pa;
   assign \pb$17  = pb;
   assign \sa$18  = sa;
   assign t1 = { \$24 [16], \$24  };
+  assign \a$22  = \a$1 [23:16];
+  assign \b$23  = \b$3 [23:16];
   assign \pa$24  = pa;
   assign \pb$25  = pb;
   assign \sb$27  = sb;
   assign t2 = { \$33 [16], \$33  };
+  assign \a$30  = \a$1 [31:24];
+  assign \b$31  = \b$3 [31:24];
   assign \pa$32  = pa;
   assign \pb$33  = pb;
   assign t3 = { \p$37 [9], \p$37 [9], \p$37 [9], \p$37 [9], \p$37 [9], \p$37 [9], \p$37 [9], \p$37 [9], \p$37  };
@@ -26837,8 +14311,7 @@ module \mac_array.pe_2_1.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
 endmodule
 
 (* generator = "Amaranth" *)
-module \mac_array.pe_2_1.level.u0 (pa, pb, sa, sb, \a$3 , \b$5 , \p$30 );
-  reg \$auto$verilog_backend.cc:2355:dump_module$48  = 0;
+module \mac_array.pe_2_1.level.u0 (pa, pb, sa, sb, \a$1 , \b$3 , \p$30 );
   wire \$1 ;
   wire [8:0] \$10 ;
   wire [11:0] \$11 ;
@@ -26892,18 +14365,18 @@ module \mac_array.pe_2_1.level.u0 (pa, pb, sa, sb, \a$3 , \b$5 , \p$30 );
   wire \$7 ;
   wire \$8 ;
   wire [8:0] \$9 ;
-  reg [1:0] a;
-  reg [1:0] \a$12 ;
-  reg [1:0] \a$18 ;
-  reg [1:0] \a$24 ;
-  input [7:0] \a$3 ;
-  wire [7:0] \a$3 ;
-  reg [1:0] b;
-  reg [1:0] \b$13 ;
-  reg [1:0] \b$19 ;
-  reg [1:0] \b$25 ;
-  input [7:0] \b$5 ;
-  wire [7:0] \b$5 ;
+  wire [1:0] a;
+  input [7:0] \a$1 ;
+  wire [7:0] \a$1 ;
+  wire [1:0] \a$12 ;
+  wire [1:0] \a$18 ;
+  wire [1:0] \a$24 ;
+  wire [1:0] b;
+  wire [1:0] \b$13 ;
+  wire [1:0] \b$19 ;
+  wire [1:0] \b$25 ;
+  input [7:0] \b$3 ;
+  wire [7:0] \b$3 ;
   wire [5:0] p;
   wire [5:0] \p$17 ;
   wire [5:0] \p$23 ;
@@ -26919,13 +14392,13 @@ module \mac_array.pe_2_1.level.u0 (pa, pb, sa, sb, \a$3 , \b$5 , \p$30 );
   wire \sa$14 ;
   wire \sa$20 ;
   wire \sa$26 ;
-  wire \sa$7 ;
+  wire \sa$5 ;
   input sb;
   wire sb;
   wire \sb$15 ;
   wire \sb$21 ;
   wire \sb$27 ;
-  wire \sb$9 ;
+  wire \sb$7 ;
   wire [9:0] t0;
   wire [9:0] t1;
   wire [9:0] t2;
@@ -26983,208 +14456,48 @@ module \mac_array.pe_2_1.level.u0 (pa, pb, sa, sb, \a$3 , \b$5 , \p$30 );
   assign \$43  = pa == 2'h3;
   assign \$44  = | { \$43 , \$42 , \$41  };
   \mac_array.pe_2_1.level.u0.u0  u0 (
-    .a(a),
-    .b(b),
+    .a(\a$1 [1:0]),
+    .b(\b$3 [1:0]),
     .p(p),
     .sa(sa),
     .sb(sb)
   );
   \mac_array.pe_2_1.level.u0.u1  u1 (
-    .a(\a$12 ),
-    .b(\b$13 ),
+    .a(\a$1 [3:2]),
+    .b(\b$3 [3:2]),
     .p(\p$17 ),
     .sa(sa),
     .sb(\sb$15 )
   );
   \mac_array.pe_2_1.level.u0.u2  u2 (
-    .a(\a$18 ),
-    .b(\b$19 ),
+    .a(\a$1 [5:4]),
+    .b(\b$3 [5:4]),
     .p(\p$23 ),
     .sa(\sa$20 ),
     .sb(sb)
   );
   \mac_array.pe_2_1.level.u0.u3  u3 (
-    .a(\a$24 ),
-    .b(\b$25 ),
+    .a(\a$1 [7:6]),
+    .b(\b$3 [7:6]),
     .p(\p$29 ),
     .sa(\sa$26 ),
     .sb(\sb$27 )
   );
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$48 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[0] = \a$3 [0];
-      default:
-          a[0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[1] = \a$3 [1];
-      default:
-          a[1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$48 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[0] = \b$5 [0];
-      default:
-          b[0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[1] = \b$5 [1];
-      default:
-          b[1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$48 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [0] = \a$3 [0];
-      4'h4, 4'h8:
-          \a$12 [0] = \a$3 [6];
-      default:
-          \a$12 [0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [1] = \a$3 [1];
-      4'h4, 4'h8:
-          \a$12 [1] = \a$3 [7];
-      default:
-          \a$12 [1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$48 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [0] = \b$5 [2];
-      default:
-          \b$13 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [1] = \b$5 [3];
-      default:
-          \b$13 [1] = \b$5 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$48 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [0] = \a$3 [2];
-      4'h0:
-          \a$18 [0] = \a$3 [4];
-      default:
-          \a$18 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [1] = \a$3 [3];
-      4'h0:
-          \a$18 [1] = \a$3 [5];
-      default:
-          \a$18 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$48 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [0] = \b$5 [6];
-      4'h4, 4'h8:
-          \b$19 [0] = \b$5 [0];
-      4'h0:
-          \b$19 [0] = \b$5 [4];
-      default:
-          \b$19 [0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [1] = \b$5 [7];
-      4'h4, 4'h8:
-          \b$19 [1] = \b$5 [1];
-      4'h0:
-          \b$19 [1] = \b$5 [5];
-      default:
-          \b$19 [1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$48 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [0] = \a$3 [2];
-      4'h4, 4'h8:
-          \a$24 [0] = \a$3 [4];
-      4'h0:
-          \a$24 [0] = \a$3 [6];
-      default:
-          \a$24 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [1] = \a$3 [3];
-      4'h4, 4'h8:
-          \a$24 [1] = \a$3 [5];
-      4'h0:
-          \a$24 [1] = \a$3 [7];
-      default:
-          \a$24 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$48 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [0] = \b$5 [4];
-      4'h4, 4'h8:
-          \b$25 [0] = \b$5 [2];
-      4'h0:
-          \b$25 [0] = \b$5 [6];
-      default:
-          \b$25 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [1] = \b$5 [5];
-      4'h4, 4'h8:
-          \b$25 [1] = \b$5 [3];
-      4'h0:
-          \b$25 [1] = \b$5 [7];
-      default:
-          \b$25 [1] = \b$5 [1];
-    endcase
-  end
-  assign \sa$7  = sa;
-  assign \sb$9  = sb;
+  assign a = \a$1 [1:0];
+  assign b = \b$3 [1:0];
+  assign \sa$5  = sa;
+  assign \sb$7  = sb;
   assign t0 = \$18 [9:0];
+  assign \a$12  = \a$1 [3:2];
+  assign \b$13  = \b$3 [3:2];
   assign \sa$14  = sa;
   assign t1 = { \$29 [8], \$29  };
+  assign \a$18  = \a$1 [5:4];
+  assign \b$19  = \b$3 [5:4];
   assign \sb$21  = sb;
   assign t2 = { \$40 [8], \$40  };
+  assign \a$24  = \a$1 [7:6];
+  assign \b$25  = \b$3 [7:6];
   assign t3 = { \p$29 [5], \p$29 [5], \p$29 [5], \p$29 [5], \p$29  };
   assign \p$30  = \$53 [9:0];
   assign \$9  = { p[5], p, 2'h0 };
@@ -27271,8 +14584,7 @@ module \mac_array.pe_2_1.level.u0.u3 (sb, p, a, b, sa);
 endmodule
 
 (* generator = "Amaranth" *)
-module \mac_array.pe_2_1.level.u1 (\p$30 , pa, pb, sa, \a$3 , \b$5 , sb);
-  reg \$auto$verilog_backend.cc:2355:dump_module$49  = 0;
+module \mac_array.pe_2_1.level.u1 (\p$30 , pa, pb, sa, \a$1 , \b$3 , sb);
   wire \$1 ;
   wire [8:0] \$10 ;
   wire [11:0] \$11 ;
@@ -27326,18 +14638,18 @@ module \mac_array.pe_2_1.level.u1 (\p$30 , pa, pb, sa, \a$3 , \b$5 , sb);
   wire \$7 ;
   wire \$8 ;
   wire [8:0] \$9 ;
-  reg [1:0] a;
-  reg [1:0] \a$12 ;
-  reg [1:0] \a$18 ;
-  reg [1:0] \a$24 ;
-  input [7:0] \a$3 ;
-  wire [7:0] \a$3 ;
-  reg [1:0] b;
-  reg [1:0] \b$13 ;
-  reg [1:0] \b$19 ;
-  reg [1:0] \b$25 ;
-  input [7:0] \b$5 ;
-  wire [7:0] \b$5 ;
+  wire [1:0] a;
+  input [7:0] \a$1 ;
+  wire [7:0] \a$1 ;
+  wire [1:0] \a$12 ;
+  wire [1:0] \a$18 ;
+  wire [1:0] \a$24 ;
+  wire [1:0] b;
+  wire [1:0] \b$13 ;
+  wire [1:0] \b$19 ;
+  wire [1:0] \b$25 ;
+  input [7:0] \b$3 ;
+  wire [7:0] \b$3 ;
   wire [5:0] p;
   wire [5:0] \p$17 ;
   wire [5:0] \p$23 ;
@@ -27353,13 +14665,13 @@ module \mac_array.pe_2_1.level.u1 (\p$30 , pa, pb, sa, \a$3 , \b$5 , sb);
   wire \sa$14 ;
   wire \sa$20 ;
   wire \sa$26 ;
-  wire \sa$7 ;
+  wire \sa$5 ;
   input sb;
   wire sb;
   wire \sb$15 ;
   wire \sb$21 ;
   wire \sb$27 ;
-  wire \sb$9 ;
+  wire \sb$7 ;
   wire [9:0] t0;
   wire [9:0] t1;
   wire [9:0] t2;
@@ -27417,208 +14729,48 @@ module \mac_array.pe_2_1.level.u1 (\p$30 , pa, pb, sa, \a$3 , \b$5 , sb);
   assign \$43  = pa == 2'h3;
   assign \$44  = | { \$43 , \$42 , \$41  };
   \mac_array.pe_2_1.level.u1.u0  u0 (
-    .a(a),
-    .b(b),
+    .a(\a$1 [1:0]),
+    .b(\b$3 [1:0]),
     .p(p),
     .sa(sa),
     .sb(sb)
   );
   \mac_array.pe_2_1.level.u1.u1  u1 (
-    .a(\a$12 ),
-    .b(\b$13 ),
+    .a(\a$1 [3:2]),
+    .b(\b$3 [3:2]),
     .p(\p$17 ),
     .sa(sa),
     .sb(\sb$15 )
   );
   \mac_array.pe_2_1.level.u1.u2  u2 (
-    .a(\a$18 ),
-    .b(\b$19 ),
+    .a(\a$1 [5:4]),
+    .b(\b$3 [5:4]),
     .p(\p$23 ),
     .sa(\sa$20 ),
     .sb(sb)
   );
   \mac_array.pe_2_1.level.u1.u3  u3 (
-    .a(\a$24 ),
-    .b(\b$25 ),
+    .a(\a$1 [7:6]),
+    .b(\b$3 [7:6]),
     .p(\p$29 ),
     .sa(\sa$26 ),
     .sb(\sb$27 )
   );
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$49 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[0] = \a$3 [0];
-      default:
-          a[0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[1] = \a$3 [1];
-      default:
-          a[1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$49 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[0] = \b$5 [0];
-      default:
-          b[0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[1] = \b$5 [1];
-      default:
-          b[1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$49 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [0] = \a$3 [0];
-      4'h4, 4'h8:
-          \a$12 [0] = \a$3 [6];
-      default:
-          \a$12 [0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [1] = \a$3 [1];
-      4'h4, 4'h8:
-          \a$12 [1] = \a$3 [7];
-      default:
-          \a$12 [1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$49 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [0] = \b$5 [2];
-      default:
-          \b$13 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [1] = \b$5 [3];
-      default:
-          \b$13 [1] = \b$5 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$49 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [0] = \a$3 [2];
-      4'h0:
-          \a$18 [0] = \a$3 [4];
-      default:
-          \a$18 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [1] = \a$3 [3];
-      4'h0:
-          \a$18 [1] = \a$3 [5];
-      default:
-          \a$18 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$49 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [0] = \b$5 [6];
-      4'h4, 4'h8:
-          \b$19 [0] = \b$5 [0];
-      4'h0:
-          \b$19 [0] = \b$5 [4];
-      default:
-          \b$19 [0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [1] = \b$5 [7];
-      4'h4, 4'h8:
-          \b$19 [1] = \b$5 [1];
-      4'h0:
-          \b$19 [1] = \b$5 [5];
-      default:
-          \b$19 [1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$49 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [0] = \a$3 [2];
-      4'h4, 4'h8:
-          \a$24 [0] = \a$3 [4];
-      4'h0:
-          \a$24 [0] = \a$3 [6];
-      default:
-          \a$24 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [1] = \a$3 [3];
-      4'h4, 4'h8:
-          \a$24 [1] = \a$3 [5];
-      4'h0:
-          \a$24 [1] = \a$3 [7];
-      default:
-          \a$24 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$49 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [0] = \b$5 [4];
-      4'h4, 4'h8:
-          \b$25 [0] = \b$5 [2];
-      4'h0:
-          \b$25 [0] = \b$5 [6];
-      default:
-          \b$25 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [1] = \b$5 [5];
-      4'h4, 4'h8:
-          \b$25 [1] = \b$5 [3];
-      4'h0:
-          \b$25 [1] = \b$5 [7];
-      default:
-          \b$25 [1] = \b$5 [1];
-    endcase
-  end
-  assign \sa$7  = sa;
-  assign \sb$9  = sb;
+  assign a = \a$1 [1:0];
+  assign b = \b$3 [1:0];
+  assign \sa$5  = sa;
+  assign \sb$7  = sb;
   assign t0 = \$18 [9:0];
+  assign \a$12  = \a$1 [3:2];
+  assign \b$13  = \b$3 [3:2];
   assign \sa$14  = sa;
   assign t1 = { \$29 [8], \$29  };
+  assign \a$18  = \a$1 [5:4];
+  assign \b$19  = \b$3 [5:4];
   assign \sb$21  = sb;
   assign t2 = { \$40 [8], \$40  };
+  assign \a$24  = \a$1 [7:6];
+  assign \b$25  = \b$3 [7:6];
   assign t3 = { \p$29 [5], \p$29 [5], \p$29 [5], \p$29 [5], \p$29  };
   assign \p$30  = \$53 [9:0];
   assign \$9  = { p[5], p, 2'h0 };
@@ -27705,8 +14857,7 @@ module \mac_array.pe_2_1.level.u1.u3 (sb, p, a, b, sa);
 endmodule
 
 (* generator = "Amaranth" *)
-module \mac_array.pe_2_1.level.u2 (\p$30 , pa, pb, sb, \a$3 , \b$5 , sa);
-  reg \$auto$verilog_backend.cc:2355:dump_module$50  = 0;
+module \mac_array.pe_2_1.level.u2 (\p$30 , pa, pb, sb, \a$1 , \b$3 , sa);
   wire \$1 ;
   wire [8:0] \$10 ;
   wire [11:0] \$11 ;
@@ -27760,18 +14911,18 @@ module \mac_array.pe_2_1.level.u2 (\p$30 , pa, pb, sb, \a$3 , \b$5 , sa);
   wire \$7 ;
   wire \$8 ;
   wire [8:0] \$9 ;
-  reg [1:0] a;
-  reg [1:0] \a$12 ;
-  reg [1:0] \a$18 ;
-  reg [1:0] \a$24 ;
-  input [7:0] \a$3 ;
-  wire [7:0] \a$3 ;
-  reg [1:0] b;
-  reg [1:0] \b$13 ;
-  reg [1:0] \b$19 ;
-  reg [1:0] \b$25 ;
-  input [7:0] \b$5 ;
-  wire [7:0] \b$5 ;
+  wire [1:0] a;
+  input [7:0] \a$1 ;
+  wire [7:0] \a$1 ;
+  wire [1:0] \a$12 ;
+  wire [1:0] \a$18 ;
+  wire [1:0] \a$24 ;
+  wire [1:0] b;
+  wire [1:0] \b$13 ;
+  wire [1:0] \b$19 ;
+  wire [1:0] \b$25 ;
+  input [7:0] \b$3 ;
+  wire [7:0] \b$3 ;
   wire [5:0] p;
   wire [5:0] \p$17 ;
   wire [5:0] \p$23 ;
@@ -27787,13 +14938,13 @@ module \mac_array.pe_2_1.level.u2 (\p$30 , pa, pb, sb, \a$3 , \b$5 , sa);
   wire \sa$14 ;
   wire \sa$20 ;
   wire \sa$26 ;
-  wire \sa$7 ;
+  wire \sa$5 ;
   input sb;
   wire sb;
   wire \sb$15 ;
   wire \sb$21 ;
   wire \sb$27 ;
-  wire \sb$9 ;
+  wire \sb$7 ;
   wire [9:0] t0;
   wire [9:0] t1;
   wire [9:0] t2;
@@ -27851,208 +15002,48 @@ module \mac_array.pe_2_1.level.u2 (\p$30 , pa, pb, sb, \a$3 , \b$5 , sa);
   assign \$43  = pa == 2'h3;
   assign \$44  = | { \$43 , \$42 , \$41  };
   \mac_array.pe_2_1.level.u2.u0  u0 (
-    .a(a),
-    .b(b),
+    .a(\a$1 [1:0]),
+    .b(\b$3 [1:0]),
     .p(p),
     .sa(sa),
     .sb(sb)
   );
   \mac_array.pe_2_1.level.u2.u1  u1 (
-    .a(\a$12 ),
-    .b(\b$13 ),
+    .a(\a$1 [3:2]),
+    .b(\b$3 [3:2]),
     .p(\p$17 ),
     .sa(sa),
     .sb(\sb$15 )
   );
   \mac_array.pe_2_1.level.u2.u2  u2 (
-    .a(\a$18 ),
-    .b(\b$19 ),
+    .a(\a$1 [5:4]),
+    .b(\b$3 [5:4]),
     .p(\p$23 ),
     .sa(\sa$20 ),
     .sb(sb)
   );
   \mac_array.pe_2_1.level.u2.u3  u3 (
-    .a(\a$24 ),
-    .b(\b$25 ),
+    .a(\a$1 [7:6]),
+    .b(\b$3 [7:6]),
     .p(\p$29 ),
     .sa(\sa$26 ),
     .sb(\sb$27 )
   );
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$50 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[0] = \a$3 [0];
-      default:
-          a[0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[1] = \a$3 [1];
-      default:
-          a[1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$50 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[0] = \b$5 [0];
-      default:
-          b[0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[1] = \b$5 [1];
-      default:
-          b[1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$50 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [0] = \a$3 [0];
-      4'h4, 4'h8:
-          \a$12 [0] = \a$3 [6];
-      default:
-          \a$12 [0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [1] = \a$3 [1];
-      4'h4, 4'h8:
-          \a$12 [1] = \a$3 [7];
-      default:
-          \a$12 [1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$50 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [0] = \b$5 [2];
-      default:
-          \b$13 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [1] = \b$5 [3];
-      default:
-          \b$13 [1] = \b$5 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$50 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [0] = \a$3 [2];
-      4'h0:
-          \a$18 [0] = \a$3 [4];
-      default:
-          \a$18 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [1] = \a$3 [3];
-      4'h0:
-          \a$18 [1] = \a$3 [5];
-      default:
-          \a$18 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$50 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [0] = \b$5 [6];
-      4'h4, 4'h8:
-          \b$19 [0] = \b$5 [0];
-      4'h0:
-          \b$19 [0] = \b$5 [4];
-      default:
-          \b$19 [0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [1] = \b$5 [7];
-      4'h4, 4'h8:
-          \b$19 [1] = \b$5 [1];
-      4'h0:
-          \b$19 [1] = \b$5 [5];
-      default:
-          \b$19 [1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$50 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [0] = \a$3 [2];
-      4'h4, 4'h8:
-          \a$24 [0] = \a$3 [4];
-      4'h0:
-          \a$24 [0] = \a$3 [6];
-      default:
-          \a$24 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [1] = \a$3 [3];
-      4'h4, 4'h8:
-          \a$24 [1] = \a$3 [5];
-      4'h0:
-          \a$24 [1] = \a$3 [7];
-      default:
-          \a$24 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$50 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [0] = \b$5 [4];
-      4'h4, 4'h8:
-          \b$25 [0] = \b$5 [2];
-      4'h0:
-          \b$25 [0] = \b$5 [6];
-      default:
-          \b$25 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [1] = \b$5 [5];
-      4'h4, 4'h8:
-          \b$25 [1] = \b$5 [3];
-      4'h0:
-          \b$25 [1] = \b$5 [7];
-      default:
-          \b$25 [1] = \b$5 [1];
-    endcase
-  end
-  assign \sa$7  = sa;
-  assign \sb$9  = sb;
+  assign a = \a$1 [1:0];
+  assign b = \b$3 [1:0];
+  assign \sa$5  = sa;
+  assign \sb$7  = sb;
   assign t0 = \$18 [9:0];
+  assign \a$12  = \a$1 [3:2];
+  assign \b$13  = \b$3 [3:2];
   assign \sa$14  = sa;
   assign t1 = { \$29 [8], \$29  };
+  assign \a$18  = \a$1 [5:4];
+  assign \b$19  = \b$3 [5:4];
   assign \sb$21  = sb;
   assign t2 = { \$40 [8], \$40  };
+  assign \a$24  = \a$1 [7:6];
+  assign \b$25  = \b$3 [7:6];
   assign t3 = { \p$29 [5], \p$29 [5], \p$29 [5], \p$29 [5], \p$29  };
   assign \p$30  = \$53 [9:0];
   assign \$9  = { p[5], p, 2'h0 };
@@ -28139,8 +15130,7 @@ module \mac_array.pe_2_1.level.u2.u3 (sb, p, a, b, sa);
 endmodule
 
 (* generator = "Amaranth" *)
-module \mac_array.pe_2_1.level.u3 (sb, \p$30 , pa, pb, \a$3 , \b$5 , sa);
-  reg \$auto$verilog_backend.cc:2355:dump_module$51  = 0;
+module \mac_array.pe_2_1.level.u3 (sb, \p$30 , pa, pb, \a$1 , \b$3 , sa);
   wire \$1 ;
   wire [8:0] \$10 ;
   wire [11:0] \$11 ;
@@ -28194,18 +15184,18 @@ module \mac_array.pe_2_1.level.u3 (sb, \p$30 , pa, pb, \a$3 , \b$5 , sa);
   wire \$7 ;
   wire \$8 ;
   wire [8:0] \$9 ;
-  reg [1:0] a;
-  reg [1:0] \a$12 ;
-  reg [1:0] \a$18 ;
-  reg [1:0] \a$24 ;
-  input [7:0] \a$3 ;
-  wire [7:0] \a$3 ;
-  reg [1:0] b;
-  reg [1:0] \b$13 ;
-  reg [1:0] \b$19 ;
-  reg [1:0] \b$25 ;
-  input [7:0] \b$5 ;
-  wire [7:0] \b$5 ;
+  wire [1:0] a;
+  input [7:0] \a$1 ;
+  wire [7:0] \a$1 ;
+  wire [1:0] \a$12 ;
+  wire [1:0] \a$18 ;
+  wire [1:0] \a$24 ;
+  wire [1:0] b;
+  wire [1:0] \b$13 ;
+  wire [1:0] \b$19 ;
+  wire [1:0] \b$25 ;
+  input [7:0] \b$3 ;
+  wire [7:0] \b$3 ;
   wire [5:0] p;
   wire [5:0] \p$17 ;
   wire [5:0] \p$23 ;
@@ -28221,13 +15211,13 @@ module \mac_array.pe_2_1.level.u3 (sb, \p$30 , pa, pb, \a$3 , \b$5 , sa);
   wire \sa$14 ;
   wire \sa$20 ;
   wire \sa$26 ;
-  wire \sa$7 ;
+  wire \sa$5 ;
   input sb;
   wire sb;
   wire \sb$15 ;
   wire \sb$21 ;
   wire \sb$27 ;
-  wire \sb$9 ;
+  wire \sb$7 ;
   wire [9:0] t0;
   wire [9:0] t1;
   wire [9:0] t2;
@@ -28285,208 +15275,48 @@ module \mac_array.pe_2_1.level.u3 (sb, \p$30 , pa, pb, \a$3 , \b$5 , sa);
   assign \$43  = pa == 2'h3;
   assign \$44  = | { \$43 , \$42 , \$41  };
   \mac_array.pe_2_1.level.u3.u0  u0 (
-    .a(a),
-    .b(b),
+    .a(\a$1 [1:0]),
+    .b(\b$3 [1:0]),
     .p(p),
     .sa(sa),
     .sb(sb)
   );
   \mac_array.pe_2_1.level.u3.u1  u1 (
-    .a(\a$12 ),
-    .b(\b$13 ),
+    .a(\a$1 [3:2]),
+    .b(\b$3 [3:2]),
     .p(\p$17 ),
     .sa(sa),
     .sb(\sb$15 )
   );
   \mac_array.pe_2_1.level.u3.u2  u2 (
-    .a(\a$18 ),
-    .b(\b$19 ),
+    .a(\a$1 [5:4]),
+    .b(\b$3 [5:4]),
     .p(\p$23 ),
     .sa(\sa$20 ),
     .sb(sb)
   );
   \mac_array.pe_2_1.level.u3.u3  u3 (
-    .a(\a$24 ),
-    .b(\b$25 ),
+    .a(\a$1 [7:6]),
+    .b(\b$3 [7:6]),
     .p(\p$29 ),
     .sa(\sa$26 ),
     .sb(\sb$27 )
   );
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$51 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[0] = \a$3 [0];
-      default:
-          a[0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[1] = \a$3 [1];
-      default:
-          a[1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$51 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[0] = \b$5 [0];
-      default:
-          b[0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[1] = \b$5 [1];
-      default:
-          b[1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$51 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [0] = \a$3 [0];
-      4'h4, 4'h8:
-          \a$12 [0] = \a$3 [6];
-      default:
-          \a$12 [0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [1] = \a$3 [1];
-      4'h4, 4'h8:
-          \a$12 [1] = \a$3 [7];
-      default:
-          \a$12 [1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$51 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [0] = \b$5 [2];
-      default:
-          \b$13 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [1] = \b$5 [3];
-      default:
-          \b$13 [1] = \b$5 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$51 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [0] = \a$3 [2];
-      4'h0:
-          \a$18 [0] = \a$3 [4];
-      default:
-          \a$18 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [1] = \a$3 [3];
-      4'h0:
-          \a$18 [1] = \a$3 [5];
-      default:
-          \a$18 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$51 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [0] = \b$5 [6];
-      4'h4, 4'h8:
-          \b$19 [0] = \b$5 [0];
-      4'h0:
-          \b$19 [0] = \b$5 [4];
-      default:
-          \b$19 [0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [1] = \b$5 [7];
-      4'h4, 4'h8:
-          \b$19 [1] = \b$5 [1];
-      4'h0:
-          \b$19 [1] = \b$5 [5];
-      default:
-          \b$19 [1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$51 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [0] = \a$3 [2];
-      4'h4, 4'h8:
-          \a$24 [0] = \a$3 [4];
-      4'h0:
-          \a$24 [0] = \a$3 [6];
-      default:
-          \a$24 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [1] = \a$3 [3];
-      4'h4, 4'h8:
-          \a$24 [1] = \a$3 [5];
-      4'h0:
-          \a$24 [1] = \a$3 [7];
-      default:
-          \a$24 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$51 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [0] = \b$5 [4];
-      4'h4, 4'h8:
-          \b$25 [0] = \b$5 [2];
-      4'h0:
-          \b$25 [0] = \b$5 [6];
-      default:
-          \b$25 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [1] = \b$5 [5];
-      4'h4, 4'h8:
-          \b$25 [1] = \b$5 [3];
-      4'h0:
-          \b$25 [1] = \b$5 [7];
-      default:
-          \b$25 [1] = \b$5 [1];
-    endcase
-  end
-  assign \sa$7  = sa;
-  assign \sb$9  = sb;
+  assign a = \a$1 [1:0];
+  assign b = \b$3 [1:0];
+  assign \sa$5  = sa;
+  assign \sb$7  = sb;
   assign t0 = \$18 [9:0];
+  assign \a$12  = \a$1 [3:2];
+  assign \b$13  = \b$3 [3:2];
   assign \sa$14  = sa;
   assign t1 = { \$29 [8], \$29  };
+  assign \a$18  = \a$1 [5:4];
+  assign \b$19  = \b$3 [5:4];
   assign \sb$21  = sb;
   assign t2 = { \$40 [8], \$40  };
+  assign \a$24  = \a$1 [7:6];
+  assign \b$25  = \b$3 [7:6];
   assign t3 = { \p$29 [5], \p$29 [5], \p$29 [5], \p$29 [5], \p$29  };
   assign \p$30  = \$53 [9:0];
   assign \$9  = { p[5], p, 2'h0 };
@@ -28603,8 +15433,8 @@ module \mac_array.pe_2_2 (pa, pb, sa, sb, a, b, p);
   assign \$3  = \$1  & \$2 ;
   assign p = \$3  ? \p$13  : 18'h00000;
   \mac_array.pe_2_2.level  level (
-    .\a$3 (a),
-    .\b$5 (b),
+    .\a$1 (a),
+    .\b$3 (b),
     .\p$38 (\p$13 ),
     .pa(pa),
     .pb(pb),
@@ -28620,8 +15450,7 @@ module \mac_array.pe_2_2 (pa, pb, sa, sb, a, b, p);
 endmodule
 
 (* generator = "Amaranth" *)
-module \mac_array.pe_2_2.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
-  reg \$auto$verilog_backend.cc:2355:dump_module$52  = 0;
+module \mac_array.pe_2_2.level (pa, pb, sa, sb, \a$1 , \b$3 , \p$38 );
   wire \$1 ;
   wire \$10 ;
   wire \$11 ;
@@ -28666,18 +15495,18 @@ module \mac_array.pe_2_2.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
   wire [16:0] \$7 ;
   wire [16:0] \$8 ;
   wire [23:0] \$9 ;
-  reg [7:0] a;
-  reg [7:0] \a$14 ;
-  reg [7:0] \a$22 ;
-  input [31:0] \a$3 ;
-  wire [31:0] \a$3 ;
-  reg [7:0] \a$30 ;
-  reg [7:0] b;
-  reg [7:0] \b$15 ;
-  reg [7:0] \b$23 ;
-  reg [7:0] \b$31 ;
-  input [31:0] \b$5 ;
-  wire [31:0] \b$5 ;
+  wire [7:0] a;
+  input [31:0] \a$1 ;
+  wire [31:0] \a$1 ;
+  wire [7:0] \a$14 ;
+  wire [7:0] \a$22 ;
+  wire [7:0] \a$30 ;
+  wire [7:0] b;
+  wire [7:0] \b$15 ;
+  wire [7:0] \b$23 ;
+  input [31:0] \b$3 ;
+  wire [31:0] \b$3 ;
+  wire [7:0] \b$31 ;
   wire [9:0] p;
   wire [9:0] \p$21 ;
   wire [9:0] \p$29 ;
@@ -28689,7 +15518,7 @@ module \mac_array.pe_2_2.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
   wire [1:0] \pa$16 ;
   wire [1:0] \pa$24 ;
   wire [1:0] \pa$32 ;
-  wire [1:0] \pa$6 ;
+  wire [1:0] \pa$5 ;
   input [1:0] pb;
   wire [1:0] pb;
   wire [1:0] \pb$17 ;
@@ -28756,8 +15585,8 @@ module \mac_array.pe_2_2.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
   assign \$43  = $signed(\$33 ) + $signed(\p$37 );
   assign \$44  = $signed(\$42 ) + $signed(\$43 );
   \mac_array.pe_2_2.level.u0  u0 (
-    .\a$3 (a),
-    .\b$5 (b),
+    .\a$1 (\a$1 [7:0]),
+    .\b$3 (\b$3 [7:0]),
     .\p$30 (p),
     .pa(pa),
     .pb(pb),
@@ -28765,8 +15594,8 @@ module \mac_array.pe_2_2.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
     .sb(sb)
   );
   \mac_array.pe_2_2.level.u1  u1 (
-    .\a$3 (\a$14 ),
-    .\b$5 (\b$15 ),
+    .\a$1 (\a$1 [15:8]),
+    .\b$3 (\b$3 [15:8]),
     .\p$30 (\p$21 ),
     .pa(pa),
     .pb(pb),
@@ -28774,8 +15603,8 @@ module \mac_array.pe_2_2.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
     .sb(\sb$19 )
   );
   \mac_array.pe_2_2.level.u2  u2 (
-    .\a$3 (\a$22 ),
-    .\b$5 (\b$23 ),
+    .\a$1 (\a$1 [23:16]),
+    .\b$3 (\b$3 [23:16]),
     .\p$30 (\p$29 ),
     .pa(pa),
     .pb(pb),
@@ -28783,707 +15612,35 @@ module \mac_array.pe_2_2.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
     .sb(sb)
   );
   \mac_array.pe_2_2.level.u3  u3 (
-    .\a$3 (\a$30 ),
-    .\b$5 (\b$31 ),
+    .\a$1 (\a$1 [31:24]),
+    .\b$3 (\b$3 [31:24]),
     .\p$30 (\p$37 ),
     .pa(pa),
     .pb(pb),
     .sa(\sa$34 ),
     .sb(\sb$35 )
   );
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$52 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$31 [0] = \b$5 [12];
-      4'h8, 4'h9:
-          \b$31 [0] = \b$5 [4];
-      4'h2:
-          \b$31 [0] = \b$5 [16];
-      4'h6:
-          \b$31 [0] = \b$5 [8];
-      4'ha:
-          \b$31 [0] = \b$5 [0];
-      default:
-          \b$31 [0] = \b$5 [24];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$31 [1] = \b$5 [13];
-      4'h8, 4'h9:
-          \b$31 [1] = \b$5 [5];
-      4'h2:
-          \b$31 [1] = \b$5 [17];
-      4'h6:
-          \b$31 [1] = \b$5 [9];
-      4'ha:
-          \b$31 [1] = \b$5 [1];
-      default:
-          \b$31 [1] = \b$5 [25];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$31 [2] = \b$5 [14];
-      4'h8, 4'h9:
-          \b$31 [2] = \b$5 [6];
-      4'h2:
-          \b$31 [2] = \b$5 [18];
-      4'h6:
-          \b$31 [2] = \b$5 [10];
-      4'ha:
-          \b$31 [2] = \b$5 [2];
-      default:
-          \b$31 [2] = \b$5 [26];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$31 [3] = \b$5 [15];
-      4'h8, 4'h9:
-          \b$31 [3] = \b$5 [7];
-      4'h2:
-          \b$31 [3] = \b$5 [19];
-      4'h6:
-          \b$31 [3] = \b$5 [11];
-      4'ha:
-          \b$31 [3] = \b$5 [3];
-      default:
-          \b$31 [3] = \b$5 [27];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$31 [4] = \b$5 [28];
-      4'h2:
-          \b$31 [4] = \b$5 [24];
-      default:
-          \b$31 [4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$31 [5] = \b$5 [29];
-      4'h2:
-          \b$31 [5] = \b$5 [25];
-      default:
-          \b$31 [5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$31 [6] = \b$5 [30];
-      4'h2:
-          \b$31 [6] = \b$5 [26];
-      default:
-          \b$31 [6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$31 [7] = \b$5 [31];
-      4'h2:
-          \b$31 [7] = \b$5 [27];
-      default:
-          \b$31 [7] = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$52 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h8, 4'h9, 4'ha:
-          a[0] = \a$3 [4];
-      default:
-          a[0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h8, 4'h9, 4'ha:
-          a[1] = \a$3 [5];
-      default:
-          a[1] = \a$3 [1];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h8, 4'h9, 4'ha:
-          a[2] = \a$3 [6];
-      default:
-          a[2] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h8, 4'h9, 4'ha:
-          a[3] = \a$3 [7];
-      default:
-          a[3] = \a$3 [3];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          a[4] = \a$3 [4];
-      4'h8:
-          a[4] = \a$3 [12];
-      default:
-          a[4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          a[5] = \a$3 [5];
-      4'h8:
-          a[5] = \a$3 [13];
-      default:
-          a[5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          a[6] = \a$3 [6];
-      4'h8:
-          a[6] = \a$3 [14];
-      default:
-          a[6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          a[7] = \a$3 [7];
-      4'h8:
-          a[7] = \a$3 [15];
-      default:
-          a[7] = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$52 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          b[0] = \b$5 [4];
-      default:
-          b[0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          b[1] = \b$5 [5];
-      default:
-          b[1] = \b$5 [1];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          b[2] = \b$5 [6];
-      default:
-          b[2] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          b[3] = \b$5 [7];
-      default:
-          b[3] = \b$5 [3];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          b[4] = \b$5 [4];
-      4'h2:
-          b[4] = \b$5 [12];
-      default:
-          b[4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          b[5] = \b$5 [5];
-      4'h2:
-          b[5] = \b$5 [13];
-      default:
-          b[5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          b[6] = \b$5 [6];
-      4'h2:
-          b[6] = \b$5 [14];
-      default:
-          b[6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          b[7] = \b$5 [7];
-      4'h2:
-          b[7] = \b$5 [15];
-      default:
-          b[7] = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$52 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [0] = \a$3 [8];
-      4'h2, 4'h6:
-          \a$14 [0] = \a$3 [0];
-      4'h8:
-          \a$14 [0] = \a$3 [20];
-      4'h9:
-          \a$14 [0] = \a$3 [12];
-      default:
-          \a$14 [0] = \a$3 [4];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [1] = \a$3 [9];
-      4'h2, 4'h6:
-          \a$14 [1] = \a$3 [1];
-      4'h8:
-          \a$14 [1] = \a$3 [21];
-      4'h9:
-          \a$14 [1] = \a$3 [13];
-      default:
-          \a$14 [1] = \a$3 [5];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [2] = \a$3 [10];
-      4'h2, 4'h6:
-          \a$14 [2] = \a$3 [2];
-      4'h8:
-          \a$14 [2] = \a$3 [22];
-      4'h9:
-          \a$14 [2] = \a$3 [14];
-      default:
-          \a$14 [2] = \a$3 [6];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [3] = \a$3 [11];
-      4'h2, 4'h6:
-          \a$14 [3] = \a$3 [3];
-      4'h8:
-          \a$14 [3] = \a$3 [23];
-      4'h9:
-          \a$14 [3] = \a$3 [15];
-      default:
-          \a$14 [3] = \a$3 [7];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [4] = \a$3 [12];
-      4'h8:
-          \a$14 [4] = \a$3 [28];
-      default:
-          \a$14 [4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [5] = \a$3 [13];
-      4'h8:
-          \a$14 [5] = \a$3 [29];
-      default:
-          \a$14 [5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [6] = \a$3 [14];
-      4'h8:
-          \a$14 [6] = \a$3 [30];
-      default:
-          \a$14 [6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [7] = \a$3 [15];
-      4'h8:
-          \a$14 [7] = \a$3 [31];
-      default:
-          \a$14 [7] = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$52 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          \b$15 [0] = \b$5 [0];
-      4'h0, 4'h1:
-          \b$15 [0] = \b$5 [8];
-      default:
-          \b$15 [0] = \b$5 [4];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          \b$15 [1] = \b$5 [1];
-      4'h0, 4'h1:
-          \b$15 [1] = \b$5 [9];
-      default:
-          \b$15 [1] = \b$5 [5];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          \b$15 [2] = \b$5 [2];
-      4'h0, 4'h1:
-          \b$15 [2] = \b$5 [10];
-      default:
-          \b$15 [2] = \b$5 [6];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          \b$15 [3] = \b$5 [3];
-      4'h0, 4'h1:
-          \b$15 [3] = \b$5 [11];
-      default:
-          \b$15 [3] = \b$5 [7];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$15 [4] = \b$5 [12];
-      4'h2:
-          \b$15 [4] = \b$5 [8];
-      default:
-          \b$15 [4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$15 [5] = \b$5 [13];
-      4'h2:
-          \b$15 [5] = \b$5 [9];
-      default:
-          \b$15 [5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$15 [6] = \b$5 [14];
-      4'h2:
-          \b$15 [6] = \b$5 [10];
-      default:
-          \b$15 [6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$15 [7] = \b$5 [15];
-      4'h2:
-          \b$15 [7] = \b$5 [11];
-      default:
-          \b$15 [7] = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$52 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [0] = \a$3 [16];
-      4'h1, 4'h5:
-          \a$22 [0] = \a$3 [8];
-      4'h2, 4'h6:
-          \a$22 [0] = \a$3 [4];
-      default:
-          \a$22 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [1] = \a$3 [17];
-      4'h1, 4'h5:
-          \a$22 [1] = \a$3 [9];
-      4'h2, 4'h6:
-          \a$22 [1] = \a$3 [5];
-      default:
-          \a$22 [1] = \a$3 [1];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [2] = \a$3 [18];
-      4'h1, 4'h5:
-          \a$22 [2] = \a$3 [10];
-      4'h2, 4'h6:
-          \a$22 [2] = \a$3 [6];
-      default:
-          \a$22 [2] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [3] = \a$3 [19];
-      4'h1, 4'h5:
-          \a$22 [3] = \a$3 [11];
-      4'h2, 4'h6:
-          \a$22 [3] = \a$3 [7];
-      default:
-          \a$22 [3] = \a$3 [3];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [4] = \a$3 [20];
-      4'h8:
-          \a$22 [4] = \a$3 [8];
-      default:
-          \a$22 [4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [5] = \a$3 [21];
-      4'h8:
-          \a$22 [5] = \a$3 [9];
-      default:
-          \a$22 [5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [6] = \a$3 [22];
-      4'h8:
-          \a$22 [6] = \a$3 [10];
-      default:
-          \a$22 [6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [7] = \a$3 [23];
-      4'h8:
-          \a$22 [7] = \a$3 [11];
-      default:
-          \a$22 [7] = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$52 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$23 [0] = \b$5 [8];
-      4'h8, 4'h9:
-          \b$23 [0] = \b$5 [0];
-      4'h2:
-          \b$23 [0] = \b$5 [20];
-      4'h6:
-          \b$23 [0] = \b$5 [12];
-      4'ha:
-          \b$23 [0] = \b$5 [4];
-      default:
-          \b$23 [0] = \b$5 [16];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$23 [1] = \b$5 [9];
-      4'h8, 4'h9:
-          \b$23 [1] = \b$5 [1];
-      4'h2:
-          \b$23 [1] = \b$5 [21];
-      4'h6:
-          \b$23 [1] = \b$5 [13];
-      4'ha:
-          \b$23 [1] = \b$5 [5];
-      default:
-          \b$23 [1] = \b$5 [17];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$23 [2] = \b$5 [10];
-      4'h8, 4'h9:
-          \b$23 [2] = \b$5 [2];
-      4'h2:
-          \b$23 [2] = \b$5 [22];
-      4'h6:
-          \b$23 [2] = \b$5 [14];
-      4'ha:
-          \b$23 [2] = \b$5 [6];
-      default:
-          \b$23 [2] = \b$5 [18];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$23 [3] = \b$5 [11];
-      4'h8, 4'h9:
-          \b$23 [3] = \b$5 [3];
-      4'h2:
-          \b$23 [3] = \b$5 [23];
-      4'h6:
-          \b$23 [3] = \b$5 [15];
-      4'ha:
-          \b$23 [3] = \b$5 [7];
-      default:
-          \b$23 [3] = \b$5 [19];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$23 [4] = \b$5 [20];
-      4'h2:
-          \b$23 [4] = \b$5 [28];
-      default:
-          \b$23 [4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$23 [5] = \b$5 [21];
-      4'h2:
-          \b$23 [5] = \b$5 [29];
-      default:
-          \b$23 [5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$23 [6] = \b$5 [22];
-      4'h2:
-          \b$23 [6] = \b$5 [30];
-      default:
-          \b$23 [6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$23 [7] = \b$5 [23];
-      4'h2:
-          \b$23 [7] = \b$5 [31];
-      default:
-          \b$23 [7] = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$52 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h5:
-          \a$30 [0] = \a$3 [12];
-      4'h2, 4'h6:
-          \a$30 [0] = \a$3 [4];
-      4'h8:
-          \a$30 [0] = \a$3 [16];
-      4'h9:
-          \a$30 [0] = \a$3 [8];
-      4'ha:
-          \a$30 [0] = \a$3 [0];
-      default:
-          \a$30 [0] = \a$3 [24];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h5:
-          \a$30 [1] = \a$3 [13];
-      4'h2, 4'h6:
-          \a$30 [1] = \a$3 [5];
-      4'h8:
-          \a$30 [1] = \a$3 [17];
-      4'h9:
-          \a$30 [1] = \a$3 [9];
-      4'ha:
-          \a$30 [1] = \a$3 [1];
-      default:
-          \a$30 [1] = \a$3 [25];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h5:
-          \a$30 [2] = \a$3 [14];
-      4'h2, 4'h6:
-          \a$30 [2] = \a$3 [6];
-      4'h8:
-          \a$30 [2] = \a$3 [18];
-      4'h9:
-          \a$30 [2] = \a$3 [10];
-      4'ha:
-          \a$30 [2] = \a$3 [2];
-      default:
-          \a$30 [2] = \a$3 [26];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h5:
-          \a$30 [3] = \a$3 [15];
-      4'h2, 4'h6:
-          \a$30 [3] = \a$3 [7];
-      4'h8:
-          \a$30 [3] = \a$3 [19];
-      4'h9:
-          \a$30 [3] = \a$3 [11];
-      4'ha:
-          \a$30 [3] = \a$3 [3];
-      default:
-          \a$30 [3] = \a$3 [27];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$30 [4] = \a$3 [28];
-      4'h8:
-          \a$30 [4] = \a$3 [24];
-      default:
-          \a$30 [4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$30 [5] = \a$3 [29];
-      4'h8:
-          \a$30 [5] = \a$3 [25];
-      default:
-          \a$30 [5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$30 [6] = \a$3 [30];
-      4'h8:
-          \a$30 [6] = \a$3 [26];
-      default:
-          \a$30 [6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$30 [7] = \a$3 [31];
-      4'h8:
-          \a$30 [7] = \a$3 [27];
-      default:
-          \a$30 [7] = 1'h0;
-    endcase
-  end
-  assign \pa$6  = pa;
+  assign a = \a$1 [7:0];
+  assign b = \b$3 [7:0];
+  assign \pa$5  = pa;
   assign \pb$7  = pb;
   assign \sa$9  = sa;
   assign \sb$11  = sb;
   assign t0 = \$15 [17:0];
+  assign \a$14  = \a$1 [15:8];
+  assign \b$15  = \b$3 [15:8];
   assign \pa$16  = pa;
   assign \pb$17  = pb;
   assign \sa$18  = sa;
   assign t1 = { \$24 [16], \$24  };
+  assign \a$22  = \a$1 [23:16];
+  assign \b$23  = \b$3 [23:16];
   assign \pa$24  = pa;
   assign \pb$25  = pb;
   assign \sb$27  = sb;
   assign t2 = { \$33 [16], \$33  };
+  assign \a$30  = \a$1 [31:24];
+  assign \b$31  = \b$3 [31:24];
   assign \pa$32  = pa;
   assign \pb$33  = pb;
   assign t3 = { \p$37 [9], \p$37 [9], \p$37 [9], \p$37 [9], \p$37 [9], \p$37 [9], \p$37 [9], \p$37 [9], \p$37  };
@@ -29496,8 +15653,7 @@ module \mac_array.pe_2_2.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
 endmodule
 
 (* generator = "Amaranth" *)
-module \mac_array.pe_2_2.level.u0 (pa, pb, sa, sb, \a$3 , \b$5 , \p$30 );
-  reg \$auto$verilog_backend.cc:2355:dump_module$53  = 0;
+module \mac_array.pe_2_2.level.u0 (pa, pb, sa, sb, \a$1 , \b$3 , \p$30 );
   wire \$1 ;
   wire [8:0] \$10 ;
   wire [11:0] \$11 ;
@@ -29551,18 +15707,18 @@ module \mac_array.pe_2_2.level.u0 (pa, pb, sa, sb, \a$3 , \b$5 , \p$30 );
   wire \$7 ;
   wire \$8 ;
   wire [8:0] \$9 ;
-  reg [1:0] a;
-  reg [1:0] \a$12 ;
-  reg [1:0] \a$18 ;
-  reg [1:0] \a$24 ;
-  input [7:0] \a$3 ;
-  wire [7:0] \a$3 ;
-  reg [1:0] b;
-  reg [1:0] \b$13 ;
-  reg [1:0] \b$19 ;
-  reg [1:0] \b$25 ;
-  input [7:0] \b$5 ;
-  wire [7:0] \b$5 ;
+  wire [1:0] a;
+  input [7:0] \a$1 ;
+  wire [7:0] \a$1 ;
+  wire [1:0] \a$12 ;
+  wire [1:0] \a$18 ;
+  wire [1:0] \a$24 ;
+  wire [1:0] b;
+  wire [1:0] \b$13 ;
+  wire [1:0] \b$19 ;
+  wire [1:0] \b$25 ;
+  input [7:0] \b$3 ;
+  wire [7:0] \b$3 ;
   wire [5:0] p;
   wire [5:0] \p$17 ;
   wire [5:0] \p$23 ;
@@ -29578,13 +15734,13 @@ module \mac_array.pe_2_2.level.u0 (pa, pb, sa, sb, \a$3 , \b$5 , \p$30 );
   wire \sa$14 ;
   wire \sa$20 ;
   wire \sa$26 ;
-  wire \sa$7 ;
+  wire \sa$5 ;
   input sb;
   wire sb;
   wire \sb$15 ;
   wire \sb$21 ;
   wire \sb$27 ;
-  wire \sb$9 ;
+  wire \sb$7 ;
   wire [9:0] t0;
   wire [9:0] t1;
   wire [9:0] t2;
@@ -29642,208 +15798,48 @@ module \mac_array.pe_2_2.level.u0 (pa, pb, sa, sb, \a$3 , \b$5 , \p$30 );
   assign \$43  = pa == 2'h3;
   assign \$44  = | { \$43 , \$42 , \$41  };
   \mac_array.pe_2_2.level.u0.u0  u0 (
-    .a(a),
-    .b(b),
+    .a(\a$1 [1:0]),
+    .b(\b$3 [1:0]),
     .p(p),
     .sa(sa),
     .sb(sb)
   );
   \mac_array.pe_2_2.level.u0.u1  u1 (
-    .a(\a$12 ),
-    .b(\b$13 ),
+    .a(\a$1 [3:2]),
+    .b(\b$3 [3:2]),
     .p(\p$17 ),
     .sa(sa),
     .sb(\sb$15 )
   );
   \mac_array.pe_2_2.level.u0.u2  u2 (
-    .a(\a$18 ),
-    .b(\b$19 ),
+    .a(\a$1 [5:4]),
+    .b(\b$3 [5:4]),
     .p(\p$23 ),
     .sa(\sa$20 ),
     .sb(sb)
   );
   \mac_array.pe_2_2.level.u0.u3  u3 (
-    .a(\a$24 ),
-    .b(\b$25 ),
+    .a(\a$1 [7:6]),
+    .b(\b$3 [7:6]),
     .p(\p$29 ),
     .sa(\sa$26 ),
     .sb(\sb$27 )
   );
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$53 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[0] = \a$3 [0];
-      default:
-          a[0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[1] = \a$3 [1];
-      default:
-          a[1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$53 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[0] = \b$5 [0];
-      default:
-          b[0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[1] = \b$5 [1];
-      default:
-          b[1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$53 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [0] = \a$3 [0];
-      4'h4, 4'h8:
-          \a$12 [0] = \a$3 [6];
-      default:
-          \a$12 [0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [1] = \a$3 [1];
-      4'h4, 4'h8:
-          \a$12 [1] = \a$3 [7];
-      default:
-          \a$12 [1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$53 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [0] = \b$5 [2];
-      default:
-          \b$13 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [1] = \b$5 [3];
-      default:
-          \b$13 [1] = \b$5 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$53 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [0] = \a$3 [2];
-      4'h0:
-          \a$18 [0] = \a$3 [4];
-      default:
-          \a$18 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [1] = \a$3 [3];
-      4'h0:
-          \a$18 [1] = \a$3 [5];
-      default:
-          \a$18 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$53 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [0] = \b$5 [6];
-      4'h4, 4'h8:
-          \b$19 [0] = \b$5 [0];
-      4'h0:
-          \b$19 [0] = \b$5 [4];
-      default:
-          \b$19 [0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [1] = \b$5 [7];
-      4'h4, 4'h8:
-          \b$19 [1] = \b$5 [1];
-      4'h0:
-          \b$19 [1] = \b$5 [5];
-      default:
-          \b$19 [1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$53 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [0] = \a$3 [2];
-      4'h4, 4'h8:
-          \a$24 [0] = \a$3 [4];
-      4'h0:
-          \a$24 [0] = \a$3 [6];
-      default:
-          \a$24 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [1] = \a$3 [3];
-      4'h4, 4'h8:
-          \a$24 [1] = \a$3 [5];
-      4'h0:
-          \a$24 [1] = \a$3 [7];
-      default:
-          \a$24 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$53 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [0] = \b$5 [4];
-      4'h4, 4'h8:
-          \b$25 [0] = \b$5 [2];
-      4'h0:
-          \b$25 [0] = \b$5 [6];
-      default:
-          \b$25 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [1] = \b$5 [5];
-      4'h4, 4'h8:
-          \b$25 [1] = \b$5 [3];
-      4'h0:
-          \b$25 [1] = \b$5 [7];
-      default:
-          \b$25 [1] = \b$5 [1];
-    endcase
-  end
-  assign \sa$7  = sa;
-  assign \sb$9  = sb;
+  assign a = \a$1 [1:0];
+  assign b = \b$3 [1:0];
+  assign \sa$5  = sa;
+  assign \sb$7  = sb;
   assign t0 = \$18 [9:0];
+  assign \a$12  = \a$1 [3:2];
+  assign \b$13  = \b$3 [3:2];
   assign \sa$14  = sa;
   assign t1 = { \$29 [8], \$29  };
+  assign \a$18  = \a$1 [5:4];
+  assign \b$19  = \b$3 [5:4];
   assign \sb$21  = sb;
   assign t2 = { \$40 [8], \$40  };
+  assign \a$24  = \a$1 [7:6];
+  assign \b$25  = \b$3 [7:6];
   assign t3 = { \p$29 [5], \p$29 [5], \p$29 [5], \p$29 [5], \p$29  };
   assign \p$30  = \$53 [9:0];
   assign \$9  = { p[5], p, 2'h0 };
@@ -29930,8 +15926,7 @@ module \mac_array.pe_2_2.level.u0.u3 (sb, p, a, b, sa);
 endmodule
 
 (* generator = "Amaranth" *)
-module \mac_array.pe_2_2.level.u1 (\p$30 , pa, pb, sa, \a$3 , \b$5 , sb);
-  reg \$auto$verilog_backend.cc:2355:dump_module$54  = 0;
+module \mac_array.pe_2_2.level.u1 (\p$30 , pa, pb, sa, \a$1 , \b$3 , sb);
   wire \$1 ;
   wire [8:0] \$10 ;
   wire [11:0] \$11 ;
@@ -29985,18 +15980,18 @@ module \mac_array.pe_2_2.level.u1 (\p$30 , pa, pb, sa, \a$3 , \b$5 , sb);
   wire \$7 ;
   wire \$8 ;
   wire [8:0] \$9 ;
-  reg [1:0] a;
-  reg [1:0] \a$12 ;
-  reg [1:0] \a$18 ;
-  reg [1:0] \a$24 ;
-  input [7:0] \a$3 ;
-  wire [7:0] \a$3 ;
-  reg [1:0] b;
-  reg [1:0] \b$13 ;
-  reg [1:0] \b$19 ;
-  reg [1:0] \b$25 ;
-  input [7:0] \b$5 ;
-  wire [7:0] \b$5 ;
+  wire [1:0] a;
+  input [7:0] \a$1 ;
+  wire [7:0] \a$1 ;
+  wire [1:0] \a$12 ;
+  wire [1:0] \a$18 ;
+  wire [1:0] \a$24 ;
+  wire [1:0] b;
+  wire [1:0] \b$13 ;
+  wire [1:0] \b$19 ;
+  wire [1:0] \b$25 ;
+  input [7:0] \b$3 ;
+  wire [7:0] \b$3 ;
   wire [5:0] p;
   wire [5:0] \p$17 ;
   wire [5:0] \p$23 ;
@@ -30012,13 +16007,13 @@ module \mac_array.pe_2_2.level.u1 (\p$30 , pa, pb, sa, \a$3 , \b$5 , sb);
   wire \sa$14 ;
   wire \sa$20 ;
   wire \sa$26 ;
-  wire \sa$7 ;
+  wire \sa$5 ;
   input sb;
   wire sb;
   wire \sb$15 ;
   wire \sb$21 ;
   wire \sb$27 ;
-  wire \sb$9 ;
+  wire \sb$7 ;
   wire [9:0] t0;
   wire [9:0] t1;
   wire [9:0] t2;
@@ -30076,208 +16071,48 @@ module \mac_array.pe_2_2.level.u1 (\p$30 , pa, pb, sa, \a$3 , \b$5 , sb);
   assign \$43  = pa == 2'h3;
   assign \$44  = | { \$43 , \$42 , \$41  };
   \mac_array.pe_2_2.level.u1.u0  u0 (
-    .a(a),
-    .b(b),
+    .a(\a$1 [1:0]),
+    .b(\b$3 [1:0]),
     .p(p),
     .sa(sa),
     .sb(sb)
   );
   \mac_array.pe_2_2.level.u1.u1  u1 (
-    .a(\a$12 ),
-    .b(\b$13 ),
+    .a(\a$1 [3:2]),
+    .b(\b$3 [3:2]),
     .p(\p$17 ),
     .sa(sa),
     .sb(\sb$15 )
   );
   \mac_array.pe_2_2.level.u1.u2  u2 (
-    .a(\a$18 ),
-    .b(\b$19 ),
+    .a(\a$1 [5:4]),
+    .b(\b$3 [5:4]),
     .p(\p$23 ),
     .sa(\sa$20 ),
     .sb(sb)
   );
   \mac_array.pe_2_2.level.u1.u3  u3 (
-    .a(\a$24 ),
-    .b(\b$25 ),
+    .a(\a$1 [7:6]),
+    .b(\b$3 [7:6]),
     .p(\p$29 ),
     .sa(\sa$26 ),
     .sb(\sb$27 )
   );
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$54 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[0] = \a$3 [0];
-      default:
-          a[0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[1] = \a$3 [1];
-      default:
-          a[1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$54 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[0] = \b$5 [0];
-      default:
-          b[0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[1] = \b$5 [1];
-      default:
-          b[1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$54 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [0] = \a$3 [0];
-      4'h4, 4'h8:
-          \a$12 [0] = \a$3 [6];
-      default:
-          \a$12 [0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [1] = \a$3 [1];
-      4'h4, 4'h8:
-          \a$12 [1] = \a$3 [7];
-      default:
-          \a$12 [1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$54 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [0] = \b$5 [2];
-      default:
-          \b$13 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [1] = \b$5 [3];
-      default:
-          \b$13 [1] = \b$5 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$54 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [0] = \a$3 [2];
-      4'h0:
-          \a$18 [0] = \a$3 [4];
-      default:
-          \a$18 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [1] = \a$3 [3];
-      4'h0:
-          \a$18 [1] = \a$3 [5];
-      default:
-          \a$18 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$54 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [0] = \b$5 [6];
-      4'h4, 4'h8:
-          \b$19 [0] = \b$5 [0];
-      4'h0:
-          \b$19 [0] = \b$5 [4];
-      default:
-          \b$19 [0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [1] = \b$5 [7];
-      4'h4, 4'h8:
-          \b$19 [1] = \b$5 [1];
-      4'h0:
-          \b$19 [1] = \b$5 [5];
-      default:
-          \b$19 [1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$54 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [0] = \a$3 [2];
-      4'h4, 4'h8:
-          \a$24 [0] = \a$3 [4];
-      4'h0:
-          \a$24 [0] = \a$3 [6];
-      default:
-          \a$24 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [1] = \a$3 [3];
-      4'h4, 4'h8:
-          \a$24 [1] = \a$3 [5];
-      4'h0:
-          \a$24 [1] = \a$3 [7];
-      default:
-          \a$24 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$54 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [0] = \b$5 [4];
-      4'h4, 4'h8:
-          \b$25 [0] = \b$5 [2];
-      4'h0:
-          \b$25 [0] = \b$5 [6];
-      default:
-          \b$25 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [1] = \b$5 [5];
-      4'h4, 4'h8:
-          \b$25 [1] = \b$5 [3];
-      4'h0:
-          \b$25 [1] = \b$5 [7];
-      default:
-          \b$25 [1] = \b$5 [1];
-    endcase
-  end
-  assign \sa$7  = sa;
-  assign \sb$9  = sb;
+  assign a = \a$1 [1:0];
+  assign b = \b$3 [1:0];
+  assign \sa$5  = sa;
+  assign \sb$7  = sb;
   assign t0 = \$18 [9:0];
+  assign \a$12  = \a$1 [3:2];
+  assign \b$13  = \b$3 [3:2];
   assign \sa$14  = sa;
   assign t1 = { \$29 [8], \$29  };
+  assign \a$18  = \a$1 [5:4];
+  assign \b$19  = \b$3 [5:4];
   assign \sb$21  = sb;
   assign t2 = { \$40 [8], \$40  };
+  assign \a$24  = \a$1 [7:6];
+  assign \b$25  = \b$3 [7:6];
   assign t3 = { \p$29 [5], \p$29 [5], \p$29 [5], \p$29 [5], \p$29  };
   assign \p$30  = \$53 [9:0];
   assign \$9  = { p[5], p, 2'h0 };
@@ -30364,8 +16199,7 @@ module \mac_array.pe_2_2.level.u1.u3 (sb, p, a, b, sa);
 endmodule
 
 (* generator = "Amaranth" *)
-module \mac_array.pe_2_2.level.u2 (\p$30 , pa, pb, sb, \a$3 , \b$5 , sa);
-  reg \$auto$verilog_backend.cc:2355:dump_module$55  = 0;
+module \mac_array.pe_2_2.level.u2 (\p$30 , pa, pb, sb, \a$1 , \b$3 , sa);
   wire \$1 ;
   wire [8:0] \$10 ;
   wire [11:0] \$11 ;
@@ -30419,18 +16253,18 @@ module \mac_array.pe_2_2.level.u2 (\p$30 , pa, pb, sb, \a$3 , \b$5 , sa);
   wire \$7 ;
   wire \$8 ;
   wire [8:0] \$9 ;
-  reg [1:0] a;
-  reg [1:0] \a$12 ;
-  reg [1:0] \a$18 ;
-  reg [1:0] \a$24 ;
-  input [7:0] \a$3 ;
-  wire [7:0] \a$3 ;
-  reg [1:0] b;
-  reg [1:0] \b$13 ;
-  reg [1:0] \b$19 ;
-  reg [1:0] \b$25 ;
-  input [7:0] \b$5 ;
-  wire [7:0] \b$5 ;
+  wire [1:0] a;
+  input [7:0] \a$1 ;
+  wire [7:0] \a$1 ;
+  wire [1:0] \a$12 ;
+  wire [1:0] \a$18 ;
+  wire [1:0] \a$24 ;
+  wire [1:0] b;
+  wire [1:0] \b$13 ;
+  wire [1:0] \b$19 ;
+  wire [1:0] \b$25 ;
+  input [7:0] \b$3 ;
+  wire [7:0] \b$3 ;
   wire [5:0] p;
   wire [5:0] \p$17 ;
   wire [5:0] \p$23 ;
@@ -30446,13 +16280,13 @@ module \mac_array.pe_2_2.level.u2 (\p$30 , pa, pb, sb, \a$3 , \b$5 , sa);
   wire \sa$14 ;
   wire \sa$20 ;
   wire \sa$26 ;
-  wire \sa$7 ;
+  wire \sa$5 ;
   input sb;
   wire sb;
   wire \sb$15 ;
   wire \sb$21 ;
   wire \sb$27 ;
-  wire \sb$9 ;
+  wire \sb$7 ;
   wire [9:0] t0;
   wire [9:0] t1;
   wire [9:0] t2;
@@ -30510,208 +16344,48 @@ module \mac_array.pe_2_2.level.u2 (\p$30 , pa, pb, sb, \a$3 , \b$5 , sa);
   assign \$43  = pa == 2'h3;
   assign \$44  = | { \$43 , \$42 , \$41  };
   \mac_array.pe_2_2.level.u2.u0  u0 (
-    .a(a),
-    .b(b),
+    .a(\a$1 [1:0]),
+    .b(\b$3 [1:0]),
     .p(p),
     .sa(sa),
     .sb(sb)
   );
   \mac_array.pe_2_2.level.u2.u1  u1 (
-    .a(\a$12 ),
-    .b(\b$13 ),
+    .a(\a$1 [3:2]),
+    .b(\b$3 [3:2]),
     .p(\p$17 ),
     .sa(sa),
     .sb(\sb$15 )
   );
   \mac_array.pe_2_2.level.u2.u2  u2 (
-    .a(\a$18 ),
-    .b(\b$19 ),
+    .a(\a$1 [5:4]),
+    .b(\b$3 [5:4]),
     .p(\p$23 ),
     .sa(\sa$20 ),
     .sb(sb)
   );
   \mac_array.pe_2_2.level.u2.u3  u3 (
-    .a(\a$24 ),
-    .b(\b$25 ),
+    .a(\a$1 [7:6]),
+    .b(\b$3 [7:6]),
     .p(\p$29 ),
     .sa(\sa$26 ),
     .sb(\sb$27 )
   );
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$55 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[0] = \a$3 [0];
-      default:
-          a[0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[1] = \a$3 [1];
-      default:
-          a[1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$55 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[0] = \b$5 [0];
-      default:
-          b[0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[1] = \b$5 [1];
-      default:
-          b[1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$55 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [0] = \a$3 [0];
-      4'h4, 4'h8:
-          \a$12 [0] = \a$3 [6];
-      default:
-          \a$12 [0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [1] = \a$3 [1];
-      4'h4, 4'h8:
-          \a$12 [1] = \a$3 [7];
-      default:
-          \a$12 [1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$55 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [0] = \b$5 [2];
-      default:
-          \b$13 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [1] = \b$5 [3];
-      default:
-          \b$13 [1] = \b$5 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$55 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [0] = \a$3 [2];
-      4'h0:
-          \a$18 [0] = \a$3 [4];
-      default:
-          \a$18 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [1] = \a$3 [3];
-      4'h0:
-          \a$18 [1] = \a$3 [5];
-      default:
-          \a$18 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$55 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [0] = \b$5 [6];
-      4'h4, 4'h8:
-          \b$19 [0] = \b$5 [0];
-      4'h0:
-          \b$19 [0] = \b$5 [4];
-      default:
-          \b$19 [0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [1] = \b$5 [7];
-      4'h4, 4'h8:
-          \b$19 [1] = \b$5 [1];
-      4'h0:
-          \b$19 [1] = \b$5 [5];
-      default:
-          \b$19 [1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$55 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [0] = \a$3 [2];
-      4'h4, 4'h8:
-          \a$24 [0] = \a$3 [4];
-      4'h0:
-          \a$24 [0] = \a$3 [6];
-      default:
-          \a$24 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [1] = \a$3 [3];
-      4'h4, 4'h8:
-          \a$24 [1] = \a$3 [5];
-      4'h0:
-          \a$24 [1] = \a$3 [7];
-      default:
-          \a$24 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$55 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [0] = \b$5 [4];
-      4'h4, 4'h8:
-          \b$25 [0] = \b$5 [2];
-      4'h0:
-          \b$25 [0] = \b$5 [6];
-      default:
-          \b$25 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [1] = \b$5 [5];
-      4'h4, 4'h8:
-          \b$25 [1] = \b$5 [3];
-      4'h0:
-          \b$25 [1] = \b$5 [7];
-      default:
-          \b$25 [1] = \b$5 [1];
-    endcase
-  end
-  assign \sa$7  = sa;
-  assign \sb$9  = sb;
+  assign a = \a$1 [1:0];
+  assign b = \b$3 [1:0];
+  assign \sa$5  = sa;
+  assign \sb$7  = sb;
   assign t0 = \$18 [9:0];
+  assign \a$12  = \a$1 [3:2];
+  assign \b$13  = \b$3 [3:2];
   assign \sa$14  = sa;
   assign t1 = { \$29 [8], \$29  };
+  assign \a$18  = \a$1 [5:4];
+  assign \b$19  = \b$3 [5:4];
   assign \sb$21  = sb;
   assign t2 = { \$40 [8], \$40  };
+  assign \a$24  = \a$1 [7:6];
+  assign \b$25  = \b$3 [7:6];
   assign t3 = { \p$29 [5], \p$29 [5], \p$29 [5], \p$29 [5], \p$29  };
   assign \p$30  = \$53 [9:0];
   assign \$9  = { p[5], p, 2'h0 };
@@ -30798,8 +16472,7 @@ module \mac_array.pe_2_2.level.u2.u3 (sb, p, a, b, sa);
 endmodule
 
 (* generator = "Amaranth" *)
-module \mac_array.pe_2_2.level.u3 (sb, \p$30 , pa, pb, \a$3 , \b$5 , sa);
-  reg \$auto$verilog_backend.cc:2355:dump_module$56  = 0;
+module \mac_array.pe_2_2.level.u3 (sb, \p$30 , pa, pb, \a$1 , \b$3 , sa);
   wire \$1 ;
   wire [8:0] \$10 ;
   wire [11:0] \$11 ;
@@ -30853,18 +16526,18 @@ module \mac_array.pe_2_2.level.u3 (sb, \p$30 , pa, pb, \a$3 , \b$5 , sa);
   wire \$7 ;
   wire \$8 ;
   wire [8:0] \$9 ;
-  reg [1:0] a;
-  reg [1:0] \a$12 ;
-  reg [1:0] \a$18 ;
-  reg [1:0] \a$24 ;
-  input [7:0] \a$3 ;
-  wire [7:0] \a$3 ;
-  reg [1:0] b;
-  reg [1:0] \b$13 ;
-  reg [1:0] \b$19 ;
-  reg [1:0] \b$25 ;
-  input [7:0] \b$5 ;
-  wire [7:0] \b$5 ;
+  wire [1:0] a;
+  input [7:0] \a$1 ;
+  wire [7:0] \a$1 ;
+  wire [1:0] \a$12 ;
+  wire [1:0] \a$18 ;
+  wire [1:0] \a$24 ;
+  wire [1:0] b;
+  wire [1:0] \b$13 ;
+  wire [1:0] \b$19 ;
+  wire [1:0] \b$25 ;
+  input [7:0] \b$3 ;
+  wire [7:0] \b$3 ;
   wire [5:0] p;
   wire [5:0] \p$17 ;
   wire [5:0] \p$23 ;
@@ -30880,13 +16553,13 @@ module \mac_array.pe_2_2.level.u3 (sb, \p$30 , pa, pb, \a$3 , \b$5 , sa);
   wire \sa$14 ;
   wire \sa$20 ;
   wire \sa$26 ;
-  wire \sa$7 ;
+  wire \sa$5 ;
   input sb;
   wire sb;
   wire \sb$15 ;
   wire \sb$21 ;
   wire \sb$27 ;
-  wire \sb$9 ;
+  wire \sb$7 ;
   wire [9:0] t0;
   wire [9:0] t1;
   wire [9:0] t2;
@@ -30944,208 +16617,48 @@ module \mac_array.pe_2_2.level.u3 (sb, \p$30 , pa, pb, \a$3 , \b$5 , sa);
   assign \$43  = pa == 2'h3;
   assign \$44  = | { \$43 , \$42 , \$41  };
   \mac_array.pe_2_2.level.u3.u0  u0 (
-    .a(a),
-    .b(b),
+    .a(\a$1 [1:0]),
+    .b(\b$3 [1:0]),
     .p(p),
     .sa(sa),
     .sb(sb)
   );
   \mac_array.pe_2_2.level.u3.u1  u1 (
-    .a(\a$12 ),
-    .b(\b$13 ),
+    .a(\a$1 [3:2]),
+    .b(\b$3 [3:2]),
     .p(\p$17 ),
     .sa(sa),
     .sb(\sb$15 )
   );
   \mac_array.pe_2_2.level.u3.u2  u2 (
-    .a(\a$18 ),
-    .b(\b$19 ),
+    .a(\a$1 [5:4]),
+    .b(\b$3 [5:4]),
     .p(\p$23 ),
     .sa(\sa$20 ),
     .sb(sb)
   );
   \mac_array.pe_2_2.level.u3.u3  u3 (
-    .a(\a$24 ),
-    .b(\b$25 ),
+    .a(\a$1 [7:6]),
+    .b(\b$3 [7:6]),
     .p(\p$29 ),
     .sa(\sa$26 ),
     .sb(\sb$27 )
   );
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$56 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[0] = \a$3 [0];
-      default:
-          a[0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[1] = \a$3 [1];
-      default:
-          a[1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$56 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[0] = \b$5 [0];
-      default:
-          b[0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[1] = \b$5 [1];
-      default:
-          b[1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$56 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [0] = \a$3 [0];
-      4'h4, 4'h8:
-          \a$12 [0] = \a$3 [6];
-      default:
-          \a$12 [0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [1] = \a$3 [1];
-      4'h4, 4'h8:
-          \a$12 [1] = \a$3 [7];
-      default:
-          \a$12 [1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$56 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [0] = \b$5 [2];
-      default:
-          \b$13 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [1] = \b$5 [3];
-      default:
-          \b$13 [1] = \b$5 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$56 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [0] = \a$3 [2];
-      4'h0:
-          \a$18 [0] = \a$3 [4];
-      default:
-          \a$18 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [1] = \a$3 [3];
-      4'h0:
-          \a$18 [1] = \a$3 [5];
-      default:
-          \a$18 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$56 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [0] = \b$5 [6];
-      4'h4, 4'h8:
-          \b$19 [0] = \b$5 [0];
-      4'h0:
-          \b$19 [0] = \b$5 [4];
-      default:
-          \b$19 [0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [1] = \b$5 [7];
-      4'h4, 4'h8:
-          \b$19 [1] = \b$5 [1];
-      4'h0:
-          \b$19 [1] = \b$5 [5];
-      default:
-          \b$19 [1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$56 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [0] = \a$3 [2];
-      4'h4, 4'h8:
-          \a$24 [0] = \a$3 [4];
-      4'h0:
-          \a$24 [0] = \a$3 [6];
-      default:
-          \a$24 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [1] = \a$3 [3];
-      4'h4, 4'h8:
-          \a$24 [1] = \a$3 [5];
-      4'h0:
-          \a$24 [1] = \a$3 [7];
-      default:
-          \a$24 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$56 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [0] = \b$5 [4];
-      4'h4, 4'h8:
-          \b$25 [0] = \b$5 [2];
-      4'h0:
-          \b$25 [0] = \b$5 [6];
-      default:
-          \b$25 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [1] = \b$5 [5];
-      4'h4, 4'h8:
-          \b$25 [1] = \b$5 [3];
-      4'h0:
-          \b$25 [1] = \b$5 [7];
-      default:
-          \b$25 [1] = \b$5 [1];
-    endcase
-  end
-  assign \sa$7  = sa;
-  assign \sb$9  = sb;
+  assign a = \a$1 [1:0];
+  assign b = \b$3 [1:0];
+  assign \sa$5  = sa;
+  assign \sb$7  = sb;
   assign t0 = \$18 [9:0];
+  assign \a$12  = \a$1 [3:2];
+  assign \b$13  = \b$3 [3:2];
   assign \sa$14  = sa;
   assign t1 = { \$29 [8], \$29  };
+  assign \a$18  = \a$1 [5:4];
+  assign \b$19  = \b$3 [5:4];
   assign \sb$21  = sb;
   assign t2 = { \$40 [8], \$40  };
+  assign \a$24  = \a$1 [7:6];
+  assign \b$25  = \b$3 [7:6];
   assign t3 = { \p$29 [5], \p$29 [5], \p$29 [5], \p$29 [5], \p$29  };
   assign \p$30  = \$53 [9:0];
   assign \$9  = { p[5], p, 2'h0 };
@@ -31262,8 +16775,8 @@ module \mac_array.pe_2_3 (pa, pb, sa, sb, a, b, p);
   assign \$3  = \$1  & \$2 ;
   assign p = \$3  ? \p$13  : 18'h00000;
   \mac_array.pe_2_3.level  level (
-    .\a$3 (a),
-    .\b$5 (b),
+    .\a$1 (a),
+    .\b$3 (b),
     .\p$38 (\p$13 ),
     .pa(pa),
     .pb(pb),
@@ -31279,8 +16792,7 @@ module \mac_array.pe_2_3 (pa, pb, sa, sb, a, b, p);
 endmodule
 
 (* generator = "Amaranth" *)
-module \mac_array.pe_2_3.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
-  reg \$auto$verilog_backend.cc:2355:dump_module$57  = 0;
+module \mac_array.pe_2_3.level (pa, pb, sa, sb, \a$1 , \b$3 , \p$38 );
   wire \$1 ;
   wire \$10 ;
   wire \$11 ;
@@ -31325,18 +16837,18 @@ module \mac_array.pe_2_3.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
   wire [16:0] \$7 ;
   wire [16:0] \$8 ;
   wire [23:0] \$9 ;
-  reg [7:0] a;
-  reg [7:0] \a$14 ;
-  reg [7:0] \a$22 ;
-  input [31:0] \a$3 ;
-  wire [31:0] \a$3 ;
-  reg [7:0] \a$30 ;
-  reg [7:0] b;
-  reg [7:0] \b$15 ;
-  reg [7:0] \b$23 ;
-  reg [7:0] \b$31 ;
-  input [31:0] \b$5 ;
-  wire [31:0] \b$5 ;
+  wire [7:0] a;
+  input [31:0] \a$1 ;
+  wire [31:0] \a$1 ;
+  wire [7:0] \a$14 ;
+  wire [7:0] \a$22 ;
+  wire [7:0] \a$30 ;
+  wire [7:0] b;
+  wire [7:0] \b$15 ;
+  wire [7:0] \b$23 ;
+  input [31:0] \b$3 ;
+  wire [31:0] \b$3 ;
+  wire [7:0] \b$31 ;
   wire [9:0] p;
   wire [9:0] \p$21 ;
   wire [9:0] \p$29 ;
@@ -31348,7 +16860,7 @@ module \mac_array.pe_2_3.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
   wire [1:0] \pa$16 ;
   wire [1:0] \pa$24 ;
   wire [1:0] \pa$32 ;
-  wire [1:0] \pa$6 ;
+  wire [1:0] \pa$5 ;
   input [1:0] pb;
   wire [1:0] pb;
   wire [1:0] \pb$17 ;
@@ -31415,8 +16927,8 @@ module \mac_array.pe_2_3.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
   assign \$43  = $signed(\$33 ) + $signed(\p$37 );
   assign \$44  = $signed(\$42 ) + $signed(\$43 );
   \mac_array.pe_2_3.level.u0  u0 (
-    .\a$3 (a),
-    .\b$5 (b),
+    .\a$1 (\a$1 [7:0]),
+    .\b$3 (\b$3 [7:0]),
     .\p$30 (p),
     .pa(pa),
     .pb(pb),
@@ -31424,8 +16936,8 @@ module \mac_array.pe_2_3.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
     .sb(sb)
   );
   \mac_array.pe_2_3.level.u1  u1 (
-    .\a$3 (\a$14 ),
-    .\b$5 (\b$15 ),
+    .\a$1 (\a$1 [15:8]),
+    .\b$3 (\b$3 [15:8]),
     .\p$30 (\p$21 ),
     .pa(pa),
     .pb(pb),
@@ -31433,8 +16945,8 @@ module \mac_array.pe_2_3.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
     .sb(\sb$19 )
   );
   \mac_array.pe_2_3.level.u2  u2 (
-    .\a$3 (\a$22 ),
-    .\b$5 (\b$23 ),
+    .\a$1 (\a$1 [23:16]),
+    .\b$3 (\b$3 [23:16]),
     .\p$30 (\p$29 ),
     .pa(pa),
     .pb(pb),
@@ -31442,707 +16954,35 @@ module \mac_array.pe_2_3.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
     .sb(sb)
   );
   \mac_array.pe_2_3.level.u3  u3 (
-    .\a$3 (\a$30 ),
-    .\b$5 (\b$31 ),
+    .\a$1 (\a$1 [31:24]),
+    .\b$3 (\b$3 [31:24]),
     .\p$30 (\p$37 ),
     .pa(pa),
     .pb(pb),
     .sa(\sa$34 ),
     .sb(\sb$35 )
   );
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$57 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$31 [0] = \b$5 [12];
-      4'h8, 4'h9:
-          \b$31 [0] = \b$5 [4];
-      4'h2:
-          \b$31 [0] = \b$5 [16];
-      4'h6:
-          \b$31 [0] = \b$5 [8];
-      4'ha:
-          \b$31 [0] = \b$5 [0];
-      default:
-          \b$31 [0] = \b$5 [24];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$31 [1] = \b$5 [13];
-      4'h8, 4'h9:
-          \b$31 [1] = \b$5 [5];
-      4'h2:
-          \b$31 [1] = \b$5 [17];
-      4'h6:
-          \b$31 [1] = \b$5 [9];
-      4'ha:
-          \b$31 [1] = \b$5 [1];
-      default:
-          \b$31 [1] = \b$5 [25];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$31 [2] = \b$5 [14];
-      4'h8, 4'h9:
-          \b$31 [2] = \b$5 [6];
-      4'h2:
-          \b$31 [2] = \b$5 [18];
-      4'h6:
-          \b$31 [2] = \b$5 [10];
-      4'ha:
-          \b$31 [2] = \b$5 [2];
-      default:
-          \b$31 [2] = \b$5 [26];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$31 [3] = \b$5 [15];
-      4'h8, 4'h9:
-          \b$31 [3] = \b$5 [7];
-      4'h2:
-          \b$31 [3] = \b$5 [19];
-      4'h6:
-          \b$31 [3] = \b$5 [11];
-      4'ha:
-          \b$31 [3] = \b$5 [3];
-      default:
-          \b$31 [3] = \b$5 [27];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$31 [4] = \b$5 [28];
-      4'h2:
-          \b$31 [4] = \b$5 [24];
-      default:
-          \b$31 [4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$31 [5] = \b$5 [29];
-      4'h2:
-          \b$31 [5] = \b$5 [25];
-      default:
-          \b$31 [5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$31 [6] = \b$5 [30];
-      4'h2:
-          \b$31 [6] = \b$5 [26];
-      default:
-          \b$31 [6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$31 [7] = \b$5 [31];
-      4'h2:
-          \b$31 [7] = \b$5 [27];
-      default:
-          \b$31 [7] = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$57 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h8, 4'h9, 4'ha:
-          a[0] = \a$3 [4];
-      default:
-          a[0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h8, 4'h9, 4'ha:
-          a[1] = \a$3 [5];
-      default:
-          a[1] = \a$3 [1];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h8, 4'h9, 4'ha:
-          a[2] = \a$3 [6];
-      default:
-          a[2] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h8, 4'h9, 4'ha:
-          a[3] = \a$3 [7];
-      default:
-          a[3] = \a$3 [3];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          a[4] = \a$3 [4];
-      4'h8:
-          a[4] = \a$3 [12];
-      default:
-          a[4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          a[5] = \a$3 [5];
-      4'h8:
-          a[5] = \a$3 [13];
-      default:
-          a[5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          a[6] = \a$3 [6];
-      4'h8:
-          a[6] = \a$3 [14];
-      default:
-          a[6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          a[7] = \a$3 [7];
-      4'h8:
-          a[7] = \a$3 [15];
-      default:
-          a[7] = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$57 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          b[0] = \b$5 [4];
-      default:
-          b[0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          b[1] = \b$5 [5];
-      default:
-          b[1] = \b$5 [1];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          b[2] = \b$5 [6];
-      default:
-          b[2] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          b[3] = \b$5 [7];
-      default:
-          b[3] = \b$5 [3];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          b[4] = \b$5 [4];
-      4'h2:
-          b[4] = \b$5 [12];
-      default:
-          b[4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          b[5] = \b$5 [5];
-      4'h2:
-          b[5] = \b$5 [13];
-      default:
-          b[5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          b[6] = \b$5 [6];
-      4'h2:
-          b[6] = \b$5 [14];
-      default:
-          b[6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          b[7] = \b$5 [7];
-      4'h2:
-          b[7] = \b$5 [15];
-      default:
-          b[7] = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$57 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [0] = \a$3 [8];
-      4'h2, 4'h6:
-          \a$14 [0] = \a$3 [0];
-      4'h8:
-          \a$14 [0] = \a$3 [20];
-      4'h9:
-          \a$14 [0] = \a$3 [12];
-      default:
-          \a$14 [0] = \a$3 [4];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [1] = \a$3 [9];
-      4'h2, 4'h6:
-          \a$14 [1] = \a$3 [1];
-      4'h8:
-          \a$14 [1] = \a$3 [21];
-      4'h9:
-          \a$14 [1] = \a$3 [13];
-      default:
-          \a$14 [1] = \a$3 [5];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [2] = \a$3 [10];
-      4'h2, 4'h6:
-          \a$14 [2] = \a$3 [2];
-      4'h8:
-          \a$14 [2] = \a$3 [22];
-      4'h9:
-          \a$14 [2] = \a$3 [14];
-      default:
-          \a$14 [2] = \a$3 [6];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [3] = \a$3 [11];
-      4'h2, 4'h6:
-          \a$14 [3] = \a$3 [3];
-      4'h8:
-          \a$14 [3] = \a$3 [23];
-      4'h9:
-          \a$14 [3] = \a$3 [15];
-      default:
-          \a$14 [3] = \a$3 [7];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [4] = \a$3 [12];
-      4'h8:
-          \a$14 [4] = \a$3 [28];
-      default:
-          \a$14 [4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [5] = \a$3 [13];
-      4'h8:
-          \a$14 [5] = \a$3 [29];
-      default:
-          \a$14 [5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [6] = \a$3 [14];
-      4'h8:
-          \a$14 [6] = \a$3 [30];
-      default:
-          \a$14 [6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [7] = \a$3 [15];
-      4'h8:
-          \a$14 [7] = \a$3 [31];
-      default:
-          \a$14 [7] = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$57 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          \b$15 [0] = \b$5 [0];
-      4'h0, 4'h1:
-          \b$15 [0] = \b$5 [8];
-      default:
-          \b$15 [0] = \b$5 [4];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          \b$15 [1] = \b$5 [1];
-      4'h0, 4'h1:
-          \b$15 [1] = \b$5 [9];
-      default:
-          \b$15 [1] = \b$5 [5];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          \b$15 [2] = \b$5 [2];
-      4'h0, 4'h1:
-          \b$15 [2] = \b$5 [10];
-      default:
-          \b$15 [2] = \b$5 [6];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          \b$15 [3] = \b$5 [3];
-      4'h0, 4'h1:
-          \b$15 [3] = \b$5 [11];
-      default:
-          \b$15 [3] = \b$5 [7];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$15 [4] = \b$5 [12];
-      4'h2:
-          \b$15 [4] = \b$5 [8];
-      default:
-          \b$15 [4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$15 [5] = \b$5 [13];
-      4'h2:
-          \b$15 [5] = \b$5 [9];
-      default:
-          \b$15 [5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$15 [6] = \b$5 [14];
-      4'h2:
-          \b$15 [6] = \b$5 [10];
-      default:
-          \b$15 [6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$15 [7] = \b$5 [15];
-      4'h2:
-          \b$15 [7] = \b$5 [11];
-      default:
-          \b$15 [7] = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$57 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [0] = \a$3 [16];
-      4'h1, 4'h5:
-          \a$22 [0] = \a$3 [8];
-      4'h2, 4'h6:
-          \a$22 [0] = \a$3 [4];
-      default:
-          \a$22 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [1] = \a$3 [17];
-      4'h1, 4'h5:
-          \a$22 [1] = \a$3 [9];
-      4'h2, 4'h6:
-          \a$22 [1] = \a$3 [5];
-      default:
-          \a$22 [1] = \a$3 [1];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [2] = \a$3 [18];
-      4'h1, 4'h5:
-          \a$22 [2] = \a$3 [10];
-      4'h2, 4'h6:
-          \a$22 [2] = \a$3 [6];
-      default:
-          \a$22 [2] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [3] = \a$3 [19];
-      4'h1, 4'h5:
-          \a$22 [3] = \a$3 [11];
-      4'h2, 4'h6:
-          \a$22 [3] = \a$3 [7];
-      default:
-          \a$22 [3] = \a$3 [3];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [4] = \a$3 [20];
-      4'h8:
-          \a$22 [4] = \a$3 [8];
-      default:
-          \a$22 [4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [5] = \a$3 [21];
-      4'h8:
-          \a$22 [5] = \a$3 [9];
-      default:
-          \a$22 [5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [6] = \a$3 [22];
-      4'h8:
-          \a$22 [6] = \a$3 [10];
-      default:
-          \a$22 [6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [7] = \a$3 [23];
-      4'h8:
-          \a$22 [7] = \a$3 [11];
-      default:
-          \a$22 [7] = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$57 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$23 [0] = \b$5 [8];
-      4'h8, 4'h9:
-          \b$23 [0] = \b$5 [0];
-      4'h2:
-          \b$23 [0] = \b$5 [20];
-      4'h6:
-          \b$23 [0] = \b$5 [12];
-      4'ha:
-          \b$23 [0] = \b$5 [4];
-      default:
-          \b$23 [0] = \b$5 [16];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$23 [1] = \b$5 [9];
-      4'h8, 4'h9:
-          \b$23 [1] = \b$5 [1];
-      4'h2:
-          \b$23 [1] = \b$5 [21];
-      4'h6:
-          \b$23 [1] = \b$5 [13];
-      4'ha:
-          \b$23 [1] = \b$5 [5];
-      default:
-          \b$23 [1] = \b$5 [17];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$23 [2] = \b$5 [10];
-      4'h8, 4'h9:
-          \b$23 [2] = \b$5 [2];
-      4'h2:
-          \b$23 [2] = \b$5 [22];
-      4'h6:
-          \b$23 [2] = \b$5 [14];
-      4'ha:
-          \b$23 [2] = \b$5 [6];
-      default:
-          \b$23 [2] = \b$5 [18];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$23 [3] = \b$5 [11];
-      4'h8, 4'h9:
-          \b$23 [3] = \b$5 [3];
-      4'h2:
-          \b$23 [3] = \b$5 [23];
-      4'h6:
-          \b$23 [3] = \b$5 [15];
-      4'ha:
-          \b$23 [3] = \b$5 [7];
-      default:
-          \b$23 [3] = \b$5 [19];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$23 [4] = \b$5 [20];
-      4'h2:
-          \b$23 [4] = \b$5 [28];
-      default:
-          \b$23 [4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$23 [5] = \b$5 [21];
-      4'h2:
-          \b$23 [5] = \b$5 [29];
-      default:
-          \b$23 [5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$23 [6] = \b$5 [22];
-      4'h2:
-          \b$23 [6] = \b$5 [30];
-      default:
-          \b$23 [6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$23 [7] = \b$5 [23];
-      4'h2:
-          \b$23 [7] = \b$5 [31];
-      default:
-          \b$23 [7] = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$57 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h5:
-          \a$30 [0] = \a$3 [12];
-      4'h2, 4'h6:
-          \a$30 [0] = \a$3 [4];
-      4'h8:
-          \a$30 [0] = \a$3 [16];
-      4'h9:
-          \a$30 [0] = \a$3 [8];
-      4'ha:
-          \a$30 [0] = \a$3 [0];
-      default:
-          \a$30 [0] = \a$3 [24];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h5:
-          \a$30 [1] = \a$3 [13];
-      4'h2, 4'h6:
-          \a$30 [1] = \a$3 [5];
-      4'h8:
-          \a$30 [1] = \a$3 [17];
-      4'h9:
-          \a$30 [1] = \a$3 [9];
-      4'ha:
-          \a$30 [1] = \a$3 [1];
-      default:
-          \a$30 [1] = \a$3 [25];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h5:
-          \a$30 [2] = \a$3 [14];
-      4'h2, 4'h6:
-          \a$30 [2] = \a$3 [6];
-      4'h8:
-          \a$30 [2] = \a$3 [18];
-      4'h9:
-          \a$30 [2] = \a$3 [10];
-      4'ha:
-          \a$30 [2] = \a$3 [2];
-      default:
-          \a$30 [2] = \a$3 [26];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h5:
-          \a$30 [3] = \a$3 [15];
-      4'h2, 4'h6:
-          \a$30 [3] = \a$3 [7];
-      4'h8:
-          \a$30 [3] = \a$3 [19];
-      4'h9:
-          \a$30 [3] = \a$3 [11];
-      4'ha:
-          \a$30 [3] = \a$3 [3];
-      default:
-          \a$30 [3] = \a$3 [27];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$30 [4] = \a$3 [28];
-      4'h8:
-          \a$30 [4] = \a$3 [24];
-      default:
-          \a$30 [4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$30 [5] = \a$3 [29];
-      4'h8:
-          \a$30 [5] = \a$3 [25];
-      default:
-          \a$30 [5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$30 [6] = \a$3 [30];
-      4'h8:
-          \a$30 [6] = \a$3 [26];
-      default:
-          \a$30 [6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$30 [7] = \a$3 [31];
-      4'h8:
-          \a$30 [7] = \a$3 [27];
-      default:
-          \a$30 [7] = 1'h0;
-    endcase
-  end
-  assign \pa$6  = pa;
+  assign a = \a$1 [7:0];
+  assign b = \b$3 [7:0];
+  assign \pa$5  = pa;
   assign \pb$7  = pb;
   assign \sa$9  = sa;
   assign \sb$11  = sb;
   assign t0 = \$15 [17:0];
+  assign \a$14  = \a$1 [15:8];
+  assign \b$15  = \b$3 [15:8];
   assign \pa$16  = pa;
   assign \pb$17  = pb;
   assign \sa$18  = sa;
   assign t1 = { \$24 [16], \$24  };
+  assign \a$22  = \a$1 [23:16];
+  assign \b$23  = \b$3 [23:16];
   assign \pa$24  = pa;
   assign \pb$25  = pb;
   assign \sb$27  = sb;
   assign t2 = { \$33 [16], \$33  };
+  assign \a$30  = \a$1 [31:24];
+  assign \b$31  = \b$3 [31:24];
   assign \pa$32  = pa;
   assign \pb$33  = pb;
   assign t3 = { \p$37 [9], \p$37 [9], \p$37 [9], \p$37 [9], \p$37 [9], \p$37 [9], \p$37 [9], \p$37 [9], \p$37  };
@@ -32155,8 +16995,7 @@ module \mac_array.pe_2_3.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
 endmodule
 
 (* generator = "Amaranth" *)
-module \mac_array.pe_2_3.level.u0 (pa, pb, sa, sb, \a$3 , \b$5 , \p$30 );
-  reg \$auto$verilog_backend.cc:2355:dump_module$58  = 0;
+module \mac_array.pe_2_3.level.u0 (pa, pb, sa, sb, \a$1 , \b$3 , \p$30 );
   wire \$1 ;
   wire [8:0] \$10 ;
   wire [11:0] \$11 ;
@@ -32210,18 +17049,18 @@ module \mac_array.pe_2_3.level.u0 (pa, pb, sa, sb, \a$3 , \b$5 , \p$30 );
   wire \$7 ;
   wire \$8 ;
   wire [8:0] \$9 ;
-  reg [1:0] a;
-  reg [1:0] \a$12 ;
-  reg [1:0] \a$18 ;
-  reg [1:0] \a$24 ;
-  input [7:0] \a$3 ;
-  wire [7:0] \a$3 ;
-  reg [1:0] b;
-  reg [1:0] \b$13 ;
-  reg [1:0] \b$19 ;
-  reg [1:0] \b$25 ;
-  input [7:0] \b$5 ;
-  wire [7:0] \b$5 ;
+  wire [1:0] a;
+  input [7:0] \a$1 ;
+  wire [7:0] \a$1 ;
+  wire [1:0] \a$12 ;
+  wire [1:0] \a$18 ;
+  wire [1:0] \a$24 ;
+  wire [1:0] b;
+  wire [1:0] \b$13 ;
+  wire [1:0] \b$19 ;
+  wire [1:0] \b$25 ;
+  input [7:0] \b$3 ;
+  wire [7:0] \b$3 ;
   wire [5:0] p;
   wire [5:0] \p$17 ;
   wire [5:0] \p$23 ;
@@ -32237,13 +17076,13 @@ module \mac_array.pe_2_3.level.u0 (pa, pb, sa, sb, \a$3 , \b$5 , \p$30 );
   wire \sa$14 ;
   wire \sa$20 ;
   wire \sa$26 ;
-  wire \sa$7 ;
+  wire \sa$5 ;
   input sb;
   wire sb;
   wire \sb$15 ;
   wire \sb$21 ;
   wire \sb$27 ;
-  wire \sb$9 ;
+  wire \sb$7 ;
   wire [9:0] t0;
   wire [9:0] t1;
   wire [9:0] t2;
@@ -32301,208 +17140,48 @@ module \mac_array.pe_2_3.level.u0 (pa, pb, sa, sb, \a$3 , \b$5 , \p$30 );
   assign \$43  = pa == 2'h3;
   assign \$44  = | { \$43 , \$42 , \$41  };
   \mac_array.pe_2_3.level.u0.u0  u0 (
-    .a(a),
-    .b(b),
+    .a(\a$1 [1:0]),
+    .b(\b$3 [1:0]),
     .p(p),
     .sa(sa),
     .sb(sb)
   );
   \mac_array.pe_2_3.level.u0.u1  u1 (
-    .a(\a$12 ),
-    .b(\b$13 ),
+    .a(\a$1 [3:2]),
+    .b(\b$3 [3:2]),
     .p(\p$17 ),
     .sa(sa),
     .sb(\sb$15 )
   );
   \mac_array.pe_2_3.level.u0.u2  u2 (
-    .a(\a$18 ),
-    .b(\b$19 ),
+    .a(\a$1 [5:4]),
+    .b(\b$3 [5:4]),
     .p(\p$23 ),
     .sa(\sa$20 ),
     .sb(sb)
   );
   \mac_array.pe_2_3.level.u0.u3  u3 (
-    .a(\a$24 ),
-    .b(\b$25 ),
+    .a(\a$1 [7:6]),
+    .b(\b$3 [7:6]),
     .p(\p$29 ),
     .sa(\sa$26 ),
     .sb(\sb$27 )
   );
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$58 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[0] = \a$3 [0];
-      default:
-          a[0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[1] = \a$3 [1];
-      default:
-          a[1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$58 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[0] = \b$5 [0];
-      default:
-          b[0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[1] = \b$5 [1];
-      default:
-          b[1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$58 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [0] = \a$3 [0];
-      4'h4, 4'h8:
-          \a$12 [0] = \a$3 [6];
-      default:
-          \a$12 [0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [1] = \a$3 [1];
-      4'h4, 4'h8:
-          \a$12 [1] = \a$3 [7];
-      default:
-          \a$12 [1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$58 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [0] = \b$5 [2];
-      default:
-          \b$13 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [1] = \b$5 [3];
-      default:
-          \b$13 [1] = \b$5 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$58 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [0] = \a$3 [2];
-      4'h0:
-          \a$18 [0] = \a$3 [4];
-      default:
-          \a$18 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [1] = \a$3 [3];
-      4'h0:
-          \a$18 [1] = \a$3 [5];
-      default:
-          \a$18 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$58 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [0] = \b$5 [6];
-      4'h4, 4'h8:
-          \b$19 [0] = \b$5 [0];
-      4'h0:
-          \b$19 [0] = \b$5 [4];
-      default:
-          \b$19 [0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [1] = \b$5 [7];
-      4'h4, 4'h8:
-          \b$19 [1] = \b$5 [1];
-      4'h0:
-          \b$19 [1] = \b$5 [5];
-      default:
-          \b$19 [1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$58 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [0] = \a$3 [2];
-      4'h4, 4'h8:
-          \a$24 [0] = \a$3 [4];
-      4'h0:
-          \a$24 [0] = \a$3 [6];
-      default:
-          \a$24 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [1] = \a$3 [3];
-      4'h4, 4'h8:
-          \a$24 [1] = \a$3 [5];
-      4'h0:
-          \a$24 [1] = \a$3 [7];
-      default:
-          \a$24 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$58 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [0] = \b$5 [4];
-      4'h4, 4'h8:
-          \b$25 [0] = \b$5 [2];
-      4'h0:
-          \b$25 [0] = \b$5 [6];
-      default:
-          \b$25 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [1] = \b$5 [5];
-      4'h4, 4'h8:
-          \b$25 [1] = \b$5 [3];
-      4'h0:
-          \b$25 [1] = \b$5 [7];
-      default:
-          \b$25 [1] = \b$5 [1];
-    endcase
-  end
-  assign \sa$7  = sa;
-  assign \sb$9  = sb;
+  assign a = \a$1 [1:0];
+  assign b = \b$3 [1:0];
+  assign \sa$5  = sa;
+  assign \sb$7  = sb;
   assign t0 = \$18 [9:0];
+  assign \a$12  = \a$1 [3:2];
+  assign \b$13  = \b$3 [3:2];
   assign \sa$14  = sa;
   assign t1 = { \$29 [8], \$29  };
+  assign \a$18  = \a$1 [5:4];
+  assign \b$19  = \b$3 [5:4];
   assign \sb$21  = sb;
   assign t2 = { \$40 [8], \$40  };
+  assign \a$24  = \a$1 [7:6];
+  assign \b$25  = \b$3 [7:6];
   assign t3 = { \p$29 [5], \p$29 [5], \p$29 [5], \p$29 [5], \p$29  };
   assign \p$30  = \$53 [9:0];
   assign \$9  = { p[5], p, 2'h0 };
@@ -32589,8 +17268,7 @@ module \mac_array.pe_2_3.level.u0.u3 (sb, p, a, b, sa);
 endmodule
 
 (* generator = "Amaranth" *)
-module \mac_array.pe_2_3.level.u1 (\p$30 , pa, pb, sa, \a$3 , \b$5 , sb);
-  reg \$auto$verilog_backend.cc:2355:dump_module$59  = 0;
+module \mac_array.pe_2_3.level.u1 (\p$30 , pa, pb, sa, \a$1 , \b$3 , sb);
   wire \$1 ;
   wire [8:0] \$10 ;
   wire [11:0] \$11 ;
@@ -32644,18 +17322,18 @@ module \mac_array.pe_2_3.level.u1 (\p$30 , pa, pb, sa, \a$3 , \b$5 , sb);
   wire \$7 ;
   wire \$8 ;
   wire [8:0] \$9 ;
-  reg [1:0] a;
-  reg [1:0] \a$12 ;
-  reg [1:0] \a$18 ;
-  reg [1:0] \a$24 ;
-  input [7:0] \a$3 ;
-  wire [7:0] \a$3 ;
-  reg [1:0] b;
-  reg [1:0] \b$13 ;
-  reg [1:0] \b$19 ;
-  reg [1:0] \b$25 ;
-  input [7:0] \b$5 ;
-  wire [7:0] \b$5 ;
+  wire [1:0] a;
+  input [7:0] \a$1 ;
+  wire [7:0] \a$1 ;
+  wire [1:0] \a$12 ;
+  wire [1:0] \a$18 ;
+  wire [1:0] \a$24 ;
+  wire [1:0] b;
+  wire [1:0] \b$13 ;
+  wire [1:0] \b$19 ;
+  wire [1:0] \b$25 ;
+  input [7:0] \b$3 ;
+  wire [7:0] \b$3 ;
   wire [5:0] p;
   wire [5:0] \p$17 ;
   wire [5:0] \p$23 ;
@@ -32671,13 +17349,13 @@ module \mac_array.pe_2_3.level.u1 (\p$30 , pa, pb, sa, \a$3 , \b$5 , sb);
   wire \sa$14 ;
   wire \sa$20 ;
   wire \sa$26 ;
-  wire \sa$7 ;
+  wire \sa$5 ;
   input sb;
   wire sb;
   wire \sb$15 ;
   wire \sb$21 ;
   wire \sb$27 ;
-  wire \sb$9 ;
+  wire \sb$7 ;
   wire [9:0] t0;
   wire [9:0] t1;
   wire [9:0] t2;
@@ -32735,208 +17413,48 @@ module \mac_array.pe_2_3.level.u1 (\p$30 , pa, pb, sa, \a$3 , \b$5 , sb);
   assign \$43  = pa == 2'h3;
   assign \$44  = | { \$43 , \$42 , \$41  };
   \mac_array.pe_2_3.level.u1.u0  u0 (
-    .a(a),
-    .b(b),
+    .a(\a$1 [1:0]),
+    .b(\b$3 [1:0]),
     .p(p),
     .sa(sa),
     .sb(sb)
   );
   \mac_array.pe_2_3.level.u1.u1  u1 (
-    .a(\a$12 ),
-    .b(\b$13 ),
+    .a(\a$1 [3:2]),
+    .b(\b$3 [3:2]),
     .p(\p$17 ),
     .sa(sa),
     .sb(\sb$15 )
   );
   \mac_array.pe_2_3.level.u1.u2  u2 (
-    .a(\a$18 ),
-    .b(\b$19 ),
+    .a(\a$1 [5:4]),
+    .b(\b$3 [5:4]),
     .p(\p$23 ),
     .sa(\sa$20 ),
     .sb(sb)
   );
   \mac_array.pe_2_3.level.u1.u3  u3 (
-    .a(\a$24 ),
-    .b(\b$25 ),
+    .a(\a$1 [7:6]),
+    .b(\b$3 [7:6]),
     .p(\p$29 ),
     .sa(\sa$26 ),
     .sb(\sb$27 )
   );
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$59 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[0] = \a$3 [0];
-      default:
-          a[0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[1] = \a$3 [1];
-      default:
-          a[1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$59 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[0] = \b$5 [0];
-      default:
-          b[0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[1] = \b$5 [1];
-      default:
-          b[1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$59 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [0] = \a$3 [0];
-      4'h4, 4'h8:
-          \a$12 [0] = \a$3 [6];
-      default:
-          \a$12 [0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [1] = \a$3 [1];
-      4'h4, 4'h8:
-          \a$12 [1] = \a$3 [7];
-      default:
-          \a$12 [1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$59 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [0] = \b$5 [2];
-      default:
-          \b$13 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [1] = \b$5 [3];
-      default:
-          \b$13 [1] = \b$5 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$59 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [0] = \a$3 [2];
-      4'h0:
-          \a$18 [0] = \a$3 [4];
-      default:
-          \a$18 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [1] = \a$3 [3];
-      4'h0:
-          \a$18 [1] = \a$3 [5];
-      default:
-          \a$18 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$59 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [0] = \b$5 [6];
-      4'h4, 4'h8:
-          \b$19 [0] = \b$5 [0];
-      4'h0:
-          \b$19 [0] = \b$5 [4];
-      default:
-          \b$19 [0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [1] = \b$5 [7];
-      4'h4, 4'h8:
-          \b$19 [1] = \b$5 [1];
-      4'h0:
-          \b$19 [1] = \b$5 [5];
-      default:
-          \b$19 [1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$59 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [0] = \a$3 [2];
-      4'h4, 4'h8:
-          \a$24 [0] = \a$3 [4];
-      4'h0:
-          \a$24 [0] = \a$3 [6];
-      default:
-          \a$24 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [1] = \a$3 [3];
-      4'h4, 4'h8:
-          \a$24 [1] = \a$3 [5];
-      4'h0:
-          \a$24 [1] = \a$3 [7];
-      default:
-          \a$24 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$59 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [0] = \b$5 [4];
-      4'h4, 4'h8:
-          \b$25 [0] = \b$5 [2];
-      4'h0:
-          \b$25 [0] = \b$5 [6];
-      default:
-          \b$25 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [1] = \b$5 [5];
-      4'h4, 4'h8:
-          \b$25 [1] = \b$5 [3];
-      4'h0:
-          \b$25 [1] = \b$5 [7];
-      default:
-          \b$25 [1] = \b$5 [1];
-    endcase
-  end
-  assign \sa$7  = sa;
-  assign \sb$9  = sb;
+  assign a = \a$1 [1:0];
+  assign b = \b$3 [1:0];
+  assign \sa$5  = sa;
+  assign \sb$7  = sb;
   assign t0 = \$18 [9:0];
+  assign \a$12  = \a$1 [3:2];
+  assign \b$13  = \b$3 [3:2];
   assign \sa$14  = sa;
   assign t1 = { \$29 [8], \$29  };
+  assign \a$18  = \a$1 [5:4];
+  assign \b$19  = \b$3 [5:4];
   assign \sb$21  = sb;
   assign t2 = { \$40 [8], \$40  };
+  assign \a$24  = \a$1 [7:6];
+  assign \b$25  = \b$3 [7:6];
   assign t3 = { \p$29 [5], \p$29 [5], \p$29 [5], \p$29 [5], \p$29  };
   assign \p$30  = \$53 [9:0];
   assign \$9  = { p[5], p, 2'h0 };
@@ -33023,8 +17541,7 @@ module \mac_array.pe_2_3.level.u1.u3 (sb, p, a, b, sa);
 endmodule
 
 (* generator = "Amaranth" *)
-module \mac_array.pe_2_3.level.u2 (\p$30 , pa, pb, sb, \a$3 , \b$5 , sa);
-  reg \$auto$verilog_backend.cc:2355:dump_module$60  = 0;
+module \mac_array.pe_2_3.level.u2 (\p$30 , pa, pb, sb, \a$1 , \b$3 , sa);
   wire \$1 ;
   wire [8:0] \$10 ;
   wire [11:0] \$11 ;
@@ -33078,18 +17595,18 @@ module \mac_array.pe_2_3.level.u2 (\p$30 , pa, pb, sb, \a$3 , \b$5 , sa);
   wire \$7 ;
   wire \$8 ;
   wire [8:0] \$9 ;
-  reg [1:0] a;
-  reg [1:0] \a$12 ;
-  reg [1:0] \a$18 ;
-  reg [1:0] \a$24 ;
-  input [7:0] \a$3 ;
-  wire [7:0] \a$3 ;
-  reg [1:0] b;
-  reg [1:0] \b$13 ;
-  reg [1:0] \b$19 ;
-  reg [1:0] \b$25 ;
-  input [7:0] \b$5 ;
-  wire [7:0] \b$5 ;
+  wire [1:0] a;
+  input [7:0] \a$1 ;
+  wire [7:0] \a$1 ;
+  wire [1:0] \a$12 ;
+  wire [1:0] \a$18 ;
+  wire [1:0] \a$24 ;
+  wire [1:0] b;
+  wire [1:0] \b$13 ;
+  wire [1:0] \b$19 ;
+  wire [1:0] \b$25 ;
+  input [7:0] \b$3 ;
+  wire [7:0] \b$3 ;
   wire [5:0] p;
   wire [5:0] \p$17 ;
   wire [5:0] \p$23 ;
@@ -33105,13 +17622,13 @@ module \mac_array.pe_2_3.level.u2 (\p$30 , pa, pb, sb, \a$3 , \b$5 , sa);
   wire \sa$14 ;
   wire \sa$20 ;
   wire \sa$26 ;
-  wire \sa$7 ;
+  wire \sa$5 ;
   input sb;
   wire sb;
   wire \sb$15 ;
   wire \sb$21 ;
   wire \sb$27 ;
-  wire \sb$9 ;
+  wire \sb$7 ;
   wire [9:0] t0;
   wire [9:0] t1;
   wire [9:0] t2;
@@ -33169,208 +17686,48 @@ module \mac_array.pe_2_3.level.u2 (\p$30 , pa, pb, sb, \a$3 , \b$5 , sa);
   assign \$43  = pa == 2'h3;
   assign \$44  = | { \$43 , \$42 , \$41  };
   \mac_array.pe_2_3.level.u2.u0  u0 (
-    .a(a),
-    .b(b),
+    .a(\a$1 [1:0]),
+    .b(\b$3 [1:0]),
     .p(p),
     .sa(sa),
     .sb(sb)
   );
   \mac_array.pe_2_3.level.u2.u1  u1 (
-    .a(\a$12 ),
-    .b(\b$13 ),
+    .a(\a$1 [3:2]),
+    .b(\b$3 [3:2]),
     .p(\p$17 ),
     .sa(sa),
     .sb(\sb$15 )
   );
   \mac_array.pe_2_3.level.u2.u2  u2 (
-    .a(\a$18 ),
-    .b(\b$19 ),
+    .a(\a$1 [5:4]),
+    .b(\b$3 [5:4]),
     .p(\p$23 ),
     .sa(\sa$20 ),
     .sb(sb)
   );
   \mac_array.pe_2_3.level.u2.u3  u3 (
-    .a(\a$24 ),
-    .b(\b$25 ),
+    .a(\a$1 [7:6]),
+    .b(\b$3 [7:6]),
     .p(\p$29 ),
     .sa(\sa$26 ),
     .sb(\sb$27 )
   );
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$60 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[0] = \a$3 [0];
-      default:
-          a[0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[1] = \a$3 [1];
-      default:
-          a[1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$60 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[0] = \b$5 [0];
-      default:
-          b[0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[1] = \b$5 [1];
-      default:
-          b[1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$60 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [0] = \a$3 [0];
-      4'h4, 4'h8:
-          \a$12 [0] = \a$3 [6];
-      default:
-          \a$12 [0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [1] = \a$3 [1];
-      4'h4, 4'h8:
-          \a$12 [1] = \a$3 [7];
-      default:
-          \a$12 [1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$60 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [0] = \b$5 [2];
-      default:
-          \b$13 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [1] = \b$5 [3];
-      default:
-          \b$13 [1] = \b$5 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$60 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [0] = \a$3 [2];
-      4'h0:
-          \a$18 [0] = \a$3 [4];
-      default:
-          \a$18 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [1] = \a$3 [3];
-      4'h0:
-          \a$18 [1] = \a$3 [5];
-      default:
-          \a$18 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$60 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [0] = \b$5 [6];
-      4'h4, 4'h8:
-          \b$19 [0] = \b$5 [0];
-      4'h0:
-          \b$19 [0] = \b$5 [4];
-      default:
-          \b$19 [0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [1] = \b$5 [7];
-      4'h4, 4'h8:
-          \b$19 [1] = \b$5 [1];
-      4'h0:
-          \b$19 [1] = \b$5 [5];
-      default:
-          \b$19 [1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$60 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [0] = \a$3 [2];
-      4'h4, 4'h8:
-          \a$24 [0] = \a$3 [4];
-      4'h0:
-          \a$24 [0] = \a$3 [6];
-      default:
-          \a$24 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [1] = \a$3 [3];
-      4'h4, 4'h8:
-          \a$24 [1] = \a$3 [5];
-      4'h0:
-          \a$24 [1] = \a$3 [7];
-      default:
-          \a$24 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$60 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [0] = \b$5 [4];
-      4'h4, 4'h8:
-          \b$25 [0] = \b$5 [2];
-      4'h0:
-          \b$25 [0] = \b$5 [6];
-      default:
-          \b$25 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [1] = \b$5 [5];
-      4'h4, 4'h8:
-          \b$25 [1] = \b$5 [3];
-      4'h0:
-          \b$25 [1] = \b$5 [7];
-      default:
-          \b$25 [1] = \b$5 [1];
-    endcase
-  end
-  assign \sa$7  = sa;
-  assign \sb$9  = sb;
+  assign a = \a$1 [1:0];
+  assign b = \b$3 [1:0];
+  assign \sa$5  = sa;
+  assign \sb$7  = sb;
   assign t0 = \$18 [9:0];
+  assign \a$12  = \a$1 [3:2];
+  assign \b$13  = \b$3 [3:2];
   assign \sa$14  = sa;
   assign t1 = { \$29 [8], \$29  };
+  assign \a$18  = \a$1 [5:4];
+  assign \b$19  = \b$3 [5:4];
   assign \sb$21  = sb;
   assign t2 = { \$40 [8], \$40  };
+  assign \a$24  = \a$1 [7:6];
+  assign \b$25  = \b$3 [7:6];
   assign t3 = { \p$29 [5], \p$29 [5], \p$29 [5], \p$29 [5], \p$29  };
   assign \p$30  = \$53 [9:0];
   assign \$9  = { p[5], p, 2'h0 };
@@ -33457,8 +17814,7 @@ module \mac_array.pe_2_3.level.u2.u3 (sb, p, a, b, sa);
 endmodule
 
 (* generator = "Amaranth" *)
-module \mac_array.pe_2_3.level.u3 (sb, \p$30 , pa, pb, \a$3 , \b$5 , sa);
-  reg \$auto$verilog_backend.cc:2355:dump_module$61  = 0;
+module \mac_array.pe_2_3.level.u3 (sb, \p$30 , pa, pb, \a$1 , \b$3 , sa);
   wire \$1 ;
   wire [8:0] \$10 ;
   wire [11:0] \$11 ;
@@ -33512,18 +17868,18 @@ module \mac_array.pe_2_3.level.u3 (sb, \p$30 , pa, pb, \a$3 , \b$5 , sa);
   wire \$7 ;
   wire \$8 ;
   wire [8:0] \$9 ;
-  reg [1:0] a;
-  reg [1:0] \a$12 ;
-  reg [1:0] \a$18 ;
-  reg [1:0] \a$24 ;
-  input [7:0] \a$3 ;
-  wire [7:0] \a$3 ;
-  reg [1:0] b;
-  reg [1:0] \b$13 ;
-  reg [1:0] \b$19 ;
-  reg [1:0] \b$25 ;
-  input [7:0] \b$5 ;
-  wire [7:0] \b$5 ;
+  wire [1:0] a;
+  input [7:0] \a$1 ;
+  wire [7:0] \a$1 ;
+  wire [1:0] \a$12 ;
+  wire [1:0] \a$18 ;
+  wire [1:0] \a$24 ;
+  wire [1:0] b;
+  wire [1:0] \b$13 ;
+  wire [1:0] \b$19 ;
+  wire [1:0] \b$25 ;
+  input [7:0] \b$3 ;
+  wire [7:0] \b$3 ;
   wire [5:0] p;
   wire [5:0] \p$17 ;
   wire [5:0] \p$23 ;
@@ -33539,13 +17895,13 @@ module \mac_array.pe_2_3.level.u3 (sb, \p$30 , pa, pb, \a$3 , \b$5 , sa);
   wire \sa$14 ;
   wire \sa$20 ;
   wire \sa$26 ;
-  wire \sa$7 ;
+  wire \sa$5 ;
   input sb;
   wire sb;
   wire \sb$15 ;
   wire \sb$21 ;
   wire \sb$27 ;
-  wire \sb$9 ;
+  wire \sb$7 ;
   wire [9:0] t0;
   wire [9:0] t1;
   wire [9:0] t2;
@@ -33603,208 +17959,48 @@ module \mac_array.pe_2_3.level.u3 (sb, \p$30 , pa, pb, \a$3 , \b$5 , sa);
   assign \$43  = pa == 2'h3;
   assign \$44  = | { \$43 , \$42 , \$41  };
   \mac_array.pe_2_3.level.u3.u0  u0 (
-    .a(a),
-    .b(b),
+    .a(\a$1 [1:0]),
+    .b(\b$3 [1:0]),
     .p(p),
     .sa(sa),
     .sb(sb)
   );
   \mac_array.pe_2_3.level.u3.u1  u1 (
-    .a(\a$12 ),
-    .b(\b$13 ),
+    .a(\a$1 [3:2]),
+    .b(\b$3 [3:2]),
     .p(\p$17 ),
     .sa(sa),
     .sb(\sb$15 )
   );
   \mac_array.pe_2_3.level.u3.u2  u2 (
-    .a(\a$18 ),
-    .b(\b$19 ),
+    .a(\a$1 [5:4]),
+    .b(\b$3 [5:4]),
     .p(\p$23 ),
     .sa(\sa$20 ),
     .sb(sb)
   );
   \mac_array.pe_2_3.level.u3.u3  u3 (
-    .a(\a$24 ),
-    .b(\b$25 ),
+    .a(\a$1 [7:6]),
+    .b(\b$3 [7:6]),
     .p(\p$29 ),
     .sa(\sa$26 ),
     .sb(\sb$27 )
   );
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$61 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[0] = \a$3 [0];
-      default:
-          a[0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[1] = \a$3 [1];
-      default:
-          a[1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$61 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[0] = \b$5 [0];
-      default:
-          b[0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[1] = \b$5 [1];
-      default:
-          b[1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$61 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [0] = \a$3 [0];
-      4'h4, 4'h8:
-          \a$12 [0] = \a$3 [6];
-      default:
-          \a$12 [0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [1] = \a$3 [1];
-      4'h4, 4'h8:
-          \a$12 [1] = \a$3 [7];
-      default:
-          \a$12 [1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$61 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [0] = \b$5 [2];
-      default:
-          \b$13 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [1] = \b$5 [3];
-      default:
-          \b$13 [1] = \b$5 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$61 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [0] = \a$3 [2];
-      4'h0:
-          \a$18 [0] = \a$3 [4];
-      default:
-          \a$18 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [1] = \a$3 [3];
-      4'h0:
-          \a$18 [1] = \a$3 [5];
-      default:
-          \a$18 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$61 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [0] = \b$5 [6];
-      4'h4, 4'h8:
-          \b$19 [0] = \b$5 [0];
-      4'h0:
-          \b$19 [0] = \b$5 [4];
-      default:
-          \b$19 [0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [1] = \b$5 [7];
-      4'h4, 4'h8:
-          \b$19 [1] = \b$5 [1];
-      4'h0:
-          \b$19 [1] = \b$5 [5];
-      default:
-          \b$19 [1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$61 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [0] = \a$3 [2];
-      4'h4, 4'h8:
-          \a$24 [0] = \a$3 [4];
-      4'h0:
-          \a$24 [0] = \a$3 [6];
-      default:
-          \a$24 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [1] = \a$3 [3];
-      4'h4, 4'h8:
-          \a$24 [1] = \a$3 [5];
-      4'h0:
-          \a$24 [1] = \a$3 [7];
-      default:
-          \a$24 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$61 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [0] = \b$5 [4];
-      4'h4, 4'h8:
-          \b$25 [0] = \b$5 [2];
-      4'h0:
-          \b$25 [0] = \b$5 [6];
-      default:
-          \b$25 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [1] = \b$5 [5];
-      4'h4, 4'h8:
-          \b$25 [1] = \b$5 [3];
-      4'h0:
-          \b$25 [1] = \b$5 [7];
-      default:
-          \b$25 [1] = \b$5 [1];
-    endcase
-  end
-  assign \sa$7  = sa;
-  assign \sb$9  = sb;
+  assign a = \a$1 [1:0];
+  assign b = \b$3 [1:0];
+  assign \sa$5  = sa;
+  assign \sb$7  = sb;
   assign t0 = \$18 [9:0];
+  assign \a$12  = \a$1 [3:2];
+  assign \b$13  = \b$3 [3:2];
   assign \sa$14  = sa;
   assign t1 = { \$29 [8], \$29  };
+  assign \a$18  = \a$1 [5:4];
+  assign \b$19  = \b$3 [5:4];
   assign \sb$21  = sb;
   assign t2 = { \$40 [8], \$40  };
+  assign \a$24  = \a$1 [7:6];
+  assign \b$25  = \b$3 [7:6];
   assign t3 = { \p$29 [5], \p$29 [5], \p$29 [5], \p$29 [5], \p$29  };
   assign \p$30  = \$53 [9:0];
   assign \$9  = { p[5], p, 2'h0 };
@@ -33921,8 +18117,8 @@ module \mac_array.pe_3_0 (pa, pb, sa, sb, a, b, p);
   assign \$3  = \$1  & \$2 ;
   assign p = \$3  ? \p$13  : 18'h00000;
   \mac_array.pe_3_0.level  level (
-    .\a$3 (a),
-    .\b$5 (b),
+    .\a$1 (a),
+    .\b$3 (b),
     .\p$38 (\p$13 ),
     .pa(pa),
     .pb(pb),
@@ -33938,8 +18134,7 @@ module \mac_array.pe_3_0 (pa, pb, sa, sb, a, b, p);
 endmodule
 
 (* generator = "Amaranth" *)
-module \mac_array.pe_3_0.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
-  reg \$auto$verilog_backend.cc:2355:dump_module$62  = 0;
+module \mac_array.pe_3_0.level (pa, pb, sa, sb, \a$1 , \b$3 , \p$38 );
   wire \$1 ;
   wire \$10 ;
   wire \$11 ;
@@ -33984,18 +18179,18 @@ module \mac_array.pe_3_0.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
   wire [16:0] \$7 ;
   wire [16:0] \$8 ;
   wire [23:0] \$9 ;
-  reg [7:0] a;
-  reg [7:0] \a$14 ;
-  reg [7:0] \a$22 ;
-  input [31:0] \a$3 ;
-  wire [31:0] \a$3 ;
-  reg [7:0] \a$30 ;
-  reg [7:0] b;
-  reg [7:0] \b$15 ;
-  reg [7:0] \b$23 ;
-  reg [7:0] \b$31 ;
-  input [31:0] \b$5 ;
-  wire [31:0] \b$5 ;
+  wire [7:0] a;
+  input [31:0] \a$1 ;
+  wire [31:0] \a$1 ;
+  wire [7:0] \a$14 ;
+  wire [7:0] \a$22 ;
+  wire [7:0] \a$30 ;
+  wire [7:0] b;
+  wire [7:0] \b$15 ;
+  wire [7:0] \b$23 ;
+  input [31:0] \b$3 ;
+  wire [31:0] \b$3 ;
+  wire [7:0] \b$31 ;
   wire [9:0] p;
   wire [9:0] \p$21 ;
   wire [9:0] \p$29 ;
@@ -34007,7 +18202,7 @@ module \mac_array.pe_3_0.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
   wire [1:0] \pa$16 ;
   wire [1:0] \pa$24 ;
   wire [1:0] \pa$32 ;
-  wire [1:0] \pa$6 ;
+  wire [1:0] \pa$5 ;
   input [1:0] pb;
   wire [1:0] pb;
   wire [1:0] \pb$17 ;
@@ -34074,8 +18269,8 @@ module \mac_array.pe_3_0.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
   assign \$43  = $signed(\$33 ) + $signed(\p$37 );
   assign \$44  = $signed(\$42 ) + $signed(\$43 );
   \mac_array.pe_3_0.level.u0  u0 (
-    .\a$3 (a),
-    .\b$5 (b),
+    .\a$1 (\a$1 [7:0]),
+    .\b$3 (\b$3 [7:0]),
     .\p$30 (p),
     .pa(pa),
     .pb(pb),
@@ -34083,8 +18278,8 @@ module \mac_array.pe_3_0.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
     .sb(sb)
   );
   \mac_array.pe_3_0.level.u1  u1 (
-    .\a$3 (\a$14 ),
-    .\b$5 (\b$15 ),
+    .\a$1 (\a$1 [15:8]),
+    .\b$3 (\b$3 [15:8]),
     .\p$30 (\p$21 ),
     .pa(pa),
     .pb(pb),
@@ -34092,8 +18287,8 @@ module \mac_array.pe_3_0.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
     .sb(\sb$19 )
   );
   \mac_array.pe_3_0.level.u2  u2 (
-    .\a$3 (\a$22 ),
-    .\b$5 (\b$23 ),
+    .\a$1 (\a$1 [23:16]),
+    .\b$3 (\b$3 [23:16]),
     .\p$30 (\p$29 ),
     .pa(pa),
     .pb(pb),
@@ -34101,707 +18296,35 @@ module \mac_array.pe_3_0.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
     .sb(sb)
   );
   \mac_array.pe_3_0.level.u3  u3 (
-    .\a$3 (\a$30 ),
-    .\b$5 (\b$31 ),
+    .\a$1 (\a$1 [31:24]),
+    .\b$3 (\b$3 [31:24]),
     .\p$30 (\p$37 ),
     .pa(pa),
     .pb(pb),
     .sa(\sa$34 ),
     .sb(\sb$35 )
   );
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$62 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$31 [0] = \b$5 [12];
-      4'h8, 4'h9:
-          \b$31 [0] = \b$5 [4];
-      4'h2:
-          \b$31 [0] = \b$5 [16];
-      4'h6:
-          \b$31 [0] = \b$5 [8];
-      4'ha:
-          \b$31 [0] = \b$5 [0];
-      default:
-          \b$31 [0] = \b$5 [24];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$31 [1] = \b$5 [13];
-      4'h8, 4'h9:
-          \b$31 [1] = \b$5 [5];
-      4'h2:
-          \b$31 [1] = \b$5 [17];
-      4'h6:
-          \b$31 [1] = \b$5 [9];
-      4'ha:
-          \b$31 [1] = \b$5 [1];
-      default:
-          \b$31 [1] = \b$5 [25];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$31 [2] = \b$5 [14];
-      4'h8, 4'h9:
-          \b$31 [2] = \b$5 [6];
-      4'h2:
-          \b$31 [2] = \b$5 [18];
-      4'h6:
-          \b$31 [2] = \b$5 [10];
-      4'ha:
-          \b$31 [2] = \b$5 [2];
-      default:
-          \b$31 [2] = \b$5 [26];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$31 [3] = \b$5 [15];
-      4'h8, 4'h9:
-          \b$31 [3] = \b$5 [7];
-      4'h2:
-          \b$31 [3] = \b$5 [19];
-      4'h6:
-          \b$31 [3] = \b$5 [11];
-      4'ha:
-          \b$31 [3] = \b$5 [3];
-      default:
-          \b$31 [3] = \b$5 [27];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$31 [4] = \b$5 [28];
-      4'h2:
-          \b$31 [4] = \b$5 [24];
-      default:
-          \b$31 [4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$31 [5] = \b$5 [29];
-      4'h2:
-          \b$31 [5] = \b$5 [25];
-      default:
-          \b$31 [5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$31 [6] = \b$5 [30];
-      4'h2:
-          \b$31 [6] = \b$5 [26];
-      default:
-          \b$31 [6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$31 [7] = \b$5 [31];
-      4'h2:
-          \b$31 [7] = \b$5 [27];
-      default:
-          \b$31 [7] = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$62 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h8, 4'h9, 4'ha:
-          a[0] = \a$3 [4];
-      default:
-          a[0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h8, 4'h9, 4'ha:
-          a[1] = \a$3 [5];
-      default:
-          a[1] = \a$3 [1];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h8, 4'h9, 4'ha:
-          a[2] = \a$3 [6];
-      default:
-          a[2] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h8, 4'h9, 4'ha:
-          a[3] = \a$3 [7];
-      default:
-          a[3] = \a$3 [3];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          a[4] = \a$3 [4];
-      4'h8:
-          a[4] = \a$3 [12];
-      default:
-          a[4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          a[5] = \a$3 [5];
-      4'h8:
-          a[5] = \a$3 [13];
-      default:
-          a[5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          a[6] = \a$3 [6];
-      4'h8:
-          a[6] = \a$3 [14];
-      default:
-          a[6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          a[7] = \a$3 [7];
-      4'h8:
-          a[7] = \a$3 [15];
-      default:
-          a[7] = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$62 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          b[0] = \b$5 [4];
-      default:
-          b[0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          b[1] = \b$5 [5];
-      default:
-          b[1] = \b$5 [1];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          b[2] = \b$5 [6];
-      default:
-          b[2] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          b[3] = \b$5 [7];
-      default:
-          b[3] = \b$5 [3];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          b[4] = \b$5 [4];
-      4'h2:
-          b[4] = \b$5 [12];
-      default:
-          b[4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          b[5] = \b$5 [5];
-      4'h2:
-          b[5] = \b$5 [13];
-      default:
-          b[5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          b[6] = \b$5 [6];
-      4'h2:
-          b[6] = \b$5 [14];
-      default:
-          b[6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          b[7] = \b$5 [7];
-      4'h2:
-          b[7] = \b$5 [15];
-      default:
-          b[7] = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$62 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [0] = \a$3 [8];
-      4'h2, 4'h6:
-          \a$14 [0] = \a$3 [0];
-      4'h8:
-          \a$14 [0] = \a$3 [20];
-      4'h9:
-          \a$14 [0] = \a$3 [12];
-      default:
-          \a$14 [0] = \a$3 [4];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [1] = \a$3 [9];
-      4'h2, 4'h6:
-          \a$14 [1] = \a$3 [1];
-      4'h8:
-          \a$14 [1] = \a$3 [21];
-      4'h9:
-          \a$14 [1] = \a$3 [13];
-      default:
-          \a$14 [1] = \a$3 [5];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [2] = \a$3 [10];
-      4'h2, 4'h6:
-          \a$14 [2] = \a$3 [2];
-      4'h8:
-          \a$14 [2] = \a$3 [22];
-      4'h9:
-          \a$14 [2] = \a$3 [14];
-      default:
-          \a$14 [2] = \a$3 [6];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [3] = \a$3 [11];
-      4'h2, 4'h6:
-          \a$14 [3] = \a$3 [3];
-      4'h8:
-          \a$14 [3] = \a$3 [23];
-      4'h9:
-          \a$14 [3] = \a$3 [15];
-      default:
-          \a$14 [3] = \a$3 [7];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [4] = \a$3 [12];
-      4'h8:
-          \a$14 [4] = \a$3 [28];
-      default:
-          \a$14 [4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [5] = \a$3 [13];
-      4'h8:
-          \a$14 [5] = \a$3 [29];
-      default:
-          \a$14 [5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [6] = \a$3 [14];
-      4'h8:
-          \a$14 [6] = \a$3 [30];
-      default:
-          \a$14 [6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [7] = \a$3 [15];
-      4'h8:
-          \a$14 [7] = \a$3 [31];
-      default:
-          \a$14 [7] = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$62 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          \b$15 [0] = \b$5 [0];
-      4'h0, 4'h1:
-          \b$15 [0] = \b$5 [8];
-      default:
-          \b$15 [0] = \b$5 [4];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          \b$15 [1] = \b$5 [1];
-      4'h0, 4'h1:
-          \b$15 [1] = \b$5 [9];
-      default:
-          \b$15 [1] = \b$5 [5];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          \b$15 [2] = \b$5 [2];
-      4'h0, 4'h1:
-          \b$15 [2] = \b$5 [10];
-      default:
-          \b$15 [2] = \b$5 [6];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          \b$15 [3] = \b$5 [3];
-      4'h0, 4'h1:
-          \b$15 [3] = \b$5 [11];
-      default:
-          \b$15 [3] = \b$5 [7];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$15 [4] = \b$5 [12];
-      4'h2:
-          \b$15 [4] = \b$5 [8];
-      default:
-          \b$15 [4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$15 [5] = \b$5 [13];
-      4'h2:
-          \b$15 [5] = \b$5 [9];
-      default:
-          \b$15 [5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$15 [6] = \b$5 [14];
-      4'h2:
-          \b$15 [6] = \b$5 [10];
-      default:
-          \b$15 [6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$15 [7] = \b$5 [15];
-      4'h2:
-          \b$15 [7] = \b$5 [11];
-      default:
-          \b$15 [7] = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$62 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [0] = \a$3 [16];
-      4'h1, 4'h5:
-          \a$22 [0] = \a$3 [8];
-      4'h2, 4'h6:
-          \a$22 [0] = \a$3 [4];
-      default:
-          \a$22 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [1] = \a$3 [17];
-      4'h1, 4'h5:
-          \a$22 [1] = \a$3 [9];
-      4'h2, 4'h6:
-          \a$22 [1] = \a$3 [5];
-      default:
-          \a$22 [1] = \a$3 [1];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [2] = \a$3 [18];
-      4'h1, 4'h5:
-          \a$22 [2] = \a$3 [10];
-      4'h2, 4'h6:
-          \a$22 [2] = \a$3 [6];
-      default:
-          \a$22 [2] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [3] = \a$3 [19];
-      4'h1, 4'h5:
-          \a$22 [3] = \a$3 [11];
-      4'h2, 4'h6:
-          \a$22 [3] = \a$3 [7];
-      default:
-          \a$22 [3] = \a$3 [3];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [4] = \a$3 [20];
-      4'h8:
-          \a$22 [4] = \a$3 [8];
-      default:
-          \a$22 [4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [5] = \a$3 [21];
-      4'h8:
-          \a$22 [5] = \a$3 [9];
-      default:
-          \a$22 [5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [6] = \a$3 [22];
-      4'h8:
-          \a$22 [6] = \a$3 [10];
-      default:
-          \a$22 [6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [7] = \a$3 [23];
-      4'h8:
-          \a$22 [7] = \a$3 [11];
-      default:
-          \a$22 [7] = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$62 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$23 [0] = \b$5 [8];
-      4'h8, 4'h9:
-          \b$23 [0] = \b$5 [0];
-      4'h2:
-          \b$23 [0] = \b$5 [20];
-      4'h6:
-          \b$23 [0] = \b$5 [12];
-      4'ha:
-          \b$23 [0] = \b$5 [4];
-      default:
-          \b$23 [0] = \b$5 [16];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$23 [1] = \b$5 [9];
-      4'h8, 4'h9:
-          \b$23 [1] = \b$5 [1];
-      4'h2:
-          \b$23 [1] = \b$5 [21];
-      4'h6:
-          \b$23 [1] = \b$5 [13];
-      4'ha:
-          \b$23 [1] = \b$5 [5];
-      default:
-          \b$23 [1] = \b$5 [17];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$23 [2] = \b$5 [10];
-      4'h8, 4'h9:
-          \b$23 [2] = \b$5 [2];
-      4'h2:
-          \b$23 [2] = \b$5 [22];
-      4'h6:
-          \b$23 [2] = \b$5 [14];
-      4'ha:
-          \b$23 [2] = \b$5 [6];
-      default:
-          \b$23 [2] = \b$5 [18];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$23 [3] = \b$5 [11];
-      4'h8, 4'h9:
-          \b$23 [3] = \b$5 [3];
-      4'h2:
-          \b$23 [3] = \b$5 [23];
-      4'h6:
-          \b$23 [3] = \b$5 [15];
-      4'ha:
-          \b$23 [3] = \b$5 [7];
-      default:
-          \b$23 [3] = \b$5 [19];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$23 [4] = \b$5 [20];
-      4'h2:
-          \b$23 [4] = \b$5 [28];
-      default:
-          \b$23 [4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$23 [5] = \b$5 [21];
-      4'h2:
-          \b$23 [5] = \b$5 [29];
-      default:
-          \b$23 [5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$23 [6] = \b$5 [22];
-      4'h2:
-          \b$23 [6] = \b$5 [30];
-      default:
-          \b$23 [6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$23 [7] = \b$5 [23];
-      4'h2:
-          \b$23 [7] = \b$5 [31];
-      default:
-          \b$23 [7] = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$62 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h5:
-          \a$30 [0] = \a$3 [12];
-      4'h2, 4'h6:
-          \a$30 [0] = \a$3 [4];
-      4'h8:
-          \a$30 [0] = \a$3 [16];
-      4'h9:
-          \a$30 [0] = \a$3 [8];
-      4'ha:
-          \a$30 [0] = \a$3 [0];
-      default:
-          \a$30 [0] = \a$3 [24];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h5:
-          \a$30 [1] = \a$3 [13];
-      4'h2, 4'h6:
-          \a$30 [1] = \a$3 [5];
-      4'h8:
-          \a$30 [1] = \a$3 [17];
-      4'h9:
-          \a$30 [1] = \a$3 [9];
-      4'ha:
-          \a$30 [1] = \a$3 [1];
-      default:
-          \a$30 [1] = \a$3 [25];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h5:
-          \a$30 [2] = \a$3 [14];
-      4'h2, 4'h6:
-          \a$30 [2] = \a$3 [6];
-      4'h8:
-          \a$30 [2] = \a$3 [18];
-      4'h9:
-          \a$30 [2] = \a$3 [10];
-      4'ha:
-          \a$30 [2] = \a$3 [2];
-      default:
-          \a$30 [2] = \a$3 [26];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h5:
-          \a$30 [3] = \a$3 [15];
-      4'h2, 4'h6:
-          \a$30 [3] = \a$3 [7];
-      4'h8:
-          \a$30 [3] = \a$3 [19];
-      4'h9:
-          \a$30 [3] = \a$3 [11];
-      4'ha:
-          \a$30 [3] = \a$3 [3];
-      default:
-          \a$30 [3] = \a$3 [27];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$30 [4] = \a$3 [28];
-      4'h8:
-          \a$30 [4] = \a$3 [24];
-      default:
-          \a$30 [4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$30 [5] = \a$3 [29];
-      4'h8:
-          \a$30 [5] = \a$3 [25];
-      default:
-          \a$30 [5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$30 [6] = \a$3 [30];
-      4'h8:
-          \a$30 [6] = \a$3 [26];
-      default:
-          \a$30 [6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$30 [7] = \a$3 [31];
-      4'h8:
-          \a$30 [7] = \a$3 [27];
-      default:
-          \a$30 [7] = 1'h0;
-    endcase
-  end
-  assign \pa$6  = pa;
+  assign a = \a$1 [7:0];
+  assign b = \b$3 [7:0];
+  assign \pa$5  = pa;
   assign \pb$7  = pb;
   assign \sa$9  = sa;
   assign \sb$11  = sb;
   assign t0 = \$15 [17:0];
+  assign \a$14  = \a$1 [15:8];
+  assign \b$15  = \b$3 [15:8];
   assign \pa$16  = pa;
   assign \pb$17  = pb;
   assign \sa$18  = sa;
   assign t1 = { \$24 [16], \$24  };
+  assign \a$22  = \a$1 [23:16];
+  assign \b$23  = \b$3 [23:16];
   assign \pa$24  = pa;
   assign \pb$25  = pb;
   assign \sb$27  = sb;
   assign t2 = { \$33 [16], \$33  };
+  assign \a$30  = \a$1 [31:24];
+  assign \b$31  = \b$3 [31:24];
   assign \pa$32  = pa;
   assign \pb$33  = pb;
   assign t3 = { \p$37 [9], \p$37 [9], \p$37 [9], \p$37 [9], \p$37 [9], \p$37 [9], \p$37 [9], \p$37 [9], \p$37  };
@@ -34814,8 +18337,7 @@ module \mac_array.pe_3_0.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
 endmodule
 
 (* generator = "Amaranth" *)
-module \mac_array.pe_3_0.level.u0 (pa, pb, sa, sb, \a$3 , \b$5 , \p$30 );
-  reg \$auto$verilog_backend.cc:2355:dump_module$63  = 0;
+module \mac_array.pe_3_0.level.u0 (pa, pb, sa, sb, \a$1 , \b$3 , \p$30 );
   wire \$1 ;
   wire [8:0] \$10 ;
   wire [11:0] \$11 ;
@@ -34869,18 +18391,18 @@ module \mac_array.pe_3_0.level.u0 (pa, pb, sa, sb, \a$3 , \b$5 , \p$30 );
   wire \$7 ;
   wire \$8 ;
   wire [8:0] \$9 ;
-  reg [1:0] a;
-  reg [1:0] \a$12 ;
-  reg [1:0] \a$18 ;
-  reg [1:0] \a$24 ;
-  input [7:0] \a$3 ;
-  wire [7:0] \a$3 ;
-  reg [1:0] b;
-  reg [1:0] \b$13 ;
-  reg [1:0] \b$19 ;
-  reg [1:0] \b$25 ;
-  input [7:0] \b$5 ;
-  wire [7:0] \b$5 ;
+  wire [1:0] a;
+  input [7:0] \a$1 ;
+  wire [7:0] \a$1 ;
+  wire [1:0] \a$12 ;
+  wire [1:0] \a$18 ;
+  wire [1:0] \a$24 ;
+  wire [1:0] b;
+  wire [1:0] \b$13 ;
+  wire [1:0] \b$19 ;
+  wire [1:0] \b$25 ;
+  input [7:0] \b$3 ;
+  wire [7:0] \b$3 ;
   wire [5:0] p;
   wire [5:0] \p$17 ;
   wire [5:0] \p$23 ;
@@ -34896,13 +18418,13 @@ module \mac_array.pe_3_0.level.u0 (pa, pb, sa, sb, \a$3 , \b$5 , \p$30 );
   wire \sa$14 ;
   wire \sa$20 ;
   wire \sa$26 ;
-  wire \sa$7 ;
+  wire \sa$5 ;
   input sb;
   wire sb;
   wire \sb$15 ;
   wire \sb$21 ;
   wire \sb$27 ;
-  wire \sb$9 ;
+  wire \sb$7 ;
   wire [9:0] t0;
   wire [9:0] t1;
   wire [9:0] t2;
@@ -34960,208 +18482,48 @@ module \mac_array.pe_3_0.level.u0 (pa, pb, sa, sb, \a$3 , \b$5 , \p$30 );
   assign \$43  = pa == 2'h3;
   assign \$44  = | { \$43 , \$42 , \$41  };
   \mac_array.pe_3_0.level.u0.u0  u0 (
-    .a(a),
-    .b(b),
+    .a(\a$1 [1:0]),
+    .b(\b$3 [1:0]),
     .p(p),
     .sa(sa),
     .sb(sb)
   );
   \mac_array.pe_3_0.level.u0.u1  u1 (
-    .a(\a$12 ),
-    .b(\b$13 ),
+    .a(\a$1 [3:2]),
+    .b(\b$3 [3:2]),
     .p(\p$17 ),
     .sa(sa),
     .sb(\sb$15 )
   );
   \mac_array.pe_3_0.level.u0.u2  u2 (
-    .a(\a$18 ),
-    .b(\b$19 ),
+    .a(\a$1 [5:4]),
+    .b(\b$3 [5:4]),
     .p(\p$23 ),
     .sa(\sa$20 ),
     .sb(sb)
   );
   \mac_array.pe_3_0.level.u0.u3  u3 (
-    .a(\a$24 ),
-    .b(\b$25 ),
+    .a(\a$1 [7:6]),
+    .b(\b$3 [7:6]),
     .p(\p$29 ),
     .sa(\sa$26 ),
     .sb(\sb$27 )
   );
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$63 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[0] = \a$3 [0];
-      default:
-          a[0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[1] = \a$3 [1];
-      default:
-          a[1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$63 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[0] = \b$5 [0];
-      default:
-          b[0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[1] = \b$5 [1];
-      default:
-          b[1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$63 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [0] = \a$3 [0];
-      4'h4, 4'h8:
-          \a$12 [0] = \a$3 [6];
-      default:
-          \a$12 [0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [1] = \a$3 [1];
-      4'h4, 4'h8:
-          \a$12 [1] = \a$3 [7];
-      default:
-          \a$12 [1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$63 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [0] = \b$5 [2];
-      default:
-          \b$13 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [1] = \b$5 [3];
-      default:
-          \b$13 [1] = \b$5 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$63 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [0] = \a$3 [2];
-      4'h0:
-          \a$18 [0] = \a$3 [4];
-      default:
-          \a$18 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [1] = \a$3 [3];
-      4'h0:
-          \a$18 [1] = \a$3 [5];
-      default:
-          \a$18 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$63 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [0] = \b$5 [6];
-      4'h4, 4'h8:
-          \b$19 [0] = \b$5 [0];
-      4'h0:
-          \b$19 [0] = \b$5 [4];
-      default:
-          \b$19 [0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [1] = \b$5 [7];
-      4'h4, 4'h8:
-          \b$19 [1] = \b$5 [1];
-      4'h0:
-          \b$19 [1] = \b$5 [5];
-      default:
-          \b$19 [1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$63 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [0] = \a$3 [2];
-      4'h4, 4'h8:
-          \a$24 [0] = \a$3 [4];
-      4'h0:
-          \a$24 [0] = \a$3 [6];
-      default:
-          \a$24 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [1] = \a$3 [3];
-      4'h4, 4'h8:
-          \a$24 [1] = \a$3 [5];
-      4'h0:
-          \a$24 [1] = \a$3 [7];
-      default:
-          \a$24 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$63 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [0] = \b$5 [4];
-      4'h4, 4'h8:
-          \b$25 [0] = \b$5 [2];
-      4'h0:
-          \b$25 [0] = \b$5 [6];
-      default:
-          \b$25 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [1] = \b$5 [5];
-      4'h4, 4'h8:
-          \b$25 [1] = \b$5 [3];
-      4'h0:
-          \b$25 [1] = \b$5 [7];
-      default:
-          \b$25 [1] = \b$5 [1];
-    endcase
-  end
-  assign \sa$7  = sa;
-  assign \sb$9  = sb;
+  assign a = \a$1 [1:0];
+  assign b = \b$3 [1:0];
+  assign \sa$5  = sa;
+  assign \sb$7  = sb;
   assign t0 = \$18 [9:0];
+  assign \a$12  = \a$1 [3:2];
+  assign \b$13  = \b$3 [3:2];
   assign \sa$14  = sa;
   assign t1 = { \$29 [8], \$29  };
+  assign \a$18  = \a$1 [5:4];
+  assign \b$19  = \b$3 [5:4];
   assign \sb$21  = sb;
   assign t2 = { \$40 [8], \$40  };
+  assign \a$24  = \a$1 [7:6];
+  assign \b$25  = \b$3 [7:6];
   assign t3 = { \p$29 [5], \p$29 [5], \p$29 [5], \p$29 [5], \p$29  };
   assign \p$30  = \$53 [9:0];
   assign \$9  = { p[5], p, 2'h0 };
@@ -35248,8 +18610,7 @@ module \mac_array.pe_3_0.level.u0.u3 (sb, p, a, b, sa);
 endmodule
 
 (* generator = "Amaranth" *)
-module \mac_array.pe_3_0.level.u1 (\p$30 , pa, pb, sa, \a$3 , \b$5 , sb);
-  reg \$auto$verilog_backend.cc:2355:dump_module$64  = 0;
+module \mac_array.pe_3_0.level.u1 (\p$30 , pa, pb, sa, \a$1 , \b$3 , sb);
   wire \$1 ;
   wire [8:0] \$10 ;
   wire [11:0] \$11 ;
@@ -35303,18 +18664,18 @@ module \mac_array.pe_3_0.level.u1 (\p$30 , pa, pb, sa, \a$3 , \b$5 , sb);
   wire \$7 ;
   wire \$8 ;
   wire [8:0] \$9 ;
-  reg [1:0] a;
-  reg [1:0] \a$12 ;
-  reg [1:0] \a$18 ;
-  reg [1:0] \a$24 ;
-  input [7:0] \a$3 ;
-  wire [7:0] \a$3 ;
-  reg [1:0] b;
-  reg [1:0] \b$13 ;
-  reg [1:0] \b$19 ;
-  reg [1:0] \b$25 ;
-  input [7:0] \b$5 ;
-  wire [7:0] \b$5 ;
+  wire [1:0] a;
+  input [7:0] \a$1 ;
+  wire [7:0] \a$1 ;
+  wire [1:0] \a$12 ;
+  wire [1:0] \a$18 ;
+  wire [1:0] \a$24 ;
+  wire [1:0] b;
+  wire [1:0] \b$13 ;
+  wire [1:0] \b$19 ;
+  wire [1:0] \b$25 ;
+  input [7:0] \b$3 ;
+  wire [7:0] \b$3 ;
   wire [5:0] p;
   wire [5:0] \p$17 ;
   wire [5:0] \p$23 ;
@@ -35330,13 +18691,13 @@ module \mac_array.pe_3_0.level.u1 (\p$30 , pa, pb, sa, \a$3 , \b$5 , sb);
   wire \sa$14 ;
   wire \sa$20 ;
   wire \sa$26 ;
-  wire \sa$7 ;
+  wire \sa$5 ;
   input sb;
   wire sb;
   wire \sb$15 ;
   wire \sb$21 ;
   wire \sb$27 ;
-  wire \sb$9 ;
+  wire \sb$7 ;
   wire [9:0] t0;
   wire [9:0] t1;
   wire [9:0] t2;
@@ -35394,208 +18755,48 @@ module \mac_array.pe_3_0.level.u1 (\p$30 , pa, pb, sa, \a$3 , \b$5 , sb);
   assign \$43  = pa == 2'h3;
   assign \$44  = | { \$43 , \$42 , \$41  };
   \mac_array.pe_3_0.level.u1.u0  u0 (
-    .a(a),
-    .b(b),
+    .a(\a$1 [1:0]),
+    .b(\b$3 [1:0]),
     .p(p),
     .sa(sa),
     .sb(sb)
   );
   \mac_array.pe_3_0.level.u1.u1  u1 (
-    .a(\a$12 ),
-    .b(\b$13 ),
+    .a(\a$1 [3:2]),
+    .b(\b$3 [3:2]),
     .p(\p$17 ),
     .sa(sa),
     .sb(\sb$15 )
   );
   \mac_array.pe_3_0.level.u1.u2  u2 (
-    .a(\a$18 ),
-    .b(\b$19 ),
+    .a(\a$1 [5:4]),
+    .b(\b$3 [5:4]),
     .p(\p$23 ),
     .sa(\sa$20 ),
     .sb(sb)
   );
   \mac_array.pe_3_0.level.u1.u3  u3 (
-    .a(\a$24 ),
-    .b(\b$25 ),
+    .a(\a$1 [7:6]),
+    .b(\b$3 [7:6]),
     .p(\p$29 ),
     .sa(\sa$26 ),
     .sb(\sb$27 )
   );
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$64 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[0] = \a$3 [0];
-      default:
-          a[0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[1] = \a$3 [1];
-      default:
-          a[1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$64 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[0] = \b$5 [0];
-      default:
-          b[0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[1] = \b$5 [1];
-      default:
-          b[1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$64 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [0] = \a$3 [0];
-      4'h4, 4'h8:
-          \a$12 [0] = \a$3 [6];
-      default:
-          \a$12 [0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [1] = \a$3 [1];
-      4'h4, 4'h8:
-          \a$12 [1] = \a$3 [7];
-      default:
-          \a$12 [1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$64 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [0] = \b$5 [2];
-      default:
-          \b$13 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [1] = \b$5 [3];
-      default:
-          \b$13 [1] = \b$5 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$64 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [0] = \a$3 [2];
-      4'h0:
-          \a$18 [0] = \a$3 [4];
-      default:
-          \a$18 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [1] = \a$3 [3];
-      4'h0:
-          \a$18 [1] = \a$3 [5];
-      default:
-          \a$18 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$64 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [0] = \b$5 [6];
-      4'h4, 4'h8:
-          \b$19 [0] = \b$5 [0];
-      4'h0:
-          \b$19 [0] = \b$5 [4];
-      default:
-          \b$19 [0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [1] = \b$5 [7];
-      4'h4, 4'h8:
-          \b$19 [1] = \b$5 [1];
-      4'h0:
-          \b$19 [1] = \b$5 [5];
-      default:
-          \b$19 [1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$64 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [0] = \a$3 [2];
-      4'h4, 4'h8:
-          \a$24 [0] = \a$3 [4];
-      4'h0:
-          \a$24 [0] = \a$3 [6];
-      default:
-          \a$24 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [1] = \a$3 [3];
-      4'h4, 4'h8:
-          \a$24 [1] = \a$3 [5];
-      4'h0:
-          \a$24 [1] = \a$3 [7];
-      default:
-          \a$24 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$64 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [0] = \b$5 [4];
-      4'h4, 4'h8:
-          \b$25 [0] = \b$5 [2];
-      4'h0:
-          \b$25 [0] = \b$5 [6];
-      default:
-          \b$25 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [1] = \b$5 [5];
-      4'h4, 4'h8:
-          \b$25 [1] = \b$5 [3];
-      4'h0:
-          \b$25 [1] = \b$5 [7];
-      default:
-          \b$25 [1] = \b$5 [1];
-    endcase
-  end
-  assign \sa$7  = sa;
-  assign \sb$9  = sb;
+  assign a = \a$1 [1:0];
+  assign b = \b$3 [1:0];
+  assign \sa$5  = sa;
+  assign \sb$7  = sb;
   assign t0 = \$18 [9:0];
+  assign \a$12  = \a$1 [3:2];
+  assign \b$13  = \b$3 [3:2];
   assign \sa$14  = sa;
   assign t1 = { \$29 [8], \$29  };
+  assign \a$18  = \a$1 [5:4];
+  assign \b$19  = \b$3 [5:4];
   assign \sb$21  = sb;
   assign t2 = { \$40 [8], \$40  };
+  assign \a$24  = \a$1 [7:6];
+  assign \b$25  = \b$3 [7:6];
   assign t3 = { \p$29 [5], \p$29 [5], \p$29 [5], \p$29 [5], \p$29  };
   assign \p$30  = \$53 [9:0];
   assign \$9  = { p[5], p, 2'h0 };
@@ -35682,8 +18883,7 @@ module \mac_array.pe_3_0.level.u1.u3 (sb, p, a, b, sa);
 endmodule
 
 (* generator = "Amaranth" *)
-module \mac_array.pe_3_0.level.u2 (\p$30 , pa, pb, sb, \a$3 , \b$5 , sa);
-  reg \$auto$verilog_backend.cc:2355:dump_module$65  = 0;
+module \mac_array.pe_3_0.level.u2 (\p$30 , pa, pb, sb, \a$1 , \b$3 , sa);
   wire \$1 ;
   wire [8:0] \$10 ;
   wire [11:0] \$11 ;
@@ -35737,18 +18937,18 @@ module \mac_array.pe_3_0.level.u2 (\p$30 , pa, pb, sb, \a$3 , \b$5 , sa);
   wire \$7 ;
   wire \$8 ;
   wire [8:0] \$9 ;
-  reg [1:0] a;
-  reg [1:0] \a$12 ;
-  reg [1:0] \a$18 ;
-  reg [1:0] \a$24 ;
-  input [7:0] \a$3 ;
-  wire [7:0] \a$3 ;
-  reg [1:0] b;
-  reg [1:0] \b$13 ;
-  reg [1:0] \b$19 ;
-  reg [1:0] \b$25 ;
-  input [7:0] \b$5 ;
-  wire [7:0] \b$5 ;
+  wire [1:0] a;
+  input [7:0] \a$1 ;
+  wire [7:0] \a$1 ;
+  wire [1:0] \a$12 ;
+  wire [1:0] \a$18 ;
+  wire [1:0] \a$24 ;
+  wire [1:0] b;
+  wire [1:0] \b$13 ;
+  wire [1:0] \b$19 ;
+  wire [1:0] \b$25 ;
+  input [7:0] \b$3 ;
+  wire [7:0] \b$3 ;
   wire [5:0] p;
   wire [5:0] \p$17 ;
   wire [5:0] \p$23 ;
@@ -35764,13 +18964,13 @@ module \mac_array.pe_3_0.level.u2 (\p$30 , pa, pb, sb, \a$3 , \b$5 , sa);
   wire \sa$14 ;
   wire \sa$20 ;
   wire \sa$26 ;
-  wire \sa$7 ;
+  wire \sa$5 ;
   input sb;
   wire sb;
   wire \sb$15 ;
   wire \sb$21 ;
   wire \sb$27 ;
-  wire \sb$9 ;
+  wire \sb$7 ;
   wire [9:0] t0;
   wire [9:0] t1;
   wire [9:0] t2;
@@ -35828,208 +19028,48 @@ module \mac_array.pe_3_0.level.u2 (\p$30 , pa, pb, sb, \a$3 , \b$5 , sa);
   assign \$43  = pa == 2'h3;
   assign \$44  = | { \$43 , \$42 , \$41  };
   \mac_array.pe_3_0.level.u2.u0  u0 (
-    .a(a),
-    .b(b),
+    .a(\a$1 [1:0]),
+    .b(\b$3 [1:0]),
     .p(p),
     .sa(sa),
     .sb(sb)
   );
   \mac_array.pe_3_0.level.u2.u1  u1 (
-    .a(\a$12 ),
-    .b(\b$13 ),
+    .a(\a$1 [3:2]),
+    .b(\b$3 [3:2]),
     .p(\p$17 ),
     .sa(sa),
     .sb(\sb$15 )
   );
   \mac_array.pe_3_0.level.u2.u2  u2 (
-    .a(\a$18 ),
-    .b(\b$19 ),
+    .a(\a$1 [5:4]),
+    .b(\b$3 [5:4]),
     .p(\p$23 ),
     .sa(\sa$20 ),
     .sb(sb)
   );
   \mac_array.pe_3_0.level.u2.u3  u3 (
-    .a(\a$24 ),
-    .b(\b$25 ),
+    .a(\a$1 [7:6]),
+    .b(\b$3 [7:6]),
     .p(\p$29 ),
     .sa(\sa$26 ),
     .sb(\sb$27 )
   );
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$65 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[0] = \a$3 [0];
-      default:
-          a[0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[1] = \a$3 [1];
-      default:
-          a[1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$65 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[0] = \b$5 [0];
-      default:
-          b[0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[1] = \b$5 [1];
-      default:
-          b[1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$65 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [0] = \a$3 [0];
-      4'h4, 4'h8:
-          \a$12 [0] = \a$3 [6];
-      default:
-          \a$12 [0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [1] = \a$3 [1];
-      4'h4, 4'h8:
-          \a$12 [1] = \a$3 [7];
-      default:
-          \a$12 [1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$65 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [0] = \b$5 [2];
-      default:
-          \b$13 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [1] = \b$5 [3];
-      default:
-          \b$13 [1] = \b$5 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$65 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [0] = \a$3 [2];
-      4'h0:
-          \a$18 [0] = \a$3 [4];
-      default:
-          \a$18 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [1] = \a$3 [3];
-      4'h0:
-          \a$18 [1] = \a$3 [5];
-      default:
-          \a$18 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$65 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [0] = \b$5 [6];
-      4'h4, 4'h8:
-          \b$19 [0] = \b$5 [0];
-      4'h0:
-          \b$19 [0] = \b$5 [4];
-      default:
-          \b$19 [0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [1] = \b$5 [7];
-      4'h4, 4'h8:
-          \b$19 [1] = \b$5 [1];
-      4'h0:
-          \b$19 [1] = \b$5 [5];
-      default:
-          \b$19 [1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$65 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [0] = \a$3 [2];
-      4'h4, 4'h8:
-          \a$24 [0] = \a$3 [4];
-      4'h0:
-          \a$24 [0] = \a$3 [6];
-      default:
-          \a$24 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [1] = \a$3 [3];
-      4'h4, 4'h8:
-          \a$24 [1] = \a$3 [5];
-      4'h0:
-          \a$24 [1] = \a$3 [7];
-      default:
-          \a$24 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$65 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [0] = \b$5 [4];
-      4'h4, 4'h8:
-          \b$25 [0] = \b$5 [2];
-      4'h0:
-          \b$25 [0] = \b$5 [6];
-      default:
-          \b$25 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [1] = \b$5 [5];
-      4'h4, 4'h8:
-          \b$25 [1] = \b$5 [3];
-      4'h0:
-          \b$25 [1] = \b$5 [7];
-      default:
-          \b$25 [1] = \b$5 [1];
-    endcase
-  end
-  assign \sa$7  = sa;
-  assign \sb$9  = sb;
+  assign a = \a$1 [1:0];
+  assign b = \b$3 [1:0];
+  assign \sa$5  = sa;
+  assign \sb$7  = sb;
   assign t0 = \$18 [9:0];
+  assign \a$12  = \a$1 [3:2];
+  assign \b$13  = \b$3 [3:2];
   assign \sa$14  = sa;
   assign t1 = { \$29 [8], \$29  };
+  assign \a$18  = \a$1 [5:4];
+  assign \b$19  = \b$3 [5:4];
   assign \sb$21  = sb;
   assign t2 = { \$40 [8], \$40  };
+  assign \a$24  = \a$1 [7:6];
+  assign \b$25  = \b$3 [7:6];
   assign t3 = { \p$29 [5], \p$29 [5], \p$29 [5], \p$29 [5], \p$29  };
   assign \p$30  = \$53 [9:0];
   assign \$9  = { p[5], p, 2'h0 };
@@ -36116,8 +19156,7 @@ module \mac_array.pe_3_0.level.u2.u3 (sb, p, a, b, sa);
 endmodule
 
 (* generator = "Amaranth" *)
-module \mac_array.pe_3_0.level.u3 (sb, \p$30 , pa, pb, \a$3 , \b$5 , sa);
-  reg \$auto$verilog_backend.cc:2355:dump_module$66  = 0;
+module \mac_array.pe_3_0.level.u3 (sb, \p$30 , pa, pb, \a$1 , \b$3 , sa);
   wire \$1 ;
   wire [8:0] \$10 ;
   wire [11:0] \$11 ;
@@ -36171,18 +19210,18 @@ module \mac_array.pe_3_0.level.u3 (sb, \p$30 , pa, pb, \a$3 , \b$5 , sa);
   wire \$7 ;
   wire \$8 ;
   wire [8:0] \$9 ;
-  reg [1:0] a;
-  reg [1:0] \a$12 ;
-  reg [1:0] \a$18 ;
-  reg [1:0] \a$24 ;
-  input [7:0] \a$3 ;
-  wire [7:0] \a$3 ;
-  reg [1:0] b;
-  reg [1:0] \b$13 ;
-  reg [1:0] \b$19 ;
-  reg [1:0] \b$25 ;
-  input [7:0] \b$5 ;
-  wire [7:0] \b$5 ;
+  wire [1:0] a;
+  input [7:0] \a$1 ;
+  wire [7:0] \a$1 ;
+  wire [1:0] \a$12 ;
+  wire [1:0] \a$18 ;
+  wire [1:0] \a$24 ;
+  wire [1:0] b;
+  wire [1:0] \b$13 ;
+  wire [1:0] \b$19 ;
+  wire [1:0] \b$25 ;
+  input [7:0] \b$3 ;
+  wire [7:0] \b$3 ;
   wire [5:0] p;
   wire [5:0] \p$17 ;
   wire [5:0] \p$23 ;
@@ -36198,13 +19237,13 @@ module \mac_array.pe_3_0.level.u3 (sb, \p$30 , pa, pb, \a$3 , \b$5 , sa);
   wire \sa$14 ;
   wire \sa$20 ;
   wire \sa$26 ;
-  wire \sa$7 ;
+  wire \sa$5 ;
   input sb;
   wire sb;
   wire \sb$15 ;
   wire \sb$21 ;
   wire \sb$27 ;
-  wire \sb$9 ;
+  wire \sb$7 ;
   wire [9:0] t0;
   wire [9:0] t1;
   wire [9:0] t2;
@@ -36262,208 +19301,48 @@ module \mac_array.pe_3_0.level.u3 (sb, \p$30 , pa, pb, \a$3 , \b$5 , sa);
   assign \$43  = pa == 2'h3;
   assign \$44  = | { \$43 , \$42 , \$41  };
   \mac_array.pe_3_0.level.u3.u0  u0 (
-    .a(a),
-    .b(b),
+    .a(\a$1 [1:0]),
+    .b(\b$3 [1:0]),
     .p(p),
     .sa(sa),
     .sb(sb)
   );
   \mac_array.pe_3_0.level.u3.u1  u1 (
-    .a(\a$12 ),
-    .b(\b$13 ),
+    .a(\a$1 [3:2]),
+    .b(\b$3 [3:2]),
     .p(\p$17 ),
     .sa(sa),
     .sb(\sb$15 )
   );
   \mac_array.pe_3_0.level.u3.u2  u2 (
-    .a(\a$18 ),
-    .b(\b$19 ),
+    .a(\a$1 [5:4]),
+    .b(\b$3 [5:4]),
     .p(\p$23 ),
     .sa(\sa$20 ),
     .sb(sb)
   );
   \mac_array.pe_3_0.level.u3.u3  u3 (
-    .a(\a$24 ),
-    .b(\b$25 ),
+    .a(\a$1 [7:6]),
+    .b(\b$3 [7:6]),
     .p(\p$29 ),
     .sa(\sa$26 ),
     .sb(\sb$27 )
   );
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$66 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[0] = \a$3 [0];
-      default:
-          a[0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[1] = \a$3 [1];
-      default:
-          a[1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$66 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[0] = \b$5 [0];
-      default:
-          b[0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[1] = \b$5 [1];
-      default:
-          b[1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$66 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [0] = \a$3 [0];
-      4'h4, 4'h8:
-          \a$12 [0] = \a$3 [6];
-      default:
-          \a$12 [0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [1] = \a$3 [1];
-      4'h4, 4'h8:
-          \a$12 [1] = \a$3 [7];
-      default:
-          \a$12 [1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$66 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [0] = \b$5 [2];
-      default:
-          \b$13 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [1] = \b$5 [3];
-      default:
-          \b$13 [1] = \b$5 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$66 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [0] = \a$3 [2];
-      4'h0:
-          \a$18 [0] = \a$3 [4];
-      default:
-          \a$18 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [1] = \a$3 [3];
-      4'h0:
-          \a$18 [1] = \a$3 [5];
-      default:
-          \a$18 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$66 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [0] = \b$5 [6];
-      4'h4, 4'h8:
-          \b$19 [0] = \b$5 [0];
-      4'h0:
-          \b$19 [0] = \b$5 [4];
-      default:
-          \b$19 [0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [1] = \b$5 [7];
-      4'h4, 4'h8:
-          \b$19 [1] = \b$5 [1];
-      4'h0:
-          \b$19 [1] = \b$5 [5];
-      default:
-          \b$19 [1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$66 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [0] = \a$3 [2];
-      4'h4, 4'h8:
-          \a$24 [0] = \a$3 [4];
-      4'h0:
-          \a$24 [0] = \a$3 [6];
-      default:
-          \a$24 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [1] = \a$3 [3];
-      4'h4, 4'h8:
-          \a$24 [1] = \a$3 [5];
-      4'h0:
-          \a$24 [1] = \a$3 [7];
-      default:
-          \a$24 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$66 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [0] = \b$5 [4];
-      4'h4, 4'h8:
-          \b$25 [0] = \b$5 [2];
-      4'h0:
-          \b$25 [0] = \b$5 [6];
-      default:
-          \b$25 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [1] = \b$5 [5];
-      4'h4, 4'h8:
-          \b$25 [1] = \b$5 [3];
-      4'h0:
-          \b$25 [1] = \b$5 [7];
-      default:
-          \b$25 [1] = \b$5 [1];
-    endcase
-  end
-  assign \sa$7  = sa;
-  assign \sb$9  = sb;
+  assign a = \a$1 [1:0];
+  assign b = \b$3 [1:0];
+  assign \sa$5  = sa;
+  assign \sb$7  = sb;
   assign t0 = \$18 [9:0];
+  assign \a$12  = \a$1 [3:2];
+  assign \b$13  = \b$3 [3:2];
   assign \sa$14  = sa;
   assign t1 = { \$29 [8], \$29  };
+  assign \a$18  = \a$1 [5:4];
+  assign \b$19  = \b$3 [5:4];
   assign \sb$21  = sb;
   assign t2 = { \$40 [8], \$40  };
+  assign \a$24  = \a$1 [7:6];
+  assign \b$25  = \b$3 [7:6];
   assign t3 = { \p$29 [5], \p$29 [5], \p$29 [5], \p$29 [5], \p$29  };
   assign \p$30  = \$53 [9:0];
   assign \$9  = { p[5], p, 2'h0 };
@@ -36580,8 +19459,8 @@ module \mac_array.pe_3_1 (pa, pb, sa, sb, a, b, p);
   assign \$3  = \$1  & \$2 ;
   assign p = \$3  ? \p$13  : 18'h00000;
   \mac_array.pe_3_1.level  level (
-    .\a$3 (a),
-    .\b$5 (b),
+    .\a$1 (a),
+    .\b$3 (b),
     .\p$38 (\p$13 ),
     .pa(pa),
     .pb(pb),
@@ -36597,8 +19476,7 @@ module \mac_array.pe_3_1 (pa, pb, sa, sb, a, b, p);
 endmodule
 
 (* generator = "Amaranth" *)
-module \mac_array.pe_3_1.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
-  reg \$auto$verilog_backend.cc:2355:dump_module$67  = 0;
+module \mac_array.pe_3_1.level (pa, pb, sa, sb, \a$1 , \b$3 , \p$38 );
   wire \$1 ;
   wire \$10 ;
   wire \$11 ;
@@ -36643,18 +19521,18 @@ module \mac_array.pe_3_1.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
   wire [16:0] \$7 ;
   wire [16:0] \$8 ;
   wire [23:0] \$9 ;
-  reg [7:0] a;
-  reg [7:0] \a$14 ;
-  reg [7:0] \a$22 ;
-  input [31:0] \a$3 ;
-  wire [31:0] \a$3 ;
-  reg [7:0] \a$30 ;
-  reg [7:0] b;
-  reg [7:0] \b$15 ;
-  reg [7:0] \b$23 ;
-  reg [7:0] \b$31 ;
-  input [31:0] \b$5 ;
-  wire [31:0] \b$5 ;
+  wire [7:0] a;
+  input [31:0] \a$1 ;
+  wire [31:0] \a$1 ;
+  wire [7:0] \a$14 ;
+  wire [7:0] \a$22 ;
+  wire [7:0] \a$30 ;
+  wire [7:0] b;
+  wire [7:0] \b$15 ;
+  wire [7:0] \b$23 ;
+  input [31:0] \b$3 ;
+  wire [31:0] \b$3 ;
+  wire [7:0] \b$31 ;
   wire [9:0] p;
   wire [9:0] \p$21 ;
   wire [9:0] \p$29 ;
@@ -36666,7 +19544,7 @@ module \mac_array.pe_3_1.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
   wire [1:0] \pa$16 ;
   wire [1:0] \pa$24 ;
   wire [1:0] \pa$32 ;
-  wire [1:0] \pa$6 ;
+  wire [1:0] \pa$5 ;
   input [1:0] pb;
   wire [1:0] pb;
   wire [1:0] \pb$17 ;
@@ -36733,8 +19611,8 @@ module \mac_array.pe_3_1.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
   assign \$43  = $signed(\$33 ) + $signed(\p$37 );
   assign \$44  = $signed(\$42 ) + $signed(\$43 );
   \mac_array.pe_3_1.level.u0  u0 (
-    .\a$3 (a),
-    .\b$5 (b),
+    .\a$1 (\a$1 [7:0]),
+    .\b$3 (\b$3 [7:0]),
     .\p$30 (p),
     .pa(pa),
     .pb(pb),
@@ -36742,8 +19620,8 @@ module \mac_array.pe_3_1.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
     .sb(sb)
   );
   \mac_array.pe_3_1.level.u1  u1 (
-    .\a$3 (\a$14 ),
-    .\b$5 (\b$15 ),
+    .\a$1 (\a$1 [15:8]),
+    .\b$3 (\b$3 [15:8]),
     .\p$30 (\p$21 ),
     .pa(pa),
     .pb(pb),
@@ -36751,8 +19629,8 @@ module \mac_array.pe_3_1.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
     .sb(\sb$19 )
   );
   \mac_array.pe_3_1.level.u2  u2 (
-    .\a$3 (\a$22 ),
-    .\b$5 (\b$23 ),
+    .\a$1 (\a$1 [23:16]),
+    .\b$3 (\b$3 [23:16]),
     .\p$30 (\p$29 ),
     .pa(pa),
     .pb(pb),
@@ -36760,707 +19638,35 @@ module \mac_array.pe_3_1.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
     .sb(sb)
   );
   \mac_array.pe_3_1.level.u3  u3 (
-    .\a$3 (\a$30 ),
-    .\b$5 (\b$31 ),
+    .\a$1 (\a$1 [31:24]),
+    .\b$3 (\b$3 [31:24]),
     .\p$30 (\p$37 ),
     .pa(pa),
     .pb(pb),
     .sa(\sa$34 ),
     .sb(\sb$35 )
   );
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$67 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$31 [0] = \b$5 [12];
-      4'h8, 4'h9:
-          \b$31 [0] = \b$5 [4];
-      4'h2:
-          \b$31 [0] = \b$5 [16];
-      4'h6:
-          \b$31 [0] = \b$5 [8];
-      4'ha:
-          \b$31 [0] = \b$5 [0];
-      default:
-          \b$31 [0] = \b$5 [24];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$31 [1] = \b$5 [13];
-      4'h8, 4'h9:
-          \b$31 [1] = \b$5 [5];
-      4'h2:
-          \b$31 [1] = \b$5 [17];
-      4'h6:
-          \b$31 [1] = \b$5 [9];
-      4'ha:
-          \b$31 [1] = \b$5 [1];
-      default:
-          \b$31 [1] = \b$5 [25];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$31 [2] = \b$5 [14];
-      4'h8, 4'h9:
-          \b$31 [2] = \b$5 [6];
-      4'h2:
-          \b$31 [2] = \b$5 [18];
-      4'h6:
-          \b$31 [2] = \b$5 [10];
-      4'ha:
-          \b$31 [2] = \b$5 [2];
-      default:
-          \b$31 [2] = \b$5 [26];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$31 [3] = \b$5 [15];
-      4'h8, 4'h9:
-          \b$31 [3] = \b$5 [7];
-      4'h2:
-          \b$31 [3] = \b$5 [19];
-      4'h6:
-          \b$31 [3] = \b$5 [11];
-      4'ha:
-          \b$31 [3] = \b$5 [3];
-      default:
-          \b$31 [3] = \b$5 [27];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$31 [4] = \b$5 [28];
-      4'h2:
-          \b$31 [4] = \b$5 [24];
-      default:
-          \b$31 [4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$31 [5] = \b$5 [29];
-      4'h2:
-          \b$31 [5] = \b$5 [25];
-      default:
-          \b$31 [5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$31 [6] = \b$5 [30];
-      4'h2:
-          \b$31 [6] = \b$5 [26];
-      default:
-          \b$31 [6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$31 [7] = \b$5 [31];
-      4'h2:
-          \b$31 [7] = \b$5 [27];
-      default:
-          \b$31 [7] = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$67 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h8, 4'h9, 4'ha:
-          a[0] = \a$3 [4];
-      default:
-          a[0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h8, 4'h9, 4'ha:
-          a[1] = \a$3 [5];
-      default:
-          a[1] = \a$3 [1];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h8, 4'h9, 4'ha:
-          a[2] = \a$3 [6];
-      default:
-          a[2] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h8, 4'h9, 4'ha:
-          a[3] = \a$3 [7];
-      default:
-          a[3] = \a$3 [3];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          a[4] = \a$3 [4];
-      4'h8:
-          a[4] = \a$3 [12];
-      default:
-          a[4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          a[5] = \a$3 [5];
-      4'h8:
-          a[5] = \a$3 [13];
-      default:
-          a[5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          a[6] = \a$3 [6];
-      4'h8:
-          a[6] = \a$3 [14];
-      default:
-          a[6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          a[7] = \a$3 [7];
-      4'h8:
-          a[7] = \a$3 [15];
-      default:
-          a[7] = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$67 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          b[0] = \b$5 [4];
-      default:
-          b[0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          b[1] = \b$5 [5];
-      default:
-          b[1] = \b$5 [1];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          b[2] = \b$5 [6];
-      default:
-          b[2] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          b[3] = \b$5 [7];
-      default:
-          b[3] = \b$5 [3];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          b[4] = \b$5 [4];
-      4'h2:
-          b[4] = \b$5 [12];
-      default:
-          b[4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          b[5] = \b$5 [5];
-      4'h2:
-          b[5] = \b$5 [13];
-      default:
-          b[5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          b[6] = \b$5 [6];
-      4'h2:
-          b[6] = \b$5 [14];
-      default:
-          b[6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          b[7] = \b$5 [7];
-      4'h2:
-          b[7] = \b$5 [15];
-      default:
-          b[7] = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$67 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [0] = \a$3 [8];
-      4'h2, 4'h6:
-          \a$14 [0] = \a$3 [0];
-      4'h8:
-          \a$14 [0] = \a$3 [20];
-      4'h9:
-          \a$14 [0] = \a$3 [12];
-      default:
-          \a$14 [0] = \a$3 [4];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [1] = \a$3 [9];
-      4'h2, 4'h6:
-          \a$14 [1] = \a$3 [1];
-      4'h8:
-          \a$14 [1] = \a$3 [21];
-      4'h9:
-          \a$14 [1] = \a$3 [13];
-      default:
-          \a$14 [1] = \a$3 [5];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [2] = \a$3 [10];
-      4'h2, 4'h6:
-          \a$14 [2] = \a$3 [2];
-      4'h8:
-          \a$14 [2] = \a$3 [22];
-      4'h9:
-          \a$14 [2] = \a$3 [14];
-      default:
-          \a$14 [2] = \a$3 [6];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [3] = \a$3 [11];
-      4'h2, 4'h6:
-          \a$14 [3] = \a$3 [3];
-      4'h8:
-          \a$14 [3] = \a$3 [23];
-      4'h9:
-          \a$14 [3] = \a$3 [15];
-      default:
-          \a$14 [3] = \a$3 [7];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [4] = \a$3 [12];
-      4'h8:
-          \a$14 [4] = \a$3 [28];
-      default:
-          \a$14 [4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [5] = \a$3 [13];
-      4'h8:
-          \a$14 [5] = \a$3 [29];
-      default:
-          \a$14 [5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [6] = \a$3 [14];
-      4'h8:
-          \a$14 [6] = \a$3 [30];
-      default:
-          \a$14 [6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [7] = \a$3 [15];
-      4'h8:
-          \a$14 [7] = \a$3 [31];
-      default:
-          \a$14 [7] = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$67 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          \b$15 [0] = \b$5 [0];
-      4'h0, 4'h1:
-          \b$15 [0] = \b$5 [8];
-      default:
-          \b$15 [0] = \b$5 [4];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          \b$15 [1] = \b$5 [1];
-      4'h0, 4'h1:
-          \b$15 [1] = \b$5 [9];
-      default:
-          \b$15 [1] = \b$5 [5];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          \b$15 [2] = \b$5 [2];
-      4'h0, 4'h1:
-          \b$15 [2] = \b$5 [10];
-      default:
-          \b$15 [2] = \b$5 [6];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          \b$15 [3] = \b$5 [3];
-      4'h0, 4'h1:
-          \b$15 [3] = \b$5 [11];
-      default:
-          \b$15 [3] = \b$5 [7];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$15 [4] = \b$5 [12];
-      4'h2:
-          \b$15 [4] = \b$5 [8];
-      default:
-          \b$15 [4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$15 [5] = \b$5 [13];
-      4'h2:
-          \b$15 [5] = \b$5 [9];
-      default:
-          \b$15 [5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$15 [6] = \b$5 [14];
-      4'h2:
-          \b$15 [6] = \b$5 [10];
-      default:
-          \b$15 [6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$15 [7] = \b$5 [15];
-      4'h2:
-          \b$15 [7] = \b$5 [11];
-      default:
-          \b$15 [7] = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$67 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [0] = \a$3 [16];
-      4'h1, 4'h5:
-          \a$22 [0] = \a$3 [8];
-      4'h2, 4'h6:
-          \a$22 [0] = \a$3 [4];
-      default:
-          \a$22 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [1] = \a$3 [17];
-      4'h1, 4'h5:
-          \a$22 [1] = \a$3 [9];
-      4'h2, 4'h6:
-          \a$22 [1] = \a$3 [5];
-      default:
-          \a$22 [1] = \a$3 [1];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [2] = \a$3 [18];
-      4'h1, 4'h5:
-          \a$22 [2] = \a$3 [10];
-      4'h2, 4'h6:
-          \a$22 [2] = \a$3 [6];
-      default:
-          \a$22 [2] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [3] = \a$3 [19];
-      4'h1, 4'h5:
-          \a$22 [3] = \a$3 [11];
-      4'h2, 4'h6:
-          \a$22 [3] = \a$3 [7];
-      default:
-          \a$22 [3] = \a$3 [3];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [4] = \a$3 [20];
-      4'h8:
-          \a$22 [4] = \a$3 [8];
-      default:
-          \a$22 [4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [5] = \a$3 [21];
-      4'h8:
-          \a$22 [5] = \a$3 [9];
-      default:
-          \a$22 [5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [6] = \a$3 [22];
-      4'h8:
-          \a$22 [6] = \a$3 [10];
-      default:
-          \a$22 [6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [7] = \a$3 [23];
-      4'h8:
-          \a$22 [7] = \a$3 [11];
-      default:
-          \a$22 [7] = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$67 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$23 [0] = \b$5 [8];
-      4'h8, 4'h9:
-          \b$23 [0] = \b$5 [0];
-      4'h2:
-          \b$23 [0] = \b$5 [20];
-      4'h6:
-          \b$23 [0] = \b$5 [12];
-      4'ha:
-          \b$23 [0] = \b$5 [4];
-      default:
-          \b$23 [0] = \b$5 [16];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$23 [1] = \b$5 [9];
-      4'h8, 4'h9:
-          \b$23 [1] = \b$5 [1];
-      4'h2:
-          \b$23 [1] = \b$5 [21];
-      4'h6:
-          \b$23 [1] = \b$5 [13];
-      4'ha:
-          \b$23 [1] = \b$5 [5];
-      default:
-          \b$23 [1] = \b$5 [17];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$23 [2] = \b$5 [10];
-      4'h8, 4'h9:
-          \b$23 [2] = \b$5 [2];
-      4'h2:
-          \b$23 [2] = \b$5 [22];
-      4'h6:
-          \b$23 [2] = \b$5 [14];
-      4'ha:
-          \b$23 [2] = \b$5 [6];
-      default:
-          \b$23 [2] = \b$5 [18];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$23 [3] = \b$5 [11];
-      4'h8, 4'h9:
-          \b$23 [3] = \b$5 [3];
-      4'h2:
-          \b$23 [3] = \b$5 [23];
-      4'h6:
-          \b$23 [3] = \b$5 [15];
-      4'ha:
-          \b$23 [3] = \b$5 [7];
-      default:
-          \b$23 [3] = \b$5 [19];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$23 [4] = \b$5 [20];
-      4'h2:
-          \b$23 [4] = \b$5 [28];
-      default:
-          \b$23 [4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$23 [5] = \b$5 [21];
-      4'h2:
-          \b$23 [5] = \b$5 [29];
-      default:
-          \b$23 [5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$23 [6] = \b$5 [22];
-      4'h2:
-          \b$23 [6] = \b$5 [30];
-      default:
-          \b$23 [6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$23 [7] = \b$5 [23];
-      4'h2:
-          \b$23 [7] = \b$5 [31];
-      default:
-          \b$23 [7] = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$67 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h5:
-          \a$30 [0] = \a$3 [12];
-      4'h2, 4'h6:
-          \a$30 [0] = \a$3 [4];
-      4'h8:
-          \a$30 [0] = \a$3 [16];
-      4'h9:
-          \a$30 [0] = \a$3 [8];
-      4'ha:
-          \a$30 [0] = \a$3 [0];
-      default:
-          \a$30 [0] = \a$3 [24];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h5:
-          \a$30 [1] = \a$3 [13];
-      4'h2, 4'h6:
-          \a$30 [1] = \a$3 [5];
-      4'h8:
-          \a$30 [1] = \a$3 [17];
-      4'h9:
-          \a$30 [1] = \a$3 [9];
-      4'ha:
-          \a$30 [1] = \a$3 [1];
-      default:
-          \a$30 [1] = \a$3 [25];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h5:
-          \a$30 [2] = \a$3 [14];
-      4'h2, 4'h6:
-          \a$30 [2] = \a$3 [6];
-      4'h8:
-          \a$30 [2] = \a$3 [18];
-      4'h9:
-          \a$30 [2] = \a$3 [10];
-      4'ha:
-          \a$30 [2] = \a$3 [2];
-      default:
-          \a$30 [2] = \a$3 [26];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h5:
-          \a$30 [3] = \a$3 [15];
-      4'h2, 4'h6:
-          \a$30 [3] = \a$3 [7];
-      4'h8:
-          \a$30 [3] = \a$3 [19];
-      4'h9:
-          \a$30 [3] = \a$3 [11];
-      4'ha:
-          \a$30 [3] = \a$3 [3];
-      default:
-          \a$30 [3] = \a$3 [27];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$30 [4] = \a$3 [28];
-      4'h8:
-          \a$30 [4] = \a$3 [24];
-      default:
-          \a$30 [4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$30 [5] = \a$3 [29];
-      4'h8:
-          \a$30 [5] = \a$3 [25];
-      default:
-          \a$30 [5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$30 [6] = \a$3 [30];
-      4'h8:
-          \a$30 [6] = \a$3 [26];
-      default:
-          \a$30 [6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$30 [7] = \a$3 [31];
-      4'h8:
-          \a$30 [7] = \a$3 [27];
-      default:
-          \a$30 [7] = 1'h0;
-    endcase
-  end
-  assign \pa$6  = pa;
+  assign a = \a$1 [7:0];
+  assign b = \b$3 [7:0];
+  assign \pa$5  = pa;
   assign \pb$7  = pb;
   assign \sa$9  = sa;
   assign \sb$11  = sb;
   assign t0 = \$15 [17:0];
+  assign \a$14  = \a$1 [15:8];
+  assign \b$15  = \b$3 [15:8];
   assign \pa$16  = pa;
   assign \pb$17  = pb;
   assign \sa$18  = sa;
   assign t1 = { \$24 [16], \$24  };
+  assign \a$22  = \a$1 [23:16];
+  assign \b$23  = \b$3 [23:16];
   assign \pa$24  = pa;
   assign \pb$25  = pb;
   assign \sb$27  = sb;
   assign t2 = { \$33 [16], \$33  };
+  assign \a$30  = \a$1 [31:24];
+  assign \b$31  = \b$3 [31:24];
   assign \pa$32  = pa;
   assign \pb$33  = pb;
   assign t3 = { \p$37 [9], \p$37 [9], \p$37 [9], \p$37 [9], \p$37 [9], \p$37 [9], \p$37 [9], \p$37 [9], \p$37  };
@@ -37473,8 +19679,7 @@ module \mac_array.pe_3_1.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
 endmodule
 
 (* generator = "Amaranth" *)
-module \mac_array.pe_3_1.level.u0 (pa, pb, sa, sb, \a$3 , \b$5 , \p$30 );
-  reg \$auto$verilog_backend.cc:2355:dump_module$68  = 0;
+module \mac_array.pe_3_1.level.u0 (pa, pb, sa, sb, \a$1 , \b$3 , \p$30 );
   wire \$1 ;
   wire [8:0] \$10 ;
   wire [11:0] \$11 ;
@@ -37528,18 +19733,18 @@ module \mac_array.pe_3_1.level.u0 (pa, pb, sa, sb, \a$3 , \b$5 , \p$30 );
   wire \$7 ;
   wire \$8 ;
   wire [8:0] \$9 ;
-  reg [1:0] a;
-  reg [1:0] \a$12 ;
-  reg [1:0] \a$18 ;
-  reg [1:0] \a$24 ;
-  input [7:0] \a$3 ;
-  wire [7:0] \a$3 ;
-  reg [1:0] b;
-  reg [1:0] \b$13 ;
-  reg [1:0] \b$19 ;
-  reg [1:0] \b$25 ;
-  input [7:0] \b$5 ;
-  wire [7:0] \b$5 ;
+  wire [1:0] a;
+  input [7:0] \a$1 ;
+  wire [7:0] \a$1 ;
+  wire [1:0] \a$12 ;
+  wire [1:0] \a$18 ;
+  wire [1:0] \a$24 ;
+  wire [1:0] b;
+  wire [1:0] \b$13 ;
+  wire [1:0] \b$19 ;
+  wire [1:0] \b$25 ;
+  input [7:0] \b$3 ;
+  wire [7:0] \b$3 ;
   wire [5:0] p;
   wire [5:0] \p$17 ;
   wire [5:0] \p$23 ;
@@ -37555,13 +19760,13 @@ module \mac_array.pe_3_1.level.u0 (pa, pb, sa, sb, \a$3 , \b$5 , \p$30 );
   wire \sa$14 ;
   wire \sa$20 ;
   wire \sa$26 ;
-  wire \sa$7 ;
+  wire \sa$5 ;
   input sb;
   wire sb;
   wire \sb$15 ;
   wire \sb$21 ;
   wire \sb$27 ;
-  wire \sb$9 ;
+  wire \sb$7 ;
   wire [9:0] t0;
   wire [9:0] t1;
   wire [9:0] t2;
@@ -37619,208 +19824,48 @@ module \mac_array.pe_3_1.level.u0 (pa, pb, sa, sb, \a$3 , \b$5 , \p$30 );
   assign \$43  = pa == 2'h3;
   assign \$44  = | { \$43 , \$42 , \$41  };
   \mac_array.pe_3_1.level.u0.u0  u0 (
-    .a(a),
-    .b(b),
+    .a(\a$1 [1:0]),
+    .b(\b$3 [1:0]),
     .p(p),
     .sa(sa),
     .sb(sb)
   );
   \mac_array.pe_3_1.level.u0.u1  u1 (
-    .a(\a$12 ),
-    .b(\b$13 ),
+    .a(\a$1 [3:2]),
+    .b(\b$3 [3:2]),
     .p(\p$17 ),
     .sa(sa),
     .sb(\sb$15 )
   );
   \mac_array.pe_3_1.level.u0.u2  u2 (
-    .a(\a$18 ),
-    .b(\b$19 ),
+    .a(\a$1 [5:4]),
+    .b(\b$3 [5:4]),
     .p(\p$23 ),
     .sa(\sa$20 ),
     .sb(sb)
   );
   \mac_array.pe_3_1.level.u0.u3  u3 (
-    .a(\a$24 ),
-    .b(\b$25 ),
+    .a(\a$1 [7:6]),
+    .b(\b$3 [7:6]),
     .p(\p$29 ),
     .sa(\sa$26 ),
     .sb(\sb$27 )
   );
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$68 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[0] = \a$3 [0];
-      default:
-          a[0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[1] = \a$3 [1];
-      default:
-          a[1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$68 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[0] = \b$5 [0];
-      default:
-          b[0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[1] = \b$5 [1];
-      default:
-          b[1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$68 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [0] = \a$3 [0];
-      4'h4, 4'h8:
-          \a$12 [0] = \a$3 [6];
-      default:
-          \a$12 [0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [1] = \a$3 [1];
-      4'h4, 4'h8:
-          \a$12 [1] = \a$3 [7];
-      default:
-          \a$12 [1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$68 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [0] = \b$5 [2];
-      default:
-          \b$13 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [1] = \b$5 [3];
-      default:
-          \b$13 [1] = \b$5 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$68 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [0] = \a$3 [2];
-      4'h0:
-          \a$18 [0] = \a$3 [4];
-      default:
-          \a$18 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [1] = \a$3 [3];
-      4'h0:
-          \a$18 [1] = \a$3 [5];
-      default:
-          \a$18 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$68 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [0] = \b$5 [6];
-      4'h4, 4'h8:
-          \b$19 [0] = \b$5 [0];
-      4'h0:
-          \b$19 [0] = \b$5 [4];
-      default:
-          \b$19 [0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [1] = \b$5 [7];
-      4'h4, 4'h8:
-          \b$19 [1] = \b$5 [1];
-      4'h0:
-          \b$19 [1] = \b$5 [5];
-      default:
-          \b$19 [1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$68 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [0] = \a$3 [2];
-      4'h4, 4'h8:
-          \a$24 [0] = \a$3 [4];
-      4'h0:
-          \a$24 [0] = \a$3 [6];
-      default:
-          \a$24 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [1] = \a$3 [3];
-      4'h4, 4'h8:
-          \a$24 [1] = \a$3 [5];
-      4'h0:
-          \a$24 [1] = \a$3 [7];
-      default:
-          \a$24 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$68 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [0] = \b$5 [4];
-      4'h4, 4'h8:
-          \b$25 [0] = \b$5 [2];
-      4'h0:
-          \b$25 [0] = \b$5 [6];
-      default:
-          \b$25 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [1] = \b$5 [5];
-      4'h4, 4'h8:
-          \b$25 [1] = \b$5 [3];
-      4'h0:
-          \b$25 [1] = \b$5 [7];
-      default:
-          \b$25 [1] = \b$5 [1];
-    endcase
-  end
-  assign \sa$7  = sa;
-  assign \sb$9  = sb;
+  assign a = \a$1 [1:0];
+  assign b = \b$3 [1:0];
+  assign \sa$5  = sa;
+  assign \sb$7  = sb;
   assign t0 = \$18 [9:0];
+  assign \a$12  = \a$1 [3:2];
+  assign \b$13  = \b$3 [3:2];
   assign \sa$14  = sa;
   assign t1 = { \$29 [8], \$29  };
+  assign \a$18  = \a$1 [5:4];
+  assign \b$19  = \b$3 [5:4];
   assign \sb$21  = sb;
   assign t2 = { \$40 [8], \$40  };
+  assign \a$24  = \a$1 [7:6];
+  assign \b$25  = \b$3 [7:6];
   assign t3 = { \p$29 [5], \p$29 [5], \p$29 [5], \p$29 [5], \p$29  };
   assign \p$30  = \$53 [9:0];
   assign \$9  = { p[5], p, 2'h0 };
@@ -37907,8 +19952,7 @@ module \mac_array.pe_3_1.level.u0.u3 (sb, p, a, b, sa);
 endmodule
 
 (* generator = "Amaranth" *)
-module \mac_array.pe_3_1.level.u1 (\p$30 , pa, pb, sa, \a$3 , \b$5 , sb);
-  reg \$auto$verilog_backend.cc:2355:dump_module$69  = 0;
+module \mac_array.pe_3_1.level.u1 (\p$30 , pa, pb, sa, \a$1 , \b$3 , sb);
   wire \$1 ;
   wire [8:0] \$10 ;
   wire [11:0] \$11 ;
@@ -37962,18 +20006,18 @@ module \mac_array.pe_3_1.level.u1 (\p$30 , pa, pb, sa, \a$3 , \b$5 , sb);
   wire \$7 ;
   wire \$8 ;
   wire [8:0] \$9 ;
-  reg [1:0] a;
-  reg [1:0] \a$12 ;
-  reg [1:0] \a$18 ;
-  reg [1:0] \a$24 ;
-  input [7:0] \a$3 ;
-  wire [7:0] \a$3 ;
-  reg [1:0] b;
-  reg [1:0] \b$13 ;
-  reg [1:0] \b$19 ;
-  reg [1:0] \b$25 ;
-  input [7:0] \b$5 ;
-  wire [7:0] \b$5 ;
+  wire [1:0] a;
+  input [7:0] \a$1 ;
+  wire [7:0] \a$1 ;
+  wire [1:0] \a$12 ;
+  wire [1:0] \a$18 ;
+  wire [1:0] \a$24 ;
+  wire [1:0] b;
+  wire [1:0] \b$13 ;
+  wire [1:0] \b$19 ;
+  wire [1:0] \b$25 ;
+  input [7:0] \b$3 ;
+  wire [7:0] \b$3 ;
   wire [5:0] p;
   wire [5:0] \p$17 ;
   wire [5:0] \p$23 ;
@@ -37989,13 +20033,13 @@ module \mac_array.pe_3_1.level.u1 (\p$30 , pa, pb, sa, \a$3 , \b$5 , sb);
   wire \sa$14 ;
   wire \sa$20 ;
   wire \sa$26 ;
-  wire \sa$7 ;
+  wire \sa$5 ;
   input sb;
   wire sb;
   wire \sb$15 ;
   wire \sb$21 ;
   wire \sb$27 ;
-  wire \sb$9 ;
+  wire \sb$7 ;
   wire [9:0] t0;
   wire [9:0] t1;
   wire [9:0] t2;
@@ -38053,208 +20097,48 @@ module \mac_array.pe_3_1.level.u1 (\p$30 , pa, pb, sa, \a$3 , \b$5 , sb);
   assign \$43  = pa == 2'h3;
   assign \$44  = | { \$43 , \$42 , \$41  };
   \mac_array.pe_3_1.level.u1.u0  u0 (
-    .a(a),
-    .b(b),
+    .a(\a$1 [1:0]),
+    .b(\b$3 [1:0]),
     .p(p),
     .sa(sa),
     .sb(sb)
   );
   \mac_array.pe_3_1.level.u1.u1  u1 (
-    .a(\a$12 ),
-    .b(\b$13 ),
+    .a(\a$1 [3:2]),
+    .b(\b$3 [3:2]),
     .p(\p$17 ),
     .sa(sa),
     .sb(\sb$15 )
   );
   \mac_array.pe_3_1.level.u1.u2  u2 (
-    .a(\a$18 ),
-    .b(\b$19 ),
+    .a(\a$1 [5:4]),
+    .b(\b$3 [5:4]),
     .p(\p$23 ),
     .sa(\sa$20 ),
     .sb(sb)
   );
   \mac_array.pe_3_1.level.u1.u3  u3 (
-    .a(\a$24 ),
-    .b(\b$25 ),
+    .a(\a$1 [7:6]),
+    .b(\b$3 [7:6]),
     .p(\p$29 ),
     .sa(\sa$26 ),
     .sb(\sb$27 )
   );
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$69 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[0] = \a$3 [0];
-      default:
-          a[0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[1] = \a$3 [1];
-      default:
-          a[1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$69 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[0] = \b$5 [0];
-      default:
-          b[0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[1] = \b$5 [1];
-      default:
-          b[1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$69 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [0] = \a$3 [0];
-      4'h4, 4'h8:
-          \a$12 [0] = \a$3 [6];
-      default:
-          \a$12 [0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [1] = \a$3 [1];
-      4'h4, 4'h8:
-          \a$12 [1] = \a$3 [7];
-      default:
-          \a$12 [1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$69 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [0] = \b$5 [2];
-      default:
-          \b$13 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [1] = \b$5 [3];
-      default:
-          \b$13 [1] = \b$5 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$69 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [0] = \a$3 [2];
-      4'h0:
-          \a$18 [0] = \a$3 [4];
-      default:
-          \a$18 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [1] = \a$3 [3];
-      4'h0:
-          \a$18 [1] = \a$3 [5];
-      default:
-          \a$18 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$69 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [0] = \b$5 [6];
-      4'h4, 4'h8:
-          \b$19 [0] = \b$5 [0];
-      4'h0:
-          \b$19 [0] = \b$5 [4];
-      default:
-          \b$19 [0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [1] = \b$5 [7];
-      4'h4, 4'h8:
-          \b$19 [1] = \b$5 [1];
-      4'h0:
-          \b$19 [1] = \b$5 [5];
-      default:
-          \b$19 [1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$69 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [0] = \a$3 [2];
-      4'h4, 4'h8:
-          \a$24 [0] = \a$3 [4];
-      4'h0:
-          \a$24 [0] = \a$3 [6];
-      default:
-          \a$24 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [1] = \a$3 [3];
-      4'h4, 4'h8:
-          \a$24 [1] = \a$3 [5];
-      4'h0:
-          \a$24 [1] = \a$3 [7];
-      default:
-          \a$24 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$69 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [0] = \b$5 [4];
-      4'h4, 4'h8:
-          \b$25 [0] = \b$5 [2];
-      4'h0:
-          \b$25 [0] = \b$5 [6];
-      default:
-          \b$25 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [1] = \b$5 [5];
-      4'h4, 4'h8:
-          \b$25 [1] = \b$5 [3];
-      4'h0:
-          \b$25 [1] = \b$5 [7];
-      default:
-          \b$25 [1] = \b$5 [1];
-    endcase
-  end
-  assign \sa$7  = sa;
-  assign \sb$9  = sb;
+  assign a = \a$1 [1:0];
+  assign b = \b$3 [1:0];
+  assign \sa$5  = sa;
+  assign \sb$7  = sb;
   assign t0 = \$18 [9:0];
+  assign \a$12  = \a$1 [3:2];
+  assign \b$13  = \b$3 [3:2];
   assign \sa$14  = sa;
   assign t1 = { \$29 [8], \$29  };
+  assign \a$18  = \a$1 [5:4];
+  assign \b$19  = \b$3 [5:4];
   assign \sb$21  = sb;
   assign t2 = { \$40 [8], \$40  };
+  assign \a$24  = \a$1 [7:6];
+  assign \b$25  = \b$3 [7:6];
   assign t3 = { \p$29 [5], \p$29 [5], \p$29 [5], \p$29 [5], \p$29  };
   assign \p$30  = \$53 [9:0];
   assign \$9  = { p[5], p, 2'h0 };
@@ -38341,8 +20225,7 @@ module \mac_array.pe_3_1.level.u1.u3 (sb, p, a, b, sa);
 endmodule
 
 (* generator = "Amaranth" *)
-module \mac_array.pe_3_1.level.u2 (\p$30 , pa, pb, sb, \a$3 , \b$5 , sa);
-  reg \$auto$verilog_backend.cc:2355:dump_module$70  = 0;
+module \mac_array.pe_3_1.level.u2 (\p$30 , pa, pb, sb, \a$1 , \b$3 , sa);
   wire \$1 ;
   wire [8:0] \$10 ;
   wire [11:0] \$11 ;
@@ -38396,18 +20279,18 @@ module \mac_array.pe_3_1.level.u2 (\p$30 , pa, pb, sb, \a$3 , \b$5 , sa);
   wire \$7 ;
   wire \$8 ;
   wire [8:0] \$9 ;
-  reg [1:0] a;
-  reg [1:0] \a$12 ;
-  reg [1:0] \a$18 ;
-  reg [1:0] \a$24 ;
-  input [7:0] \a$3 ;
-  wire [7:0] \a$3 ;
-  reg [1:0] b;
-  reg [1:0] \b$13 ;
-  reg [1:0] \b$19 ;
-  reg [1:0] \b$25 ;
-  input [7:0] \b$5 ;
-  wire [7:0] \b$5 ;
+  wire [1:0] a;
+  input [7:0] \a$1 ;
+  wire [7:0] \a$1 ;
+  wire [1:0] \a$12 ;
+  wire [1:0] \a$18 ;
+  wire [1:0] \a$24 ;
+  wire [1:0] b;
+  wire [1:0] \b$13 ;
+  wire [1:0] \b$19 ;
+  wire [1:0] \b$25 ;
+  input [7:0] \b$3 ;
+  wire [7:0] \b$3 ;
   wire [5:0] p;
   wire [5:0] \p$17 ;
   wire [5:0] \p$23 ;
@@ -38423,13 +20306,13 @@ module \mac_array.pe_3_1.level.u2 (\p$30 , pa, pb, sb, \a$3 , \b$5 , sa);
   wire \sa$14 ;
   wire \sa$20 ;
   wire \sa$26 ;
-  wire \sa$7 ;
+  wire \sa$5 ;
   input sb;
   wire sb;
   wire \sb$15 ;
   wire \sb$21 ;
   wire \sb$27 ;
-  wire \sb$9 ;
+  wire \sb$7 ;
   wire [9:0] t0;
   wire [9:0] t1;
   wire [9:0] t2;
@@ -38487,208 +20370,48 @@ module \mac_array.pe_3_1.level.u2 (\p$30 , pa, pb, sb, \a$3 , \b$5 , sa);
   assign \$43  = pa == 2'h3;
   assign \$44  = | { \$43 , \$42 , \$41  };
   \mac_array.pe_3_1.level.u2.u0  u0 (
-    .a(a),
-    .b(b),
+    .a(\a$1 [1:0]),
+    .b(\b$3 [1:0]),
     .p(p),
     .sa(sa),
     .sb(sb)
   );
   \mac_array.pe_3_1.level.u2.u1  u1 (
-    .a(\a$12 ),
-    .b(\b$13 ),
+    .a(\a$1 [3:2]),
+    .b(\b$3 [3:2]),
     .p(\p$17 ),
     .sa(sa),
     .sb(\sb$15 )
   );
   \mac_array.pe_3_1.level.u2.u2  u2 (
-    .a(\a$18 ),
-    .b(\b$19 ),
+    .a(\a$1 [5:4]),
+    .b(\b$3 [5:4]),
     .p(\p$23 ),
     .sa(\sa$20 ),
     .sb(sb)
   );
   \mac_array.pe_3_1.level.u2.u3  u3 (
-    .a(\a$24 ),
-    .b(\b$25 ),
+    .a(\a$1 [7:6]),
+    .b(\b$3 [7:6]),
     .p(\p$29 ),
     .sa(\sa$26 ),
     .sb(\sb$27 )
   );
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$70 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[0] = \a$3 [0];
-      default:
-          a[0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[1] = \a$3 [1];
-      default:
-          a[1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$70 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[0] = \b$5 [0];
-      default:
-          b[0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[1] = \b$5 [1];
-      default:
-          b[1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$70 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [0] = \a$3 [0];
-      4'h4, 4'h8:
-          \a$12 [0] = \a$3 [6];
-      default:
-          \a$12 [0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [1] = \a$3 [1];
-      4'h4, 4'h8:
-          \a$12 [1] = \a$3 [7];
-      default:
-          \a$12 [1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$70 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [0] = \b$5 [2];
-      default:
-          \b$13 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [1] = \b$5 [3];
-      default:
-          \b$13 [1] = \b$5 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$70 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [0] = \a$3 [2];
-      4'h0:
-          \a$18 [0] = \a$3 [4];
-      default:
-          \a$18 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [1] = \a$3 [3];
-      4'h0:
-          \a$18 [1] = \a$3 [5];
-      default:
-          \a$18 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$70 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [0] = \b$5 [6];
-      4'h4, 4'h8:
-          \b$19 [0] = \b$5 [0];
-      4'h0:
-          \b$19 [0] = \b$5 [4];
-      default:
-          \b$19 [0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [1] = \b$5 [7];
-      4'h4, 4'h8:
-          \b$19 [1] = \b$5 [1];
-      4'h0:
-          \b$19 [1] = \b$5 [5];
-      default:
-          \b$19 [1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$70 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [0] = \a$3 [2];
-      4'h4, 4'h8:
-          \a$24 [0] = \a$3 [4];
-      4'h0:
-          \a$24 [0] = \a$3 [6];
-      default:
-          \a$24 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [1] = \a$3 [3];
-      4'h4, 4'h8:
-          \a$24 [1] = \a$3 [5];
-      4'h0:
-          \a$24 [1] = \a$3 [7];
-      default:
-          \a$24 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$70 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [0] = \b$5 [4];
-      4'h4, 4'h8:
-          \b$25 [0] = \b$5 [2];
-      4'h0:
-          \b$25 [0] = \b$5 [6];
-      default:
-          \b$25 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [1] = \b$5 [5];
-      4'h4, 4'h8:
-          \b$25 [1] = \b$5 [3];
-      4'h0:
-          \b$25 [1] = \b$5 [7];
-      default:
-          \b$25 [1] = \b$5 [1];
-    endcase
-  end
-  assign \sa$7  = sa;
-  assign \sb$9  = sb;
+  assign a = \a$1 [1:0];
+  assign b = \b$3 [1:0];
+  assign \sa$5  = sa;
+  assign \sb$7  = sb;
   assign t0 = \$18 [9:0];
+  assign \a$12  = \a$1 [3:2];
+  assign \b$13  = \b$3 [3:2];
   assign \sa$14  = sa;
   assign t1 = { \$29 [8], \$29  };
+  assign \a$18  = \a$1 [5:4];
+  assign \b$19  = \b$3 [5:4];
   assign \sb$21  = sb;
   assign t2 = { \$40 [8], \$40  };
+  assign \a$24  = \a$1 [7:6];
+  assign \b$25  = \b$3 [7:6];
   assign t3 = { \p$29 [5], \p$29 [5], \p$29 [5], \p$29 [5], \p$29  };
   assign \p$30  = \$53 [9:0];
   assign \$9  = { p[5], p, 2'h0 };
@@ -38775,8 +20498,7 @@ module \mac_array.pe_3_1.level.u2.u3 (sb, p, a, b, sa);
 endmodule
 
 (* generator = "Amaranth" *)
-module \mac_array.pe_3_1.level.u3 (sb, \p$30 , pa, pb, \a$3 , \b$5 , sa);
-  reg \$auto$verilog_backend.cc:2355:dump_module$71  = 0;
+module \mac_array.pe_3_1.level.u3 (sb, \p$30 , pa, pb, \a$1 , \b$3 , sa);
   wire \$1 ;
   wire [8:0] \$10 ;
   wire [11:0] \$11 ;
@@ -38830,18 +20552,18 @@ module \mac_array.pe_3_1.level.u3 (sb, \p$30 , pa, pb, \a$3 , \b$5 , sa);
   wire \$7 ;
   wire \$8 ;
   wire [8:0] \$9 ;
-  reg [1:0] a;
-  reg [1:0] \a$12 ;
-  reg [1:0] \a$18 ;
-  reg [1:0] \a$24 ;
-  input [7:0] \a$3 ;
-  wire [7:0] \a$3 ;
-  reg [1:0] b;
-  reg [1:0] \b$13 ;
-  reg [1:0] \b$19 ;
-  reg [1:0] \b$25 ;
-  input [7:0] \b$5 ;
-  wire [7:0] \b$5 ;
+  wire [1:0] a;
+  input [7:0] \a$1 ;
+  wire [7:0] \a$1 ;
+  wire [1:0] \a$12 ;
+  wire [1:0] \a$18 ;
+  wire [1:0] \a$24 ;
+  wire [1:0] b;
+  wire [1:0] \b$13 ;
+  wire [1:0] \b$19 ;
+  wire [1:0] \b$25 ;
+  input [7:0] \b$3 ;
+  wire [7:0] \b$3 ;
   wire [5:0] p;
   wire [5:0] \p$17 ;
   wire [5:0] \p$23 ;
@@ -38857,13 +20579,13 @@ module \mac_array.pe_3_1.level.u3 (sb, \p$30 , pa, pb, \a$3 , \b$5 , sa);
   wire \sa$14 ;
   wire \sa$20 ;
   wire \sa$26 ;
-  wire \sa$7 ;
+  wire \sa$5 ;
   input sb;
   wire sb;
   wire \sb$15 ;
   wire \sb$21 ;
   wire \sb$27 ;
-  wire \sb$9 ;
+  wire \sb$7 ;
   wire [9:0] t0;
   wire [9:0] t1;
   wire [9:0] t2;
@@ -38921,208 +20643,48 @@ module \mac_array.pe_3_1.level.u3 (sb, \p$30 , pa, pb, \a$3 , \b$5 , sa);
   assign \$43  = pa == 2'h3;
   assign \$44  = | { \$43 , \$42 , \$41  };
   \mac_array.pe_3_1.level.u3.u0  u0 (
-    .a(a),
-    .b(b),
+    .a(\a$1 [1:0]),
+    .b(\b$3 [1:0]),
     .p(p),
     .sa(sa),
     .sb(sb)
   );
   \mac_array.pe_3_1.level.u3.u1  u1 (
-    .a(\a$12 ),
-    .b(\b$13 ),
+    .a(\a$1 [3:2]),
+    .b(\b$3 [3:2]),
     .p(\p$17 ),
     .sa(sa),
     .sb(\sb$15 )
   );
   \mac_array.pe_3_1.level.u3.u2  u2 (
-    .a(\a$18 ),
-    .b(\b$19 ),
+    .a(\a$1 [5:4]),
+    .b(\b$3 [5:4]),
     .p(\p$23 ),
     .sa(\sa$20 ),
     .sb(sb)
   );
   \mac_array.pe_3_1.level.u3.u3  u3 (
-    .a(\a$24 ),
-    .b(\b$25 ),
+    .a(\a$1 [7:6]),
+    .b(\b$3 [7:6]),
     .p(\p$29 ),
     .sa(\sa$26 ),
     .sb(\sb$27 )
   );
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$71 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[0] = \a$3 [0];
-      default:
-          a[0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[1] = \a$3 [1];
-      default:
-          a[1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$71 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[0] = \b$5 [0];
-      default:
-          b[0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[1] = \b$5 [1];
-      default:
-          b[1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$71 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [0] = \a$3 [0];
-      4'h4, 4'h8:
-          \a$12 [0] = \a$3 [6];
-      default:
-          \a$12 [0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [1] = \a$3 [1];
-      4'h4, 4'h8:
-          \a$12 [1] = \a$3 [7];
-      default:
-          \a$12 [1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$71 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [0] = \b$5 [2];
-      default:
-          \b$13 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [1] = \b$5 [3];
-      default:
-          \b$13 [1] = \b$5 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$71 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [0] = \a$3 [2];
-      4'h0:
-          \a$18 [0] = \a$3 [4];
-      default:
-          \a$18 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [1] = \a$3 [3];
-      4'h0:
-          \a$18 [1] = \a$3 [5];
-      default:
-          \a$18 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$71 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [0] = \b$5 [6];
-      4'h4, 4'h8:
-          \b$19 [0] = \b$5 [0];
-      4'h0:
-          \b$19 [0] = \b$5 [4];
-      default:
-          \b$19 [0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [1] = \b$5 [7];
-      4'h4, 4'h8:
-          \b$19 [1] = \b$5 [1];
-      4'h0:
-          \b$19 [1] = \b$5 [5];
-      default:
-          \b$19 [1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$71 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [0] = \a$3 [2];
-      4'h4, 4'h8:
-          \a$24 [0] = \a$3 [4];
-      4'h0:
-          \a$24 [0] = \a$3 [6];
-      default:
-          \a$24 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [1] = \a$3 [3];
-      4'h4, 4'h8:
-          \a$24 [1] = \a$3 [5];
-      4'h0:
-          \a$24 [1] = \a$3 [7];
-      default:
-          \a$24 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$71 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [0] = \b$5 [4];
-      4'h4, 4'h8:
-          \b$25 [0] = \b$5 [2];
-      4'h0:
-          \b$25 [0] = \b$5 [6];
-      default:
-          \b$25 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [1] = \b$5 [5];
-      4'h4, 4'h8:
-          \b$25 [1] = \b$5 [3];
-      4'h0:
-          \b$25 [1] = \b$5 [7];
-      default:
-          \b$25 [1] = \b$5 [1];
-    endcase
-  end
-  assign \sa$7  = sa;
-  assign \sb$9  = sb;
+  assign a = \a$1 [1:0];
+  assign b = \b$3 [1:0];
+  assign \sa$5  = sa;
+  assign \sb$7  = sb;
   assign t0 = \$18 [9:0];
+  assign \a$12  = \a$1 [3:2];
+  assign \b$13  = \b$3 [3:2];
   assign \sa$14  = sa;
   assign t1 = { \$29 [8], \$29  };
+  assign \a$18  = \a$1 [5:4];
+  assign \b$19  = \b$3 [5:4];
   assign \sb$21  = sb;
   assign t2 = { \$40 [8], \$40  };
+  assign \a$24  = \a$1 [7:6];
+  assign \b$25  = \b$3 [7:6];
   assign t3 = { \p$29 [5], \p$29 [5], \p$29 [5], \p$29 [5], \p$29  };
   assign \p$30  = \$53 [9:0];
   assign \$9  = { p[5], p, 2'h0 };
@@ -39239,8 +20801,8 @@ module \mac_array.pe_3_2 (pa, pb, sa, sb, a, b, p);
   assign \$3  = \$1  & \$2 ;
   assign p = \$3  ? \p$13  : 18'h00000;
   \mac_array.pe_3_2.level  level (
-    .\a$3 (a),
-    .\b$5 (b),
+    .\a$1 (a),
+    .\b$3 (b),
     .\p$38 (\p$13 ),
     .pa(pa),
     .pb(pb),
@@ -39256,8 +20818,7 @@ module \mac_array.pe_3_2 (pa, pb, sa, sb, a, b, p);
 endmodule
 
 (* generator = "Amaranth" *)
-module \mac_array.pe_3_2.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
-  reg \$auto$verilog_backend.cc:2355:dump_module$72  = 0;
+module \mac_array.pe_3_2.level (pa, pb, sa, sb, \a$1 , \b$3 , \p$38 );
   wire \$1 ;
   wire \$10 ;
   wire \$11 ;
@@ -39302,18 +20863,18 @@ module \mac_array.pe_3_2.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
   wire [16:0] \$7 ;
   wire [16:0] \$8 ;
   wire [23:0] \$9 ;
-  reg [7:0] a;
-  reg [7:0] \a$14 ;
-  reg [7:0] \a$22 ;
-  input [31:0] \a$3 ;
-  wire [31:0] \a$3 ;
-  reg [7:0] \a$30 ;
-  reg [7:0] b;
-  reg [7:0] \b$15 ;
-  reg [7:0] \b$23 ;
-  reg [7:0] \b$31 ;
-  input [31:0] \b$5 ;
-  wire [31:0] \b$5 ;
+  wire [7:0] a;
+  input [31:0] \a$1 ;
+  wire [31:0] \a$1 ;
+  wire [7:0] \a$14 ;
+  wire [7:0] \a$22 ;
+  wire [7:0] \a$30 ;
+  wire [7:0] b;
+  wire [7:0] \b$15 ;
+  wire [7:0] \b$23 ;
+  input [31:0] \b$3 ;
+  wire [31:0] \b$3 ;
+  wire [7:0] \b$31 ;
   wire [9:0] p;
   wire [9:0] \p$21 ;
   wire [9:0] \p$29 ;
@@ -39325,7 +20886,7 @@ module \mac_array.pe_3_2.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
   wire [1:0] \pa$16 ;
   wire [1:0] \pa$24 ;
   wire [1:0] \pa$32 ;
-  wire [1:0] \pa$6 ;
+  wire [1:0] \pa$5 ;
   input [1:0] pb;
   wire [1:0] pb;
   wire [1:0] \pb$17 ;
@@ -39392,8 +20953,8 @@ module \mac_array.pe_3_2.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
   assign \$43  = $signed(\$33 ) + $signed(\p$37 );
   assign \$44  = $signed(\$42 ) + $signed(\$43 );
   \mac_array.pe_3_2.level.u0  u0 (
-    .\a$3 (a),
-    .\b$5 (b),
+    .\a$1 (\a$1 [7:0]),
+    .\b$3 (\b$3 [7:0]),
     .\p$30 (p),
     .pa(pa),
     .pb(pb),
@@ -39401,8 +20962,8 @@ module \mac_array.pe_3_2.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
     .sb(sb)
   );
   \mac_array.pe_3_2.level.u1  u1 (
-    .\a$3 (\a$14 ),
-    .\b$5 (\b$15 ),
+    .\a$1 (\a$1 [15:8]),
+    .\b$3 (\b$3 [15:8]),
     .\p$30 (\p$21 ),
     .pa(pa),
     .pb(pb),
@@ -39410,8 +20971,8 @@ module \mac_array.pe_3_2.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
     .sb(\sb$19 )
   );
   \mac_array.pe_3_2.level.u2  u2 (
-    .\a$3 (\a$22 ),
-    .\b$5 (\b$23 ),
+    .\a$1 (\a$1 [23:16]),
+    .\b$3 (\b$3 [23:16]),
     .\p$30 (\p$29 ),
     .pa(pa),
     .pb(pb),
@@ -39419,707 +20980,35 @@ module \mac_array.pe_3_2.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
     .sb(sb)
   );
   \mac_array.pe_3_2.level.u3  u3 (
-    .\a$3 (\a$30 ),
-    .\b$5 (\b$31 ),
+    .\a$1 (\a$1 [31:24]),
+    .\b$3 (\b$3 [31:24]),
     .\p$30 (\p$37 ),
     .pa(pa),
     .pb(pb),
     .sa(\sa$34 ),
     .sb(\sb$35 )
   );
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$72 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$31 [0] = \b$5 [12];
-      4'h8, 4'h9:
-          \b$31 [0] = \b$5 [4];
-      4'h2:
-          \b$31 [0] = \b$5 [16];
-      4'h6:
-          \b$31 [0] = \b$5 [8];
-      4'ha:
-          \b$31 [0] = \b$5 [0];
-      default:
-          \b$31 [0] = \b$5 [24];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$31 [1] = \b$5 [13];
-      4'h8, 4'h9:
-          \b$31 [1] = \b$5 [5];
-      4'h2:
-          \b$31 [1] = \b$5 [17];
-      4'h6:
-          \b$31 [1] = \b$5 [9];
-      4'ha:
-          \b$31 [1] = \b$5 [1];
-      default:
-          \b$31 [1] = \b$5 [25];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$31 [2] = \b$5 [14];
-      4'h8, 4'h9:
-          \b$31 [2] = \b$5 [6];
-      4'h2:
-          \b$31 [2] = \b$5 [18];
-      4'h6:
-          \b$31 [2] = \b$5 [10];
-      4'ha:
-          \b$31 [2] = \b$5 [2];
-      default:
-          \b$31 [2] = \b$5 [26];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$31 [3] = \b$5 [15];
-      4'h8, 4'h9:
-          \b$31 [3] = \b$5 [7];
-      4'h2:
-          \b$31 [3] = \b$5 [19];
-      4'h6:
-          \b$31 [3] = \b$5 [11];
-      4'ha:
-          \b$31 [3] = \b$5 [3];
-      default:
-          \b$31 [3] = \b$5 [27];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$31 [4] = \b$5 [28];
-      4'h2:
-          \b$31 [4] = \b$5 [24];
-      default:
-          \b$31 [4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$31 [5] = \b$5 [29];
-      4'h2:
-          \b$31 [5] = \b$5 [25];
-      default:
-          \b$31 [5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$31 [6] = \b$5 [30];
-      4'h2:
-          \b$31 [6] = \b$5 [26];
-      default:
-          \b$31 [6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$31 [7] = \b$5 [31];
-      4'h2:
-          \b$31 [7] = \b$5 [27];
-      default:
-          \b$31 [7] = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$72 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h8, 4'h9, 4'ha:
-          a[0] = \a$3 [4];
-      default:
-          a[0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h8, 4'h9, 4'ha:
-          a[1] = \a$3 [5];
-      default:
-          a[1] = \a$3 [1];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h8, 4'h9, 4'ha:
-          a[2] = \a$3 [6];
-      default:
-          a[2] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h8, 4'h9, 4'ha:
-          a[3] = \a$3 [7];
-      default:
-          a[3] = \a$3 [3];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          a[4] = \a$3 [4];
-      4'h8:
-          a[4] = \a$3 [12];
-      default:
-          a[4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          a[5] = \a$3 [5];
-      4'h8:
-          a[5] = \a$3 [13];
-      default:
-          a[5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          a[6] = \a$3 [6];
-      4'h8:
-          a[6] = \a$3 [14];
-      default:
-          a[6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          a[7] = \a$3 [7];
-      4'h8:
-          a[7] = \a$3 [15];
-      default:
-          a[7] = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$72 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          b[0] = \b$5 [4];
-      default:
-          b[0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          b[1] = \b$5 [5];
-      default:
-          b[1] = \b$5 [1];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          b[2] = \b$5 [6];
-      default:
-          b[2] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          b[3] = \b$5 [7];
-      default:
-          b[3] = \b$5 [3];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          b[4] = \b$5 [4];
-      4'h2:
-          b[4] = \b$5 [12];
-      default:
-          b[4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          b[5] = \b$5 [5];
-      4'h2:
-          b[5] = \b$5 [13];
-      default:
-          b[5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          b[6] = \b$5 [6];
-      4'h2:
-          b[6] = \b$5 [14];
-      default:
-          b[6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          b[7] = \b$5 [7];
-      4'h2:
-          b[7] = \b$5 [15];
-      default:
-          b[7] = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$72 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [0] = \a$3 [8];
-      4'h2, 4'h6:
-          \a$14 [0] = \a$3 [0];
-      4'h8:
-          \a$14 [0] = \a$3 [20];
-      4'h9:
-          \a$14 [0] = \a$3 [12];
-      default:
-          \a$14 [0] = \a$3 [4];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [1] = \a$3 [9];
-      4'h2, 4'h6:
-          \a$14 [1] = \a$3 [1];
-      4'h8:
-          \a$14 [1] = \a$3 [21];
-      4'h9:
-          \a$14 [1] = \a$3 [13];
-      default:
-          \a$14 [1] = \a$3 [5];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [2] = \a$3 [10];
-      4'h2, 4'h6:
-          \a$14 [2] = \a$3 [2];
-      4'h8:
-          \a$14 [2] = \a$3 [22];
-      4'h9:
-          \a$14 [2] = \a$3 [14];
-      default:
-          \a$14 [2] = \a$3 [6];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [3] = \a$3 [11];
-      4'h2, 4'h6:
-          \a$14 [3] = \a$3 [3];
-      4'h8:
-          \a$14 [3] = \a$3 [23];
-      4'h9:
-          \a$14 [3] = \a$3 [15];
-      default:
-          \a$14 [3] = \a$3 [7];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [4] = \a$3 [12];
-      4'h8:
-          \a$14 [4] = \a$3 [28];
-      default:
-          \a$14 [4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [5] = \a$3 [13];
-      4'h8:
-          \a$14 [5] = \a$3 [29];
-      default:
-          \a$14 [5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [6] = \a$3 [14];
-      4'h8:
-          \a$14 [6] = \a$3 [30];
-      default:
-          \a$14 [6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [7] = \a$3 [15];
-      4'h8:
-          \a$14 [7] = \a$3 [31];
-      default:
-          \a$14 [7] = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$72 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          \b$15 [0] = \b$5 [0];
-      4'h0, 4'h1:
-          \b$15 [0] = \b$5 [8];
-      default:
-          \b$15 [0] = \b$5 [4];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          \b$15 [1] = \b$5 [1];
-      4'h0, 4'h1:
-          \b$15 [1] = \b$5 [9];
-      default:
-          \b$15 [1] = \b$5 [5];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          \b$15 [2] = \b$5 [2];
-      4'h0, 4'h1:
-          \b$15 [2] = \b$5 [10];
-      default:
-          \b$15 [2] = \b$5 [6];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          \b$15 [3] = \b$5 [3];
-      4'h0, 4'h1:
-          \b$15 [3] = \b$5 [11];
-      default:
-          \b$15 [3] = \b$5 [7];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$15 [4] = \b$5 [12];
-      4'h2:
-          \b$15 [4] = \b$5 [8];
-      default:
-          \b$15 [4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$15 [5] = \b$5 [13];
-      4'h2:
-          \b$15 [5] = \b$5 [9];
-      default:
-          \b$15 [5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$15 [6] = \b$5 [14];
-      4'h2:
-          \b$15 [6] = \b$5 [10];
-      default:
-          \b$15 [6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$15 [7] = \b$5 [15];
-      4'h2:
-          \b$15 [7] = \b$5 [11];
-      default:
-          \b$15 [7] = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$72 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [0] = \a$3 [16];
-      4'h1, 4'h5:
-          \a$22 [0] = \a$3 [8];
-      4'h2, 4'h6:
-          \a$22 [0] = \a$3 [4];
-      default:
-          \a$22 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [1] = \a$3 [17];
-      4'h1, 4'h5:
-          \a$22 [1] = \a$3 [9];
-      4'h2, 4'h6:
-          \a$22 [1] = \a$3 [5];
-      default:
-          \a$22 [1] = \a$3 [1];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [2] = \a$3 [18];
-      4'h1, 4'h5:
-          \a$22 [2] = \a$3 [10];
-      4'h2, 4'h6:
-          \a$22 [2] = \a$3 [6];
-      default:
-          \a$22 [2] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [3] = \a$3 [19];
-      4'h1, 4'h5:
-          \a$22 [3] = \a$3 [11];
-      4'h2, 4'h6:
-          \a$22 [3] = \a$3 [7];
-      default:
-          \a$22 [3] = \a$3 [3];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [4] = \a$3 [20];
-      4'h8:
-          \a$22 [4] = \a$3 [8];
-      default:
-          \a$22 [4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [5] = \a$3 [21];
-      4'h8:
-          \a$22 [5] = \a$3 [9];
-      default:
-          \a$22 [5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [6] = \a$3 [22];
-      4'h8:
-          \a$22 [6] = \a$3 [10];
-      default:
-          \a$22 [6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [7] = \a$3 [23];
-      4'h8:
-          \a$22 [7] = \a$3 [11];
-      default:
-          \a$22 [7] = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$72 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$23 [0] = \b$5 [8];
-      4'h8, 4'h9:
-          \b$23 [0] = \b$5 [0];
-      4'h2:
-          \b$23 [0] = \b$5 [20];
-      4'h6:
-          \b$23 [0] = \b$5 [12];
-      4'ha:
-          \b$23 [0] = \b$5 [4];
-      default:
-          \b$23 [0] = \b$5 [16];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$23 [1] = \b$5 [9];
-      4'h8, 4'h9:
-          \b$23 [1] = \b$5 [1];
-      4'h2:
-          \b$23 [1] = \b$5 [21];
-      4'h6:
-          \b$23 [1] = \b$5 [13];
-      4'ha:
-          \b$23 [1] = \b$5 [5];
-      default:
-          \b$23 [1] = \b$5 [17];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$23 [2] = \b$5 [10];
-      4'h8, 4'h9:
-          \b$23 [2] = \b$5 [2];
-      4'h2:
-          \b$23 [2] = \b$5 [22];
-      4'h6:
-          \b$23 [2] = \b$5 [14];
-      4'ha:
-          \b$23 [2] = \b$5 [6];
-      default:
-          \b$23 [2] = \b$5 [18];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$23 [3] = \b$5 [11];
-      4'h8, 4'h9:
-          \b$23 [3] = \b$5 [3];
-      4'h2:
-          \b$23 [3] = \b$5 [23];
-      4'h6:
-          \b$23 [3] = \b$5 [15];
-      4'ha:
-          \b$23 [3] = \b$5 [7];
-      default:
-          \b$23 [3] = \b$5 [19];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$23 [4] = \b$5 [20];
-      4'h2:
-          \b$23 [4] = \b$5 [28];
-      default:
-          \b$23 [4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$23 [5] = \b$5 [21];
-      4'h2:
-          \b$23 [5] = \b$5 [29];
-      default:
-          \b$23 [5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$23 [6] = \b$5 [22];
-      4'h2:
-          \b$23 [6] = \b$5 [30];
-      default:
-          \b$23 [6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$23 [7] = \b$5 [23];
-      4'h2:
-          \b$23 [7] = \b$5 [31];
-      default:
-          \b$23 [7] = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$72 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h5:
-          \a$30 [0] = \a$3 [12];
-      4'h2, 4'h6:
-          \a$30 [0] = \a$3 [4];
-      4'h8:
-          \a$30 [0] = \a$3 [16];
-      4'h9:
-          \a$30 [0] = \a$3 [8];
-      4'ha:
-          \a$30 [0] = \a$3 [0];
-      default:
-          \a$30 [0] = \a$3 [24];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h5:
-          \a$30 [1] = \a$3 [13];
-      4'h2, 4'h6:
-          \a$30 [1] = \a$3 [5];
-      4'h8:
-          \a$30 [1] = \a$3 [17];
-      4'h9:
-          \a$30 [1] = \a$3 [9];
-      4'ha:
-          \a$30 [1] = \a$3 [1];
-      default:
-          \a$30 [1] = \a$3 [25];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h5:
-          \a$30 [2] = \a$3 [14];
-      4'h2, 4'h6:
-          \a$30 [2] = \a$3 [6];
-      4'h8:
-          \a$30 [2] = \a$3 [18];
-      4'h9:
-          \a$30 [2] = \a$3 [10];
-      4'ha:
-          \a$30 [2] = \a$3 [2];
-      default:
-          \a$30 [2] = \a$3 [26];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h5:
-          \a$30 [3] = \a$3 [15];
-      4'h2, 4'h6:
-          \a$30 [3] = \a$3 [7];
-      4'h8:
-          \a$30 [3] = \a$3 [19];
-      4'h9:
-          \a$30 [3] = \a$3 [11];
-      4'ha:
-          \a$30 [3] = \a$3 [3];
-      default:
-          \a$30 [3] = \a$3 [27];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$30 [4] = \a$3 [28];
-      4'h8:
-          \a$30 [4] = \a$3 [24];
-      default:
-          \a$30 [4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$30 [5] = \a$3 [29];
-      4'h8:
-          \a$30 [5] = \a$3 [25];
-      default:
-          \a$30 [5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$30 [6] = \a$3 [30];
-      4'h8:
-          \a$30 [6] = \a$3 [26];
-      default:
-          \a$30 [6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$30 [7] = \a$3 [31];
-      4'h8:
-          \a$30 [7] = \a$3 [27];
-      default:
-          \a$30 [7] = 1'h0;
-    endcase
-  end
-  assign \pa$6  = pa;
+  assign a = \a$1 [7:0];
+  assign b = \b$3 [7:0];
+  assign \pa$5  = pa;
   assign \pb$7  = pb;
   assign \sa$9  = sa;
   assign \sb$11  = sb;
   assign t0 = \$15 [17:0];
+  assign \a$14  = \a$1 [15:8];
+  assign \b$15  = \b$3 [15:8];
   assign \pa$16  = pa;
   assign \pb$17  = pb;
   assign \sa$18  = sa;
   assign t1 = { \$24 [16], \$24  };
+  assign \a$22  = \a$1 [23:16];
+  assign \b$23  = \b$3 [23:16];
   assign \pa$24  = pa;
   assign \pb$25  = pb;
   assign \sb$27  = sb;
   assign t2 = { \$33 [16], \$33  };
+  assign \a$30  = \a$1 [31:24];
+  assign \b$31  = \b$3 [31:24];
   assign \pa$32  = pa;
   assign \pb$33  = pb;
   assign t3 = { \p$37 [9], \p$37 [9], \p$37 [9], \p$37 [9], \p$37 [9], \p$37 [9], \p$37 [9], \p$37 [9], \p$37  };
@@ -40132,8 +21021,7 @@ module \mac_array.pe_3_2.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
 endmodule
 
 (* generator = "Amaranth" *)
-module \mac_array.pe_3_2.level.u0 (pa, pb, sa, sb, \a$3 , \b$5 , \p$30 );
-  reg \$auto$verilog_backend.cc:2355:dump_module$73  = 0;
+module \mac_array.pe_3_2.level.u0 (pa, pb, sa, sb, \a$1 , \b$3 , \p$30 );
   wire \$1 ;
   wire [8:0] \$10 ;
   wire [11:0] \$11 ;
@@ -40187,18 +21075,18 @@ module \mac_array.pe_3_2.level.u0 (pa, pb, sa, sb, \a$3 , \b$5 , \p$30 );
   wire \$7 ;
   wire \$8 ;
   wire [8:0] \$9 ;
-  reg [1:0] a;
-  reg [1:0] \a$12 ;
-  reg [1:0] \a$18 ;
-  reg [1:0] \a$24 ;
-  input [7:0] \a$3 ;
-  wire [7:0] \a$3 ;
-  reg [1:0] b;
-  reg [1:0] \b$13 ;
-  reg [1:0] \b$19 ;
-  reg [1:0] \b$25 ;
-  input [7:0] \b$5 ;
-  wire [7:0] \b$5 ;
+  wire [1:0] a;
+  input [7:0] \a$1 ;
+  wire [7:0] \a$1 ;
+  wire [1:0] \a$12 ;
+  wire [1:0] \a$18 ;
+  wire [1:0] \a$24 ;
+  wire [1:0] b;
+  wire [1:0] \b$13 ;
+  wire [1:0] \b$19 ;
+  wire [1:0] \b$25 ;
+  input [7:0] \b$3 ;
+  wire [7:0] \b$3 ;
   wire [5:0] p;
   wire [5:0] \p$17 ;
   wire [5:0] \p$23 ;
@@ -40214,13 +21102,13 @@ module \mac_array.pe_3_2.level.u0 (pa, pb, sa, sb, \a$3 , \b$5 , \p$30 );
   wire \sa$14 ;
   wire \sa$20 ;
   wire \sa$26 ;
-  wire \sa$7 ;
+  wire \sa$5 ;
   input sb;
   wire sb;
   wire \sb$15 ;
   wire \sb$21 ;
   wire \sb$27 ;
-  wire \sb$9 ;
+  wire \sb$7 ;
   wire [9:0] t0;
   wire [9:0] t1;
   wire [9:0] t2;
@@ -40278,208 +21166,48 @@ module \mac_array.pe_3_2.level.u0 (pa, pb, sa, sb, \a$3 , \b$5 , \p$30 );
   assign \$43  = pa == 2'h3;
   assign \$44  = | { \$43 , \$42 , \$41  };
   \mac_array.pe_3_2.level.u0.u0  u0 (
-    .a(a),
-    .b(b),
+    .a(\a$1 [1:0]),
+    .b(\b$3 [1:0]),
     .p(p),
     .sa(sa),
     .sb(sb)
   );
   \mac_array.pe_3_2.level.u0.u1  u1 (
-    .a(\a$12 ),
-    .b(\b$13 ),
+    .a(\a$1 [3:2]),
+    .b(\b$3 [3:2]),
     .p(\p$17 ),
     .sa(sa),
     .sb(\sb$15 )
   );
   \mac_array.pe_3_2.level.u0.u2  u2 (
-    .a(\a$18 ),
-    .b(\b$19 ),
+    .a(\a$1 [5:4]),
+    .b(\b$3 [5:4]),
     .p(\p$23 ),
     .sa(\sa$20 ),
     .sb(sb)
   );
   \mac_array.pe_3_2.level.u0.u3  u3 (
-    .a(\a$24 ),
-    .b(\b$25 ),
+    .a(\a$1 [7:6]),
+    .b(\b$3 [7:6]),
     .p(\p$29 ),
     .sa(\sa$26 ),
     .sb(\sb$27 )
   );
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$73 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[0] = \a$3 [0];
-      default:
-          a[0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[1] = \a$3 [1];
-      default:
-          a[1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$73 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[0] = \b$5 [0];
-      default:
-          b[0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[1] = \b$5 [1];
-      default:
-          b[1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$73 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [0] = \a$3 [0];
-      4'h4, 4'h8:
-          \a$12 [0] = \a$3 [6];
-      default:
-          \a$12 [0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [1] = \a$3 [1];
-      4'h4, 4'h8:
-          \a$12 [1] = \a$3 [7];
-      default:
-          \a$12 [1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$73 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [0] = \b$5 [2];
-      default:
-          \b$13 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [1] = \b$5 [3];
-      default:
-          \b$13 [1] = \b$5 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$73 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [0] = \a$3 [2];
-      4'h0:
-          \a$18 [0] = \a$3 [4];
-      default:
-          \a$18 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [1] = \a$3 [3];
-      4'h0:
-          \a$18 [1] = \a$3 [5];
-      default:
-          \a$18 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$73 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [0] = \b$5 [6];
-      4'h4, 4'h8:
-          \b$19 [0] = \b$5 [0];
-      4'h0:
-          \b$19 [0] = \b$5 [4];
-      default:
-          \b$19 [0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [1] = \b$5 [7];
-      4'h4, 4'h8:
-          \b$19 [1] = \b$5 [1];
-      4'h0:
-          \b$19 [1] = \b$5 [5];
-      default:
-          \b$19 [1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$73 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [0] = \a$3 [2];
-      4'h4, 4'h8:
-          \a$24 [0] = \a$3 [4];
-      4'h0:
-          \a$24 [0] = \a$3 [6];
-      default:
-          \a$24 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [1] = \a$3 [3];
-      4'h4, 4'h8:
-          \a$24 [1] = \a$3 [5];
-      4'h0:
-          \a$24 [1] = \a$3 [7];
-      default:
-          \a$24 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$73 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [0] = \b$5 [4];
-      4'h4, 4'h8:
-          \b$25 [0] = \b$5 [2];
-      4'h0:
-          \b$25 [0] = \b$5 [6];
-      default:
-          \b$25 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [1] = \b$5 [5];
-      4'h4, 4'h8:
-          \b$25 [1] = \b$5 [3];
-      4'h0:
-          \b$25 [1] = \b$5 [7];
-      default:
-          \b$25 [1] = \b$5 [1];
-    endcase
-  end
-  assign \sa$7  = sa;
-  assign \sb$9  = sb;
+  assign a = \a$1 [1:0];
+  assign b = \b$3 [1:0];
+  assign \sa$5  = sa;
+  assign \sb$7  = sb;
   assign t0 = \$18 [9:0];
+  assign \a$12  = \a$1 [3:2];
+  assign \b$13  = \b$3 [3:2];
   assign \sa$14  = sa;
   assign t1 = { \$29 [8], \$29  };
+  assign \a$18  = \a$1 [5:4];
+  assign \b$19  = \b$3 [5:4];
   assign \sb$21  = sb;
   assign t2 = { \$40 [8], \$40  };
+  assign \a$24  = \a$1 [7:6];
+  assign \b$25  = \b$3 [7:6];
   assign t3 = { \p$29 [5], \p$29 [5], \p$29 [5], \p$29 [5], \p$29  };
   assign \p$30  = \$53 [9:0];
   assign \$9  = { p[5], p, 2'h0 };
@@ -40566,8 +21294,7 @@ module \mac_array.pe_3_2.level.u0.u3 (sb, p, a, b, sa);
 endmodule
 
 (* generator = "Amaranth" *)
-module \mac_array.pe_3_2.level.u1 (\p$30 , pa, pb, sa, \a$3 , \b$5 , sb);
-  reg \$auto$verilog_backend.cc:2355:dump_module$74  = 0;
+module \mac_array.pe_3_2.level.u1 (\p$30 , pa, pb, sa, \a$1 , \b$3 , sb);
   wire \$1 ;
   wire [8:0] \$10 ;
   wire [11:0] \$11 ;
@@ -40621,18 +21348,18 @@ module \mac_array.pe_3_2.level.u1 (\p$30 , pa, pb, sa, \a$3 , \b$5 , sb);
   wire \$7 ;
   wire \$8 ;
   wire [8:0] \$9 ;
-  reg [1:0] a;
-  reg [1:0] \a$12 ;
-  reg [1:0] \a$18 ;
-  reg [1:0] \a$24 ;
-  input [7:0] \a$3 ;
-  wire [7:0] \a$3 ;
-  reg [1:0] b;
-  reg [1:0] \b$13 ;
-  reg [1:0] \b$19 ;
-  reg [1:0] \b$25 ;
-  input [7:0] \b$5 ;
-  wire [7:0] \b$5 ;
+  wire [1:0] a;
+  input [7:0] \a$1 ;
+  wire [7:0] \a$1 ;
+  wire [1:0] \a$12 ;
+  wire [1:0] \a$18 ;
+  wire [1:0] \a$24 ;
+  wire [1:0] b;
+  wire [1:0] \b$13 ;
+  wire [1:0] \b$19 ;
+  wire [1:0] \b$25 ;
+  input [7:0] \b$3 ;
+  wire [7:0] \b$3 ;
   wire [5:0] p;
   wire [5:0] \p$17 ;
   wire [5:0] \p$23 ;
@@ -40648,13 +21375,13 @@ module \mac_array.pe_3_2.level.u1 (\p$30 , pa, pb, sa, \a$3 , \b$5 , sb);
   wire \sa$14 ;
   wire \sa$20 ;
   wire \sa$26 ;
-  wire \sa$7 ;
+  wire \sa$5 ;
   input sb;
   wire sb;
   wire \sb$15 ;
   wire \sb$21 ;
   wire \sb$27 ;
-  wire \sb$9 ;
+  wire \sb$7 ;
   wire [9:0] t0;
   wire [9:0] t1;
   wire [9:0] t2;
@@ -40712,208 +21439,48 @@ module \mac_array.pe_3_2.level.u1 (\p$30 , pa, pb, sa, \a$3 , \b$5 , sb);
   assign \$43  = pa == 2'h3;
   assign \$44  = | { \$43 , \$42 , \$41  };
   \mac_array.pe_3_2.level.u1.u0  u0 (
-    .a(a),
-    .b(b),
+    .a(\a$1 [1:0]),
+    .b(\b$3 [1:0]),
     .p(p),
     .sa(sa),
     .sb(sb)
   );
   \mac_array.pe_3_2.level.u1.u1  u1 (
-    .a(\a$12 ),
-    .b(\b$13 ),
+    .a(\a$1 [3:2]),
+    .b(\b$3 [3:2]),
     .p(\p$17 ),
     .sa(sa),
     .sb(\sb$15 )
   );
   \mac_array.pe_3_2.level.u1.u2  u2 (
-    .a(\a$18 ),
-    .b(\b$19 ),
+    .a(\a$1 [5:4]),
+    .b(\b$3 [5:4]),
     .p(\p$23 ),
     .sa(\sa$20 ),
     .sb(sb)
   );
   \mac_array.pe_3_2.level.u1.u3  u3 (
-    .a(\a$24 ),
-    .b(\b$25 ),
+    .a(\a$1 [7:6]),
+    .b(\b$3 [7:6]),
     .p(\p$29 ),
     .sa(\sa$26 ),
     .sb(\sb$27 )
   );
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$74 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[0] = \a$3 [0];
-      default:
-          a[0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[1] = \a$3 [1];
-      default:
-          a[1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$74 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[0] = \b$5 [0];
-      default:
-          b[0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[1] = \b$5 [1];
-      default:
-          b[1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$74 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [0] = \a$3 [0];
-      4'h4, 4'h8:
-          \a$12 [0] = \a$3 [6];
-      default:
-          \a$12 [0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [1] = \a$3 [1];
-      4'h4, 4'h8:
-          \a$12 [1] = \a$3 [7];
-      default:
-          \a$12 [1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$74 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [0] = \b$5 [2];
-      default:
-          \b$13 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [1] = \b$5 [3];
-      default:
-          \b$13 [1] = \b$5 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$74 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [0] = \a$3 [2];
-      4'h0:
-          \a$18 [0] = \a$3 [4];
-      default:
-          \a$18 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [1] = \a$3 [3];
-      4'h0:
-          \a$18 [1] = \a$3 [5];
-      default:
-          \a$18 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$74 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [0] = \b$5 [6];
-      4'h4, 4'h8:
-          \b$19 [0] = \b$5 [0];
-      4'h0:
-          \b$19 [0] = \b$5 [4];
-      default:
-          \b$19 [0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [1] = \b$5 [7];
-      4'h4, 4'h8:
-          \b$19 [1] = \b$5 [1];
-      4'h0:
-          \b$19 [1] = \b$5 [5];
-      default:
-          \b$19 [1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$74 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [0] = \a$3 [2];
-      4'h4, 4'h8:
-          \a$24 [0] = \a$3 [4];
-      4'h0:
-          \a$24 [0] = \a$3 [6];
-      default:
-          \a$24 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [1] = \a$3 [3];
-      4'h4, 4'h8:
-          \a$24 [1] = \a$3 [5];
-      4'h0:
-          \a$24 [1] = \a$3 [7];
-      default:
-          \a$24 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$74 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [0] = \b$5 [4];
-      4'h4, 4'h8:
-          \b$25 [0] = \b$5 [2];
-      4'h0:
-          \b$25 [0] = \b$5 [6];
-      default:
-          \b$25 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [1] = \b$5 [5];
-      4'h4, 4'h8:
-          \b$25 [1] = \b$5 [3];
-      4'h0:
-          \b$25 [1] = \b$5 [7];
-      default:
-          \b$25 [1] = \b$5 [1];
-    endcase
-  end
-  assign \sa$7  = sa;
-  assign \sb$9  = sb;
+  assign a = \a$1 [1:0];
+  assign b = \b$3 [1:0];
+  assign \sa$5  = sa;
+  assign \sb$7  = sb;
   assign t0 = \$18 [9:0];
+  assign \a$12  = \a$1 [3:2];
+  assign \b$13  = \b$3 [3:2];
   assign \sa$14  = sa;
   assign t1 = { \$29 [8], \$29  };
+  assign \a$18  = \a$1 [5:4];
+  assign \b$19  = \b$3 [5:4];
   assign \sb$21  = sb;
   assign t2 = { \$40 [8], \$40  };
+  assign \a$24  = \a$1 [7:6];
+  assign \b$25  = \b$3 [7:6];
   assign t3 = { \p$29 [5], \p$29 [5], \p$29 [5], \p$29 [5], \p$29  };
   assign \p$30  = \$53 [9:0];
   assign \$9  = { p[5], p, 2'h0 };
@@ -41000,8 +21567,7 @@ module \mac_array.pe_3_2.level.u1.u3 (sb, p, a, b, sa);
 endmodule
 
 (* generator = "Amaranth" *)
-module \mac_array.pe_3_2.level.u2 (\p$30 , pa, pb, sb, \a$3 , \b$5 , sa);
-  reg \$auto$verilog_backend.cc:2355:dump_module$75  = 0;
+module \mac_array.pe_3_2.level.u2 (\p$30 , pa, pb, sb, \a$1 , \b$3 , sa);
   wire \$1 ;
   wire [8:0] \$10 ;
   wire [11:0] \$11 ;
@@ -41055,18 +21621,18 @@ module \mac_array.pe_3_2.level.u2 (\p$30 , pa, pb, sb, \a$3 , \b$5 , sa);
   wire \$7 ;
   wire \$8 ;
   wire [8:0] \$9 ;
-  reg [1:0] a;
-  reg [1:0] \a$12 ;
-  reg [1:0] \a$18 ;
-  reg [1:0] \a$24 ;
-  input [7:0] \a$3 ;
-  wire [7:0] \a$3 ;
-  reg [1:0] b;
-  reg [1:0] \b$13 ;
-  reg [1:0] \b$19 ;
-  reg [1:0] \b$25 ;
-  input [7:0] \b$5 ;
-  wire [7:0] \b$5 ;
+  wire [1:0] a;
+  input [7:0] \a$1 ;
+  wire [7:0] \a$1 ;
+  wire [1:0] \a$12 ;
+  wire [1:0] \a$18 ;
+  wire [1:0] \a$24 ;
+  wire [1:0] b;
+  wire [1:0] \b$13 ;
+  wire [1:0] \b$19 ;
+  wire [1:0] \b$25 ;
+  input [7:0] \b$3 ;
+  wire [7:0] \b$3 ;
   wire [5:0] p;
   wire [5:0] \p$17 ;
   wire [5:0] \p$23 ;
@@ -41082,13 +21648,13 @@ module \mac_array.pe_3_2.level.u2 (\p$30 , pa, pb, sb, \a$3 , \b$5 , sa);
   wire \sa$14 ;
   wire \sa$20 ;
   wire \sa$26 ;
-  wire \sa$7 ;
+  wire \sa$5 ;
   input sb;
   wire sb;
   wire \sb$15 ;
   wire \sb$21 ;
   wire \sb$27 ;
-  wire \sb$9 ;
+  wire \sb$7 ;
   wire [9:0] t0;
   wire [9:0] t1;
   wire [9:0] t2;
@@ -41146,208 +21712,48 @@ module \mac_array.pe_3_2.level.u2 (\p$30 , pa, pb, sb, \a$3 , \b$5 , sa);
   assign \$43  = pa == 2'h3;
   assign \$44  = | { \$43 , \$42 , \$41  };
   \mac_array.pe_3_2.level.u2.u0  u0 (
-    .a(a),
-    .b(b),
+    .a(\a$1 [1:0]),
+    .b(\b$3 [1:0]),
     .p(p),
     .sa(sa),
     .sb(sb)
   );
   \mac_array.pe_3_2.level.u2.u1  u1 (
-    .a(\a$12 ),
-    .b(\b$13 ),
+    .a(\a$1 [3:2]),
+    .b(\b$3 [3:2]),
     .p(\p$17 ),
     .sa(sa),
     .sb(\sb$15 )
   );
   \mac_array.pe_3_2.level.u2.u2  u2 (
-    .a(\a$18 ),
-    .b(\b$19 ),
+    .a(\a$1 [5:4]),
+    .b(\b$3 [5:4]),
     .p(\p$23 ),
     .sa(\sa$20 ),
     .sb(sb)
   );
   \mac_array.pe_3_2.level.u2.u3  u3 (
-    .a(\a$24 ),
-    .b(\b$25 ),
+    .a(\a$1 [7:6]),
+    .b(\b$3 [7:6]),
     .p(\p$29 ),
     .sa(\sa$26 ),
     .sb(\sb$27 )
   );
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$75 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[0] = \a$3 [0];
-      default:
-          a[0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[1] = \a$3 [1];
-      default:
-          a[1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$75 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[0] = \b$5 [0];
-      default:
-          b[0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[1] = \b$5 [1];
-      default:
-          b[1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$75 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [0] = \a$3 [0];
-      4'h4, 4'h8:
-          \a$12 [0] = \a$3 [6];
-      default:
-          \a$12 [0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [1] = \a$3 [1];
-      4'h4, 4'h8:
-          \a$12 [1] = \a$3 [7];
-      default:
-          \a$12 [1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$75 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [0] = \b$5 [2];
-      default:
-          \b$13 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [1] = \b$5 [3];
-      default:
-          \b$13 [1] = \b$5 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$75 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [0] = \a$3 [2];
-      4'h0:
-          \a$18 [0] = \a$3 [4];
-      default:
-          \a$18 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [1] = \a$3 [3];
-      4'h0:
-          \a$18 [1] = \a$3 [5];
-      default:
-          \a$18 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$75 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [0] = \b$5 [6];
-      4'h4, 4'h8:
-          \b$19 [0] = \b$5 [0];
-      4'h0:
-          \b$19 [0] = \b$5 [4];
-      default:
-          \b$19 [0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [1] = \b$5 [7];
-      4'h4, 4'h8:
-          \b$19 [1] = \b$5 [1];
-      4'h0:
-          \b$19 [1] = \b$5 [5];
-      default:
-          \b$19 [1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$75 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [0] = \a$3 [2];
-      4'h4, 4'h8:
-          \a$24 [0] = \a$3 [4];
-      4'h0:
-          \a$24 [0] = \a$3 [6];
-      default:
-          \a$24 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [1] = \a$3 [3];
-      4'h4, 4'h8:
-          \a$24 [1] = \a$3 [5];
-      4'h0:
-          \a$24 [1] = \a$3 [7];
-      default:
-          \a$24 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$75 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [0] = \b$5 [4];
-      4'h4, 4'h8:
-          \b$25 [0] = \b$5 [2];
-      4'h0:
-          \b$25 [0] = \b$5 [6];
-      default:
-          \b$25 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [1] = \b$5 [5];
-      4'h4, 4'h8:
-          \b$25 [1] = \b$5 [3];
-      4'h0:
-          \b$25 [1] = \b$5 [7];
-      default:
-          \b$25 [1] = \b$5 [1];
-    endcase
-  end
-  assign \sa$7  = sa;
-  assign \sb$9  = sb;
+  assign a = \a$1 [1:0];
+  assign b = \b$3 [1:0];
+  assign \sa$5  = sa;
+  assign \sb$7  = sb;
   assign t0 = \$18 [9:0];
+  assign \a$12  = \a$1 [3:2];
+  assign \b$13  = \b$3 [3:2];
   assign \sa$14  = sa;
   assign t1 = { \$29 [8], \$29  };
+  assign \a$18  = \a$1 [5:4];
+  assign \b$19  = \b$3 [5:4];
   assign \sb$21  = sb;
   assign t2 = { \$40 [8], \$40  };
+  assign \a$24  = \a$1 [7:6];
+  assign \b$25  = \b$3 [7:6];
   assign t3 = { \p$29 [5], \p$29 [5], \p$29 [5], \p$29 [5], \p$29  };
   assign \p$30  = \$53 [9:0];
   assign \$9  = { p[5], p, 2'h0 };
@@ -41434,8 +21840,7 @@ module \mac_array.pe_3_2.level.u2.u3 (sb, p, a, b, sa);
 endmodule
 
 (* generator = "Amaranth" *)
-module \mac_array.pe_3_2.level.u3 (sb, \p$30 , pa, pb, \a$3 , \b$5 , sa);
-  reg \$auto$verilog_backend.cc:2355:dump_module$76  = 0;
+module \mac_array.pe_3_2.level.u3 (sb, \p$30 , pa, pb, \a$1 , \b$3 , sa);
   wire \$1 ;
   wire [8:0] \$10 ;
   wire [11:0] \$11 ;
@@ -41489,18 +21894,18 @@ module \mac_array.pe_3_2.level.u3 (sb, \p$30 , pa, pb, \a$3 , \b$5 , sa);
   wire \$7 ;
   wire \$8 ;
   wire [8:0] \$9 ;
-  reg [1:0] a;
-  reg [1:0] \a$12 ;
-  reg [1:0] \a$18 ;
-  reg [1:0] \a$24 ;
-  input [7:0] \a$3 ;
-  wire [7:0] \a$3 ;
-  reg [1:0] b;
-  reg [1:0] \b$13 ;
-  reg [1:0] \b$19 ;
-  reg [1:0] \b$25 ;
-  input [7:0] \b$5 ;
-  wire [7:0] \b$5 ;
+  wire [1:0] a;
+  input [7:0] \a$1 ;
+  wire [7:0] \a$1 ;
+  wire [1:0] \a$12 ;
+  wire [1:0] \a$18 ;
+  wire [1:0] \a$24 ;
+  wire [1:0] b;
+  wire [1:0] \b$13 ;
+  wire [1:0] \b$19 ;
+  wire [1:0] \b$25 ;
+  input [7:0] \b$3 ;
+  wire [7:0] \b$3 ;
   wire [5:0] p;
   wire [5:0] \p$17 ;
   wire [5:0] \p$23 ;
@@ -41516,13 +21921,13 @@ module \mac_array.pe_3_2.level.u3 (sb, \p$30 , pa, pb, \a$3 , \b$5 , sa);
   wire \sa$14 ;
   wire \sa$20 ;
   wire \sa$26 ;
-  wire \sa$7 ;
+  wire \sa$5 ;
   input sb;
   wire sb;
   wire \sb$15 ;
   wire \sb$21 ;
   wire \sb$27 ;
-  wire \sb$9 ;
+  wire \sb$7 ;
   wire [9:0] t0;
   wire [9:0] t1;
   wire [9:0] t2;
@@ -41580,208 +21985,48 @@ module \mac_array.pe_3_2.level.u3 (sb, \p$30 , pa, pb, \a$3 , \b$5 , sa);
   assign \$43  = pa == 2'h3;
   assign \$44  = | { \$43 , \$42 , \$41  };
   \mac_array.pe_3_2.level.u3.u0  u0 (
-    .a(a),
-    .b(b),
+    .a(\a$1 [1:0]),
+    .b(\b$3 [1:0]),
     .p(p),
     .sa(sa),
     .sb(sb)
   );
   \mac_array.pe_3_2.level.u3.u1  u1 (
-    .a(\a$12 ),
-    .b(\b$13 ),
+    .a(\a$1 [3:2]),
+    .b(\b$3 [3:2]),
     .p(\p$17 ),
     .sa(sa),
     .sb(\sb$15 )
   );
   \mac_array.pe_3_2.level.u3.u2  u2 (
-    .a(\a$18 ),
-    .b(\b$19 ),
+    .a(\a$1 [5:4]),
+    .b(\b$3 [5:4]),
     .p(\p$23 ),
     .sa(\sa$20 ),
     .sb(sb)
   );
   \mac_array.pe_3_2.level.u3.u3  u3 (
-    .a(\a$24 ),
-    .b(\b$25 ),
+    .a(\a$1 [7:6]),
+    .b(\b$3 [7:6]),
     .p(\p$29 ),
     .sa(\sa$26 ),
     .sb(\sb$27 )
   );
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$76 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[0] = \a$3 [0];
-      default:
-          a[0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[1] = \a$3 [1];
-      default:
-          a[1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$76 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[0] = \b$5 [0];
-      default:
-          b[0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[1] = \b$5 [1];
-      default:
-          b[1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$76 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [0] = \a$3 [0];
-      4'h4, 4'h8:
-          \a$12 [0] = \a$3 [6];
-      default:
-          \a$12 [0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [1] = \a$3 [1];
-      4'h4, 4'h8:
-          \a$12 [1] = \a$3 [7];
-      default:
-          \a$12 [1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$76 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [0] = \b$5 [2];
-      default:
-          \b$13 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [1] = \b$5 [3];
-      default:
-          \b$13 [1] = \b$5 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$76 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [0] = \a$3 [2];
-      4'h0:
-          \a$18 [0] = \a$3 [4];
-      default:
-          \a$18 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [1] = \a$3 [3];
-      4'h0:
-          \a$18 [1] = \a$3 [5];
-      default:
-          \a$18 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$76 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [0] = \b$5 [6];
-      4'h4, 4'h8:
-          \b$19 [0] = \b$5 [0];
-      4'h0:
-          \b$19 [0] = \b$5 [4];
-      default:
-          \b$19 [0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [1] = \b$5 [7];
-      4'h4, 4'h8:
-          \b$19 [1] = \b$5 [1];
-      4'h0:
-          \b$19 [1] = \b$5 [5];
-      default:
-          \b$19 [1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$76 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [0] = \a$3 [2];
-      4'h4, 4'h8:
-          \a$24 [0] = \a$3 [4];
-      4'h0:
-          \a$24 [0] = \a$3 [6];
-      default:
-          \a$24 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [1] = \a$3 [3];
-      4'h4, 4'h8:
-          \a$24 [1] = \a$3 [5];
-      4'h0:
-          \a$24 [1] = \a$3 [7];
-      default:
-          \a$24 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$76 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [0] = \b$5 [4];
-      4'h4, 4'h8:
-          \b$25 [0] = \b$5 [2];
-      4'h0:
-          \b$25 [0] = \b$5 [6];
-      default:
-          \b$25 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [1] = \b$5 [5];
-      4'h4, 4'h8:
-          \b$25 [1] = \b$5 [3];
-      4'h0:
-          \b$25 [1] = \b$5 [7];
-      default:
-          \b$25 [1] = \b$5 [1];
-    endcase
-  end
-  assign \sa$7  = sa;
-  assign \sb$9  = sb;
+  assign a = \a$1 [1:0];
+  assign b = \b$3 [1:0];
+  assign \sa$5  = sa;
+  assign \sb$7  = sb;
   assign t0 = \$18 [9:0];
+  assign \a$12  = \a$1 [3:2];
+  assign \b$13  = \b$3 [3:2];
   assign \sa$14  = sa;
   assign t1 = { \$29 [8], \$29  };
+  assign \a$18  = \a$1 [5:4];
+  assign \b$19  = \b$3 [5:4];
   assign \sb$21  = sb;
   assign t2 = { \$40 [8], \$40  };
+  assign \a$24  = \a$1 [7:6];
+  assign \b$25  = \b$3 [7:6];
   assign t3 = { \p$29 [5], \p$29 [5], \p$29 [5], \p$29 [5], \p$29  };
   assign \p$30  = \$53 [9:0];
   assign \$9  = { p[5], p, 2'h0 };
@@ -41898,8 +22143,8 @@ module \mac_array.pe_3_3 (pa, pb, sa, sb, a, b, p);
   assign \$3  = \$1  & \$2 ;
   assign p = \$3  ? \p$13  : 18'h00000;
   \mac_array.pe_3_3.level  level (
-    .\a$3 (a),
-    .\b$5 (b),
+    .\a$1 (a),
+    .\b$3 (b),
     .\p$38 (\p$13 ),
     .pa(pa),
     .pb(pb),
@@ -41915,8 +22160,7 @@ module \mac_array.pe_3_3 (pa, pb, sa, sb, a, b, p);
 endmodule
 
 (* generator = "Amaranth" *)
-module \mac_array.pe_3_3.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
-  reg \$auto$verilog_backend.cc:2355:dump_module$77  = 0;
+module \mac_array.pe_3_3.level (pa, pb, sa, sb, \a$1 , \b$3 , \p$38 );
   wire \$1 ;
   wire \$10 ;
   wire \$11 ;
@@ -41961,18 +22205,18 @@ module \mac_array.pe_3_3.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
   wire [16:0] \$7 ;
   wire [16:0] \$8 ;
   wire [23:0] \$9 ;
-  reg [7:0] a;
-  reg [7:0] \a$14 ;
-  reg [7:0] \a$22 ;
-  input [31:0] \a$3 ;
-  wire [31:0] \a$3 ;
-  reg [7:0] \a$30 ;
-  reg [7:0] b;
-  reg [7:0] \b$15 ;
-  reg [7:0] \b$23 ;
-  reg [7:0] \b$31 ;
-  input [31:0] \b$5 ;
-  wire [31:0] \b$5 ;
+  wire [7:0] a;
+  input [31:0] \a$1 ;
+  wire [31:0] \a$1 ;
+  wire [7:0] \a$14 ;
+  wire [7:0] \a$22 ;
+  wire [7:0] \a$30 ;
+  wire [7:0] b;
+  wire [7:0] \b$15 ;
+  wire [7:0] \b$23 ;
+  input [31:0] \b$3 ;
+  wire [31:0] \b$3 ;
+  wire [7:0] \b$31 ;
   wire [9:0] p;
   wire [9:0] \p$21 ;
   wire [9:0] \p$29 ;
@@ -41984,7 +22228,7 @@ module \mac_array.pe_3_3.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
   wire [1:0] \pa$16 ;
   wire [1:0] \pa$24 ;
   wire [1:0] \pa$32 ;
-  wire [1:0] \pa$6 ;
+  wire [1:0] \pa$5 ;
   input [1:0] pb;
   wire [1:0] pb;
   wire [1:0] \pb$17 ;
@@ -42051,8 +22295,8 @@ module \mac_array.pe_3_3.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
   assign \$43  = $signed(\$33 ) + $signed(\p$37 );
   assign \$44  = $signed(\$42 ) + $signed(\$43 );
   \mac_array.pe_3_3.level.u0  u0 (
-    .\a$3 (a),
-    .\b$5 (b),
+    .\a$1 (\a$1 [7:0]),
+    .\b$3 (\b$3 [7:0]),
     .\p$30 (p),
     .pa(pa),
     .pb(pb),
@@ -42060,8 +22304,8 @@ module \mac_array.pe_3_3.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
     .sb(sb)
   );
   \mac_array.pe_3_3.level.u1  u1 (
-    .\a$3 (\a$14 ),
-    .\b$5 (\b$15 ),
+    .\a$1 (\a$1 [15:8]),
+    .\b$3 (\b$3 [15:8]),
     .\p$30 (\p$21 ),
     .pa(pa),
     .pb(pb),
@@ -42069,8 +22313,8 @@ module \mac_array.pe_3_3.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
     .sb(\sb$19 )
   );
   \mac_array.pe_3_3.level.u2  u2 (
-    .\a$3 (\a$22 ),
-    .\b$5 (\b$23 ),
+    .\a$1 (\a$1 [23:16]),
+    .\b$3 (\b$3 [23:16]),
     .\p$30 (\p$29 ),
     .pa(pa),
     .pb(pb),
@@ -42078,707 +22322,35 @@ module \mac_array.pe_3_3.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
     .sb(sb)
   );
   \mac_array.pe_3_3.level.u3  u3 (
-    .\a$3 (\a$30 ),
-    .\b$5 (\b$31 ),
+    .\a$1 (\a$1 [31:24]),
+    .\b$3 (\b$3 [31:24]),
     .\p$30 (\p$37 ),
     .pa(pa),
     .pb(pb),
     .sa(\sa$34 ),
     .sb(\sb$35 )
   );
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$77 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$31 [0] = \b$5 [12];
-      4'h8, 4'h9:
-          \b$31 [0] = \b$5 [4];
-      4'h2:
-          \b$31 [0] = \b$5 [16];
-      4'h6:
-          \b$31 [0] = \b$5 [8];
-      4'ha:
-          \b$31 [0] = \b$5 [0];
-      default:
-          \b$31 [0] = \b$5 [24];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$31 [1] = \b$5 [13];
-      4'h8, 4'h9:
-          \b$31 [1] = \b$5 [5];
-      4'h2:
-          \b$31 [1] = \b$5 [17];
-      4'h6:
-          \b$31 [1] = \b$5 [9];
-      4'ha:
-          \b$31 [1] = \b$5 [1];
-      default:
-          \b$31 [1] = \b$5 [25];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$31 [2] = \b$5 [14];
-      4'h8, 4'h9:
-          \b$31 [2] = \b$5 [6];
-      4'h2:
-          \b$31 [2] = \b$5 [18];
-      4'h6:
-          \b$31 [2] = \b$5 [10];
-      4'ha:
-          \b$31 [2] = \b$5 [2];
-      default:
-          \b$31 [2] = \b$5 [26];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$31 [3] = \b$5 [15];
-      4'h8, 4'h9:
-          \b$31 [3] = \b$5 [7];
-      4'h2:
-          \b$31 [3] = \b$5 [19];
-      4'h6:
-          \b$31 [3] = \b$5 [11];
-      4'ha:
-          \b$31 [3] = \b$5 [3];
-      default:
-          \b$31 [3] = \b$5 [27];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$31 [4] = \b$5 [28];
-      4'h2:
-          \b$31 [4] = \b$5 [24];
-      default:
-          \b$31 [4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$31 [5] = \b$5 [29];
-      4'h2:
-          \b$31 [5] = \b$5 [25];
-      default:
-          \b$31 [5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$31 [6] = \b$5 [30];
-      4'h2:
-          \b$31 [6] = \b$5 [26];
-      default:
-          \b$31 [6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$31 [7] = \b$5 [31];
-      4'h2:
-          \b$31 [7] = \b$5 [27];
-      default:
-          \b$31 [7] = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$77 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h8, 4'h9, 4'ha:
-          a[0] = \a$3 [4];
-      default:
-          a[0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h8, 4'h9, 4'ha:
-          a[1] = \a$3 [5];
-      default:
-          a[1] = \a$3 [1];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h8, 4'h9, 4'ha:
-          a[2] = \a$3 [6];
-      default:
-          a[2] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h8, 4'h9, 4'ha:
-          a[3] = \a$3 [7];
-      default:
-          a[3] = \a$3 [3];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          a[4] = \a$3 [4];
-      4'h8:
-          a[4] = \a$3 [12];
-      default:
-          a[4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          a[5] = \a$3 [5];
-      4'h8:
-          a[5] = \a$3 [13];
-      default:
-          a[5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          a[6] = \a$3 [6];
-      4'h8:
-          a[6] = \a$3 [14];
-      default:
-          a[6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          a[7] = \a$3 [7];
-      4'h8:
-          a[7] = \a$3 [15];
-      default:
-          a[7] = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$77 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          b[0] = \b$5 [4];
-      default:
-          b[0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          b[1] = \b$5 [5];
-      default:
-          b[1] = \b$5 [1];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          b[2] = \b$5 [6];
-      default:
-          b[2] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          b[3] = \b$5 [7];
-      default:
-          b[3] = \b$5 [3];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          b[4] = \b$5 [4];
-      4'h2:
-          b[4] = \b$5 [12];
-      default:
-          b[4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          b[5] = \b$5 [5];
-      4'h2:
-          b[5] = \b$5 [13];
-      default:
-          b[5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          b[6] = \b$5 [6];
-      4'h2:
-          b[6] = \b$5 [14];
-      default:
-          b[6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          b[7] = \b$5 [7];
-      4'h2:
-          b[7] = \b$5 [15];
-      default:
-          b[7] = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$77 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [0] = \a$3 [8];
-      4'h2, 4'h6:
-          \a$14 [0] = \a$3 [0];
-      4'h8:
-          \a$14 [0] = \a$3 [20];
-      4'h9:
-          \a$14 [0] = \a$3 [12];
-      default:
-          \a$14 [0] = \a$3 [4];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [1] = \a$3 [9];
-      4'h2, 4'h6:
-          \a$14 [1] = \a$3 [1];
-      4'h8:
-          \a$14 [1] = \a$3 [21];
-      4'h9:
-          \a$14 [1] = \a$3 [13];
-      default:
-          \a$14 [1] = \a$3 [5];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [2] = \a$3 [10];
-      4'h2, 4'h6:
-          \a$14 [2] = \a$3 [2];
-      4'h8:
-          \a$14 [2] = \a$3 [22];
-      4'h9:
-          \a$14 [2] = \a$3 [14];
-      default:
-          \a$14 [2] = \a$3 [6];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [3] = \a$3 [11];
-      4'h2, 4'h6:
-          \a$14 [3] = \a$3 [3];
-      4'h8:
-          \a$14 [3] = \a$3 [23];
-      4'h9:
-          \a$14 [3] = \a$3 [15];
-      default:
-          \a$14 [3] = \a$3 [7];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [4] = \a$3 [12];
-      4'h8:
-          \a$14 [4] = \a$3 [28];
-      default:
-          \a$14 [4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [5] = \a$3 [13];
-      4'h8:
-          \a$14 [5] = \a$3 [29];
-      default:
-          \a$14 [5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [6] = \a$3 [14];
-      4'h8:
-          \a$14 [6] = \a$3 [30];
-      default:
-          \a$14 [6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$14 [7] = \a$3 [15];
-      4'h8:
-          \a$14 [7] = \a$3 [31];
-      default:
-          \a$14 [7] = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$77 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          \b$15 [0] = \b$5 [0];
-      4'h0, 4'h1:
-          \b$15 [0] = \b$5 [8];
-      default:
-          \b$15 [0] = \b$5 [4];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          \b$15 [1] = \b$5 [1];
-      4'h0, 4'h1:
-          \b$15 [1] = \b$5 [9];
-      default:
-          \b$15 [1] = \b$5 [5];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          \b$15 [2] = \b$5 [2];
-      4'h0, 4'h1:
-          \b$15 [2] = \b$5 [10];
-      default:
-          \b$15 [2] = \b$5 [6];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h2, 4'h6, 4'ha:
-          \b$15 [3] = \b$5 [3];
-      4'h0, 4'h1:
-          \b$15 [3] = \b$5 [11];
-      default:
-          \b$15 [3] = \b$5 [7];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$15 [4] = \b$5 [12];
-      4'h2:
-          \b$15 [4] = \b$5 [8];
-      default:
-          \b$15 [4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$15 [5] = \b$5 [13];
-      4'h2:
-          \b$15 [5] = \b$5 [9];
-      default:
-          \b$15 [5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$15 [6] = \b$5 [14];
-      4'h2:
-          \b$15 [6] = \b$5 [10];
-      default:
-          \b$15 [6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$15 [7] = \b$5 [15];
-      4'h2:
-          \b$15 [7] = \b$5 [11];
-      default:
-          \b$15 [7] = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$77 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [0] = \a$3 [16];
-      4'h1, 4'h5:
-          \a$22 [0] = \a$3 [8];
-      4'h2, 4'h6:
-          \a$22 [0] = \a$3 [4];
-      default:
-          \a$22 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [1] = \a$3 [17];
-      4'h1, 4'h5:
-          \a$22 [1] = \a$3 [9];
-      4'h2, 4'h6:
-          \a$22 [1] = \a$3 [5];
-      default:
-          \a$22 [1] = \a$3 [1];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [2] = \a$3 [18];
-      4'h1, 4'h5:
-          \a$22 [2] = \a$3 [10];
-      4'h2, 4'h6:
-          \a$22 [2] = \a$3 [6];
-      default:
-          \a$22 [2] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [3] = \a$3 [19];
-      4'h1, 4'h5:
-          \a$22 [3] = \a$3 [11];
-      4'h2, 4'h6:
-          \a$22 [3] = \a$3 [7];
-      default:
-          \a$22 [3] = \a$3 [3];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [4] = \a$3 [20];
-      4'h8:
-          \a$22 [4] = \a$3 [8];
-      default:
-          \a$22 [4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [5] = \a$3 [21];
-      4'h8:
-          \a$22 [5] = \a$3 [9];
-      default:
-          \a$22 [5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [6] = \a$3 [22];
-      4'h8:
-          \a$22 [6] = \a$3 [10];
-      default:
-          \a$22 [6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$22 [7] = \a$3 [23];
-      4'h8:
-          \a$22 [7] = \a$3 [11];
-      default:
-          \a$22 [7] = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$77 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$23 [0] = \b$5 [8];
-      4'h8, 4'h9:
-          \b$23 [0] = \b$5 [0];
-      4'h2:
-          \b$23 [0] = \b$5 [20];
-      4'h6:
-          \b$23 [0] = \b$5 [12];
-      4'ha:
-          \b$23 [0] = \b$5 [4];
-      default:
-          \b$23 [0] = \b$5 [16];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$23 [1] = \b$5 [9];
-      4'h8, 4'h9:
-          \b$23 [1] = \b$5 [1];
-      4'h2:
-          \b$23 [1] = \b$5 [21];
-      4'h6:
-          \b$23 [1] = \b$5 [13];
-      4'ha:
-          \b$23 [1] = \b$5 [5];
-      default:
-          \b$23 [1] = \b$5 [17];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$23 [2] = \b$5 [10];
-      4'h8, 4'h9:
-          \b$23 [2] = \b$5 [2];
-      4'h2:
-          \b$23 [2] = \b$5 [22];
-      4'h6:
-          \b$23 [2] = \b$5 [14];
-      4'ha:
-          \b$23 [2] = \b$5 [6];
-      default:
-          \b$23 [2] = \b$5 [18];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h4, 4'h5:
-          \b$23 [3] = \b$5 [11];
-      4'h8, 4'h9:
-          \b$23 [3] = \b$5 [3];
-      4'h2:
-          \b$23 [3] = \b$5 [23];
-      4'h6:
-          \b$23 [3] = \b$5 [15];
-      4'ha:
-          \b$23 [3] = \b$5 [7];
-      default:
-          \b$23 [3] = \b$5 [19];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$23 [4] = \b$5 [20];
-      4'h2:
-          \b$23 [4] = \b$5 [28];
-      default:
-          \b$23 [4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$23 [5] = \b$5 [21];
-      4'h2:
-          \b$23 [5] = \b$5 [29];
-      default:
-          \b$23 [5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$23 [6] = \b$5 [22];
-      4'h2:
-          \b$23 [6] = \b$5 [30];
-      default:
-          \b$23 [6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1:
-          \b$23 [7] = \b$5 [23];
-      4'h2:
-          \b$23 [7] = \b$5 [31];
-      default:
-          \b$23 [7] = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$77 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h5:
-          \a$30 [0] = \a$3 [12];
-      4'h2, 4'h6:
-          \a$30 [0] = \a$3 [4];
-      4'h8:
-          \a$30 [0] = \a$3 [16];
-      4'h9:
-          \a$30 [0] = \a$3 [8];
-      4'ha:
-          \a$30 [0] = \a$3 [0];
-      default:
-          \a$30 [0] = \a$3 [24];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h5:
-          \a$30 [1] = \a$3 [13];
-      4'h2, 4'h6:
-          \a$30 [1] = \a$3 [5];
-      4'h8:
-          \a$30 [1] = \a$3 [17];
-      4'h9:
-          \a$30 [1] = \a$3 [9];
-      4'ha:
-          \a$30 [1] = \a$3 [1];
-      default:
-          \a$30 [1] = \a$3 [25];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h5:
-          \a$30 [2] = \a$3 [14];
-      4'h2, 4'h6:
-          \a$30 [2] = \a$3 [6];
-      4'h8:
-          \a$30 [2] = \a$3 [18];
-      4'h9:
-          \a$30 [2] = \a$3 [10];
-      4'ha:
-          \a$30 [2] = \a$3 [2];
-      default:
-          \a$30 [2] = \a$3 [26];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h5:
-          \a$30 [3] = \a$3 [15];
-      4'h2, 4'h6:
-          \a$30 [3] = \a$3 [7];
-      4'h8:
-          \a$30 [3] = \a$3 [19];
-      4'h9:
-          \a$30 [3] = \a$3 [11];
-      4'ha:
-          \a$30 [3] = \a$3 [3];
-      default:
-          \a$30 [3] = \a$3 [27];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$30 [4] = \a$3 [28];
-      4'h8:
-          \a$30 [4] = \a$3 [24];
-      default:
-          \a$30 [4] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$30 [5] = \a$3 [29];
-      4'h8:
-          \a$30 [5] = \a$3 [25];
-      default:
-          \a$30 [5] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$30 [6] = \a$3 [30];
-      4'h8:
-          \a$30 [6] = \a$3 [26];
-      default:
-          \a$30 [6] = 1'h0;
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4:
-          \a$30 [7] = \a$3 [31];
-      4'h8:
-          \a$30 [7] = \a$3 [27];
-      default:
-          \a$30 [7] = 1'h0;
-    endcase
-  end
-  assign \pa$6  = pa;
+  assign a = \a$1 [7:0];
+  assign b = \b$3 [7:0];
+  assign \pa$5  = pa;
   assign \pb$7  = pb;
   assign \sa$9  = sa;
   assign \sb$11  = sb;
   assign t0 = \$15 [17:0];
+  assign \a$14  = \a$1 [15:8];
+  assign \b$15  = \b$3 [15:8];
   assign \pa$16  = pa;
   assign \pb$17  = pb;
   assign \sa$18  = sa;
   assign t1 = { \$24 [16], \$24  };
+  assign \a$22  = \a$1 [23:16];
+  assign \b$23  = \b$3 [23:16];
   assign \pa$24  = pa;
   assign \pb$25  = pb;
   assign \sb$27  = sb;
   assign t2 = { \$33 [16], \$33  };
+  assign \a$30  = \a$1 [31:24];
+  assign \b$31  = \b$3 [31:24];
   assign \pa$32  = pa;
   assign \pb$33  = pb;
   assign t3 = { \p$37 [9], \p$37 [9], \p$37 [9], \p$37 [9], \p$37 [9], \p$37 [9], \p$37 [9], \p$37 [9], \p$37  };
@@ -42791,8 +22363,7 @@ module \mac_array.pe_3_3.level (pa, pb, sa, sb, \a$3 , \b$5 , \p$38 );
 endmodule
 
 (* generator = "Amaranth" *)
-module \mac_array.pe_3_3.level.u0 (pa, pb, sa, sb, \a$3 , \b$5 , \p$30 );
-  reg \$auto$verilog_backend.cc:2355:dump_module$78  = 0;
+module \mac_array.pe_3_3.level.u0 (pa, pb, sa, sb, \a$1 , \b$3 , \p$30 );
   wire \$1 ;
   wire [8:0] \$10 ;
   wire [11:0] \$11 ;
@@ -42846,18 +22417,18 @@ module \mac_array.pe_3_3.level.u0 (pa, pb, sa, sb, \a$3 , \b$5 , \p$30 );
   wire \$7 ;
   wire \$8 ;
   wire [8:0] \$9 ;
-  reg [1:0] a;
-  reg [1:0] \a$12 ;
-  reg [1:0] \a$18 ;
-  reg [1:0] \a$24 ;
-  input [7:0] \a$3 ;
-  wire [7:0] \a$3 ;
-  reg [1:0] b;
-  reg [1:0] \b$13 ;
-  reg [1:0] \b$19 ;
-  reg [1:0] \b$25 ;
-  input [7:0] \b$5 ;
-  wire [7:0] \b$5 ;
+  wire [1:0] a;
+  input [7:0] \a$1 ;
+  wire [7:0] \a$1 ;
+  wire [1:0] \a$12 ;
+  wire [1:0] \a$18 ;
+  wire [1:0] \a$24 ;
+  wire [1:0] b;
+  wire [1:0] \b$13 ;
+  wire [1:0] \b$19 ;
+  wire [1:0] \b$25 ;
+  input [7:0] \b$3 ;
+  wire [7:0] \b$3 ;
   wire [5:0] p;
   wire [5:0] \p$17 ;
   wire [5:0] \p$23 ;
@@ -42873,13 +22444,13 @@ module \mac_array.pe_3_3.level.u0 (pa, pb, sa, sb, \a$3 , \b$5 , \p$30 );
   wire \sa$14 ;
   wire \sa$20 ;
   wire \sa$26 ;
-  wire \sa$7 ;
+  wire \sa$5 ;
   input sb;
   wire sb;
   wire \sb$15 ;
   wire \sb$21 ;
   wire \sb$27 ;
-  wire \sb$9 ;
+  wire \sb$7 ;
   wire [9:0] t0;
   wire [9:0] t1;
   wire [9:0] t2;
@@ -42937,208 +22508,48 @@ module \mac_array.pe_3_3.level.u0 (pa, pb, sa, sb, \a$3 , \b$5 , \p$30 );
   assign \$43  = pa == 2'h3;
   assign \$44  = | { \$43 , \$42 , \$41  };
   \mac_array.pe_3_3.level.u0.u0  u0 (
-    .a(a),
-    .b(b),
+    .a(\a$1 [1:0]),
+    .b(\b$3 [1:0]),
     .p(p),
     .sa(sa),
     .sb(sb)
   );
   \mac_array.pe_3_3.level.u0.u1  u1 (
-    .a(\a$12 ),
-    .b(\b$13 ),
+    .a(\a$1 [3:2]),
+    .b(\b$3 [3:2]),
     .p(\p$17 ),
     .sa(sa),
     .sb(\sb$15 )
   );
   \mac_array.pe_3_3.level.u0.u2  u2 (
-    .a(\a$18 ),
-    .b(\b$19 ),
+    .a(\a$1 [5:4]),
+    .b(\b$3 [5:4]),
     .p(\p$23 ),
     .sa(\sa$20 ),
     .sb(sb)
   );
   \mac_array.pe_3_3.level.u0.u3  u3 (
-    .a(\a$24 ),
-    .b(\b$25 ),
+    .a(\a$1 [7:6]),
+    .b(\b$3 [7:6]),
     .p(\p$29 ),
     .sa(\sa$26 ),
     .sb(\sb$27 )
   );
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$78 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[0] = \a$3 [0];
-      default:
-          a[0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[1] = \a$3 [1];
-      default:
-          a[1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$78 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[0] = \b$5 [0];
-      default:
-          b[0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[1] = \b$5 [1];
-      default:
-          b[1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$78 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [0] = \a$3 [0];
-      4'h4, 4'h8:
-          \a$12 [0] = \a$3 [6];
-      default:
-          \a$12 [0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [1] = \a$3 [1];
-      4'h4, 4'h8:
-          \a$12 [1] = \a$3 [7];
-      default:
-          \a$12 [1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$78 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [0] = \b$5 [2];
-      default:
-          \b$13 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [1] = \b$5 [3];
-      default:
-          \b$13 [1] = \b$5 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$78 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [0] = \a$3 [2];
-      4'h0:
-          \a$18 [0] = \a$3 [4];
-      default:
-          \a$18 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [1] = \a$3 [3];
-      4'h0:
-          \a$18 [1] = \a$3 [5];
-      default:
-          \a$18 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$78 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [0] = \b$5 [6];
-      4'h4, 4'h8:
-          \b$19 [0] = \b$5 [0];
-      4'h0:
-          \b$19 [0] = \b$5 [4];
-      default:
-          \b$19 [0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [1] = \b$5 [7];
-      4'h4, 4'h8:
-          \b$19 [1] = \b$5 [1];
-      4'h0:
-          \b$19 [1] = \b$5 [5];
-      default:
-          \b$19 [1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$78 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [0] = \a$3 [2];
-      4'h4, 4'h8:
-          \a$24 [0] = \a$3 [4];
-      4'h0:
-          \a$24 [0] = \a$3 [6];
-      default:
-          \a$24 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [1] = \a$3 [3];
-      4'h4, 4'h8:
-          \a$24 [1] = \a$3 [5];
-      4'h0:
-          \a$24 [1] = \a$3 [7];
-      default:
-          \a$24 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$78 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [0] = \b$5 [4];
-      4'h4, 4'h8:
-          \b$25 [0] = \b$5 [2];
-      4'h0:
-          \b$25 [0] = \b$5 [6];
-      default:
-          \b$25 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [1] = \b$5 [5];
-      4'h4, 4'h8:
-          \b$25 [1] = \b$5 [3];
-      4'h0:
-          \b$25 [1] = \b$5 [7];
-      default:
-          \b$25 [1] = \b$5 [1];
-    endcase
-  end
-  assign \sa$7  = sa;
-  assign \sb$9  = sb;
+  assign a = \a$1 [1:0];
+  assign b = \b$3 [1:0];
+  assign \sa$5  = sa;
+  assign \sb$7  = sb;
   assign t0 = \$18 [9:0];
+  assign \a$12  = \a$1 [3:2];
+  assign \b$13  = \b$3 [3:2];
   assign \sa$14  = sa;
   assign t1 = { \$29 [8], \$29  };
+  assign \a$18  = \a$1 [5:4];
+  assign \b$19  = \b$3 [5:4];
   assign \sb$21  = sb;
   assign t2 = { \$40 [8], \$40  };
+  assign \a$24  = \a$1 [7:6];
+  assign \b$25  = \b$3 [7:6];
   assign t3 = { \p$29 [5], \p$29 [5], \p$29 [5], \p$29 [5], \p$29  };
   assign \p$30  = \$53 [9:0];
   assign \$9  = { p[5], p, 2'h0 };
@@ -43225,8 +22636,7 @@ module \mac_array.pe_3_3.level.u0.u3 (sb, p, a, b, sa);
 endmodule
 
 (* generator = "Amaranth" *)
-module \mac_array.pe_3_3.level.u1 (\p$30 , pa, pb, sa, \a$3 , \b$5 , sb);
-  reg \$auto$verilog_backend.cc:2355:dump_module$79  = 0;
+module \mac_array.pe_3_3.level.u1 (\p$30 , pa, pb, sa, \a$1 , \b$3 , sb);
   wire \$1 ;
   wire [8:0] \$10 ;
   wire [11:0] \$11 ;
@@ -43280,18 +22690,18 @@ module \mac_array.pe_3_3.level.u1 (\p$30 , pa, pb, sa, \a$3 , \b$5 , sb);
   wire \$7 ;
   wire \$8 ;
   wire [8:0] \$9 ;
-  reg [1:0] a;
-  reg [1:0] \a$12 ;
-  reg [1:0] \a$18 ;
-  reg [1:0] \a$24 ;
-  input [7:0] \a$3 ;
-  wire [7:0] \a$3 ;
-  reg [1:0] b;
-  reg [1:0] \b$13 ;
-  reg [1:0] \b$19 ;
-  reg [1:0] \b$25 ;
-  input [7:0] \b$5 ;
-  wire [7:0] \b$5 ;
+  wire [1:0] a;
+  input [7:0] \a$1 ;
+  wire [7:0] \a$1 ;
+  wire [1:0] \a$12 ;
+  wire [1:0] \a$18 ;
+  wire [1:0] \a$24 ;
+  wire [1:0] b;
+  wire [1:0] \b$13 ;
+  wire [1:0] \b$19 ;
+  wire [1:0] \b$25 ;
+  input [7:0] \b$3 ;
+  wire [7:0] \b$3 ;
   wire [5:0] p;
   wire [5:0] \p$17 ;
   wire [5:0] \p$23 ;
@@ -43307,13 +22717,13 @@ module \mac_array.pe_3_3.level.u1 (\p$30 , pa, pb, sa, \a$3 , \b$5 , sb);
   wire \sa$14 ;
   wire \sa$20 ;
   wire \sa$26 ;
-  wire \sa$7 ;
+  wire \sa$5 ;
   input sb;
   wire sb;
   wire \sb$15 ;
   wire \sb$21 ;
   wire \sb$27 ;
-  wire \sb$9 ;
+  wire \sb$7 ;
   wire [9:0] t0;
   wire [9:0] t1;
   wire [9:0] t2;
@@ -43371,208 +22781,48 @@ module \mac_array.pe_3_3.level.u1 (\p$30 , pa, pb, sa, \a$3 , \b$5 , sb);
   assign \$43  = pa == 2'h3;
   assign \$44  = | { \$43 , \$42 , \$41  };
   \mac_array.pe_3_3.level.u1.u0  u0 (
-    .a(a),
-    .b(b),
+    .a(\a$1 [1:0]),
+    .b(\b$3 [1:0]),
     .p(p),
     .sa(sa),
     .sb(sb)
   );
   \mac_array.pe_3_3.level.u1.u1  u1 (
-    .a(\a$12 ),
-    .b(\b$13 ),
+    .a(\a$1 [3:2]),
+    .b(\b$3 [3:2]),
     .p(\p$17 ),
     .sa(sa),
     .sb(\sb$15 )
   );
   \mac_array.pe_3_3.level.u1.u2  u2 (
-    .a(\a$18 ),
-    .b(\b$19 ),
+    .a(\a$1 [5:4]),
+    .b(\b$3 [5:4]),
     .p(\p$23 ),
     .sa(\sa$20 ),
     .sb(sb)
   );
   \mac_array.pe_3_3.level.u1.u3  u3 (
-    .a(\a$24 ),
-    .b(\b$25 ),
+    .a(\a$1 [7:6]),
+    .b(\b$3 [7:6]),
     .p(\p$29 ),
     .sa(\sa$26 ),
     .sb(\sb$27 )
   );
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$79 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[0] = \a$3 [0];
-      default:
-          a[0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[1] = \a$3 [1];
-      default:
-          a[1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$79 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[0] = \b$5 [0];
-      default:
-          b[0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[1] = \b$5 [1];
-      default:
-          b[1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$79 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [0] = \a$3 [0];
-      4'h4, 4'h8:
-          \a$12 [0] = \a$3 [6];
-      default:
-          \a$12 [0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [1] = \a$3 [1];
-      4'h4, 4'h8:
-          \a$12 [1] = \a$3 [7];
-      default:
-          \a$12 [1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$79 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [0] = \b$5 [2];
-      default:
-          \b$13 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [1] = \b$5 [3];
-      default:
-          \b$13 [1] = \b$5 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$79 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [0] = \a$3 [2];
-      4'h0:
-          \a$18 [0] = \a$3 [4];
-      default:
-          \a$18 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [1] = \a$3 [3];
-      4'h0:
-          \a$18 [1] = \a$3 [5];
-      default:
-          \a$18 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$79 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [0] = \b$5 [6];
-      4'h4, 4'h8:
-          \b$19 [0] = \b$5 [0];
-      4'h0:
-          \b$19 [0] = \b$5 [4];
-      default:
-          \b$19 [0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [1] = \b$5 [7];
-      4'h4, 4'h8:
-          \b$19 [1] = \b$5 [1];
-      4'h0:
-          \b$19 [1] = \b$5 [5];
-      default:
-          \b$19 [1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$79 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [0] = \a$3 [2];
-      4'h4, 4'h8:
-          \a$24 [0] = \a$3 [4];
-      4'h0:
-          \a$24 [0] = \a$3 [6];
-      default:
-          \a$24 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [1] = \a$3 [3];
-      4'h4, 4'h8:
-          \a$24 [1] = \a$3 [5];
-      4'h0:
-          \a$24 [1] = \a$3 [7];
-      default:
-          \a$24 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$79 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [0] = \b$5 [4];
-      4'h4, 4'h8:
-          \b$25 [0] = \b$5 [2];
-      4'h0:
-          \b$25 [0] = \b$5 [6];
-      default:
-          \b$25 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [1] = \b$5 [5];
-      4'h4, 4'h8:
-          \b$25 [1] = \b$5 [3];
-      4'h0:
-          \b$25 [1] = \b$5 [7];
-      default:
-          \b$25 [1] = \b$5 [1];
-    endcase
-  end
-  assign \sa$7  = sa;
-  assign \sb$9  = sb;
+  assign a = \a$1 [1:0];
+  assign b = \b$3 [1:0];
+  assign \sa$5  = sa;
+  assign \sb$7  = sb;
   assign t0 = \$18 [9:0];
+  assign \a$12  = \a$1 [3:2];
+  assign \b$13  = \b$3 [3:2];
   assign \sa$14  = sa;
   assign t1 = { \$29 [8], \$29  };
+  assign \a$18  = \a$1 [5:4];
+  assign \b$19  = \b$3 [5:4];
   assign \sb$21  = sb;
   assign t2 = { \$40 [8], \$40  };
+  assign \a$24  = \a$1 [7:6];
+  assign \b$25  = \b$3 [7:6];
   assign t3 = { \p$29 [5], \p$29 [5], \p$29 [5], \p$29 [5], \p$29  };
   assign \p$30  = \$53 [9:0];
   assign \$9  = { p[5], p, 2'h0 };
@@ -43659,8 +22909,7 @@ module \mac_array.pe_3_3.level.u1.u3 (sb, p, a, b, sa);
 endmodule
 
 (* generator = "Amaranth" *)
-module \mac_array.pe_3_3.level.u2 (\p$30 , pa, pb, sb, \a$3 , \b$5 , sa);
-  reg \$auto$verilog_backend.cc:2355:dump_module$80  = 0;
+module \mac_array.pe_3_3.level.u2 (\p$30 , pa, pb, sb, \a$1 , \b$3 , sa);
   wire \$1 ;
   wire [8:0] \$10 ;
   wire [11:0] \$11 ;
@@ -43714,18 +22963,18 @@ module \mac_array.pe_3_3.level.u2 (\p$30 , pa, pb, sb, \a$3 , \b$5 , sa);
   wire \$7 ;
   wire \$8 ;
   wire [8:0] \$9 ;
-  reg [1:0] a;
-  reg [1:0] \a$12 ;
-  reg [1:0] \a$18 ;
-  reg [1:0] \a$24 ;
-  input [7:0] \a$3 ;
-  wire [7:0] \a$3 ;
-  reg [1:0] b;
-  reg [1:0] \b$13 ;
-  reg [1:0] \b$19 ;
-  reg [1:0] \b$25 ;
-  input [7:0] \b$5 ;
-  wire [7:0] \b$5 ;
+  wire [1:0] a;
+  input [7:0] \a$1 ;
+  wire [7:0] \a$1 ;
+  wire [1:0] \a$12 ;
+  wire [1:0] \a$18 ;
+  wire [1:0] \a$24 ;
+  wire [1:0] b;
+  wire [1:0] \b$13 ;
+  wire [1:0] \b$19 ;
+  wire [1:0] \b$25 ;
+  input [7:0] \b$3 ;
+  wire [7:0] \b$3 ;
   wire [5:0] p;
   wire [5:0] \p$17 ;
   wire [5:0] \p$23 ;
@@ -43741,13 +22990,13 @@ module \mac_array.pe_3_3.level.u2 (\p$30 , pa, pb, sb, \a$3 , \b$5 , sa);
   wire \sa$14 ;
   wire \sa$20 ;
   wire \sa$26 ;
-  wire \sa$7 ;
+  wire \sa$5 ;
   input sb;
   wire sb;
   wire \sb$15 ;
   wire \sb$21 ;
   wire \sb$27 ;
-  wire \sb$9 ;
+  wire \sb$7 ;
   wire [9:0] t0;
   wire [9:0] t1;
   wire [9:0] t2;
@@ -43805,208 +23054,48 @@ module \mac_array.pe_3_3.level.u2 (\p$30 , pa, pb, sb, \a$3 , \b$5 , sa);
   assign \$43  = pa == 2'h3;
   assign \$44  = | { \$43 , \$42 , \$41  };
   \mac_array.pe_3_3.level.u2.u0  u0 (
-    .a(a),
-    .b(b),
+    .a(\a$1 [1:0]),
+    .b(\b$3 [1:0]),
     .p(p),
     .sa(sa),
     .sb(sb)
   );
   \mac_array.pe_3_3.level.u2.u1  u1 (
-    .a(\a$12 ),
-    .b(\b$13 ),
+    .a(\a$1 [3:2]),
+    .b(\b$3 [3:2]),
     .p(\p$17 ),
     .sa(sa),
     .sb(\sb$15 )
   );
   \mac_array.pe_3_3.level.u2.u2  u2 (
-    .a(\a$18 ),
-    .b(\b$19 ),
+    .a(\a$1 [5:4]),
+    .b(\b$3 [5:4]),
     .p(\p$23 ),
     .sa(\sa$20 ),
     .sb(sb)
   );
   \mac_array.pe_3_3.level.u2.u3  u3 (
-    .a(\a$24 ),
-    .b(\b$25 ),
+    .a(\a$1 [7:6]),
+    .b(\b$3 [7:6]),
     .p(\p$29 ),
     .sa(\sa$26 ),
     .sb(\sb$27 )
   );
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$80 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[0] = \a$3 [0];
-      default:
-          a[0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[1] = \a$3 [1];
-      default:
-          a[1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$80 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[0] = \b$5 [0];
-      default:
-          b[0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[1] = \b$5 [1];
-      default:
-          b[1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$80 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [0] = \a$3 [0];
-      4'h4, 4'h8:
-          \a$12 [0] = \a$3 [6];
-      default:
-          \a$12 [0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [1] = \a$3 [1];
-      4'h4, 4'h8:
-          \a$12 [1] = \a$3 [7];
-      default:
-          \a$12 [1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$80 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [0] = \b$5 [2];
-      default:
-          \b$13 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [1] = \b$5 [3];
-      default:
-          \b$13 [1] = \b$5 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$80 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [0] = \a$3 [2];
-      4'h0:
-          \a$18 [0] = \a$3 [4];
-      default:
-          \a$18 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [1] = \a$3 [3];
-      4'h0:
-          \a$18 [1] = \a$3 [5];
-      default:
-          \a$18 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$80 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [0] = \b$5 [6];
-      4'h4, 4'h8:
-          \b$19 [0] = \b$5 [0];
-      4'h0:
-          \b$19 [0] = \b$5 [4];
-      default:
-          \b$19 [0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [1] = \b$5 [7];
-      4'h4, 4'h8:
-          \b$19 [1] = \b$5 [1];
-      4'h0:
-          \b$19 [1] = \b$5 [5];
-      default:
-          \b$19 [1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$80 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [0] = \a$3 [2];
-      4'h4, 4'h8:
-          \a$24 [0] = \a$3 [4];
-      4'h0:
-          \a$24 [0] = \a$3 [6];
-      default:
-          \a$24 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [1] = \a$3 [3];
-      4'h4, 4'h8:
-          \a$24 [1] = \a$3 [5];
-      4'h0:
-          \a$24 [1] = \a$3 [7];
-      default:
-          \a$24 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$80 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [0] = \b$5 [4];
-      4'h4, 4'h8:
-          \b$25 [0] = \b$5 [2];
-      4'h0:
-          \b$25 [0] = \b$5 [6];
-      default:
-          \b$25 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [1] = \b$5 [5];
-      4'h4, 4'h8:
-          \b$25 [1] = \b$5 [3];
-      4'h0:
-          \b$25 [1] = \b$5 [7];
-      default:
-          \b$25 [1] = \b$5 [1];
-    endcase
-  end
-  assign \sa$7  = sa;
-  assign \sb$9  = sb;
+  assign a = \a$1 [1:0];
+  assign b = \b$3 [1:0];
+  assign \sa$5  = sa;
+  assign \sb$7  = sb;
   assign t0 = \$18 [9:0];
+  assign \a$12  = \a$1 [3:2];
+  assign \b$13  = \b$3 [3:2];
   assign \sa$14  = sa;
   assign t1 = { \$29 [8], \$29  };
+  assign \a$18  = \a$1 [5:4];
+  assign \b$19  = \b$3 [5:4];
   assign \sb$21  = sb;
   assign t2 = { \$40 [8], \$40  };
+  assign \a$24  = \a$1 [7:6];
+  assign \b$25  = \b$3 [7:6];
   assign t3 = { \p$29 [5], \p$29 [5], \p$29 [5], \p$29 [5], \p$29  };
   assign \p$30  = \$53 [9:0];
   assign \$9  = { p[5], p, 2'h0 };
@@ -44093,8 +23182,7 @@ module \mac_array.pe_3_3.level.u2.u3 (sb, p, a, b, sa);
 endmodule
 
 (* generator = "Amaranth" *)
-module \mac_array.pe_3_3.level.u3 (sb, \p$30 , pa, pb, \a$3 , \b$5 , sa);
-  reg \$auto$verilog_backend.cc:2355:dump_module$81  = 0;
+module \mac_array.pe_3_3.level.u3 (sb, \p$30 , pa, pb, \a$1 , \b$3 , sa);
   wire \$1 ;
   wire [8:0] \$10 ;
   wire [11:0] \$11 ;
@@ -44148,18 +23236,18 @@ module \mac_array.pe_3_3.level.u3 (sb, \p$30 , pa, pb, \a$3 , \b$5 , sa);
   wire \$7 ;
   wire \$8 ;
   wire [8:0] \$9 ;
-  reg [1:0] a;
-  reg [1:0] \a$12 ;
-  reg [1:0] \a$18 ;
-  reg [1:0] \a$24 ;
-  input [7:0] \a$3 ;
-  wire [7:0] \a$3 ;
-  reg [1:0] b;
-  reg [1:0] \b$13 ;
-  reg [1:0] \b$19 ;
-  reg [1:0] \b$25 ;
-  input [7:0] \b$5 ;
-  wire [7:0] \b$5 ;
+  wire [1:0] a;
+  input [7:0] \a$1 ;
+  wire [7:0] \a$1 ;
+  wire [1:0] \a$12 ;
+  wire [1:0] \a$18 ;
+  wire [1:0] \a$24 ;
+  wire [1:0] b;
+  wire [1:0] \b$13 ;
+  wire [1:0] \b$19 ;
+  wire [1:0] \b$25 ;
+  input [7:0] \b$3 ;
+  wire [7:0] \b$3 ;
   wire [5:0] p;
   wire [5:0] \p$17 ;
   wire [5:0] \p$23 ;
@@ -44175,13 +23263,13 @@ module \mac_array.pe_3_3.level.u3 (sb, \p$30 , pa, pb, \a$3 , \b$5 , sa);
   wire \sa$14 ;
   wire \sa$20 ;
   wire \sa$26 ;
-  wire \sa$7 ;
+  wire \sa$5 ;
   input sb;
   wire sb;
   wire \sb$15 ;
   wire \sb$21 ;
   wire \sb$27 ;
-  wire \sb$9 ;
+  wire \sb$7 ;
   wire [9:0] t0;
   wire [9:0] t1;
   wire [9:0] t2;
@@ -44239,208 +23327,48 @@ module \mac_array.pe_3_3.level.u3 (sb, \p$30 , pa, pb, \a$3 , \b$5 , sa);
   assign \$43  = pa == 2'h3;
   assign \$44  = | { \$43 , \$42 , \$41  };
   \mac_array.pe_3_3.level.u3.u0  u0 (
-    .a(a),
-    .b(b),
+    .a(\a$1 [1:0]),
+    .b(\b$3 [1:0]),
     .p(p),
     .sa(sa),
     .sb(sb)
   );
   \mac_array.pe_3_3.level.u3.u1  u1 (
-    .a(\a$12 ),
-    .b(\b$13 ),
+    .a(\a$1 [3:2]),
+    .b(\b$3 [3:2]),
     .p(\p$17 ),
     .sa(sa),
     .sb(\sb$15 )
   );
   \mac_array.pe_3_3.level.u3.u2  u2 (
-    .a(\a$18 ),
-    .b(\b$19 ),
+    .a(\a$1 [5:4]),
+    .b(\b$3 [5:4]),
     .p(\p$23 ),
     .sa(\sa$20 ),
     .sb(sb)
   );
   \mac_array.pe_3_3.level.u3.u3  u3 (
-    .a(\a$24 ),
-    .b(\b$25 ),
+    .a(\a$1 [7:6]),
+    .b(\b$3 [7:6]),
     .p(\p$29 ),
     .sa(\sa$26 ),
     .sb(\sb$27 )
   );
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$81 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[0] = \a$3 [0];
-      default:
-          a[0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h1, 4'h2:
-          a[1] = \a$3 [1];
-      default:
-          a[1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$81 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[0] = \b$5 [0];
-      default:
-          b[0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          b[1] = \b$5 [1];
-      default:
-          b[1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$81 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [0] = \a$3 [0];
-      4'h4, 4'h8:
-          \a$12 [0] = \a$3 [6];
-      default:
-          \a$12 [0] = \a$3 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$12 [1] = \a$3 [1];
-      4'h4, 4'h8:
-          \a$12 [1] = \a$3 [7];
-      default:
-          \a$12 [1] = \a$3 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$81 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [0] = \b$5 [2];
-      default:
-          \b$13 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h0, 4'h4, 4'h8:
-          \b$13 [1] = \b$5 [3];
-      default:
-          \b$13 [1] = \b$5 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$81 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [0] = \a$3 [2];
-      4'h0:
-          \a$18 [0] = \a$3 [4];
-      default:
-          \a$18 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$18 [1] = \a$3 [3];
-      4'h0:
-          \a$18 [1] = \a$3 [5];
-      default:
-          \a$18 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$81 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [0] = \b$5 [6];
-      4'h4, 4'h8:
-          \b$19 [0] = \b$5 [0];
-      4'h0:
-          \b$19 [0] = \b$5 [4];
-      default:
-          \b$19 [0] = \b$5 [2];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$19 [1] = \b$5 [7];
-      4'h4, 4'h8:
-          \b$19 [1] = \b$5 [1];
-      4'h0:
-          \b$19 [1] = \b$5 [5];
-      default:
-          \b$19 [1] = \b$5 [3];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$81 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [0] = \a$3 [2];
-      4'h4, 4'h8:
-          \a$24 [0] = \a$3 [4];
-      4'h0:
-          \a$24 [0] = \a$3 [6];
-      default:
-          \a$24 [0] = \a$3 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \a$24 [1] = \a$3 [3];
-      4'h4, 4'h8:
-          \a$24 [1] = \a$3 [5];
-      4'h0:
-          \a$24 [1] = \a$3 [7];
-      default:
-          \a$24 [1] = \a$3 [1];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$81 ) begin end
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [0] = \b$5 [4];
-      4'h4, 4'h8:
-          \b$25 [0] = \b$5 [2];
-      4'h0:
-          \b$25 [0] = \b$5 [6];
-      default:
-          \b$25 [0] = \b$5 [0];
-    endcase
-    (* full_case = 32'd1 *)
-    casez ({ pa, pb })
-      4'h1, 4'h2:
-          \b$25 [1] = \b$5 [5];
-      4'h4, 4'h8:
-          \b$25 [1] = \b$5 [3];
-      4'h0:
-          \b$25 [1] = \b$5 [7];
-      default:
-          \b$25 [1] = \b$5 [1];
-    endcase
-  end
-  assign \sa$7  = sa;
-  assign \sb$9  = sb;
+  assign a = \a$1 [1:0];
+  assign b = \b$3 [1:0];
+  assign \sa$5  = sa;
+  assign \sb$7  = sb;
   assign t0 = \$18 [9:0];
+  assign \a$12  = \a$1 [3:2];
+  assign \b$13  = \b$3 [3:2];
   assign \sa$14  = sa;
   assign t1 = { \$29 [8], \$29  };
+  assign \a$18  = \a$1 [5:4];
+  assign \b$19  = \b$3 [5:4];
   assign \sb$21  = sb;
   assign t2 = { \$40 [8], \$40  };
+  assign \a$24  = \a$1 [7:6];
+  assign \b$25  = \b$3 [7:6];
   assign t3 = { \p$29 [5], \p$29 [5], \p$29 [5], \p$29 [5], \p$29  };
   assign \p$30  = \$53 [9:0];
   assign \$9  = { p[5], p, 2'h0 };
