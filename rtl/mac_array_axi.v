@@ -772,13 +772,11 @@ module \mac_array_axi.array (rst, out_ready, in_ready, out_last, in_valid, \port
   wire \$97 ;
   wire \$98 ;
   wire \$99 ;
-  reg \$signal  = 1'h0;
   (* init = 1'h0 *)
-  wire \$signal$12 ;
+  wire \$signal ;
   (* init = 2'h0 *)
   wire [1:0] \$signal$16 ;
   reg \$signal$20  = 1'h0;
-  reg \$signal$214  = 1'h0;
   reg \$signal$215  = 1'h0;
   reg [31:0] a = 32'd0;
   (* init = 32'd0 *)
@@ -1034,7 +1032,9 @@ module \mac_array_axi.array (rst, out_ready, in_ready, out_last, in_valid, \port
   wire [1:0] s1_pb;
   (* init = 1'h0 *)
   wire s1_sb;
+  reg s1_valid = 1'h0;
   reg s2_last = 1'h0;
+  reg s2_valid = 1'h0;
   reg sa = 1'h0;
   (* init = 1'h0 *)
   wire \sa$102 ;
@@ -1136,7 +1136,7 @@ module \mac_array_axi.array (rst, out_ready, in_ready, out_last, in_valid, \port
   assign in_ready = ~ hold;
   assign \$1  = ~ hold;
   assign accept = in_valid & \$1 ;
-  assign \$2  = \$signal  & s2_last;
+  assign \$2  = s2_valid & s2_last;
   assign hold = \$2  & full;
   assign \$3  = \$signal$20  ? 32'd0 : acc_0_0;
   assign \$4  = $signed({ 1'h0, \$3  }) + $signed(p_0_0);
@@ -1229,71 +1229,71 @@ module \mac_array_axi.array (rst, out_ready, in_ready, out_last, in_valid, \port
   assign \$79  = \port$6627$0 [6] | \$78 ;
   assign \$80  = ~ hold;
   assign \$81  = ~ hold;
-  assign \$82  = \$81  & \$signal$214 ;
+  assign \$82  = \$81  & s1_valid;
   assign \$83  = ~ hold;
-  assign \$84  = \$signal  & \$83 ;
+  assign \$84  = s2_valid & \$83 ;
   assign \$85  = ~ hold;
-  assign \$86  = \$85  & \$signal$214 ;
+  assign \$86  = \$85  & s1_valid;
   assign \$87  = ~ hold;
-  assign \$88  = \$signal  & \$87 ;
+  assign \$88  = s2_valid & \$87 ;
   assign \$89  = ~ hold;
-  assign \$90  = \$89  & \$signal$214 ;
+  assign \$90  = \$89  & s1_valid;
   assign \$91  = ~ hold;
-  assign \$92  = \$signal  & \$91 ;
+  assign \$92  = s2_valid & \$91 ;
   assign \$93  = ~ hold;
-  assign \$94  = \$93  & \$signal$214 ;
+  assign \$94  = \$93  & s1_valid;
   assign \$95  = ~ hold;
-  assign \$96  = \$signal  & \$95 ;
+  assign \$96  = s2_valid & \$95 ;
   assign \$97  = ~ hold;
-  assign \$98  = \$97  & \$signal$214 ;
+  assign \$98  = \$97  & s1_valid;
   assign \$99  = ~ hold;
-  assign \$100  = \$signal  & \$99 ;
+  assign \$100  = s2_valid & \$99 ;
   assign \$101  = ~ hold;
-  assign \$102  = \$101  & \$signal$214 ;
+  assign \$102  = \$101  & s1_valid;
   assign \$103  = ~ hold;
-  assign \$104  = \$signal  & \$103 ;
+  assign \$104  = s2_valid & \$103 ;
   assign \$105  = ~ hold;
-  assign \$106  = \$105  & \$signal$214 ;
+  assign \$106  = \$105  & s1_valid;
   assign \$107  = ~ hold;
-  assign \$108  = \$signal  & \$107 ;
+  assign \$108  = s2_valid & \$107 ;
   assign \$109  = ~ hold;
-  assign \$110  = \$109  & \$signal$214 ;
+  assign \$110  = \$109  & s1_valid;
   assign \$111  = ~ hold;
-  assign \$112  = \$signal  & \$111 ;
+  assign \$112  = s2_valid & \$111 ;
   assign \$113  = ~ hold;
-  assign \$114  = \$113  & \$signal$214 ;
+  assign \$114  = \$113  & s1_valid;
   assign \$115  = ~ hold;
-  assign \$116  = \$signal  & \$115 ;
+  assign \$116  = s2_valid & \$115 ;
   assign \$117  = ~ hold;
-  assign \$118  = \$117  & \$signal$214 ;
+  assign \$118  = \$117  & s1_valid;
   assign \$119  = ~ hold;
-  assign \$120  = \$signal  & \$119 ;
+  assign \$120  = s2_valid & \$119 ;
   assign \$121  = ~ hold;
-  assign \$122  = \$121  & \$signal$214 ;
+  assign \$122  = \$121  & s1_valid;
   assign \$123  = ~ hold;
-  assign \$124  = \$signal  & \$123 ;
+  assign \$124  = s2_valid & \$123 ;
   assign \$125  = ~ hold;
-  assign \$126  = \$125  & \$signal$214 ;
+  assign \$126  = \$125  & s1_valid;
   assign \$127  = ~ hold;
-  assign \$128  = \$signal  & \$127 ;
+  assign \$128  = s2_valid & \$127 ;
   assign \$129  = ~ hold;
-  assign \$130  = \$129  & \$signal$214 ;
+  assign \$130  = \$129  & s1_valid;
   assign \$131  = ~ hold;
-  assign \$132  = \$signal  & \$131 ;
+  assign \$132  = s2_valid & \$131 ;
   assign \$133  = ~ hold;
-  assign \$134  = \$133  & \$signal$214 ;
+  assign \$134  = \$133  & s1_valid;
   assign \$135  = ~ hold;
-  assign \$136  = \$signal  & \$135 ;
+  assign \$136  = s2_valid & \$135 ;
   assign \$137  = ~ hold;
-  assign \$138  = \$137  & \$signal$214 ;
+  assign \$138  = \$137  & s1_valid;
   assign \$139  = ~ hold;
-  assign \$140  = \$signal  & \$139 ;
+  assign \$140  = s2_valid & \$139 ;
   assign \$141  = ~ hold;
-  assign \$142  = \$141  & \$signal$214 ;
+  assign \$142  = \$141  & s1_valid;
   assign \$143  = ~ hold;
-  assign \$144  = \$signal  & \$143 ;
+  assign \$144  = s2_valid & \$143 ;
   assign \$145  = ~ hold;
-  assign \$146  = \$signal  & \$145 ;
+  assign \$146  = s2_valid & \$145 ;
   assign \$147  = \$146  & s2_last;
   assign \$148  = full & out_ready;
   assign \$149  = out_row + 1'h1;
@@ -1328,7 +1328,7 @@ module \mac_array_axi.array (rst, out_ready, in_ready, out_last, in_valid, \port
   always @(posedge clk)
     tile_open <= \$178 ;
   always @(posedge clk)
-    \$signal$214  <= \$179 ;
+    s1_valid <= \$179 ;
   always @(posedge clk)
     \$signal$215  <= \$180 ;
   always @(posedge clk)
@@ -1358,7 +1358,7 @@ module \mac_array_axi.array (rst, out_ready, in_ready, out_last, in_valid, \port
   always @(posedge clk)
     \b$44  <= \$193 ;
   always @(posedge clk)
-    \$signal  <= \$194 ;
+    s2_valid <= \$194 ;
   always @(posedge clk)
     \$signal$20  <= \$195 ;
   always @(posedge clk)
@@ -1657,7 +1657,7 @@ module \mac_array_axi.array (rst, out_ready, in_ready, out_last, in_valid, \port
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$179  = \$signal$214 ;
+    \$179  = s1_valid;
     if (\$77 ) begin
       \$179  = in_valid;
     end
@@ -1793,9 +1793,9 @@ module \mac_array_axi.array (rst, out_ready, in_ready, out_last, in_valid, \port
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$194  = \$signal ;
+    \$194  = s2_valid;
     if (\$80 ) begin
-      \$194  = \$signal$214 ;
+      \$194  = s1_valid;
     end
     if (rst) begin
       \$194  = 1'h0;
@@ -1805,7 +1805,7 @@ module \mac_array_axi.array (rst, out_ready, in_ready, out_last, in_valid, \port
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     \$195  = \$signal$20 ;
     if (\$80 ) begin
-      if (\$signal$214 ) begin
+      if (s1_valid) begin
         \$195  = \$signal$215 ;
       end
     end
@@ -1814,7 +1814,7 @@ module \mac_array_axi.array (rst, out_ready, in_ready, out_last, in_valid, \port
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     \$196  = s2_last;
     if (\$80 ) begin
-      if (\$signal$214 ) begin
+      if (s1_valid) begin
         \$196  = s1_last;
       end
     end
@@ -2367,7 +2367,7 @@ module \mac_array_axi.array (rst, out_ready, in_ready, out_last, in_valid, \port
   end
   assign s1_a0 = a;
   assign s1_b0 = b;
-  assign \$signal$12  = sa;
+  assign \$signal  = sa;
   assign s1_sb = sb;
   assign \$signal$16  = pa;
   assign s1_pb = pb;
