@@ -1,7 +1,7 @@
 """The proofs can fail: a copy of `fusion_unit` with one routing bit mutated.
 
 `mutated_fusion_verilog` regenerates the unit with one entry of the top level's routing table
-(hdl_gen.fusion._route) changed: in the 2x2 mode, sub-unit 0 reads bus bit 1 of `a` where it
+(hdl_gen.fusion.level_route, the linear layout's routing) changed: in the 2x2 mode, sub-unit 0 reads bus bit 1 of `a` where it
 should read bit 0. The equivalence proof of that mode must then fail with a counterexample
 trace (`counterexample` reads it back so a test can replay it through the golden model).
 """
@@ -16,7 +16,7 @@ def mutated_fusion_verilog(maxb=8):
     import hdl_gen.fusion as fusion
     from hdl_gen.rtl import to_verilog
 
-    original = fusion._route
+    original = fusion.level_route
 
     def route(w, ba, bb):
         routes = original(w, ba, bb)
@@ -25,8 +25,8 @@ def mutated_fusion_verilog(maxb=8):
             routes[0] = ([a_src[1]] + a_src[1:], b_src)  # bit 0 of sub-unit 0 now reads bit 1
         return routes
 
-    with mock.patch.object(fusion, "_route", route):
-        return to_verilog(fusion.FusionUnit(maxb), "fusion_unit")
+    with mock.patch.object(fusion, "level_route", route):
+        return to_verilog(fusion.FusionUnit(maxb, layout="linear"), "fusion_unit")
 
 
 def counterexample(vcd_path, names=("a", "b", "p_dut", "p_ref")):
