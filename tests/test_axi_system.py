@@ -16,6 +16,7 @@ import sys
 from hdl_gen.rtl import generator_parameters, header
 from synth import axi_system
 from synth.area import ROOT
+from tests.vivado import fake_vivado_settings
 
 
 def test_plan(tmp_path):
@@ -61,11 +62,7 @@ def test_without_vivado(tmp_path):
 
 
 def test_runs_vivado_from_amaranth_env(tmp_path):
-    fake = tmp_path / "vivado"
-    fake.write_text("#!/bin/sh\necho \"$@\" > vivado_args\ntouch mac_array_system.bit mac_array_system.hwh\n")
-    fake.chmod(0o755)
-    settings = tmp_path / "settings64.sh"
-    settings.write_text(f"VIVADO={fake}\n")
+    settings = fake_vivado_settings(tmp_path, ("mac_array_system.bit", "mac_array_system.hwh"))
     out = tmp_path / "plan"
     proc = _cli(["--out", str(out)], AMARANTH_ENV_VIVADO=str(settings))
     assert proc.returncode == 0, proc.stdout + proc.stderr
