@@ -181,7 +181,7 @@ def train(bench="digits", recipe="fp32", cfg=None, backend=float_backend, rng=No
     bits; DFQ/FracTrain: per epoch, per mini-batch, per layer), eval_precisions (the bits the
     test-set forward used), gate_macs (DFQ's candidate forward GEMMs, effective MACs, not in
     effective_macs), turning_points, history (per-epoch loss), diverged_epoch (None, or the epoch
-    in which the training loss stopped being finite: training stops, test_accuracy is 0)."""
+    in which the training loss or a parameter stopped being finite: training stops, test_accuracy is 0)."""
     if recipe not in RECIPES:
         raise ValueError(f"recipe must be one of {RECIPES}, got {recipe!r}")
     cfg = config(bench) if cfg is None else cfg
@@ -221,6 +221,11 @@ def train(bench="digits", recipe="fp32", cfg=None, backend=float_backend, rng=No
                 v *= cfg.momentum
                 v -= lr * gr
                 p += v
+            if not all(np.isfinite(p).all() for p in params):
+                # diverged inside the step (the loss was still finite): the next forward pass
+                # would hand non-finite values to the quantizers, which reject them
+                diverged = epoch + 1
+                break
             bits = np.array([s[4].bits for s in saved]).T
             batch_bits.append([list(map(int, b)) for b in bits.T])
             step = training_costs(layer_macs * len(idx), bits[0], bits[1], bits[2], input_grad)
