@@ -60,7 +60,7 @@ sim-axi: $(STAMP) tools
 	$(PY) -m verif.axi_sim --sim $(SIM) $(ARGS)
 
 test: $(STAMP) tools synth-tools
-	$(PY) -m pytest $(PYTEST_PAR)
+	$(PY) -m pytest $(PYTEST_PAR) --durations=25
 
 rtl: $(STAMP)
 	$(PY) -m hdl_gen.rtl
