@@ -217,6 +217,8 @@ def _evert(proof, work, rel, yosys, timeout, start, cpu):
     code, _ = _run([yosys, "-q", "-p", "; ".join(script)], ROOT, work / "evert.log", left, cpu)
     if code != 0:
         return False
+    # expose everts children before parents, so a parent also carries its descendants' cut ports
+    # as pass-throughs; the miter leaves those free (each module's checks read only its own ports).
     modules = json.loads((work / "ports.json").read_text())["modules"]
     ports = {name: {port: (d["direction"], len(d["bits"])) for port, d in m["ports"].items()}
              for name, m in modules.items()}

@@ -23,7 +23,9 @@ finished). Here the solver never sees a multiplier. The proof has three parts:
    and returns sum_k sext(q_k) << shift_k for ANY sub-results q_k (modulo 2^(2w+2)); a brick
    multiplies; BitBlade's bitwise sum routes to its bricks and returns sum_s sext(q_s) << shift_s;
    the top passes everything to its level and zeroes invalid modes. Every module instance of the
-   unit's Verilog is checked (one miter, all instances, symbolic mode and signedness).
+   unit's Verilog is checked in one miter: sa, sb symbolic; each module
+   with mode inputs instantiated once per valid mode with pa, pb tied, so Yosys folds its mode
+   logic away (a case split by mode; one symbolic-mode copy took minutes at MAXB 16).
 
 Why that covers the unit (induction over the levels, bottom-up): a brick computes its digit
 product (3); if every sub-unit of a level computes its plan value S_n for every input, the
