@@ -70,16 +70,18 @@ def cpu_seconds():
     return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
 
 
-def run_gemms(config, ops, depth):
-    """Map, simulate and check every GEMM of `ops` with up to `depth` GEMMs in the driver at once
-    (1: one at a time). Returns (MACs from the RTL counters, cycles, [(beats, out)])."""
+def run_gemms(config, ops, depth, procs=1):
+    """Map, simulate and check every GEMM of `ops` with up to `depth` GEMMs per driver at once
+    (1: one at a time), GEMM i on driver process i % procs (each GEMM on one 8x8 model; procs = 2:
+    two models simulate independent GEMMs on the two cores). Returns (MACs from the RTL counters,
+    cycles, [(beats, out)])."""
     rows, cols = config.rows, config.cols
     macs = cycles = 0
     streams, inflight = [], collections.deque()
 
     def check():
         i, qa, qb, plan, beats = inflight.popleft()
-        out = sim.result()
+        out = sims[i % procs].result()
         _, sums, _ = G.int_gemm(qa, qb)
         check_mac_array(f"gemm {i}", plan, beats, out, sums)
         want = G.predict_cycles("mac_array", qa.codes.shape[0], qa.codes.shape[1], qb.codes.shape[1],
@@ -88,20 +90,21 @@ def run_gemms(config, ops, depth):
         streams.append((beats, out))
         return sum(v for k, v in out["counters"].items() if k.startswith("macs_")), out["cycles"]
 
-    sim = open_sim(config, "verilator")
+    sims = [open_sim(config, "verilator") for _ in range(procs)]
     try:
         for i, (qa, qb) in enumerate(ops):
             plan, beats = G.map_mac_array(qa, qb, rows=rows, cols=cols)
-            sim.submit_mac_array(beats)
+            sims[i % procs].submit_mac_array(beats)
             inflight.append((i, qa, qb, plan, beats))
-            if len(inflight) >= depth:
+            if len(inflight) >= depth * procs:
                 m, c = check()
                 macs, cycles = macs + m, cycles + c
         while inflight:
             m, c = check()
             macs, cycles = macs + m, cycles + c
     finally:
-        sim.close()
+        for sim in sims:
+            sim.close()
     return macs, cycles, streams
 
 
@@ -147,10 +150,10 @@ def main(argv=None):
     print(f"{'harness':<22} {'MACs':>12} {'cycles':>9} {'seconds':>8} {'checked MACs/s':>15} {'cycles/s':>10} "
           f"{'CPU s':>7} {'MACs/CPU-s':>11}")
     results = {}
-    for name, depth in (("one GEMM at a time", 1), ("pipelined", 2)):
+    for name, depth, procs in (("one GEMM at a time", 1, 1), ("pipelined", 2, 1), ("pipelined, 2 drivers", 2, 2)):
         cpu0 = cpu_seconds()
         t0 = time.perf_counter()
-        macs, cycles, streams = run_gemms(config, ops, depth)
+        macs, cycles, streams = run_gemms(config, ops, depth, procs)
         seconds = time.perf_counter() - t0
         cpu = cpu_seconds() - cpu0
         results[name] = macs / seconds
