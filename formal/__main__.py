@@ -50,7 +50,7 @@ class Proof:
 def _fusion_verilog(maxb):
     from hdl_gen.fusion import FusionUnit
     from hdl_gen.rtl import to_verilog
-    return to_verilog(FusionUnit(maxb), "fusion_unit")
+    return to_verilog(FusionUnit(maxb, layout="linear"), "fusion_unit")  # the reference packs linearly
 
 
 def _fusion_sources(maxb, pa, pb, sa, sb, unit=None, reference=None):
@@ -102,7 +102,7 @@ def _stream_sources(factory, name, wrapper):
 
 
 # The fusion-unit configurations proven equivalent to the reference: (label, maxb, generator
-# Verilog factory or None for FusionUnit(maxb), reference factory or None for the linear layout).
+# Verilog factory or None for FusionUnit(maxb, layout="linear"), reference factory or None for the linear layout).
 FUSION_CONFIGS = [("linear", 8, None, None), ("linear", 16, None, None)]
 
 
