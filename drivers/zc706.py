@@ -3,7 +3,7 @@
     from pynq import Overlay
     from drivers.zc706 import MacArrayDevice, PynqTransport
     dev = MacArrayDevice(PynqTransport(Overlay("build/zc706_axi/mac_array_system.bit")))
-    c = dev.gemm(a, b, bits_a=4, bits_b=4)          # int64 (M, N) = a @ b, wrapped to ACCW bits
+    c = dev.gemm(a, b, bits_a=4, bits_b=4)          # int64 (M, N) = a @ b, exact
 
 The device talks to the hardware through a *transport* with five methods:
 
@@ -21,13 +21,12 @@ register map: golden/mac_array_axi.py.
 
 import numpy as np
 
-from golden.fusion import PRECISION_BITS, pack
-from golden.mac_array import wrap
+from golden.gemm import Digit, gather_tiles, map_mac_array
 from golden.mac_array_axi import (
     CONTROL_CLEAR, ID, REGISTERS, STATUS_ERROR, STATUS_FRAME_ERROR, STATUS_OUT_PENDING, STATUS_PARTIAL,
     counter_names, pack_beats, unpack_rows)
 
-__all__ = ["MacArrayDevice", "PynqTransport", "expected_gemm", "gemm_beats"]
+__all__ = ["MacArrayDevice", "PynqTransport", "expected_gemm"]
 
 
 class PynqTransport:
@@ -67,46 +66,12 @@ class PynqTransport:
         self._send_buffer = None
 
 
-def _check_operand(x, name, bits, signed):
+def _operand(x, name, bits, signed):
+    """An integer matrix as golden.gemm's mapper takes it (scale 1, zero 0: the plain codes)."""
     x = np.asarray(x)
-    lo, hi = (-(1 << (bits - 1)), (1 << (bits - 1)) - 1) if signed else (0, (1 << bits) - 1)
-    if x.ndim != 2 or x.dtype.kind not in "iu" or (x.size and (x.min() < lo or x.max() > hi)):
-        raise ValueError(f"{name} must be a 2-D integer array with values in [{lo}, {hi}] "
-                         f"({'signed' if signed else 'unsigned'} {bits}-bit)")
-    return x.astype(np.int64)
-
-
-def gemm_beats(a, b, bits_a, bits_b, signed_a, signed_b, *, rows, cols, maxb=8):
-    """Array beats computing C = A @ B: output tiles of rows x cols, row-major over (M, N) blocks.
-
-    A PE multiplies P = (maxb/bits_a)(maxb/bits_b) element pairs per beat (golden.fusion), so a
-    tile takes ceil(K / P) beats; each beat's A lane for row r holds A[r, kP:(k+1)P] and its B lane
-    for column c holds B[kP:(k+1)P, c], packed by golden.fusion.pack; padding is zero.
-    Returns (beats dict for golden.mac_array / pack_beats, number of tiles (row blocks, col blocks)).
-    """
-    if bits_a not in PRECISION_BITS or bits_b not in PRECISION_BITS or max(bits_a, bits_b) > maxb:
-        raise ValueError(f"bits_a and bits_b must be one of {[p for p in PRECISION_BITS if p <= maxb]}, "
-                         f"got {bits_a}, {bits_b}")
-    a = _check_operand(a, "a", bits_a, signed_a)
-    b = _check_operand(b, "b", bits_b, signed_b)
-    (m, k), (k2, n) = a.shape, b.shape
-    if k != k2 or k == 0:
-        raise ValueError(f"a (M, K) and b (K, N) must share K >= 1, got {a.shape} and {b.shape}")
-    p = (maxb // bits_a) * (maxb // bits_b)
-    kb, mb, nb = -(-k // p), -(-m // rows), -(-n // cols)
-    ap = np.zeros((mb * rows, kb * p), np.int64)
-    ap[:m, :k] = a
-    bp = np.zeros((kb * p, nb * cols), np.int64)
-    bp[:k, :n] = b
-    # (row block, col block, beat, lane, element)
-    a_el = np.broadcast_to(ap.reshape(mb, 1, rows, kb, p).transpose(0, 1, 3, 2, 4), (mb, nb, kb, rows, p))
-    b_el = np.broadcast_to(bp.reshape(kb, p, nb, cols).transpose(2, 0, 3, 1)[None], (mb, nb, kb, cols, p))
-    beats = mb * nb * kb
-    pos = np.arange(beats) % kb
-    return dict(a=pack(a_el, bits_a).reshape(beats, rows), b=pack(b_el, bits_b).reshape(beats, cols),
-                pa=PRECISION_BITS.index(bits_a), pb=PRECISION_BITS.index(bits_b),
-                sa=int(signed_a), sb=int(signed_b),
-                first=(pos == 0).astype(np.int64), last=(pos == kb - 1).astype(np.int64)), (mb, nb)
+    if x.ndim != 2 or x.dtype.kind not in "iu":
+        raise ValueError(f"{name} must be a 2-D integer array, got shape {x.shape} dtype {x.dtype}")
+    return Digit(x.astype(np.int64), bits, bool(signed), 0, 1.0, 0.0)
 
 
 class MacArrayDevice:
@@ -155,15 +120,15 @@ class MacArrayDevice:
         return np.array(out, dtype=np.int64).reshape(tiles, self.rows, self.cols)
 
     def gemm(self, a, b, bits_a=8, bits_b=8, signed_a=True, signed_b=True):
-        """C = A @ B for integer A (M, K) and B (K, N) of the given widths, computed by the array:
-        int64 (M, N), exact modulo 2^ACCW (two's complement, as the accumulators)."""
-        beats, (mb, nb) = gemm_beats(a, b, bits_a, bits_b, signed_a, signed_b,
-                                     rows=self.rows, cols=self.cols, maxb=self.maxb)
-        tiles = self.run(beats)
-        c = tiles.reshape(mb, nb, self.rows, self.cols).transpose(0, 2, 1, 3).reshape(mb * self.rows, nb * self.cols)
-        return c[:np.shape(a)[0], :np.shape(b)[1]]
+        """C = A @ B for integer A (M, K) and B (K, N) of the given widths (1..MAXB bits; codes
+        checked against them), computed by the array: exact int64 (M, N). The beats come from
+        golden.gemm's mapper (the one HIL uses): operands packed in the array's mode and bus
+        layout, K cut into chunks no accumulator can wrap in, the chunks' sums added here."""
+        plan, beats = map_mac_array(_operand(a, "a", bits_a, signed_a), _operand(b, "b", bits_b, signed_b),
+                                    rows=self.rows, cols=self.cols, maxb=self.maxb, pe=self.pe, accw=self.accw)
+        return gather_tiles(plan, self.run(beats)).sum(axis=0)
 
 
-def expected_gemm(a, b, accw=32):
-    """What `MacArrayDevice.gemm` returns: the exact integer product wrapped to ACCW bits."""
-    return wrap(np.asarray(a, np.int64) @ np.asarray(b, np.int64), accw)
+def expected_gemm(a, b):
+    """What `MacArrayDevice.gemm` returns: the exact integer product."""
+    return np.asarray(a, np.int64) @ np.asarray(b, np.int64)

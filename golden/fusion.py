@@ -34,7 +34,7 @@ MINB = 2
 PRECISION_BITS = (2, 4, 8, 16)  # precision code -> operand bits
 MAXB_ALLOWED = (8, 16)
 LAYOUTS = ("linear", "hierarchical")
-DEFAULT_LAYOUT = "linear"  # the layout of the committed rtl/fusion_unit.v and rtl/mac_array.v (README design notes: why not yet hierarchical)
+DEFAULT_LAYOUT = "hierarchical"  # the committed rtl/fusion_unit.v and rtl/mac_array.v: the smallest variant (synth.fusion_variants)
 
 
 def precision_bits(code):

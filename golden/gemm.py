@@ -24,7 +24,7 @@ and zero points are scalars or arrays broadcastable to the operand: (M, 1) / (1,
 column, (1, K) / (K, 1) along K (golden.training.qtensor's convention).
 
 Mapper. `mac_array` (SPEC.md "MAC array", golden.mac_array): a beat carries P = (MAXB/ba) *
-(MAXB/bb) consecutive k per lane, packed with golden.fusion.pack (ba, bb: the codes' width
+(MAXB/bb) consecutive k per lane, packed with golden.fusion.pack in the mode (ba, bb) (the codes' width
 rounded up to the next power of two, codes sign- or zero-extended); output tiles of ROWS x COLS
 (rows of A, columns of B; edges padded with zero codes), one array tile (first..last) per output
 tile and K chunk, in the order (row tile, column tile, chunk). `mac_array_fixed8`: the same in
@@ -38,6 +38,7 @@ previous tile drains its ROWS rows); cycles = C_last + ROWS + 1. hybrid_mac: bea
 """
 
 import dataclasses
+import functools
 from collections import namedtuple
 
 import numpy as np
@@ -375,38 +376,38 @@ def gemm(qa, qb, *, unit=None, lanes=4, accw=ACCW, maxb=8):
 
 # ---------------------------------------------------------------- mac_array beat streams
 
-def pack_lanes(elements, bits):
+def pack_lanes(elements, bits, **mode):
     """Vectorized golden.fusion.pack: (..., P) element values -> (...) uint64 buses.
 
-    The bus layout is read from golden.fusion.pack itself (one call per element bit), so it follows
-    whatever layout `pack` defines; contiguous fields become one shift."""
+    `mode`: golden.fusion.pack's keywords (other_bits, side, maxb, layout); a fusion operand
+    passes its mode, as the bus layout may replicate or reorder its bits (the hierarchical one
+    does). The layout is read from golden.fusion.pack itself (one call per element bit, cached),
+    so it follows whatever layout `pack` defines; contiguous fields become one shift."""
     e = np.asarray(elements, dtype=np.int64)
     count = e.shape[-1]
     bus = np.zeros(e.shape[:-1], dtype=np.uint64)
     for i in range(count):
-        pos = [_bit_position(count, bits, i, j) for j in range(bits)]
+        pos = [_bit_positions(count, bits, i, j, tuple(sorted(mode.items()))) for j in range(bits)]
         field = e[..., i].astype(np.uint64) & np.uint64((1 << bits) - 1)
-        if pos == list(range(pos[0], pos[0] + bits)):
-            bus |= field << np.uint64(pos[0])
-        else:
-            for j, p in enumerate(pos):
-                bus |= ((field >> np.uint64(j)) & np.uint64(1)) << np.uint64(p)
+        if all(len(p) == 1 for p in pos) and [p[0] for p in pos] == list(range(pos[0][0], pos[0][0] + bits)):
+            bus |= field << np.uint64(pos[0][0])
+            continue
+        for j, places in enumerate(pos):
+            bit = (field >> np.uint64(j)) & np.uint64(1)
+            for p in places:
+                bus |= bit << np.uint64(p)
     return bus
 
 
-_POSITIONS = {}
-
-
-def _bit_position(count, bits, i, j):
-    key = (count, bits, i, j)
-    if key not in _POSITIONS:
-        unit = [0] * count
-        unit[i] = 1 << j
-        word = pack(unit, bits)
-        if word <= 0 or word & (word - 1):
-            raise ValueError(f"golden.fusion.pack maps element {i} bit {j} to {word:#x}, not one bit")
-        _POSITIONS[key] = word.bit_length() - 1
-    return _POSITIONS[key]
+@functools.lru_cache(maxsize=None)
+def _bit_positions(count, bits, i, j, mode):
+    """Bus bits golden.fusion.pack puts bit j of element i at (a tuple: a layout may replicate)."""
+    unit = [0] * count
+    unit[i] = 1 << j
+    word = int(pack(unit, bits, **dict(mode)))
+    if word <= 0:
+        raise ValueError(f"golden.fusion.pack drops element {i} bit {j}")
+    return tuple(p for p in range(word.bit_length()) if word >> p & 1)
 
 
 MacArrayPlan = namedtuple("MacArrayPlan", "m k n rows cols per_beat mode signed tiles tile_beats segments")
@@ -431,6 +432,10 @@ def map_mac_array(qa, qb, *, rows=8, cols=8, maxb=8, pe="fusion", accw=ACCW):
     segments = _segments(k, per_beat, _chunk_beats(per_beat, qa.bits, qb.bits, accw), k_group)
     chunks = [c for s in segments for c in s.chunks]
     ba, bb = PRECISION_BITS[pa], PRECISION_BITS[pb]
+    # A fusion lane is an operand bus of mode (pa, pb) in the default layout (golden.mac_array
+    # scores it so); a fixed PE's lane is one plain MAXB-bit element.
+    lane_mode = dict(a=dict(other_bits=bb, side="a", maxb=maxb), b=dict(other_bits=ba, side="b", maxb=maxb)) \
+        if pe == "fusion" else dict(a={}, b={})
     # Elements per lane: a fusion lane holds the P elements of its beat, a fixed one a single one.
     # Zero-pad M, N to whole tiles; each chunk is padded to whole beats separately.
     mt, nt = -(-m // rows), -(-n // cols)
@@ -444,8 +449,8 @@ def map_mac_array(qa, qb, *, rows=8, cols=8, maxb=8, pe="fusion", accw=ACCW):
         pad = nb * per_beat - (c1 - c0)
         a_c = np.pad(ap[:, c0:c1], ((0, 0), (0, pad))).reshape(mt, rows, nb, per_beat)
         b_c = np.pad(bp[c0:c1, :], ((0, pad), (0, 0))).reshape(nb, per_beat, nt, cols)
-        a_parts.append(pack_lanes(a_c, ba).transpose(0, 2, 1))          # (mt, nb, rows)
-        b_parts.append(pack_lanes(b_c.transpose(2, 0, 3, 1), bb))       # (nt, nb, cols)
+        a_parts.append(pack_lanes(a_c, ba, **lane_mode["a"]).transpose(0, 2, 1))     # (mt, nb, rows)
+        b_parts.append(pack_lanes(b_c.transpose(2, 0, 3, 1), bb, **lane_mode["b"]))  # (nt, nb, cols)
         beats_per_chunk.append(nb)
     a_lanes, b_lanes, tiles, tile_beats = [], [], [], []
     for i in range(mt):

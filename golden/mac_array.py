@@ -128,6 +128,8 @@ def mac_array(a, b, pa, pb, sa, sb, first=None, last=None, *, maxb=8, accw=32, p
     last = (np.arange(n) == n - 1) if last is None else _per_beat(last, n, "last", 1).astype(bool)
 
     modes = valid_modes(maxb, pe)
+    # A fixed PE's lane is one plain MAXB-bit element: the linear layout of its only mode.
+    lane_layout = layout if pe == "fusion" else "linear"
     dots = np.zeros((n, rows, cols), dtype=np.int64)
     ok = np.zeros(n, bool)
     macs = {}
@@ -140,7 +142,7 @@ def mac_array(a, b, pa, pb, sa, sb, first=None, last=None, *, maxb=8, accw=32, p
             sel = np.flatnonzero(in_mode & (sa == s_a) & (sb == s_b))
             if sel.size:
                 dots[sel] = fusion_dot(a[sel][:, :, None], b[sel][:, None, :], mode_pa, mode_pb,
-                                       s_a, s_b, maxb, layout=layout)
+                                       s_a, s_b, maxb, layout=lane_layout)
 
     was_open = np.concatenate([[False], ~last[:-1]]) if n else np.zeros(0, bool)
     error = bool((~ok).any() or (first & was_open).any())

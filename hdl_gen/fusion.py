@@ -6,6 +6,13 @@ elements are w bits wide: the units get its high and low halves and the level sh
 sums) or *splits* (elements are narrower: the units get independent groups of element pairs and
 the level just adds). High halves keep the operand's signedness; low halves are unsigned.
 
+Signedness (Baugh and Wooley, IEEE Trans. Computers C-22(12), 1973, applied per brick): a brick
+outputs q = dA*dB - c(sa, sb), an unsigned number in [0, 9], where c depends only on the brick's
+two sign flags. The flags depend only on (pa, pb, sa, sb), so the sum of every brick's c at its
+weight is a constant of the mode (`correction`): the levels add unsigned numbers and FusionUnit
+adds that constant once. Per-operand signedness then costs an XOR per partial product and one
+table, instead of sign extension through every brick and adder.
+
 Bus layout (`layout`, golden.fusion): "linear" routes bus bits to the units by mode (the tables of
 golden.fusion.level_route, one multiplexer per sub-bus bit, modes sharing a route merged);
 "hierarchical" wires sub-unit k of a level to the fixed slice k of its bus, as Bit Fusion's RTL
@@ -15,6 +22,8 @@ Summation (`summation`): "tree" is the recursion above (a shift-add per level); 
 BitBlade's bitwise summation (Ryu et al., DAC 2019): the 2-bit brick products of equal
 significance are added first, then each group is shifted once and the groups added.
 """
+
+import itertools
 
 from amaranth.hdl import Cat, Module, Mux, Signal, signed
 from amaranth.lib import wiring
@@ -26,7 +35,7 @@ from golden.fusion import (DEFAULT_LAYOUT, MAXB_ALLOWED, MINB, PRECISION_BITS, b
 SUMMATIONS = ("tree", "bitblade")
 DEFAULT_SUMMATION = "tree"  # the summation of the committed rtl/fusion_unit.v
 
-__all__ = ["BitBrick", "FusionLevel", "BitwiseSum", "FusionUnit", "FixedMul", "SUMMATIONS"]
+__all__ = ["BitBrick", "FusionLevel", "BitwiseSum", "FusionUnit", "FixedMul", "SUMMATIONS", "brick_correction", "correction"]
 
 
 def _code_of(bits):
@@ -59,20 +68,36 @@ def _in_modes(mode, modes):
     return mode.matches(*[pb | (pa << 2) for pa, pb in modes]) if modes else 0
 
 
+def brick_correction(sa, sb):
+    """dA*dB - p of a BitBrick with sign flags sa, sb (BitBrick: p is the product minus this)."""
+    return -(2 * sa + 2 * sb + 4 * (sa ^ sb))
+
+
+def correction(pa, pb, sa, sb, maxb=8):
+    """Sum over the bricks of mode (pa, pb) of their brick_correction at their weight
+    2^(offA + offB) (golden.fusion.brick_weights): fusion_dot = (the levels' unsigned sum) + this."""
+    return sum(brick_correction(sa & top_a, sb & top_b) << (off_a + off_b)
+               for off_a, off_b, top_a, top_b in brick_weights(pa, pb, maxb))
+
+
 class BitBrick(wiring.Component):
-    """2-bit x 2-bit multiplier; each operand signed (two's complement) or unsigned."""
+    """2-bit x 2-bit multiplier, each operand signed (two's complement) or unsigned, in
+    Baugh-Wooley form. With dA = a0 + 2*a1*(1 - 2*sa) and dB likewise, the four partial products
+    a_i*b_j have weights 1, 2*(1 - 2*sb), 2*(1 - 2*sa), 4*(1 - 2*sa)*(1 - 2*sb); a term w*t of
+    negative weight is |w|*(t ^ 1) - |w|. Hence p = dA*dB - brick_correction(sa, sb), unsigned
+    in [0, 9]: the negative parts are left to FusionUnit's per-mode constant (`correction`)."""
 
     a: In(2)
     b: In(2)
     sa: In(1)
     sb: In(1)
-    p: Out(signed(6))
+    p: Out(4)
 
     def elaborate(self, platform):
         m = Module()
-        a = Mux(self.sa, self.a.as_signed(), self.a)
-        b = Mux(self.sb, self.b.as_signed(), self.b)
-        m.d.comb += self.p.eq(a * b)
+        a, b, sa, sb = self.a, self.b, self.sa, self.sb
+        m.d.comb += self.p.eq((a[0] & b[0]) + (((a[0] & b[1]) ^ sb) << 1) + (((a[1] & b[0]) ^ sa) << 1)
+                              + (((a[1] & b[1]) ^ sa ^ sb) << 2))
         return m
 
 
@@ -80,7 +105,9 @@ class FusionLevel(wiring.Component):
     """A `width`-bit level (width >= 4) of a fusion unit whose top level is `maxb` bits.
 
     `pa`, `pb` are the top-level precision codes (assumed valid here: FusionUnit masks invalid
-    ones); each level derives its own fuse/split choice and routing from them.
+    ones); each level derives its own fuse/split choice and routing from them. `p` is the
+    unsigned sum of its bricks' outputs at their weights (< 2^(2*width): no larger than the
+    all-ones unsigned result of the mode, brick by brick).
     """
 
     def __init__(self, width, maxb, layout=DEFAULT_LAYOUT):
@@ -89,7 +116,7 @@ class FusionLevel(wiring.Component):
         bus = width * width // 2
         super().__init__({
             "a": In(bus), "b": In(bus), "pa": In(2), "pb": In(2), "sa": In(1), "sb": In(1),
-            "p": Out(signed(2 * width + 2)),
+            "p": Out(2 * width),
         })
 
     def _sub_unit(self):
@@ -144,7 +171,8 @@ class BitwiseSum(wiring.Component):
     Brick s gets the digits golden.fusion.brick_sources assigns it (fixed wires in the
     hierarchical layout, a mode multiplexer per bit in the linear one); its product has weight
     2^(offA_s + offB_s) (golden.fusion.brick_weights). Products of equal weight are summed first;
-    each group is shifted once. Same ports as the top FusionLevel; codes assumed valid.
+    each group is shifted once. Same ports as the top FusionLevel (an unsigned sum of the bricks'
+    outputs); codes assumed valid.
     """
 
     def __init__(self, maxb, layout=DEFAULT_LAYOUT):
@@ -152,7 +180,7 @@ class BitwiseSum(wiring.Component):
         self.maxb, self.layout = maxb, layout
         super().__init__({
             "a": In(bus_bits(maxb)), "b": In(bus_bits(maxb)), "pa": In(2), "pb": In(2),
-            "sa": In(1), "sb": In(1), "p": Out(signed(2 * maxb + 2)),
+            "sa": In(1), "sb": In(1), "p": Out(2 * maxb),
         })
 
     def elaborate(self, platform):
@@ -182,7 +210,7 @@ class BitwiseSum(wiring.Component):
         for shift in sorted(groups):
             members = groups[shift]
             # A group's sum stays narrow: it is shifted only once, after the sum.
-            g = Signal(signed(len(members[0][0]) + max(1, (len(members) - 1).bit_length())), name=f"g{shift}")
+            g = Signal(len(members[0][0]) + max(1, (len(members) - 1).bit_length()), name=f"g{shift}")
             terms = [p if len(ms) == len(modes) else Mux(_in_modes(mode, ms), p, 0) for p, ms in members]
             m.d.comb += g.eq(_balanced_sum(terms))
             total = total + (g << shift) if shift else total + g
@@ -229,11 +257,24 @@ class FusionUnit(wiring.Component):
                                       else BitwiseSum(self.maxb, self.layout))
         top_code = _code_of(self.maxb)
         valid = (self.pa <= top_code) & (self.pb <= top_code)
+        # The bricks' corrections (module docstring): one constant per mode and signedness.
+        corr = Signal(signed(2 * self.maxb + 2))
+        with m.Switch(Cat(self.sb, self.sa, self.pb, self.pa)):
+            for pa, pb in itertools.product(range(4), repeat=2):
+                if not is_valid_mode(pa, pb, self.maxb):
+                    continue
+                for sa, sb in itertools.product((0, 1), repeat=2):
+                    if correction(pa, pb, sa, sb, self.maxb):
+                        with m.Case(sb | sa << 1 | pb << 2 | pa << 4):
+                            m.d.comb += corr.eq(correction(pa, pb, sa, sb, self.maxb))
+            with m.Default():  # unsigned operands; invalid codes (p is forced to 0 below)
+                m.d.comb += corr.eq(0)
         m.d.comb += [
             level.a.eq(self.a), level.b.eq(self.b),
             level.pa.eq(self.pa), level.pb.eq(self.pb),
             level.sa.eq(self.sa), level.sb.eq(self.sb),
-            self.p.eq(Mux(valid, level.p, 0)),
+            # The exact result fits p, so the sum modulo 2^len(p) is it.
+            self.p.eq(Mux(valid, level.p + corr, 0)),
         ]
         return m
 

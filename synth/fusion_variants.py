@@ -31,7 +31,7 @@ __all__ = ["BIT_FUSION", "VARIANTS", "units", "ratio_specs"]
 VARIANTS = [(layout, summation) for layout in LAYOUTS for summation in SUMMATIONS]
 DEFAULT = (DEFAULT_LAYOUT, DEFAULT_SUMMATION)
 # 16x16 arrays take minutes each to elaborate and synthesize: only for the tree summations (the
-# bitwise summation's unit is 1.7x the tree's, see docs/notes/issue12.md).
+# bitwise summation's unit is 1.5x the tree's, see docs/notes/issue12.md).
 ARRAY_SIZES = {"tree": (8, 16), "bitblade": (8,)}
 # Bit Fusion's modules as published (defaults: PRECISION 8, L_PRECISION 2; IN_0/1_WIDTH 8),
 # synthesized with synth.area.synthesize on osu018_stdcells.lib (qflow-tech-osu018), Yosys 0.70

@@ -15,7 +15,7 @@ import dataclasses
 
 import numpy as np
 
-from golden.fusion import PRECISION_BITS, brick_sources, products
+from golden.fusion import DEFAULT_LAYOUT, PRECISION_BITS, brick_sources, products
 from golden.r4fp4 import gradscale_exp, tpr
 
 from .operands import gemm_operands, quantize_signed, quantize_unsigned
@@ -147,7 +147,7 @@ def _mode_label(pa, pb):
     return f"{PRECISION_BITS[pa]}x{PRECISION_BITS[pb]}"
 
 
-def multiplier_workloads(tensors, widths, *, fused, rows=1, cols=1, prefix="", layout="linear", **_):
+def multiplier_workloads(tensors, widths, *, fused, rows=1, cols=1, prefix="", layout=DEFAULT_LAYOUT, **_):
     """Fusion units / fixed 8-bit multipliers (bare, PE or array) at every precision pair.
 
     `fused`: the unit packs P = (8/bits_a)(8/bits_b) products per beat in MAXB*MAXB/2-bit lanes;
@@ -277,14 +277,16 @@ def r4fp4_decode_workloads(tensors, widths, **_):
 
 
 def _array_workloads(fused):
-    def build(t, w, rows=1, cols=1, **_):
-        return multiplier_workloads(t, w, fused=fused, rows=rows, cols=cols, prefix="in_")
+    def build(t, w, rows=1, cols=1, layout=DEFAULT_LAYOUT, **_):
+        return multiplier_workloads(t, w, fused=fused, rows=rows, cols=cols, prefix="in_", layout=layout)
     return build
 
 
+# `layout` comes from the measured generator's parameters (synth.ppa Unit.params), so every
+# fusion variant gets its lanes in its own bus layout.
 BUILDERS = {
-    "fusion_unit": lambda t, w, **p: multiplier_workloads(t, w, fused=True),
-    "pe_fusion": lambda t, w, **p: multiplier_workloads(t, w, fused=True),
+    "fusion_unit": lambda t, w, layout=DEFAULT_LAYOUT, **p: multiplier_workloads(t, w, fused=True, layout=layout),
+    "pe_fusion": lambda t, w, layout=DEFAULT_LAYOUT, **p: multiplier_workloads(t, w, fused=True, layout=layout),
     "fixed_mul": lambda t, w, **p: multiplier_workloads(t, w, fused=False),
     "pe_fixed8": lambda t, w, **p: multiplier_workloads(t, w, fused=False),
     "mac_array": _array_workloads(fused=True),

@@ -32,7 +32,7 @@ def test_mutated_routing_bit_gives_a_counterexample():
     # Replay the trace: the reference agrees with the golden model, the mutant does not.
     cex = counterexample(OUT / "test" / proof.name / "trace.vcd")
     pa, pb = MUTATED_MODE
-    expected = fusion_dot(cex["a"], cex["b"], pa, pb, 1, 1) % (1 << 18)
+    expected = fusion_dot(cex["a"], cex["b"], pa, pb, 1, 1, layout="linear") % (1 << 18)
     assert cex["p_ref"] == expected and cex["p_dut"] != expected, cex
 
 

@@ -1,6 +1,8 @@
 """golden.gemm: integer GEMM + epilogue == the dequantized float GEMM; the mapper's beat streams
 scored by golden.mac_array / golden.hybrid_mac give the golden GEMM; the cycle law's inputs."""
 
+import itertools
+
 import numpy as np
 import pytest
 
@@ -111,10 +113,17 @@ def test_mode_bits_and_bad_input():
 
 
 def test_pack_lanes_is_fusion_pack():
-    from golden.fusion import pack
-    for bits, count in ((2, 16), (4, 8), (8, 4), (8, 1)):
+    from golden.fusion import LAYOUTS, PRECISION_BITS, pack, products
+    for bits, count in ((2, 16), (4, 8), (8, 4), (8, 1)):  # plain concatenation (fixed lanes)
         e = RNG.integers(-(1 << (bits - 1)), 1 << (bits - 1), (50, count))
         assert G.pack_lanes(e, bits).tolist() == [int(v) for v in pack(e, bits)]
+    # Fusion operands in their mode, every layout (the hierarchical one replicates bits).
+    for (ba, bb), side, layout in itertools.product(itertools.product(PRECISION_BITS[:3], repeat=2), "ab", LAYOUTS):
+        bits, other = (ba, bb) if side == "a" else (bb, ba)
+        count = products(PRECISION_BITS.index(ba), PRECISION_BITS.index(bb))
+        e = RNG.integers(-(1 << (bits - 1)), 1 << (bits - 1), (20, count))
+        mode = dict(other_bits=other, side=side, maxb=8, layout=layout)
+        assert G.pack_lanes(e, bits, **mode).tolist() == [int(v) for v in pack(e, bits, **mode)]
 
 
 def test_cycle_law_examples():

@@ -1,15 +1,16 @@
 # amaranth: UnusedElaboratable=no
 """golden.mac_array_axi (beat format, row format, register map) and the driver's GEMM mapping.
 
-Bit positions are checked one field at a time against the documented layout; the GEMM mapping
-(drivers.zc706.gemm_beats) scored by golden.mac_array must equal the exact integer product for
-every precision pair and signedness, with M, K, N that do not fill the tiles.
+Bit positions are checked one field at a time against the documented layout; the driver's GEMM
+(drivers.zc706.MacArrayDevice.gemm: golden.gemm's mapper, the chunk sums added on the host) run
+on golden.mac_array must equal the exact integer product for every precision pair and signedness,
+with M, K, N that do not fill the tiles and K cut into several chunks.
 """
 
 import numpy as np
 import pytest
 
-from drivers.zc706 import MacArrayDevice, expected_gemm, gemm_beats
+from drivers.zc706 import MacArrayDevice, expected_gemm
 from golden.fusion import PRECISION_BITS
 from golden.mac_array import mac_array, valid_modes
 from golden.mac_array_axi import (
@@ -79,29 +80,42 @@ def test_generator_validates():
         MacArrayAxi(accw=16)
 
 
+class GoldenArray(MacArrayDevice):
+    """The driver with golden.mac_array in place of the device: gemm's mapping and assembly."""
+
+    def __init__(self, rows, cols, accw=32, pe="fusion"):  # not super().__init__: it reads registers
+        self.rows, self.cols, self.maxb, self.accw, self.pe = rows, cols, 8, accw, pe
+
+    def run(self, beats):
+        return mac_array(**beats, maxb=self.maxb, accw=self.accw, pe=self.pe).tiles
+
+
 @pytest.mark.parametrize("pa,pb", valid_modes(8))
-def test_gemm_mapping(pa, pb):
+@pytest.mark.parametrize("accw", [32, 18])
+def test_gemm_mapping(pa, pb, accw):
+    """Every mode and signedness, ragged M, K, N; ACCW = 18 cuts K into several chunks."""
     rng = np.random.default_rng(17 + 4 * pa + pb)
     bits_a, bits_b = PRECISION_BITS[pa], PRECISION_BITS[pb]
-    for sa, sb in ((0, 0), (1, 0), (0, 1), (1, 1)):
+    for pe, sa, sb in (("fusion", 0, 0), ("fusion", 1, 0), ("fusion", 0, 1), ("fusion", 1, 1), ("fixed", 1, 0)):
         m, k, n = rng.integers(1, 12, 3)
         lo_a, lo_b = -(1 << (bits_a - 1)) * sa, -(1 << (bits_b - 1)) * sb
         a = rng.integers(lo_a, lo_a + (1 << bits_a), (m, k))
         b = rng.integers(lo_b, lo_b + (1 << bits_b), (k, n))
         a[0, 0], b[0, 0] = lo_a, lo_b  # the most negative (or zero) corner
-        beats, (mb, nb) = gemm_beats(a, b, bits_a, bits_b, sa, sb, rows=4, cols=3)
-        tiles = mac_array(**beats).tiles
-        c = tiles.reshape(mb, nb, 4, 3).transpose(0, 2, 1, 3).reshape(mb * 4, nb * 3)[:m, :n]
-        assert np.array_equal(c, expected_gemm(a, b)), (sa, sb, m, k, n)
+        c = GoldenArray(4, 3, accw, pe).gemm(a, b, bits_a, bits_b, sa, sb)
+        assert np.array_equal(c, expected_gemm(a, b)), (pe, sa, sb, m, k, n)
 
 
 def test_gemm_checks_operands():
-    with pytest.raises(ValueError, match=r"values in \[-8, 7\]"):
-        gemm_beats(np.array([[8]]), np.array([[1]]), 4, 4, True, True, rows=2, cols=2)
-    with pytest.raises(ValueError, match="bits_a and bits_b must be one of"):
-        gemm_beats(np.array([[1]]), np.array([[1]]), 16, 4, True, True, rows=2, cols=2)
-    with pytest.raises(ValueError, match="share K"):
-        gemm_beats(np.ones((2, 3), int), np.ones((2, 3), int), 8, 8, True, True, rows=2, cols=2)
+    dev = GoldenArray(2, 2)
+    with pytest.raises(ValueError, match=r"codes must lie in \[-8, 7\]"):
+        dev.gemm(np.array([[8]]), np.array([[1]]), 4, 4, True, True)
+    with pytest.raises(ValueError, match=r"bits must be an integer in \[1, 8\]"):
+        dev.gemm(np.array([[1]]), np.array([[1]]), 16, 4, True, True)
+    with pytest.raises(ValueError, match=r"\(M, K\) and \(K, N\)"):
+        dev.gemm(np.ones((2, 3), int), np.ones((2, 3), int), 8, 8, True, True)
+    with pytest.raises(ValueError, match="2-D integer array"):
+        dev.gemm(np.ones(3), np.ones((3, 1), int))
 
 
 def test_driver_rejects_a_wrong_device():

@@ -7,6 +7,13 @@ other mode with seeded random buses (and lanes mixing modes in one call), named 
 invalid 16-bit code. MAXB = 16: random buses in every mode. Unused bus bits carry random junk so
 a unit that reads them fails. Every bus layout and summation variant (hdl_gen.fusion) runs the
 same tests against golden.fusion_dot in its layout.
+
+One build per (simulator, MAXB) holds every unit it tests side by side (verif.harness.
+write_lanes_top). Verilator runs every variant (its cycles are cheap); Icarus runs the committed
+default and fixed_mul. The two simulators differ in how they read Verilog (4-state values,
+scheduling, expression widths), not in which variant it came from: every variant is the same
+Amaranth -> Yosys back end emitting the same constructs, and the bitwise-summation PE in the linear
+layout also runs on Icarus inside mac_array (verif/test_mac_array.py).
 """
 
 import itertools
@@ -17,9 +24,10 @@ import pytest
 
 import cocotb
 
-from golden.fusion import DEFAULT_LAYOUT, fusion_dot, is_valid_mode, pack, precision_bits, products
-from hdl_gen.fusion import DEFAULT_SUMMATION, FixedMul, FusionUnit
-from verif.harness import BUILD, RTL, SIMS, LanesTB, port_list, run, write_lanes_wrapper, write_verilog
+from golden.fusion import DEFAULT_LAYOUT, LAYOUTS, fusion_dot, is_valid_mode, pack, precision_bits, products
+from hdl_gen.fusion import DEFAULT_SUMMATION, SUMMATIONS, FixedMul, FusionUnit
+from verif.harness import (BUILD, RTL, SIMS, LanesTB, port_list, prefixed, run, write_lanes_top,
+                           write_verilog)
 
 # Lanes per call, by simulator and MAXB: Verilator's build time grows with the instances (their
 # VPI symbol tables); Icarus's per-call cost dominates at MAXB = 8, its compile time at 16.
@@ -37,16 +45,17 @@ def _random_bus(rng, width, n):
 
 
 class TB(LanesTB):
-    def __init__(self, dut):
-        self.unit = os.environ["LPT_UNIT"]
-        self.maxb = int(os.environ["LPT_MAXB"])
+    """One block of the build: `unit` at `maxb` in `variant` (layout, summation; None for fixed_mul)."""
+
+    def __init__(self, dut, prefix, unit, maxb, variant):
+        self.prefix, self.unit, self.maxb = prefix, unit, maxb
         self.seed = int(os.environ.get("LPT_SEED", "2020"))
         # fixed_mul's operands are plain MAXB-bit numbers: the linear layout of its only mode.
-        self.layout = os.environ.get("LPT_LAYOUT", DEFAULT_LAYOUT) if self.unit == "fusion_unit" else "linear"
-        component = (FusionUnit(self.maxb, self.layout, os.environ.get("LPT_SUMMATION", DEFAULT_SUMMATION))
-                     if self.unit == "fusion_unit" else FixedMul(self.maxb))
-        super().__init__(dut, int(os.environ["LPT_LANES"]), {n: w for n, w, _ in port_list(component)})
-        dut._log.info("unit %s MAXB=%d lanes=%d seed=%d", self.unit, self.maxb, self.lanes, self.seed)
+        self.layout = variant[0] if unit == "fusion_unit" else "linear"
+        super().__init__(prefixed(dut, prefix), LANES[os.environ["LPT_SIM"], maxb],
+                         {n: w for n, w, _ in port_list(_component(unit, maxb, variant))})
+        dut._log.info("%s: unit %s MAXB=%d variant %s lanes=%d seed=%d", prefix, unit, maxb, variant,
+                      self.lanes, self.seed)
 
     async def check(self, a, b, pa, pb, sa, sb):
         """Apply up to LANES vectors (arrays; scalars broadcast) and compare with the golden model."""
@@ -64,16 +73,29 @@ class TB(LanesTB):
         got = (await self.apply({"p": True}, **inputs))["p"][:n]
         bad = np.flatnonzero(got != expected)
         assert bad.size == 0, (
-            f"{bad.size} mismatches; first: a={a[bad[0]]:#x} b={b[bad[0]]:#x} pa={pa[bad[0]]} "
+            f"{self.prefix}: {bad.size} mismatches; first: a={a[bad[0]]:#x} b={b[bad[0]]:#x} pa={pa[bad[0]]} "
             f"pb={pb[bad[0]]} sa={sa[bad[0]]} sb={sb[bad[0]]}: got {got[bad[0]]}, expected {expected[bad[0]]}")
         return n
+
+
+def _blocks(dut, fusion_only=False):
+    """A TB per block of this build (the pytest side's `blocks`), fixed_mul's left out when
+    `fusion_only`; at least one."""
+    tbs = [TB(dut, *block) for block in blocks(os.environ["LPT_SIM"], int(os.environ["LPT_MAXB"]))
+           if block[1] == "fusion_unit" or not fusion_only]
+    assert tbs, "no unit in this build to test"
+    return tbs
 
 
 @cocotb.test()
 async def exhaustive_8x8(dut):
     """Every 8-bit operand pair, every signedness; bus bits above the operands are random junk
     (linear layout; the hierarchical layout replicates the digits, every bus bit is used)."""
-    tb = TB(dut)
+    for tb in _blocks(dut):
+        await _exhaustive_8x8(tb)
+
+
+async def _exhaustive_8x8(tb):
     rng = np.random.default_rng(tb.seed)
     pairs = np.arange(1 << 16, dtype=np.uint64)
     a, b = pairs & np.uint64(0xFF), pairs >> np.uint64(8)
@@ -94,7 +116,11 @@ async def exhaustive_8x8(dut):
 @cocotb.test()
 async def random_every_mode(dut):
     """Seeded random buses in every valid (pa, pb) and signedness, one mode per call."""
-    tb = TB(dut)
+    for tb in _blocks(dut, fusion_only=True):
+        await _random_every_mode(tb)
+
+
+async def _random_every_mode(tb):
     rng = np.random.default_rng(tb.seed + 1)
     width = tb.widths["a"]
     for pa, pb in itertools.product(range(4), repeat=2):
@@ -109,7 +135,11 @@ async def random_every_mode(dut):
 @cocotb.test()
 async def random_mixed_lanes(dut):
     """Every lane in its own random mode (invalid codes included) and signedness."""
-    tb = TB(dut)
+    for tb in _blocks(dut, fusion_only=True):
+        await _random_mixed_lanes(tb)
+
+
+async def _random_mixed_lanes(tb):
     rng = np.random.default_rng(tb.seed + 2)
     width = tb.widths["a"]
     for _ in range(32):
@@ -121,7 +151,11 @@ async def random_mixed_lanes(dut):
 @cocotb.test()
 async def corners(dut):
     """Extreme elements in every mode: all minimum, all maximum, alternating, and a lone one."""
-    tb = TB(dut)
+    for tb in _blocks(dut, fusion_only=True):
+        await _corners(tb)
+
+
+async def _corners(tb):
     width = tb.widths["a"]
     for pa, pb in itertools.product(range(4), repeat=2):
         if not is_valid_mode(pa, pb, tb.maxb):
@@ -145,7 +179,11 @@ async def corners(dut):
 @cocotb.test()
 async def invalid_code_gives_zero(dut):
     """A precision code wider than MAXB yields p = 0 whatever the buses hold."""
-    tb = TB(dut)
+    for tb in _blocks(dut, fusion_only=True):
+        await _invalid_code_gives_zero(tb)
+
+
+async def _invalid_code_gives_zero(tb):
     rng = np.random.default_rng(tb.seed + 3)
     width = tb.widths["a"]
     for pa, pb in ((3, 0), (0, 3), (3, 3), (3, 2), (2, 3)):
@@ -157,45 +195,43 @@ async def invalid_code_gives_zero(dut):
 # ------------------------------------------------------------------------------ pytest side
 
 DEFAULT_VARIANT = (DEFAULT_LAYOUT, DEFAULT_SUMMATION)
+VARIANTS = [(layout, summation) for layout in LAYOUTS for summation in SUMMATIONS]
+ALL_VARIANTS_SIM = "verilator"  # runs every variant; the other simulator the default (docstring)
+# The tests of a MAXB: at 16 every code is valid and the 8x8 sweep is not exhaustive there.
+TESTS = {8: ["exhaustive_8x8", "random_every_mode", "random_mixed_lanes", "corners", "invalid_code_gives_zero"],
+         16: ["random_every_mode", "random_mixed_lanes", "corners"]}
 
 
-def _build(unit, maxb, variant, lanes):
-    """Sources for `unit` at `maxb`: the committed rtl/ file for the default, else generated."""
-    component = FusionUnit(maxb, *variant) if unit == "fusion_unit" else FixedMul(maxb)
-    tag = "" if unit != "fusion_unit" or variant == DEFAULT_VARIANT else "_" + "_".join(variant)
-    build = BUILD / f"{unit}_maxb{maxb}{tag}_x{lanes}"
-    default = maxb == 8 and (unit != "fusion_unit" or variant == DEFAULT_VARIANT)
-    src = RTL / f"{unit}.v" if default else write_verilog(component, unit, build / f"{unit}.v")
-    return build.name, [src, write_lanes_wrapper(component, unit, lanes, build / f"{unit}_lanes.v")]
+def blocks(sim, maxb):
+    """(prefix, unit, maxb, variant) of every unit in the (sim, maxb) build: the fusion variants
+    (all on ALL_VARIANTS_SIM, else the default; the linear-layout bitwise summation at MAXB = 8
+    only: its mode multiplexers make the 64-brick unit slow to elaborate, and the 16-bit recursion
+    is covered by the other three) and, at MAXB = 8, fixed_mul (exhaustive_8x8, its only mode)."""
+    variants = VARIANTS if sim == ALL_VARIANTS_SIM else [DEFAULT_VARIANT]
+    out = [(f"fu_{layout}_{summation}", "fusion_unit", maxb, (layout, summation)) for layout, summation in variants
+           if maxb == 8 or (layout, summation) != ("linear", "bitblade")]
+    return out + ([("fixed", "fixed_mul", 8, None)] if maxb == 8 else [])
 
 
-RANDOM = ["random_every_mode", "random_mixed_lanes", "corners"]
-FULL8 = ["exhaustive_8x8", *RANDOM, "invalid_code_gives_zero"]
-OTHER = {"linear": "hierarchical", "hierarchical": "linear"}[DEFAULT_LAYOUT]
-# (unit, maxb, (layout, summation)): every variant of the generator, MAXB = 8 and 16 (every
-# code is valid at 16); the linear-layout bitwise summation at MAXB = 8 only (its mode
-# multiplexers make the 64-brick unit slow to elaborate; the 16-bit recursion is covered by the
-# other three).
-CONFIGS = {
-    ("fusion_unit", 8, DEFAULT_VARIANT): FULL8,
-    ("fusion_unit", 16, DEFAULT_VARIANT): RANDOM,
-    ("fusion_unit", 8, (OTHER, "tree")): FULL8,
-    ("fusion_unit", 16, (OTHER, "tree")): RANDOM,
-    ("fusion_unit", 8, ("hierarchical", "bitblade")): FULL8,
-    ("fusion_unit", 16, ("hierarchical", "bitblade")): RANDOM,
-    ("fusion_unit", 8, ("linear", "bitblade")): FULL8,
-    ("fixed_mul", 8, None): ["exhaustive_8x8"],  # its only mode
-}
+def _component(unit, maxb, variant):
+    return FusionUnit(maxb, *variant) if unit == "fusion_unit" else FixedMul(maxb)
 
 
 @pytest.mark.sim
+@pytest.mark.parametrize("maxb", [8, 16])
 @pytest.mark.parametrize("sim", SIMS)
-@pytest.mark.parametrize("unit,maxb,variant", list(CONFIGS))
-def test_fusion(sim, unit, maxb, variant):
-    lanes = LANES[sim, maxb]
-    build_name, sources = _build(unit, maxb, variant, lanes)
-    env = {"LPT_UNIT": unit, "LPT_MAXB": maxb, "LPT_LANES": lanes}
-    if variant:
-        env.update(LPT_LAYOUT=variant[0], LPT_SUMMATION=variant[1])
-    run(sim, toplevel=f"{unit}_lanes", sources=sources, test_module="verif.test_fusion",
-        build_name=build_name, testcase=CONFIGS[unit, maxb, variant], env=env)
+def test_fusion(sim, maxb):
+    build = BUILD / f"fusion_{sim}_maxb{maxb}"
+    sources, top = [], []
+    for prefix, unit, _, variant in blocks(sim, maxb):
+        component = _component(unit, maxb, variant)
+        if maxb == 8 and variant in (None, DEFAULT_VARIANT):  # the committed rtl/ file
+            module = unit
+            sources.append(RTL / f"{unit}.v")
+        else:  # a module name per variant: one build holds several
+            module = f"{unit}_maxb{maxb}_{'_'.join(variant)}"
+            sources.append(write_verilog(component, module, build / f"{module}.v"))
+        top.append((prefix, component, module, LANES[sim, maxb]))
+    sources += write_lanes_top("fusion_top", top, build)
+    run(sim, toplevel="fusion_top", sources=sources, test_module="verif.test_fusion", build_name=build.name,
+        testcase=TESTS[maxb], env={"LPT_SIM": sim, "LPT_MAXB": maxb})
