@@ -315,8 +315,9 @@ def _checks(role, w, maxb, layout, v, prefix, modes):
         out.append(f"  always @* case ({{{v['sa']}, {v['sb']}}})")
         for sa, sb in itertools.product((0, 1), repeat=2):
             c = brick_correction(sa, sb)
-            out.append(f"    2'd{2 * sa + sb}: assert($signed({{2'b00, {v['p']}}}) == $signed({{{v['sa']} & {v['a']}[1], {v['a']}}})"
-                       f" * $signed({{{v['sb']} & {v['b']}[1], {v['b']}}}) {'+' if c <= 0 else '-'} 6'sd{abs(c)});")
+            da, db = (f"$signed({{{v['s' + x]} & {v[x]}[1], {v[x]}}})" for x in ("a", "b"))
+            out.append(f"    2'd{2 * sa + sb}: assert($signed({{2'b00, {v['p']}}}) == {da} * {db}"
+                       f" {'+' if c <= 0 else '-'} 6'sd{abs(c)});")
         out.append("  endcase")
         return out
     if role == "top":  # p = (level.p + C) mod 2^(2*maxb+2) in valid modes, else 0
