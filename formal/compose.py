@@ -9,33 +9,48 @@ finished). Here the solver never sees a multiplier. The proof has three parts:
    of its sub-buses, or None: a bit the sub-unit's own plan never reads; whether its sign inputs
    are the level's or 0) and by how much its result is shifted. Written here from SPEC.md's
    element slices, not taken from the generator (it calls golden.fusion.level_route; this does
-   not). `brick_plan` unrolls it down to the 2-bit bricks.
+   not). `brick_plan` unrolls it down to the 2-bit bricks; `plan_correction` sums the bricks'
+   Baugh-Wooley constants c(sa, sb) at their plan weights (the unit's per-mode constant C).
 2. **Lemma (Python, exact).** For every valid mode and signedness, the unrolled plan -- a sum of
-   shifted 2-bit x 2-bit digit products -- equals the flat spec sum_i A_i B_i with the layout's
-   element positions. Both sides are bilinear forms in the bus bits (every term is one a bit
-   times one b bit), and two multilinear polynomials are equal on {0,1}^n iff their coefficients
-   are: `check_lemma` compares coefficients exactly. It also checks that every level's value
-   fits its signed output width (sum of the positive / negative coefficients), so no level's
-   result wraps. A wrong plan fails here, so the plan needs no trust.
+   shifted brick values dA*dB - c(sa_s, sb_s), plus C -- equals the flat spec sum_i A_i B_i with
+   the layout's element positions. Both sides are bilinear forms in the bus bits plus a constant
+   (every term is one a bit times one b bit), and two multilinear polynomials are equal on
+   {0,1}^n iff their coefficients are: `check_lemma` compares coefficients exactly. It also
+   checks the no-wrap bounds: every brick value is in [0, 16) (its 4-bit output), every level's
+   value (its bricks' values at their shifts: each brick between its min and max over its digits)
+   is in [0, 2^(2w)) (its unsigned 2w-bit output), and sum_i A_i B_i fits the 2*MAXB+2-bit signed
+   p. A wrong plan fails here, so the plan needs no trust.
 3. **Level checks (SAT).** Yosys `expose -evert` cuts every sub-unit instance of the generated
    Verilog (its inputs become outputs of the parent, its result a free input), so each module of
-   the unit is checked alone against the plan: a tree level routes its buses and signs as planned
-   and returns sum_k sext(q_k) << shift_k for ANY sub-results q_k (modulo 2^(2w+2)); a brick
-   multiplies; BitBlade's bitwise sum routes to its bricks and returns sum_s sext(q_s) << shift_s;
-   the top passes everything to its level and zeroes invalid modes. Every module instance of the
-   unit's Verilog is checked in one miter: sa, sb symbolic; each module
-   with mode inputs instantiated once per valid mode with pa, pb tied, so Yosys folds its mode
-   logic away (a case split by mode; one symbolic-mode copy took minutes at MAXB 16).
+   the unit is checked alone against the plan: a brick outputs exactly dA*dB - c(sa, sb)
+   (unsigned, 4 bits); a tree level routes its buses and signs as planned and returns
+   sum_k q_k << shift_k (modulo 2^(2w), unsigned) for ANY sub-results q_k; BitBlade's bitwise sum
+   routes to its bricks and returns sum_s q_s << shift_s mod 2^(2*MAXB); the top passes
+   everything to its level and outputs (level.p + C(pa, pb, sa, sb)) mod 2^(2*MAXB+2) for valid
+   modes, 0 for invalid ones. Every module instance of the unit's Verilog is checked in one
+   miter: sa, sb symbolic; each module with mode inputs instantiated once per valid mode with
+   pa, pb tied, so Yosys folds its mode logic away (a case split by mode; one symbolic-mode copy
+   took minutes at MAXB 16).
 
-Why that covers the unit (induction over the levels, bottom-up): a brick computes its digit
-product (3); if every sub-unit of a level computes its plan value S_n for every input, the
-level's result is sum_k sext(S_n(routed bits)) << shift_k mod 2^(2w+2) (3) = the level's plan
-value S_w, because S_n reads only the bits the level routes as planned (3), fits 2n+2 bits
-signed so sign extension is exact (2), and the plan is defined as that sum; at the top,
-S_maxb = sum_i A_i B_i on every bus the layout can produce (2), and invalid modes give 0 (3).
+c(sa, sb) is a parameter of the contract, taken from hdl_gen.fusion.brick_correction; soundness
+does not depend on where it comes from (the brick check proves the bricks meet it, the lemma and
+the top check use the same c). C is computed here from the plan's own bricks, not by
+hdl_gen.fusion.correction, so the top check verifies the generator's table.
+
+Why that covers the unit (induction over the levels, bottom-up): a brick outputs its value
+dA*dB - c exactly (3). If every sub-unit of a level outputs its plan value V_n exactly for every
+input, the level outputs sum_k V_n(routed bits) << shift_k mod 2^(2w) (3) = the level's plan
+value V_w, because V_n reads only the bits the level routes as planned (3), and V_w, defined as
+that sum, is in [0, 2^(2w)) (2), so the modulo is the identity. At the top,
+V_MAXB + C = sum_i A_i B_i on every bus the layout can produce (2), which fits p's 2*MAXB+2 bits
+signed (2), so (V_MAXB + C) mod 2^(2*MAXB+2) read as signed is it (3); invalid modes give 0 (3).
 """
 
-from golden.fusion import MINB, PRECISION_BITS, bus_bits, is_valid_mode
+import functools
+import itertools
+
+from golden.fusion import MINB, PRECISION_BITS, is_valid_mode
+from hdl_gen.fusion import brick_correction  # the contract parameter c (module docstring)
 
 LAYOUTS = ("linear", "hierarchical")
 SUMMATIONS = ("tree", "bitblade")
@@ -138,13 +153,31 @@ def _digits(bits, signed):
     return [(q, -(1 << t) if signed and t == len(bits) - 1 else 1 << t) for t, q in enumerate(bits)]
 
 
+def _digit_values(signed):
+    return range(-2, 2) if signed else range(4)
+
+
+@functools.lru_cache(maxsize=None)
+def brick_range(sa, sb):
+    """(min, max) of a brick's value dA*dB - c(sa, sb) over its digits (sa, sb: its sign flags)."""
+    values = [da * db - brick_correction(sa, sb) for da in _digit_values(sa) for db in _digit_values(sb)]
+    return min(values), max(values)
+
+
+def plan_correction(bricks, sa, sb):
+    """C: sum over the bricks of c(their sign flags) at their shift (the unit adds it once)."""
+    return sum(brick_correction(int(sa and a_signed), int(sb and b_signed)) << shift
+               for _, _, a_signed, b_signed, shift in bricks)
+
+
 def bricks_form(bricks, sa, sb, var_a=lambda q: q, var_b=lambda q: q):
-    """Bilinear form {(a var, b var): coefficient} of sum_s dA_s dB_s 2^shift_s."""
+    """{(a var, b var): coefficient} of sum_s (dA_s dB_s - c_s) 2^shift_s; the constant at (None, None)."""
     form = {}
     for a, b, a_signed, b_signed, shift in bricks:
         for qa, wa in _digits(a, sa and a_signed):
             for qb, wb in _digits(b, sb and b_signed):
                 _form_add(form, var_a(qa), var_b(qb), wa * wb << shift)
+        _form_add(form, None, None, -brick_correction(int(sa and a_signed), int(sb and b_signed)) << shift)
     return form
 
 
@@ -161,6 +194,9 @@ def flat_form(pos_a, pos_b, sa, sb):
 def check_lemma(maxb, layout):
     """Part 2 of the proof for every valid mode and (sa, sb); returns the number of checked
     (mode, signedness) cases or raises AssertionError naming the first failure."""
+    for sa, sb in itertools.product((0, 1), repeat=2):  # a brick's value fits its unsigned 4-bit output
+        lo, hi = brick_range(sa, sb)
+        assert 0 <= lo and hi < 1 << 2 * MINB, f"brick s{sa}{sb}: dA*dB - c in [{lo}, {hi}], not in [0, 16)"
     cases = 0
     for pa in range(len(PRECISION_BITS)):
         for pb in range(len(PRECISION_BITS)):
@@ -178,13 +214,19 @@ def check_lemma(maxb, layout):
                     unknown += [q for a, b, *_ in bricks for q in b if q not in elem_b]
                     assert not unknown, f"mode ({pa}, {pb}): bricks read bus bits no element occupies: {unknown}"
                     got = bricks_form(bricks, sa, sb, elem_a.__getitem__, elem_b.__getitem__)
-                    assert got == flat_form(pos_a, pos_b, sa, sb), \
-                        f"{layout} MAXB {maxb} mode ({pa}, {pb}) s{sa}{sb}: plan != sum_i A_i B_i"
-                    for w, sub in nodes:  # every level's value fits its 2w+2-bit signed output
-                        coef = bricks_form(sub, sa, sb).values()
-                        hi, lo = sum(c for c in coef if c > 0), sum(c for c in coef if c < 0)
-                        assert -(1 << 2 * w + 1) <= lo and hi < 1 << 2 * w + 1, \
-                            f"{layout} mode ({pa}, {pb}) s{sa}{sb}: a {w}-bit level's value can exceed its width"
+                    _form_add(got, None, None, plan_correction(bricks, sa, sb))
+                    flat = flat_form(pos_a, pos_b, sa, sb)
+                    assert got == flat, f"{layout} MAXB {maxb} mode ({pa}, {pb}) s{sa}{sb}: plan + C != sum_i A_i B_i"
+                    # sum_i A_i B_i fits p (2*maxb+2 bits signed): each term is a coefficient times 0 or 1.
+                    lo, hi = sum(c for c in flat.values() if c < 0), sum(c for c in flat.values() if c > 0)
+                    assert -(1 << 2 * maxb + 1) <= lo and hi < 1 << 2 * maxb + 1, \
+                        f"{layout} mode ({pa}, {pb}) s{sa}{sb}: sum_i A_i B_i can exceed p's width"
+                    for w, sub in nodes:  # every level's value fits its unsigned 2w-bit output
+                        ranges = [(brick_range(int(sa and a_s), int(sb and b_s)), shift)
+                                  for _, _, a_s, b_s, shift in sub]
+                        lo, hi = sum(r[0] << s for r, s in ranges), sum(r[1] << s for r, s in ranges)
+                        assert 0 <= lo and hi < 1 << 2 * w, \
+                            f"{layout} mode ({pa}, {pb}) s{sa}{sb}: a {w}-bit level's value can leave [0, 2^{2 * w})"
                     cases += 1
     return cases
 
@@ -262,26 +304,38 @@ def _weighted_sum(prefix, shifts, groups=None, zero="0"):
     same integer; these are the units' own orders, which spares the solver re-associating adders
     (what makes the flat miters slow)."""
     if groups is None:
-        return _balanced([f"(x{prefix}_{k} <<< {s})" for k, s in enumerate(shifts)])
-    return " + ".join(f"({_balanced([f'x{prefix}_{k}' if shifts[k] == s else zero for k in groups[s]])} <<< {s})"
+        return _balanced([f"(x{prefix}_{k} << {s})" for k, s in enumerate(shifts)])
+    return " + ".join(f"({_balanced([f'x{prefix}_{k}' if shifts[k] == s else zero for k in groups[s]])} << {s})"
                       for s in sorted(groups))
 
 
 def _checks(role, w, maxb, layout, v, prefix, modes):
     out = []
-    if role == "brick":
-        out.append(f"  always @* assert($signed({v['p']}) == $signed({{{v['sa']} & {v['a']}[1], {v['a']}}})"
-                   f" * $signed({{{v['sb']} & {v['b']}[1], {v['b']}}}));")
+    if role == "brick":  # p (4 bits, unsigned) is exactly dA*dB - c(sa, sb): compared in 6 bits signed
+        out.append(f"  always @* case ({{{v['sa']}, {v['sb']}}})")
+        for sa, sb in itertools.product((0, 1), repeat=2):
+            c = brick_correction(sa, sb)
+            da, db = (f"$signed({{{v['s' + x]} & {v[x]}[1], {v[x]}}})" for x in ("a", "b"))
+            out.append(f"    2'd{2 * sa + sb}: assert($signed({{2'b00, {v['p']}}}) == {da} * {db}"
+                       f" {'+' if c <= 0 else '-'} 6'sd{abs(c)});")
+        out.append("  endcase")
         return out
-    if role == "top":
-        ok = " || ".join(f"({v['pa']} == 2'd{pa} && {v['pb']} == 2'd{pb})" for pa, pb in modes)
+    if role == "top":  # p = (level.p + C) mod 2^(2*maxb+2) in valid modes, else 0
+        pw = 2 * maxb + 2
         out.append(f"  always @* begin")
         for port in ("a", "b", "pa", "pb", "sa", "sb"):
             out.append(f"    assert({v['level__' + port]} == {v[port]});")
-        out.append(f"    assert({v['p']} == (({ok}) ? {v['level__p']} : {2 * maxb + 2}'d0));")
-        out.append("  end")
+        out.append(f"    case ({{{v['pa']}, {v['pb']}, {v['sa']}, {v['sb']}}})")
+        for pa, pb in modes:
+            bricks = brick_plan(maxb, PRECISION_BITS[pa], PRECISION_BITS[pb], layout)
+            for sa, sb in itertools.product((0, 1), repeat=2):
+                corr = plan_correction(bricks, sa, sb) % (1 << pw)
+                out.append(f"      6'd{pa << 4 | pb << 2 | sa << 1 | sb}: "
+                           f"assert({v['p']} == {v['level__p']} + {pw}'d{corr});")
+        out.append(f"      default: assert({v['p']} == {pw}'d0);")
+        out += ["    endcase", "  end"]
         return out
-    pw = 2 * w + 2
+    pw = 2 * w
     if role == "level":
         subs = [f"u{k}" for k in range(4)]
         plans = {md: level_plan(w, min(PRECISION_BITS[md[0]], w), min(PRECISION_BITS[md[1]], w), layout)
@@ -298,8 +352,9 @@ def _checks(role, w, maxb, layout, v, prefix, modes):
         for k in range(len(subs)):
             for shift in sorted({plan[k][4] for plan in every}):
                 groups.setdefault(shift, []).append(k)
-    out.append(f"  wire signed [{pw - 1}:0] " + ", ".join(f"x{prefix}_{k}" for k in range(len(subs))) + ";")
-    out += [f"  assign x{prefix}_{k} = $signed({v[s + '__p']});" for k, s in enumerate(subs)]
+    # Sub-results zero-extended: unsigned values (Baugh-Wooley bricks, module docstring).
+    out.append(f"  wire [{pw - 1}:0] " + ", ".join(f"x{prefix}_{k}" for k in range(len(subs))) + ";")
+    out += [f"  assign x{prefix}_{k} = {v[s + '__p']};" for k, s in enumerate(subs)]
     out.append(f"  always @* begin")
     out.append(f"    case ({{{v['pa']}, {v['pb']}}})")
     for (pa, pb), plan in plans.items():
@@ -312,8 +367,8 @@ def _checks(role, w, maxb, layout, v, prefix, modes):
                 out.append(f"        assert({v[s + '__s' + side]} == " + (v["s" + side] if signed else "1'b0") + ");")
             if sub_is_level:
                 out.append(f"        assert({v[s + '__pa']} == {v['pa']} && {v[s + '__pb']} == {v['pb']});")
-        total = _weighted_sum(prefix, [k[4] for k in plan], groups, f"{pw}'sd0")
-        out.append(f"        assert($signed({v['p']}) == {pw}'sd0 + {total});")
+        total = _weighted_sum(prefix, [k[4] for k in plan], groups, f"{pw}'d0")
+        out.append(f"        assert({v['p']} == {pw}'d0 + {total});")
         out.append("      end")
     out += ["      default: ;", "    endcase", "  end"]
     return out

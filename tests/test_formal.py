@@ -70,6 +70,23 @@ def test_lemma_rejects_a_wrong_plan(monkeypatch):
         compose.check_lemma(8, "linear")
 
 
+@pytest.mark.parametrize("wrong_c, message", [
+    (lambda sa, sb: 0, r"brick s01: dA\*dB - c in \[-6, 3\]"),         # a signed brick's value goes negative
+    (lambda sa, sb: -6, r"4-bit level's value can leave \[0, 2\^8\)"),  # fits a brick, wraps a fused level
+], ids=["c0_negative_brick", "c6_level_wraps"])
+def test_lemma_rejects_a_wrong_brick_correction(monkeypatch, wrong_c, message):
+    # The no-wrap bounds are what let unsigned levels add mod 2^(2w): a correction c that breaks
+    # them must fail the lemma (its equality alone cannot notice: C is the same c summed).
+    import formal.compose as compose
+    monkeypatch.setattr(compose, "brick_correction", wrong_c)
+    compose.brick_range.cache_clear()
+    try:
+        with pytest.raises(AssertionError, match=message):
+            compose.check_lemma(8, "linear")
+    finally:
+        compose.brick_range.cache_clear()
+
+
 @pytest.mark.parametrize("maxb", [8, 16])
 @pytest.mark.parametrize("layout", ["linear", "hierarchical"])
 def test_element_positions_are_golden_pack(maxb, layout):
