@@ -19,7 +19,7 @@ PYTEST_PAR := -n 0 -s
 export WAVES
 endif
 
-.PHONY: help sim test rtl lint synth synth-tools synth-area bench demo bitstream fpga-estimate clean distclean tools venv
+.PHONY: help sim test rtl lint synth synth-tools synth-lanes synth-area bench demo bitstream fpga-estimate clean distclean tools venv
 
 help:
 	@echo "lptrain targets:"
@@ -29,6 +29,7 @@ help:
 	@echo "  make lint          verilator --lint-only -Wall on every file in rtl/"
 	@echo "  make synth         Yosys + OpenSTA on OSU 0.18um: area, Fmax, workload-annotated power of every unit -> build/synth/ppa.{json,md} + plots"
 	@echo "  make synth-area    Yosys + OSU 0.18um area of fusion_unit vs the fixed 8x8 multiplier"
+	@echo "  make synth-lanes   only the training MACs (hybrid/fp8/fp16_mac, L = 1..16) + mac_array -> build/synth/lanes/ppa.{json,md}, lanes.png"
 	@echo "  make bench         every bench/bench_*.py (golden encoder throughput vs NumPy's float16 cast, ...)"
 	@echo "  make demo          train the digits MLP with every recipe (fp32, ibm4, fw8bw8, pfq): accuracy and effective MACs"
 	@echo "  make bitstream     BOARD=$(BOARD): Vivado build plan of the self-checking bist_top in build/$(BOARD)/; runs Vivado if present (AMARANTH_ENV_VIVADO honoured), else exits 2"
@@ -63,6 +64,9 @@ synth-tools: tools
 
 synth: $(STAMP) synth-tools
 	$(PY) -m synth.ppa --liberty $(TECH)/osu018_stdcells.lib
+
+synth-lanes: $(STAMP) synth-tools
+	$(PY) -m synth.lanes --liberty $(TECH)/osu018_stdcells.lib
 
 synth-area: $(STAMP)
 	@scripts/bootstrap.sh osu018 $(TECH)

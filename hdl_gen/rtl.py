@@ -8,7 +8,7 @@ from amaranth.back import verilog
 from .fp8 import FP8ToFP16, FP16ToFP8
 from .fusion import FixedMul, FusionUnit
 from .gradscale import GradScaleUnit
-from .hybrid_mac import FP16Mac, HybridMac
+from .hybrid_mac import FP8Mac, FP16Mac, HybridMac
 from .lfsr16 import Lfsr16
 from .mac_array import MacArray
 from .r4fp4 import R4FP4ToFP16, TPRQuantizer
@@ -25,6 +25,7 @@ DEFAULTS = {
     "mac_array_fixed8": lambda: MacArray(rows=4, cols=4, maxb=8, accw=32, pe="fixed"),
     "hybrid_mac": lambda: HybridMac(lanes=4),
     "fp16_mac": lambda: FP16Mac(lanes=4),
+    "fp8_mac": lambda: FP8Mac(lanes=4, fmt_x="e4m3", fmt_g="e5m2"),
     "tpr_quantizer": lambda: TPRQuantizer(),
     "r4fp4_to_fp16": lambda: R4FP4ToFP16(),
     "fp16_to_e4m3": lambda: FP16ToFP8("e4m3"),

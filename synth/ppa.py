@@ -29,7 +29,7 @@ from amaranth.hdl import UnusedElaboratable
 from hdl_gen.fusion import FixedMul, FusionUnit
 from hdl_gen.rtl import DEFAULTS, RTL_DIR, to_verilog
 
-from . import gatesim, operands, sta, workloads
+from . import gatesim, lanes, operands, sta, workloads
 from .area import ROOT, synthesize, yosys_version
 from .liberty import load
 from .pe import AccumulatorPE
@@ -109,7 +109,7 @@ def discover():
                 continue  # the default configuration is already in the list
             factory = lambda n=n, cls=type(default), params=params: cls(**{**params, "rows": n, "cols": n})
             units.append(Unit(f"{family}_{n}x{n}", family, "array", factory))
-    return units
+    return units + lanes.units(Unit)  # the training MACs at every lane count (synth.lanes)
 
 
 def _port_widths(netlist):
@@ -264,6 +264,8 @@ def ratios(units):
     ratio("hybrid_mac_area_vs_fp16_mac", [area("hybrid_mac"), area("fp16_mac")], first, second)
     ratio("hybrid_mac_power_vs_fp16_mac", [power("hybrid_mac", "int4xr4fp4"), power("fp16_mac", "fp16xfp16")],
           first, second)
+    ratio("fp8_mac_area_vs_fp16_mac", [area("fp8_mac"), area("fp16_mac")], first, second)
+    ratio("fp8_mac_power_vs_fp16_mac", [power("fp8_mac", "e4m3xe5m2"), power("fp16_mac", "fp16xfp16")], first, second)
     ratio("tpr_path_area_vs_array16", [*map(area, TPR_PATH), area("mac_array_16x16")],
           lambda *v: sum(v[:-1]), lambda *v: v[-1])
     return values, notes
@@ -343,6 +345,7 @@ def main(argv=None):
             "crosscheck": checks,
             "ratios": values,
             "ratio_notes": notes,
+            "lanes": {"sweep": lanes.sweep(results), "datapath": lanes.datapath(results)},
             "errors": errors,
             "runtime_s": round(time.time() - t_start, 1),
         }
