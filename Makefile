@@ -10,6 +10,7 @@ JOBS    ?= $(shell nproc 2>/dev/null || echo 2)
 STAMP   := $(VENV)/.installed
 TECH    := build/tech/osu018
 BOARD   ?= zc706
+TOP     ?= bist
 
 # WAVES=1: run serially and unbuffered so each test prints where its waveform went.
 ifeq ($(filter-out 0,$(WAVES)),)
@@ -19,21 +20,29 @@ PYTEST_PAR := -n 0 -s
 export WAVES
 endif
 
-.PHONY: help sim test rtl lint synth synth-tools synth-lanes synth-area bench demo bitstream fpga-estimate clean distclean tools venv
+ARGS    ?=
+
+.PHONY: help sim sim-axi test rtl lint synth synth-tools synth-area synth-lanes synth-variants bench demo hil bitstream fpga-estimate clean distclean tools venv formal
 
 help:
 	@echo "lptrain targets:"
 	@echo "  make sim           cocotb regressions on SIM=$(SIM) (SIM=verilator|icarus; WAVES=1 dumps waves)"
+	@echo "  make sim-axi       ARGS=\"--rows 8 --cols 8 --accw 24\": cocotbext-axi regression of mac_array_axi in any configuration (SIM=$(SIM))"
 	@echo "  make test          everything: golden and generator tests, cocotb on both simulators, lint, rtl freshness"
-	@echo "  make rtl           regenerate rtl/ (the default configurations) from hdl_gen/"
+	@echo "  make rtl           regenerate rtl/ (the default configurations: Verilog and FuseSoC .core files) from hdl_gen/"
 	@echo "  make lint          verilator --lint-only -Wall on every file in rtl/"
 	@echo "  make synth         Yosys + OpenSTA on OSU 0.18um: area, Fmax, workload-annotated power of every unit -> build/synth/ppa.{json,md} + plots"
 	@echo "  make synth-area    Yosys + OSU 0.18um area of fusion_unit vs the fixed 8x8 multiplier"
 	@echo "  make synth-lanes   only the training MACs (hybrid/fp8/fp16_mac, L = 1..16) + mac_array -> build/synth/lanes/ppa.{json,md}, lanes.png"
+	@echo "  make synth-variants area of every fusion_unit variant (bus layout x summation) and its PE next to Bit Fusion's RTL (BF_RTL=dir synthesizes it, else its recorded numbers)"
 	@echo "  make bench         every bench/bench_*.py (golden encoder throughput vs NumPy's float16 cast, ...)"
-	@echo "  make demo          train the digits MLP with every recipe (fp32, ibm4, fw8bw8, pfq): accuracy and effective MACs"
+	@echo "  make demo          every training recipe on digits (MLP) and MNIST-1D (CNN, 3 seeds): accuracy and effective MACs -> build/demo/{table.md,results.json,accuracy_vs_macs.png}"
+	@echo "  make hil           HIL_BENCH=$(HIL_BENCH) HIL_STEPS=$(HIL_STEPS): training steps with every GEMM on Verilator RTL (fw8bw8, pfq, dfq, ibm4; fw8bw8 on mac_array_fixed8), bit-checked -> build/hil_runs/"
 	@echo "  make bitstream     BOARD=$(BOARD): Vivado build plan of the self-checking bist_top in build/$(BOARD)/; runs Vivado if present (AMARANTH_ENV_VIVADO honoured), else exits 2"
+	@echo "  make bitstream     BOARD=$(BOARD) TOP=axi: Vivado plan of the Zynq system (processing_system7 + AXI DMA + mac_array_axi at 100 MHz) in build/$(BOARD)_axi/; runs Vivado if present, else exits 2"
 	@echo "  make fpga-estimate BOARD=$(BOARD): Yosys synth_xilinx LUT/FF/CARRY4/DSP48E1/BRAM of bist_top, device shares, and the largest mac_array under 80% of the LUTs -> build/$(BOARD)/resources.json"
+	@echo "  make cost          latency and energy of whole training runs (golden.gemm cycles, make synth power, Horowitz memory) -> build/cost/cost.{json,md} + plots (PPA=$(PPA))"
+	@echo "  make formal        every proof of formal/ (fusion_unit == flat reference per mode at MAXB 8 and 16, mac_array/gradscale stream properties by k-induction, a mutant that must fail) with its time -> build/formal/results.json"
 	@echo "  make clean         remove build/ ; make distclean also removes .venv/"
 
 $(STAMP): pyproject.toml scripts/bootstrap.sh
@@ -48,8 +57,11 @@ tools:
 sim: $(STAMP) tools
 	$(PY) -m pytest verif -m sim --sim $(SIM) $(PYTEST_PAR)
 
+sim-axi: $(STAMP) tools
+	$(PY) -m verif.axi_sim --sim $(SIM) $(ARGS)
+
 test: $(STAMP) tools synth-tools
-	$(PY) -m pytest $(PYTEST_PAR)
+	$(PY) -m pytest $(PYTEST_PAR) --durations=25
 
 rtl: $(STAMP)
 	$(PY) -m hdl_gen.rtl
@@ -68,6 +80,10 @@ synth: $(STAMP) synth-tools
 synth-lanes: $(STAMP) synth-tools
 	$(PY) -m synth.lanes --liberty $(TECH)/osu018_stdcells.lib
 
+synth-variants: $(STAMP)
+	@scripts/bootstrap.sh osu018 $(TECH)
+	$(PY) -m synth.fusion_variants --liberty $(TECH)/osu018_stdcells.lib
+
 synth-area: $(STAMP)
 	@scripts/bootstrap.sh osu018 $(TECH)
 	$(PY) -m synth.area --liberty $(TECH)/osu018_stdcells.lib
@@ -75,14 +91,35 @@ synth-area: $(STAMP)
 bench: $(STAMP)
 	@set -e; for b in bench/bench_*.py; do echo "== $$b"; $(PY) $$b; done
 
+# HIL: every GEMM of HIL_STEPS training steps run by simulated RTL (verif/hil.py), one JSON each.
+HIL_BENCH ?= digits
+HIL_STEPS ?= 4
+HIL_RUNS  := fw8bw8:mac_array pfq:mac_array dfq:mac_array ibm4:mac_array fw8bw8:mac_array_fixed8
+hil: $(STAMP) tools
+	@mkdir -p build/hil_runs
+	@set -e; for run in $(HIL_RUNS); do r=$${run%%:*}; a=$${run##*:}; \
+	  $(PY) -m verif.hil --bench $(HIL_BENCH) --recipe $$r --array $$a --steps $(HIL_STEPS) --json \
+	    > build/hil_runs/$(HIL_BENCH)_$${r}_$$a.json; \
+	  $(PY) -c "import json,sys; from verif.hil import table; print(table(json.load(open(sys.argv[1]))))" \
+	    build/hil_runs/$(HIL_BENCH)_$${r}_$$a.json; done
+
 demo: $(STAMP)
-	$(PY) -m golden.train_digits --recipe all
+	$(PY) -m golden.training.demo --jobs $(JOBS)
 
 bitstream: $(STAMP)
-	@$(PY) -m synth.fpga bitstream --board $(BOARD)
+	@$(PY) -m synth.fpga bitstream --board $(BOARD) --top $(TOP)
 
 fpga-estimate: $(STAMP)
 	$(PY) -m synth.fpga estimate --board $(BOARD)
+
+# Reads make synth's ppa.json (run `make synth` first); never re-synthesizes.
+PPA ?= build/synth/ppa.json
+.PHONY: cost
+cost: $(STAMP)
+	$(PY) -m synth.cost --ppa $(PPA)
+# FORMAL_ARGS: e.g. "--fast", "maxb8", "--timeout 600", "--solver z3".
+formal: $(STAMP)
+	$(PY) -m formal -j $(JOBS) $(FORMAL_ARGS)
 
 clean:
 	rm -rf build .pytest_cache .hypothesis

@@ -23,7 +23,7 @@ from collections import namedtuple
 
 import numpy as np
 
-from .fusion import PRECISION_BITS, bus_bits, check_maxb, fusion_dot, is_valid_mode, products
+from .fusion import DEFAULT_LAYOUT, PRECISION_BITS, bus_bits, check_maxb, fusion_dot, is_valid_mode, products
 
 PE_KINDS = ("fusion", "fixed")
 ACCW_MAX = 64  # accumulators are computed in int64
@@ -106,12 +106,14 @@ def _lanes(x, name, width):
     return x if x.dtype == object or width > 64 else x.astype(np.uint64)
 
 
-def mac_array(a, b, pa, pb, sa, sb, first=None, last=None, *, maxb=8, accw=32, pe="fusion"):
+def mac_array(a, b, pa, pb, sa, sb, first=None, last=None, *, maxb=8, accw=32, pe="fusion",
+              layout=DEFAULT_LAYOUT):
     """Run a stream of beats through the MAC array's tile semantics (module docstring).
 
     a: (N, ROWS) A lanes; b: (N, COLS) B lanes (uint64, or object arrays of Python ints for
     MAXB = 16 fusion lanes). pa, pb (codes 0..3), sa, sb (0/1): scalars or per-beat arrays.
-    first, last: per-beat flags; by default the N beats form one tile. Returns MacArrayResult.
+    first, last: per-beat flags; by default the N beats form one tile. `layout`: the fusion
+    lanes' bus layout (golden.fusion; fixed PEs have plain MAXB-bit lanes). Returns MacArrayResult.
     """
     check_pe(pe)
     check_accw(accw, maxb)
@@ -138,7 +140,7 @@ def mac_array(a, b, pa, pb, sa, sb, first=None, last=None, *, maxb=8, accw=32, p
             sel = np.flatnonzero(in_mode & (sa == s_a) & (sb == s_b))
             if sel.size:
                 dots[sel] = fusion_dot(a[sel][:, :, None], b[sel][:, None, :], mode_pa, mode_pb,
-                                       s_a, s_b, maxb)
+                                       s_a, s_b, maxb, layout=layout)
 
     was_open = np.concatenate([[False], ~last[:-1]]) if n else np.zeros(0, bool)
     error = bool((~ok).any() or (first & was_open).any())

@@ -1,7 +1,9 @@
 """Training quantizers: PACT, SAWB, FracTrain's min/max quantizer and Chen et al.'s PTQ/PSQ/BHQ.
 
 Every quantizer returns the *dequantized* values (what the next GEMM multiplies by), as float64.
-The integer a hardware unit stores is `q` in the formulas below; each docstring says how to get it.
+The integer a hardware unit stores is `q` in the formulas below; `pact_codes`, `sawb_codes` and
+`range_codes` return it: a `GridCodes` (q, lo, hi, levels) whose `values()` is the quantizer's
+output bit for bit (the value functions are `..._codes(...).values()`).
 
 Rounding, shared by all of them, on the integer grid v = (x - lo) / step, v in [0, 2^b - 1]:
   - `noise=None`: nearest, ties up: q = floor(v + 1/2).
@@ -11,6 +13,7 @@ Rounding, shared by all of them, on the integer grid v = (x - lo) / step, v in [
 """
 
 import math
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -50,19 +53,39 @@ def _as_float(x):
     return x
 
 
-def _grid(x, lo, hi, levels, noise):
-    """lo + q*(hi - lo)/(levels - 1), q the rounded position of x clamped to [0, levels - 1].
+class GridCodes(NamedTuple):
+    """Integer codes q in [0, levels - 1] (int64) on the uniform grid from lo (code 0) to hi (code
+    levels - 1); lo / hi are floats or arrays broadcasting against q (one range per channel or
+    sample)."""
+    codes: np.ndarray
+    lo: Any
+    hi: Any
+    levels: int
 
-    Evaluated as lo*(1 - t) + hi*t, t = q/(levels - 1), so both ends of the range are exact.
-    A zero range (constant tensor) returns lo: the constant is exactly representable.
-    """
+    def values(self):
+        """lo + q*(hi - lo)/(levels - 1), evaluated as lo*(1 - t) + hi*t, t = q/(levels - 1), so
+        both ends of the range are exact. A zero range (constant tensor) gives lo: the constant is
+        exactly representable."""
+        t = self.codes / (self.levels - 1)
+        v = self.lo * (1 - t) + self.hi * t
+        span = self.hi - self.lo
+        return v if np.ndim(span) == 0 and span > 0 else np.where(span > 0, v, self.lo)
+
+
+def _grid(x, lo, hi, levels, noise):
+    """GridCodes of x: q the rounded position of x on lo .. hi, clamped to [0, levels - 1]."""
     span = hi - lo
     v = np.clip((x - lo) / np.where(span > 0, span, 1.0) * (levels - 1), 0.0, levels - 1)
-    t = np.floor(v + (0.5 if noise is None else noise)) / (levels - 1)
-    return np.where(span > 0, lo * (1 - t) + hi * t, lo)
+    q = np.floor(v + (0.5 if noise is None else noise)).astype(np.int64)
+    return GridCodes(q, lo, hi, levels)
 
 
 def pact(x, alpha, bits=4, noise=None):
+    """PACT activation, `pact_codes(...).values()`."""
+    return pact_codes(x, alpha, bits, noise).values()
+
+
+def pact_codes(x, alpha, bits=4, noise=None):
     """PACT activation (Choi et al. 2018, "PACT: Parameterized Clipping Activation", Eqs. 1-2).
 
         y   = 0.5 * (|x| - |x - alpha| + alpha)          (= clip(x, 0, alpha))
@@ -99,6 +122,11 @@ def sawb_alpha(w, bits=4):
 
 
 def sawb(w, bits=4, noise=None, alpha=None):
+    """SAWB weight quantizer, `sawb_codes(...).values()`."""
+    return sawb_codes(w, bits, noise, alpha).values()
+
+
+def sawb_codes(w, bits=4, noise=None, alpha=None):
     """SAWB weight quantizer (Choi et al. 2018, arXiv:1807.06964, Sec. 3).
 
     Clip to [-alpha, alpha] with alpha = `sawb_alpha(w, bits)` (or the given `alpha`), then 2^b
@@ -120,6 +148,11 @@ def sawb(w, bits=4, noise=None, alpha=None):
 
 
 def range_quantize(x, bits=8, noise=None, axis=None):
+    """FracTrain's min/max quantizer, `range_codes(...).values()`."""
+    return range_codes(x, bits, noise, axis).values()
+
+
+def range_codes(x, bits=8, noise=None, axis=None):
     """FracTrain's min/max quantizer (Fu et al. 2020, code `modules/quantize.py`, after Banner et al.
     2018 "Scalable methods for 8-bit training"):
 
@@ -134,7 +167,7 @@ def range_quantize(x, bits=8, noise=None, axis=None):
     x = _as_float(x)
     noise = _check_noise(noise, x.shape)
     if x.size == 0:
-        return x.copy()
+        return GridCodes(np.zeros(x.shape, np.int64), 0.0, 0.0, 2 ** bits)
     if axis is None:
         lo, hi = x.min(), x.max()
     else:

@@ -6,57 +6,57 @@ elements are w bits wide: the units get its high and low halves and the level sh
 sums) or *splits* (elements are narrower: the units get independent groups of element pairs and
 the level just adds). High halves keep the operand's signedness; low halves are unsigned.
 
-Which bus bits reach which unit depends on the mode; the routing tables come from `_route` and
-are turned into one multiplexer per sub-bus bit, with the modes that share a route merged.
+Bus layout (`layout`, golden.fusion): "linear" routes bus bits to the units by mode (the tables of
+golden.fusion.level_route, one multiplexer per sub-bus bit, modes sharing a route merged);
+"hierarchical" wires sub-unit k of a level to the fixed slice k of its bus, as Bit Fusion's RTL
+does: only the shifts and the digits' signedness depend on the mode.
+
+Summation (`summation`): "tree" is the recursion above (a shift-add per level); "bitblade" is
+BitBlade's bitwise summation (Ryu et al., DAC 2019): the 2-bit brick products of equal
+significance are added first, then each group is shifted once and the groups added.
 """
 
 from amaranth.hdl import Cat, Module, Mux, Signal, signed
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from golden.fusion import MAXB_ALLOWED, MINB, PRECISION_BITS, bus_bits, is_valid_mode
+from golden.fusion import (DEFAULT_LAYOUT, MAXB_ALLOWED, MINB, PRECISION_BITS, brick_sources, brick_weights,
+                           bus_bits, check_layout, is_valid_mode, level_route)
 
-__all__ = ["BitBrick", "FusionLevel", "FusionUnit", "FixedMul"]
+SUMMATIONS = ("tree", "bitblade")
+DEFAULT_SUMMATION = "tree"  # the summation of the committed rtl/fusion_unit.v
+
+__all__ = ["BitBrick", "FusionLevel", "BitwiseSum", "FusionUnit", "FixedMul", "SUMMATIONS"]
 
 
 def _code_of(bits):
     return PRECISION_BITS.index(bits)
 
 
-def _route(w, ba, bb):
-    """Routing of one w-bit level in a mode whose element widths (capped at w) are ba, bb.
+def _drive_bit(m, target, bus, src_by_mode, mode):
+    """target <- bus[src] where src depends on the mode (`mode` = Cat(pb, pa)); modes sharing a
+    source merged."""
+    by_src = {}
+    for (pa, pb), src in src_by_mode.items():
+        by_src.setdefault(src, []).append((pa, pb))
+    if len(by_src) == 1:
+        (src,) = by_src
+        m.d.comb += target.eq(0 if src is None else bus[src])
+        return
+    # The most common source is the default arm: fewest compare terms, no latch-like gaps.
+    ordered = sorted(by_src.items(), key=lambda kv: -len(kv[1]))
+    with m.Switch(mode):
+        for src, group in ordered[1:]:
+            with m.Case(*[pb | (pa << 2) for pa, pb in group]):
+                m.d.comb += target.eq(0 if src is None else bus[src])
+        with m.Default():
+            src = ordered[0][0]
+            m.d.comb += target.eq(0 if src is None else bus[src])
 
-    Returns, for each sub-unit k = 2x + y, the level-bus bit feeding each bit of its a and b
-    sub-buses (None: unused, tied to 0). x picks the A half (0 = high) when A fuses, y the B
-    half when B fuses; otherwise x and y pick groups of element pairs.
-    """
-    n = w // 2
-    fuse_a, fuse_b = ba == w, bb == w
-    sba, sbb = min(ba, n), min(bb, n)
-    p_sub = (n // sba) * (n // sbb)
-    sub_width = n * n // 2
-    routes = []
-    for x in range(2):
-        for y in range(2):
-            if fuse_a and fuse_b:
-                group = 0
-            elif fuse_a:
-                group = y
-            elif fuse_b:
-                group = x
-            else:
-                group = 2 * x + y
-            a_src, b_src = [None] * sub_width, [None] * sub_width
-            for j in range(p_sub):
-                i = group * p_sub + j
-                a_off = i * ba + (n if fuse_a and x == 0 else 0)
-                b_off = i * bb + (n if fuse_b and y == 0 else 0)
-                for t in range(sba):
-                    a_src[j * sba + t] = a_off + t
-                for t in range(sbb):
-                    b_src[j * sbb + t] = b_off + t
-            routes.append((a_src, b_src))
-    return routes
+
+def _in_modes(mode, modes):
+    """1 when the (pa, pb) code pair `mode` (= Cat(pb, pa)) is one of `modes`."""
+    return mode.matches(*[pb | (pa << 2) for pa, pb in modes]) if modes else 0
 
 
 class BitBrick(wiring.Component):
@@ -83,8 +83,9 @@ class FusionLevel(wiring.Component):
     ones); each level derives its own fuse/split choice and routing from them.
     """
 
-    def __init__(self, width, maxb):
-        self.width, self.maxb = width, maxb
+    def __init__(self, width, maxb, layout=DEFAULT_LAYOUT):
+        check_layout(layout)
+        self.width, self.maxb, self.layout = width, maxb, layout
         bus = width * width // 2
         super().__init__({
             "a": In(bus), "b": In(bus), "pa": In(2), "pb": In(2), "sa": In(1), "sb": In(1),
@@ -93,7 +94,7 @@ class FusionLevel(wiring.Component):
 
     def _sub_unit(self):
         n = self.width // 2
-        return BitBrick() if n == MINB else FusionLevel(n, self.maxb)
+        return BitBrick() if n == MINB else FusionLevel(n, self.maxb, self.layout)
 
     def elaborate(self, platform):
         m = Module()
@@ -102,16 +103,21 @@ class FusionLevel(wiring.Component):
         fuse_a = self.pa.matches(*range(level_code, 4))
         fuse_b = self.pb.matches(*range(level_code, 4))
         modes = [(pa, pb) for pa in range(4) for pb in range(4) if is_valid_mode(pa, pb, self.maxb)]
-        routes = {mode: _route(w, min(PRECISION_BITS[mode[0]], w), min(PRECISION_BITS[mode[1]], w))
+        routes = {mode: level_route(w, min(PRECISION_BITS[mode[0]], w), min(PRECISION_BITS[mode[1]], w))
                   for mode in modes}
+        sub_width = n * n // 2
 
         terms = []
         for k in range(4):
             x, y = divmod(k, 2)
             sub = m.submodules[f"u{k}"] = self._sub_unit()
             for port, bus, side in ((sub.a, self.a, 0), (sub.b, self.b, 1)):
+                if self.layout == "hierarchical":
+                    m.d.comb += port.eq(bus[k * sub_width:(k + 1) * sub_width])
+                    continue
                 for bit in range(len(port)):
-                    self._drive_bit(m, port[bit], bus, {mode: r[k][side][bit] for mode, r in routes.items()})
+                    _drive_bit(m, port[bit], bus, {mode: r[k][side][bit] for mode, r in routes.items()},
+                               Cat(self.pb, self.pa))
             if isinstance(sub, FusionLevel):
                 m.d.comb += [sub.pa.eq(self.pa), sub.pb.eq(self.pb)]
             # Low halves of a fused operand are magnitude bits: unsigned.
@@ -131,24 +137,64 @@ class FusionLevel(wiring.Component):
         m.d.comb += self.p.eq((terms[0] + terms[1]) + (terms[2] + terms[3]))
         return m
 
-    def _drive_bit(self, m, target, bus, src_by_mode):
-        """target <- bus[src] where src depends on the mode; modes sharing a source merged."""
-        by_src = {}
-        for (pa, pb), src in src_by_mode.items():
-            by_src.setdefault(src, []).append((pa, pb))
-        if len(by_src) == 1:
-            (src,) = by_src
-            m.d.comb += target.eq(0 if src is None else bus[src])
-            return
-        # The most common source is the default arm: fewest compare terms, no latch-like gaps.
-        ordered = sorted(by_src.items(), key=lambda kv: -len(kv[1]))
-        with m.Switch(Cat(self.pb, self.pa)):
-            for src, group in ordered[1:]:
-                with m.Case(*[pb | (pa << 2) for pa, pb in group]):
-                    m.d.comb += target.eq(0 if src is None else bus[src])
-            with m.Default():
-                src = ordered[0][0]
-                m.d.comb += target.eq(0 if src is None else bus[src])
+
+class BitwiseSum(wiring.Component):
+    """BitBlade's bitwise summation over all maxb*maxb/4 bricks of a `maxb`-bit unit.
+
+    Brick s gets the digits golden.fusion.brick_sources assigns it (fixed wires in the
+    hierarchical layout, a mode multiplexer per bit in the linear one); its product has weight
+    2^(offA_s + offB_s) (golden.fusion.brick_weights). Products of equal weight are summed first;
+    each group is shifted once. Same ports as the top FusionLevel; codes assumed valid.
+    """
+
+    def __init__(self, maxb, layout=DEFAULT_LAYOUT):
+        check_layout(layout)
+        self.maxb, self.layout = maxb, layout
+        super().__init__({
+            "a": In(bus_bits(maxb)), "b": In(bus_bits(maxb)), "pa": In(2), "pb": In(2),
+            "sa": In(1), "sb": In(1), "p": Out(signed(2 * maxb + 2)),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        mode = Cat(self.pb, self.pa)
+        modes = [(pa, pb) for pa in range(4) for pb in range(4) if is_valid_mode(pa, pb, self.maxb)]
+        sources = {md: brick_sources(*md, self.maxb) for md in modes}
+        weights = {md: brick_weights(*md, self.maxb) for md in modes}
+        groups = {}  # shift -> [(brick product, modes in which the brick has that shift)]
+        for s in range(self.maxb * self.maxb // 4):
+            brick = m.submodules[f"b{s}"] = BitBrick()
+            for port, bus, side in ((brick.a, self.a, 0), (brick.b, self.b, 1)):
+                if self.layout == "hierarchical":
+                    m.d.comb += port.eq(bus[2 * s:2 * s + 2])
+                    continue
+                for t in range(2):
+                    _drive_bit(m, port[t], bus, {md: src[side][s][t] for md, src in sources.items()}, mode)
+            # Only the top digit of an element carries its sign.
+            m.d.comb += [brick.sa.eq(self.sa & _in_modes(mode, [md for md in modes if weights[md][s][2]])),
+                         brick.sb.eq(self.sb & _in_modes(mode, [md for md in modes if weights[md][s][3]]))]
+            by_shift = {}
+            for md in modes:
+                by_shift.setdefault(weights[md][s][0] + weights[md][s][1], []).append(md)
+            for shift, in_modes in by_shift.items():
+                groups.setdefault(shift, []).append((brick.p, in_modes))
+        total = 0
+        for shift in sorted(groups):
+            members = groups[shift]
+            # A group's sum stays narrow: it is shifted only once, after the sum.
+            g = Signal(signed(len(members[0][0]) + max(1, (len(members) - 1).bit_length())), name=f"g{shift}")
+            terms = [p if len(ms) == len(modes) else Mux(_in_modes(mode, ms), p, 0) for p, ms in members]
+            m.d.comb += g.eq(_balanced_sum(terms))
+            total = total + (g << shift) if shift else total + g
+        m.d.comb += self.p.eq(total)
+        return m
+
+
+def _balanced_sum(terms):
+    """Sum as a balanced tree (log depth)."""
+    while len(terms) > 1:
+        terms = [terms[i] + terms[i + 1] if i + 1 < len(terms) else terms[i] for i in range(0, len(terms), 2)]
+    return terms[0]
 
 
 class FusionUnit(wiring.Component):
@@ -158,12 +204,19 @@ class FusionUnit(wiring.Component):
     ----------
     maxb : int
         Widest operand, 8 or 16 bits. Buses are maxb*maxb/2 bits; p is signed, 2*maxb+2 bits.
+    layout : str
+        Bus layout, "linear" or "hierarchical" (golden.fusion; pack through golden.fusion.pack).
+    summation : str
+        "tree" (recursive shift-add per level) or "bitblade" (bitwise summation).
     """
 
-    def __init__(self, maxb=8):
+    def __init__(self, maxb=8, layout=DEFAULT_LAYOUT, summation=DEFAULT_SUMMATION):
         if maxb not in MAXB_ALLOWED:
             raise ValueError(f"maxb must be one of {MAXB_ALLOWED}, got {maxb!r}")
-        self.maxb = maxb
+        check_layout(layout)
+        if summation not in SUMMATIONS:
+            raise ValueError(f"summation must be one of {SUMMATIONS}, got {summation!r}")
+        self.maxb, self.layout, self.summation = maxb, layout, summation
         super().__init__({
             "a": In(bus_bits(maxb)), "b": In(bus_bits(maxb)),
             "pa": In(2), "pb": In(2), "sa": In(1), "sb": In(1),
@@ -172,7 +225,8 @@ class FusionUnit(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        m.submodules.level = level = FusionLevel(self.maxb, self.maxb)
+        m.submodules.level = level = (FusionLevel(self.maxb, self.maxb, self.layout) if self.summation == "tree"
+                                      else BitwiseSum(self.maxb, self.layout))
         top_code = _code_of(self.maxb)
         valid = (self.pa <= top_code) & (self.pb <= top_code)
         m.d.comb += [

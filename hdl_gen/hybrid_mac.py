@@ -385,13 +385,17 @@ class FloatMac(_Mac):
         return m
 
 
-def FP16Mac(lanes=4, front=None, chains=None):
+class FP16Mac(FloatMac):
     """SPEC.md `fp16_mac`: FloatMac with FP16 x FP16 lanes."""
-    return FloatMac(lanes, "fp16", "fp16", front, chains)
+
+    def __init__(self, lanes=4, front=None, chains=None):
+        super().__init__(lanes, "fp16", "fp16", front, chains)
 
 
-def FP8Mac(lanes=4, fmt_x="e4m3", fmt_g="e5m2", front=None, chains=None):
+class FP8Mac(FloatMac):
     """SPEC.md `fp8_mac`: FloatMac with FP8 x FP8 lanes, HFP8's e4m3 x e5m2 by default."""
-    if fmt_x not in ("e4m3", "e5m2") or fmt_g not in ("e4m3", "e5m2"):
-        raise ValueError(f"fmt_x and fmt_g must be 'e4m3' or 'e5m2', got {fmt_x!r}, {fmt_g!r}")
-    return FloatMac(lanes, fmt_x, fmt_g, front, chains)
+
+    def __init__(self, lanes=4, fmt_x="e4m3", fmt_g="e5m2", front=None, chains=None):
+        if fmt_x not in ("e4m3", "e5m2") or fmt_g not in ("e4m3", "e5m2"):
+            raise ValueError(f"fmt_x and fmt_g must be 'e4m3' or 'e5m2', got {fmt_x!r}, {fmt_g!r}")
+        super().__init__(lanes, fmt_x, fmt_g, front, chains)

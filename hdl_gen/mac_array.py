@@ -24,10 +24,10 @@ from amaranth.hdl import Cat, Module, Mux, Signal, signed
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from golden.fusion import PRECISION_BITS, check_maxb
+from golden.fusion import DEFAULT_LAYOUT, PRECISION_BITS, check_layout, check_maxb
 from golden.mac_array import check_accw, check_pe, lane_bits, pe_products, valid_modes
 
-from .fusion import FixedMul, FusionUnit
+from .fusion import DEFAULT_SUMMATION, SUMMATIONS, FixedMul, FusionUnit
 
 __all__ = ["MacArray", "counter_ports"]
 
@@ -54,6 +54,8 @@ class MacArray(wiring.Component):
     cntw : int
         Counter width; counters saturate at 2^cntw - 1. Must hold one beat's MAC increment,
         at most 64.
+    layout, summation : str
+        The fusion PEs' bus layout and summation (hdl_gen.fusion.FusionUnit); fixed PEs ignore them.
 
     Ports
     -----
@@ -67,13 +69,18 @@ class MacArray(wiring.Component):
     `macs_<bits_a>x<bits_b>` (+ rows*cols*P per accepted beat of that pair).
     """
 
-    def __init__(self, rows=4, cols=4, maxb=8, accw=32, pe="fusion", cntw=48):
+    def __init__(self, rows=4, cols=4, maxb=8, accw=32, pe="fusion", cntw=48, layout=DEFAULT_LAYOUT,
+                 summation=DEFAULT_SUMMATION):
         for name, value in (("rows", rows), ("cols", cols)):
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
         check_maxb(maxb)
         check_pe(pe)
         check_accw(accw, maxb)
+        check_layout(layout)
+        if summation not in SUMMATIONS:
+            raise ValueError(f"summation must be one of {SUMMATIONS}, got {summation!r}")
+        self.layout, self.summation = layout, summation
         max_inc = rows * cols * max(pe_products(pa, pb, maxb, pe) for pa, pb in valid_modes(maxb, pe))
         if not isinstance(cntw, int) or isinstance(cntw, bool) or not max_inc.bit_length() <= cntw <= 64:
             raise ValueError(f"cntw must be an integer in [{max_inc.bit_length()}, 64] for this array "
@@ -115,7 +122,9 @@ class MacArray(wiring.Component):
         fresh = self.in_first | ~tile_open
 
         # s1: the beat, with its mode. Datapath registers have no reset: the valid bits gate them.
-        s1_valid, s1_fresh, s1_last = Signal(), Signal(reset_less=True), Signal(reset_less=True)
+        # Named: formal/ states its pipeline invariants over these (an unnamed Signal in a tuple
+        # assignment would be emitted as `$signal`).
+        s1_valid, s1_fresh, s1_last = Signal(name="s1_valid"), Signal(reset_less=True), Signal(reset_less=True)
         s1_a = [Signal(lane, name=f"s1_a{r}", reset_less=True) for r in range(rows)]
         s1_b = [Signal(lane, name=f"s1_b{c}", reset_less=True) for c in range(cols)]
         s1_pa, s1_pb = Signal(2, reset_less=True), Signal(2, reset_less=True)
@@ -133,7 +142,7 @@ class MacArray(wiring.Component):
                 m.d.sync += [s1_b[c].eq(self.in_b[c * lane:(c + 1) * lane]) for c in range(cols)]
 
         # s2: one product per PE.
-        s2_valid, s2_fresh, s2_last = Signal(), Signal(reset_less=True), Signal(reset_less=True)
+        s2_valid, s2_fresh, s2_last = Signal(name="s2_valid"), Signal(reset_less=True), Signal(reset_less=True)
         with m.If(~hold):
             m.d.sync += s2_valid.eq(s1_valid)
             with m.If(s1_valid):
@@ -190,7 +199,9 @@ class MacArray(wiring.Component):
         return m
 
     def _multiplier(self):
-        return FusionUnit(self.maxb) if self.pe == "fusion" else FixedMul(self.maxb)
+        if self.pe == "fusion":
+            return FusionUnit(self.maxb, self.layout, self.summation)
+        return FixedMul(self.maxb)
 
     def _counter(self, m, count, event, inc):
         """count <- (clear ? 0 : count) + (event ? inc : 0), saturating at 2^cntw - 1."""

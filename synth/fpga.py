@@ -269,6 +269,8 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("flow", choices=("bitstream", "estimate"))
     parser.add_argument("--board", default="zc706")
+    parser.add_argument("--top", choices=("bist", "axi"), default="bist",
+                        help="bist: the self-checking bist_top; axi: PS + AXI DMA + mac_array_axi (synth/axi_system.py)")
     parser.add_argument("--size", type=int, help="array rows = cols (default: the board's BIST_SIZE)")
     parser.add_argument("--out", type=pathlib.Path, help="output directory (default: build/<board>)")
     args = parser.parse_args(argv)
@@ -276,6 +278,13 @@ def main(argv=None):
         print(f"error: unsupported board {args.board!r}; supported boards: {', '.join(sorted(BOARDS))}",
               file=sys.stderr)
         return 1
+    if args.top == "axi":
+        if args.flow != "bitstream":
+            print("error: --top axi has the bitstream flow only", file=sys.stderr)
+            return 2
+        from synth.axi_system import run_bitstream as run_system
+
+        return run_system(args.board, args.out, **({"rows": args.size, "cols": args.size} if args.size else {}))
     size = args.size or BIST_SIZE[args.board]
     if args.flow == "bitstream":
         return run_bitstream(args.board, args.out, rows=size, cols=size)

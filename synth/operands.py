@@ -1,6 +1,6 @@
 """Training operands for workload-annotated power: activations, weights and gradients of one layer.
 
-They come from the golden digits training run (golden/train_digits.py, recipe fp32): the middle
+They come from the golden digits training run (golden.training, recipe fp32): the middle
 64x64 layer's input activations a (after ReLU), weights W and output gradient g, captured at the
 last mini-batches of a short run, so the values are those a MAC array sees mid-training. The three
 GEMMs of training that layer (forward a.W^T, input gradient g.W, weight gradient g^T.a) are what
@@ -11,11 +11,10 @@ encoders (synth.workloads).
 
 import dataclasses
 import functools
-from unittest import mock
 
 import numpy as np
 
-from golden import train_digits
+from golden.training import config, train
 
 __all__ = ["tensors", "quantize_unsigned", "quantize_signed", "gemm_operands"]
 
@@ -26,28 +25,20 @@ LAYER = 1         # the middle 64x64 layer
 
 @functools.lru_cache(maxsize=1)
 def _capture():
-    # train() keeps its tensors local; wrapping train_digits.backward (called once per mini-batch
-    # with the saved forward tensors) and the layer's gradient quantizer (called with the gradient
-    # arriving at the layer's output) records them without re-implementing the training loop.
-    seen = []
-    original = train_digits.backward
+    # The training GEMM hook sees every operand: per mini-batch, the layer's forward GEMM brings
+    # (a, W^T), then its weight-gradient GEMM brings (g^T, a). The test set's forward at the end
+    # is followed by no weight gradient, so it is never recorded.
+    seen, fwd = [], {}
 
-    def recording_backward(logits, y, saved, alphas, layers, rng):
-        box = {}
-        inner = layers[LAYER].grad
+    def recording_backend(layer, role, qa, qb):
+        if layer == LAYER and role == "fwd":
+            fwd["a"], fwd["w"] = qa.dequant().copy(), qb.dequant().T.copy()
+        elif layer == LAYER and role == "wgrad":
+            seen.append((fwd["a"], fwd["w"], qa.dequant().T.copy()))
+        return qa.dequant() @ qb.dequant()
 
-        def grad(g, rng):
-            box["g"] = g.copy()
-            return inner(g, rng)
-
-        layers = [*layers[:LAYER], dataclasses.replace(layers[LAYER], grad=grad), *layers[LAYER + 1:]]
-        out = original(logits, y, saved, alphas, layers, rng)
-        _, a, wq = saved[LAYER]
-        seen.append((a.copy(), wq.copy(), box["g"]))
-        return out
-
-    with mock.patch.object(train_digits, "backward", recording_backward):
-        train_digits.train("fp32", dataclasses.replace(train_digits.Config(), epochs=EPOCHS))
+    train("digits", "fp32", dataclasses.replace(config("digits"), epochs=EPOCHS),
+          backend=recording_backend)
     last = seen[-BATCHES - 1:-1]  # full-size batches (the epoch's last batch may be short)
     return (np.concatenate([s[0] for s in last]).astype(np.float32), last[-1][1].astype(np.float32),
             np.concatenate([s[2] for s in last]).astype(np.float32))
@@ -57,7 +48,7 @@ def tensors():
     """({'x': activations (B x 64), 'w': weights (64 out x 64 in), 'g': output gradient (B x 64)},
     a one-line description of where they come from)."""
     x, w, g = _capture()
-    source = (f"golden digits training run (golden/train_digits.py, fp32 recipe): middle "
+    source = (f"golden digits training run (golden.training, fp32 recipe): middle "
               f"{w.shape[1]}x{w.shape[0]} layer after {EPOCHS} epochs, last {BATCHES} mini-batches "
               f"({x.shape[0]} samples): ReLU activations, weights, output gradients")
     return {"x": x, "w": w, "g": g}, source
@@ -86,7 +77,7 @@ def gemm_operands(t, bits_a, bits_b):
     """The three training GEMMs as (name, A (M x K), B (K x N), A signed, B signed) in integers.
 
     A carries bits_a, B bits_b: forward a(unsigned).W^T, input gradient g.W, weight gradient
-    g^T.a (train_digits' layout: W is out x in).
+    g^T.a (golden.training's layout: W is out x in).
     """
     x, w, g = t["x"], t["w"], t["g"]
     return [

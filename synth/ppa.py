@@ -29,7 +29,7 @@ from amaranth.hdl import UnusedElaboratable
 from hdl_gen.fusion import FixedMul, FusionUnit
 from hdl_gen.rtl import DEFAULTS, RTL_DIR, to_verilog
 
-from . import gatesim, lanes, operands, sta, workloads
+from . import fusion_variants, gatesim, lanes, operands, sta, workloads
 from .area import ROOT, synthesize, yosys_version
 from .liberty import load
 from .pe import AccumulatorPE
@@ -109,6 +109,7 @@ def discover():
                 continue  # the default configuration is already in the list
             factory = lambda n=n, cls=type(default), params=params: cls(**{**params, "rows": n, "cols": n})
             units.append(Unit(f"{family}_{n}x{n}", family, "array", factory))
+    units += fusion_variants.units(Unit)  # bus layouts x summations, Bit Fusion's RTL with BF_RTL
     return units + lanes.units(Unit)  # the training MACs at every lane count (synth.lanes)
 
 
@@ -268,6 +269,8 @@ def ratios(units):
     ratio("fp8_mac_power_vs_fp16_mac", [power("fp8_mac", "e4m3xe5m2"), power("fp16_mac", "fp16xfp16")], first, second)
     ratio("tpr_path_area_vs_array16", [*map(area, TPR_PATH), area("mac_array_16x16")],
           lambda *v: sum(v[:-1]), lambda *v: v[-1])
+    for spec in fusion_variants.ratio_specs(units, area, energy):
+        ratio(*spec)
     return values, notes
 
 

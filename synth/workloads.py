@@ -15,7 +15,7 @@ import dataclasses
 
 import numpy as np
 
-from golden.fusion import PRECISION_BITS, products
+from golden.fusion import PRECISION_BITS, brick_sources, products
 from golden.fp8 import fp8_decode, fp8_encode
 from golden.r4fp4 import gradscale_exp, tpr
 
@@ -115,11 +115,16 @@ def gemm_beats(tensors, bits_a, bits_b, *, rows, cols, per_beat, seed=0):
             "sa": cat(sa), "sb": cat(sb), "macs": macs}
 
 
-def _lane_bits(lanes, elem, lane_width):
-    """(cycles x lanes x per_beat) -> (cycles x lanes*lane_width) bit matrix, lane 0 at bit 0."""
+def _lane_bits(lanes, elem, lane_width, order=None):
+    """(cycles x lanes x per_beat) -> (cycles x lanes*lane_width) bit matrix, lane 0 at bit 0.
+
+    `order`: lane bit j takes the linearly packed bit order[j] (a fusion bus layout's
+    golden.fusion.brick_sources, flattened); None keeps the linear packing."""
     cycles, n, per_beat = lanes.shape
-    bits = pack_bits(lanes.reshape(cycles * n, per_beat), elem)
-    return _pad(bits, lane_width).reshape(cycles, n * lane_width)
+    bits = _pad(pack_bits(lanes.reshape(cycles * n, per_beat), elem), lane_width)
+    if order is not None:
+        bits = bits[:, order]
+    return bits.reshape(cycles, n * lane_width)
 
 
 def _hold_for_drain(streams, g, rows):
@@ -143,13 +148,15 @@ def _mode_label(pa, pb):
     return f"{PRECISION_BITS[pa]}x{PRECISION_BITS[pb]}"
 
 
-def multiplier_workloads(tensors, widths, *, fused, rows=1, cols=1, prefix="", **_):
+def multiplier_workloads(tensors, widths, *, fused, rows=1, cols=1, prefix="", layout="linear", **_):
     """Fusion units / fixed 8-bit multipliers (bare, PE or array) at every precision pair.
 
     `fused`: the unit packs P = (8/bits_a)(8/bits_b) products per beat in MAXB*MAXB/2-bit lanes;
     otherwise it is a fixed 8x8 multiplier fed one pair per beat, narrower operands sign/zero-
     extended (it has no faster mode: its energy per MAC is what it is at every precision pair).
     Ports: <prefix>a/b (lanes), pa/pb, sa/sb, first, last; in_valid and out_ready held at 1.
+    `layout`: the fused lanes' bus layout (golden.fusion), so that the unit sees the bits (and the
+    replicated digits) its software would send.
     """
     lane_a = widths[prefix + "a"] // rows
     lane_b = widths[prefix + "b"] // cols
@@ -160,7 +167,9 @@ def multiplier_workloads(tensors, widths, *, fused, rows=1, cols=1, prefix="", *
         ea, eb = (ba, bb) if fused else (8, 8)
         g = gemm_beats(tensors, ba, bb, rows=rows, cols=cols, per_beat=per_beat)
         n = len(g["a"])
-        streams = {"a": _lane_bits(g["a"], ea, lane_a), "b": _lane_bits(g["b"], eb, lane_b),
+        order = ([[bit for pair in src for bit in pair] for src in brick_sources(pa, pb)]
+                 if fused and layout == "hierarchical" else [None, None])
+        streams = {"a": _lane_bits(g["a"], ea, lane_a, order[0]), "b": _lane_bits(g["b"], eb, lane_b, order[1]),
                    "sa": pack_bits(g["sa"][:, None], 1), "sb": pack_bits(g["sb"][:, None], 1),
                    "pa": _const(pa if fused else 2, 2, n), "pb": _const(pb if fused else 2, 2, n),
                    "first": pack_bits(g["first"][:, None], 1), "last": pack_bits(g["last"][:, None], 1)}

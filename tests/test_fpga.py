@@ -19,6 +19,8 @@ import sys
 import numpy as np
 import pytest
 
+from tests.vivado import fake_vivado_settings
+
 from golden.mac_array import lane_bits, mac_array
 from hdl_gen.bist_top import BistTop
 from hdl_gen.boards import BOARDS, platform_for
@@ -118,11 +120,7 @@ def test_bitstream_without_vivado(tmp_path):
 
 def test_bitstream_runs_vivado_from_amaranth_env(tmp_path):
     """AMARANTH_ENV_VIVADO names a settings script; the plan's build script sources it."""
-    fake = tmp_path / "vivado"
-    fake.write_text("#!/bin/sh\necho \"$@\" > vivado_args\ntouch top.bit\n")
-    fake.chmod(0o755)
-    settings = tmp_path / "settings64.sh"
-    settings.write_text(f"VIVADO={fake}\n")
+    settings = fake_vivado_settings(tmp_path, ("top.bit",))
     out = tmp_path / "plan"
     proc = _cli(["bitstream", "--board", "zc706", "--size", "2", "--out", str(out)], tmp_path,
                 AMARANTH_ENV_VIVADO=str(settings))

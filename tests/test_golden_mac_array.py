@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from golden.fusion import fusion_dot, products
+from golden.fusion import LAYOUTS, fusion_dot, products
 from golden.mac_array import mac_array, valid_modes, wrap
 
 RNG = np.random.default_rng(4)
@@ -15,10 +15,12 @@ def lanes(n, count, width=32):
 
 @pytest.mark.parametrize("pa,pb", valid_modes(8))
 @pytest.mark.parametrize("sa,sb", [(0, 0), (0, 1), (1, 0), (1, 1)])
-def test_one_tile_is_the_sum_of_fusion_dots(pa, pb, sa, sb):
+@pytest.mark.parametrize("layout", [None, *LAYOUTS])
+def test_one_tile_is_the_sum_of_fusion_dots(pa, pb, sa, sb, layout):
     a, b = lanes(5, 2), lanes(5, 3)
-    got = mac_array(a, b, pa, pb, sa, sb)
-    want = [[sum(fusion_dot(int(a[k, r]), int(b[k, c]), pa, pb, sa, sb) for k in range(5))
+    kw = {} if layout is None else {"layout": layout}
+    got = mac_array(a, b, pa, pb, sa, sb, **kw)
+    want = [[sum(fusion_dot(int(a[k, r]), int(b[k, c]), pa, pb, sa, sb, **kw) for k in range(5))
              for c in range(3)] for r in range(2)]
     assert got.tiles.tolist() == [want] and not got.error
     assert got.macs[(2 << pa, 2 << pb)] == 5 * 2 * 3 * products(pa, pb, 8)

@@ -23,3 +23,10 @@ def test_bad_maxb_raises(bad):
 def test_bad_fixed_bits_raises():
     with pytest.raises(ValueError, match="bits must be one of"):
         FixedMul(6)
+
+
+@pytest.mark.parametrize("kwargs,match", [(dict(layout="diagonal"), "layout must be one of"),
+                                          (dict(summation="wallace"), "summation must be one of")])
+def test_bad_variant_raises(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        FusionUnit(8, **kwargs)

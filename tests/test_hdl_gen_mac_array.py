@@ -26,6 +26,7 @@ def test_counter_names():
     (dict(maxb=4), r"maxb must be one of \(8, 16\)"), (dict(accw=16), "accw must be an integer in"),
     (dict(pe="systolic"), "pe must be one of"), (dict(cntw=3), "cntw must be an integer in"),
     (dict(cntw=65), "cntw must be an integer in"),
+    (dict(layout="diagonal"), "layout must be one of"), (dict(summation="wallace"), "summation must be one of"),
 ])
 def test_bad_parameters_raise(kwargs, match):
     args = dict(rows=4, cols=4, maxb=8, accw=32, pe="fusion", cntw=48)

@@ -2,7 +2,7 @@
 
 import pytest
 
-from hdl_gen.rtl import DEFAULTS, RTL_DIR, to_verilog
+from hdl_gen.rtl import DEFAULTS, RTL_DIR, generate
 from verif.lint import lint
 
 
@@ -10,7 +10,7 @@ from verif.lint import lint
 def test_rtl_is_fresh(name):
     path = RTL_DIR / f"{name}.v"
     assert path.exists(), f"{path} missing: run `make rtl`"
-    assert path.read_text() == to_verilog(DEFAULTS[name](), name), f"{path} is stale: run `make rtl`"
+    assert path.read_text() == generate(name), f"{path} is stale: run `make rtl`"
 
 
 def test_rtl_has_only_generated_files():

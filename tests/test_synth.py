@@ -12,7 +12,7 @@ import shutil
 import numpy as np
 import pytest
 
-from synth import gatesim, liberty, ppa, sta, workloads
+from synth import fusion_variants, gatesim, liberty, ppa, sta, workloads
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 LIB = ROOT / "build" / "tech" / "osu018" / "osu018_stdcells.lib"
@@ -96,6 +96,9 @@ def test_ratios_reported_with_reasons(doc):
     names = {"fusion_area_vs_fixed8", "fusion_8b_energy_per_mac_vs_fixed8", "fusion_2b_energy_per_mac_vs_fixed8",
              "array16_area_vs_fixed8_array16", "hybrid_mac_area_vs_fp16_mac", "hybrid_mac_power_vs_fp16_mac",
              "tpr_path_area_vs_array16", "fp8_mac_area_vs_fp16_mac", "fp8_mac_power_vs_fp16_mac"}
+    names |= {f"{fusion_variants.tag(*v)}_{k}" for v in fusion_variants.VARIANTS
+              for k in ("unit_area_vs_bit_fusion", "pe_area_vs_fixed8", "2b_energy_per_mac_vs_fixed8",
+                        "8b_energy_per_mac_vs_fixed8")}
     assert set(doc["ratios"]) == names
     # pe_fusion was not measured: every ratio is null and says which unit it lacks.
     assert all(doc["ratios"][k] is None and "not measured" in doc["ratio_notes"][k] for k in names)

@@ -24,7 +24,7 @@ import cocotb
 from cocotb.clock import Clock
 from cocotb.triggers import FallingEdge
 
-from golden.fusion import PRECISION_BITS, pack
+from golden.fusion import DEFAULT_LAYOUT, PRECISION_BITS, pack
 from golden.mac_array import lane_bits, mac_array, valid_modes
 from hdl_gen.mac_array import MacArray, counter_ports
 from verif.harness import BUILD, RTL, run, unpack_rows, write_verilog
@@ -43,6 +43,7 @@ class TB:
         self.rows, self.cols = int(env["LPT_ROWS"]), int(env["LPT_COLS"])
         self.maxb, self.accw = int(env["LPT_MAXB"]), int(env["LPT_ACCW"])
         self.pe, self.cntw = env["LPT_PE"], int(env["LPT_CNTW"])
+        self.layout = env.get("LPT_LAYOUT", DEFAULT_LAYOUT)  # of the fusion lanes
         self.tiles = int(env.get("LPT_TILES", "64"))
         self.rng = np.random.default_rng(int(env.get("LPT_SEED", "2020")))
         self.lane = lane_bits(self.maxb, self.pe)
@@ -101,7 +102,7 @@ class TB:
                     first=start & (rng.random(n) < first), last=np.append(start[1:], True))
 
     def golden(self, beats):
-        return mac_array(**beats, maxb=self.maxb, accw=self.accw, pe=self.pe)
+        return mac_array(**beats, maxb=self.maxb, accw=self.accw, pe=self.pe, layout=self.layout)
 
     # ------------------------------------------------------------------ driver and monitor
 
@@ -344,20 +345,21 @@ async def throughput(dut):
 
 # ------------------------------------------------------------------------------ pytest side
 
-def sources(pe, rows, cols, accw, cntw, maxb=8):
-    """Sources and build name of a configuration: the committed rtl/ file for the defaults."""
+def sources(pe, rows, cols, accw, cntw, maxb=8, variant=None):
+    """Sources and build name of a configuration: the committed rtl/ file for the defaults.
+    `variant`: (layout, summation) of the fusion PEs, None for the defaults."""
     module = "mac_array" if pe == "fusion" else f"mac_array_fixed{maxb}"
-    if (rows, cols, maxb, accw, cntw) == (4, 4, 8, 32, 48):
+    if (rows, cols, maxb, accw, cntw, variant) == (4, 4, 8, 32, 48, None):
         return module, [RTL / f"{module}.v"]
-    name = f"{module}_{rows}x{cols}_acc{accw}_cnt{cntw}"
-    component = MacArray(rows, cols, maxb, accw, pe, cntw)
+    name = f"{module}_{rows}x{cols}_acc{accw}_cnt{cntw}" + ("_" + "_".join(variant) if variant else "")
+    component = MacArray(rows, cols, maxb, accw, pe, cntw, **dict(zip(("layout", "summation"), variant or ())))
     return name, [write_verilog(component, module, BUILD / name / f"{module}.v")]
 
 
 # (sim, pe, rows, cols, accw, cntw, tiles). ACCW = 18 makes 8x8 products wrap within a tile,
 # CNTW = 10 makes counters saturate. Every shape runs on both simulators; Verilator (builds ~30 s,
 # cycles cheap) gets the long runs, Icarus (builds cheap, cycles slow) short ones on large shapes.
-CONFIGS = [
+BASE_CONFIGS = [
     ("verilator", "fusion", 4, 4, 32, 48, 96),
     ("verilator", "fusion", 8, 8, 32, 48, 32),
     ("verilator", "fixed", 4, 4, 32, 48, 96),
@@ -369,15 +371,21 @@ CONFIGS = [
     ("icarus", "fixed", 2, 3, 18, 10, 48),
     ("icarus", "fusion", 8, 8, 32, 48, 8),
 ]
+# + (layout, summation) of the PEs: the defaults, and the bitwise-summation PE in the other layout
+# than the default's (hdl_gen.fusion: both variants are parameters of the same generator).
+CONFIGS = [(*c, None) for c in BASE_CONFIGS] + [
+    ("icarus", "fusion", 2, 3, 18, 10, 48, ("linear", "bitblade")),
+]
 TESTS = ["random_tiles", "invalid_codes_raise_error", "first_inside_a_tile", "reset_mid_tile",
          "cycle_counts"]
 
 
 @pytest.mark.sim
-@pytest.mark.parametrize("sim,pe,rows,cols,accw,cntw,tiles", CONFIGS)
-def test_mac_array(sim, pe, rows, cols, accw, cntw, tiles):
-    build_name, srcs = sources(pe, rows, cols, accw, cntw)
+@pytest.mark.parametrize("sim,pe,rows,cols,accw,cntw,tiles,variant", CONFIGS)
+def test_mac_array(sim, pe, rows, cols, accw, cntw, tiles, variant):
+    build_name, srcs = sources(pe, rows, cols, accw, cntw, variant=variant)
+    env = dict(LPT_ROWS=rows, LPT_COLS=cols, LPT_MAXB=8, LPT_ACCW=accw, LPT_PE=pe, LPT_CNTW=cntw, LPT_TILES=tiles)
+    if variant:
+        env.update(LPT_LAYOUT=variant[0])
     run(sim, toplevel=srcs[0].stem, sources=srcs, test_module="verif.test_mac_array",
-        build_name=build_name, testcase=TESTS,
-        env=dict(LPT_ROWS=rows, LPT_COLS=cols, LPT_MAXB=8, LPT_ACCW=accw, LPT_PE=pe, LPT_CNTW=cntw,
-                 LPT_TILES=tiles))
+        build_name=build_name, testcase=TESTS, env=env)

@@ -1,0 +1,490 @@
+"""Training GEMMs as the hardware computes them, and the GEMM mapper onto the MAC units.
+
+Integer semantics (FracTrain, Fu et al., NeurIPS 2020, Sec. 3: the asymmetric min/max quantizer
+x ~ s*q + z with q an unsigned b-bit code; symmetric quantizers are the case z = 0). For a
+K-segment on which both operands' scales and zero points are constant,
+
+    A.B = sa*sb*(Qa.Qb) + sa*zb*rowsum(Qa) + za*sb*colsum(Qb) + K*za*zb          (1)
+
+The MAC array computes Qa.Qb exactly in ACCW-bit wrapping accumulators; a segment whose K could
+overflow ACCW (worst case over the code range, so the split depends only on the bit widths) is
+split into chunks whose integer partial sums the epilogue adds exactly (int64). The epilogue then
+applies (1) in float64 per segment and sums the segments. Scales/zero points that vary along K
+(a per-channel weight quantizer on the GEMM's reduction axis) make every k its own segment.
+
+INT4 x R4FP4 (Sun et al., NeurIPS 2020): `hybrid_mac` accumulates sum_k x_k * g_k in FP16, one
+RNE rounding per beat of `lanes` products, k ascending (golden.hybrid_mac is the definition);
+the epilogue multiplies by the integer operand's scale and adds its zero point times the exact
+float64 sum of the decoded R4FP4 values.
+
+Operands are QTensor-like objects (golden.training.qtensor.QTensor, COMMON interface): `fmt`,
+`codes`, `bits`, `signed`, `scale`, `zero`, `phase`, `scale_exp`, `dequant()`; an "int" operand
+stands for scale * codes + zero, an "r4fp4" one for r4fp4_decode(codes, phase, scale_exp). Scales
+and zero points are scalars or arrays broadcastable to the operand: (M, 1) / (1, N) per row /
+column, (1, K) / (K, 1) along K (golden.training.qtensor's convention).
+
+Mapper. `mac_array` (SPEC.md "MAC array", golden.mac_array): a beat carries P = (MAXB/ba) *
+(MAXB/bb) consecutive k per lane, packed with golden.fusion.pack (ba, bb: the codes' width
+rounded up to the next power of two, codes sign- or zero-extended); output tiles of ROWS x COLS
+(rows of A, columns of B; edges padded with zero codes), one array tile (first..last) per output
+tile and K chunk, in the order (row tile, column tile, chunk). `mac_array_fixed8`: the same in
+8x8 mode only (MAXB-bit lanes, P = 1). `hybrid_mac` (golden.hybrid_mac): one dot product at a
+time, `lanes` k per beat, `clear` on its first beat, dot products in row-major (m, n) order.
+
+Cycle law (what HIL measures: from the first input handshake to the last output handshake,
+inclusive, with no gaps and no backpressure). mac_array: the last beat of array tile t commits at
+C_t, C_0 = K_0 + 1 and C_t = C_{t-1} + max(K_t, ROWS + 1) (a tile's last beat waits while the
+previous tile drains its ROWS rows); cycles = C_last + ROWS + 1. hybrid_mac: beats + latency.
+"""
+
+import dataclasses
+from collections import namedtuple
+
+import numpy as np
+
+from .fusion import PRECISION_BITS, check_maxb, pack, products
+from .hybrid_mac import hybrid_mac
+from .mac_array import accw_range, check_accw, lane_bits, wrap
+
+__all__ = ["UNITS", "ACCW", "HYBRID_MAC_LATENCY", "mode_bits", "int_segments", "int_gemm", "int_gemm_parts", "int_parts", "digits", "Digit",
+           "hybrid_dots", "hybrid_epilogue", "hybrid_gemm", "gemm", "map_mac_array", "map_hybrid", "predict_cycles",
+           "mac_array_cycles", "pack_lanes", "gather_tiles", "scatter_tiles"]
+
+UNITS = ("mac_array", "mac_array_fixed8", "hybrid_mac")
+ACCW = 32  # the committed RTL's accumulator width (hdl_gen/rtl.py DEFAULTS)
+# hybrid_mac stores acc <- fp16(...) at the clock edge of its beat: the result of a dot product
+# is on `acc` in the cycle after its last beat (golden.hybrid_mac, hdl_gen/hybrid_mac.py).
+HYBRID_MAC_LATENCY = 1
+
+Segment = namedtuple("Segment", "k0 k1 chunks")
+Segment.__doc__ = "K range [k0, k1) with constant scales; `chunks`: its (k0, k1) ACCW-safe pieces."
+
+
+def _check_int(name, value, lo, hi=None):
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < lo or \
+            (hi is not None and value > hi):
+        span = f">= {lo}" if hi is None else f"in [{lo}, {hi}]"
+        raise ValueError(f"{name} must be an integer {span}, got {value!r}")
+    return int(value)
+
+
+def _check_unit(unit):
+    if unit not in UNITS:
+        raise ValueError(f"unit must be one of {UNITS}, got {unit!r}")
+
+
+def mode_bits(bits, maxb=8):
+    """The array mode of b-bit codes: the next power of two >= b (at least 2), at most MAXB."""
+    check_maxb(maxb)
+    bits = _check_int("bits", bits, 1, maxb)
+    return next(p for p in PRECISION_BITS if p >= bits)
+
+
+def _max_abs(bits):
+    """Largest |code| of a b-bit code, signed or not: 2^b - 1 (unsigned) >= 2^(b-1) (signed)."""
+    return (1 << bits) - 1
+
+
+def _per_beat(unit, bits_a, bits_b, maxb, lanes):
+    """(k elements per beat, array mode codes (pa, pb)); the mode is None for hybrid_mac."""
+    if unit == "hybrid_mac":
+        return lanes, None
+    if unit == "mac_array_fixed8":
+        if maxb != 8:
+            raise ValueError(f"maxb must be 8 for mac_array_fixed8, got {maxb!r}")
+        _check_int("bits_a", bits_a, 1, 8), _check_int("bits_b", bits_b, 1, 8)
+        return 1, (2, 2)
+    pa, pb = PRECISION_BITS.index(mode_bits(bits_a, maxb)), PRECISION_BITS.index(mode_bits(bits_b, maxb))
+    return products(pa, pb, maxb), (pa, pb)
+
+
+def _chunk_beats(per_beat, bits_a, bits_b, accw):
+    """Beats per array tile so that no accumulator can wrap: the worst-case |sum| of the tile's
+    products stays <= 2^(accw-1) - 1 (results are read as signed ACCW-bit values)."""
+    return ((1 << (accw - 1)) - 1) // (per_beat * _max_abs(bits_a) * _max_abs(bits_b))
+
+
+def _chunks(k0, k1, elems):
+    return [(s, min(s + elems, k1)) for s in range(k0, k1, elems)]
+
+
+def _segments(k, per_beat, max_beats, k_group=None):
+    """Segments of K (runs of constant scales, `k_group` elements each, None: all of K), each cut
+    into chunks of at most max_beats * per_beat elements."""
+    group = k if k_group is None else k_group
+    return [Segment(s, min(s + group, k), _chunks(s, min(s + group, k), max_beats * per_beat))
+            for s in range(0, k, group)]
+
+
+def mac_array_cycles(tile_beats, rows):
+    """Cycles of back-to-back array tiles of `tile_beats` beats (module docstring's law)."""
+    commit = None
+    for kb in tile_beats:
+        commit = kb + 1 if commit is None else commit + max(kb, rows + 1)
+    return commit + rows + 1
+
+
+def predict_cycles(unit, m, k, n, bits_a, bits_b, *, rows=8, cols=8, lanes=4, maxb=8, k_group=None):
+    """Exact cycles of an (m, k) x (k, n) GEMM of bits_a x bits_b codes on `unit` as HIL runs it
+    (module docstring's law; the committed ACCW). `k_group` (the arrays): the K-segment length when
+    a scale varies along K (1 for a per-channel scale on the reduction axis; None: constant along
+    K); hybrid_mac GEMMs have per-tensor scales."""
+    _check_unit(unit)
+    m, k, n = (_check_int(name, v, 1) for name, v in (("m", m), ("k", k), ("n", n)))
+    rows, cols = _check_int("rows", rows, 1), _check_int("cols", cols, 1)
+    lanes = _check_int("lanes", lanes, 1)
+    if k_group is not None:
+        _check_int("k_group", k_group, 1)
+    if unit == "hybrid_mac":
+        _check_int("bits_a", bits_a, 1, 8), _check_int("bits_b", bits_b, 1, 8)
+        return m * n * -(-k // lanes) + HYBRID_MAC_LATENCY
+    check_maxb(maxb)
+    split = [[b] if b <= maxb else [maxb, b - maxb] for b in (
+        _check_int("bits_a", bits_a, 1, 2 * maxb), _check_int("bits_b", bits_b, 1, 2 * maxb))]
+    if len(split[0]) + len(split[1]) > 2:  # one array GEMM per digit pair (int_parts)
+        return sum(predict_cycles(unit, m, k, n, da, db, rows=rows, cols=cols, lanes=lanes, maxb=maxb,
+                                  k_group=k_group) for da in split[0] for db in split[1])
+    per_beat, _ = _per_beat(unit, bits_a, bits_b, maxb, lanes)
+    segs = _segments(k, per_beat, _chunk_beats(per_beat, bits_a, bits_b, ACCW), k_group)
+    chunk_beats = [-(-(c1 - c0) // per_beat) for s in segs for c0, c1 in s.chunks]
+    return mac_array_cycles(chunk_beats * (-(-m // rows) * -(-n // cols)), rows)
+
+
+# ---------------------------------------------------------------- operands and the epilogue
+
+def _expand(v, shape, name):
+    """A scale/zero (a scalar or an array broadcastable to the operand) as float64 of `shape`."""
+    v = np.asarray(v, dtype=np.float64)
+    try:
+        return np.broadcast_to(v, shape)
+    except ValueError:
+        raise ValueError(f"{name} of shape {v.shape} does not broadcast to the operand's {shape}") from None
+
+
+def _varies_along_k(a_full, b_full):
+    """True when an (M, K) scale/zero of qa or a (K, N) one of qb is not constant along K."""
+    return any(np.any(x != x[:, :1]) for x in a_full) or any(np.any(x != x[:1, :]) for x in b_full)
+
+
+def _int_codes(q, name):
+    if q.fmt != "int":
+        raise ValueError(f"{name}.fmt must be 'int' for the integer path, got {q.fmt!r}")
+    c = np.asarray(q.codes)
+    if c.dtype.kind not in "iu":
+        raise ValueError(f"{name}.codes must be integers, got dtype {c.dtype}")
+    bits = _check_int(f"{name}.bits", q.bits, 1, 16)
+    lo, hi = (-(1 << (bits - 1)), (1 << (bits - 1)) - 1) if q.signed else (0, (1 << bits) - 1)
+    if c.size and (c.min() < lo or c.max() > hi):
+        raise ValueError(f"{name}.codes must lie in [{lo}, {hi}] ({bits}-bit, signed={q.signed})")
+    return c.astype(np.int64)
+
+
+def _shapes(qa, qb):
+    sa, sb = np.shape(qa.codes), np.shape(qb.codes)
+    if len(sa) != 2 or len(sb) != 2 or sa[1] != sb[0]:
+        raise ValueError(f"qa and qb must be (M, K) and (K, N), got {sa} and {sb}")
+    return sa[0], sa[1], sb[1]
+
+
+def int_segments(qa, qb):
+    """Scale/zero of both operands broadcast to (M, K) / (K, N), and the K-segment length
+    (None when constant along K, else 1)."""
+    m, k, n = _shapes(qa, qb)
+    a = (_expand(qa.scale, (m, k), "qa.scale"), _expand(qa.zero, (m, k), "qa.zero"))
+    b = (_expand(qb.scale, (k, n), "qb.scale"), _expand(qb.zero, (k, n), "qb.zero"))
+    return a, b, (1 if _varies_along_k(a, b) else None)
+
+
+def _epilogue(seg_sums, segments, qa_codes, qb_codes, a, b):
+    """Equation (1) per segment in float64 from the segments' exact integer sums, summed."""
+    (sa, za), (sb, zb) = a, b
+    out = 0.0
+    for s, seg in zip(seg_sums, segments):
+        k0 = seg.k0
+        rs = qa_codes[:, seg.k0:seg.k1].sum(axis=1).astype(np.float64)[:, None]
+        cs = qb_codes[seg.k0:seg.k1, :].sum(axis=0).astype(np.float64)[None, :]
+        sa_, za_ = sa[:, k0:k0 + 1], za[:, k0:k0 + 1]
+        sb_, zb_ = sb[k0:k0 + 1, :], zb[k0:k0 + 1, :]
+        out = out + (sa_ * sb_ * s.astype(np.float64) + sa_ * zb_ * rs + za_ * sb_ * cs
+                     + (seg.k1 - seg.k0) * za_ * zb_)
+    return np.asarray(out, dtype=np.float64)
+
+
+def int_gemm(qa, qb, *, unit="mac_array", accw=ACCW, maxb=8, partial=None):
+    """Integer GEMM of two "int" QTensors as `unit` computes it, then the epilogue -> float64.
+
+    Returns (result (M, N) float64, chunk sums (chunks, M, N) int64 as the array's accumulators
+    hold them, segments). `partial`: chunk sums read from hardware, used instead of the golden
+    ones (they must be equal; the caller compares)."""
+    if unit not in ("mac_array", "mac_array_fixed8"):
+        raise ValueError(f"unit must be 'mac_array' or 'mac_array_fixed8' for int x int, got {unit!r}")
+    check_accw(accw, maxb)
+    ca, cb = _int_codes(qa, "qa"), _int_codes(qb, "qb")
+    a, b, k_group = int_segments(qa, qb)
+    per_beat, _ = _per_beat(unit, qa.bits, qb.bits, maxb, 1)
+    segments = _segments(ca.shape[1], per_beat, _chunk_beats(per_beat, qa.bits, qb.bits, accw), k_group)
+    chunks = [c for s in segments for c in s.chunks]
+    golden = np.stack([ca[:, c0:c1] @ cb[c0:c1, :] for c0, c1 in chunks])
+    if np.any(wrap(golden, accw) != golden):  # unreachable by the chunk bound; checked anyway
+        raise AssertionError("an ACCW-bit accumulator would wrap: chunk bound violated")
+    sums = golden if partial is None else np.asarray(partial, dtype=np.int64)
+    return _epilogue(_segment_sums(sums, segments), segments, ca, cb, a, b), golden, segments
+
+
+def _segment_sums(chunk_sums, segments):
+    """Chunk sums (chunks, M, N) -> per-segment sums (segments, M, N), exact int64."""
+    out, i = [], 0
+    for s in segments:
+        out.append(chunk_sums[i:i + len(s.chunks)].sum(axis=0))
+        i += len(s.chunks)
+    return np.stack(out)
+
+
+@dataclasses.dataclass(frozen=True)
+class Digit:
+    """One digit operand of a wide "int" operand: codes of at most MAXB bits standing for
+    codes * 2^shift of the original; scale and zero are the original's (they fix the K segments)."""
+    codes: np.ndarray
+    bits: int
+    signed: bool
+    shift: int
+    scale: object
+    zero: object
+    fmt: str = "int"
+
+
+def digits(q, maxb=8):
+    """An "int" operand as digits of at most MAXB bits, q = sum_d codes_d * 2^shift_d: itself when
+    bits <= MAXB, else the low MAXB bits (unsigned) and the high bits - MAXB bits (q's signedness,
+    arithmetic shift), for codes of up to 2 * MAXB bits."""
+    c = _int_codes(q, "operand")
+    if q.bits <= maxb:
+        return [Digit(c, q.bits, bool(q.signed), 0, q.scale, q.zero)]
+    if q.bits > 2 * maxb:
+        raise ValueError(f"bits must be <= {2 * maxb} (two MAXB-bit digits), got {q.bits}")
+    return [Digit(c & ((1 << maxb) - 1), maxb, False, 0, q.scale, q.zero),
+            Digit(c >> maxb, q.bits - maxb, bool(q.signed), maxb, q.scale, q.zero)]
+
+
+def int_parts(qa, qb, maxb=8):
+    """The array GEMMs of an int x int GEMM: (da, db) for every pair of digits (one pair unless an
+    operand is wider than MAXB); their sums weighted by 2^(da.shift + db.shift) add up to Qa.Qb."""
+    return [(da, db) for da in digits(qa, maxb) for db in digits(qb, maxb)]
+
+
+def int_gemm_parts(qa, qb, *, unit="mac_array", accw=ACCW, maxb=8, partials=None):
+    """`int_gemm` for operands of up to 2 * MAXB bits: one array GEMM per digit pair (int_parts),
+    whose segment sums the epilogue weights by 2^shift and adds exactly (int64). Returns (result,
+    [chunk sums of each part]); `partials`: the parts' chunk sums read from hardware."""
+    ca, cb = _int_codes(qa, "qa"), _int_codes(qb, "qb")
+    a, b, _ = int_segments(qa, qb)
+    total, goldens, segments = 0, [], None
+    for i, (da, db) in enumerate(int_parts(qa, qb, maxb)):
+        _, golden, segments = int_gemm(da, db, unit=unit, accw=accw, maxb=maxb)
+        goldens.append(golden)
+        sums = golden if partials is None else np.asarray(partials[i], dtype=np.int64)
+        total = total + (_segment_sums(sums, segments) << (da.shift + db.shift))
+    return _epilogue(total, segments, ca, cb, a, b), goldens
+
+
+# ---------------------------------------------------------------- INT4 x R4FP4 on hybrid_mac
+
+def _hybrid_operands(qa, qb):
+    """(int operand, r4fp4 operand, r4fp4 is qa) for an INT4 x R4FP4 GEMM."""
+    fmts = (qa.fmt, qb.fmt)
+    if sorted(fmts) != ["int", "r4fp4"]:
+        raise ValueError(f"hybrid_mac takes one 'int' and one 'r4fp4' operand, got {fmts}")
+    g_first = qa.fmt == "r4fp4"
+    qi, qg = (qb, qa) if g_first else (qa, qb)
+    if qi.bits > 4:
+        raise ValueError(f"the int operand of hybrid_mac must have bits <= 4, got {qi.bits}")
+    for name in ("phase", "scale_exp"):
+        if np.ndim(getattr(qg, name)) != 0:
+            raise ValueError(f"r4fp4 {name} must be a per-tensor scalar for hybrid_mac")
+    return qi, qg, g_first
+
+
+def map_hybrid(qa, qb, *, lanes=4):
+    """Beats of an INT4 x R4FP4 GEMM for `hybrid_mac` (module docstring). Returns a dict of per-beat
+    arrays x, g (beats, lanes) int64, sx, phase, scale_exp, en, clear, and `last` (beats,) bool:
+    the beat ending each dot product; dot products are (m, n) row-major."""
+    lanes = _check_int("lanes", lanes, 1)
+    m, k, n = _shapes(qa, qb)
+    qi, qg, g_first = _hybrid_operands(qa, qb)
+    x = _int_codes(qi, "int operand")
+    g = np.asarray(qg.codes).astype(np.int64)
+    # Per output (m, n): the int row/column and the R4FP4 row/column, k ascending.
+    xi = (x.T[None, :, :] if g_first else x[:, None, :])
+    gi = (g[:, None, :] if g_first else g.T[None, :, :])
+    xi, gi = np.broadcast_to(xi, (m, n, k)), np.broadcast_to(gi, (m, n, k))
+    nb = -(-k // lanes)
+    pad = nb * lanes - k
+    xs = np.pad(xi, ((0, 0), (0, 0), (0, pad))).reshape(m * n * nb, lanes)
+    gs = np.pad(gi, ((0, 0), (0, 0), (0, pad))).reshape(m * n * nb, lanes)
+    beat = np.arange(m * n * nb)
+    return dict(x=xs, g=gs, sx=bool(qi.signed), phase=int(qg.phase), scale_exp=int(qg.scale_exp),
+                en=True, clear=beat % nb == 0, last=beat % nb == nb - 1)
+
+
+def hybrid_dots(qa, qb, *, lanes=4):
+    """The FP16 dot products (M, N) float16 `hybrid_mac` computes for an INT4 x R4FP4 GEMM: the
+    mapped beats scored by golden.hybrid_mac, each dot product an independent accumulator (the
+    stream's `clear` on a dot product's first beat discards the previous one), cycles = its beats."""
+    m, k, n = _shapes(qa, qb)
+    beats = map_hybrid(qa, qb, lanes=lanes)
+    nb = -(-k // lanes)
+    out = hybrid_mac(beats["x"].reshape(m * n, nb, lanes), beats["g"].reshape(m * n, nb, lanes),
+                     phase=beats["phase"], scale_exp=beats["scale_exp"], sx=beats["sx"],
+                     clear=np.arange(nb) == 0)
+    return out[:, -1].reshape(m, n)
+
+
+def hybrid_epilogue(qa, qb, dots):
+    """float64 (M, N) from FP16 dot products: int scale * dot + int zero * (sum of the decoded
+    R4FP4 values along K), exact float64 sums of the R4FP4 values."""
+    from .r4fp4 import r4fp4_decode
+
+    m, _, n = _shapes(qa, qb)
+    qi, qg, g_first = _hybrid_operands(qa, qb)
+    if np.ndim(qi.scale) != 0 or np.ndim(qi.zero) != 0:
+        raise ValueError("hybrid_mac GEMMs need a per-tensor scale and zero point on the int operand")
+    gv = r4fp4_decode(np.asarray(qg.codes, dtype=np.uint8), qg.phase, qg.scale_exp).astype(np.float64)
+    gsum = gv.sum(axis=1)[:, None] if g_first else gv.sum(axis=0)[None, :]
+    dots = np.asarray(dots, dtype=np.float16).reshape(m, n).astype(np.float64)
+    return float(qi.scale) * dots + float(qi.zero) * gsum
+
+
+def hybrid_gemm(qa, qb, *, lanes=4):
+    """INT4 x R4FP4 GEMM as `hybrid_mac` computes it, then the epilogue: (result float64 (M, N),
+    FP16 dot products (M, N))."""
+    dots = hybrid_dots(qa, qb, lanes=lanes)
+    return hybrid_epilogue(qa, qb, dots), dots
+
+
+def gemm(qa, qb, *, unit=None, lanes=4, accw=ACCW, maxb=8):
+    """The float64 (M, N) result of a quantized GEMM as the hardware computes it: int x int on the
+    MAC array (exact, == the dequantized product up to float64 rounding of the epilogue), INT4 x
+    R4FP4 on hybrid_mac (FP16 accumulation), anything else (FP8, float) dequantized on the host."""
+    fmts = {qa.fmt, qb.fmt}
+    if fmts == {"int"}:
+        return int_gemm_parts(qa, qb, unit=unit or "mac_array", accw=accw, maxb=maxb)[0]
+    if fmts == {"int", "r4fp4"}:
+        return hybrid_gemm(qa, qb, lanes=lanes)[0]
+    return qa.dequant() @ qb.dequant()
+
+
+# ---------------------------------------------------------------- mac_array beat streams
+
+def pack_lanes(elements, bits):
+    """Vectorized golden.fusion.pack: (..., P) element values -> (...) uint64 buses.
+
+    The bus layout is read from golden.fusion.pack itself (one call per element bit), so it follows
+    whatever layout `pack` defines; contiguous fields become one shift."""
+    e = np.asarray(elements, dtype=np.int64)
+    count = e.shape[-1]
+    bus = np.zeros(e.shape[:-1], dtype=np.uint64)
+    for i in range(count):
+        pos = [_bit_position(count, bits, i, j) for j in range(bits)]
+        field = e[..., i].astype(np.uint64) & np.uint64((1 << bits) - 1)
+        if pos == list(range(pos[0], pos[0] + bits)):
+            bus |= field << np.uint64(pos[0])
+        else:
+            for j, p in enumerate(pos):
+                bus |= ((field >> np.uint64(j)) & np.uint64(1)) << np.uint64(p)
+    return bus
+
+
+_POSITIONS = {}
+
+
+def _bit_position(count, bits, i, j):
+    key = (count, bits, i, j)
+    if key not in _POSITIONS:
+        unit = [0] * count
+        unit[i] = 1 << j
+        word = pack(unit, bits)
+        if word <= 0 or word & (word - 1):
+            raise ValueError(f"golden.fusion.pack maps element {i} bit {j} to {word:#x}, not one bit")
+        _POSITIONS[key] = word.bit_length() - 1
+    return _POSITIONS[key]
+
+
+MacArrayPlan = namedtuple("MacArrayPlan", "m k n rows cols per_beat mode signed tiles tile_beats segments")
+MacArrayPlan.__doc__ = """How a GEMM maps onto the array: `tiles` (T, 3) = (row tile, column tile,
+chunk index) of each array tile in stream order, `tile_beats` its beat count, `mode` (pa, pb),
+`signed` (sa, sb), `segments` the K segments (with their chunks)."""
+
+
+def map_mac_array(qa, qb, *, rows=8, cols=8, maxb=8, pe="fusion", accw=ACCW):
+    """Beat stream of an int x int GEMM on a ROWS x COLS mac_array (pe="fusion") or its fixed
+    baseline (pe="fixed"). Returns (plan, beats): beats is a dict of per-beat arrays a (beats,
+    ROWS) and b (beats, COLS) uint64 lanes, pa, pb, sa, sb, first, last, as golden.mac_array takes
+    them."""
+    rows, cols = _check_int("rows", rows, 1), _check_int("cols", cols, 1)
+    if accw not in accw_range(maxb):
+        check_accw(accw, maxb)
+    unit = "mac_array" if pe == "fusion" else "mac_array_fixed8"
+    ca, cb = _int_codes(qa, "qa"), _int_codes(qb, "qb")
+    m, k, n = _shapes(qa, qb)
+    per_beat, (pa, pb) = _per_beat(unit, qa.bits, qb.bits, maxb, 1)
+    _, _, k_group = int_segments(qa, qb)
+    segments = _segments(k, per_beat, _chunk_beats(per_beat, qa.bits, qb.bits, accw), k_group)
+    chunks = [c for s in segments for c in s.chunks]
+    ba, bb = PRECISION_BITS[pa], PRECISION_BITS[pb]
+    # Elements per lane: a fusion lane holds the P elements of its beat, a fixed one a single one.
+    # Zero-pad M, N to whole tiles; each chunk is padded to whole beats separately.
+    mt, nt = -(-m // rows), -(-n // cols)
+    ap = np.zeros((mt * rows, k), np.int64)
+    ap[:m] = ca
+    bp = np.zeros((k, nt * cols), np.int64)
+    bp[:, :n] = cb
+    a_parts, b_parts, beats_per_chunk = [], [], []
+    for c0, c1 in chunks:
+        nb = -(-(c1 - c0) // per_beat)
+        pad = nb * per_beat - (c1 - c0)
+        a_c = np.pad(ap[:, c0:c1], ((0, 0), (0, pad))).reshape(mt, rows, nb, per_beat)
+        b_c = np.pad(bp[c0:c1, :], ((0, pad), (0, 0))).reshape(nb, per_beat, nt, cols)
+        a_parts.append(pack_lanes(a_c, ba).transpose(0, 2, 1))          # (mt, nb, rows)
+        b_parts.append(pack_lanes(b_c.transpose(2, 0, 3, 1), bb))       # (nt, nb, cols)
+        beats_per_chunk.append(nb)
+    a_lanes, b_lanes, tiles, tile_beats = [], [], [], []
+    for i in range(mt):
+        for j in range(nt):
+            for c, nb in enumerate(beats_per_chunk):
+                a_lanes.append(a_parts[c][i])
+                b_lanes.append(b_parts[c][j])
+                tiles.append((i, j, c))
+                tile_beats.append(nb)
+    tile_beats = np.array(tile_beats, np.int64)
+    nbeats = int(tile_beats.sum())
+    last = np.zeros(nbeats, bool)
+    last[np.cumsum(tile_beats) - 1] = True
+    first = np.roll(last, 1)
+    beats = dict(a=np.concatenate(a_lanes), b=np.concatenate(b_lanes),
+                 pa=np.full(nbeats, pa), pb=np.full(nbeats, pb),
+                 sa=np.full(nbeats, int(qa.signed)), sb=np.full(nbeats, int(qb.signed)),
+                 first=first, last=last)
+    assert beats["a"].max(initial=0) < (1 << lane_bits(maxb, pe))
+    plan = MacArrayPlan(m, k, n, rows, cols, per_beat, (pa, pb), (int(qa.signed), int(qb.signed)),
+                        np.array(tiles, np.int64).reshape(-1, 3), tile_beats, segments)
+    return plan, beats
+
+
+def gather_tiles(plan, tiles):
+    """Array output tiles (T, ROWS, COLS) in stream order -> chunk sums (chunks, M, N)."""
+    nchunks = sum(len(s.chunks) for s in plan.segments)
+    mt, nt = -(-plan.m // plan.rows), -(-plan.n // plan.cols)
+    t = np.asarray(tiles, np.int64).reshape(mt, nt, nchunks, plan.rows, plan.cols)
+    full = t.transpose(2, 0, 3, 1, 4).reshape(nchunks, mt * plan.rows, nt * plan.cols)
+    return full[:, :plan.m, :plan.n]
+
+
+def scatter_tiles(plan, sums):
+    """Inverse of gather_tiles: chunk sums (chunks, M, N) -> the array's output tiles (T, ROWS,
+    COLS) in stream order, zero where a tile overhangs the GEMM (zero-padded codes)."""
+    nchunks = sum(len(s.chunks) for s in plan.segments)
+    mt, nt = -(-plan.m // plan.rows), -(-plan.n // plan.cols)
+    full = np.zeros((nchunks, mt * plan.rows, nt * plan.cols), np.int64)
+    full[:, :plan.m, :plan.n] = sums
+    t = full.reshape(nchunks, mt, plan.rows, nt, plan.cols).transpose(1, 3, 0, 2, 4)
+    return t.reshape(-1, plan.rows, plan.cols)

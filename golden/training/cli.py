@@ -1,0 +1,85 @@
+"""`python -m golden.training`: train recipes on a benchmark, print a table or JSON.
+
+JSON (one object, a list for `--recipe all`): bench, recipe, seed, epochs, test_accuracy,
+effective_macs, macs, precisions (per epoch, per layer [activation, weight, gradient] bits; for
+DFQ per epoch, per mini-batch, per layer), eval_precisions (the test forward's bits), gate_macs
+(DFQ's candidate forward GEMMs, not in effective_macs), turning_points. A bad argument: one line on stderr,
+exit 2.
+"""
+
+import argparse
+import json
+import sys
+
+from .datasets import BENCHES
+from .dfq import OPTION_SETS
+from .loop import config, train
+from .recipes import RECIPES
+
+KEEP = ("bench", "recipe", "seed", "epochs", "test_accuracy", "effective_macs", "macs",
+        "precisions", "eval_precisions", "gate_macs", "turning_points", "diverged_epoch")
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line, exit 2 (argparse would print the usage first)
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def _positive(kind):
+    def parse(text):
+        try:
+            v = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a {kind.__name__} > 0, got {text!r}")
+        if not v > 0:
+            raise argparse.ArgumentTypeError(f"expected a {kind.__name__} > 0, got {text!r}")
+        return v
+    return parse
+
+
+def _seed(text):
+    try:
+        v = int(text)
+    except ValueError:
+        v = -1
+    if v < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
+    return v
+
+
+def parser():
+    ap = _Parser(prog="python -m golden.training", description=__doc__.splitlines()[0])
+    ap.add_argument("--bench", choices=BENCHES, default="digits")
+    ap.add_argument("--recipe", choices=RECIPES + ("all",), required=True)
+    ap.add_argument("--seed", type=_seed, default=0)
+    ap.add_argument("--epochs", type=_positive(int), default=None, help="default: the benchmark's")
+    ap.add_argument("--dfq-target", type=_positive(float), default=None,
+                    help="DFQ cost target, a fraction of fw8bw8's effective MACs (default 0.5)")
+    ap.add_argument("--dfq-options", choices=tuple(OPTION_SETS), default=None,
+                    help="DFQ option set: FracTrain's (fw 3,4,4,6,6 / bw 6,6,8,8,12) or hw ({2,4,8} x {4,8})")
+    ap.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    return ap
+
+
+def table(results):
+    ref = next((r for r in results if r["recipe"] == "fw8bw8"), None)
+    lines = [f"{'recipe':10} {'test acc':>9} {'eff. MACs':>12} {'vs fw8bw8':>10}"]
+    for r in results:
+        rel = f"{r['effective_macs'] / ref['effective_macs']:10.3f}" if ref else f"{'':>10}"
+        lines.append(f"{r['recipe']:10} {100 * r['test_accuracy']:8.2f}% {r['effective_macs']:12.4g} {rel}")
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    args = parser().parse_args(argv)
+    cfg = config(args.bench, epochs=args.epochs, seed=args.seed, dfq_target=args.dfq_target,
+                 dfq_options=args.dfq_options)
+    names = RECIPES if args.recipe == "all" else (args.recipe,)
+    results = [train(args.bench, n, cfg) for n in names]
+    if args.json:
+        out = [{k: r[k] for k in KEEP} for r in results]
+        json.dump(out if args.recipe == "all" else out[0], sys.stdout)
+        print()
+    else:
+        print(table(results))
+    return 0

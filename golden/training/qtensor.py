@@ -1,0 +1,130 @@
+"""QTensor: one quantized GEMM operand as a hardware unit receives it, and the float backend.
+
+Every quantized GEMM of a training step (golden.training.train) is `backend(layer, role, qa, qb)`
+with `qa` (M, K) and `qb` (K, N) QTensors; quantization and its random bits happen before the
+call, so every backend sees the same codes. Formats (`fmt`) and how `dequant()` reads `codes`:
+
+  "int"    unsigned int64 codes q in [0, 2^bits - 1] (`signed` False) on the uniform grid from
+           `zero` (the value of code 0) to `top` (the value of code 2^bits - 1):
+           x = zero * (1 - t) + top * t,  t = q / (2^bits - 1): `golden.quantizers.GridCodes`'
+           evaluation (both ends exact), so the float backend reproduces the quantizers bit for
+           bit; in the affine form  x ~ scale * q + zero  with `scale` = (top - zero) / (2^bits - 1)
+           (equal up to float64 rounding). `zero`, `top` (and so `scale`) are Python floats (per
+           tensor) or float64 arrays broadcastable to `codes.shape`: shape (M, 1) for one value
+           per row, (1, N) per column. Per-sample quantizers (PSQ) of the output gradient give a
+           per-row vector on the input-gradient GEMM's `qa` (rows = samples, or for a
+           convolution samples x output positions) and a per-column vector on the weight-gradient
+           GEMM's `qa` (its K axis runs over samples): a hardware unit applies those scales to
+           partial sums, not to the final result.
+  "e4m3"/"e5m2"  uint8 FP8 codes (golden.fp8, default biases): x = fp8_decode(codes) * 2^scale_exp.
+  "r4fp4"  uint8 R4FP4 codes (golden.r4fp4) on grid `phase` (0 even, 1 odd: TPR) with GradScale
+           exponent `scale_exp`: x = r4fp4_decode(codes, phase, scale_exp).
+  "float"  float64 values in `codes` (fp32 recipe, BHQ's Householder-transformed operands):
+           x = codes. Hardware backends run these GEMMs on the host and report them as such.
+
+`bits` is the width a hardware unit multiplies (32 for "float", 8 for FP8, 4 for R4FP4).
+"""
+
+import dataclasses
+import math
+from typing import Any
+
+import numpy as np
+
+from ..fp8 import fp8_decode, fp8_encode
+from ..quantizers import GridCodes
+from ..r4fp4 import gradscale_exp, r4fp4_decode, tpr
+
+__all__ = ["QTensor", "FORMATS", "ROLES", "float_backend", "from_float", "from_codes", "fp8",
+           "r4fp4_pair", "FP8_MAX"]
+
+FORMATS = ("int", "r4fp4", "e4m3", "e5m2", "float")
+ROLES = ("fwd", "dgrad", "wgrad")
+FP8_MAX = {"e4m3": 480.0, "e5m2": 57344.0}  # largest finite magnitudes at the default biases
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class QTensor:
+    """A quantized (M, K) or (K, N) GEMM operand; see the module docstring for each format."""
+    fmt: str
+    codes: np.ndarray
+    bits: int
+    signed: bool = False
+    zero: Any = 0.0
+    top: Any = 0.0
+    phase: int = 0
+    scale_exp: int = 0
+
+    def __post_init__(self):
+        if self.fmt not in FORMATS:
+            raise ValueError(f"fmt must be one of {FORMATS}, got {self.fmt!r}")
+
+    @property
+    def shape(self):
+        return self.codes.shape
+
+    @property
+    def scale(self):
+        """Step between adjacent codes ("int"); 2^scale_exp for FP8/R4FP4; 1.0 for "float"."""
+        if self.fmt == "int":
+            return (np.asarray(self.top) - np.asarray(self.zero)) / (2 ** self.bits - 1)
+        return 1.0 if self.fmt == "float" else math.ldexp(1.0, self.scale_exp)
+
+    @property
+    def T(self):
+        """The transposed operand (codes and per-row/column vectors transposed together)."""
+        flip = lambda v: v.T if isinstance(v, np.ndarray) else v
+        out = dataclasses.replace(self, codes=self.codes.T, zero=flip(self.zero), top=flip(self.top))
+        object.__setattr__(out, "_source", self)  # an operand used twice (A, W) is decoded once
+        return out
+
+    def dequant(self):
+        """The float64 values this operand stands for (module docstring); computed once."""
+        if "_values" not in self.__dict__:
+            source = self.__dict__.get("_source")
+            object.__setattr__(self, "_values", self._decode() if source is None else source.dequant().T)
+        return self._values
+
+    def _decode(self):
+        if self.fmt == "float":
+            return self.codes
+        if self.fmt == "int":
+            return GridCodes(self.codes, self.zero, self.top, 2 ** self.bits).values()
+        if self.fmt == "r4fp4":
+            return r4fp4_decode(self.codes, self.phase, self.scale_exp).astype(np.float64)
+        return np.ldexp(fp8_decode(self.codes, self.fmt).astype(np.float64), self.scale_exp)
+
+
+def float_backend(layer, role, qa, qb):
+    """The default GEMM backend: dequantize both operands and multiply in float64."""
+    return qa.dequant() @ qb.dequant()
+
+
+def from_float(x):
+    """An unquantized operand (fmt "float", charged as 32 bits)."""
+    return QTensor("float", np.asarray(x, dtype=np.float64), 32)
+
+
+def from_codes(grid):
+    """The "int" QTensor of a golden quantizer's GridCodes (golden.quantizers `*_codes`)."""
+    scalar = lambda v: float(v) if np.ndim(v) == 0 else v
+    bits = int(grid.levels).bit_length() - 1
+    return QTensor("int", grid.codes, bits, False, scalar(grid.lo), scalar(grid.hi))
+
+
+def fp8(x, fmt):
+    """FP8 with a per-tensor power-of-two scale 2^s, s = ceil(log2(max|x| / max_fmt)), nearest
+    rounding (Sun et al. 2019/2020: e4m3 forward, e5m2 gradients). An all-zero tensor: s = 0."""
+    top = np.abs(x).max()
+    s = 0 if top == 0 else math.ceil(math.log2(top / FP8_MAX[fmt]))
+    return QTensor(fmt, fp8_encode(np.ldexp(x, -s).astype(np.float16), fmt), 8, True, scale_exp=s)
+
+
+def r4fp4_pair(g):
+    """GradScale + TPR (Sun et al. 2020): the (even-grid, odd-grid) R4FP4 operands of gradient g,
+    nearest rounding; the even one feeds the weight-gradient GEMM, the odd one the input gradient."""
+    g16 = g.astype(np.float16)
+    s = gradscale_exp(g16)
+    even, odd = tpr(g16, s)
+    return (QTensor("r4fp4", even, 4, True, phase=0, scale_exp=s),
+            QTensor("r4fp4", odd, 4, True, phase=1, scale_exp=s))

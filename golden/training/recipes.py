@@ -1,0 +1,139 @@
+"""The recipes: how each layer quantizes its three GEMMs' operands, and the bits it is charged.
+
+A recipe gives, per layer and per mini-batch, a `LayerQ`: quantizers for the forward GEMM's A
+operand (im2col rows of the layer input), for the weights W (out, K), and for the output gradient
+G (rows, out); the gradient quantizer returns two operands, one for the weight-gradient GEMM
+(G^T @ A) and one for the input-gradient GEMM (G @ W). Gradients pass the quantizers straight
+through (STE), PACT's clip excepted. Biases stay in the accumulator's precision.
+
+  fp32     no quantization, ReLU.
+  fw8bw8   FracTrain's static baseline (Fu et al. 2020, released `modules/quantize.py`): 8-bit
+           range_quantize for activations (per tensor, nearest), weights (per output channel,
+           nearest) and gradients (per tensor, stochastic; one quantized gradient feeds both
+           backward GEMMs). ReLU.
+  pfq      as fw8bw8 with (FW, BW) bits from PFQScheduler: FW 3,4,6,8 / BW 6,6,8,8.
+  ibm4     Sun et al. 2020: middle layers INT4 PACT activations (learned clip alpha), INT4 SAWB
+           weights, R4FP4 output gradient with GradScale and TPR (even grid for the weight-gradient
+           GEMM, odd grid for the input-gradient GEMM, nearest rounding). First and last layers in
+           FP8 (e4m3 activations/weights, e5m2 gradients, power-of-two per-tensor scale). PACT
+           clip on every hidden activation.
+  dfq, fractrain   see golden.training.dfq.
+  ptqB, psqB, bhqB (B = 4, 5)   Chen et al. 2020 ("A Statistical Framework for Low-bitwidth
+           Training of Deep Neural Networks"): 8-bit forward as fw8bw8, B-bit output gradient
+           with stochastic rounding. Chen et al. (Sec. 3, their Q_b1 / Q_b2) quantize the
+           gradient twice: Q_b1 for the weight-gradient GEMM and Q_b2 for the input-gradient
+           GEMM. Here the recipe's quantizer (PTQ, PSQ or BHQ, golden.quantizers) is Q_b1, on the
+           gradient viewed as (samples, everything else), so "per sample" is per sample also for a
+           convolution (all its positions and channels share a range); Q_b2 is PTQ at the same B
+           bits (per tensor, independent rounding noise), the quantizer whose variance Chen et
+           al. show is not the bottleneck. So ptqB quantizes both GEMMs' gradients by PTQ with
+           independent noise. BHQ's operand T^-1 PSQ(T G) is no code tensor (the transform is
+           applied after the codes): it reaches the backend as fmt "float".
+"""
+
+import dataclasses
+from typing import Callable
+
+import numpy as np
+
+from ..fractrain import PFQScheduler
+from ..quantizers import bhq, pact_codes, range_codes, sawb_codes
+from .qtensor import fp8, from_codes, from_float, r4fp4_pair
+
+__all__ = ["LayerQ", "STATIC", "DYNAMIC", "CHEN", "RECIPES", "fp32_layer", "range_layer", "ibm4_layers",
+           "chen_layer", "q_range"]
+
+CHEN = tuple(f"{q}{b}" for b in (4, 5) for q in ("ptq", "psq", "bhq"))
+STATIC = ("fp32", "ibm4", "fw8bw8", "pfq")
+DYNAMIC = ("dfq", "fractrain")
+RECIPES = STATIC + DYNAMIC + CHEN
+
+
+@dataclasses.dataclass(frozen=True)
+class LayerQ:
+    """One layer's quantizers for one mini-batch and the (activation, weight, gradient) bits it
+    is charged for."""
+    act: Callable        # A (rows, K) -> QTensor
+    weight: Callable     # W (out, K) -> QTensor
+    grad: Callable       # (G (rows, out), rng) -> (QTensor for G^T @ A, QTensor for G @ W)
+    bits: tuple
+    pact: bool = False   # the activation feeding this layer is PACT-clipped (else ReLU)
+
+
+def q_range(x, bits, noise=None, axis=None):
+    """range_quantize (FracTrain's min/max quantizer) as an "int" QTensor; axis 0 keeps one range
+    per row (per output channel for W (out, K), per sample for a gradient)."""
+    return from_codes(range_codes(x, bits, noise, axis))
+
+
+def fp32_layer():
+    return LayerQ(from_float, from_float, lambda g, rng: (from_float(g),) * 2, (32, 32, 32))
+
+
+def range_layer(fw, bw):
+    def grad(g, rng):
+        q = q_range(g, bw, rng.random(g.shape))
+        return q, q
+    return LayerQ(lambda a: q_range(a, fw), lambda w: q_range(w, fw, axis=0), grad, (fw, fw, bw))
+
+
+def _pact4(a, alpha):
+    return from_codes(pact_codes(a, alpha, 4))
+
+
+def _sawb4(w):
+    return from_codes(sawb_codes(w, 4))
+
+
+def ibm4_layers(n_layers, alphas):
+    """Sun et al. 2020 with FP8 first and last layers; alphas[i] is layer i's PACT clip."""
+    layers = []
+    for i in range(n_layers):
+        if i in (0, n_layers - 1):
+            layers.append(LayerQ(lambda a: fp8(a, "e4m3"), lambda w: fp8(w, "e4m3"),
+                                 lambda g, rng: (fp8(g, "e5m2"),) * 2, (8, 8, 8), pact=i > 0))
+        else:
+            layers.append(LayerQ(lambda a, i=i: _pact4(a, alphas[i]), _sawb4,
+                                 lambda g, rng: r4fp4_pair(g), (4, 4, 4), pact=True))
+    return layers
+
+
+def _per_sample(quantizer, bits, g, per, noise):
+    """Chen et al.'s Q_b1 on G (rows, out) viewed as (samples, per * out), `per` rows a sample."""
+    flat = g.reshape(g.shape[0] // per, -1)
+    if quantizer == "bhq":
+        return from_float(bhq(flat, bits, noise.reshape(flat.shape)).reshape(g.shape))
+    psq = range_codes(flat, bits, noise.reshape(flat.shape), axis=0)  # = golden.quantizers.psq
+    # each sample's range repeated over its rows: a per-row vector on the (rows, out) operand
+    rows = lambda v: np.repeat(v, per, axis=0)
+    return from_codes(psq._replace(codes=psq.codes.reshape(g.shape), lo=rows(psq.lo), hi=rows(psq.hi)))
+
+
+def chen_layer(name, per):
+    """ptqB / psqB / bhqB: 8-bit forward, B-bit gradients (module docstring for the routing)."""
+    quantizer, bits = name[:3], int(name[3:])
+
+    def grad(g, rng):
+        to_wgrad = (q_range(g, bits, rng.random(g.shape)) if quantizer == "ptq" else
+                    _per_sample(quantizer, bits, g, per, rng.random(g.shape)))
+        return to_wgrad, q_range(g, bits, rng.random(g.shape))
+    fw = range_layer(8, 8)
+    return dataclasses.replace(fw, grad=grad, bits=(8, 8, bits))
+
+
+def static_layers(recipe, net, alphas, sched):
+    """The per-layer quantizers of a recipe whose precision is fixed for an epoch."""
+    n_layers = len(net)
+    if recipe == "fp32":
+        return [fp32_layer() for _ in range(n_layers)]
+    if recipe == "fw8bw8":
+        return [range_layer(8, 8) for _ in range(n_layers)]
+    if recipe == "pfq":
+        return [range_layer(sched.fw_bits, sched.bw_bits) for _ in range(n_layers)]
+    if recipe == "ibm4":
+        return ibm4_layers(n_layers, alphas)
+    return [chen_layer(recipe, lay.rows) for lay in net]
+
+
+def pfq_scheduler(cfg, fw_schedule=(3, 4, 6, 8), bw_schedule=(6, 6, 8, 8)):
+    return PFQScheduler(fw_schedule, bw_schedule, epsilon=cfg.pfq_epsilon, alpha=cfg.pfq_alpha)

@@ -1,0 +1,161 @@
+"""cost.md tables and PNG plots from the cost.json document (synth.cost)."""
+
+import pathlib
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+from .report import _table  # noqa: E402
+
+__all__ = ["write", "summary", "comparison_table"]
+
+BASELINE_LABEL = {"fusion": "FW8/BW8, fusion (FracTrain's)", "fixed_iso_pe": "FW8/BW8, fixed-8 iso-PE",
+                  "fixed_iso_area": "FW8/BW8, fixed-8 iso-area", "fp16": "FP16, fp16_mac"}
+
+
+def _pct(v):
+    return "n/a" if v is None else f"{100 * v:+.1f}%"
+
+
+def comparison_table(doc):
+    rows = []
+    for c in doc["comparisons"]:
+        pub = c.get("published") or {}
+        pub_txt = (f"{100 * pub['latency']:.1f}% / {100 * pub['energy']:.1f}% ({pub['what']})" if pub else "")
+        acc = "" if c.get("accuracy") is None else f"{100 * c['accuracy']:.2f}%"
+        rows.append([c["workload"], c["recipe"], acc, BASELINE_LABEL.get(c["baseline_key"], c["baseline"]),
+                     _pct(c["effective_macs"]), _pct(c["latency"]), _pct(c["latency_at_fmax"]),
+                     _pct(c["compute_energy"]),
+                     _pct(c["memory_energy"]), _pct(c["energy"]), pub_txt])
+    return _table(["workload", "recipe", "test acc.", "vs", "effective-MAC saving", "latency saving",
+                   "latency saving, each unit at its Fmax", "compute-energy saving", "memory-energy saving", "energy saving (total)",
+                   "FracTrain published latency / energy saving"], rows)
+
+
+def cost_table(doc):
+    rows = []
+    for r in doc["costs"]:
+        rows.append([r["workload"], r["recipe"], r["machine"]["name"], f"{r['macs']:.4g}", f"{r['effective_macs']:.4g}",
+                     f"{r['cycles']:.4g}", f"{r['latency_s']:.4g}",
+                     f"{r['latency_at_fmax_s']:.4g} @ " + ", ".join(f"{u} {f:.0f}" for u, f in r["fmax_mhz"].items()),
+                     f"{r['compute_j']:.4g}", f"{r['sram_j']:.4g}", f"{r['dram_j']:.4g}", f"{r['energy_j']:.4g}",
+                     f"{r['area_um2'] / 1e6:.3g}"])
+    return _table(["workload", "recipe", "machine", "MACs", "effective MACs", "cycles",
+                   f"latency (s) @ {doc['clock']['frequency_mhz']:.0f} MHz", "latency (s) @ Fmax (MHz)",
+                   "compute (J)", "SRAM (J)", "DRAM (J)", "total (J)", "area (mm^2)"], rows)
+
+
+def summary(doc):
+    lines = ["goal: >= 35% latency and >= 30% energy saving vs FW8/BW8 on fixed-8 at iso-area, memory included"]
+    for g in doc["goal"]["rows"]:
+        lines.append(f"  {g['workload']:22} {g['recipe']:10} latency {_pct(g['latency_saving']):>8}  "
+                     f"energy {_pct(g['energy_saving']):>8}  {'holds' if g['holds'] else 'misses'}")
+    return "\n".join(lines)
+
+
+def markdown(doc):
+    m = doc["memory"]
+    parts = [
+        "# Training cost on this hardware (`make cost`)", "",
+        f"ppa.json: `{doc['ppa']}` (generated {doc['ppa_generated']}, complete: {doc['ppa_complete']}); "
+        f"clock {doc['clock']['frequency_mhz']:.0f} MHz; array {doc['array']['rows']}x{doc['array']['cols']}; "
+        f"machines: " + "; ".join(f"`{k}` = {v['name']}" for k, v in doc["machines"].items()) + ".", "",
+        f"Cycles: {doc['cycle_source']}.", "",
+        f"Memory energy: {m['citation']}; x{m['node_factor']:.1f} to this flow's node "
+        f"({m['node_reference']} / Horowitz's 8-bit MAC). {m['writes']}.", "",
+        f"PFQ turning points at {doc['turning_points']} of {doc['epochs']} epochs.", "",
+        "## Savings (1 - new / baseline; positive = cheaper)", "", comparison_table(doc), "",
+        "## Goal", "", "```", summary(doc), "```", "",
+        "## Turning-point sensitivity (the middle ResNet depth priced, CIFAR-100, FracTrain's schedule on the "
+        "fusion array)", "",
+        _table(["turning points", "vs", "effective-MAC", "latency", "compute energy", "memory energy", "energy"],
+               [[str(s["turning_points"]), BASELINE_LABEL[s["baseline_key"]], _pct(s["effective_macs"]),
+                 _pct(s["latency"]), _pct(s["compute_energy"]), _pct(s["memory_energy"]), _pct(s["energy"])]
+                for s in doc["sensitivity"]]), "",
+        "## Every cost row", "", cost_table(doc), "",
+        "## Sources of every row", "",
+        "Cycle source and memory citation: as above for every row (also in each row of cost.json).", "",
+        _table(["workload", "recipe", "machine", "ppa.json entries"],
+               [[r["workload"], r["recipe"], r["machine"]["name"], r["sources"]["ppa"]] for r in doc["costs"]]), "",
+        "Plots: `savings.png`, `energy_breakdown.png`, `ibm_vs_fp16.png`.", "",
+    ]
+    return "\n".join(parts)
+
+
+def _short(workload):
+    return workload.replace("resnet", "R").replace("-cifar", "\nC").replace(" (seed ", "\n(seed ")
+
+
+def _plot_savings(doc, path):
+    keys = ("fusion", "fixed_iso_pe", "fixed_iso_area")
+    metrics = (("effective_macs", "effective MACs"), ("latency", "latency"), ("energy", "energy (with memory)"))
+    fig, axes = plt.subplots(1, 3, figsize=(14, 4.2), sharey=True)
+    for ax, key in zip(axes, keys):
+        rows = [c for c in doc["comparisons"] if c["baseline_key"] == key and c["recipe"] == "pfq"
+                and not c["workload"].endswith("cifar10")]  # CIFAR-10 differs from -100 only in the head
+        x = range(len(rows))
+        for i, (metric, label) in enumerate(metrics):
+            ax.bar([j + (i - 1) * 0.27 for j in x], [100 * (r[metric] or 0) for r in rows], 0.27, label=label)
+        ax.axhline(0, color="k", lw=0.6)
+        ax.set_xticks(list(x))
+        ax.set_xticklabels([_short(r["workload"]) for r in rows], fontsize=8)
+        ax.set_title(f"PFQ vs {BASELINE_LABEL[key]}", fontsize=9)
+        if key == "fixed_iso_area":
+            ax.axhline(100 * doc["goal"]["target"]["latency_saving"], color="C1", ls="--", lw=0.8)
+            ax.axhline(100 * doc["goal"]["target"]["energy_saving"], color="C2", ls="--", lw=0.8)
+    axes[0].set_ylabel("saving (%)")
+    axes[0].legend(fontsize=8)
+    fig.suptitle("Effective-MAC saving vs measured latency and energy saving (FracTrain's PFQ schedule)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def _plot_breakdown(doc, path):
+    resnets = sorted({r["workload"] for r in doc["costs"] if r["workload"].endswith("cifar100")},
+                     key=lambda w: int(w[6:w.index("-")]))
+    workload = resnets[len(resnets) // 2] if resnets else doc["costs"][0]["workload"]
+    rows = [r for r in doc["costs"] if r["workload"] == workload and "per step" not in r["recipe"]]
+    labels = [f"{r['recipe']}\n{r['machine']['name'].split(' (')[0].replace('mac_array', 'ma')}" for r in rows]
+    fig, ax = plt.subplots(figsize=(11, 4.2))
+    bottom = [0.0] * len(rows)
+    for key, label in (("compute_j", "compute"), ("sram_j", "SRAM"), ("dram_j", "DRAM")):
+        vals = [r[key] / 1e3 for r in rows]
+        ax.bar(range(len(rows)), vals, bottom=bottom, label=label)
+        bottom = [b + v for b, v in zip(bottom, vals)]
+    ax.set_xticks(range(len(rows)))
+    ax.set_xticklabels(labels, fontsize=7)
+    ax.set_ylabel("energy of the whole run (kJ, this flow's 0.18 um node)")
+    ax.set_title(f"{workload}: whole training run, energy by component")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def _plot_ibm(doc, path):
+    rows = [c for c in doc["comparisons"] if c["baseline_key"] == "fp16"]
+    fig, ax = plt.subplots(figsize=(10, 4))
+    x = range(len(rows))
+    for i, (metric, label) in enumerate((("latency", "latency"), ("compute_energy", "compute energy"),
+                                         ("memory_energy", "memory energy"), ("energy", "total energy"))):
+        ax.bar([j + (i - 1.5) * 0.2 for j in x], [100 * (r[metric] or 0) for r in rows], 0.2, label=label)
+    ax.axhline(0, color="k", lw=0.6)
+    ax.set_xticks(list(x))
+    ax.set_xticklabels([_short(r["workload"]) for r in rows], fontsize=8)
+    ax.set_ylabel("saving vs FP16 on fp16_mac (%)")
+    ax.set_title("IBM's ibm4 (INT4 on mac_array, INT4 x R4FP4 on hybrid_mac, FP8 layers) vs FP16, per training step")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def write(doc, out):
+    out = pathlib.Path(out)
+    (out / "cost.md").write_text(markdown(doc))
+    _plot_savings(doc, out / "savings.png")
+    _plot_breakdown(doc, out / "energy_breakdown.png")
+    _plot_ibm(doc, out / "ibm_vs_fp16.png")

@@ -1,0 +1,195 @@
+"""golden.gemm: integer GEMM + epilogue == the dequantized float GEMM; the mapper's beat streams
+scored by golden.mac_array / golden.hybrid_mac give the golden GEMM; the cycle law's inputs."""
+
+import numpy as np
+import pytest
+
+from golden import gemm as G
+from golden.hybrid_mac import hybrid_mac
+from golden.mac_array import mac_array
+from golden.r4fp4 import r4fp4_decode
+from golden.training.qtensor import QTensor
+
+
+RNG = np.random.default_rng(14)
+M, K, N = 13, 37, 11
+
+
+def codes(shape, bits, signed, corner=None):
+    lo, hi = (-(1 << (bits - 1)), (1 << (bits - 1)) - 1) if signed else (0, (1 << bits) - 1)
+    if corner == "min":
+        return np.full(shape, lo, np.int64)
+    if corner == "max":
+        return np.full(shape, hi, np.int64)
+    return RNG.integers(lo, hi + 1, shape)
+
+
+def int_q(shape, bits, signed, scale=1.0, zero=0.0, corner=None):
+    """The QTensor x = scale * q + zero (golden.training.qtensor keeps the grid's ends, zero and
+    top = zero + scale * (2^bits - 1); signed codes run on the same affine map)."""
+    top = np.asarray(zero) + np.asarray(scale) * (2 ** bits - 1)
+    return QTensor("int", codes(shape, bits, signed, corner), bits, signed, zero, top)
+
+
+# (bits_a, bits_b, signed_a, signed_b): every power-of-two mode pair and the 3/5/6/7-bit codes
+# that run in the next one.
+PAIRS = [(2, 2, 1, 1), (2, 8, 0, 1), (4, 4, 0, 1), (8, 4, 1, 0), (8, 8, 0, 0), (3, 6, 1, 0),
+         (5, 7, 0, 1), (6, 6, 1, 1), (7, 3, 0, 0)]
+
+
+def scales(kind, shape_a, shape_b):
+    """Scale/zero pairs of qa and qb: per tensor, per row of qa / column of qb, or along K."""
+    (m, k), (_, n) = shape_a, shape_b
+    if kind == "tensor":
+        return (0.03, -0.7), (0.011, 0.2)
+    if kind == "rowcol":
+        return ((RNG.random((m, 1)) + 0.1, RNG.normal(size=(m, 1))),
+                (RNG.random((1, n)) + 0.1, RNG.normal(size=(1, n))))
+    # per channel on the reduction axis (a per-output-channel weight in the input-gradient GEMM)
+    return (0.5, 0.25), (RNG.random((k, 1)) + 0.1, RNG.normal(size=(k, 1)))
+
+
+@pytest.mark.parametrize("ba,bb,sa,sb", PAIRS)
+@pytest.mark.parametrize("kind", ["tensor", "rowcol", "alongk"])
+@pytest.mark.parametrize("unit,accw", [("mac_array", 32), ("mac_array", 18), ("mac_array_fixed8", 32)])
+def test_int_gemm_is_the_dequantized_gemm(ba, bb, sa, sb, kind, unit, accw):
+    (s_a, z_a), (s_b, z_b) = scales(kind, (M, K), (K, N))
+    qa = int_q((M, K), ba, bool(sa), s_a, z_a)
+    qb = int_q((K, N), bb, bool(sb), s_b, z_b)
+    result, sums, segments = G.int_gemm(qa, qb, unit=unit, accw=accw)
+    want = qa.dequant() @ qb.dequant()
+    # Float64 rounding of the epilogue only: a few ulps of the terms' magnitude.
+    tol = 1e-13 * (np.abs(qa.dequant()) @ np.abs(qb.dequant()) + 1)
+    assert np.all(np.abs(result - want) <= tol)
+    assert sums.sum(axis=0).tolist() == (qa.codes @ qb.codes).tolist()
+    assert len(segments) == (K if kind == "alongk" else 1)
+
+
+@pytest.mark.parametrize("corner", ["min", "max"])
+@pytest.mark.parametrize("accw", [18, 19, 32])
+def test_chunks_never_wrap_at_the_extremes(corner, accw):
+    """All-extreme codes make every product the worst case: K splits so nothing wraps."""
+    for signed in (False, True):
+        qa, qb = int_q((3, 700), 8, signed, corner=corner), int_q((700, 2), 8, signed, corner=corner)
+        result, sums, segments = G.int_gemm(qa, qb, accw=accw)
+        assert np.abs(sums).max() < 1 << (accw - 1)
+        assert result.tolist() == (qa.codes @ qb.codes).astype(float).tolist()
+        assert len(segments[0].chunks) == -(-700 // G._chunk_beats(1, 8, 8, accw))
+
+
+@pytest.mark.parametrize("ba,bb,sa,sb", PAIRS)
+@pytest.mark.parametrize("pe,rows,cols,accw", [("fusion", 4, 3, 32), ("fusion", 8, 8, 18),
+                                               ("fixed", 2, 5, 32), ("fusion", 1, 1, 20)])
+def test_mapped_stream_scored_by_mac_array(ba, bb, sa, sb, pe, rows, cols, accw):
+    kind = ["tensor", "alongk"][RNG.integers(0, 2)]
+    (s_a, z_a), (s_b, z_b) = scales(kind, (M, K), (K, N))
+    qa, qb = int_q((M, K), ba, bool(sa), s_a, z_a), int_q((K, N), bb, bool(sb), s_b, z_b)
+    unit = "mac_array" if pe == "fusion" else "mac_array_fixed8"
+    plan, beats = G.map_mac_array(qa, qb, rows=rows, cols=cols, pe=pe, accw=accw)
+    scored = mac_array(**beats, accw=accw, pe=pe)
+    _, sums, _ = G.int_gemm(qa, qb, unit=unit, accw=accw)
+    assert not scored.error
+    assert G.gather_tiles(plan, scored.tiles).tolist() == sums.tolist()
+    per_beat = 1 if pe == "fixed" else (8 // G.mode_bits(ba)) * (8 // G.mode_bits(bb))
+    assert sum(scored.macs.values()) == len(beats["a"]) * rows * cols * per_beat
+    if accw == G.ACCW:
+        k_group = 1 if kind == "alongk" else None
+        assert G.mac_array_cycles(plan.tile_beats, rows) == G.predict_cycles(
+            unit, M, K, N, ba, bb, rows=rows, cols=cols, k_group=k_group)
+
+
+def test_mode_bits_and_bad_input():
+    assert [G.mode_bits(b) for b in range(1, 9)] == [2, 2, 4, 4, 8, 8, 8, 8]
+    with pytest.raises(ValueError, match="bits"):
+        G.mode_bits(9)
+    with pytest.raises(ValueError, match="unit"):
+        G.predict_cycles("gpu", 1, 1, 1, 8, 8)
+    with pytest.raises(ValueError, match="m must"):
+        G.predict_cycles("mac_array", 0, 1, 1, 8, 8)
+    with pytest.raises(ValueError, match="qa.codes"):
+        G.int_gemm(QTensor("int", np.array([[16]]), 4, False, 0.0, 15.0), int_q((1, 1), 4, False))
+
+
+def test_pack_lanes_is_fusion_pack():
+    from golden.fusion import pack
+    for bits, count in ((2, 16), (4, 8), (8, 4), (8, 1)):
+        e = RNG.integers(-(1 << (bits - 1)), 1 << (bits - 1), (50, count))
+        assert G.pack_lanes(e, bits).tolist() == [int(v) for v in pack(e, bits)]
+
+
+def test_cycle_law_examples():
+    """Law on hand-checked cases: one tile of K beats is K + ROWS + 2 (the array's latency);
+    short tiles are paced by the drain (ROWS + 1 cycles each)."""
+    assert G.mac_array_cycles([5], 4) == 5 + 4 + 2
+    assert G.mac_array_cycles([16] * 3, 4) == 2 * 16 + 16 + 4 + 2
+    assert G.mac_array_cycles([2] * 3, 4) == 2 * 5 + 2 + 4 + 2
+    # 8x8 mode, K = 64 on an 8x8 array: 64 beats per tile, 2x2 output tiles.
+    assert G.predict_cycles("mac_array", 16, 64, 16, 8, 8) == 3 * 64 + 64 + 8 + 2
+    assert G.predict_cycles("hybrid_mac", 3, 10, 5, 4, 4, lanes=4) == 15 * 3 + G.HYBRID_MAC_LATENCY
+
+
+def r4_q(shape, phase, scale_exp):
+    return QTensor("r4fp4", RNG.integers(0, 16, shape).astype(np.uint8), 4, True, phase=phase,
+                   scale_exp=scale_exp)
+
+
+@pytest.mark.parametrize("g_first", [False, True])
+@pytest.mark.parametrize("signed,phase,scale_exp", [(True, 0, 0), (False, 1, -6), (True, 1, 5)])
+def test_hybrid_gemm_is_hybrid_mac(g_first, signed, phase, scale_exp):
+    qi = int_q((6, 9) if not g_first else (9, 7), 4, signed, 0.125, 0.0 if signed else 0.5)
+    qg = r4_q((9, 7) if not g_first else (6, 9), phase, scale_exp)
+    qa, qb = (qg, qi) if g_first else (qi, qg)
+    result, dots = G.hybrid_gemm(qa, qb, lanes=4)
+    # The mapped stream, one accumulator for all dot products as the RTL runs it, gives them too.
+    beats = G.map_hybrid(qa, qb, lanes=4)
+    stream = hybrid_mac(beats["x"], beats["g"], phase=phase, scale_exp=scale_exp, sx=signed, clear=beats["clear"])
+    assert stream[beats["last"]].view(np.uint16).tolist() == dots.view(np.uint16).ravel().tolist()
+    x = qi.codes if not g_first else qi.codes.T   # (M, K) int rows / (N, K) int columns
+    g = qg.codes.T if not g_first else qg.codes   # (N, K) / (M, K)
+    gv = r4fp4_decode(qg.codes, phase, scale_exp).astype(np.float64)
+    for mi in range(6):
+        for ni in range(7):
+            xs = x[mi] if not g_first else x[ni]
+            gs = g[ni] if not g_first else g[mi]
+            xs, gs = np.pad(xs, (0, 3)).reshape(3, 4), np.pad(gs, (0, 3)).reshape(3, 4)
+            want = hybrid_mac(xs, gs, phase=phase, scale_exp=scale_exp, sx=signed, clear=[1, 0, 0])[-1]
+            assert dots[mi, ni].view(np.uint16) == want.view(np.uint16)
+            gsum = gv[:, ni].sum() if not g_first else gv[mi].sum()
+            assert result[mi, ni] == qi.scale * float(want) + qi.zero * gsum
+
+
+def test_gemm_dispatches_by_format():
+    """int x int: the array's integer path; INT4 x R4FP4: hybrid_mac; FP8/float: the host."""
+    from golden.training.qtensor import fp8, from_float
+    qa, qb = int_q((4, 6), 4, False, 0.25, -1.0), int_q((6, 3), 8, False, 0.5, 2.0)
+    assert G.gemm(qa, qb).tolist() == G.int_gemm(qa, qb)[0].tolist()
+    qg = r4_q((6, 3), 0, -2)
+    assert G.gemm(qa, qg).tolist() == G.hybrid_gemm(qa, qg)[0].tolist()
+    xa, xb = fp8(RNG.normal(size=(4, 6)), "e4m3"), from_float(RNG.normal(size=(6, 3)))
+    assert G.gemm(xa, xb).tolist() == (xa.dequant() @ xb.dequant()).tolist()
+
+
+@pytest.mark.parametrize("ba,bb,sa,sb", [(12, 6, 0, 0), (9, 16, 1, 0), (16, 8, 1, 1), (4, 11, 0, 1)])
+@pytest.mark.parametrize("kind", ["tensor", "alongk"])
+def test_wide_codes_run_as_digit_pairs(ba, bb, sa, sb, kind):
+    """Codes wider than MAXB = 8 (DFQ's 12-bit gradients): low 8-bit and high digits, one array
+    GEMM per digit pair, weighted by 2^shift in the epilogue; each part's stream is scored by
+    golden.mac_array and predict_cycles adds the parts' cycle laws."""
+    (s_a, z_a), (s_b, z_b) = scales(kind, (M, K), (K, N))
+    for corner in (None, "min", "max"):
+        qa, qb = int_q((M, K), ba, bool(sa), s_a, z_a, corner), int_q((K, N), bb, bool(sb), s_b, z_b, corner)
+        result, goldens = G.int_gemm_parts(qa, qb)
+        want = qa.dequant() @ qb.dequant()
+        assert np.all(np.abs(result - want) <= 1e-13 * (np.abs(qa.dequant()) @ np.abs(qb.dequant()) + 1))
+        parts = G.int_parts(qa, qb)
+        assert len(parts) == (1 + (ba > 8)) * (1 + (bb > 8))
+        total = sum(g.sum(axis=0) << (da.shift + db.shift) for g, (da, db) in zip(goldens, parts))
+        assert total.tolist() == (qa.codes @ qb.codes).tolist()
+        cycles = 0
+        for (da, db), golden in zip(parts, goldens):
+            assert max(da.bits, db.bits) <= 8
+            plan, beats = G.map_mac_array(da, db, rows=3, cols=2)
+            assert np.array_equal(mac_array(**beats).tiles, G.scatter_tiles(plan, golden))
+            cycles += G.mac_array_cycles(plan.tile_beats, 3)
+        assert cycles == G.predict_cycles("mac_array", M, K, N, ba, bb, rows=3, cols=2,
+                                          k_group=1 if kind == "alongk" else None)

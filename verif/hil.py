@@ -1,0 +1,307 @@
+"""Training on the hardware: every GEMM of a training step run by simulated RTL, checked bit for bit.
+
+    python -m verif.hil --bench {digits,mnist1d} --recipe NAME --steps N [--sim verilator|icarus]
+                        [--rows R --cols C] [--array mac_array|mac_array_fixed8] [--batch B] [--json]
+                        [--gap P --backpressure P --seed S] [--fault I]
+
+N training steps (mini-batches) of the benchmark network (golden.training.train, one epoch over
+the first N * batch training samples; the test-set forward is run on the first batch of the test
+set, through the same backend) with `HilBackend` as the GEMM backend: int x int GEMMs run on
+`mac_array` (or `mac_array_fixed8`, --array; codes of 9..16 bits as 8-bit digit GEMMs), INT4 x
+R4FP4 GEMMs on `hybrid_mac`, anything else (FP8, float operands) on the host, reported as `host`.
+Every RTL output word is compared with the golden model (golden.gemm: exact chunk sums for the
+array, FP16 dot products for hybrid_mac) and the training step continues with the RTL's numbers through golden.gemm's epilogue. Every GEMM's
+measured cycles are compared with golden.gemm.predict_cycles (runs with gaps/backpressure measure
+more cycles; they are checked for results only). A mismatch ends the run with exit status 1 and
+names the GEMM, tile and element. --fault I flips bit 0 of one output word of hardware GEMM
+number I (0-based) after simulation: the check must catch it.
+"""
+
+import argparse
+import json
+import sys
+import time
+
+import numpy as np
+
+from golden import gemm as G
+from golden.fusion import PRECISION_BITS
+from verif.hil_sim import Config, open_sim
+
+ARRAYS = ("mac_array", "mac_array_fixed8")
+
+
+class Mismatch(AssertionError):
+    """An RTL output differs from the golden model (message: GEMM, tile, element)."""
+
+
+def check_mac_array(label, plan, beats, out, sums):
+    """Every output row of a mac_array run against the golden chunk sums; raises Mismatch."""
+    tiles = len(plan.tile_beats)
+    want = G.scatter_tiles(plan, sums)  # (T, ROWS, COLS), padding included (zero)
+    n_rows = len(out["data"])
+    if out["error"] or out["extra_rows"] or n_rows != tiles * plan.rows:
+        raise Mismatch(f"{label}: {n_rows} output rows (+{out['extra_rows']} extra, error={out['error']}), "
+                       f"expected {tiles * plan.rows} and no error")
+    rows_idx = np.tile(np.arange(plan.rows), tiles)
+    if not (np.array_equal(out["row"], rows_idx) and np.array_equal(out["last"], rows_idx == plan.rows - 1)):
+        raise Mismatch(f"{label}: output row order / out_last markers differ from the tile order")
+    got = out["data"].reshape(tiles, plan.rows, plan.cols)
+    bad = np.argwhere(got != want)
+    if bad.size:
+        t, r, c = (int(v) for v in bad[0])
+        i, j, chunk = (int(v) for v in plan.tiles[t])
+        raise Mismatch(f"{label}: {len(bad)} wrong output words; first: tile {t} (row tile {i}, column tile "
+                       f"{j}, K chunk {chunk}) element ({r}, {c}) = C[{i * plan.rows + r}, "
+                       f"{j * plan.cols + c}]: RTL {got[t, r, c]}, golden {want[t, r, c]}")
+    counters = out["counters"]
+    beats_n = len(beats["a"])
+    mode = "macs_{}x{}".format(*(PRECISION_BITS[p] for p in plan.mode))
+    want_counts = {k: 0 for k in counters if k.startswith("macs_")}
+    want_counts.update(busy_cycles=beats_n, stall_cycles=out["tb_stalls"])  # valid & !ready cycles
+    want_counts[mode] = beats_n * plan.rows * plan.cols * plan.per_beat
+    if counters != want_counts:
+        raise Mismatch(f"{label}: RTL counters {counters}, expected {want_counts}")
+
+
+def check_hybrid(label, m, n, got, want):
+    """FP16 dot products, bit for bit (NaN included); raises Mismatch."""
+    g, w = got.view(np.uint16).reshape(m, n), want.view(np.uint16).reshape(m, n)
+    bad = np.argwhere(g != w)
+    if bad.size:
+        r, c = (int(v) for v in bad[0])
+        raise Mismatch(f"{label}: {len(bad)} wrong FP16 results; first: dot product C[{r}, {c}]: "
+                       f"RTL {g[r, c]:#06x}, golden {w[r, c]:#06x}")
+
+
+class HilBackend:
+    """`backend(layer, role, qa, qb)` of golden.training that runs the GEMMs on simulated RTL.
+
+    `stats()` gives, per unit (and `total`): gemms, mismatches, macs_by_mode (the RTL's counters;
+    hybrid_mac: lanes x beats), cycles (measured), predicted_cycles (golden.gemm); `host`: the
+    GEMMs run on the host (gemms, MACs M*K*N, by format)."""
+
+    def __init__(self, *, sim="verilator", rows=8, cols=8, lanes=4, array="mac_array", gap=0.0,
+                 backpressure=0.0, seed=0, fault=None):
+        if array not in ARRAYS:
+            raise ValueError(f"array must be one of {ARRAYS}, got {array!r}")
+        self.sim, self.rows, self.cols, self.lanes, self.array = sim, rows, cols, lanes, array
+        self.gap, self.backpressure, self.seed, self.fault = gap, backpressure, seed, fault
+        self.sessions = {}
+        self.units = {}
+        self.host = {"gemms": 0, "macs": 0, "by_format": {}}
+        self.hw_gemms = 0
+        self.log = []
+
+    def session(self, unit):
+        if unit not in self.sessions:
+            cfg = Config(unit, self.rows, self.cols, self.lanes)
+            self.sessions[unit] = open_sim(cfg, self.sim)
+        return self.sessions[unit]
+
+    def close(self):
+        for s in self.sessions.values():
+            s.close()
+        self.sessions = {}
+
+    def _unit_stats(self, unit):
+        return self.units.setdefault(unit, {"gemms": 0, "mismatches": 0, "macs_by_mode": {},
+                                            "cycles": 0, "predicted_cycles": 0})
+
+    def _inject(self, words):
+        """Fault injection: flip bit 0 of the first output word of the selected GEMM."""
+        if self.fault is not None and self.hw_gemms == self.fault:
+            words.flat[0] ^= 1
+
+    def __call__(self, layer, role, qa, qb):
+        fmts = {qa.fmt, qb.fmt}
+        m, k = qa.codes.shape
+        n = qb.codes.shape[1]
+        label = f"GEMM #{self.hw_gemms} (layer {layer} {role}, {m}x{k}x{n})"
+        if fmts == {"int"} and max(qa.bits, qb.bits) <= 16:  # wider than 8: digit pairs
+            return self._array(label, qa, qb, m, k, n)
+        if fmts == {"int", "r4fp4"} and (qa.bits if qa.fmt == "int" else qb.bits) <= 4:
+            return self._hybrid(label, qa, qb, m, k, n)
+        self.host["gemms"] += 1
+        self.host["macs"] += m * k * n
+        key = f"{qa.fmt}x{qb.fmt}"
+        self.host["by_format"][key] = self.host["by_format"].get(key, 0) + 1
+        return qa.dequant() @ qb.dequant()
+
+    def _count(self, unit, macs, cycles, predicted):
+        st = self._unit_stats(unit)
+        st["gemms"] += 1
+        for mode, v in macs.items():
+            st["macs_by_mode"][mode] = st["macs_by_mode"].get(mode, 0) + v
+        st["cycles"] += cycles
+        st["predicted_cycles"] += predicted
+        self.log.append(dict(unit=unit, cycles=cycles, predicted_cycles=predicted))
+
+    def _mismatch(self, unit, err):
+        self._unit_stats(unit)["mismatches"] += 1
+        raise err
+
+    def _array(self, label, qa, qb, m, k, n):
+        """One array run per digit pair (golden.gemm.int_parts: one unless a code is wider than
+        8 bits); cycles and MACs of the runs add up."""
+        unit = self.array
+        pe = "fusion" if unit == "mac_array" else "fixed"
+        _, goldens = G.int_gemm_parts(qa, qb, unit=unit)
+        _, _, k_group = G.int_segments(qa, qb)
+        predicted = G.predict_cycles(unit, m, k, n, qa.bits, qb.bits, rows=self.rows, cols=self.cols,
+                                     k_group=k_group)
+        runs, macs, cycles = [], {}, 0
+        for part, (da, db) in enumerate(G.int_parts(qa, qb)):
+            plan, beats = G.map_mac_array(da, db, rows=self.rows, cols=self.cols, pe=pe)
+            out = self.session(unit).mac_array(beats, gap=self.gap, backpressure=self.backpressure,
+                                               seed=self.seed + self.hw_gemms + part)
+            if part == 0:
+                self._inject(out["data"])
+            runs.append((plan, beats, out))
+            cycles += out["cycles"]
+            for name, v in out["counters"].items():
+                if name.startswith("macs_") and v:
+                    macs[name[5:]] = macs.get(name[5:], 0) + v
+        self.hw_gemms += 1
+        self._count(unit, macs, cycles, predicted)
+        try:
+            for part, ((plan, beats, out), golden) in enumerate(zip(runs, goldens)):
+                name = f"{unit} {label}" + (f" digit pair {part}" if len(runs) > 1 else "")
+                check_mac_array(name, plan, beats, out, golden)
+            if not (self.gap or self.backpressure) and cycles != predicted:
+                raise Mismatch(f"{unit} {label}: {cycles} cycles, predicted {predicted}")
+        except Mismatch as err:
+            self._mismatch(unit, err)
+        rtl = [G.gather_tiles(plan, out["data"].reshape(-1, self.rows, self.cols)) for plan, _, out in runs]
+        return G.int_gemm_parts(qa, qb, unit=unit, partials=rtl)[0]
+
+    def _hybrid(self, label, qa, qb, m, k, n):
+        unit = "hybrid_mac"
+        beats = G.map_hybrid(qa, qb, lanes=self.lanes)
+        out = self.session(unit).hybrid_mac(beats, gap=self.gap, seed=self.seed + self.hw_gemms)
+        acc = out["acc"][beats["last"]].copy()
+        self._inject(acc.view(np.uint16))
+        self.hw_gemms += 1
+        golden = G.hybrid_dots(qa, qb, lanes=self.lanes)
+        bits = (qa.bits, qb.bits)
+        predicted = G.predict_cycles(unit, m, k, n, *bits, lanes=self.lanes)
+        self._count(unit, {"int4xr4fp4": len(beats["x"]) * self.lanes}, out["cycles"], predicted)
+        try:
+            check_hybrid(f"{unit} {label}", m, n, acc, golden)
+            if not self.gap and out["cycles"] != predicted:
+                raise Mismatch(f"{unit} {label}: {out['cycles']} cycles, predicted {predicted}")
+        except Mismatch as err:
+            self._mismatch(unit, err)
+        return G.hybrid_epilogue(qa, qb, acc)
+
+    def stats(self):
+        total = {"gemms": 0, "mismatches": 0, "macs_by_mode": {}, "cycles": 0, "predicted_cycles": 0}
+        for st in self.units.values():
+            for key in ("gemms", "mismatches", "cycles", "predicted_cycles"):
+                total[key] += st[key]
+            for mode, v in st["macs_by_mode"].items():
+                total["macs_by_mode"][mode] = total["macs_by_mode"].get(mode, 0) + v
+        every = all(e["cycles"] == e["predicted_cycles"] for e in self.log)
+        return {"units": self.units, "host": self.host, "total": total,
+                "cycles_equal_predicted_every_gemm": every and not (self.gap or self.backpressure)}
+
+
+def run(bench, recipe, steps, backend, *, seed=0, batch=None):
+    """`steps` training steps of `recipe` on `bench` through `backend` (mini-batches of `batch`
+    samples, default the benchmark's); returns golden.training.train's dict."""
+    from golden.training import config, train
+    from golden.training.datasets import load
+
+    cfg = config(bench, epochs=1, seed=seed, batch=batch)
+    x_tr, x_te, y_tr, y_te = load(bench, cfg.seed)
+    if not 1 <= steps <= -(-len(y_tr) // cfg.batch):
+        raise ValueError(f"steps must be in [1, {-(-len(y_tr) // cfg.batch)}] (one epoch), got {steps!r}")
+    n = steps * cfg.batch
+    data = (x_tr[:n], x_te[:cfg.batch], y_tr[:n], y_te[:cfg.batch])
+    return train(bench, recipe, cfg, backend=backend, data=data)
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line, exit 2
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def parser():
+    from golden.training import RECIPES
+    from golden.training.datasets import BENCHES
+
+    p = _Parser(prog="python -m verif.hil", description=__doc__.splitlines()[0])
+    p.add_argument("--bench", choices=BENCHES, required=True)
+    p.add_argument("--recipe", choices=RECIPES, required=True)
+    p.add_argument("--steps", type=int, required=True, help="training steps (mini-batches), within one epoch")
+    p.add_argument("--batch", type=int, default=None, help="mini-batch size (default: the benchmark's)")
+    p.add_argument("--sim", choices=("verilator", "icarus"), default="verilator")
+    p.add_argument("--rows", type=int, default=8)
+    p.add_argument("--cols", type=int, default=8)
+    p.add_argument("--array", choices=ARRAYS, default="mac_array", help="the unit of int x int GEMMs")
+    p.add_argument("--gap", type=float, default=0.0, help="chance of an idle input cycle (Verilator)")
+    p.add_argument("--backpressure", type=float, default=0.0, help="chance of out_ready low (Verilator)")
+    p.add_argument("--seed", type=int, default=0, help="training seed (and gap/backpressure generator)")
+    p.add_argument("--fault", type=int, default=None, help="corrupt one output word of hardware GEMM #I")
+    p.add_argument("--json", action="store_true")
+    return p
+
+
+def main(argv=None):
+    p = parser()
+    args = p.parse_args(argv)
+    for name in ("rows", "cols", "steps", "batch"):
+        if getattr(args, name) is not None and getattr(args, name) < 1:
+            p.error(f"--{name} must be >= 1, got {getattr(args, name)}")
+    for name in ("gap", "backpressure"):
+        if not 0.0 <= getattr(args, name) < 1.0:
+            p.error(f"--{name} must be in [0, 1), got {getattr(args, name)}")
+    if args.sim == "icarus" and (args.gap or args.backpressure):
+        p.error("--gap/--backpressure need --sim verilator")
+    backend = HilBackend(sim=args.sim, rows=args.rows, cols=args.cols, array=args.array, gap=args.gap,
+                         backpressure=args.backpressure, seed=args.seed, fault=args.fault)
+    t0 = time.perf_counter()
+    error = None
+    try:
+        result = run(args.bench, args.recipe, args.steps, backend, seed=args.seed, batch=args.batch)
+    except ValueError as err:
+        p.error(str(err))
+    except Mismatch as err:
+        error, result = str(err), None
+    finally:
+        backend.close()
+    report = {"bench": args.bench, "recipe": args.recipe, "steps": args.steps, "batch": args.batch, "sim": args.sim,
+              "rows": args.rows, "cols": args.cols, "array": args.array,
+              "seconds": round(time.perf_counter() - t0, 3), **backend.stats()}
+    report["gemms"] = report["total"]["gemms"]
+    report["mismatches"] = report["total"]["mismatches"]
+    if result is not None:
+        report["test_accuracy_first_batch"] = result["test_accuracy"]
+    if error:
+        report["error"] = error
+    if args.json:
+        json.dump(report, sys.stdout, indent=1)
+        print()
+    else:
+        print(table(report))
+    if error:
+        print(f"MISMATCH: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def table(report):
+    lines = [f"HIL {report['bench']} {report['recipe']}: {report['steps']} steps on {report['sim']}, "
+             f"{report['rows']}x{report['cols']} {report['array']}, {report['seconds']} s",
+             f"{'unit':<18} {'GEMMs':>6} {'mismatch':>8} {'cycles':>10} {'predicted':>10}  MACs by mode"]
+    for unit, st in [*report["units"].items(), ("total", report["total"])]:
+        modes = ", ".join(f"{k}: {v}" for k, v in sorted(st["macs_by_mode"].items()))
+        lines.append(f"{unit:<18} {st['gemms']:>6} {st['mismatches']:>8} {st['cycles']:>10} "
+                     f"{st['predicted_cycles']:>10}  {modes}")
+    h = report["host"]
+    lines.append(f"{'host':<18} {h['gemms']:>6} {'':>8} {'':>10} {'':>10}  {h['macs']} MACs {h['by_format']}")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
