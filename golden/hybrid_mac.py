@@ -201,8 +201,8 @@ def hybrid_mac(x, g, phase=0, scale_exp=0, sx=True, en=True, clear=False, acc=0.
 def latency(unit, chains=None):
     """Cycles from a beat's inputs to its result on the RTL's `acc` port (1: the next cycle).
 
-    The generator registers the lanes' exact sum in FRONT_STAGES[unit] stages, then the
-    add-normalize-round loop spans `chains` stages (default: the rtl/ configuration, CHAINS).
+    The generator registers the lanes' exact sum in TIMING[unit][0] front stages, then the
+    add-normalize-round loop spans `chains` stages (default: the rtl/ configuration, TIMING[unit][1]).
     """
     if unit not in TIMING:
         raise ValueError(f"unit must be one of {tuple(TIMING)}, got {unit!r}")

@@ -344,10 +344,14 @@ class FloatMac(_Mac):
         fx, fg = self.formats
         wx, wg = 1 + fx.ebits + fx.mbits, 1 + fg.ebits + fg.mbits
         # value = sig * 2^(shift + 1 - bias - mbits): a product's unit is 2^lsb, and its
-        # magnitude spans the significand product shifted by both largest finite shifts.
-        lsb = (1 - fx.bias - fx.mbits) + (1 - fg.bias - fg.mbits)
+        # magnitude spans the significand product shifted by both largest finite shifts. The
+        # accumulator's window needs lsb <= -24 (FP16's quantum): coarser products (e4m3 x e4m3,
+        # units of 2^-18) are shifted up by `up` bits.
+        lsb_prod = (1 - fx.bias - fx.mbits) + (1 - fg.bias - fg.mbits)
+        lsb = min(lsb_prod, -24)
+        up = lsb_prod - lsb
         sig_w = fx.mbits + fg.mbits + 2
-        shift_max = sum((1 << f.ebits) - (3 if f.ieee_specials else 2) for f in (fx, fg))
+        shift_max = sum((1 << f.ebits) - (3 if f.ieee_specials else 2) for f in (fx, fg)) + up
         prod_w = sig_w + shift_max + 1  # signed; Inf/NaN exponents overflow it, but they override the sum
 
         lane = []
@@ -363,7 +367,7 @@ class FloatMac(_Mac):
         prods, nan, inf, neg, neg_zero = [], [], [], [], []
         for i, p in enumerate(lane):
             mag = Signal(prod_w - 1, name=f"pmag{i}")
-            m.d.comb += mag.eq(p["sig"] << p["shift"])
+            m.d.comb += mag.eq(p["sig"] << (p["shift"] + up if up else p["shift"]))
             # -mag = ~mag + 1: the +1s of all lanes join the sum as one small addend, so no
             # lane has a carry chain of its own before the one multi-operand add.
             prod = Signal(signed(prod_w), name=f"prod{i}")
