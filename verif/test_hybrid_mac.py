@@ -233,7 +233,7 @@ async def random_cycles(dut, unit):
     """LPT_MAC_CYCLES random MAC cycles against the golden model; results must cover every class."""
     tb = TB(dut, unit)
     await tb.reset()
-    cycles = int(os.environ["LPT_MAC_CYCLES"])
+    cycles = int(os.environ.get("LPT_MAC_CYCLES", MAKE_TEST_MAC_CYCLES))
     t_len = -(-cycles // tb.copies)
     out = (await tb.check(tb.random(t_len))).view(F16)
     bits = out.view(np.uint16)
@@ -473,5 +473,4 @@ def test_hybrid_mac(sim):
     build = BUILD / ("macs_" + "_".join(f"{u}_x{n}" for u, n in copies.items()))
     run(sim, toplevel="macs_lanes", sources=[RTL / f"{u}.v" for u in UNITS] + write_top(copies, build),
         test_module="verif.test_hybrid_mac", build_name=build.name,
-        env={**{f"LPT_COPIES_{u.upper()}": n for u, n in copies.items()},
-             "LPT_MAC_CYCLES": os.environ.get("LPT_MAC_CYCLES", MAKE_TEST_MAC_CYCLES)})
+        env={f"LPT_COPIES_{u.upper()}": n for u, n in copies.items()})
