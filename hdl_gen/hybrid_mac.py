@@ -259,7 +259,10 @@ class _Mac(wiring.Component):
     def _accumulate(self, m, sum_width, lsb, **inputs):
         """The shared loop (with the last front register); `inputs` are FP16Accumulator's."""
         m.submodules.accumulate = acc = FP16Accumulator(sum_width, lsb, self.chains, front=self.front >= 1)
-        m.d.comb += [getattr(acc, k).eq(v) for k, v in {"en": self.en, "clear": self.clear, **inputs}.items()]
+        # Front stages before the accumulator's own (FloatMac's multiplier register): en and clear
+        # travel with the products.
+        ctl = _register(m, {"en": self.en, "clear": self.clear}, "ctl_", max(self.front - 1, 0))
+        m.d.comb += [getattr(acc, k).eq(v) for k, v in {**ctl, **inputs}.items()]
         m.d.comb += self.acc.eq(acc.acc)
 
 

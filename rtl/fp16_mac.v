@@ -2177,6 +2177,8 @@ module fp16_mac(g, en, clear, clk, rst, acc, x);
   wire \$295 ;
   reg \$2950 ;
   reg \$2951 ;
+  reg \$2952 ;
+  reg \$2953 ;
   wire \$296 ;
   wire \$297 ;
   wire \$298 ;
@@ -2960,15 +2962,21 @@ module fp16_mac(g, en, clear, clk, rst, acc, x);
   wire \$999 ;
   output [15:0] acc;
   wire [15:0] acc;
-  wire [15:0] \acc$197 ;
+  wire [15:0] \acc$201 ;
   input clear;
   wire clear;
-  wire \clear$182 ;
+  reg \clear$185  = 1'h0;
   input clk;
   wire clk;
+  (* init = 1'h0 *)
+  wire ctl_0_clear;
+  wire ctl_0_clear_d;
+  (* init = 1'h0 *)
+  wire ctl_0_en;
+  wire ctl_0_en_d;
   input en;
   wire en;
-  wire \en$181 ;
+  reg \en$183  = 1'h0;
   input [63:0] g;
   wire [63:0] g;
   wire g0_frac_nz;
@@ -6223,11 +6231,15 @@ module fp16_mac(g, en, clear, clk, rst, acc, x);
     prod3_0_inf <= \$2950 ;
   always @(posedge clk)
     prod3_0_zero <= \$2951 ;
+  always @(posedge clk)
+    \en$183  <= \$2952 ;
+  always @(posedge clk)
+    \clear$185  <= \$2953 ;
   \fp16_mac.accumulate  accumulate (
     .acc(acc),
     .clk(clk),
-    .front_0_clear_d(clear),
-    .front_0_en_d(en),
+    .front_0_clear_d(\clear$185 ),
+    .front_0_en_d(\en$183 ),
     .front_0_nsum_d(nsum_s),
     .front_0_sum_d(sum_s),
     .front_0_sum_inf_d(sum_inf),
@@ -6404,6 +6416,20 @@ module fp16_mac(g, en, clear, clk, rst, acc, x);
       \$2951  = 1'h0;
     end
   end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$2952  = en;
+    if (rst) begin
+      \$2952  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$2953  = clear;
+    if (rst) begin
+      \$2953  = 1'h0;
+    end
+  end
   assign x0_sig = { x0_normal, x[9:0] };
   assign x0_shift = \$2 [4:0];
   assign g0_sig = { g0_normal, g[9:0] };
@@ -6476,12 +6502,14 @@ module fp16_mac(g, en, clear, clk, rst, acc, x);
   assign nsum_p6 = { \$2845 , \$2844 , \$2843 , \$2842 , \$2841 , \$2840 , \$2839 , \$2838 , \$2837 , \$2836 , \$2835 , \$2834 , \$2833 , \$2832 , \$2831 , \$2830 , \$2829 , \$2828 , \$2827 , \$2826 , \$2825 , \$2824 , \$2823 , \$2822 , \$2821 , \$2820 , \$2819 , \$2818 , \$2817 , \$2816 , \$2815 , \$2814 , \$2813 , \$2812 , \$2811 , \$2810 , \$2809 , \$2808 , \$2807 , \$2806 , \$2805 , \$2804 , \$2803 , \$2802 , \$2801 , \$2800 , \$2799 , \$2798 , \$2797 , \$2796 , \$2795 , \$2794 , \$2637 , \$2636 , \$2635 , \$2634 , \$2633 , \$2632 , \$2631 , \$2630 , \$2629 , \$2628 , \$2627 , \$2626 , \$2625 , \$2624 , \$2623 , \$2622 , \$2417 , \$2416 , \$2415 , \$2414 , \$2413 , \$2412 , \$2411 , \$2410 , \$2181 , \$2180 , \$2179 , \$2178 , \$1937 , \$1936 , \$1689 , nsum_p[0] };
   assign nsum_g7 = { \$2885 , \$2883 , \$2881 , \$2879 , \$2877 , \$2875 , \$2873 , \$2871 , \$2869 , \$2867 , \$2865 , \$2863 , \$2861 , \$2859 , \$2857 , \$2855 , \$2853 , \$2851 , \$2849 , \$2847 , \$2753 , \$2751 , \$2749 , \$2747 , \$2745 , \$2743 , \$2741 , \$2739 , \$2737 , \$2735 , \$2733 , \$2731 , \$2729 , \$2727 , \$2725 , \$2723 , \$2721 , \$2719 , \$2717 , \$2715 , \$2713 , \$2711 , \$2709 , \$2707 , \$2705 , \$2703 , \$2701 , \$2699 , \$2697 , \$2695 , \$2693 , \$2691 , \$2517 , \$2515 , \$2513 , \$2511 , \$2509 , \$2507 , \$2505 , \$2503 , \$2501 , \$2499 , \$2497 , \$2495 , \$2493 , \$2491 , \$2489 , \$2487 , \$2273 , \$2271 , \$2269 , \$2267 , \$2265 , \$2263 , \$2261 , \$2259 , \$2025 , \$2023 , \$2021 , \$2019 , \$1775 , \$1773 , \$1524 , nsum_g0[0] };
   assign nsum_p7 = { \$2905 , \$2904 , \$2903 , \$2902 , \$2901 , \$2900 , \$2899 , \$2898 , \$2897 , \$2896 , \$2895 , \$2894 , \$2893 , \$2892 , \$2891 , \$2890 , \$2889 , \$2888 , \$2887 , \$2886 , \$2825 , \$2824 , \$2823 , \$2822 , \$2821 , \$2820 , \$2819 , \$2818 , \$2817 , \$2816 , \$2815 , \$2814 , \$2813 , \$2812 , \$2811 , \$2810 , \$2809 , \$2808 , \$2807 , \$2806 , \$2805 , \$2804 , \$2803 , \$2802 , \$2801 , \$2800 , \$2799 , \$2798 , \$2797 , \$2796 , \$2795 , \$2794 , \$2637 , \$2636 , \$2635 , \$2634 , \$2633 , \$2632 , \$2631 , \$2630 , \$2629 , \$2628 , \$2627 , \$2626 , \$2625 , \$2624 , \$2623 , \$2622 , \$2417 , \$2416 , \$2415 , \$2414 , \$2413 , \$2412 , \$2411 , \$2410 , \$2181 , \$2180 , \$2179 , \$2178 , \$1937 , \$1936 , \$1689 , nsum_p[0] };
-  assign \en$181  = en;
-  assign \clear$182  = clear;
+  assign ctl_0_en_d = en;
+  assign ctl_0_clear_d = clear;
+  assign ctl_0_en = \en$183 ;
+  assign ctl_0_clear = \clear$185 ;
   assign sum = sum_s;
   assign nsum = nsum_s;
   assign sum_inf_neg = neg_inf;
-  assign \acc$197  = acc;
+  assign \acc$201  = acc;
   assign \$128  = 1'h0;
   assign sum_g0 = \$127 ;
   assign \$1522  = 1'h0;
@@ -6489,7 +6517,7 @@ module fp16_mac(g, en, clear, clk, rst, acc, x);
 endmodule
 
 (* generator = "Amaranth" *)
-module \fp16_mac.accumulate (front_0_clear_d, clk, rst, front_0_sum_inf_neg_d, front_0_sum_d, front_0_nsum_d, front_0_sum_neg_zero_d, front_0_sum_nan_d, front_0_sum_inf_d, acc, front_0_en_d);
+module \fp16_mac.accumulate (rst, front_0_sum_inf_neg_d, front_0_sum_d, front_0_nsum_d, front_0_sum_neg_zero_d, front_0_sum_nan_d, front_0_sum_inf_d, front_0_en_d, front_0_clear_d, acc, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$2  = 0;
   wire [5:0] \$1 ;
   wire \$10 ;
