@@ -43,7 +43,7 @@ help:
 	@echo "  make bitstream     BOARD=$(BOARD) TOP=axi: Vivado plan of the Zynq system (processing_system7 + AXI DMA + mac_array_axi at 100 MHz) in build/$(BOARD)_axi/; runs Vivado if present, else exits 2"
 	@echo "  make fpga-estimate BOARD=$(BOARD): Yosys synth_xilinx LUT/FF/CARRY4/DSP48E1/BRAM of bist_top, device shares, and the largest mac_array under 80% of the LUTs -> build/$(BOARD)/resources.json"
 	@echo "  make cost          latency and energy of whole training runs (golden.gemm cycles, make synth power, Horowitz memory) -> build/cost/cost.{json,md} + plots (PPA=$(PPA))"
-	@echo "  make formal        every proof of formal/ (fusion_unit == flat reference per mode at MAXB 8 and 16, mac_array/gradscale stream properties by k-induction, a mutant that must fail) with its time -> build/formal/results.json"
+	@echo "  make formal        every proof of formal/ (fusion_unit == flat reference, compositionally, for both layouts and summations at MAXB 8 and 16; fixed_mul; mac_array/gradscale stream properties by k-induction; mutants that must fail) with its time -> build/formal/results.json"
 	@echo "  make clean         remove build/ ; make distclean also removes .venv/"
 
 $(STAMP): pyproject.toml scripts/bootstrap.sh
@@ -123,7 +123,7 @@ PPA ?= build/synth/ppa.json
 .PHONY: cost
 cost: $(STAMP)
 	$(PY) -m synth.cost --ppa $(PPA)
-# FORMAL_ARGS: e.g. "--fast", "maxb8", "--timeout 600", "--solver z3".
+# FORMAL_ARGS: e.g. "--fast", "compose", "maxb8", "--flat", "--timeout 600", "--solver z3".
 formal: $(STAMP)
 	$(PY) -m formal -j $(JOBS) $(FORMAL_ARGS)
 

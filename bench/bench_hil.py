@@ -3,21 +3,32 @@
 `python bench/bench_hil.py` (run by `make bench`). Random integer GEMMs (M = N = 64, K = 256),
 each in a random mode pair (uniform over the 9 power-of-two pairs, as bench_mac_array's tiles),
 with code widths 2..8 and signedness drawn within it, are mapped by golden.gemm,
-run through the C++ Verilator driver (verif/hil_sim.py) and checked: every output tile against
+run through the C++ Verilator driver (verif/hil_sim.py) and checked: every output word against
 the golden integer GEMM (golden.gemm.int_gemm), cycles against golden.gemm.predict_cycles, the
 RTL's MAC counters against the mapper. Wall time includes mapping/packing, simulation and
 checking (the Verilator build is done before the clock starts); CPU seconds (this process plus the
-driver process) are printed too, since wall time on a shared machine depends on its load. Also timed: the same streams
-scored beat by beat with golden.mac_array (the cocotb regression's scoreboard) instead of the
-GEMM. `bench/bench_mac_array.py` runs the cocotb harness (0.69M checked MACs/s on 8x8 on this
-machine at the time of issue 14) for the side-by-side number.
+driver process) are printed too, since wall time on a shared machine depends on its load.
+
+The same GEMMs run twice in one process, side by side: one GEMM at a time (map, simulate, check,
+then the next: the harness of the first HIL version) and pipelined (the driver simulates GEMM i
+while Python maps GEMM i+1 and checks GEMM i-1, on the second core). Then, untimed by the
+harness: the driver alone on the same job bytes (the C++ model's speed, no Python), and the
+streams scored beat by beat with golden.mac_array (the cocotb regression's scoreboard).
+`bench/bench_mac_array.py` runs the cocotb harness (0.69M checked MACs/s on 8x8 on this machine
+at the time of issue 14) for the side-by-side number.
+
+Last, one full epoch of the digits MLP in HIL per recipe (`--epoch-recipes`; every GEMM on the
+8x8 RTL and checked, as `python -m verif.hil --bench digits --recipe R --steps <one epoch>`):
+wall seconds against the issue's < 5 min.
 """
 
 import argparse
+import collections
 import dataclasses
 import os
 import pathlib
 import resource
+import subprocess
 import sys
 import time
 
@@ -28,11 +39,13 @@ sys.path.insert(0, str(ROOT))
 
 from golden import gemm as G  # noqa: E402
 from golden.mac_array import mac_array  # noqa: E402
-from verif.hil import check_mac_array  # noqa: E402
-from verif.hil_sim import Config, build_verilator, open_sim  # noqa: E402
+from verif.hil import HilBackend, check_mac_array, epoch_steps, run  # noqa: E402
+from verif.hil_sim import Config, build_verilator, mac_array_job, open_sim  # noqa: E402
 
 
 WIDTHS = ([2], [3, 4], [5, 6, 7, 8])  # code widths running in the 2-, 4- and 8-bit modes
+TARGET = 20e6  # checked MACs/s (issue 14)
+EPOCH_TARGET = 300  # seconds per digits epoch (issue 14)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -57,6 +70,55 @@ def cpu_seconds():
     return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
 
 
+def run_gemms(config, ops, depth, procs=1):
+    """Map, simulate and check every GEMM of `ops` with up to `depth` GEMMs per driver at once
+    (1: one at a time), GEMM i on driver process i % procs (each GEMM on one 8x8 model; procs = 2:
+    two models simulate independent GEMMs on the two cores). Returns (MACs from the RTL counters,
+    cycles, [(beats, out)])."""
+    rows, cols = config.rows, config.cols
+    macs = cycles = 0
+    streams, inflight = [], collections.deque()
+
+    def check():
+        i, qa, qb, plan, beats = inflight.popleft()
+        out = sims[i % procs].result()
+        _, sums, _ = G.int_gemm(qa, qb)
+        check_mac_array(f"gemm {i}", plan, beats, out, sums)
+        want = G.predict_cycles("mac_array", qa.codes.shape[0], qa.codes.shape[1], qb.codes.shape[1],
+                                qa.bits, qb.bits, rows=rows, cols=cols)
+        assert out["cycles"] == want, f"gemm {i}: {out['cycles']} cycles, predicted {want}"
+        streams.append((beats, out))
+        return sum(v for k, v in out["counters"].items() if k.startswith("macs_")), out["cycles"]
+
+    sims = [open_sim(config, "verilator") for _ in range(procs)]
+    try:
+        for i, (qa, qb) in enumerate(ops):
+            plan, beats = G.map_mac_array(qa, qb, rows=rows, cols=cols)
+            sims[i % procs].submit_mac_array(beats)
+            inflight.append((i, qa, qb, plan, beats))
+            if len(inflight) >= depth * procs:
+                m, c = check()
+                macs, cycles = macs + m, cycles + c
+        while inflight:
+            m, c = check()
+            macs, cycles = macs + m, cycles + c
+    finally:
+        for sim in sims:
+            sim.close()
+    return macs, cycles, streams
+
+
+def epoch(recipe):
+    """One full epoch of the digits MLP with every GEMM on the 8x8 RTL; (seconds, stats)."""
+    backend = HilBackend()
+    t0 = time.perf_counter()
+    try:
+        run("digits", recipe, epoch_steps("digits"), backend)
+    finally:
+        backend.close()
+    return time.perf_counter() - t0, backend.stats()
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--gemms", type=int, default=24)
@@ -66,6 +128,8 @@ def main(argv=None):
     parser.add_argument("--rows", type=int, default=8)
     parser.add_argument("--cols", type=int, default=8)
     parser.add_argument("--seed", type=int, default=14)
+    parser.add_argument("--epoch-recipes", default="fw8bw8,pfq,dfq,ibm4",
+                        help="comma-separated recipes to run one digits epoch of in HIL ('' for none)")
     args = parser.parse_args(argv)
     rng = np.random.default_rng(args.seed)
     ops = []
@@ -77,43 +141,57 @@ def main(argv=None):
         ops.append((random_operand(rng, (args.m, args.k), ba, sa), random_operand(rng, (args.k, args.n), bb, sb)))
     config = Config("mac_array", args.rows, args.cols)
     t0 = time.perf_counter()
-    build_verilator(config)
+    exe = build_verilator(config)
     build = time.perf_counter() - t0
 
-    macs = cycles = 0
-    cpu0 = cpu_seconds()
+    print(f"fast HIL harness, {args.rows}x{args.cols} mac_array, Verilator (build/reuse {build:.1f} s): "
+          f"{args.gemms} GEMMs {args.m}x{args.k}x{args.n}, uniform over the 9 mode pairs; load avg "
+          f"{os.getloadavg()[0]:.1f} at the start")
+    print(f"{'harness':<22} {'MACs':>12} {'cycles':>9} {'seconds':>8} {'checked MACs/s':>15} {'cycles/s':>10} "
+          f"{'CPU s':>7} {'MACs/CPU-s':>11}")
+    results = {}
+    for name, depth, procs in (("one GEMM at a time", 1, 1), ("pipelined", 2, 1), ("pipelined, 2 drivers", 2, 2)):
+        cpu0 = cpu_seconds()
+        t0 = time.perf_counter()
+        macs, cycles, streams = run_gemms(config, ops, depth, procs)
+        seconds = time.perf_counter() - t0
+        cpu = cpu_seconds() - cpu0
+        results[name] = macs / seconds
+        print(f"{name:<22} {macs:>12} {cycles:>9} {seconds:>8.2f} {macs / seconds:>15.3e} "
+              f"{cycles / seconds:>10.3e} {cpu:>7.2f} {macs / cpu:>11.3e}")
+
+    # The C++ model and driver loop alone: the same job bytes, no Python while it runs.
+    jobs = b"".join(mac_array_job(config, beats) for beats, _ in streams)
     t0 = time.perf_counter()
-    sim = open_sim(config, "verilator")
-    streams = []
-    for i, (qa, qb) in enumerate(ops):
-        plan, beats = G.map_mac_array(qa, qb, rows=args.rows, cols=args.cols)
-        out = sim.mac_array(beats)
-        _, sums, _ = G.int_gemm(qa, qb)
-        check_mac_array(f"gemm {i}", plan, beats, out, sums)
-        want = G.predict_cycles("mac_array", args.m, args.k, args.n, qa.bits, qb.bits,
-                                rows=args.rows, cols=args.cols)
-        assert out["cycles"] == want, f"gemm {i}: {out['cycles']} cycles, predicted {want}"
-        macs += sum(v for k, v in out["counters"].items() if k.startswith("macs_"))
-        cycles += out["cycles"]
-        streams.append((beats, out))
-    sim.close()
-    seconds = time.perf_counter() - t0
-    cpu = cpu_seconds() - cpu0
+    subprocess.run([str(exe)], input=jobs, stdout=subprocess.DEVNULL, check=True)
+    alone = time.perf_counter() - t0
+    print(f"{'driver alone (C++)':<22} {macs:>12} {cycles:>9} {alone:>8.2f} {macs / alone:>15.3e} "
+          f"{cycles / alone:>10.3e}   (same job bytes from a buffer, replies discarded, nothing checked)")
 
     t0 = time.perf_counter()
     for beats, out in streams:
         scored = mac_array(**beats)
         assert np.array_equal(scored.tiles.reshape(-1, args.cols), out["data"])
     beat_model = time.perf_counter() - t0
+    print(f"scoring the same streams beat by beat with golden.mac_array instead of the GEMM: "
+          f"+{beat_model:.2f} s per run")
+    best = results["pipelined"]
+    print(f"RESULT checked MACs/s (8x8 mac_array, mixed precision, Verilator, pipelined harness): {best:.3e} "
+          f"-> {best / 1e6:.1f}M, target >= {TARGET / 1e6:.0f}M: {'held' if best >= TARGET else 'MISSED'} "
+          f"(one GEMM at a time: {results['one GEMM at a time'] / 1e6:.1f}M; load avg {os.getloadavg()[0]:.1f})")
 
-    print(f"fast HIL harness, {args.rows}x{args.cols} mac_array, Verilator (build/reuse {build:.1f} s): "
-          f"{args.gemms} GEMMs {args.m}x{args.k}x{args.n}, uniform over the 9 mode pairs")
-    print(f"{'MACs':>12} {'cycles':>9} {'seconds':>8} {'checked MACs/s':>15} {'cycles/s':>10} "
-          f"{'CPU s':>7} {'MACs/CPU-s':>11}  load avg")
-    print(f"{macs:>12} {cycles:>9} {seconds:>8.2f} {macs / seconds:>15.3e} {cycles / seconds:>10.3e} "
-          f"{cpu:>7.2f} {macs / cpu:>11.3e}  {os.getloadavg()[0]:.1f}")
-    print(f"scoring the same streams beat by beat with golden.mac_array instead: +{beat_model:.2f} s "
-          f"-> {macs / (seconds + beat_model):.3e} checked MACs/s")
+    recipes = [r for r in args.epoch_recipes.split(",") if r]
+    if recipes:
+        print(f"one full digits epoch in HIL ({epoch_steps('digits')} steps, every GEMM on the 8x8 RTL, checked):")
+        print(f"{'recipe':<8} {'RTL GEMMs':>9} {'mismatches':>10} {'RTL MACs':>12} {'cycles':>10} {'host GEMMs':>10} "
+              f"{'seconds':>8}")
+    for recipe in recipes:
+        seconds, st = epoch(recipe)
+        tot = st["total"]
+        assert tot["mismatches"] == 0 and st["cycles_equal_predicted_every_gemm"]
+        print(f"{recipe:<8} {tot['gemms']:>9} {tot['mismatches']:>10} {sum(tot['macs_by_mode'].values()):>12} "
+              f"{tot['cycles']:>10} {st['host']['gemms']:>10} {seconds:>8.1f}   target < {EPOCH_TARGET} s: "
+              f"{'held' if seconds < EPOCH_TARGET else 'MISSED'}")
 
 
 if __name__ == "__main__":

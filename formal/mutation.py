@@ -2,8 +2,9 @@
 
 `mutated_fusion_verilog` regenerates the unit with one entry of the top level's routing table
 (hdl_gen.fusion.level_route, the linear layout's routing) changed: in the 2x2 mode, sub-unit 0 reads bus bit 1 of `a` where it
-should read bit 0. The equivalence proof of that mode must then fail with a counterexample
-trace (`counterexample` reads it back so a test can replay it through the golden model).
+should read bit 0. Both proofs of that unit must then fail with a counterexample trace: the flat
+miter of that mode (`counterexample` reads the trace back so a test can replay it through the
+golden model) and the compositional proof (formal/compose.py: the top level's routing check).
 """
 
 import re

@@ -46,10 +46,14 @@ def _check_noise(noise, shape):
     return noise
 
 
+class NonFiniteInput(ValueError):
+    """A quantizer was handed NaN or Inf: no grid holds them (a diverged training run ends here)."""
+
+
 def _as_float(x):
     x = np.asarray(x, dtype=np.float64)
     if not np.all(np.isfinite(x)):
-        raise ValueError("input must be finite (no NaN or Inf)")
+        raise NonFiniteInput("input must be finite (no NaN or Inf)")
     return x
 
 

@@ -218,14 +218,22 @@ def test_seeded_runs_repeat_and_the_noise_generator_matters():
     assert other["history"] != a["history"]  # stochastic gradient rounding draws from `rng`
 
 
-def test_divergence_inside_a_step_is_reported_not_raised():
-    """A weight update that leaves the parameters non-finite while the loss was still finite (as
-    ptq4 does on MNIST-1D) ends the run as diverged instead of failing in the next quantizer."""
-    def inf_weight_gradient(layer, role, qa, qb):
-        out = qa.dequant() @ qb.dequant()
-        return np.full_like(out, np.inf) if role == "wgrad" else out
+def _inf_weight_gradient(layer, role, qa, qb):
+    out = qa.dequant() @ qb.dequant()
+    return np.full_like(out, np.inf) if role == "wgrad" else out
 
-    r = train("digits", "fw8bw8", SMALL, backend=inf_weight_gradient)
+
+def _overflowing_first_layer(layer, role, qa, qb):
+    out = qa.dequant() @ qb.dequant()
+    return out * 1e300 if (layer, role) == (0, "fwd") else out
+
+
+@pytest.mark.parametrize("backend", [_inf_weight_gradient, _overflowing_first_layer])
+def test_divergence_is_reported_not_raised(backend):
+    """A step that overflows (an Inf weight after the update, or a finite forward pass whose
+    next layer overflows, as ptq4 does on MNIST-1D) ends the run as diverged instead of failing in
+    the next quantizer."""
+    r = train("digits", "fw8bw8", SMALL, backend=backend)
     assert r["diverged_epoch"] == 1 and r["test_accuracy"] == 0.0 and r["history"] == []
 
 

@@ -214,6 +214,15 @@ class HilBackend:
                 "cycles_equal_predicted_every_gemm": every and not (self.gap or self.backpressure)}
 
 
+def epoch_steps(bench, *, seed=0, batch=None):
+    """Training steps (mini-batches of `batch`, default the benchmark's) in one epoch of `bench`."""
+    from golden.training import config
+    from golden.training.datasets import load
+
+    cfg = config(bench, epochs=1, seed=seed, batch=batch)
+    return -(-len(load(bench, cfg.seed)[2]) // cfg.batch)
+
+
 def run(bench, recipe, steps, backend, *, seed=0, batch=None):
     """`steps` training steps of `recipe` on `bench` through `backend` (mini-batches of `batch`
     samples, default the benchmark's); returns golden.training.train's dict."""
@@ -222,8 +231,9 @@ def run(bench, recipe, steps, backend, *, seed=0, batch=None):
 
     cfg = config(bench, epochs=1, seed=seed, batch=batch)
     x_tr, x_te, y_tr, y_te = load(bench, cfg.seed)
-    if not 1 <= steps <= -(-len(y_tr) // cfg.batch):
-        raise ValueError(f"steps must be in [1, {-(-len(y_tr) // cfg.batch)}] (one epoch), got {steps!r}")
+    if not 1 <= steps <= epoch_steps(bench, seed=seed, batch=batch):
+        raise ValueError(f"steps must be in [1, {epoch_steps(bench, seed=seed, batch=batch)}] (one epoch), "
+                         f"got {steps!r}")
     n = steps * cfg.batch
     data = (x_tr[:n], x_te[:cfg.batch], y_tr[:n], y_te[:cfg.batch])
     return train(bench, recipe, cfg, backend=backend, data=data)

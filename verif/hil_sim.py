@@ -14,13 +14,16 @@ row, the cycle count and the RTL's counters. No Python runs per cycle.
   random gaps (the Icarus path is the cross-check of the same stream on a second simulator).
 """
 
+import collections
 import fcntl
 import hashlib
 import os
 import pathlib
+import queue
 import re
 import shutil
 import subprocess
+import threading
 
 import numpy as np
 
@@ -61,6 +64,8 @@ def lanes_to_words(lanes, width):
 def words_to_fields(words, width, count, signed=True):
     """(n, W) uint32 words -> (n, count) int64 fields of `width` <= 64 bits (field 0 lowest)."""
     words = np.ascontiguousarray(words, dtype="<u4")
+    if width == 32:  # one field per word (the committed ACCW): a view, no bit shuffling
+        return words[:, :count].view("<i4" if signed else "<u4").astype(np.int64)
     bits = np.unpackbits(words.view(np.uint8).reshape(len(words), -1), axis=1, bitorder="little")
     bits = bits[:, :width * count].reshape(len(words), count, width).astype(np.uint64)
     v = (bits << np.arange(width, dtype=np.uint64)).sum(axis=2, dtype=np.uint64)
@@ -167,16 +172,42 @@ def build_verilator(config):
 
 
 class VerilatorSim:
-    """A long-lived C++ driver process for one configuration (jobs over a pipe)."""
+    """A long-lived C++ driver process for one configuration (jobs over a pipe).
+
+    Jobs can be pipelined: `submit_mac_array` / `submit_mac` queue a job (a writer thread
+    feeds the pipe, so the caller never blocks on a full pipe while the driver is busy writing a
+    reply) and `result()` returns the replies in submission order. While the driver simulates job
+    i, the caller maps job i+1 and checks job i-1: the NumPy side and the C++ model run on two
+    cores. `mac_array` / `mac` are submit + result (one job at a time)."""
 
     def __init__(self, config):
         self.config = config
         self.proc = subprocess.Popen([str(build_verilator(config))], stdin=subprocess.PIPE,
                                      stdout=subprocess.PIPE)
+        self._jobs = queue.Queue()
+        self._pending = collections.deque()  # one reply decoder per submitted job, in order
+        self._writer = threading.Thread(target=self._write_jobs, daemon=True)
+        self._writer.start()
+
+    def _write_jobs(self):
+        # A dead driver is reported by the reader (`_read`); the writer just stops.
+        while (job := self._jobs.get()) is not None:
+            try:
+                self.proc.stdin.write(job)
+                self.proc.stdin.flush()
+            except OSError:
+                return
 
     def close(self):
         if self.proc.poll() is None:
-            self.proc.stdin.close()
+            if self._pending:  # replies nobody will read (a run ended early): the driver dies on them
+                self.proc.stdout.close()
+            self._jobs.put(None)
+            self._writer.join()
+            try:
+                self.proc.stdin.close()
+            except OSError:
+                pass
             self.proc.wait()
 
     def _read(self, n):
@@ -185,17 +216,21 @@ class VerilatorSim:
             raise RuntimeError(f"hil_driver ({self.config.name}) died (exit {self.proc.wait()})")
         return np.frombuffer(data, "<u4")
 
-    def _send(self, *arrays):
-        self.proc.stdin.write(b"".join(np.ascontiguousarray(a, "<u4").tobytes() for a in arrays))
-        self.proc.stdin.flush()
+    def _submit(self, decode, job):
+        self._jobs.put(job)
+        self._pending.append(decode)
 
-    def mac_array(self, beats, *, gap=0.0, backpressure=0.0, seed=0):
+    def result(self):
+        """The reply of the oldest submitted job that has not been returned yet."""
+        if not self._pending:
+            raise RuntimeError("result() without a submitted job")
+        return self._pending.popleft()()
+
+    def submit_mac_array(self, beats, *, gap=0.0, backpressure=0.0, seed=0):
+        self._submit(self._mac_array_reply, mac_array_job(self.config, beats, gap, backpressure, seed))
+
+    def _mac_array_reply(self):
         c = self.config
-        n = len(beats["a"])
-        expected = int(np.count_nonzero(beats["last"])) * c.rows
-        ctrl = _mac_ctrl(beats)
-        self._send(np.array([n, expected, _p16(gap), _p16(backpressure), seed & 0xFFFFFFFF, seed >> 32]),
-                   lanes_to_words(beats["a"], c.lane), lanes_to_words(beats["b"], c.lane), ctrl)
         rows, cycles, first_in, last_out, error, extra, stalls = (int(v) for v in self._read(7))
         counters = self._read(2 * len(c.counters)).astype(np.uint64)
         counters = counters[0::2] | (counters[1::2] << np.uint64(32))
@@ -204,16 +239,44 @@ class VerilatorSim:
                     last=raw[:, c.wo] >> 16, cycles=cycles, error=bool(error), extra_rows=extra,
                     counters=dict(zip(c.counters, (int(v) for v in counters))), tb_stalls=stalls)
 
-    def mac(self, beats, *, gap=0.0, seed=0):
-        """A MAC stream (golden.gemm.map_hybrid / map_fp8): acc `latency` cycles after every slot,
-        and the cycles from the first slot to the last result; gaps are CHAINS idle cycles each
-        (the chains' interleave is kept)."""
-        c = self.config
+    def mac_array(self, beats, *, gap=0.0, backpressure=0.0, seed=0):
+        self.submit_mac_array(beats, gap=gap, backpressure=backpressure, seed=seed)
+        return self.result()
+
+    def submit_mac(self, beats, *, gap=0.0, seed=0):
+        """Queue a MAC stream (golden.gemm.map_hybrid / map_fp8); its reply: acc `latency` cycles
+        after every slot, and the cycles from the first slot to the last result (mac_job)."""
         n = len(beats["x"])
-        self._send(np.array([n, c.latency, _p16(gap), beats.get("scale_exp", 0) & 0x3F,
-                             seed & 0xFFFFFFFF, seed >> 32]), *_mac_lanes(c, beats), _hyb_ctrl(beats))
+        self._submit(lambda: self._mac_reply(n), mac_job(self.config, beats, gap, seed))
+
+    def _mac_reply(self, n):
         cycles = int(self._read(1)[0])
         return dict(acc=self._read(n).astype(np.uint16).view(np.float16), cycles=cycles)
+
+    def mac(self, beats, *, gap=0.0, seed=0):
+        self.submit_mac(beats, gap=gap, seed=seed)
+        return self.result()
+
+
+def _job_bytes(*arrays):
+    return b"".join(np.ascontiguousarray(a, "<u4").tobytes() for a in arrays)
+
+
+def mac_array_job(config, beats, gap=0.0, backpressure=0.0, seed=0):
+    """A mac_array job of hil_driver.cpp's protocol (bytes): header, in_a, in_b and ctrl words."""
+    n = len(beats["a"])
+    expected = int(np.count_nonzero(beats["last"])) * config.rows
+    return _job_bytes(np.array([n, expected, _p16(gap), _p16(backpressure), seed & 0xFFFFFFFF, seed >> 32]),
+                      lanes_to_words(beats["a"], config.lane), lanes_to_words(beats["b"], config.lane),
+                      _mac_ctrl(beats))
+
+
+def mac_job(config, beats, gap=0.0, seed=0):
+    """A MAC job of hil_driver.cpp's protocol (bytes): header (the unit's latency), x, g and ctrl
+    words; a random gap is CHAINS idle cycles (the chains' interleave is kept)."""
+    n = len(beats["x"])
+    return _job_bytes(np.array([n, config.latency, _p16(gap), beats.get("scale_exp", 0) & 0x3F,
+                                seed & 0xFFFFFFFF, seed >> 32]), *_mac_lanes(config, beats), _hyb_ctrl(beats))
 
 
 def _p16(p):
@@ -344,9 +407,20 @@ class IcarusSim:
 
         _locked_build(config, "icarus", src.read_text() + tb_text, build)
         self.job = 0
+        self._done = collections.deque()
 
     def close(self):
         pass
+
+    # VerilatorSim's pipelined interface; here each job runs when it is submitted.
+    def submit_mac_array(self, beats, **kwargs):
+        self._done.append(self.mac_array(beats, **kwargs))
+
+    def submit_mac(self, beats, **kwargs):
+        self._done.append(self.mac(beats, **kwargs))
+
+    def result(self):
+        return self._done.popleft()
 
     def _run(self, text):
         self.job += 1

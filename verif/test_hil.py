@@ -19,7 +19,7 @@ from golden.fp8 import fp8_decode
 from golden.mac_array import mac_array
 from golden.training.qtensor import QTensor
 from verif.hil import HilBackend, Mismatch, check_hybrid, check_mac_array, main
-from verif.hil_sim import Config, open_sim
+from verif.hil_sim import Config, open_sim, words_to_fields
 
 ROWS, COLS = 2, 3
 RNG = np.random.default_rng(1414)
@@ -55,9 +55,11 @@ WIDTHS = [2, 3, 4, 5, 8]
 @pytest.mark.parametrize("unit", ["mac_array", "mac_array_fixed8"])
 def test_array_streams(sims, unit):
     """Random GEMMs (every mode pair, 3/5-bit codes, K split per channel) with and without
-    gaps/backpressure: every word, row order, counter; cycles == predicted without gaps."""
+    gaps/backpressure, all submitted before the first result is read (the pipelined interface):
+    every word, row order, counter; cycles == predicted without gaps."""
     sim = sims(unit)
     pe = "fusion" if unit == "mac_array" else "fixed"
+    jobs = []
     for i, (ba, bb) in enumerate((a, b) for a in WIDTHS for b in WIDTHS):
         m, k, n = (int(v) for v in RNG.integers(1, 12, 3))
         per_channel = i % 4 == 3
@@ -67,13 +69,40 @@ def test_array_streams(sims, unit):
         _, sums, _ = G.int_gemm(qa, qb, unit=unit)
         assert np.array_equal(mac_array(**beats, pe=pe).tiles, G.scatter_tiles(plan, sums))
         for gap, bp in ((0.0, 0.0), (0.3, 0.4)):
-            out = sim.mac_array(beats, gap=gap, backpressure=bp, seed=i)
-            check_mac_array(f"gemm {i}", plan, beats, out, sums)
-            if gap == 0.0:
-                assert out["cycles"] == G.predict_cycles(unit, m, k, n, ba, bb, rows=ROWS, cols=COLS,
-                                                         k_group=1 if per_channel else None)
-            else:
-                assert out["tb_stalls"] or out["cycles"] > plan.tile_beats.sum()
+            sim.submit_mac_array(beats, gap=gap, backpressure=bp, seed=i)
+            jobs.append((i, plan, beats, sums, gap, (m, k, n, ba, bb, 1 if per_channel else None)))
+    for i, plan, beats, sums, gap, (m, k, n, ba, bb, k_group) in jobs:
+        out = sim.result()
+        check_mac_array(f"gemm {i}", plan, beats, out, sums)
+        if gap == 0.0:
+            assert out["cycles"] == G.predict_cycles(unit, m, k, n, ba, bb, rows=ROWS, cols=COLS, k_group=k_group)
+        else:
+            assert out["tb_stalls"] or out["cycles"] > plan.tile_beats.sum()
+
+
+@pytest.mark.sim
+def test_close_with_unread_results():
+    """A run that ends early (a mismatch) closes its driver with replies still unread, more than a
+    pipe holds (a scale along K: one tile per k): no hang."""
+    sim = open_sim(Config("mac_array", ROWS, COLS))
+    qa, qb = int_operand((12, 64), 8, True), int_operand((64, 12), 8, False, along_k=(64, 1))
+    _, beats = G.map_mac_array(qa, qb, rows=ROWS, cols=COLS)
+    for _ in range(3):
+        sim.submit_mac_array(beats)
+    sim.close()
+    assert sim.proc.returncode is not None
+
+
+def test_words_to_fields():
+    """Output words -> signed/unsigned fields, the 32-bit fast path and the bit-level path."""
+    words = RNG.integers(0, 1 << 32, (7, 6), dtype=np.uint64).astype(np.uint32)
+    for width, count in ((32, 6), (24, 8), (48, 4)):
+        ints = [sum(int(w) << (32 * j) for j, w in enumerate(row)) for row in words]
+        for signed in (False, True):
+            want = [[(v >> (width * f)) & ((1 << width) - 1) for f in range(count)] for v in ints]
+            if signed:
+                want = [[x - (1 << width) if x >> (width - 1) else x for x in row] for row in want]
+            assert words_to_fields(words, width, count, signed).tolist() == want
 
 
 def r4fp4_operand(shape, phase, scale_exp):

@@ -17,6 +17,7 @@ import numpy as np
 
 from ..fractrain import effective_macs, training_costs
 from . import datasets, dfq, networks
+from ..quantizers import NonFiniteInput
 from .qtensor import float_backend
 from .recipes import DYNAMIC, RECIPES, pfq_scheduler, static_layers
 
@@ -181,7 +182,7 @@ def train(bench="digits", recipe="fp32", cfg=None, backend=float_backend, rng=No
     bits; DFQ/FracTrain: per epoch, per mini-batch, per layer), eval_precisions (the bits the
     test-set forward used), gate_macs (DFQ's candidate forward GEMMs, effective MACs, not in
     effective_macs), turning_points, history (per-epoch loss), diverged_epoch (None, or the epoch
-    in which the training loss or a parameter stopped being finite: training stops, test_accuracy is 0)."""
+    in which a weight, activation, gradient or the loss stopped being finite: training stops, test_accuracy is 0)."""
     if recipe not in RECIPES:
         raise ValueError(f"recipe must be one of {RECIPES}, got {recipe!r}")
     cfg = config(bench) if cfg is None else cfg
@@ -206,14 +207,19 @@ def train(bench="digits", recipe="fp32", cfg=None, backend=float_backend, rng=No
         losses, batch_bits = [], []
         for start in range(0, len(perm), cfg.batch):
             idx = perm[start:start + cfg.batch]
-            logits, saved = forward(x_tr[idx], ws, bs, alphas, net, policy.train_select(rng), backend)
-            loss, g = softmax_xent(logits, y_tr[idx])
-            if not np.isfinite(loss):  # diverged: stop; the weights are no longer finite
+            try:
+                logits, saved = forward(x_tr[idx], ws, bs, alphas, net, policy.train_select(rng), backend)
+                loss, g = softmax_xent(logits, y_tr[idx])
+                if not np.isfinite(loss):
+                    raise NonFiniteInput("loss")
+                dws, dbs, dalphas, out_grads = backward(g, saved, alphas, net, backend, rng)
+                policy.after_backward(saved, out_grads, ws, backend)  # before the update
+            except NonFiniteInput:
+                # diverged: a weight, activation, gradient or the loss overflowed (no quantizer
+                # grid holds NaN/Inf); stop before the update
                 diverged = epoch + 1
                 break
             losses.append(loss)
-            dws, dbs, dalphas, out_grads = backward(g, saved, alphas, net, backend, rng)
-            policy.after_backward(saved, out_grads, ws, backend)  # before the update
             params = ws + bs + [alphas]
             grads = [dw + cfg.weight_decay * w for dw, w in zip(dws, ws)] + dbs + \
                     [dalphas + cfg.weight_decay * alphas]
@@ -221,11 +227,6 @@ def train(bench="digits", recipe="fp32", cfg=None, backend=float_backend, rng=No
                 v *= cfg.momentum
                 v -= lr * gr
                 p += v
-            if not all(np.isfinite(p).all() for p in params):
-                # diverged inside the step (the loss was still finite): the next forward pass
-                # would hand non-finite values to the quantizers, which reject them
-                diverged = epoch + 1
-                break
             bits = np.array([s[4].bits for s in saved]).T
             batch_bits.append([list(map(int, b)) for b in bits.T])
             step = training_costs(layer_macs * len(idx), bits[0], bits[1], bits[2], input_grad)
@@ -239,9 +240,12 @@ def train(bench="digits", recipe="fp32", cfg=None, backend=float_backend, rng=No
         policy.end_epoch(epoch_loss)
     accuracy, eval_bits = 0.0, []
     if not diverged:
-        logits, saved = forward(x_te, ws, bs, alphas, net, policy.eval_select(), backend)
-        accuracy = float(np.mean(np.argmax(logits, axis=1) == y_te))
-        eval_bits = [list(map(int, s[4].bits)) for s in saved]
+        try:
+            logits, saved = forward(x_te, ws, bs, alphas, net, policy.eval_select(), backend)
+            accuracy = float(np.mean(np.argmax(logits, axis=1) == y_te))
+            eval_bits = [list(map(int, s[4].bits)) for s in saved]
+        except NonFiniteInput:  # trained weights that overflow on the test set
+            diverged = cfg.epochs
     return {
         "bench": bench,
         "recipe": recipe,
