@@ -22,7 +22,7 @@ endif
 
 ARGS    ?=
 
-.PHONY: help sim sim-axi test rtl lint synth synth-tools synth-area synth-variants bench demo hil bitstream fpga-estimate clean distclean tools venv formal
+.PHONY: help sim sim-axi test rtl lint synth synth-tools synth-area synth-lanes synth-variants mac-sweep bench demo hil bitstream fpga-estimate clean distclean tools venv formal
 
 help:
 	@echo "lptrain targets:"
@@ -33,6 +33,8 @@ help:
 	@echo "  make lint          verilator --lint-only -Wall on every file in rtl/"
 	@echo "  make synth         Yosys + OpenSTA on OSU 0.18um: area, Fmax, workload-annotated power of every unit -> build/synth/ppa.{json,md} + plots"
 	@echo "  make synth-area    Yosys + OSU 0.18um area of fusion_unit vs the fixed 8x8 multiplier"
+	@echo "  make mac-sweep     hybrid_mac/fp8_mac/fp16_mac cocotb regression with 100k random cycles per unit on Icarus and Verilator (make test: 8k)"
+	@echo "  make synth-lanes   only the training MACs (hybrid/fp8/fp16_mac, L = 1..16) + mac_array -> build/synth/lanes/ppa.{json,md}, lanes.png"
 	@echo "  make synth-variants area of every fusion_unit variant (bus layout x summation) and its PE next to Bit Fusion's RTL (BF_RTL=dir synthesizes it, else its recorded numbers)"
 	@echo "  make bench         every bench/bench_*.py (golden encoder throughput vs NumPy's float16 cast, ...)"
 	@echo "  make demo          every training recipe on digits (MLP) and MNIST-1D (CNN, 3 seeds): accuracy and effective MACs -> build/demo/{table.md,results.json,accuracy_vs_macs.png}"
@@ -75,6 +77,14 @@ synth-tools: tools
 
 synth: $(STAMP) synth-tools
 	$(PY) -m synth.ppa --liberty $(TECH)/osu018_stdcells.lib
+
+# The training MACs' full random regression (100k cycles per unit and simulator; make test runs
+# a seeded subset of it).
+mac-sweep: $(STAMP) tools
+	LPT_MAC_CYCLES=100000 $(PY) -m pytest verif/test_hybrid_mac.py -n 2 -q --durations=5
+
+synth-lanes: $(STAMP) synth-tools
+	$(PY) -m synth.lanes --liberty $(TECH)/osu018_stdcells.lib
 
 synth-variants: $(STAMP)
 	@scripts/bootstrap.sh osu018 $(TECH)

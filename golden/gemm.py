@@ -15,7 +15,9 @@ applies (1) in float64 per segment and sums the segments. Scales/zero points tha
 INT4 x R4FP4 (Sun et al., NeurIPS 2020): `hybrid_mac` accumulates sum_k x_k * g_k in FP16, one
 RNE rounding per beat of `lanes` products, k ascending (golden.hybrid_mac is the definition);
 the epilogue multiplies by the integer operand's scale and adds its zero point times the exact
-float64 sum of the decoded R4FP4 values.
+float64 sum of the decoded R4FP4 values. FP8 x FP8 (HFP8, Sun et al., NeurIPS 2019): `fp8_mac`
+accumulates the decoded codes' products the same way; the epilogue multiplies by the two
+per-tensor power-of-two scales, 2^(scale_exp_a + scale_exp_b) (exact in float64).
 
 Operands are QTensor-like objects (golden.training.qtensor.QTensor, COMMON interface): `fmt`,
 `codes`, `bits`, `signed`, `scale`, `zero`, `phase`, `scale_exp`, `dequant()`; an "int" operand
@@ -28,13 +30,20 @@ Mapper. `mac_array` (SPEC.md "MAC array", golden.mac_array): a beat carries P = 
 rounded up to the next power of two, codes sign- or zero-extended); output tiles of ROWS x COLS
 (rows of A, columns of B; edges padded with zero codes), one array tile (first..last) per output
 tile and K chunk, in the order (row tile, column tile, chunk). `mac_array_fixed8`: the same in
-8x8 mode only (MAXB-bit lanes, P = 1). `hybrid_mac` (golden.hybrid_mac): one dot product at a
-time, `lanes` k per beat, `clear` on its first beat, dot products in row-major (m, n) order.
+8x8 mode only (MAXB-bit lanes, P = 1). `hybrid_mac`, `fp8_mac`, `fp16_mac` (golden.hybrid_mac,
+pipelined: `chains` = C interleaved accumulators, golden.hybrid_mac.TIMING): `lanes` k per beat,
+`clear` on a dot product's first beat; dot products in row-major (m, n) order, in groups of C
+consecutive ones whose beats interleave (beat b of the group's c-th dot product in slot b*C + c of
+the group, so each dot product's beats are C cycles apart and stay on one chain); a last group of
+q < C dot products leaves its slots c >= q idle (en = clear = 0: the chain holds) and the stream
+ends with its last real beat.
 
 Cycle law (what HIL measures: from the first input handshake to the last output handshake,
 inclusive, with no gaps and no backpressure). mac_array: the last beat of array tile t commits at
 C_t, C_0 = K_0 + 1 and C_t = C_{t-1} + max(K_t, ROWS + 1) (a tile's last beat waits while the
-previous tile drains its ROWS rows); cycles = C_last + ROWS + 1. hybrid_mac: beats + latency.
+previous tile drains its ROWS rows); cycles = C_last + ROWS + 1. hybrid_mac, fp8_mac, fp16_mac:
+stream slots + latency(unit) (golden.hybrid_mac.latency), with B = ceil(K / lanes) beats per dot
+product, G = ceil(M*N / C) groups and q = M*N - (G - 1)*C: slots = (G - 1)*B*C + (B - 1)*C + q.
 """
 
 import dataclasses
@@ -44,18 +53,16 @@ from collections import namedtuple
 import numpy as np
 
 from .fusion import PRECISION_BITS, check_maxb, pack, products
-from .hybrid_mac import hybrid_mac
+from .hybrid_mac import TIMING, fp8_mac, hybrid_mac, latency
 from .mac_array import accw_range, check_accw, lane_bits, wrap
 
-__all__ = ["UNITS", "ACCW", "HYBRID_MAC_LATENCY", "mode_bits", "int_segments", "int_gemm", "int_gemm_parts", "int_parts", "digits", "Digit",
-           "hybrid_dots", "hybrid_epilogue", "hybrid_gemm", "gemm", "map_mac_array", "map_hybrid", "predict_cycles",
+__all__ = ["UNITS", "MACS", "ACCW", "mode_bits", "int_segments", "int_gemm", "int_gemm_parts", "int_parts", "digits", "Digit",
+           "hybrid_dots", "hybrid_epilogue", "hybrid_gemm", "FP8_FORMATS", "fp8_operands", "map_fp8", "fp8_dots", "fp8_epilogue", "fp8_gemm", "mac_slots", "gemm", "map_mac_array", "map_hybrid", "predict_cycles",
            "mac_array_cycles", "pack_lanes", "gather_tiles", "scatter_tiles"]
 
-UNITS = ("mac_array", "mac_array_fixed8", "hybrid_mac")
+MACS = ("hybrid_mac", "fp8_mac", "fp16_mac")  # single pipelined MACs (golden.hybrid_mac)
+UNITS = ("mac_array", "mac_array_fixed8") + MACS
 ACCW = 32  # the committed RTL's accumulator width (hdl_gen/rtl.py DEFAULTS)
-# hybrid_mac stores acc <- fp16(...) at the clock edge of its beat: the result of a dot product
-# is on `acc` in the cycle after its last beat (golden.hybrid_mac, hdl_gen/hybrid_mac.py).
-HYBRID_MAC_LATENCY = 1
 
 Segment = namedtuple("Segment", "k0 k1 chunks")
 Segment.__doc__ = "K range [k0, k1) with constant scales; `chunks`: its (k0, k1) ACCW-safe pieces."
@@ -87,8 +94,8 @@ def _max_abs(bits):
 
 
 def _per_beat(unit, bits_a, bits_b, maxb, lanes):
-    """(k elements per beat, array mode codes (pa, pb)); the mode is None for hybrid_mac."""
-    if unit == "hybrid_mac":
+    """(k elements per beat, array mode codes (pa, pb)); the mode is None for the MACs."""
+    if unit in MACS:
         return lanes, None
     if unit == "mac_array_fixed8":
         if maxb != 8:
@@ -125,20 +132,28 @@ def mac_array_cycles(tile_beats, rows):
     return commit + rows + 1
 
 
+def mac_slots(outputs, beats, chains):
+    """Stream slots of `outputs` dot products of `beats` beats each, interleaved over `chains`
+    accumulators (module docstring): the last real beat's slot + 1."""
+    groups = -(-outputs // chains)
+    return (groups - 1) * beats * chains + (beats - 1) * chains + outputs - (groups - 1) * chains
+
+
 def predict_cycles(unit, m, k, n, bits_a, bits_b, *, rows=8, cols=8, lanes=4, maxb=8, k_group=None):
     """Exact cycles of an (m, k) x (k, n) GEMM of bits_a x bits_b codes on `unit` as HIL runs it
-    (module docstring's law; the committed ACCW). `k_group` (the arrays): the K-segment length when
-    a scale varies along K (1 for a per-channel scale on the reduction axis; None: constant along
-    K); hybrid_mac GEMMs have per-tensor scales."""
+    (module docstring's law; the committed ACCW and MAC pipelines). `k_group` (the arrays): the
+    K-segment length when a scale varies along K (1 for a per-channel scale on the reduction axis;
+    None: constant along K); the MACs' GEMMs have per-tensor scales."""
     _check_unit(unit)
     m, k, n = (_check_int(name, v, 1) for name, v in (("m", m), ("k", k), ("n", n)))
     rows, cols = _check_int("rows", rows, 1), _check_int("cols", cols, 1)
     lanes = _check_int("lanes", lanes, 1)
     if k_group is not None:
         _check_int("k_group", k_group, 1)
-    if unit == "hybrid_mac":
-        _check_int("bits_a", bits_a, 1, 8), _check_int("bits_b", bits_b, 1, 8)
-        return m * n * -(-k // lanes) + HYBRID_MAC_LATENCY
+    if unit in MACS:
+        top = 8 if unit == "hybrid_mac" else 16
+        _check_int("bits_a", bits_a, 1, top), _check_int("bits_b", bits_b, 1, top)
+        return mac_slots(m * n, -(-k // lanes), TIMING[unit][1]) + latency(unit)
     check_maxb(maxb)
     split = [[b] if b <= maxb else [maxb, b - maxb] for b in (
         _check_int("bits_a", bits_a, 1, 2 * maxb), _check_int("bits_b", bits_b, 1, 2 * maxb))]
@@ -305,38 +320,61 @@ def _hybrid_operands(qa, qb):
     return qi, qg, g_first
 
 
-def map_hybrid(qa, qb, *, lanes=4):
-    """Beats of an INT4 x R4FP4 GEMM for `hybrid_mac` (module docstring). Returns a dict of per-beat
-    arrays x, g (beats, lanes) int64, sx, phase, scale_exp, en, clear, and `last` (beats,) bool:
-    the beat ending each dot product; dot products are (m, n) row-major."""
+def _dot_rows(x, g, x_is_b, lanes):
+    """Per dot product (m, n) row-major: the x and g operands' codes along k, zero-padded to whole
+    beats -> two (M*N, beats, lanes) arrays. x, g: the codes of the operands feeding the MAC's
+    x and g ports; x_is_b: x is qb (K, N) and g is qa (M, K), else x is qa and g is qb."""
     lanes = _check_int("lanes", lanes, 1)
-    m, k, n = _shapes(qa, qb)
-    qi, qg, g_first = _hybrid_operands(qa, qb)
-    x = _int_codes(qi, "int operand")
-    g = np.asarray(qg.codes).astype(np.int64)
-    # Per output (m, n): the int row/column and the R4FP4 row/column, k ascending.
-    xi = (x.T[None, :, :] if g_first else x[:, None, :])
-    gi = (g[:, None, :] if g_first else g.T[None, :, :])
-    xi, gi = np.broadcast_to(xi, (m, n, k)), np.broadcast_to(gi, (m, n, k))
+    x, g = np.asarray(x).astype(np.int64), np.asarray(g).astype(np.int64)
+    xi = x.T[None, :, :] if x_is_b else x[:, None, :]
+    gi = g[:, None, :] if x_is_b else g.T[None, :, :]
+    m, n, k = max(xi.shape[0], gi.shape[0]), max(xi.shape[1], gi.shape[1]), xi.shape[2]
     nb = -(-k // lanes)
-    pad = nb * lanes - k
-    xs = np.pad(xi, ((0, 0), (0, 0), (0, pad))).reshape(m * n * nb, lanes)
-    gs = np.pad(gi, ((0, 0), (0, 0), (0, pad))).reshape(m * n * nb, lanes)
-    beat = np.arange(m * n * nb)
-    return dict(x=xs, g=gs, sx=bool(qi.signed), phase=int(qg.phase), scale_exp=int(qg.scale_exp),
-                en=True, clear=beat % nb == 0, last=beat % nb == nb - 1)
+    pad = ((0, 0), (0, 0), (0, nb * lanes - k))
+    rows = lambda a: np.pad(np.broadcast_to(a, (m, n, k)), pad).reshape(m * n, nb, lanes)
+    return rows(xi), rows(gi)
+
+
+def _interleave(x, g, chains):
+    """The stream of dot products x, g (outputs, beats, lanes) on a MAC with `chains` interleaved
+    accumulators (module docstring): dict of x, g (slots, lanes), en, clear, last (slots,) bool."""
+    chains = _check_int("chains", chains, 1)
+    outs, nb = x.shape[:2]
+    groups = -(-outs // chains)
+    slots = mac_slots(outs, nb, chains)
+    beat = np.broadcast_to(np.arange(nb), (outs, nb))
+    real = np.ones((outs, nb), bool)
+
+    def order(a):  # (outputs, beats, ...) -> stream slots; the last group's idle slots 0 / False
+        a = np.concatenate([a, np.zeros((groups * chains - outs,) + a.shape[1:], a.dtype)])
+        a = a.reshape((groups, chains, nb) + a.shape[2:]).swapaxes(1, 2)
+        return a.reshape((groups * nb * chains,) + a.shape[3:])[:slots]
+
+    return dict(x=order(x), g=order(g), en=order(real), clear=order(real & (beat == 0)),
+                last=order(real & (beat == nb - 1)))
+
+
+def map_hybrid(qa, qb, *, lanes=4, chains=None):
+    """Beats of an INT4 x R4FP4 GEMM for `hybrid_mac` (module docstring; `chains`: the RTL's,
+    golden.hybrid_mac.TIMING, by default). Returns a dict of per-slot arrays x, g (slots, lanes)
+    int64, en, clear, `last` (slots,) bool (the beat ending each dot product; dot products (m, n)
+    row-major in the order of their last beats), and per-tensor sx, phase, scale_exp."""
+    _shapes(qa, qb)
+    qi, qg, g_first = _hybrid_operands(qa, qb)
+    x, g = _dot_rows(_int_codes(qi, "int operand"), qg.codes, g_first, lanes)
+    beats = _interleave(x, g, TIMING["hybrid_mac"][1] if chains is None else chains)
+    return dict(beats, sx=bool(qi.signed), phase=int(qg.phase), scale_exp=int(qg.scale_exp))
 
 
 def hybrid_dots(qa, qb, *, lanes=4):
-    """The FP16 dot products (M, N) float16 `hybrid_mac` computes for an INT4 x R4FP4 GEMM: the
-    mapped beats scored by golden.hybrid_mac, each dot product an independent accumulator (the
-    stream's `clear` on a dot product's first beat discards the previous one), cycles = its beats."""
-    m, k, n = _shapes(qa, qb)
-    beats = map_hybrid(qa, qb, lanes=lanes)
-    nb = -(-k // lanes)
-    out = hybrid_mac(beats["x"].reshape(m * n, nb, lanes), beats["g"].reshape(m * n, nb, lanes),
-                     phase=beats["phase"], scale_exp=beats["scale_exp"], sx=beats["sx"],
-                     clear=np.arange(nb) == 0)
+    """The FP16 dot products (M, N) float16 `hybrid_mac` computes for an INT4 x R4FP4 GEMM: each
+    dot product scored by golden.hybrid_mac as an accumulator of its own (each interleaved chain
+    is exactly that accumulator; `clear` on its first beat discards what the chain held)."""
+    m, _, n = _shapes(qa, qb)
+    qi, qg, g_first = _hybrid_operands(qa, qb)
+    x, g = _dot_rows(_int_codes(qi, "int operand"), qg.codes, g_first, lanes)
+    out = hybrid_mac(x, g, phase=int(qg.phase), scale_exp=int(qg.scale_exp), sx=bool(qi.signed),
+                     clear=np.arange(x.shape[1]) == 0)
     return out[:, -1].reshape(m, n)
 
 
@@ -362,10 +400,66 @@ def hybrid_gemm(qa, qb, *, lanes=4):
     return hybrid_epilogue(qa, qb, dots), dots
 
 
+# ---------------------------------------------------------------- FP8 x FP8 on fp8_mac
+
+FP8_FORMATS = ("e4m3", "e5m2")
+
+
+def fp8_operands(qa, qb):
+    """(x operand, g operand, x is qb) of an FP8 x FP8 GEMM on `fp8_mac`: the x port takes the
+    e4m3 operand when the formats differ (HFP8: e4m3 activations/weights x e5m2 gradients), else
+    qa. The unit's configuration is (x.fmt, g.fmt) (hdl_gen.hybrid_mac.FP8Mac's fmt_x, fmt_g)."""
+    fmts = (qa.fmt, qb.fmt)
+    if not set(fmts) <= set(FP8_FORMATS):
+        raise ValueError(f"fp8_mac takes two FP8 operands (fmt in {FP8_FORMATS}), got {fmts}")
+    for name, q in (("qa", qa), ("qb", qb)):
+        if np.ndim(q.scale_exp) != 0:
+            raise ValueError(f"{name}.scale_exp must be a per-tensor scalar for fp8_mac")
+    return (qb, qa, True) if fmts == ("e5m2", "e4m3") else (qa, qb, False)
+
+
+def map_fp8(qa, qb, *, lanes=4, chains=None):
+    """Beats of an FP8 x FP8 GEMM for `fp8_mac` (as map_hybrid; x, g are FP8 codes), plus the
+    configuration's fmt_x, fmt_g."""
+    _shapes(qa, qb)
+    qx, qg, x_is_b = fp8_operands(qa, qb)
+    x, g = _dot_rows(qx.codes, qg.codes, x_is_b, lanes)
+    beats = _interleave(x, g, TIMING["fp8_mac"][1] if chains is None else chains)
+    return dict(beats, fmt_x=qx.fmt, fmt_g=qg.fmt)
+
+
+def fp8_dots(qa, qb, *, lanes=4):
+    """The FP16 dot products (M, N) float16 `fp8_mac` computes for an FP8 x FP8 GEMM of the
+    operands' codes (scales excluded), each scored by golden.hybrid_mac.fp8_mac on its own."""
+    m, _, n = _shapes(qa, qb)
+    qx, qg, x_is_b = fp8_operands(qa, qb)
+    x, g = _dot_rows(qx.codes, qg.codes, x_is_b, lanes)
+    out = fp8_mac(x, g, clear=np.arange(x.shape[1]) == 0, fmt_x=qx.fmt, fmt_g=qg.fmt)
+    return out[:, -1].reshape(m, n)
+
+
+def fp8_epilogue(qa, qb, dots):
+    """float64 (M, N): the FP16 dot products times 2^(qa.scale_exp + qb.scale_exp), exact."""
+    fp8_operands(qa, qb)
+    m, _, n = _shapes(qa, qb)
+    dots = np.asarray(dots, dtype=np.float16).reshape(m, n).astype(np.float64)
+    return np.ldexp(dots, int(qa.scale_exp) + int(qb.scale_exp))
+
+
+def fp8_gemm(qa, qb, *, lanes=4):
+    """FP8 x FP8 GEMM as `fp8_mac` computes it, then the epilogue: (result float64 (M, N), FP16
+    dot products (M, N)). An FP16 overflow of a dot product gives +-Inf (the accumulator's)."""
+    dots = fp8_dots(qa, qb, lanes=lanes)
+    return fp8_epilogue(qa, qb, dots), dots
+
+
 def gemm(qa, qb, *, unit=None, lanes=4, accw=ACCW, maxb=8):
     """The float64 (M, N) result of a quantized GEMM as the hardware computes it: int x int on the
     MAC array (exact, == the dequantized product up to float64 rounding of the epilogue), INT4 x
-    R4FP4 on hybrid_mac (FP16 accumulation), anything else (FP8, float) dequantized on the host."""
+    R4FP4 on hybrid_mac (FP16 accumulation), anything else (FP8, float) dequantized on the host.
+    FP8 stays on the host although fp8_gemm models fp8_mac: the training recipes scale FP8 tensors
+    to their format's largest value (golden.training.qtensor.fp8), so products reach 480 x 57344
+    and most dot products would overflow fp8_mac's FP16 accumulator (docs/notes/issue13.md)."""
     fmts = {qa.fmt, qb.fmt}
     if fmts == {"int"}:
         return int_gemm_parts(qa, qb, unit=unit or "mac_array", accw=accw, maxb=maxb)[0]

@@ -21,7 +21,7 @@ from .cores import core_text
 from .fp8 import FP8ToFP16, FP16ToFP8
 from .fusion import FixedMul, FusionUnit
 from .gradscale import GradScaleUnit
-from .hybrid_mac import FP16Mac, HybridMac
+from .hybrid_mac import FP8Mac, FP16Mac, HybridMac
 from .lfsr16 import Lfsr16
 from .mac_array import MacArray
 from .mac_array_axi import MacArrayAxi
@@ -41,6 +41,7 @@ DEFAULTS = {
     "mac_array_axi": unit(MacArrayAxi, rows=4, cols=4, maxb=8, accw=32, data_width=64),
     "hybrid_mac": unit(HybridMac, lanes=4),
     "fp16_mac": unit(FP16Mac, lanes=4),
+    "fp8_mac": unit(FP8Mac, lanes=4, fmt_x="e4m3", fmt_g="e5m2"),
     "tpr_quantizer": unit(TPRQuantizer),
     "r4fp4_to_fp16": unit(R4FP4ToFP16),
     "fp16_to_e4m3": unit(FP16ToFP8, "e4m3"),

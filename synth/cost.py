@@ -42,8 +42,7 @@ __all__ = ["cycles", "Machine", "Hardware", "memory_bits", "gemm_cost", "run_cos
 SCHEMA = "lptrain-cost/1"
 MAXB = 8
 ACCW = {"mac_array": 32, "mac_array_fixed8": 32, "hybrid_mac": 16, "fp16_mac": 16, "fp8_mac": 16}
-CYCLE_SOURCE = ("golden.gemm.predict_cycles (the GEMM mapper's exact cycle count, equal to the RTL's in HIL; "
-                "fp16_mac/fp8_mac take hybrid_mac's law: same contract)")
+CYCLE_SOURCE = "golden.gemm.predict_cycles (the GEMM mapper's exact cycle count, equal to the RTL's in HIL)"
 
 # Horowitz, "Computing's energy problem (and what we can do about it)", ISSCC 2014, Fig. 1.1.9
 # (45 nm, 0.9 V): 64-bit reads of an 8 KB / 32 KB / 1 MB SRAM 10 / 20 / 100 pJ, DRAM 1.3-2.6 nJ;
@@ -71,11 +70,8 @@ def _mode_bits(bits, name):
 @functools.lru_cache(maxsize=None)
 def cycles(unit, m, k, n, bits_a, bits_b, rows, cols, lanes):
     """golden.gemm.predict_cycles (the cycle count HIL measures on the RTL), memoized: a training
-    run repeats the same GEMM shapes thousands of times. `fp16_mac` / `fp8_mac` have hybrid_mac's
-    contract (SPEC.md: L lanes a cycle, one accumulate a cycle), so their GEMMs take hybrid_mac's
-    cycle law."""
-    law_unit = "hybrid_mac" if unit in ("fp16_mac", "fp8_mac") else unit
-    return predict_cycles(law_unit, m, k, n, bits_a, bits_b, rows=rows, cols=cols, lanes=lanes)
+    run repeats the same GEMM shapes thousands of times (the MACs' pipelines included)."""
+    return predict_cycles(unit, m, k, n, bits_a, bits_b, rows=rows, cols=cols, lanes=lanes)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -29,7 +29,7 @@ from amaranth.hdl import UnusedElaboratable
 from hdl_gen.fusion import FixedMul, FusionUnit
 from hdl_gen.rtl import DEFAULTS, RTL_DIR, to_verilog
 
-from . import fusion_variants, gatesim, operands, sta, workloads
+from . import fusion_variants, gatesim, lanes, operands, sta, workloads
 from .area import ROOT, synthesize, yosys_version
 from .liberty import load
 from .pe import AccumulatorPE
@@ -110,7 +110,7 @@ def discover():
             factory = lambda n=n, cls=type(default), params=params: cls(**{**params, "rows": n, "cols": n})
             units.append(Unit(f"{family}_{n}x{n}", family, "array", factory))
     units += fusion_variants.units(Unit)  # bus layouts x summations, Bit Fusion's RTL with BF_RTL
-    return units
+    return units + lanes.units(Unit)  # the training MACs at every lane count (synth.lanes)
 
 
 def _port_widths(netlist):
@@ -265,6 +265,8 @@ def ratios(units):
     ratio("hybrid_mac_area_vs_fp16_mac", [area("hybrid_mac"), area("fp16_mac")], first, second)
     ratio("hybrid_mac_power_vs_fp16_mac", [power("hybrid_mac", "int4xr4fp4"), power("fp16_mac", "fp16xfp16")],
           first, second)
+    ratio("fp8_mac_area_vs_fp16_mac", [area("fp8_mac"), area("fp16_mac")], first, second)
+    ratio("fp8_mac_power_vs_fp16_mac", [power("fp8_mac", "e4m3xe5m2"), power("fp16_mac", "fp16xfp16")], first, second)
     ratio("tpr_path_area_vs_array16", [*map(area, TPR_PATH), area("mac_array_16x16")],
           lambda *v: sum(v[:-1]), lambda *v: v[-1])
     for spec in fusion_variants.ratio_specs(units, area, energy):
@@ -346,6 +348,7 @@ def main(argv=None):
             "crosscheck": checks,
             "ratios": values,
             "ratio_notes": notes,
+            "lanes": {"sweep": lanes.sweep(results), "datapath": lanes.datapath(results)},
             "errors": errors,
             "runtime_s": round(time.time() - t_start, 1),
         }

@@ -7,6 +7,8 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+from . import lanes  # noqa: E402
+
 __all__ = ["write", "RATIO_INFO"]
 
 # ratio -> (target, published anchor). Anchors: Bit Fusion (Sharma et al., ISCA 2018, 45 nm):
@@ -19,6 +21,8 @@ RATIO_INFO = {
     "array16_area_vs_fixed8_array16": ("", "Bit Fusion 2.52 (per PE)"),
     "hybrid_mac_area_vs_fp16_mac": ("<= 0.143 (7x)", "IBM ~1/7"),
     "hybrid_mac_power_vs_fp16_mac": ("<= 0.143 (7x)", "IBM ~1/7"),
+    "fp8_mac_area_vs_fp16_mac": ("", ""),
+    "fp8_mac_power_vs_fp16_mac": ("", "RaPiD (7 nm): INT4 4.7x HFP8 per W"),
     "tpr_path_area_vs_array16": ("<= 0.03", ""),
 }
 
@@ -227,7 +231,9 @@ def write(doc, out):
         plots.append("energy_per_mac.png")
     if _plot_hybrid(doc["units"], out / "hybrid_vs_fp16.png"):
         plots.append("hybrid_vs_fp16.png")
-    md = markdown(doc) + "\n## Plots\n\n" + "\n".join(f"![{p}]({p})" for p in plots) + "\n"
+    if lanes.plot(doc["units"], out / "lanes.png"):
+        plots.append("lanes.png")
+    md = markdown(doc) + "\n" + lanes.markdown(doc["units"]) + "\n## Plots\n\n" + "\n".join(f"![{p}]({p})" for p in plots) + "\n"
     (out / "ppa.md").write_text(md)
 
 

@@ -16,6 +16,7 @@ import dataclasses
 import numpy as np
 
 from golden.fusion import DEFAULT_LAYOUT, PRECISION_BITS, brick_sources, products
+from golden.fp8 import fp8_decode, fp8_encode
 from golden.r4fp4 import gradscale_exp, tpr
 
 from .operands import gemm_operands, quantize_signed, quantize_unsigned
@@ -245,6 +246,29 @@ def fp16_workloads(tensors, widths, dots=MAC_DOTS, **_):
                      {"lanes": lanes, "macs_per_cycle": lanes})]
 
 
+def _fp8_codes(t, fmt):
+    """FP8 codes of a tensor times the per-tensor power of two that puts max|t| in (max/2, max]
+    of the format (HFP8 scales tensors so; the scale is a per-tensor constant outside the MAC)."""
+    top = float(fp8_decode(np.array([0x7F if fmt == "e4m3" else 0x7B]), fmt)[0])  # largest finite
+    peak = float(np.max(np.abs(t))) or 1.0
+    scaled = (np.asarray(t, np.float64) * 2.0 ** np.floor(np.log2(top / peak))).astype(np.float16)
+    return fp8_encode(scaled, fmt).astype(np.int64)
+
+
+def fp8_workloads(tensors, widths, dots=MAC_DOTS, fmt_x="e4m3", fmt_g="e5m2", **_):
+    """`fp8_mac`: the same two GEMMs in HFP8 (Sun et al. 2019): weights/activations in fmt_x,
+    gradients in fmt_g, each tensor with its power-of-two scale."""
+    lanes = widths["x"] // 8
+    (wx, wg), (ax, ag) = _ibm_backward_gemms(tensors, dots)
+    x, g, clear, _ = _dot_beats([(_fp8_codes(wx, fmt_x), _fp8_codes(wg, fmt_g), 0),
+                                 (_fp8_codes(ax, fmt_x), _fp8_codes(ag, fmt_g), 0)], lanes)
+    n = len(x)
+    streams = {"x": pack_bits(x, 8), "g": pack_bits(g, 8), "en": _const(1, 1, n),
+               "clear": pack_bits(clear[:, None], 1)}
+    return [Workload(f"{fmt_x}x{fmt_g}", {p: m for p, m in streams.items() if p in widths}, n * lanes, "MAC",
+                     {"lanes": lanes, "macs_per_cycle": lanes})]
+
+
 def _gradients16(tensors):
     g16 = tensors["g"].astype(np.float16).ravel()
     return g16, gradscale_exp(g16)
@@ -293,6 +317,7 @@ BUILDERS = {
     "mac_array_fixed8": _array_workloads(fused=False),
     "hybrid_mac": hybrid_workloads,
     "fp16_mac": fp16_workloads,
+    "fp8_mac": fp8_workloads,
     "tpr_quantizer": tpr_workloads,
     "r4fp4_to_fp16": r4fp4_decode_workloads,
 }

@@ -8,6 +8,7 @@ import pytest
 
 from golden import gemm
 from golden.fractrain import effective_macs, training_costs
+from golden.hybrid_mac import TIMING, latency
 from synth import cost
 from synth.cost_workloads import (Gemm, Layer, from_training_json, layer_gemms, pfq_run, resnet_layers, resnet_step,
                                   stage_epochs)
@@ -65,10 +66,11 @@ def test_cycle_law_by_hand():
     assert cost.cycles("mac_array_fixed8", 10, 20, 9, 3, 8, 4, 4, 4) == 186
     # 2x2 mode (P = 16) on K = 16: one beat a tile, paced by the drain (rows + 1 = 5 cycles).
     assert cost.cycles("mac_array", 8, 16, 8, 2, 2, 4, 4, 4) == 3 * 5 + 1 + 6
-    # hybrid_mac, and fp16_mac under the same contract: 2 x 3 dot products of ceil(10 / 4) = 3
-    # beats, + 1: 19.
-    assert cost.cycles("hybrid_mac", 2, 10, 3, 4, 4, 1, 1, 4) == 19
-    assert cost.cycles("fp16_mac", 2, 10, 3, 4, 4, 1, 1, 4) == 19
+    # The pipelined MACs (2 interleaved chains): 2 x 3 dot products of ceil(10 / 4) = 3 beats in
+    # 3 groups of 3 x 2 slots = 18, + the unit's latency (golden.hybrid_mac).
+    for unit in ("hybrid_mac", "fp16_mac", "fp8_mac"):
+        assert TIMING[unit][1] == 2
+        assert cost.cycles(unit, 2, 10, 3, 4, 4, 1, 1, 4) == 18 + latency(unit)
     with pytest.raises(ValueError, match="bits"):
         cost.cycles("mac_array", 1, 1, 1, 17, 8, 8, 8, 4)  # 9..16-bit codes run as two digit GEMMs
     with pytest.raises(ValueError, match="unit"):
@@ -160,11 +162,13 @@ def test_interpolation_and_iso_area(hw):
 
 
 def test_grid_of_mac_units(hw):
-    # 9 x 4 @ 4 x 5 INT4 x R4FP4 on a 2x2 grid of hybrid_macs: each unit 5 x 3 dots of 1 beat, + 1.
+    # 9 x 4 @ 4 x 5 INT4 x R4FP4 on a 2x2 grid of hybrid_macs: each unit 5 x 3 dots of 1 beat
+    # (one slot each, whatever the chains), + the latency.
     g = Gemm("l", "dgrad", 9, 4, 5, 4, 4, 4, fmt="int4xr4fp4")
     c = cost.gemm_cost(g, cost.Machine("i", "ibm", 2, 2), hw)
-    assert c["unit"] == "hybrid_mac" and c["cycles"] == 16
-    assert c["compute_pj"] == pytest.approx(16 * 1.5 * 4 * 10)
+    want = 15 + latency("hybrid_mac")
+    assert c["unit"] == "hybrid_mac" and c["cycles"] == want
+    assert c["compute_pj"] == pytest.approx(want * 1.5 * 4 * 10)
     with pytest.raises(ValueError, match="cannot run"):
         cost.gemm_cost(g, cost.Machine("f", "fusion", 2, 2), hw)
 

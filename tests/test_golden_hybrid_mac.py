@@ -11,8 +11,8 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
-from golden import fp16_mac, hybrid_mac, r4fp4_decode
-from golden.hybrid_mac import CANONICAL_NAN
+from golden import fp8_decode, fp8_encode, fp8_mac, fp16_mac, hybrid_mac, r4fp4_decode
+from golden.hybrid_mac import CANONICAL_NAN, TIMING, latency
 from golden.r4fp4 import SCALE_EXP_MAX, SCALE_EXP_MIN
 
 F16 = np.float16
@@ -296,3 +296,77 @@ def test_fp16_mac_rejects_bad_shapes():
         fp16_mac(np.zeros((2, L), F16), np.zeros((2, L + 1), F16))
     with pytest.raises(ValueError, match="same shape"):
         fp16_mac(np.zeros(L, F16), np.zeros(L, F16))
+
+
+# ------------------------------------------------------------------------------ fp8_mac (HFP8)
+
+def _fp8_finite_codes(rng, shape, fmt):
+    """Random codes of every finite class (e5m2: exponent 31 is Inf/NaN, left out here)."""
+    codes = rng.integers(0, 256, shape)
+    if fmt == "e5m2":
+        codes = np.where((codes & 0x7C) == 0x7C, codes & 0x83, codes)
+    return codes
+
+
+@pytest.mark.parametrize("fmt_x,fmt_g", [("e4m3", "e5m2"), ("e5m2", "e4m3"), ("e4m3", "e4m3"), ("e5m2", "e5m2")])
+def test_fp8_mac_agrees_with_float64_contract(fmt_x, fmt_g):
+    """FP8 x FP8 products have <= 8 significant bits and span 2^-32..2^32 at most, so float64
+    sums of 4 lanes plus an FP16 base are exact here: the float64 contract is the reference."""
+    rng = np.random.default_rng(11)
+    n, t = 4, 400
+    x, g = _fp8_finite_codes(rng, (n, t, L), fmt_x), _fp8_finite_codes(rng, (n, t, L), fmt_g)
+    en, clear = controls(rng, n, t)
+    xv, gv = fp8_decode(x, fmt_x).astype(np.float64), fp8_decode(g, fmt_g).astype(np.float64)
+    got = bits(fp8_mac(x, g, en, clear, fmt_x=fmt_x, fmt_g=fmt_g))
+    assert np.array_equal(got, contract_reference(xv, gv, en, clear))
+    assert np.isinf(got.view(F16)).any()  # overflow reached
+
+
+def test_fp8_mac_specials():
+    """e5m2 Inf/NaN codes: Inf x 0 and Inf - Inf are invalid (canonical NaN), NaN propagates as
+    0x7E00, Inf times a finite nonzero is that Inf; e4m3 has no specials (0x7F is 480)."""
+    e4 = lambda *v: fp8_encode(f16(*v), "e4m3")
+    inf, ninf, nan = 0x7C, 0xFC, 0x7F
+    cases = [([0, 0, 0, 0], [inf, 0, 0, 0], "nan"), ([1, 1, 0, 0], [inf, ninf, 0, 0], "nan"),
+             ([1, 1, 1, 1], [nan, 1, 1, 1], "nan"), ([-1, 0, 0, 0], [inf, 0, 0, 0], -np.inf)]
+    for xs, gs, want in cases:
+        got = fp8_mac(e4(*xs)[None, None], np.array(gs)[None, None])[0, 0]
+        assert bits(got) == CANONICAL_NAN if want == "nan" else got == want
+    assert fp8_mac(np.array([[[0x7F]]]), np.array([[[0x3C]]]))[0, 0] == 480  # 480 * 1
+
+
+def test_fp8_mac_rejects_bad_arguments():
+    with pytest.raises(ValueError, match="FP8 codes"):
+        fp8_mac(np.full((1, L), 256), np.zeros((1, L), int))
+    with pytest.raises(ValueError, match="fmt must be one of"):
+        fp8_mac(np.zeros((1, L), int), np.zeros((1, L), int), fmt_g="e3m4")
+
+
+# ------------------------------------------------------------------------------ chains, latency
+
+@pytest.mark.parametrize("chains", [2, 3])
+def test_chains_are_independent_accumulators(chains):
+    """chains=C: cycle t updates chain t mod C, each exactly the one-accumulator contract on its
+    own cycles, starting from acc[..., j] (the chain of cycle j)."""
+    rng = np.random.default_rng(13)
+    n, t = 3, 240
+    x, g = rng.integers(-8, 8, (n, t, L)), rng.integers(0, 16, (n, t, L))
+    en, clear = controls(rng, n, t)
+    start = rng.normal(0, 4, (n, chains)).astype(F16)
+    got = bits(hybrid_mac(x, g, 0, -4, True, en, clear, acc=start, chains=chains))
+    xf = x.astype(F16)
+    gf = np.stack([r4fp4_decode(g[i].astype(np.uint8), 0, -4) for i in range(n)])
+    for c in range(chains):
+        one = bits(fp16_mac(xf[:, c::chains], gf[:, c::chains], en[:, c::chains], clear[:, c::chains],
+                            acc=start[:, c]))
+        assert np.array_equal(got[:, c::chains], one)
+
+
+def test_latency_and_bad_chains():
+    for unit, (front, chains) in TIMING.items():
+        assert latency(unit) == front + chains
+        assert latency(unit, chains=1) == front + 1
+    with pytest.raises(ValueError, match="unit must be one of"):
+        latency("mac_array")
+    with pytest.raises(ValueError, match=r"chains must be an integer in \[1, 3\]"):
+        fp16_mac(np.zeros((1, L), F16), np.zeros((1, L), F16), chains=4)

@@ -95,7 +95,7 @@ def test_cut_registers(doc, tmp_path, out):
 def test_ratios_reported_with_reasons(doc):
     names = {"fusion_area_vs_fixed8", "fusion_8b_energy_per_mac_vs_fixed8", "fusion_2b_energy_per_mac_vs_fixed8",
              "array16_area_vs_fixed8_array16", "hybrid_mac_area_vs_fp16_mac", "hybrid_mac_power_vs_fp16_mac",
-             "tpr_path_area_vs_array16"}
+             "tpr_path_area_vs_array16", "fp8_mac_area_vs_fp16_mac", "fp8_mac_power_vs_fp16_mac"}
     names |= {f"{fusion_variants.tag(*v)}_{k}" for v in fusion_variants.VARIANTS
               for k in ("unit_area_vs_bit_fusion", "pe_area_vs_fixed8", "2b_energy_per_mac_vs_fixed8",
                         "8b_energy_per_mac_vs_fixed8")}

@@ -8,7 +8,10 @@ N training steps (mini-batches) of the benchmark network (golden.training.train,
 the first N * batch training samples; the test-set forward is run on the first batch of the test
 set, through the same backend) with `HilBackend` as the GEMM backend: int x int GEMMs run on
 `mac_array` (or `mac_array_fixed8`, --array; codes of 9..16 bits as 8-bit digit GEMMs), INT4 x
-R4FP4 GEMMs on `hybrid_mac`, anything else (FP8, float operands) on the host, reported as `host`.
+R4FP4 GEMMs on `hybrid_mac` (pipelined: its interleaved chains each take one dot product of a
+group, golden.gemm.map_hybrid), anything else (FP8, float operands) on the host, reported as
+`host` (FP8: with the recipes' per-tensor scales most of its dot products overflow `fp8_mac`'s
+FP16 accumulator, golden.gemm.gemm; `fp8_mac` streams are checked by verif/test_hil.py).
 Every RTL output word is compared with the golden model (golden.gemm: exact chunk sums for the
 array, FP16 dot products for hybrid_mac) and the training step continues with the RTL's numbers through golden.gemm's epilogue. Every GEMM's
 measured cycles are compared with golden.gemm.predict_cycles (runs with gaps/backpressure measure
@@ -93,11 +96,11 @@ class HilBackend:
         self.hw_gemms = 0
         self.log = []
 
-    def session(self, unit):
-        if unit not in self.sessions:
-            cfg = Config(unit, self.rows, self.cols, self.lanes)
-            self.sessions[unit] = open_sim(cfg, self.sim)
-        return self.sessions[unit]
+    def session(self, unit, **config):
+        key = (unit, *config.values())
+        if key not in self.sessions:
+            self.sessions[key] = open_sim(Config(unit, self.rows, self.cols, self.lanes, **config), self.sim)
+        return self.sessions[key]
 
     def close(self):
         for s in self.sessions.values():
@@ -175,23 +178,28 @@ class HilBackend:
         rtl = [G.gather_tiles(plan, out["data"].reshape(-1, self.rows, self.cols)) for plan, _, out in runs]
         return G.int_gemm_parts(qa, qb, unit=unit, partials=rtl)[0]
 
-    def _hybrid(self, label, qa, qb, m, k, n):
-        unit = "hybrid_mac"
-        beats = G.map_hybrid(qa, qb, lanes=self.lanes)
-        out = self.session(unit).hybrid_mac(beats, gap=self.gap, seed=self.seed + self.hw_gemms)
+    def _mac(self, label, unit, beats, golden, predicted, mode, session):
+        """One GEMM's stream on a pipelined MAC: its FP16 dot products (read at the dot products'
+        last beats, `latency` cycles later), checked bit for bit and cycles == predicted."""
+        m, n = golden.shape
+        out = session.mac(beats, gap=self.gap, seed=self.seed + self.hw_gemms)
         acc = out["acc"][beats["last"]].copy()
         self._inject(acc.view(np.uint16))
         self.hw_gemms += 1
-        golden = G.hybrid_dots(qa, qb, lanes=self.lanes)
-        bits = (qa.bits, qb.bits)
-        predicted = G.predict_cycles(unit, m, k, n, *bits, lanes=self.lanes)
-        self._count(unit, {"int4xr4fp4": len(beats["x"]) * self.lanes}, out["cycles"], predicted)
+        self._count(unit, {mode: int(np.count_nonzero(beats["en"])) * self.lanes}, out["cycles"], predicted)
         try:
             check_hybrid(f"{unit} {label}", m, n, acc, golden)
             if not self.gap and out["cycles"] != predicted:
                 raise Mismatch(f"{unit} {label}: {out['cycles']} cycles, predicted {predicted}")
         except Mismatch as err:
             self._mismatch(unit, err)
+        return acc
+
+    def _hybrid(self, label, qa, qb, m, k, n):
+        unit = "hybrid_mac"
+        acc = self._mac(label, unit, G.map_hybrid(qa, qb, lanes=self.lanes), G.hybrid_dots(qa, qb, lanes=self.lanes),
+                        G.predict_cycles(unit, m, k, n, qa.bits, qb.bits, lanes=self.lanes), "int4xr4fp4",
+                        self.session(unit))
         return G.hybrid_epilogue(qa, qb, acc)
 
     def stats(self):

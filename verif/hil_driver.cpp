@@ -1,4 +1,5 @@
-// Fast HIL driver: a Verilator model of mac_array / mac_array_fixed8 / hybrid_mac fed whole GEMMs.
+// Fast HIL driver: a Verilator model of mac_array / mac_array_fixed8 / hybrid_mac / fp8_mac fed
+// whole GEMMs.
 //
 // Built by verif/hil_sim.py, which writes hil_config.h (unit, port word counts, counter names).
 // Protocol on stdin/stdout, little-endian uint32 words, one job after another until EOF:
@@ -9,12 +10,13 @@
 //   reply:        [rows, cycles, first_in, last_out, error, extra_rows, stall_cycles_tb]
 //                 N_COUNTERS x 2 words (uint64 counters), rows x (WO words of out_data, then
 //                 row | last<<16).
-// hybrid_mac job: header [n_beats, latency, gap, scale_exp & 0x3f, seed_lo, seed_hi]
-//                 then n_beats x WX words (x), n_beats x WX words (g), n_beats ctrl words
-//                 (sx | phase<<1 | en<<2 | clear<<3).
+// MAC job:        header [n_beats, latency, gap, scale_exp & 0x3f, seed_lo, seed_hi]
+//                 then n_beats x WX words (x), n_beats x WG words (g), n_beats ctrl words
+//                 (sx | phase<<1 | en<<2 | clear<<3; sx, phase, scale_exp: hybrid_mac only).
 //   reply:        [cycles] then n_beats words: acc `latency` cycles after each beat was driven.
 //
-// gap / backpressure: the chance (in 1/65536) of an idle input cycle before a beat / of out_ready
+// gap / backpressure: the chance (in 1/65536) of an idle input cycle before a beat (a MAC: CHAINS
+// idle cycles, so each dot product's beats stay CHAINS cycles apart on one chain) / of out_ready
 // low in a cycle, drawn from a seeded xorshift64* generator (reproducible). Inputs are set with the
 // clock low, combinational outputs settle, the handshakes of the coming rising edge are sampled,
 // then the edge: two evaluations per cycle.
@@ -169,16 +171,18 @@ void run_mac_array(Vtop* top, const uint32_t* hdr) {
 }
 #endif
 
-#if HIL_UNIT_HYBRID_MAC
-void run_hybrid_mac(Vtop* top, const uint32_t* hdr) {
+#if HIL_UNIT_HYBRID_MAC || HIL_UNIT_FLOAT_MAC
+void run_mac(Vtop* top, const uint32_t* hdr) {
     const uint32_t n = hdr[0], latency = hdr[1], gap = hdr[2];
     Rng rng(hdr[4] | static_cast<uint64_t>(hdr[5]) << 32);
-    std::vector<uint32_t> x(static_cast<std::size_t>(n) * WX), g(static_cast<std::size_t>(n) * WX), ctrl(n);
+    std::vector<uint32_t> x(static_cast<std::size_t>(n) * WX), g(static_cast<std::size_t>(n) * WG), ctrl(n);
     if (!read_words(x.data(), x.size()) || !read_words(g.data(), g.size()) || !read_words(ctrl.data(), n)) {
         std::fprintf(stderr, "hil_driver: truncated job\n");
         std::exit(2);
     }
+#if HIL_UNIT_HYBRID_MAC
     top->scale_exp = hdr[3] & 0x3f;
+#endif
     top->en = 0;
     top->clear = 0;
     // acc after the edge of every cycle, and the cycle each beat was driven in.
@@ -187,24 +191,29 @@ void run_hybrid_mac(Vtop* top, const uint32_t* hdr) {
     acc_at.reserve(n + latency);
     uint32_t cycle = 0;
     for (uint32_t i = 0; i < n;) {
-        if (rng.chance(gap)) {  // an idle cycle: en low, acc holds
-            top->en = 0;
-            top->clear = 0;
-        } else {
-            set_words(top->x, &x[static_cast<std::size_t>(i) * WX], WX);
-            set_words(top->g, &g[static_cast<std::size_t>(i) * WX], WX);
-            const uint32_t c = ctrl[i];
-            top->sx = c & 1;
-            top->phase = (c >> 1) & 1;
-            top->en = (c >> 2) & 1;
-            top->clear = (c >> 3) & 1;
-            beat_cycle[i++] = cycle;
+        const bool idle = rng.chance(gap);  // CHAINS idle cycles: en low, every chain holds
+        for (int k = 0; k < (idle ? CHAINS : 1); ++k) {
+            if (idle) {
+                top->en = 0;
+                top->clear = 0;
+            } else {
+                set_words(top->x, &x[static_cast<std::size_t>(i) * WX], WX);
+                set_words(top->g, &g[static_cast<std::size_t>(i) * WG], WG);
+                const uint32_t c = ctrl[i];
+#if HIL_UNIT_HYBRID_MAC
+                top->sx = c & 1;
+                top->phase = (c >> 1) & 1;
+#endif
+                top->en = (c >> 2) & 1;
+                top->clear = (c >> 3) & 1;
+                beat_cycle[i++] = cycle;
+            }
+            top->eval();
+            edge(top);
+            top->eval();
+            acc_at.push_back(top->acc);
+            ++cycle;
         }
-        top->eval();
-        edge(top);
-        top->eval();
-        acc_at.push_back(top->acc);
-        ++cycle;
     }
     top->en = 0;
     top->clear = 0;
@@ -236,7 +245,7 @@ int main(int argc, char** argv) {
 #if HIL_UNIT_MAC_ARRAY
         run_mac_array(top, hdr);
 #else
-        run_hybrid_mac(top, hdr);
+        run_mac(top, hdr);
 #endif
         std::fflush(stdout);
     }

@@ -27,9 +27,9 @@ import threading
 
 import numpy as np
 
-from golden.gemm import HYBRID_MAC_LATENCY
+from golden.hybrid_mac import TIMING, latency
 from golden.mac_array import lane_bits
-from hdl_gen.hybrid_mac import HybridMac
+from hdl_gen.hybrid_mac import FP8Mac, HybridMac
 from hdl_gen.mac_array import MacArray, counter_ports
 from verif.harness import ROOT, check_simulator, setup_verilator, write_verilog
 
@@ -73,17 +73,28 @@ def words_to_fields(words, width, count, signed=True):
     return (v << shift).astype(np.int64) >> shift.astype(np.int64) if signed else v.astype(np.int64)
 
 
-class Config:
-    """One simulated unit: `unit` in mac_array / mac_array_fixed8 / hybrid_mac, its shape."""
+# The MACs training GEMMs map onto (golden.gemm) and their lane widths (x, g); fp16_mac has no
+# training operand format. fp8_mac's formats are a configuration (fmts).
+MAC_LANE_BITS = {"hybrid_mac": (4, 4), "fp8_mac": (8, 8)}
+MACS = tuple(MAC_LANE_BITS)
 
-    def __init__(self, unit, rows=8, cols=8, lanes=4):
-        if unit not in ("mac_array", "mac_array_fixed8", "hybrid_mac"):
-            raise ValueError(f"unit must be one of mac_array, mac_array_fixed8, hybrid_mac, got {unit!r}")
+
+class Config:
+    """One simulated unit: `unit` in mac_array / mac_array_fixed8 / hybrid_mac / fp8_mac, its
+    shape; `fmts` (fmt_x, fmt_g) of fp8_mac (default HFP8's e4m3 x e5m2)."""
+
+    def __init__(self, unit, rows=8, cols=8, lanes=4, fmts=("e4m3", "e5m2")):
+        units = ("mac_array", "mac_array_fixed8", *MACS)
+        if unit not in units:
+            raise ValueError(f"unit must be one of {units}, got {unit!r}")
         self.unit, self.rows, self.cols, self.lanes = unit, rows, cols, lanes
-        if unit == "hybrid_mac":
-            self.module, self.name = "hybrid_mac", f"hybrid_mac_l{lanes}"
-            self.make = lambda: HybridMac(lanes)
-            self.wx = _words(4 * lanes)
+        if unit in MACS:
+            self.module, self.name = unit, f"{unit}_l{lanes}" + ("_{}x{}".format(*fmts) if unit == "fp8_mac" else "")
+            self.make = (lambda: HybridMac(lanes)) if unit == "hybrid_mac" else (lambda: FP8Mac(lanes, *fmts))
+            self.bits = MAC_LANE_BITS[unit]
+            self.wx, self.wg = (_words(b * lanes) for b in self.bits)
+            # golden.hybrid_mac's pipeline of the rtl/ default (the generator's attributes agree).
+            self.latency, self.chains = latency(unit), TIMING[unit][1]
         else:
             self.pe = "fusion" if unit == "mac_array" else "fixed"
             self.module = unit
@@ -107,8 +118,9 @@ class Config:
         return path
 
     def header(self):
-        if self.unit == "hybrid_mac":
-            return f"#define HIL_UNIT_HYBRID_MAC 1\n#define WX {self.wx}\n"
+        if self.unit in MACS:
+            kind = "HYBRID_MAC" if self.unit == "hybrid_mac" else "FLOAT_MAC"
+            return f"#define HIL_UNIT_{kind} 1\n#define WX {self.wx}\n#define WG {self.wg}\n#define CHAINS {self.chains}\n"
         return ("#define HIL_UNIT_MAC_ARRAY 1\n"
                 f"#define ROWS {self.rows}\n#define WA {self.wa}\n#define WB {self.wb}\n#define WO {self.wo}\n"
                 "#define HIL_COUNTERS " + " ".join(f"X({c})" for c in self.counters) + "\n")
@@ -162,11 +174,11 @@ def build_verilator(config):
 class VerilatorSim:
     """A long-lived C++ driver process for one configuration (jobs over a pipe).
 
-    Jobs can be pipelined: `submit_mac_array` / `submit_hybrid_mac` queue a job (a writer thread
+    Jobs can be pipelined: `submit_mac_array` / `submit_mac` queue a job (a writer thread
     feeds the pipe, so the caller never blocks on a full pipe while the driver is busy writing a
     reply) and `result()` returns the replies in submission order. While the driver simulates job
     i, the caller maps job i+1 and checks job i-1: the NumPy side and the C++ model run on two
-    cores. `mac_array` / `hybrid_mac` are submit + result (one job at a time)."""
+    cores. `mac_array` / `mac` are submit + result (one job at a time)."""
 
     def __init__(self, config):
         self.config = config
@@ -231,16 +243,18 @@ class VerilatorSim:
         self.submit_mac_array(beats, gap=gap, backpressure=backpressure, seed=seed)
         return self.result()
 
-    def submit_hybrid_mac(self, beats, *, gap=0.0, seed=0):
+    def submit_mac(self, beats, *, gap=0.0, seed=0):
+        """Queue a MAC stream (golden.gemm.map_hybrid / map_fp8); its reply: acc `latency` cycles
+        after every slot, and the cycles from the first slot to the last result (mac_job)."""
         n = len(beats["x"])
-        self._submit(lambda: self._hybrid_reply(n), hybrid_mac_job(beats, gap, seed))
+        self._submit(lambda: self._mac_reply(n), mac_job(self.config, beats, gap, seed))
 
-    def _hybrid_reply(self, n):
+    def _mac_reply(self, n):
         cycles = int(self._read(1)[0])
         return dict(acc=self._read(n).astype(np.uint16).view(np.float16), cycles=cycles)
 
-    def hybrid_mac(self, beats, *, gap=0.0, seed=0):
-        self.submit_hybrid_mac(beats, gap=gap, seed=seed)
+    def mac(self, beats, *, gap=0.0, seed=0):
+        self.submit_mac(beats, gap=gap, seed=seed)
         return self.result()
 
 
@@ -257,12 +271,12 @@ def mac_array_job(config, beats, gap=0.0, backpressure=0.0, seed=0):
                       _mac_ctrl(beats))
 
 
-def hybrid_mac_job(beats, gap=0.0, seed=0):
-    """A hybrid_mac job of hil_driver.cpp's protocol (bytes): header, x, g and ctrl words."""
+def mac_job(config, beats, gap=0.0, seed=0):
+    """A MAC job of hil_driver.cpp's protocol (bytes): header (the unit's latency), x, g and ctrl
+    words; a random gap is CHAINS idle cycles (the chains' interleave is kept)."""
     n = len(beats["x"])
-    return _job_bytes(np.array([n, HYBRID_MAC_LATENCY, _p16(gap), beats["scale_exp"] & 0x3F,
-                                seed & 0xFFFFFFFF, seed >> 32]),
-                      lanes_to_words(beats["x"] & 0xF, 4), lanes_to_words(beats["g"], 4), _hyb_ctrl(beats))
+    return _job_bytes(np.array([n, config.latency, _p16(gap), beats.get("scale_exp", 0) & 0x3F,
+                                seed & 0xFFFFFFFF, seed >> 32]), *_mac_lanes(config, beats), _hyb_ctrl(beats))
 
 
 def _p16(p):
@@ -279,8 +293,14 @@ def _mac_ctrl(beats):
 
 def _hyb_ctrl(beats):
     n = len(beats["x"])
-    f = {k: np.broadcast_to(np.asarray(beats[k], np.uint32), (n,)) for k in ("sx", "phase", "en", "clear")}
+    f = {k: np.broadcast_to(np.asarray(beats.get(k, 0), np.uint32), (n,)) for k in ("sx", "phase", "en", "clear")}
     return f["sx"] | f["phase"] << 1 | f["en"] << 2 | f["clear"] << 3
+
+
+def _mac_lanes(c, beats):
+    """The x and g port words of every slot (hybrid_mac's INT4 x as 4-bit two's complement)."""
+    (bx, bg), mask = c.bits, lambda v, b: np.asarray(v, np.int64) & ((1 << b) - 1)
+    return lanes_to_words(mask(beats["x"], bx), bx), lanes_to_words(mask(beats["g"], bg), bg)
 
 
 # ------------------------------------------------------------------------------ Icarus path
@@ -332,14 +352,15 @@ endmodule
 """
 
 
-def _tb_hybrid(c):
+def _tb_mac(c):
+    (bx, bg), extra = c.bits, (", .sx(sx), .phase(phase), .scale_exp(scale_exp)" if c.unit == "hybrid_mac" else "")
     return f"""`timescale 1ns/1ps
 module hil_tb;
   reg clk = 0, rst = 1, sx = 0, phase = 0, en = 0, clear = 0;
-  reg [{c.wx * 32 - 1}:0] x, g; reg [7:0] ctrl; reg [5:0] scale_exp;
+  reg [{c.wx * 32 - 1}:0] x; reg [{c.wg * 32 - 1}:0] g; reg [7:0] ctrl; reg [5:0] scale_exp;
   wire [15:0] acc;
-  hybrid_mac dut(.clk(clk), .rst(rst), .x(x[{4 * c.lanes - 1}:0]), .g(g[{4 * c.lanes - 1}:0]), .sx(sx),
-    .phase(phase), .scale_exp(scale_exp), .en(en), .clear(clear), .acc(acc));
+  {c.module} dut(.clk(clk), .rst(rst), .x(x[{bx * c.lanes - 1}:0]), .g(g[{bg * c.lanes - 1}:0]){extra},
+    .en(en), .clear(clear), .acc(acc));
   integer fi, fo, r, n, latency, i, k;
   reg [1023:0] fin, fout;
   initial begin
@@ -374,7 +395,7 @@ class IcarusSim:
         check_simulator("icarus")
         self.config = config
         src = config.verilog()
-        tb_text = _tb_hybrid(config) if config.unit == "hybrid_mac" else _tb_mac_array(config)
+        tb_text = _tb_mac(config) if config.unit in MACS else _tb_mac_array(config)
         self.vvp = config.dir / "icarus" / "hil_tb.vvp"
 
         def build():
@@ -395,8 +416,8 @@ class IcarusSim:
     def submit_mac_array(self, beats, **kwargs):
         self._done.append(self.mac_array(beats, **kwargs))
 
-    def submit_hybrid_mac(self, beats, **kwargs):
-        self._done.append(self.hybrid_mac(beats, **kwargs))
+    def submit_mac(self, beats, **kwargs):
+        self._done.append(self.mac(beats, **kwargs))
 
     def result(self):
         return self._done.popleft()
@@ -432,13 +453,13 @@ class IcarusSim:
                     extra_rows=int(status[3]), counters=dict(zip(c.counters, map(int, counts))),
                     tb_stalls=int(status[4]))
 
-    def hybrid_mac(self, beats, *, gap=0.0, seed=0):
+    def mac(self, beats, *, gap=0.0, seed=0):
         if gap:
             raise ValueError("the Icarus path runs without gaps (gap=0)")
+        c = self.config
         n = len(beats["x"])
-        body = _hex_lines(lanes_to_words(beats["x"] & 0xF, 4), lanes_to_words(beats["g"], 4),
-                          _hyb_ctrl(beats)[:, None])
-        lines = self._run(f"{n} {HYBRID_MAC_LATENCY} {beats['scale_exp'] & 0x3F:x}\n{body}\n")
+        body = _hex_lines(*_mac_lanes(c, beats), _hyb_ctrl(beats)[:, None])
+        lines = self._run(f"{n} {c.latency} {beats.get('scale_exp', 0) & 0x3F:x}\n{body}\n")
         acc = np.array([int(ln, 16) for ln in lines if not ln.startswith("S ")], np.uint16)
         cycles = int(lines[-1].split()[1])
         return dict(acc=acc.view(np.float16), cycles=cycles)

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 from golden import gemm as G
+from golden.fp8 import fp8_decode
 from golden.mac_array import mac_array
 from golden.training.qtensor import QTensor
 from verif.hil import HilBackend, Mismatch, check_hybrid, check_mac_array, main
@@ -36,10 +37,11 @@ def int_operand(shape, bits, signed, along_k=None):
 def sims():
     opened = {}
 
-    def get(unit, sim="verilator"):
-        if (unit, sim) not in opened:
-            opened[unit, sim] = open_sim(Config(unit, ROWS, COLS), sim)
-        return opened[unit, sim]
+    def get(unit, sim="verilator", **config):
+        key = (unit, sim, *config.values())
+        if key not in opened:
+            opened[key] = open_sim(Config(unit, ROWS, COLS, **config), sim)
+        return opened[key]
 
     yield get
     for s in opened.values():
@@ -120,10 +122,40 @@ def test_hybrid_streams(sims):
         beats = G.map_hybrid(qa, qb)
         _, golden = G.hybrid_gemm(qa, qb)
         for gap in (0.0, 0.3):
-            out = sim.hybrid_mac(beats, gap=gap, seed=i)
+            out = sim.mac(beats, gap=gap, seed=i)
             check_hybrid(f"gemm {i}", m, n, out["acc"][beats["last"]], golden)
             if gap == 0.0:
                 assert out["cycles"] == G.predict_cycles("hybrid_mac", m, k, n, 4, 4)
+
+
+def fp8_operand(shape, fmt, scale_exp):
+    """FP8 codes of every finite class, a few all-extreme tensors (FP16 overflow, Inf results)."""
+    c = RNG.integers(0, 256, shape).astype(np.uint8)
+    if RNG.random() < 0.2:
+        c[:] = 0x7B if fmt == "e5m2" else 0x7F  # the largest finite code
+    c = np.where(np.isfinite(fp8_decode(c, fmt)), c, 0).astype(np.uint8)
+    return QTensor(fmt, c, 8, True, scale_exp=scale_exp)
+
+
+@pytest.mark.sim
+@pytest.mark.parametrize("sim,fmts", [("verilator", ("e4m3", "e5m2")), ("icarus", ("e4m3", "e4m3"))])
+def test_fp8_streams(sims, sim, fmts):
+    """FP8 x FP8 GEMMs on fp8_mac through its interleaved chains: HFP8's backward e4m3 x e5m2 (both
+    operand orders, with and without idle cycles) on Verilator, its forward e4m3 x e4m3 on Icarus:
+    every FP16 dot product bit for bit, cycles == predicted without gaps."""
+    unit = sims("fp8_mac", sim, fmts=fmts)
+    for i in range(6):
+        m, k, n = (int(v) for v in RNG.integers(1, 10, 3))
+        fa, fb = fmts if i % 2 else fmts[::-1]
+        qa, qb = fp8_operand((m, k), fa, int(RNG.integers(-8, 8))), fp8_operand((k, n), fb, 0)
+        beats = G.map_fp8(qa, qb)
+        assert (beats["fmt_x"], beats["fmt_g"]) == fmts
+        _, golden = G.fp8_gemm(qa, qb)
+        for gap in (0.0, 0.3) if sim == "verilator" else (0.0,):
+            out = unit.mac(beats, gap=gap, seed=i)
+            check_hybrid(f"gemm {i}", m, n, out["acc"][beats["last"]], golden)
+            if gap == 0.0:
+                assert out["cycles"] == G.predict_cycles("fp8_mac", m, k, n, 8, 8)
 
 
 @pytest.mark.sim
@@ -141,7 +173,7 @@ def test_icarus_runs_the_same_beats(sims):
     hb = G.map_hybrid(qg, qi)
     _, golden = G.hybrid_gemm(qg, qi)
     for sim in ("verilator", "icarus"):
-        out = sims("hybrid_mac", sim).hybrid_mac(hb)
+        out = sims("hybrid_mac", sim).mac(hb)
         check_hybrid("icarus hybrid", 3, 2, out["acc"][hb["last"]], golden)
         assert out["cycles"] == G.predict_cycles("hybrid_mac", 3, 9, 2, 4, 4)
 
