@@ -231,9 +231,8 @@ def run(bench, recipe, steps, backend, *, seed=0, batch=None):
 
     cfg = config(bench, epochs=1, seed=seed, batch=batch)
     x_tr, x_te, y_tr, y_te = load(bench, cfg.seed)
-    if not 1 <= steps <= epoch_steps(bench, seed=seed, batch=batch):
-        raise ValueError(f"steps must be in [1, {epoch_steps(bench, seed=seed, batch=batch)}] (one epoch), "
-                         f"got {steps!r}")
+    if not 1 <= steps <= (limit := epoch_steps(bench, seed=seed, batch=batch)):
+        raise ValueError(f"steps must be in [1, {limit}] (one epoch), got {steps!r}")
     n = steps * cfg.batch
     data = (x_tr[:n], x_te[:cfg.batch], y_tr[:n], y_te[:cfg.batch])
     return train(bench, recipe, cfg, backend=backend, data=data)
