@@ -84,7 +84,7 @@ mac-sweep: $(STAMP) tools
 	LPT_MAC_CYCLES=100000 $(PY) -m pytest verif/test_hybrid_mac.py -n 2 -q --durations=5
 
 synth-lanes: $(STAMP) synth-tools
-	$(PY) -m synth.lanes --liberty $(TECH)/osu018_stdcells.lib
+	$(PY) -m synth.ppa --lanes --liberty $(TECH)/osu018_stdcells.lib
 
 synth-variants: $(STAMP)
 	@scripts/bootstrap.sh osu018 $(TECH)
@@ -95,34 +95,34 @@ synth-area: $(STAMP)
 	$(PY) -m synth.area --liberty $(TECH)/osu018_stdcells.lib
 
 bench: $(STAMP)
-	@set -e; for b in bench/bench_*.py; do echo "== $$b"; $(PY) $$b; done
+	@set -e; for b in bench/bench_*.py; do echo "== $$b"; $(PY) -m bench.$$(basename $$b .py); done
 
-# HIL: every GEMM of HIL_STEPS training steps run by simulated RTL (verif/hil.py), one JSON each.
+# HIL: every GEMM of HIL_STEPS training steps run by simulated RTL (cosim/run.py), one JSON each.
 HIL_BENCH ?= digits
 HIL_STEPS ?= 4
 HIL_RUNS  := fw8bw8:mac_array pfq:mac_array dfq:mac_array ibm4:mac_array fw8bw8:mac_array_fixed8
 hil: $(STAMP) tools
 	@mkdir -p build/hil_runs
 	@set -e; for run in $(HIL_RUNS); do r=$${run%%:*}; a=$${run##*:}; \
-	  $(PY) -m verif.hil --bench $(HIL_BENCH) --recipe $$r --array $$a --steps $(HIL_STEPS) --json \
+	  $(PY) -m cosim --bench $(HIL_BENCH) --recipe $$r --array $$a --steps $(HIL_STEPS) --json \
 	    > build/hil_runs/$(HIL_BENCH)_$${r}_$$a.json; \
-	  $(PY) -c "import json,sys; from verif.hil import table; print(table(json.load(open(sys.argv[1]))))" \
+	  $(PY) -c "import json,sys; from cosim.run import table; print(table(json.load(open(sys.argv[1]))))" \
 	    build/hil_runs/$(HIL_BENCH)_$${r}_$$a.json; done
 
 demo: $(STAMP)
 	$(PY) -m golden.training.demo --jobs $(JOBS)
 
 bitstream: $(STAMP)
-	@$(PY) -m synth.fpga bitstream --board $(BOARD) --top $(TOP)
+	@$(PY) -m fpga bitstream --board $(BOARD) --top $(TOP)
 
 fpga-estimate: $(STAMP)
-	$(PY) -m synth.fpga estimate --board $(BOARD)
+	$(PY) -m fpga estimate --board $(BOARD)
 
 # Reads make synth's ppa.json (run `make synth` first); never re-synthesizes.
 PPA ?= build/synth/ppa.json
 .PHONY: cost
 cost: $(STAMP)
-	$(PY) -m synth.cost --ppa $(PPA)
+	$(PY) -m cost --ppa $(PPA)
 # FORMAL_ARGS: e.g. "--fast", "compose", "maxb8", "--flat", "--timeout 600", "--solver z3".
 formal: $(STAMP)
 	$(PY) -m formal -j $(JOBS) $(FORMAL_ARGS)

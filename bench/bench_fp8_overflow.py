@@ -1,7 +1,7 @@
 """ibm4's FP8 GEMMs on fp8_mac: how many dot products overflow its FP16 accumulator (issue 13).
 
-`python bench/bench_fp8_overflow.py [--bench digits] [--steps 2]` (run by `make bench`). Trains
-`steps` ibm4 steps (verif.hil.run) with a backend that returns the float result (the training
+`python -m bench.bench_fp8_overflow [--bench digits] [--steps 2]` (run by `make bench`). Trains
+`steps` ibm4 steps (cosim.run.run) with a backend that returns the float result (the training
 as the default backend runs it) and scores every FP8 x FP8 GEMM (the first and last layers) with
 golden.gemm.fp8_gemm, exactly what the fp8_mac RTL computes; prints per layer / GEMM the dot
 products and those that are +-Inf. The recipe's per-tensor FP8 scales (golden.training.qtensor.fp8)
@@ -9,18 +9,14 @@ put max|x| at the format's largest value, so products reach 480 x 57344: this is
 these layers on the host (docs/notes/issue13.md).
 """
 
-import argparse
-import pathlib
 import sys
 
 import numpy as np
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from golden import gemm as G  # noqa: E402
-from golden.training.datasets import BENCHES  # noqa: E402
-from verif.hil import run  # noqa: E402
+from golden import gemm as G
+from golden.training.datasets import BENCHES
+from cosim.run import run
+from lptrain.cli import ArgumentParser
 
 
 def overflow_counts(bench, steps):
@@ -39,13 +35,8 @@ def overflow_counts(bench, steps):
     return counts
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message):  # one line, exit 2
-        self.exit(2, f"{self.prog}: error: {message}\n")
-
-
 def main(argv=None):
-    p = _Parser(prog="bench_fp8_overflow.py", description=__doc__.splitlines()[0])
+    p = ArgumentParser(prog="bench_fp8_overflow.py", description=__doc__.splitlines()[0])
     p.add_argument("--bench", choices=BENCHES, default="digits")
     p.add_argument("--steps", type=int, default=2)
     args = p.parse_args(argv)

@@ -1,9 +1,9 @@
 """Fast HIL harness: checked MACs per second of an 8x8 mac_array at mixed precision (issue 14).
 
-`python bench/bench_hil.py` (run by `make bench`). Random integer GEMMs (M = N = 64, K = 256),
+`python -m bench.bench_hil` (run by `make bench`). Random integer GEMMs (M = N = 64, K = 256),
 each in a random mode pair (uniform over the 9 power-of-two pairs, as bench_mac_array's tiles),
 with code widths 2..8 and signedness drawn within it, are mapped by golden.gemm,
-run through the C++ Verilator driver (verif/hil_sim.py) and checked: every output word against
+run through the C++ Verilator driver (cosim/sim.py) and checked: every output word against
 the golden integer GEMM (golden.gemm.int_gemm), cycles against golden.gemm.predict_cycles, the
 RTL's MAC counters against the mapper. Wall time includes mapping/packing, simulation and
 checking (the Verilator build is done before the clock starts); CPU seconds (this process plus the
@@ -18,7 +18,7 @@ streams scored beat by beat with golden.mac_array (the cocotb regression's score
 at the time of issue 14) for the side-by-side number.
 
 Last, one full epoch of the digits MLP in HIL per recipe (`--epoch-recipes`; every GEMM on the
-8x8 RTL and checked, as `python -m verif.hil --bench digits --recipe R --steps <one epoch>`):
+8x8 RTL and checked, as `python -m cosim --bench digits --recipe R --steps <one epoch>`):
 wall seconds against the issue's < 5 min.
 """
 
@@ -26,21 +26,16 @@ import argparse
 import collections
 import dataclasses
 import os
-import pathlib
 import resource
 import subprocess
-import sys
 import time
 
 import numpy as np
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from golden import gemm as G  # noqa: E402
-from golden.mac_array import mac_array  # noqa: E402
-from verif.hil import HilBackend, check_mac_array, epoch_steps, run  # noqa: E402
-from verif.hil_sim import Config, build_verilator, mac_array_job, open_sim  # noqa: E402
+from golden import gemm as G
+from golden.mac_array import mac_array
+from cosim.run import HilBackend, check_mac_array, epoch_steps, run
+from cosim.sim import Config, build_verilator, mac_array_job, open_sim
 
 
 WIDTHS = ([2], [3, 4], [5, 6, 7, 8])  # code widths running in the 2-, 4- and 8-bit modes

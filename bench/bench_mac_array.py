@@ -1,6 +1,6 @@
 """mac_array under Verilator: checked MACs per second and array utilization (issue 4).
 
-`python bench/bench_mac_array.py` (run by `make bench`). Runs the `throughput` cocotb test of
+`python -m bench.bench_mac_array` (run by `make bench`). Runs the `throughput` cocotb test of
 verif/test_mac_array.py (the regression's TB and scoreboard: every result is checked against
 golden.mac_array) on the default 4x4 array and on 8x8, T back-to-back tiles of K = 4, 16, 64
 beats with a random precision pair per tile, no gaps, no backpressure. Prints:
@@ -13,14 +13,36 @@ Cycle counts are deterministic; the wall times are this machine's.
 
 import argparse
 import json
+import os
 import pathlib
-import sys
+import time
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+import cocotb
 
-from verif.harness import BUILD, run  # noqa: E402
-from verif.test_mac_array import sources  # noqa: E402
+from verif.harness import BUILD, run
+from verif.mac_array_tb import TB, sources
+
+
+@cocotb.test()
+async def throughput(dut):
+    """The cocotb side of this benchmark: checked MACs per
+    second of wall time, and array utilization (accepted beats / cycles from the first beat in
+    to the last row out) for T back-to-back tiles of K beats, a random precision pair per tile.
+    Every result is checked as in the regression, so the numbers are for verified MACs."""
+    tb = TB(dut)
+    await tb.reset()
+    tiles = int(os.environ.get("LPT_BENCH_TILES", "64"))
+    report = {"rows": tb.rows, "cols": tb.cols, "pe": tb.pe, "tiles": tiles, "runs": []}
+    for k in (4, 16, 64):
+        beats = tb.stream(tiles, k, k, mixed=0.0)
+        t0 = time.perf_counter()
+        result = await tb.run(beats)
+        seconds = time.perf_counter() - t0
+        macs = sum(result["golden"].macs.values())
+        cycles = result["last_out"] - result["first_in"] + 1
+        report["runs"].append(dict(k=k, beats=tiles * k, cycles=cycles, macs=macs, seconds=seconds,
+                                   utilization=tiles * k / cycles, stalls=result["stalls"]))
+    pathlib.Path(os.environ["LPT_BENCH_OUT"]).write_text(json.dumps(report, indent=1))
 
 
 def main(argv=None):
@@ -34,7 +56,7 @@ def main(argv=None):
         build_name, srcs = sources("fusion", rows, cols, 32, 48)
         out = BUILD / "bench" / f"mac_array_{rows}x{cols}_{args.sim}.json"
         out.parent.mkdir(parents=True, exist_ok=True)
-        run(args.sim, toplevel=srcs[0].stem, sources=srcs, test_module="verif.test_mac_array",
+        run(args.sim, toplevel=srcs[0].stem, sources=srcs, test_module="bench.bench_mac_array",
             build_name=build_name, testcase=["throughput"],
             env=dict(LPT_ROWS=rows, LPT_COLS=cols, LPT_MAXB=8, LPT_ACCW=32, LPT_PE="fusion",
                      LPT_CNTW=48, LPT_BENCH_OUT=out, LPT_BENCH_TILES=args.tiles))

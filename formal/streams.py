@@ -9,7 +9,6 @@ initial values. Port-level properties are the claims; the few assertions over in
 are proven like the rest.
 """
 
-from golden.fusion import PRECISION_BITS
 from golden.mac_array import lane_bits, pe_products, valid_modes
 from golden.r4fp4 import SCALE_EXP_MAX, SCALE_EXP_MIN
 

@@ -25,7 +25,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ._grid import (
+from .grid import (
     NAN_ALL, SIGN_ALL, Encoded, apply_stochastic, check_codes, check_rounding, fp16_bits, frozen,
     pack_stochastic, round_to_grid, ALL_BITS,
 )

@@ -13,7 +13,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ._grid import fp16_bits
+from .grid import fp16_bits
 from .r4fp4 import gradscale_exp, r4fp4_encode_flags
 
 __all__ = ["GradScale", "gradscale", "gradscale_stream"]

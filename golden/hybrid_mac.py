@@ -49,7 +49,7 @@ result on its `acc` port `latency(unit, chains)` cycles after the cycle's inputs
 
 import numpy as np
 
-from ._grid import check_int, fp16_bits, fp16_units
+from .grid import check_int, fp16_bits, fp16_units
 from .fp8 import fp8_decode
 from .r4fp4 import r4fp4_decode
 

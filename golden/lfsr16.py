@@ -26,7 +26,7 @@ import math
 
 import numpy as np
 
-from ._grid import check_int, frozen
+from .grid import check_int, frozen
 
 __all__ = ["TOGGLE_MASK", "PERIOD", "check_steps", "lfsr16", "lfsr16_step", "seed_state"]
 

@@ -1,7 +1,7 @@
 """AXI interface of `mac_array_axi`: the stream beat format and the AXI4-Lite register map.
 
 This is the contract between the wrapper (hdl_gen/mac_array_axi.py), its testbench
-(verif/test_mac_array_axi.py) and the host driver (drivers/zc706.py): all three import the
+(verif/test_mac_array_axi.py) and the host driver (fpga/zc706_driver.py): all three import the
 constants and (un)packing functions below, so the bit positions are written down once. NumPy and
 the standard library only, so the driver runs on the board's ARM cores.
 

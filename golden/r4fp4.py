@@ -23,7 +23,7 @@ import functools
 
 import numpy as np
 
-from ._grid import (
+from .grid import (
     NAN_ALL, SIGN_ALL, Encoded, apply_stochastic, check_codes, check_int, check_rounding,
     fp16_bits, frozen, pack_stochastic, round_to_grid,
 )
@@ -54,7 +54,7 @@ def grid_exponent(e, phase, scale_exp):
 
 @functools.lru_cache(maxsize=None)
 def _encode_tables(phase, scale_exp):
-    """Per FP16 pattern: the nearest code, and the packed stochastic rule (see golden._grid)."""
+    """Per FP16 pattern: the nearest code, and the packed stochastic rule (see golden.grid)."""
     # Grid points in units of 2^-24: 2^(2(e-4) + phase + scale_exp + 24), >= 1 for valid scales.
     grid = [0] + [1 << (grid_exponent(e, phase, scale_exp) + 24) for e in range(1, E_MAX + 1)]
     lo, up, thr = round_to_grid(grid, ties="up")

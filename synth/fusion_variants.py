@@ -22,8 +22,9 @@ from golden.fusion import DEFAULT_LAYOUT, LAYOUTS
 from hdl_gen.fusion import DEFAULT_SUMMATION, SUMMATIONS, FixedMul, FusionUnit
 from hdl_gen.mac_array import MacArray
 from hdl_gen.rtl import to_verilog
+from lptrain.paths import ROOT
 
-from .area import ROOT, synthesize, yosys_version
+from .area import synthesize, yosys_version
 from .pe import AccumulatorPE
 
 __all__ = ["BIT_FUSION", "VARIANTS", "units", "ratio_specs"]

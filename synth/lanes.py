@@ -166,19 +166,3 @@ def plot(results, path):
     fig.savefig(path, dpi=120)
     plt.close(fig)
     return True
-
-
-def main(argv=None):
-    """`make synth-lanes`: only the training MACs of the sweep (+ mac_array for the datapath
-    table) through synth.ppa, into build/synth/lanes/: `python -m synth.lanes --liberty LIB`."""
-    import sys
-
-    from . import ppa
-
-    names = [*FAMILIES, *(u.name for u in units(ppa.Unit)), "mac_array"]
-    ppa.main([*(sys.argv[1:] if argv is None else argv), "--units", ",".join(names), "--crosscheck", "",
-              "--out", str(ppa.ROOT / "build" / "synth" / "lanes")])
-
-
-if __name__ == "__main__":
-    main()

@@ -28,9 +28,10 @@ from amaranth.hdl import UnusedElaboratable
 
 from hdl_gen.fusion import FixedMul, FusionUnit
 from hdl_gen.rtl import DEFAULTS, RTL_DIR, to_verilog
+from lptrain.paths import ROOT
 
 from . import fusion_variants, gatesim, lanes, operands, sta, workloads
-from .area import ROOT, synthesize, yosys_version
+from .area import synthesize, yosys_version
 from .liberty import load
 from .pe import AccumulatorPE
 
@@ -300,8 +301,14 @@ def main(argv=None):
                         help=f"comma-separated units simulated at gate level (default: {','.join(CROSSCHECK)})")
     parser.add_argument("--crosscheck-modes", default=",".join(CROSSCHECK_MODES),
                         help=f"their workload modes (default: {','.join(CROSSCHECK_MODES)})")
-    parser.add_argument("--out", type=pathlib.Path, default=ROOT / "build" / "synth")
+    parser.add_argument("--lanes", action="store_true", help="only the training MACs at every lane count and "
+                        "mac_array, no cross-check (`make synth-lanes`; default --out build/synth/lanes)")
+    parser.add_argument("--out", type=pathlib.Path, default=None, help="default: build/synth")
     args = parser.parse_args(argv)
+    if args.lanes:
+        args.units = ",".join([*lanes.FAMILIES, *(u.name for u in lanes.units(Unit)), "mac_array"])
+        args.crosscheck = ""
+    args.out = args.out or ROOT / "build" / "synth" / ("lanes" if args.lanes else "")
     # Components instantiated only to read their parameters (or elaborated to Verilog) are fine.
     warnings.filterwarnings("ignore", category=UnusedElaboratable)
     if not args.liberty.exists():

@@ -1,7 +1,7 @@
-"""The ZC706 AXI system flow (synth/axi_system.py) without Vivado.
+"""The ZC706 AXI system flow (fpga/axi_system.py) without Vivado.
 
 The plan holds the generated wrapper with the requested parameters, and a Vivado script whose
-block design has the parts the issue asks for, wired as drivers/zc706.py expects: the board's
+block design has the parts the issue asks for, wired as fpga/zc706_driver.py expects: the board's
 part and board file, processing_system7 with FCLK_CLK0 at the stated frequency and HP0, an AXI
 DMA in simple mode, the wrapper's three AXI interfaces connected, the bitstream and hardware
 handoff named as pynq.Overlay loads them. `make bitstream TOP=axi` exits 2 with one line naming the
@@ -14,8 +14,8 @@ import subprocess
 import sys
 
 from hdl_gen.rtl import generator_parameters, header
-from synth import axi_system
-from synth.area import ROOT
+from fpga import axi_system
+from lptrain.paths import ROOT
 from tests.vivado import fake_vivado_settings
 
 
@@ -49,7 +49,7 @@ def test_plan(tmp_path):
 def _cli(args, **env):
     clean = {k: v for k, v in os.environ.items() if k not in ("AMARANTH_ENV_VIVADO", "VIVADO")}
     clean["PATH"] = os.pathsep.join([os.path.dirname(sys.executable), "/usr/bin", "/bin"])
-    return subprocess.run([sys.executable, "-m", "synth.fpga", "bitstream", "--board", "zc706", "--top", "axi",
+    return subprocess.run([sys.executable, "-m", "fpga", "bitstream", "--board", "zc706", "--top", "axi",
                            "--size", "1", *args], cwd=ROOT, capture_output=True, text=True, env={**clean, **env})
 
 

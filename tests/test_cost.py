@@ -1,4 +1,4 @@
-"""`make cost`'s code path (synth.cost) on tiny workloads, checked against hand-computed cases."""
+"""`make cost`'s code path (cost.model) on tiny workloads, checked against hand-computed cases."""
 
 import dataclasses
 import json
@@ -9,8 +9,8 @@ import pytest
 from golden import gemm
 from golden.fractrain import effective_macs, training_costs
 from golden.hybrid_mac import TIMING, latency
-from synth import cost
-from synth.cost_workloads import (Gemm, Layer, from_training_json, layer_gemms, pfq_run, resnet_layers, resnet_step,
+from cost import model
+from cost.workloads import (Gemm, Layer, from_training_json, layer_gemms, pfq_run, resnet_layers, resnet_step,
                                   stage_epochs)
 
 
@@ -55,32 +55,32 @@ def _ppa():
 
 @pytest.fixture
 def hw():
-    return cost.Hardware(_ppa(), "fixture")
+    return model.Hardware(_ppa(), "fixture")
 
 
 def test_cycle_law_by_hand():
     # 10x20 @ 20x9 at 3x8 bits on a 4x4 fusion array: mode 4x8, P = 2 -> 10 beats a tile;
     # 3 x 3 tiles; (9 - 1) * max(10, 5) + 10 + (4 + 2) = 96.
-    assert cost.cycles("mac_array", 10, 20, 9, 3, 8, 4, 4, 4) == 96
+    assert model.cycles("mac_array", 10, 20, 9, 3, 8, 4, 4, 4) == 96
     # The fixed array runs it in 8x8 mode: 20 beats a tile: 8 * 20 + 20 + 6 = 186.
-    assert cost.cycles("mac_array_fixed8", 10, 20, 9, 3, 8, 4, 4, 4) == 186
+    assert model.cycles("mac_array_fixed8", 10, 20, 9, 3, 8, 4, 4, 4) == 186
     # 2x2 mode (P = 16) on K = 16: one beat a tile, paced by the drain (rows + 1 = 5 cycles).
-    assert cost.cycles("mac_array", 8, 16, 8, 2, 2, 4, 4, 4) == 3 * 5 + 1 + 6
+    assert model.cycles("mac_array", 8, 16, 8, 2, 2, 4, 4, 4) == 3 * 5 + 1 + 6
     # The pipelined MACs (2 interleaved chains): 2 x 3 dot products of ceil(10 / 4) = 3 beats in
     # 3 groups of 3 x 2 slots = 18, + the unit's latency (golden.hybrid_mac).
     for unit in ("hybrid_mac", "fp16_mac", "fp8_mac"):
         assert TIMING[unit][1] == 2
-        assert cost.cycles(unit, 2, 10, 3, 4, 4, 1, 1, 4) == 18 + latency(unit)
+        assert model.cycles(unit, 2, 10, 3, 4, 4, 1, 1, 4) == 18 + latency(unit)
     with pytest.raises(ValueError, match="bits"):
-        cost.cycles("mac_array", 1, 1, 1, 17, 8, 8, 8, 4)  # 9..16-bit codes run as two digit GEMMs
+        model.cycles("mac_array", 1, 1, 1, 17, 8, 8, 8, 4)  # 9..16-bit codes run as two digit GEMMs
     with pytest.raises(ValueError, match="unit"):
-        cost.cycles("tpu", 1, 1, 1, 8, 8, 8, 8, 4)
+        model.cycles("tpu", 1, 1, 1, 8, 8, 8, 8, 4)
 
 
 @pytest.fixture(scope="module")
 def rtl():
-    """Icarus sessions of issue 14's HIL harness (verif.hil_sim) on 2x2 arrays, one per unit."""
-    from verif.hil_sim import Config, open_sim
+    """Icarus sessions of issue 14's HIL harness (cosim.sim) on 2x2 arrays, one per unit."""
+    from cosim.sim import Config, open_sim
     return {unit: open_sim(Config(unit, rows=2, cols=2), "icarus") for unit in ("mac_array", "mac_array_fixed8")}
 
 
@@ -97,15 +97,15 @@ def test_cycles_equal_the_rtl(rtl, hw):
         qb = _Q(rng.integers(0, 1 << bb, (k, n)), bb)
         _, beats = gemm.map_mac_array(qa, qb, rows=2, cols=2, pe="fusion" if unit == "mac_array" else "fixed")
         out = rtl[unit].mac_array(beats)
-        machine = cost.Machine("m", "fusion" if unit == "mac_array" else "fixed8", 2, 2)
-        priced = cost.gemm_cost(Gemm("l", "fwd", m, k, n, ba, bb, 8), machine, hw)
+        machine = model.Machine("m", "fusion" if unit == "mac_array" else "fixed8", 2, 2)
+        priced = model.gemm_cost(Gemm("l", "fwd", m, k, n, ba, bb, 8), machine, hw)
         assert not out["error"]
         assert priced["cycles"] == out["cycles"], (unit, ba, bb, m, k, n)
 
 
 def test_gemm_cost_by_hand(hw):
     g = Gemm("l", "fwd", 8, 16, 8, 4, 8, 8, count=3)
-    c = cost.gemm_cost(g, cost.Machine("f", "fusion", 8, 8), hw)
+    c = model.gemm_cost(g, model.Machine("f", "fusion", 8, 8), hw)
     # One 8x8 tile, mode 4x8 (P = 2): 8 beats + latency 10 = 18 cycles.
     assert c["cycles"] == 3 * 18
     # Power: 4x4 workload power in 4x8 (10 mW) x vectorless 8x8 / 4x4 (60 / 20) = 30 mW;
@@ -123,11 +123,11 @@ def test_gemm_cost_by_hand(hw):
                                 "units.mac_array.power_vectorless.total_mw",
                                 "units.mac_array_8x8.power_vectorless.total_mw"]
     # A 3-bit result is stored as the fusion array reads it: in 4-bit lanes.
-    c3 = cost.gemm_cost(Gemm("l", "fwd", 8, 16, 8, 4, 8, 3), cost.Machine("f", "fusion", 8, 8), hw)
+    c3 = model.gemm_cost(Gemm("l", "fwd", 8, 16, 8, 4, 8, 3), model.Machine("f", "fusion", 8, 8), hw)
     assert c3["dram_bits"] == 1536 + 64 * 4
     # The fixed array: 8x8 mode, 16 beats + 10; power of its 4x8 data: 5 mW x 30 / 10 = 15 mW;
     # operands move at 8 bits.
-    f = cost.gemm_cost(g, cost.Machine("x", "fixed8", 8, 8), hw)
+    f = model.gemm_cost(g, model.Machine("x", "fixed8", 8, 8), hw)
     assert f["cycles"] == 3 * 26
     assert f["compute_pj"] == pytest.approx(3 * 26 * 15.0 * 10)
     assert f["sram_bits"] == 3 * (2048 + 2048 + 4096 + 1024)
@@ -135,7 +135,7 @@ def test_gemm_cost_by_hand(hw):
 
 def test_run_cost_totals_and_sources(hw):
     gemms = [Gemm("l", "fwd", 8, 16, 8, 4, 8, 8, count=3), Gemm("l", "wgrad", 8, 16, 8, 8, 8, 32)]
-    r = cost.run_cost(gemms, cost.Machine("f", "fusion", 8, 8), hw)
+    r = model.run_cost(gemms, model.Machine("f", "fusion", 8, 8), hw)
     # wgrad: 8x8 mode, 16 beats + 10 = 26 cycles at 14 x 3 = 42 mW.
     assert r["cycles"] == 3 * 18 + 26
     assert r["latency_s"] == pytest.approx((3 * 18 + 26) * 10e-9)
@@ -158,19 +158,19 @@ def test_interpolation_and_iso_area(hw):
     one = _ppa()
     for name in ("mac_array_fixed8_8x8", "mac_array_fixed8_16x16"):
         del one["units"][name]
-    assert cost.Hardware(one, "fixture").area("mac_array_fixed8", 8, 8)[0] == pytest.approx(2000.0)
+    assert model.Hardware(one, "fixture").area("mac_array_fixed8", 8, 8)[0] == pytest.approx(2000.0)
 
 
 def test_grid_of_mac_units(hw):
     # 9 x 4 @ 4 x 5 INT4 x R4FP4 on a 2x2 grid of hybrid_macs: each unit 5 x 3 dots of 1 beat
     # (one slot each, whatever the chains), + the latency.
     g = Gemm("l", "dgrad", 9, 4, 5, 4, 4, 4, fmt="int4xr4fp4")
-    c = cost.gemm_cost(g, cost.Machine("i", "ibm", 2, 2), hw)
+    c = model.gemm_cost(g, model.Machine("i", "ibm", 2, 2), hw)
     want = 15 + latency("hybrid_mac")
     assert c["unit"] == "hybrid_mac" and c["cycles"] == want
     assert c["compute_pj"] == pytest.approx(want * 1.5 * 4 * 10)
     with pytest.raises(ValueError, match="cannot run"):
-        cost.gemm_cost(g, cost.Machine("f", "fusion", 2, 2), hw)
+        model.gemm_cost(g, model.Machine("f", "fusion", 2, 2), hw)
 
 
 def test_layer_gemms_shapes():
@@ -226,13 +226,13 @@ def test_loader_matches_fractrain_account():
 
 def test_cli_bad_argument(capsys):
     with pytest.raises(SystemExit) as e:
-        cost.main(["--turning-points", "0.5,0.2,0.9"])
+        model.main(["--turning-points", "0.5,0.2,0.9"])
     assert e.value.code == 2
     with pytest.raises(SystemExit) as e:
-        cost.main(["--depths", "50"])
+        model.main(["--depths", "50"])
     assert e.value.code == 2
     with pytest.raises(SystemExit) as e:
-        cost.main(["--ppa", "/nonexistent/ppa.json", "--runs"])
+        model.main(["--ppa", "/nonexistent/ppa.json", "--runs"])
     assert e.value.code == 2
     assert "make synth" in capsys.readouterr().err
 
@@ -251,9 +251,9 @@ def test_study_end_to_end(hw, tmp_path):
     for i, r in enumerate(runs):
         run_files.append(tmp_path / f"run{i}.json")
         run_files[-1].write_text(json.dumps(r))
-    cost.main(["--ppa", str(path), "--out", str(tmp_path / "out"), "--depths", "38", "--batch", "2", "--runs", *map(str, run_files)])
+    model.main(["--ppa", str(path), "--out", str(tmp_path / "out"), "--depths", "38", "--batch", "2", "--runs", *map(str, run_files)])
     doc = json.loads((tmp_path / "out" / "cost.json").read_text())
-    assert doc["schema"] == cost.SCHEMA
+    assert doc["schema"] == model.SCHEMA
     assert all(row["sources"]["ppa"] and row["sources"]["cycles"] and row["sources"]["memory"] for row in doc["costs"])
     digits = [c for c in doc["comparisons"] if c["workload"].startswith("digits") and c["recipe"] == "pfq"]
     assert {c["baseline_key"] for c in digits} == {"fusion", "fixed_iso_pe", "fixed_iso_area"}

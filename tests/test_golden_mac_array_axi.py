@@ -2,7 +2,7 @@
 """golden.mac_array_axi (beat format, row format, register map) and the driver's GEMM mapping.
 
 Bit positions are checked one field at a time against the documented layout; the driver's GEMM
-(drivers.zc706.MacArrayDevice.gemm: golden.gemm's mapper, the chunk sums added on the host) run
+(fpga.zc706_driver.MacArrayDevice.gemm: golden.gemm's mapper, the chunk sums added on the host) run
 on golden.mac_array must equal the exact integer product for every precision pair and signedness,
 with M, K, N that do not fill the tiles and K cut into several chunks.
 """
@@ -10,7 +10,7 @@ with M, K, N that do not fill the tiles and K cut into several chunks.
 import numpy as np
 import pytest
 
-from drivers.zc706 import MacArrayDevice, expected_gemm
+from fpga.zc706_driver import MacArrayDevice, expected_gemm
 from golden.fusion import PRECISION_BITS
 from golden.mac_array import mac_array, valid_modes
 from golden.mac_array_axi import (

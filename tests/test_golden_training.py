@@ -1,6 +1,5 @@
 """golden.training: the GEMM hook, QTensor, the networks' GEMMs, the recipes, the cost account."""
 
-import dataclasses
 import json
 import subprocess
 import sys

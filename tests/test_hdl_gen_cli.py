@@ -18,7 +18,7 @@ import hdl_gen
 from hdl_gen import __main__ as cli
 from hdl_gen import rtl
 from hdl_gen.mac_array import MacArray
-from synth.area import ROOT
+from lptrain.paths import ROOT
 
 
 def test_version_is_the_package_version():

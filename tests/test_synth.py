@@ -6,7 +6,6 @@ run alone, `make synth-tools` once. Missing tools fail the test with that instru
 """
 
 import json
-import pathlib
 import shutil
 
 import numpy as np
@@ -14,7 +13,7 @@ import pytest
 
 from synth import fusion_variants, gatesim, liberty, ppa, sta, workloads
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent
+from lptrain.paths import ROOT
 LIB = ROOT / "build" / "tech" / "osu018" / "osu018_stdcells.lib"
 
 

@@ -11,7 +11,8 @@ import sys
 from hdl_gen import __main__ as gen_cli
 from hdl_gen.mac_array_axi import MacArrayAxi
 from hdl_gen.rtl import generator_parameters
-from verif.harness import BUILD, RTL, SIMS, run, write_verilog
+from lptrain.paths import RTL
+from verif.harness import BUILD, SIMS, run, write_verilog
 
 TESTS = ["registers", "random_tiles", "errors_and_recovery", "driver_gemm"]
 

@@ -12,9 +12,9 @@ import sys
 
 import numpy as np
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent
-RTL = ROOT / "rtl"
-BUILD = ROOT / "build" / "sim"
+from lptrain.paths import BUILD as BUILD_ROOT
+
+BUILD = BUILD_ROOT / "sim"
 SIMS = ("verilator", "icarus")
 
 

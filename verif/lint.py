@@ -4,7 +4,8 @@ import pathlib
 import subprocess
 import sys
 
-from verif.harness import RTL, setup_verilator
+from lptrain.paths import RTL
+from verif.harness import setup_verilator
 
 WAIVERS = pathlib.Path(__file__).resolve().parent / "lint_waivers.vlt"
 

@@ -20,7 +20,8 @@ import cocotb
 
 from golden.fp8 import FORMATS, fp8_decode, fp8_encode, fp8_encode_flags
 from hdl_gen.fp8 import FP8ToFP16, FP16ToFP8
-from verif.harness import (BUILD, RTL, SIMS, LanesTB, port_list, prefixed, run, stochastic_boundary,
+from lptrain.paths import RTL
+from verif.harness import (BUILD, SIMS, LanesTB, port_list, prefixed, run, stochastic_boundary,
                            write_lanes_top, write_verilog)
 
 # Lanes per call: Icarus's cost is per evaluated vector plus a per-call overhead, Verilator's

@@ -26,7 +26,8 @@ import cocotb
 
 from golden.fusion import DEFAULT_LAYOUT, LAYOUTS, fusion_dot, is_valid_mode, pack, precision_bits, products
 from hdl_gen.fusion import DEFAULT_SUMMATION, SUMMATIONS, FixedMul, FusionUnit
-from verif.harness import (BUILD, RTL, SIMS, LanesTB, port_list, prefixed, run, write_lanes_top,
+from lptrain.paths import RTL
+from verif.harness import (BUILD, SIMS, LanesTB, port_list, prefixed, run, write_lanes_top,
                            write_verilog)
 
 # Lanes per call, by simulator and MAXB: Verilator's build time grows with the instances (their

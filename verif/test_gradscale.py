@@ -26,7 +26,8 @@ from golden.fusion import pack
 from golden.gradscale import gradscale_stream
 from golden.r4fp4 import SCALE_EXP_MAX, SCALE_EXP_MIN
 from hdl_gen.gradscale import GradScaleUnit
-from verif.harness import BUILD, RTL, SIMS, run, write_verilog
+from lptrain.paths import RTL
+from verif.harness import BUILD, SIMS, run, write_verilog
 
 # FP16 patterns of 64 * 2^s (exponent field s + 21) for every scale in range, one below the range
 # (2^-13) and one above (2^15): the maxima where scale_exp steps.

@@ -39,7 +39,8 @@ from golden.fp8 import fp8_decode, fp8_encode, fp8_format
 from golden.hybrid_mac import CANONICAL_NAN, TIMING, fp8_mac, fp16_mac, hybrid_mac, latency
 from golden.r4fp4 import SCALE_EXP_MAX, SCALE_EXP_MIN
 from hdl_gen.hybrid_mac import FP8Mac, FP16Mac, HybridMac
-from verif.harness import BUILD, RTL, SIMS, port_list, run, write_lanes_wrapper
+from lptrain.paths import RTL
+from verif.harness import BUILD, SIMS, port_list, run, write_lanes_wrapper
 
 UNITS = {"hybrid_mac": HybridMac, "fp16_mac": FP16Mac, "fp8_mac": FP8Mac}
 FLOAT_FORMATS = {"fp16_mac": ("fp16", "fp16"), "fp8_mac": ("e4m3", "e5m2")}  # (x, g) operand formats

@@ -18,7 +18,8 @@ from cocotb.triggers import ClockCycles, FallingEdge, ReadOnly
 
 from golden.lfsr16 import PERIOD, lfsr16, lfsr16_step, seed_state
 from hdl_gen.lfsr16 import Lfsr16
-from verif.harness import BUILD, RTL, SIMS, run, write_verilog
+from lptrain.paths import RTL
+from verif.harness import BUILD, SIMS, run, write_verilog
 
 HIST = 128  # words per history read (wider shifts cost Icarus more than the extra reads)
 

@@ -9,7 +9,7 @@ frame per tile (TLAST exactly on the tile's last row), every row checked, nothin
 AXI4-Lite registers (AxiLiteMaster): ID, version, configuration, status, counters against the
 golden MAC counts, `clear`, the sticky `error` on invalid codes, `frame_error` on a transfer that
 ends inside a beat (and the next transfer still correct), `flush` of a partial beat. The host
-driver (drivers/zc706.py) runs GEMMs on the simulation through a transport made of the same
+driver (fpga/zc706_driver.py) runs GEMMs on the simulation through a transport made of the same
 cocotbext-axi master, source and sink.
 """
 
@@ -24,14 +24,14 @@ from cocotb.triggers import ClockCycles, FallingEdge, RisingEdge, with_timeout
 from cocotb.task import bridge, resume
 from cocotbext.axi import AxiLiteBus, AxiLiteMaster, AxiStreamBus, AxiStreamFrame, AxiStreamSink, AxiStreamSource
 
-from drivers.zc706 import MacArrayDevice, expected_gemm
+from fpga.zc706_driver import MacArrayDevice, expected_gemm
 from golden.mac_array_axi import (
     CONTROL_CLEAR, CONTROL_FLUSH, ID, REGISTERS, STATUS_ERROR, STATUS_FRAME_ERROR, STATUS_PARTIAL,
     config_words, counter_offsets, pack_beats, row_words, unpack_rows, version_word)
 from hdl_gen import __version__
 from hdl_gen.rtl import generator_parameters
 from verif.axi_sim import simulate
-from verif.test_mac_array import TB as ArrayTB
+from verif.mac_array_tb import TB as ArrayTB
 
 
 class TB(ArrayTB):
@@ -191,7 +191,7 @@ async def errors_and_recovery(dut):
 
 
 class SimTransport:
-    """drivers.zc706's transport on this simulation: register reads/writes by the AxiLiteMaster,
+    """fpga.zc706_driver's transport on this simulation: register reads/writes by the AxiLiteMaster,
     MM2S by the AxiStreamSource, S2MM by the AxiStreamSink (blocking calls, via cocotb's bridge)."""
 
     def __init__(self, tb):
@@ -217,7 +217,7 @@ class SimTransport:
 
 @cocotb.test()
 async def driver_gemm(dut):
-    """drivers.zc706.MacArrayDevice runs GEMMs (ragged M, K, N; every precision pair class) on
+    """fpga.zc706_driver.MacArrayDevice runs GEMMs (ragged M, K, N; every precision pair class) on
     the simulation with stream pauses; results equal the exact integer product."""
     tb = TB(dut)
     await tb.reset()

@@ -21,7 +21,8 @@ import cocotb
 from golden.r4fp4 import (FP16_QNAN, SCALE_EXP_MAX, SCALE_EXP_MIN, r4fp4_decode, r4fp4_encode,
                           r4fp4_encode_flags, tpr)
 from hdl_gen.r4fp4 import SCALE_BITS, R4FP4ToFP16, TPRQuantizer
-from verif.harness import (BUILD, RTL, SIMS, LanesTB, port_list, prefixed, run, stochastic_boundary,
+from lptrain.paths import RTL
+from verif.harness import (BUILD, SIMS, LanesTB, port_list, prefixed, run, stochastic_boundary,
                            write_lanes_top)
 
 # Lanes per call (tpr_quantizer, r4fp4_to_fp16): Icarus's cost is per call, Verilator's build

@@ -7,9 +7,10 @@ DFQ per epoch, per mini-batch, per layer), eval_precisions (the test forward's b
 exit 2.
 """
 
-import argparse
 import json
 import sys
+
+from lptrain.cli import ArgumentParser, non_negative_int, positive
 
 from .datasets import BENCHES
 from .dfq import OPTION_SETS
@@ -20,40 +21,13 @@ KEEP = ("bench", "recipe", "seed", "epochs", "test_accuracy", "effective_macs", 
         "precisions", "eval_precisions", "gate_macs", "turning_points", "diverged_epoch")
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message):  # one line, exit 2 (argparse would print the usage first)
-        self.exit(2, f"{self.prog}: error: {message}\n")
-
-
-def _positive(kind):
-    def parse(text):
-        try:
-            v = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a {kind.__name__} > 0, got {text!r}")
-        if not v > 0:
-            raise argparse.ArgumentTypeError(f"expected a {kind.__name__} > 0, got {text!r}")
-        return v
-    return parse
-
-
-def _seed(text):
-    try:
-        v = int(text)
-    except ValueError:
-        v = -1
-    if v < 0:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
-    return v
-
-
 def parser():
-    ap = _Parser(prog="python -m golden.training", description=__doc__.splitlines()[0])
+    ap = ArgumentParser(prog="python -m golden.training", description=__doc__.splitlines()[0])
     ap.add_argument("--bench", choices=BENCHES, default="digits")
     ap.add_argument("--recipe", choices=RECIPES + ("all",), required=True)
-    ap.add_argument("--seed", type=_seed, default=0)
-    ap.add_argument("--epochs", type=_positive(int), default=None, help="default: the benchmark's")
-    ap.add_argument("--dfq-target", type=_positive(float), default=None,
+    ap.add_argument("--seed", type=non_negative_int, default=0)
+    ap.add_argument("--epochs", type=positive(int), default=None, help="default: the benchmark's")
+    ap.add_argument("--dfq-target", type=positive(float), default=None,
                     help="DFQ cost target, a fraction of fw8bw8's effective MACs (default 0.5)")
     ap.add_argument("--dfq-options", choices=tuple(OPTION_SETS), default=None,
                     help="DFQ option set: FracTrain's (fw 3,4,4,6,6 / bw 6,6,8,8,12) or hw ({2,4,8} x {4,8})")

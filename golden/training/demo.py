@@ -13,7 +13,6 @@ the issue's targets with held / missed) and `accuracy_vs_macs.png`; prints the t
 wall-clock and CPU time.
 """
 
-import argparse
 import concurrent.futures
 import json
 import os
@@ -22,6 +21,8 @@ import sys
 import time
 
 import numpy as np
+
+from lptrain.cli import ArgumentParser, positive
 
 from .datasets import BENCHES
 from .recipes import RECIPES
@@ -143,26 +144,11 @@ def plot(summary, path):
     plt.close(fig)
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message):
-        self.exit(2, f"{self.prog}: error: {message}\n")
-
-
-def _positive_int(text):
-    try:
-        v = int(text)
-    except ValueError:
-        v = 0
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}")
-    return v
-
-
 def main(argv=None):
-    ap = _Parser(prog="python -m golden.training.demo", description=__doc__.splitlines()[0])
-    ap.add_argument("--jobs", type=_positive_int, default=os.cpu_count() or 1)
-    ap.add_argument("--seeds", type=_positive_int, default=SEEDS)
-    ap.add_argument("--epochs", type=_positive_int, default=None, help="default: each benchmark's")
+    ap = ArgumentParser(prog="python -m golden.training.demo", description=__doc__.splitlines()[0])
+    ap.add_argument("--jobs", type=positive(), default=os.cpu_count() or 1)
+    ap.add_argument("--seeds", type=positive(), default=SEEDS)
+    ap.add_argument("--epochs", type=positive(), default=None, help="default: each benchmark's")
     ap.add_argument("--out", type=pathlib.Path, default=pathlib.Path("build/demo"))
     ap.add_argument("--resume", action="store_true", help="keep the finished runs of OUT/runs.jsonl")
     ap.add_argument("--report-only", action="store_true", help="no training: tabulate OUT/runs.jsonl as it is")

@@ -1,4 +1,4 @@
-"""Training runs as plain lists of GEMMs: what `synth.cost` prices.
+"""Training runs as plain lists of GEMMs: what `cost.model` prices.
 
 A workload is a list of `Gemm` records: shape (M, K, N), operand precisions, operand format, how
 many times it runs, and the unique tensor sizes behind it (what DRAM has to hold: an im2col
@@ -21,7 +21,6 @@ x (Cout, Cin*k*k) followed by col2im; weight gradient (Cin*k*k, B*Ho*Wo) x (B*Ho
 """
 
 import dataclasses
-import math
 
 __all__ = ["Gemm", "Layer", "RESNETS", "layer_gemms", "resnet_layers", "resnet_step", "pfq_run",
            "bench_shapes", "from_training_json", "training_runs", "CIFAR_TRAIN", "FRACTRAIN_EPOCHS"]

@@ -1,9 +1,9 @@
 """`make cost`: latency and energy of whole training runs on this project's hardware.
 
-    python -m synth.cost [--ppa build/synth/ppa.json] [--out build/cost] [--rows 8 --cols 8]
+    python -m cost [--ppa build/synth/ppa.json] [--out build/cost] [--rows 8 --cols 8]
                          [--turning-points 0.25,0.5,0.75] [--runs RUN.json ...]
 
-A training run is a list of GEMMs (synth.cost_workloads.Gemm). A `Machine` runs each GEMM on
+A training run is a list of GEMMs (cost.workloads.Gemm). A `Machine` runs each GEMM on
 one of this project's units:
 
 - latency: cycles from the GEMM mapper (`golden.gemm.predict_cycles`, the RTL's count) at the clock
@@ -29,12 +29,12 @@ import functools
 import json
 import math
 import pathlib
-import sys
 
 from golden.gemm import mode_bits, predict_cycles
 
-from .area import ROOT
-from .cost_workloads import (FRACTRAIN_EPOCHS, from_training_json, pfq_run, resnet_step, stage_epochs,
+from lptrain.paths import ROOT
+
+from .workloads import (FRACTRAIN_EPOCHS, from_training_json, pfq_run, resnet_step, stage_epochs,
                              training_runs)
 
 __all__ = ["cycles", "Machine", "Hardware", "memory_bits", "gemm_cost", "run_cost", "MEMORY"]
@@ -538,11 +538,8 @@ def main(argv=None):
     out = pathlib.Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "cost.json").write_text(json.dumps(doc, indent=1) + "\n")
-    from . import cost_report
-    cost_report.write(doc, out)
-    print(cost_report.summary(doc))
+    from . import report
+    report.write(doc, out)
+    print(report.summary(doc))
     print(f"wrote {out / 'cost.json'}, {out / 'cost.md'} and plots")
 
-
-if __name__ == "__main__":
-    main()

@@ -1,6 +1,6 @@
 """Training on the hardware: every GEMM of a training step run by simulated RTL, checked bit for bit.
 
-    python -m verif.hil --bench {digits,mnist1d} --recipe NAME --steps N [--sim verilator|icarus]
+    python -m cosim --bench {digits,mnist1d} --recipe NAME --steps N [--sim verilator|icarus]
                         [--rows R --cols C] [--array mac_array|mac_array_fixed8] [--batch B] [--json]
                         [--gap P --backpressure P --seed S] [--fault I]
 
@@ -11,7 +11,7 @@ set, through the same backend) with `HilBackend` as the GEMM backend: int x int 
 R4FP4 GEMMs on `hybrid_mac` (pipelined: its interleaved chains each take one dot product of a
 group, golden.gemm.map_hybrid), anything else (FP8, float operands) on the host, reported as
 `host` (FP8: with the recipes' per-tensor scales most of its dot products overflow `fp8_mac`'s
-FP16 accumulator, golden.gemm.gemm; `fp8_mac` streams are checked by verif/test_hil.py).
+FP16 accumulator, golden.gemm.gemm; `fp8_mac` streams are checked by verif/test_cosim.py).
 Every RTL output word is compared with the golden model (golden.gemm: exact chunk sums for the
 array, FP16 dot products for hybrid_mac) and the training step continues with the RTL's numbers through golden.gemm's epilogue. Every GEMM's
 measured cycles are compared with golden.gemm.predict_cycles (runs with gaps/backpressure measure
@@ -20,7 +20,6 @@ names the GEMM, tile and element. --fault I flips bit 0 of one output word of ha
 number I (0-based) after simulation: the check must catch it.
 """
 
-import argparse
 import json
 import sys
 import time
@@ -29,7 +28,9 @@ import numpy as np
 
 from golden import gemm as G
 from golden.fusion import PRECISION_BITS
-from verif.hil_sim import Config, open_sim
+from lptrain.cli import ArgumentParser
+
+from .sim import Config, open_sim
 
 ARRAYS = ("mac_array", "mac_array_fixed8")
 
@@ -238,16 +239,11 @@ def run(bench, recipe, steps, backend, *, seed=0, batch=None):
     return train(bench, recipe, cfg, backend=backend, data=data)
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message):  # one line, exit 2
-        self.exit(2, f"{self.prog}: error: {message}\n")
-
-
 def parser():
     from golden.training import RECIPES
     from golden.training.datasets import BENCHES
 
-    p = _Parser(prog="python -m verif.hil", description=__doc__.splitlines()[0])
+    p = ArgumentParser(prog="python -m cosim", description=__doc__.splitlines()[0])
     p.add_argument("--bench", choices=BENCHES, required=True)
     p.add_argument("--recipe", choices=RECIPES, required=True)
     p.add_argument("--steps", type=int, required=True, help="training steps (mini-batches), within one epoch")
@@ -319,6 +315,3 @@ def table(report):
     lines.append(f"{'host':<18} {h['gemms']:>6} {'':>8} {'':>10} {'':>10}  {h['macs']} MACs {h['by_format']}")
     return "\n".join(lines)
 
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -41,7 +41,7 @@ class ZC706Platform(XilinxPlatform):
     speed = "2"
     default_clk = "clk200"
     # Vivado board file (shipped with Vivado) whose processing_system7 preset configures the PS:
-    # DDR3, MIO, clocks. Used by the AXI system flow (synth/axi_system.py).
+    # DDR3, MIO, clocks. Used by the AXI system flow (fpga/axi_system.py).
     board_part = "xilinx.com:zc706:part0:1.4"
     # xc7z045 programmable logic (Zynq-7000 data sheet DS190): what the resource estimate divides by.
     capacity = {"LUT": 218_600, "FF": 437_200, "CARRY4": 54_650, "DSP48E1": 900, "BRAM36": 545}

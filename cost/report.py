@@ -1,4 +1,4 @@
-"""cost.md tables and PNG plots from the cost.json document (synth.cost)."""
+"""cost.md tables and PNG plots from the cost.json document (cost.model)."""
 
 import pathlib
 
@@ -7,7 +7,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from .report import _table  # noqa: E402
+from synth.report import _table  # noqa: E402
 
 __all__ = ["write", "summary", "comparison_table"]
 

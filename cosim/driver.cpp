@@ -1,7 +1,7 @@
 // Fast HIL driver: a Verilator model of mac_array / mac_array_fixed8 / hybrid_mac / fp8_mac fed
 // whole GEMMs.
 //
-// Built by verif/hil_sim.py, which writes hil_config.h (unit, port word counts, counter names).
+// Built by cosim/sim.py, which writes hil_config.h (unit, port word counts, counter names).
 // Protocol on stdin/stdout, little-endian uint32 words, one job after another until EOF:
 //
 // mac_array job:  header [n_beats, expected_rows, gap, backpressure, seed_lo, seed_hi]

@@ -1,4 +1,4 @@
-"""The fast HIL harness (verif.hil_sim, verif.hil) against the golden model.
+"""The fast HIL harness (cosim.sim, cosim.run) against the golden model.
 
 Streams: mapped GEMMs of every mode pair run through the C++ Verilator driver with random input
 gaps and output backpressure (nothing lost, duplicated or reordered: every output word, the row
@@ -18,8 +18,8 @@ from golden import gemm as G
 from golden.fp8 import fp8_decode
 from golden.mac_array import mac_array
 from golden.training.qtensor import QTensor
-from verif.hil import HilBackend, Mismatch, check_hybrid, check_mac_array, main
-from verif.hil_sim import Config, open_sim, words_to_fields
+from cosim.run import HilBackend, Mismatch, check_hybrid, check_mac_array, main
+from cosim.sim import Config, open_sim, words_to_fields
 
 ROWS, COLS = 2, 3
 RNG = np.random.default_rng(1414)

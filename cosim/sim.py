@@ -5,7 +5,7 @@ hands the whole stream to the simulator in one go; the simulator drives valid/re
 cycle (optionally with seeded random input gaps and output backpressure), and returns every output
 row, the cycle count and the RTL's counters. No Python runs per cycle.
 
-- Verilator: verif/hil_driver.cpp compiled with the model (`verilator -O3 --cc --exe --build`,
+- Verilator: cosim/driver.cpp compiled with the model (`verilator -O3 --cc --exe --build`,
   `-CFLAGS -O2`) into build/hil/<config>/, built once per configuration and reused (rebuilt when
   the Verilog, the driver or the configuration changes). One long-lived process per configuration
   takes jobs over a pipe (protocol in hil_driver.cpp).
@@ -31,7 +31,8 @@ from golden.hybrid_mac import TIMING, latency
 from golden.mac_array import lane_bits
 from hdl_gen.hybrid_mac import FP8Mac, HybridMac
 from hdl_gen.mac_array import MacArray, counter_ports
-from verif.harness import ROOT, check_simulator, setup_verilator, write_verilog
+from lptrain.paths import ROOT
+from verif.harness import check_simulator, setup_verilator, write_verilog
 
 BUILD = ROOT / "build" / "hil"
 DRIVER = pathlib.Path(__file__).resolve().parent / "hil_driver.cpp"

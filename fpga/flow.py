@@ -1,12 +1,12 @@
-"""FPGA flows for the self-checking top (`hdl_gen.bist_top`) on a board of `hdl_gen.boards`.
+"""FPGA flows for the self-checking top (`hdl_gen.bist_top`) on a board of `fpga.boards`.
 
-`python -m synth.fpga bitstream --board zc706` (`make bitstream BOARD=zc706`)
+`python -m fpga bitstream --board zc706` (`make bitstream BOARD=zc706`)
     Builds the Amaranth/Vivado build plan with `platform.build(..., do_build=False)` and extracts
     it to build/<board>/. When Vivado is available (on PATH, named by $VIVADO, or set up by the
     script in $AMARANTH_ENV_VIVADO) it runs the plan and prints the bitstream's path. Otherwise it
     prints one line (the plan's path, and that Vivado is needed) and exits with status 2.
 
-`python -m synth.fpga estimate --board zc706` (`make fpga-estimate BOARD=zc706`)
+`python -m fpga estimate --board zc706` (`make fpga-estimate BOARD=zc706`)
     Yosys `synth_xilinx -family xc7` on the Verilog of that same plan: LUT, FF, CARRY4, DSP48E1 and
     block-RAM counts and their share of the device, written to build/<board>/resources.json, with
     the sweep: the largest square array whose bist_top stays under 80% of the device's LUTs
@@ -37,8 +37,9 @@ import time
 
 import numpy as np
 
-from hdl_gen.boards import BOARDS, platform_for
-from synth.area import ROOT, repo_relative, yosys_exe
+from fpga.boards import BOARDS, platform_for
+from lptrain.paths import ROOT, repo_relative
+from synth.area import yosys_exe
 
 BUILD = ROOT / "build"
 PLAN_NAME = "top"
@@ -66,7 +67,9 @@ _CELL_COST = {
 
 def board_top(board, **bist_args):
     """(platform, top elaboratable) of the self-checking design on `board`."""
-    from hdl_gen.bist_top import BistBoard, BistTop
+    from hdl_gen.bist_top import BistTop
+
+    from .bist_board import BistBoard
 
     return platform_for(board), BistBoard(BistTop(**bist_args))
 
@@ -270,7 +273,7 @@ def main(argv=None):
     parser.add_argument("flow", choices=("bitstream", "estimate"))
     parser.add_argument("--board", default="zc706")
     parser.add_argument("--top", choices=("bist", "axi"), default="bist",
-                        help="bist: the self-checking bist_top; axi: PS + AXI DMA + mac_array_axi (synth/axi_system.py)")
+                        help="bist: the self-checking bist_top; axi: PS + AXI DMA + mac_array_axi (fpga/axi_system.py)")
     parser.add_argument("--size", type=int, help="array rows = cols (default: the board's BIST_SIZE)")
     parser.add_argument("--out", type=pathlib.Path, help="output directory (default: build/<board>)")
     args = parser.parse_args(argv)
@@ -282,7 +285,7 @@ def main(argv=None):
         if args.flow != "bitstream":
             print("error: --top axi has the bitstream flow only", file=sys.stderr)
             return 2
-        from synth.axi_system import run_bitstream as run_system
+        from fpga.axi_system import run_bitstream as run_system
 
         return run_system(args.board, args.out, **({"rows": args.size, "cols": args.size} if args.size else {}))
     size = args.size or BIST_SIZE[args.board]
@@ -300,6 +303,3 @@ def main(argv=None):
     print(f"wrote {_show(path)}")
     return 0
 
-
-if __name__ == "__main__":
-    sys.exit(main())

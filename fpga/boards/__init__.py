@@ -1,4 +1,4 @@
-"""Board platforms (Amaranth `amaranth.build` platforms) for the FPGA flows in synth/fpga.py."""
+"""Board platforms (Amaranth `amaranth.build` platforms) for the FPGA flows in fpga/flow.py."""
 
 from .zc706 import ZC706Platform
 

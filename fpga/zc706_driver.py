@@ -1,7 +1,7 @@
 """PYNQ-style driver of `mac_array_axi` in the ZC706 system (`make bitstream BOARD=zc706 TOP=axi`).
 
     from pynq import Overlay
-    from drivers.zc706 import MacArrayDevice, PynqTransport
+    from fpga.zc706_driver import MacArrayDevice, PynqTransport
     dev = MacArrayDevice(PynqTransport(Overlay("build/zc706_axi/mac_array_system.bit")))
     c = dev.gemm(a, b, bits_a=4, bits_b=4)          # int64 (M, N) = a @ b, exact
 

@@ -1,1 +1,0 @@
-"""Host drivers for lptrain IP on boards (NumPy only: they run on the board's ARM cores)."""

@@ -1,0 +1,5 @@
+import sys
+
+from .flow import main
+
+sys.exit(main())
