@@ -63,8 +63,8 @@ def preamble(doc):
     """Where the numbers come from: the ppa.json, the clock and array, cycles, memory energy."""
     m = doc["memory"]
     return "\n".join([
-        f"ppa.json: `{doc['ppa']}` (generated {doc.get('ppa_date') or doc.get('ppa_generated')}, complete: "
-        f"{doc['ppa_complete']}); clock {doc['clock']['frequency_mhz']:.0f} MHz; array "
+        f"ppa.json: `{doc['ppa']}` (generated {doc.get('ppa_date') or doc.get('ppa_generated')}, revision "
+        f"{doc.get('ppa_revision') or 'not recorded'}, complete: {doc['ppa_complete']}); clock {doc['clock']['frequency_mhz']:.0f} MHz; array "
         f"{doc['array']['rows']}x{doc['array']['cols']}; machines: "
         + "; ".join(f"`{k}` = {v['name']}" for k, v in doc["machines"].items()) + ".", "",
         f"Cycles: {doc['cycle_source']}.", "",
