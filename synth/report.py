@@ -10,16 +10,18 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 from . import lanes  # noqa: E402
 
-__all__ = ["write", "markdown", "summary", "sections", "plots", "table", "ANCHORS"]
+__all__ = ["write", "markdown", "summary", "sections", "plots", "table", "anchor", "ANCHORS"]
 
 # ratio -> published anchor. Bit Fusion (Sharma et al., ISCA 2018, 45 nm): fusion unit 2.52x the
 # area and 2.0x the power of a fixed 8-bit MAC, 43 fJ per 2x2 MAC vs 344 fJ per 8x8 MAC; IBM
 # (Sun et al., NeurIPS 2020): ~7x area and power savings of 4-bit training over FP16; RaPiD
 # (Venkataramani et al., ISCA 2021, 7 nm): INT4 4.7x HFP8's performance per watt.
+# A key also anchors every ratio ending in "_" + key (the fusion variants' PE ratios).
 ANCHORS = {
     "fusion_area_vs_fixed8": "Bit Fusion 2.52",
-    "fusion_8b_energy_per_mac_vs_fixed8": "Bit Fusion 2.0 (power at one 8x8 MAC per cycle)",
-    "fusion_2b_energy_per_mac_vs_fixed8": "Bit Fusion 0.125 (43 fJ / 344 fJ)",
+    "pe_area_vs_fixed8": "Bit Fusion 2.52",
+    "8b_energy_per_mac_vs_fixed8": "Bit Fusion 2.0 (power at one 8x8 MAC per cycle)",
+    "2b_energy_per_mac_vs_fixed8": "Bit Fusion 0.125 (43 fJ / 344 fJ)",
     "array16_area_vs_fixed8_array16": "Bit Fusion 2.52 (per PE)",
     "hybrid_mac_area_vs_fp16_mac": "IBM ~1/7",
     "hybrid_mac_power_vs_fp16_mac": "IBM ~1/7",
@@ -45,18 +47,25 @@ METHOD = """## Method notes
 
 
 def _fmt(v, digits=3):
+    """None as n/a; a float to `digits` significant digits below 1,000, else a whole number with
+    thousands separators (no exponent notation in a table)."""
     if v is None:
         return "n/a"
     if isinstance(v, float):
-        return f"{v:.{digits}g}" if abs(v) < 1e4 else f"{v:,.0f}"
+        return f"{v:.{digits}g}" if abs(v) < 1e3 else f"{v:,.0f}"
     return str(v)
 
 
 def table(header, rows):
-    """Markdown table; numbers formatted by _fmt (3 significant digits, thousands separators from 1e4)."""
+    """Markdown table; floats formatted by _fmt."""
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
     lines += ["| " + " | ".join(_fmt(c) for c in row) + " |" for row in rows]
     return "\n".join(lines)
+
+
+def anchor(ratio):
+    """The published anchor of a ppa.json ratio ("" when there is none)."""
+    return next((text for key, text in ANCHORS.items() if ratio == key or ratio.endswith("_" + key)), "")
 
 
 def _unit_rows(units):
@@ -120,7 +129,7 @@ def sections(doc, h="##"):
         *_energy_tables(doc["units"]),
         f"{h} Ratios",
         table(["ratio", "measured", "published anchor"],
-               [[k, v, ANCHORS.get(k, "")] for k, v in doc["ratios"].items()]),
+               [[k, v, anchor(k)] for k, v in doc["ratios"].items()]),
     ]
     if doc["ratio_notes"]:
         parts.append("Not computed:\n\n" + "\n".join(f"- `{k}`: {v}" for k, v in doc["ratio_notes"].items()))

@@ -249,3 +249,15 @@ def test_provenance_keys_and_command_line():
     assert p["tools"] == {"solver": "Yices 2.6.5"} and p["packages"]["numpy"] == __import__("numpy").__version__
     git = subprocess.run(["git", "describe", "--always", "--dirty"], cwd=ROOT, capture_output=True, text=True)
     assert p["revision"] == git.stdout.strip()
+
+
+def test_ratios_carry_their_published_anchor_not_a_target():
+    from synth.report import anchor, sections
+    assert anchor("fusion_2b_energy_per_mac_vs_fixed8") == anchor("linear_tree_2b_energy_per_mac_vs_fixed8") == \
+        "Bit Fusion 0.125 (43 fJ / 344 fJ)"
+    assert anchor("hierarchical_tree_pe_area_vs_fixed8") == "Bit Fusion 2.52"
+    assert anchor("tpr_path_area_vs_array16") == ""
+    doc = {"units": {}, "ratios": {"hybrid_mac_area_vs_fp16_mac": 0.278}, "ratio_notes": {}, "crosscheck": {}}
+    text = sections(doc, "###")
+    assert "| ratio | measured | published anchor |\n|---|---|---|\n| hybrid_mac_area_vs_fp16_mac | 0.278 | IBM ~1/7 |" in text
+    assert "target" not in text.lower()
