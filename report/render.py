@@ -84,6 +84,8 @@ def _bit_fusion(docs):
     if variants is None:
         return "\n".join(lines) + "\n" + missing("variants")
     lines += [origin(variants, "variants")]
+    if variants.get("bf_rtl"):
+        lines += [f"Bit Fusion's files read from `BF_RTL={variants['bf_rtl']}`.", ""]
     units = variants["units"]
     bf = units["signed_spatial_mult"]["area_um2"]
     rows = []

