@@ -22,7 +22,7 @@ endif
 
 ARGS    ?=
 
-.PHONY: help sim sim-axi test rtl lint synth synth-tools synth-area synth-lanes synth-variants mac-sweep bench demo hil bitstream fpga-estimate clean distclean tools venv formal
+.PHONY: help sim sim-axi test rtl lint synth synth-tools synth-area synth-lanes synth-variants mac-sweep bench demo hil bitstream fpga-estimate clean distclean tools venv formal report
 
 help:
 	@echo "lptrain targets:"
@@ -44,6 +44,9 @@ help:
 	@echo "  make fpga-estimate BOARD=$(BOARD): Yosys synth_xilinx LUT/FF/CARRY4/DSP48E1/BRAM of bist_top, device shares, and the largest mac_array under 80% of the LUTs -> build/$(BOARD)/resources.json"
 	@echo "  make cost          latency and energy of whole training runs (golden.gemm cycles, make synth power, Horowitz memory) -> build/cost/cost.{json,md} + plots (PPA=$(PPA))"
 	@echo "  make formal        every proof of formal/ (fusion_unit == flat reference, compositionally, for both layouts and summations at MAXB 8 and 16; fixed_mul; mac_array/gradscale stream properties by k-induction; mutants that must fail) with its time -> build/formal/results.json"
+	@echo "  make report        docs/results.md + plots from the flows' JSON (copied into docs/results/), README's generated blocks;"
+	@echo "                     TARGETS=file.json compares the numbers with your own thresholds instead;"
+	@echo "                     python -m report.timing NAME -- CMD records a command's wall time for it"
 	@echo "  make clean         remove build/ ; make distclean also removes .venv/"
 
 $(STAMP): pyproject.toml scripts/bootstrap.sh
@@ -126,6 +129,11 @@ cost: $(STAMP)
 # FORMAL_ARGS: e.g. "--fast", "compose", "maxb8", "--flat", "--timeout 600", "--solver z3".
 formal: $(STAMP)
 	$(PY) -m formal -j $(JOBS) $(FORMAL_ARGS)
+
+# Renders from what the flows left in build/ (and the committed docs/results/ for the others).
+TARGETS ?=
+report: $(STAMP)
+	$(PY) -m report $(if $(TARGETS),--targets $(TARGETS))
 
 clean:
 	rm -rf build .pytest_cache .hypothesis

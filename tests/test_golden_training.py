@@ -406,7 +406,7 @@ def test_fractrain_option_set_grows_with_pfq():
 
 # ---- demo ------------------------------------------------------------------------------------
 
-def test_demo_summary_and_targets():
+def test_demo_summary_and_table():
     runs = []
     for seed, (a32, a8, amin) in enumerate(((0.95, 0.945, 0.93), (0.96, 0.95, 0.94))):
         for r in RECIPES:
@@ -417,9 +417,6 @@ def test_demo_summary_and_targets():
     assert s[("mnist1d", "fp32")]["acc_mean"] == pytest.approx(95.5)
     assert s[("mnist1d", "fp32")]["acc_std"] == pytest.approx(np.std([95, 96], ddof=1))
     assert s[("mnist1d", "dfq")]["rel_mean"] == 0.5 and s[("mnist1d", "fw8bw8")]["rel_mean"] == 1.0
-    held = {claim.split()[0] + claim.split()[-1]: ok for claim, ok, _ in demo.targets(s)}
-    assert held["fp32" + "93%"] and held["fw8bw8" + "fp32"]
-    assert not held["psq4" + "ptq4"]  # equal accuracy is not "more accurate"
     assert "| mnist1d | dfq | 2 |" in demo.table(s)
 
 
