@@ -45,7 +45,20 @@ def origin(doc, key, name=None):
     target = f"{s.target}/{name}.json" if s.group else s.target
     packages = f" (package versions: `docs/results/{target}`)" if doc.get("packages") else ""
     return (f"Command: {command}; date {date}; revision {doc.get('revision', 'not recorded')}; "
-            f"tools: {_tools(doc.get('tools'))}; Python {doc.get('python', 'not recorded')}{packages}.\n")
+            f"tools: {_tools(doc.get('tools'))}; Python {doc.get('python', 'not recorded')}{packages}.\n"
+            + _earlier_units(doc))
+
+
+def _earlier_units(doc):
+    """Units an updating run (`synth.ppa --update`) kept from an earlier run, with that run's
+    revision and date: one line per earlier run, nothing when every unit is this run's."""
+    earlier = {}
+    for name, unit in doc.get("units", {}).items() if isinstance(doc.get("units"), dict) else ():
+        stamp = unit.get("measured") if isinstance(unit, dict) else None
+        if stamp and stamp.get("revision") != doc.get("revision"):
+            earlier.setdefault((stamp.get("revision"), stamp.get("date")), []).append(f"`{name}`")
+    return "".join(f"Measured earlier (revision {rev}, date {date}): {', '.join(names)}.\n"
+                   for (rev, date), names in sorted(earlier.items(), key=str))
 
 
 def _plots(drawn):

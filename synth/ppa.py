@@ -289,6 +289,18 @@ def tool_versions(liberty):
     }
 
 
+def _kept(previous, remeasured):
+    """(units, cross-checks) of an earlier ppa.json that this run does not measure again, each unit
+    stamped with the revision and date it was measured at ("not recorded" for a JSON older than
+    those keys), so an updated ppa.json never passes old numbers off as new."""
+    stamp = {"date": previous.get("date", previous.get("generated", "not recorded")),
+             "revision": previous.get("revision", "not recorded")}
+    units = {name: {"measured": stamp, **entry} for name, entry in previous.get("units", {}).items()
+             if name not in remeasured}
+    checks = {name: c for name, c in previous.get("crosscheck", {}).items() if name not in remeasured}
+    return units, checks
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--liberty", required=True, type=pathlib.Path)
@@ -302,6 +314,8 @@ def main(argv=None):
     parser.add_argument("--lanes", action="store_true", help="only the training MACs at every lane count and "
                         "mac_array, no cross-check (`make synth-lanes`; default --out build/synth/lanes)")
     parser.add_argument("--out", type=pathlib.Path, default=None, help="default: build/synth")
+    parser.add_argument("--update", action="store_true", help="keep the units of OUT/ppa.json that this run "
+                        "does not measure (each unit records the revision and date it was measured at)")
     args = parser.parse_args(argv)
     if args.lanes:
         args.units = ",".join([*lanes.FAMILIES, *(u.name for u in lanes.units(Unit)), "mac_array"])
@@ -329,6 +343,8 @@ def main(argv=None):
     results, errors, checks = {}, {}, {}
     wanted_checks = [n for n in args.crosscheck.split(",") if n]
     origin = provenance("synth.ppa", argv, tool_versions(liberty))
+    if args.update and (out / "ppa.json").exists():
+        results, checks = _kept(json.loads((out / "ppa.json").read_text()), {u.name for u in units})
 
     def write(complete):
         # Rewritten after every unit: an interrupted run still leaves what it measured.
@@ -367,7 +383,8 @@ def main(argv=None):
         log(f"generating and synthesizing ({unit.kind})")
         try:
             unit.prepare(out / "rtl")
-            results[unit.name] = measure(unit, liberty, out, tensors, log, cells_v)
+            results[unit.name] = {**measure(unit, liberty, out, tensors, log, cells_v),
+                                  "measured": {k: origin[k] for k in ("date", "revision")}}
             if unit.name in wanted_checks:
                 log("cross-check: gate-level simulation (Icarus, osu018 cell models)")
                 checks[unit.name] = crosscheck(unit.name, results[unit.name], liberty, cells_v, out, tensors, log,
