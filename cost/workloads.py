@@ -8,7 +8,7 @@ operand is streamed M x K but stored as the layer's input tensor). Three sources
   Sec. 4.2: 6n+2 layers of basic blocks, 16/32/64 channels; ResNet-164: 9n+2 bottleneck blocks,
   He et al. 2016 "Identity mappings", 64/128/256 outputs) at batch 128, every conv as im2col GEMMs;
   `pfq_run` strings steps together over FracTrain's 160 epochs with a PFQ schedule.
-- `from_training_json`: a `python -m golden.training --json` run (issue 11's schema: bench,
+- `from_training_json`: a `python -m golden.training --json` run (its schema: bench,
   recipe, seed, epochs, test_accuracy, effective_macs, macs, precisions) with the bench's layer
   shapes from `BENCHES`.
 - `training_runs`: golden.training runs made in process (the same JSON fields).

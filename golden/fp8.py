@@ -1,4 +1,4 @@
-"""FP8 for the precision-sensitive layers: e4m3 and e5m2 with a bias parameter (SPEC.md "FP8").
+"""FP8 for the precision-sensitive layers: e4m3 and e5m2 with a bias parameter (docs/spec.md "FP8").
 
 Sun et al., "Ultra-Low Precision 4-bit Training of Deep Neural Networks" (NeurIPS 2020), keep the
 layers that 4-bit training hurts most (first, last, and the ResNet 1x1 shortcut convolutions of

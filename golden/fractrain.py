@@ -1,7 +1,7 @@
 """FracTrain (Fu et al., NeurIPS 2020): the effective-MAC cost metric, the DFQ cost account and the
 PFQ precision scheduler.
 
-Cost metric (SPEC.md; FracTrain's `train_pfq.py` computes fw/eb/gc costs the same way):
+Cost metric (docs/spec.md; FracTrain's `train_pfq.py` computes fw/eb/gc costs the same way):
 
     effective MACs = MACs x (bits_a / 32) x (bits_b / 32)
 

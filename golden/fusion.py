@@ -1,4 +1,4 @@
-"""Bit-fusible dot product: the arithmetic of one `fusion_unit` (SPEC.md, "Hardware units").
+"""Bit-fusible dot product: the arithmetic of one `fusion_unit` (docs/spec.md, "Hardware units").
 
 Bit Fusion (Sharma et al., ISCA 2018) fuses 2-bit BitBricks into one 8x8 multiplier or splits
 them into many narrow ones; FracTrain (Fu et al., NeurIPS 2020, Sec. 4) runs its progressive and
@@ -172,7 +172,7 @@ def brick_weights(pa, pb, maxb=8):
 
 
 def fusion_dot(a_bus, b_bus, pa, pb, sa, sb, maxb=8, *, layout=DEFAULT_LAYOUT):
-    """p = sum_i A_i * B_i over the P packed element pairs of mode (pa, pb) (SPEC.md fusion_unit).
+    """p = sum_i A_i * B_i over the P packed element pairs of mode (pa, pb) (docs/spec.md fusion_unit).
 
     `a_bus`, `b_bus`: Python ints or arrays (uint64 for MAXB = 8; object arrays of Python ints for
     the 128-bit MAXB = 16 buses). `pa`, `pb`, `sa`, `sb` are scalars. Returns an int for scalar

@@ -1,6 +1,6 @@
-"""GradScale over a stream of tensors: what `gradscale_unit` emits per tensor (issue 5).
+"""GradScale over a stream of tensors: what `gradscale_unit` emits per tensor.
 
-The exponent itself is `golden.r4fp4.gradscale_exp` (SPEC.md "GradScale", Sun et al. 2020): the
+The exponent itself is `golden.r4fp4.gradscale_exp` (docs/spec.md "GradScale", Sun et al. 2020): the
 smallest s with max|g| <= 64 * 2^s, clamped to [-18, 8]; NaNs are ignored, an Inf gives 8, an
 all-zero (or all-NaN) tensor gives -18. This module adds the two status flags the unit reports
 with it, each defined through the R4FP4 encoder so there is one definition of every number:

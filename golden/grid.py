@@ -1,4 +1,4 @@
-"""Rounding FP16 magnitudes onto a grid: the arithmetic shared by R4FP4 and FP8 (SPEC.md formats).
+"""Rounding FP16 magnitudes onto a grid: the arithmetic shared by R4FP4 and FP8 (docs/spec.md formats).
 
 Every encoder in this package maps an FP16 value to a code by rounding |x| onto a sorted grid of
 magnitudes. All grids here are dyadic and lie on or above FP16's smallest subnormal (the callers
@@ -7,7 +7,7 @@ SPEC's rounding rules are evaluated exactly in int64 over all 65,536 FP16 bit pa
 Encoding an array is then a gather from that per-pattern table: a NumPy bit manipulation with no
 per-element Python, and the table itself is the readable definition.
 
-Rounding rules, for lo <= y < hi adjacent grid points (SPEC.md "Number formats"):
+Rounding rules, for lo <= y < hi adjacent grid points (docs/spec.md "Number formats"):
 - nearest: hi iff y > (lo+hi)/2, ties to the larger magnitude (R4FP4) or to the even code (FP8);
 - stochastic with a 16-bit integer u: hi iff (y - lo) * 2^16 > u * (hi - lo);
 - y at or above the top grid point stays there (saturation).

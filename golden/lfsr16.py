@@ -1,4 +1,4 @@
-"""16-bit maximal-length LFSR: the random source `lfsr16` for stochastic rounding (issue 5).
+"""16-bit maximal-length LFSR: the random source `lfsr16` for stochastic rounding.
 
 Galois (internal-XOR) form, shifting right: out = state & 1; state >>= 1; if out: state ^= 0xB400.
 The toggle mask 0xB400 is the feedback polynomial x^16 + x^14 + x^13 + x^11 + 1 (taps 16, 14, 13,
@@ -15,7 +15,7 @@ to 65535 = 3 * 5 * 17 * 257, as 16 is; other values are rejected.
 
 A zero state would lock the LFSR: seed 0 is mapped to 1 (the hardware does the same on `load`).
 The unit's word `rand_out` is the state: `lfsr16(seed, n)` lists it for n consecutive enabled
-cycles after loading `seed`. It is the spec's stochastic-rounding `u` as is (SPEC.md, R4FP4 /
+cycles after loading `seed`. It is the spec's stochastic-rounding `u` as is (docs/spec.md, R4FP4 /
 FP8 `stochastic`: round up iff u < thr, thr = ceil((y - lo) * 2^16 / (hi - lo))). Over a period
 u takes every value 1..65535 once and never 0, so a value rounds up with probability
 (thr - 1) / 65535 instead of thr / 65536: low by at most 1/65535 (the price of a 16-bit LFSR).

@@ -1,4 +1,4 @@
-"""Radix-4 FP4 gradients, Two-Phase Rounding (TPR) and GradScale (SPEC.md "Number formats").
+"""Radix-4 FP4 gradients, Two-Phase Rounding (TPR) and GradScale (docs/spec.md "Number formats").
 
 Sun et al., "Ultra-Low Precision 4-bit Training of Deep Neural Networks", NeurIPS 2020:
 - section "Radix-4 FP4 format": a [sign, exponent, mantissa] = [1, 3, 0] format whose exponent
@@ -80,7 +80,7 @@ def _tpr_table(scale_exp):
 def r4fp4_encode(x, phase=0, scale_exp=0, rounding="nearest", rand=None):
     """FP16 -> R4FP4 codes (uint8) on grid `phase` with GradScale exponent `scale_exp`.
 
-    y = |x| / 2^(scale_exp + phase) is rounded onto G = {0, 4^-3, ..., 4^3} (SPEC.md):
+    y = |x| / 2^(scale_exp + phase) is rounded onto G = {0, 4^-3, ..., 4^3} (docs/spec.md):
     `nearest`: y >= 64 saturates to 64; between grid points lo < hi, hi iff y >= (lo+hi)/2 (the
     linear midpoint, ties to the larger magnitude). `stochastic`: hi iff (y-lo)*2^16 > u*(hi-lo),
     u = `rand` (16-bit integers, broadcast against x; ignored for nearest). NaN gives code 0.

@@ -30,7 +30,7 @@ def _low_bits(value, n, width):
 
 
 class FP16ToFP8(wiring.Component):
-    """SPEC.md `fp16_to_e4m3` / `fp16_to_e5m2`: x[15:0] -> code[7:0], combinational.
+    """docs/spec.md `fp16_to_e4m3` / `fp16_to_e5m2`: x[15:0] -> code[7:0], combinational.
 
     Flags (golden.fp8.fp8_encode_flags): invalid (NaN in and the format has no NaN: code +0),
     overflow (|x| above the largest finite magnitude, clipped to it; e5m2 keeps +-Inf), underflow
@@ -115,7 +115,7 @@ class FP16ToFP8(wiring.Component):
 
 
 class FP8ToFP16(wiring.Component):
-    """SPEC.md `e4m3_to_fp16` / `e5m2_to_fp16`: code[7:0] -> y[15:0], exact, combinational.
+    """docs/spec.md `e4m3_to_fp16` / `e5m2_to_fp16`: code[7:0] -> y[15:0], exact, combinational.
 
     A code's value is sig * 2^(e' - bias - mbits), sig = {e != 0, m}, e' = max(e, 1). With the
     leading one of sig at bit p, FP16's biased exponent is p + e' - bias - mbits + 15: a normal

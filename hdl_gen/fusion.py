@@ -1,4 +1,4 @@
-"""Recursive bit-fusible multiplier: `fusion_unit` (SPEC.md; golden model: golden/fusion.py).
+"""Recursive bit-fusible multiplier: `fusion_unit` (docs/spec.md; golden model: golden/fusion.py).
 
 A 2-bit BitBrick multiplies two 2-bit operands, each signed or unsigned. A w-bit level is four
 w/2-bit units plus combine logic. For each operand the level either *fuses* (the operand's
@@ -226,7 +226,7 @@ def _balanced_sum(terms):
 
 
 class FusionUnit(wiring.Component):
-    """SPEC.md `fusion_unit`: p = sum of the P packed products of mode (pa, pb); combinational.
+    """docs/spec.md `fusion_unit`: p = sum of the P packed products of mode (pa, pb); combinational.
 
     Parameters
     ----------

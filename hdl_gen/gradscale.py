@@ -1,4 +1,4 @@
-"""GradScale reduction: `gradscale_unit` (SPEC.md "GradScale"; golden: golden/gradscale.py).
+"""GradScale reduction: `gradscale_unit` (docs/spec.md "GradScale"; golden: golden/gradscale.py).
 
 The unit takes a tensor of FP16 values as a valid/ready stream (`in_last` on its final beat) and
 emits one result per tensor: `out_scale_exp`, the smallest s with max|g| <= 64 * 2^s clamped to
@@ -33,7 +33,7 @@ KEY_BIAS = FP16_BIAS + LOG2_TOP  # s = key - KEY_BIAS
 
 
 class GradScaleUnit(wiring.Component):
-    """SPEC.md GradScale as a streaming reduction, one result per tensor.
+    """docs/spec.md GradScale as a streaming reduction, one result per tensor.
 
     Parameters
     ----------

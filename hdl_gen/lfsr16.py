@@ -1,4 +1,4 @@
-"""Random source for stochastic rounding: `lfsr16` (issue 5; golden: golden/lfsr16.py).
+"""Random source for stochastic rounding: `lfsr16` (golden: golden/lfsr16.py).
 
 A 16-bit Galois LFSR (polynomial x^16 + x^14 + x^13 + x^11 + 1) that advances `steps` single
 steps per enabled cycle. Every single step is linear over GF(2), so `steps` of them are one
@@ -21,7 +21,7 @@ __all__ = ["Lfsr16"]
 
 
 class Lfsr16(wiring.Component):
-    """SPEC.md / issue 5 `lfsr16`: maximal period 65,535, seedable, one 16-bit word per cycle.
+    """docs/spec.md `lfsr16`: maximal period 65,535, seedable, one 16-bit word per cycle.
 
     Parameters
     ----------

@@ -40,7 +40,7 @@ def _scale_out_of_range(scale_exp):
 
 
 class R4FP4ToFP16(wiring.Component):
-    """SPEC.md `r4fp4_to_fp16`: code[3:0] phase scale_exp[5:0] -> y[15:0], combinational.
+    """docs/spec.md `r4fp4_to_fp16`: code[3:0] phase scale_exp[5:0] -> y[15:0], combinational.
 
     y is the exact FP16 of (-1)^s * 4^(e-4) * 2^phase * 2^scale_exp; e = 0 gives a signed zero
     (code 8: -0); an out-of-range scale_exp gives 0x7E00.
@@ -69,7 +69,7 @@ class R4FP4ToFP16(wiring.Component):
 
 
 class TPRQuantizer(wiring.Component):
-    """SPEC.md `tpr_quantizer`: one FP16 to R4FP4 on the even and the odd grid, combinational.
+    """docs/spec.md `tpr_quantizer`: one FP16 to R4FP4 on the even and the odd grid, combinational.
 
     Ports: x[15:0], scale_exp[5:0] (signed), stochastic (0: nearest, 1: stochastic with the
     16-bit `rand` u, shared by both phases) -> even[3:0], odd[3:0], and the flags of the even

@@ -38,7 +38,7 @@ __all__ = ["BIT_FUSION", "BIT_FUSION_SOURCE", "VARIANTS", "units", "ratio_specs"
 VARIANTS = [(layout, summation) for layout in LAYOUTS for summation in SUMMATIONS]
 DEFAULT = (DEFAULT_LAYOUT, DEFAULT_SUMMATION)
 # 16x16 arrays take minutes each to elaborate and synthesize: only for the tree summations (the
-# bitwise summation's unit is 1.5x the tree's, see docs/notes/issue12.md).
+# bitwise summation's unit is larger than the tree's: results.md, Silicon).
 ARRAY_SIZES = {"tree": (8, 16), "bitblade": (8,)}
 # Where the Bit Fusion files come from: the commit of a public repository that holds the ACT
 # lab's RTL directory ("the RTL directory that was shared by Hardik", its commit message says,

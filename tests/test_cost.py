@@ -79,7 +79,7 @@ def test_cycle_law_by_hand():
 
 @pytest.fixture(scope="module")
 def rtl():
-    """Icarus sessions of issue 14's HIL harness (cosim.sim) on 2x2 arrays, one per unit."""
+    """Icarus sessions of the training-on-RTL harness (cosim.sim) on 2x2 arrays, one per unit."""
     from cosim.sim import Config, open_sim
     return {unit: open_sim(Config(unit, rows=2, cols=2), "icarus") for unit in ("mac_array", "mac_array_fixed8")}
 
@@ -205,7 +205,7 @@ def _digits_run(precisions, recipe="pfq"):
 
 
 def test_loader_matches_fractrain_account():
-    # Issue 11's schema: per epoch, per layer (act, weight, grad) bits; epoch 2 with DFQ-style
+    # The training CLI's schema: per epoch, per layer (act, weight, grad) bits; epoch 2 with DFQ-style
     # per-mini-batch precisions (40 mini-batches: 39 of 32 samples, one of 9).
     e1 = [[3, 3, 6]] * 3
     e2 = [[[4, 4, 8], [8, 8, 8], [4, 4, 6]] if i % 2 else [[8, 8, 8]] * 3 for i in range(40)]

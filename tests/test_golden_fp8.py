@@ -1,4 +1,4 @@
-"""golden.fp8: e4m3 / e5m2 encode and decode against SPEC.md's FP8 definitions.
+"""golden.fp8: e4m3 / e5m2 encode and decode against docs/spec.md's FP8 definitions.
 
 Exhaustive over all 65,536 FP16 inputs and all 256 codes; the grid a value should round onto
 always comes from `fp8_decode` of every code.

@@ -1,4 +1,4 @@
-"""golden.fusion_dot: the packing, signedness and mode rules of SPEC.md's fusion_unit."""
+"""golden.fusion_dot: the packing, signedness and mode rules of docs/spec.md's fusion_unit."""
 
 import itertools
 

@@ -1,4 +1,4 @@
-"""golden.r4fp4: R4FP4 encode/decode, TPR and GradScale against SPEC.md's definitions.
+"""golden.r4fp4: R4FP4 encode/decode, TPR and GradScale against docs/spec.md's definitions.
 
 Sweeps are exhaustive over the 65,536 FP16 bit patterns where they are cheap; the grid a value
 should round onto always comes from `r4fp4_decode` of every code, never from a re-derivation.

@@ -9,7 +9,7 @@ from hdl_gen.fp8 import FP8ToFP16, FP16ToFP8
 from verif.harness import port_list
 
 UNITS = (FP16ToFP8, FP8ToFP16)
-ALLOWED = {"e4m3": (0, 22), "e5m2": (15, 23)}  # SPEC.md: decode to FP16 must be exact
+ALLOWED = {"e4m3": (0, 22), "e5m2": (15, 23)}  # docs/spec.md: decode to FP16 must be exact
 
 
 @pytest.mark.parametrize("unit", UNITS)

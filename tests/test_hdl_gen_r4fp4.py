@@ -1,6 +1,6 @@
 # amaranth: UnusedElaboratable=no
 # (components are built here to read their signatures; not elaborating them is intended)
-"""hdl_gen.r4fp4: the SPEC.md ports of tpr_quantizer and r4fp4_to_fp16 (the units have no
+"""hdl_gen.r4fp4: the docs/spec.md ports of tpr_quantizer and r4fp4_to_fp16 (the units have no
 generator parameters; their scale_exp port holds the whole GradScale range)."""
 
 from hdl_gen.r4fp4 import SCALE_BITS, R4FP4ToFP16, TPRQuantizer
