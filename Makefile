@@ -13,8 +13,10 @@ BOARD   ?= zc706
 TOP     ?= bist
 
 # WAVES=1: run serially and unbuffered so each test prints where its waveform went.
+# --maxschedchunk 1: a worker takes one test at a time, so the long simulation tests, collected
+# first (verif/conftest.py), spread over the workers instead of queueing on one.
 ifeq ($(filter-out 0,$(WAVES)),)
-PYTEST_PAR := -n $(JOBS)
+PYTEST_PAR := -n $(JOBS) --dist load --maxschedchunk 1
 else
 PYTEST_PAR := -n 0 -s
 export WAVES
@@ -22,12 +24,13 @@ endif
 
 ARGS    ?=
 
-.PHONY: help sim sim-axi test rtl lint synth synth-tools synth-area synth-lanes synth-variants mac-sweep bench demo hil bitstream fpga-estimate clean distclean tools venv formal report
+.PHONY: help sim sim-axi check test rtl lint synth synth-tools synth-area synth-lanes synth-variants mac-sweep bench demo hil bitstream fpga-estimate clean distclean tools venv formal report
 
 help:
 	@echo "lptrain targets:"
 	@echo "  make sim           cocotb regressions on SIM=$(SIM) (SIM=verilator|icarus; WAVES=1 dumps waves)"
 	@echo "  make sim-axi       ARGS=\"--rows 8 --cols 8 --accw 24\": cocotbext-axi regression of mac_array_axi in any configuration (SIM=$(SIM))"
+	@echo "  make check         the quick loop: golden-model and generator tests plus every unit's cocotb tests on Verilator"
 	@echo "  make test          everything: golden and generator tests, cocotb on both simulators, lint, rtl freshness"
 	@echo "  make rtl           regenerate rtl/ (the default configurations: Verilog and FuseSoC .core files) from hdl_gen/"
 	@echo "  make lint          verilator --lint-only -Wall on every file in rtl/"
@@ -63,6 +66,11 @@ sim: $(STAMP) tools
 
 sim-axi: $(STAMP) tools
 	$(PY) -m verif.axi_sim --sim $(SIM) $(ARGS)
+
+# The unit testbenches, not the RTL training runs (test_cosim.py: make sim, make test).
+check: $(STAMP) tools
+	$(PY) -m pytest tests/test_golden_*.py tests/test_hdl_gen_*.py verif --sim verilator \
+	  --deselect verif/test_cosim.py $(PYTEST_PAR) --durations=10
 
 test: $(STAMP) tools synth-tools
 	$(PY) -m pytest $(PYTEST_PAR) --durations=25

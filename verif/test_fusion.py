@@ -2,11 +2,17 @@
 # (components are built here to read their signatures; not elaborating them is intended)
 """fusion_unit (and its fixed 8x8 baseline, fixed_mul) against golden.fusion_dot, bit for bit.
 
-MAXB = 8: all 65,536 operand pairs of the 8x8 mode for all four signedness combinations, every
-other mode with seeded random buses (and lanes mixing modes in one call), named corners, and the
-invalid 16-bit code. MAXB = 16: random buses in every mode. Unused bus bits carry random junk so
-a unit that reads them fails. Every bus layout and summation variant (hdl_gen.fusion) runs the
-same tests against golden.fusion_dot in its layout.
+MAXB = 8: every mode with seeded random buses (and lanes mixing modes in one call), named
+corners, and the invalid 16-bit code; on EXHAUSTIVE_SIM also all 65,536 operand pairs of the 8x8
+mode for all four signedness combinations. MAXB = 16: random buses and corners in every mode.
+Unused bus bits carry random junk so a unit that reads them fails. Every bus layout and
+summation variant (hdl_gen.fusion) runs the same tests against golden.fusion_dot in its layout;
+fixed_mul runs them in its one mode.
+
+The exhaustive sweep runs on one simulator: `make formal` proves every variant equal to the flat
+reference in every mode, and the sweep cross-checks that proof (and the golden model) on real
+vectors; the other simulator's seeded random buses and corners hold the same units to the golden
+model in every mode.
 
 One build per (simulator, MAXB) holds every unit it tests side by side (verif.harness.
 write_lanes_top). Verilator runs every variant (its cycles are cheap); Icarus runs the committed
@@ -24,7 +30,8 @@ import pytest
 
 import cocotb
 
-from golden.fusion import DEFAULT_LAYOUT, LAYOUTS, fusion_dot, is_valid_mode, pack, precision_bits, products
+from golden.fusion import (DEFAULT_LAYOUT, LAYOUTS, PRECISION_BITS, fusion_dot, is_valid_mode, pack,
+                           precision_bits, products)
 from hdl_gen.fusion import DEFAULT_SUMMATION, SUMMATIONS, FixedMul, FusionUnit
 from lptrain.paths import RTL
 from verif.harness import (BUILD, SIMS, LanesTB, port_list, prefixed, run, write_lanes_top,
@@ -88,6 +95,14 @@ def _blocks(dut, fusion_only=False):
     return tbs
 
 
+def _modes(tb):
+    """The (pa, pb) codes a block takes: every valid mode of fusion_unit; fixed_mul has one, the
+    MAXB x MAXB mode (its operands are the linear layout's one element)."""
+    if tb.unit == "fixed_mul":
+        return [(PRECISION_BITS.index(tb.maxb),) * 2]
+    return [(pa, pb) for pa, pb in itertools.product(range(4), repeat=2) if is_valid_mode(pa, pb, tb.maxb)]
+
+
 @cocotb.test()
 async def exhaustive_8x8(dut):
     """Every 8-bit operand pair, every signedness; bus bits above the operands are random junk
@@ -117,16 +132,14 @@ async def _exhaustive_8x8(tb):
 @cocotb.test()
 async def random_every_mode(dut):
     """Seeded random buses in every valid (pa, pb) and signedness, one mode per call."""
-    for tb in _blocks(dut, fusion_only=True):
+    for tb in _blocks(dut):
         await _random_every_mode(tb)
 
 
 async def _random_every_mode(tb):
     rng = np.random.default_rng(tb.seed + 1)
     width = tb.widths["a"]
-    for pa, pb in itertools.product(range(4), repeat=2):
-        if not is_valid_mode(pa, pb, tb.maxb):
-            continue
+    for pa, pb in _modes(tb):
         for sa, sb in SIGNS:
             for _ in range(4):
                 await tb.check(_random_bus(rng, width, tb.lanes), _random_bus(rng, width, tb.lanes),
@@ -152,15 +165,13 @@ async def _random_mixed_lanes(tb):
 @cocotb.test()
 async def corners(dut):
     """Extreme elements in every mode: all minimum, all maximum, alternating, and a lone one."""
-    for tb in _blocks(dut, fusion_only=True):
+    for tb in _blocks(dut):
         await _corners(tb)
 
 
 async def _corners(tb):
     width = tb.widths["a"]
-    for pa, pb in itertools.product(range(4), repeat=2):
-        if not is_valid_mode(pa, pb, tb.maxb):
-            continue
+    for pa, pb in _modes(tb):
         n = products(pa, pb, tb.maxb)
         cases = []
         for bits, other, side in ((precision_bits(pa), precision_bits(pb), "a"), (precision_bits(pb), precision_bits(pa), "b")):
@@ -198,16 +209,21 @@ async def _invalid_code_gives_zero(tb):
 DEFAULT_VARIANT = (DEFAULT_LAYOUT, DEFAULT_SUMMATION)
 VARIANTS = [(layout, summation) for layout in LAYOUTS for summation in SUMMATIONS]
 ALL_VARIANTS_SIM = "verilator"  # runs every variant; the other simulator the default (docstring)
-# The tests of a MAXB: at 16 every code is valid and the 8x8 sweep is not exhaustive there.
-TESTS = {8: ["exhaustive_8x8", "random_every_mode", "random_mixed_lanes", "corners", "invalid_code_gives_zero"],
-         16: ["random_every_mode", "random_mixed_lanes", "corners"]}
+EXHAUSTIVE_SIM = "verilator"    # runs the exhaustive 8x8 sweep (docstring)
+
+
+def cocotb_tests(sim, maxb):
+    """The cocotb tests of a build: at MAXB 16 every code is valid and the 8x8 sweep is not
+    exhaustive there."""
+    return (["exhaustive_8x8"] if maxb == 8 and sim == EXHAUSTIVE_SIM else []) + [
+        "random_every_mode", "random_mixed_lanes", "corners"] + (["invalid_code_gives_zero"] if maxb == 8 else [])
 
 
 def blocks(sim, maxb):
     """(prefix, unit, maxb, variant) of every unit in the (sim, maxb) build: the fusion variants
     (all on ALL_VARIANTS_SIM, else the default; the linear-layout bitwise summation at MAXB = 8
     only: its mode multiplexers make the 64-brick unit slow to elaborate, and the 16-bit recursion
-    is covered by the other three) and, at MAXB = 8, fixed_mul (exhaustive_8x8, its only mode)."""
+    is covered by the other three) and, at MAXB = 8, fixed_mul."""
     variants = VARIANTS if sim == ALL_VARIANTS_SIM else [DEFAULT_VARIANT]
     out = [(f"fu_{layout}_{summation}", "fusion_unit", maxb, (layout, summation)) for layout, summation in variants
            if maxb == 8 or (layout, summation) != ("linear", "bitblade")]
@@ -235,4 +251,4 @@ def test_fusion(sim, maxb):
         top.append((prefix, component, module, LANES[sim, maxb]))
     sources += write_lanes_top("fusion_top", top, build)
     run(sim, toplevel="fusion_top", sources=sources, test_module="verif.test_fusion", build_name=build.name,
-        testcase=TESTS[maxb], env={"LPT_SIM": sim, "LPT_MAXB": maxb})
+        testcase=cocotb_tests(sim, maxb), env={"LPT_SIM": sim, "LPT_MAXB": maxb})
