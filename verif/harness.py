@@ -9,14 +9,19 @@ Verilator (C++ of the model), Icarus builds are cheap. So
   - one build per unit configuration and simulator: `run` builds once into
     build/sim/<build_name>/<sim>/ and runs every cocotb test of the module in that one simulator
     process (`testcase`); reruns reuse the build (cocotb rebuilds only when a source changed);
-  - several units or configurations tested together share one toplevel (`write_lanes_top`);
+  - several units or configurations tested together share one toplevel (`write_lanes_top`),
+    and a test drives its blocks concurrently (cocotb `gather`), so one simulator step, one
+    evaluation of the whole model, serves every block;
+  - a test whose simulation takes seconds compiles its model at -O0 (`run(opt_fast=)`): about
+    half of -O1's compile time;
   - only the toplevel's ports are visible to VPI (`VERILATOR_ARGS`): the tests drive and read
     ports only, and cocotb's default (every signal of every instance public) triples the C++;
   - the Verilator runtime (verilated*.cpp, ~25 CPU-s per build) and unchanged model files are
     compiled once per machine through ccache (`setup_verilator`), so a fresh clone or a
     `make clean` recompiles only what changed;
   - pytest-xdist gets the sim tests first and one at a time (verif/conftest.py, Makefile), so
-    the longest builds start first and never queue behind each other on one worker.
+    the builds start first and never queue behind each other on one worker while the other
+    idles; the quick golden and generator tests fill the end of the run.
 """
 
 import os
