@@ -9,9 +9,10 @@ Verilator (C++ of the model), Icarus builds are cheap. So
   - one build per unit configuration and simulator: `run` builds once into
     build/sim/<build_name>/<sim>/ and runs every cocotb test of the module in that one simulator
     process (`testcase`); reruns reuse the build (cocotb rebuilds only when a source changed);
-  - several units or configurations tested together share one toplevel (`write_lanes_top`),
-    and a test drives its blocks concurrently (cocotb `gather`), so one simulator step, one
-    evaluation of the whole model, serves every block;
+  - several units or configurations tested together share one toplevel (`write_lanes_top`);
+    where every block runs the same long sweep (verif/test_fusion.py) they are driven
+    concurrently (cocotb `gather`), so one simulator step, one evaluation of the whole model,
+    serves every block;
   - a test whose simulation takes seconds compiles its model at -O0 (`run(opt_fast=)`): about
     half of -O1's compile time;
   - only the toplevel's ports are visible to VPI (`VERILATOR_ARGS`): the tests drive and read
