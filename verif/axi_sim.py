@@ -34,7 +34,7 @@ def simulate(sim, params, tiles, seed=2020):
         build_name=build_name, testcase=TESTS,
         env=dict(LPT_ROWS=params["rows"], LPT_COLS=params["cols"], LPT_MAXB=params["maxb"],
                  LPT_ACCW=params["accw"], LPT_PE=params["pe"], LPT_CNTW=params["cntw"],
-                 LPT_DW=params["data_width"], LPT_TILES=tiles, LPT_SEED=seed))
+                 LPT_DW=params["data_width"], LPT_TILES=tiles, LPT_SEED=seed), opt_fast="-O0")
 
 
 def main(argv=None):

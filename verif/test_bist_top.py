@@ -130,4 +130,4 @@ def test_bist_top(sim, corrupt):
     name = f"bist_top_{ROWS}x{COLS}" + ("" if corrupt is None else f"_corrupt{corrupt}")
     source = write_verilog(design(corrupt), "bist_top", BUILD / name / "bist_top.v")
     run(sim, toplevel="bist_top", sources=[source], test_module="verif.test_bist_top",
-        build_name=name, env=dict(LPT_CORRUPT=json.dumps(corrupt)))
+        build_name=name, env=dict(LPT_CORRUPT=json.dumps(corrupt)), opt_fast="-O0")

@@ -144,4 +144,4 @@ def test_fp8(sim):
                for _, component, module, _, _, committed in units]
     sources += write_lanes_top("fp8_top", [(p, c, m, lanes) for p, c, m, _, _, _ in units], build)
     run(sim, toplevel="fp8_top", sources=sources, test_module="verif.test_fp8",
-        build_name=build.name, env={"LPT_LANES": lanes})
+        build_name=build.name, env={"LPT_LANES": lanes}, opt_fast="-O0")

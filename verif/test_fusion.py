@@ -29,6 +29,7 @@ import numpy as np
 import pytest
 
 import cocotb
+from cocotb.triggers import gather
 
 from golden.fusion import (DEFAULT_LAYOUT, LAYOUTS, PRECISION_BITS, fusion_dot, is_valid_mode, pack,
                            precision_bits, products)
@@ -95,6 +96,12 @@ def _blocks(dut, fusion_only=False):
     return tbs
 
 
+async def _every_block(check, dut, fusion_only=False):
+    """`check(tb)` on every block of the build at once: the blocks are independent, and one
+    simulator step then serves them all (Verilator evaluates the whole model at each step)."""
+    await gather(*(check(tb) for tb in _blocks(dut, fusion_only)))
+
+
 def _modes(tb):
     """The (pa, pb) codes a block takes: every valid mode of fusion_unit; fixed_mul has one, the
     MAXB x MAXB mode (its operands are the linear layout's one element)."""
@@ -107,8 +114,7 @@ def _modes(tb):
 async def exhaustive_8x8(dut):
     """Every 8-bit operand pair, every signedness; bus bits above the operands are random junk
     (linear layout; the hierarchical layout replicates the digits, every bus bit is used)."""
-    for tb in _blocks(dut):
-        await _exhaustive_8x8(tb)
+    await _every_block(_exhaustive_8x8, dut)
 
 
 async def _exhaustive_8x8(tb):
@@ -132,8 +138,7 @@ async def _exhaustive_8x8(tb):
 @cocotb.test()
 async def random_every_mode(dut):
     """Seeded random buses in every valid (pa, pb) and signedness, one mode per call."""
-    for tb in _blocks(dut):
-        await _random_every_mode(tb)
+    await _every_block(_random_every_mode, dut)
 
 
 async def _random_every_mode(tb):
@@ -149,8 +154,7 @@ async def _random_every_mode(tb):
 @cocotb.test()
 async def random_mixed_lanes(dut):
     """Every lane in its own random mode (invalid codes included) and signedness."""
-    for tb in _blocks(dut, fusion_only=True):
-        await _random_mixed_lanes(tb)
+    await _every_block(_random_mixed_lanes, dut, fusion_only=True)
 
 
 async def _random_mixed_lanes(tb):
@@ -165,8 +169,7 @@ async def _random_mixed_lanes(tb):
 @cocotb.test()
 async def corners(dut):
     """Extreme elements in every mode: all minimum, all maximum, alternating, and a lone one."""
-    for tb in _blocks(dut):
-        await _corners(tb)
+    await _every_block(_corners, dut)
 
 
 async def _corners(tb):
@@ -191,8 +194,7 @@ async def _corners(tb):
 @cocotb.test()
 async def invalid_code_gives_zero(dut):
     """A precision code wider than MAXB yields p = 0 whatever the buses hold."""
-    for tb in _blocks(dut, fusion_only=True):
-        await _invalid_code_gives_zero(tb)
+    await _every_block(_invalid_code_gives_zero, dut, fusion_only=True)
 
 
 async def _invalid_code_gives_zero(tb):
@@ -251,4 +253,4 @@ def test_fusion(sim, maxb):
         top.append((prefix, component, module, LANES[sim, maxb]))
     sources += write_lanes_top("fusion_top", top, build)
     run(sim, toplevel="fusion_top", sources=sources, test_module="verif.test_fusion", build_name=build.name,
-        testcase=cocotb_tests(sim, maxb), env={"LPT_SIM": sim, "LPT_MAXB": maxb})
+        testcase=cocotb_tests(sim, maxb), env={"LPT_SIM": sim, "LPT_MAXB": maxb}, opt_fast="-O0")

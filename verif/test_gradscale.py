@@ -254,4 +254,4 @@ TESTS = ["random_streams", "corners", "every_fp16", "back_to_back", "reset_mid_t
 def test_gradscale(sim, lanes):
     build_name, srcs = sources(lanes)
     run(sim, toplevel="gradscale_unit", sources=srcs, test_module="verif.test_gradscale",
-        build_name=build_name, testcase=TESTS, env=dict(LPT_LANES=lanes))
+        build_name=build_name, testcase=TESTS, env=dict(LPT_LANES=lanes), opt_fast="-O0")

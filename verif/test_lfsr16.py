@@ -132,4 +132,4 @@ def test_lfsr16(sim, steps, init, seeds):
     build_name, srcs = sources(steps, init)
     run(sim, toplevel="lfsr16_capture", sources=srcs, test_module="verif.test_lfsr16",
         build_name=build_name, testcase=["full_period", "random_control"],
-        env=dict(LPT_STEPS=steps, LPT_INIT=init, LPT_SEEDS=seeds))
+        env=dict(LPT_STEPS=steps, LPT_INIT=init, LPT_SEEDS=seeds), opt_fast="-O0")

@@ -154,4 +154,4 @@ def test_mac_array(sim, pe, rows, cols, accw, cntw, tiles, variant):
     if variant:
         env.update(LPT_LAYOUT=variant[0])
     run(sim, toplevel=srcs[0].stem, sources=srcs, test_module="verif.test_mac_array",
-        build_name=build_name, testcase=TESTS, env=env)
+        build_name=build_name, testcase=TESTS, env=env, opt_fast="-O0")

@@ -177,4 +177,4 @@ def test_r4fp4(sim):
               ("dec", R4FP4ToFP16(), "r4fp4_to_fp16", dec_lanes)]
     sources = [RTL / "tpr_quantizer.v", RTL / "r4fp4_to_fp16.v", *write_lanes_top("r4fp4_top", blocks, build)]
     run(sim, toplevel="r4fp4_top", sources=sources, test_module="verif.test_r4fp4",
-        build_name=build.name, env={"LPT_TPR_LANES": tpr_lanes, "LPT_DEC_LANES": dec_lanes})
+        build_name=build.name, env={"LPT_TPR_LANES": tpr_lanes, "LPT_DEC_LANES": dec_lanes}, opt_fast="-O0")
