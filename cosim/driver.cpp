@@ -241,56 +241,6 @@ void run_mac(Vtop* top, const uint32_t* hdr) {
     write_words(results.data(), results.size());
 }
 #endif
-    top->en = 0;
-    top->clear = 0;
-    // acc after the edge of every cycle, and the cycle each beat was driven in.
-    std::vector<uint32_t> acc_at;
-    std::vector<uint32_t> beat_cycle(n);
-    acc_at.reserve(n + latency);
-    uint32_t cycle = 0;
-    for (uint32_t i = 0; i < n;) {
-        const bool idle = rng.chance(gap);  // CHAINS idle cycles: en low, every chain holds
-        for (int k = 0; k < (idle ? CHAINS : 1); ++k) {
-            if (idle) {
-                top->en = 0;
-                top->clear = 0;
-            } else {
-                set_words(top->x, &x[static_cast<std::size_t>(i) * WX], WX);
-                set_words(top->g, &g[static_cast<std::size_t>(i) * WG], WG);
-                const uint32_t c = ctrl[i];
-#if HIL_UNIT_HYBRID_MAC
-                top->sx = c & 1;
-                top->phase = (c >> 1) & 1;
-#endif
-                top->en = (c >> 2) & 1;
-                top->clear = (c >> 3) & 1;
-                beat_cycle[i++] = cycle;
-            }
-            top->eval();
-            edge(top);
-            top->eval();
-            acc_at.push_back(top->acc);
-            ++cycle;
-        }
-    }
-    top->en = 0;
-    top->clear = 0;
-    for (uint32_t k = 1; k < latency; ++k) {
-        top->eval();
-        edge(top);
-        top->eval();
-        acc_at.push_back(top->acc);
-        ++cycle;
-    }
-    // The result of beat i is readable in cycle beat_cycle[i] + latency (stored after the edge of
-    // cycle beat_cycle[i] + latency - 1); cycles: first beat to the last result, inclusive.
-    const uint32_t cycles = n ? beat_cycle[n - 1] + latency - beat_cycle[0] + 1 : 0;
-    write_words(&cycles, 1);
-    std::vector<uint32_t> out(n);
-    for (uint32_t i = 0; i < n; ++i) out[i] = acc_at[beat_cycle[i] + latency - 1];
-    write_words(out.data(), n);
-}
-#endif
 
 }  // namespace
 

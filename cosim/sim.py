@@ -8,7 +8,7 @@ row, the cycle count and the RTL's counters. No Python runs per cycle.
 - Verilator: cosim/driver.cpp compiled with the model (`verilator -O3 --cc --exe --build`,
   `-CFLAGS -O2`) into build/hil/<config>/, built once per configuration and reused (rebuilt when
   the Verilog, the driver or the configuration changes). One long-lived process per configuration
-  takes jobs over a pipe (protocol in hil_driver.cpp).
+  takes jobs over a pipe (protocol in cosim/driver.cpp).
 - Icarus: a generated Verilog testbench reads the same beats as hex text lines ($fscanf) and
   writes rows and counters as text; compiled once per configuration, one `vvp` run per GEMM. No
   random gaps (the Icarus path is the cross-check of the same stream on a second simulator).
@@ -35,7 +35,7 @@ from lptrain.paths import ROOT
 from verif.harness import check_simulator, setup_verilator, write_verilog
 
 BUILD = ROOT / "build" / "hil"
-DRIVER = pathlib.Path(__file__).resolve().parent / "hil_driver.cpp"
+DRIVER = pathlib.Path(__file__).resolve().parent / "driver.cpp"
 ACCW, CNTW = 32, 48  # the committed RTL's accumulator and counter widths
 # The issue's build (-O3 --cc --exe --build, -CFLAGS -O2) plus flags that drop X randomization and
 # assertion code and tune for the host (the driver runs where it is built); on the loaded session
@@ -264,7 +264,7 @@ def _job_bytes(*arrays):
 
 
 def mac_array_job(config, beats, gap=0.0, backpressure=0.0, seed=0):
-    """A mac_array job of hil_driver.cpp's protocol (bytes): header, in_a, in_b and ctrl words."""
+    """A mac_array job of cosim/driver.cpp's protocol (bytes): header, in_a, in_b and ctrl words."""
     n = len(beats["a"])
     expected = int(np.count_nonzero(beats["last"])) * config.rows
     return _job_bytes(np.array([n, expected, _p16(gap), _p16(backpressure), seed & 0xFFFFFFFF, seed >> 32]),
@@ -273,7 +273,7 @@ def mac_array_job(config, beats, gap=0.0, backpressure=0.0, seed=0):
 
 
 def mac_job(config, beats, gap=0.0, seed=0):
-    """A MAC job of hil_driver.cpp's protocol (bytes): header (the expected result count: one per
+    """A MAC job of cosim/driver.cpp's protocol (bytes): header (the expected result count: one per
     dot product), x, g and ctrl words."""
     n = len(beats["x"])
     return _job_bytes(np.array([n, int(np.count_nonzero(beats["last"])), _p16(gap), beats.get("scale_exp", 0) & 0x3F,
