@@ -52,10 +52,11 @@ def waves_enabled():
 
 
 def run(sim, *, toplevel, sources, test_module, build_name, parameters=None, env=None,
-        testcase=None):
+        testcase=None, build_args=()):
     """Build `sources` with `sim` in build/sim/<build_name>/<sim> and run `test_module`'s tests.
 
-    Fails (raises) when any cocotb test fails. Waveforms are written when WAVES=1.
+    `build_args`: more arguments of the simulator's build step. Fails (raises) when any cocotb
+    test fails. Waveforms are written when WAVES=1.
     """
     from cocotb_tools.runner import get_runner, get_results
 
@@ -71,7 +72,7 @@ def run(sim, *, toplevel, sources, test_module, build_name, parameters=None, env
         parameters=parameters or {},
         timescale=("1ns", "1ps"),
         waves=waves,
-        build_args=["-Wno-lint", "-Wno-fatal"] if sim == "verilator" else [],  # lint runs on its own
+        build_args=(["-Wno-lint", "-Wno-fatal"] if sim == "verilator" else []) + list(build_args),  # lint runs on its own
         always=False,
     )
     results = runner.test(

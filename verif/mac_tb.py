@@ -19,6 +19,7 @@ set by the pytest side of each test module (`run_unit`).
 """
 
 import fcntl
+import hashlib
 import os
 
 import numpy as np
@@ -31,24 +32,28 @@ from golden.fp16_accumulator import CANONICAL_NAN, beat_cycles
 from hdl_gen.fp8_mac import FP8Mac
 from hdl_gen.fp16_mac import FP16Mac
 from hdl_gen.hybrid_mac import HybridMac
-from lptrain.paths import RTL
+from lptrain.paths import ROOT, RTL
 from verif.harness import BUILD, port_list, prefixed, run, write_verilog
 
 UNITS = {"hybrid_mac": HybridMac, "fp16_mac": FP16Mac, "fp8_mac": FP8Mac}
 # Random beats per configuration when LPT_MAC_CYCLES is unset: the seeded subset `make test`
 # runs; `make mac-sweep` runs 100,000.
 MAKE_TEST_MAC_CYCLES = 8_000
-# Verilator builds the three rtl/ units into one model (a build is mostly the fixed cost of
-# compiling Verilator's runtime): one copy of each, on one clock, ports `<unit>_<port>`.
+# Verilator builds all its configurations of the three units into one model (a build is mostly
+# the fixed cost of compiling Verilator's runtime): one copy of each, on one clock (write_top).
 SHARED_TOP = "training_macs"
 F16 = np.float16
 
 
-# (simulator, lanes, front, chains; None: the rtl/ default) of every unit's regression (each test
-# module's docstring says why these). A configuration other than rtl/'s runs the named corners
-# that fit and 1/EXTRA_SHARE of the random beats.
-CONFIGS = [("verilator", 4, None, None), ("icarus", 4, None, None), ("icarus", 1, 0, 1), ("icarus", 16, None, 3)]
-EXTRA_SHARE = 8
+# Per unit, the (simulator, lanes, front, chains; None: the rtl/ default) of its regression (each
+# test module's docstring says why these). fp16_mac and fp8_mac are one generator (FloatMac), so
+# its other configurations run once, as fp8_mac (the cheaper to simulate). An Icarus configuration
+# other than rtl/'s runs 1/ICARUS_EXTRA_SHARE of the random beats (Icarus costs milliseconds per
+# cycle).
+_DEFAULTS = [("verilator", 4, None, None), ("icarus", 4, None, None)]
+_EXTRAS = [("icarus", 1, 0, 1), ("verilator", 16, None, 3)]
+CONFIGS = {"hybrid_mac": _DEFAULTS + _EXTRAS, "fp16_mac": _DEFAULTS, "fp8_mac": _DEFAULTS + _EXTRAS}
+ICARUS_EXTRA_SHARE = 4
 
 
 def mac_cycles():
@@ -57,18 +62,13 @@ def mac_cycles():
 
 
 def random_beats_count():
-    """Random beats of the configuration under test (set by build_and_run)."""
+    """Random beats of the configuration under test (set by build_and_run from mac_cycles)."""
     return int(os.environ["LPT_MAC_BEATS"])
 
 
 def configuration():
     """(lanes, front, chains) of the unit under test, from the environment."""
     return tuple(int(os.environ[f"LPT_MAC_{k}"]) for k in ("LANES", "FRONT", "CHAINS"))
-
-
-def unit_ports(dut, unit):
-    """The unit's ports: the toplevel's own, or its block of the shared top."""
-    return prefixed(dut, unit) if os.environ.get("LPT_MAC_SHARED") == "1" else dut
 
 
 def pack_words(values, width):
@@ -148,7 +148,7 @@ def random_float(rng, shape, f, tiny):
     sign = rng.integers(0, 2, shape) << (f.ebits + f.mbits)
     man = rng.integers(0, 1 << f.mbits, shape)
     center = held(rng, rng.integers(1 + top // 8, top - top // 8 + 1, shape[0]), 0.03)[:, None]
-    center = np.where(tiny[:, None], 1 + top // 8, center)
+    center = np.where(tiny[:, None], 1, center)
     clustered = np.clip(center + rng.integers(-3, 4, shape), 1, top)
     exp = np.where(rng.random(shape) < 0.5, clustered, rng.integers(0, top + 1, shape))
     exp = np.where(tiny[:, None], np.minimum(exp, clustered), exp)
@@ -221,14 +221,17 @@ async def run_corners(tb, corners, pad):
 
 class MacTB:
     """Clock, reset, driver and monitor of one MAC; `golden(dots, chains)` (the test module's) is
-    the scoreboard: FP16 results after every beat, of which the `last` ones are the unit's."""
+    the scoreboard: FP16 results after every beat, of which the `last` ones are the unit's.
+
+    The unit's inputs are driven through its `<prefix>_stim` port of the generated toplevel
+    (`write_top`; the prefix from the environment): all of them packed in one word, so a cycle is
+    one write, and the simulator propagates one input change per cycle instead of one per port."""
 
     def __init__(self, dut, comp, golden):
-        self.clk, self.rst = dut.clk, dut.rst
-        self.dut, self.comp, self.golden = unit_ports(dut, comp.unit), comp, golden
+        self.dut, self.comp, self.golden = prefixed(dut, os.environ["LPT_MAC_PREFIX"]), comp, golden
+        self.clk, self.rst = self.dut.clk, dut.rst
         self.chains, self.latency = comp.chains, comp.latency
-        self.widths = {name: w for name, w, is_in in port_list(comp) if is_in}
-        self.operands = [n for n in self.widths if n not in ("in_valid", "in_last")]
+        self.layout = stim_layout(comp)
         self.rng = np.random.default_rng(int(os.environ.get("LPT_SEED", "2020")))
         self.fe = FallingEdge(self.clk)
         Clock(self.clk, 10, unit="ns").start(start_high=False)
@@ -237,20 +240,28 @@ class MacTB:
 
     async def reset(self):
         self.rst.value = 1
-        for name in self.widths:
-            getattr(self.dut, name).value = 0
+        self.dut.stim.value = 0
         for _ in range(2):
             await self.fe
         self.rst.value = 0
 
-    def words(self, dots):
-        """Port words of every beat: lanes packed (pack_words), per-beat controls as they are."""
-        out = {}
-        for name in self.operands:
-            v = np.asarray(dots.beats[name])
-            w = self.widths[name]
-            out[name] = pack_words(v, w // v.shape[1]) if v.ndim == 2 else pack_words(v[:, None], w)
-        return out
+    def stim_words(self, dots):
+        """The `stim` word of every beat (in_valid set): lanes packed (pack_words), per-beat
+        controls as they are."""
+        words = [0] * len(dots)
+        for name, (offset, w) in self.layout.items():
+            v = np.ones(len(dots), int) if name == "in_valid" else np.asarray(dots.last if name == "in_last"
+                                                                               else dots.beats[name])
+            packed = pack_words(v, w // v.shape[1]) if v.ndim == 2 else pack_words(v[:, None], w)
+            words = [a | b << offset for a, b in zip(words, packed)]
+        return words
+
+    def garbage(self, count):
+        """Random `stim` words with in_valid low: what idle cycles carry."""
+        width = sum(w for _, w in self.layout.values())
+        valid = 1 << self.layout["in_valid"][0]
+        return [int.from_bytes(self.rng.bytes(-(-width // 8)), "little") & ((1 << width) - 1) & ~valid
+                for _ in range(count)]
 
     async def run(self, dots, gaps=None, expected=None):
         """Drive `dots` with `gaps` (default none) and check everything (module docstring).
@@ -263,13 +274,8 @@ class MacTB:
             expected = np.asarray(self.golden(dots, self.chains)).view(np.uint16)[dots.last]
         want_taken = beat_cycles(gaps, dots.last, self.chains)
         want_out = want_taken[dots.last] + self.latency
-        words = self.words(dots)
-        handles = [(getattr(dut, name), words[name]) for name in self.operands]
-        garbage = [[int.from_bytes(self.rng.bytes(-(-w // 8)), "little") & ((1 << w) - 1) for _ in range(64)]
-                   for w in (self.widths[name] for name in self.operands)]
-        in_valid, in_last, in_ready = dut.in_valid, dut.in_last, dut.in_ready
-        out_valid, out_data = dut.out_valid, dut.out_data
-        lasts = dots.last.astype(int).tolist()
+        words, garbage = self.stim_words(dots), self.garbage(64)
+        stim, in_ready, out_valid, out_data = dut.stim, dut.in_ready, dut.out_valid, dut.out_data
         taken, outs, i, wait = [], [], 0, int(gaps[0]) if n else 0
         limit = int(want_out[-1]) + 4 if n else 0
         for cycle in range(limit + self.latency + 4):
@@ -277,20 +283,16 @@ class MacTB:
             if out_valid.value:
                 outs.append((cycle, out_data.value.to_unsigned()))
             if i < n and wait == 0:
-                for handle, values in handles:
-                    handle.value = values[i]
-                in_last.value, in_valid.value = lasts[i], 1
+                stim.value = words[i]
                 if in_ready.value:
                     taken.append(cycle)
                     i += 1
                     wait = int(gaps[i]) if i < n else 0
             else:
-                for (handle, _), pool in zip(handles, garbage):
-                    handle.value = pool[cycle % 64]
-                in_last.value, in_valid.value = cycle & 1, 0
+                stim.value = garbage[cycle % 64]
                 wait -= i < n
             await self.fe
-        in_valid.value = 0
+        stim.value = 0
         self._compare(dots, np.array(taken), want_taken, outs, want_out, expected)
         return expected
 
@@ -316,44 +318,90 @@ class MacTB:
                                  f"{expected[d]:#06x}; its beats {ops}")
 
 
-def write_shared_top(directory):
-    """SHARED_TOP: the three rtl/ units side by side on one clk/rst. Returns its sources."""
-    ports, inst = ["    input  wire clk", "    input  wire rst"], []
-    for unit, cls in UNITS.items():
-        conns = [".clk(clk)", ".rst(rst)"]
-        for name, w, is_in in port_list(cls()):
-            ports.append(f"    {'input ' if is_in else 'output'} wire [{w - 1}:0] {unit}_{name}")
-            conns.append(f".{name}({unit}_{name})")
-        inst.append(f"    {unit} {unit}_dut ({', '.join(conns)});")
-    text = "\n".join(["`timescale 1ns/1ps", f"module {SHARED_TOP} (", ",\n".join(ports) + ");", *inst,
-                      "endmodule", ""])
-    top = directory / f"{SHARED_TOP}.v"
-    directory.mkdir(parents=True, exist_ok=True)
-    if not top.exists() or top.read_text() != text:
-        top.write_text(text)
-    return [RTL / f"{unit}.v" for unit in UNITS] + [top]
+def stim_layout(comp):
+    """{input port: (offset, width)} of the unit's inputs packed in its `stim` word."""
+    layout, offset = {}, 0
+    for name, w, is_in in port_list(comp):
+        if is_in:
+            layout[name], offset = (offset, w), offset + w
+    return layout
+
+
+def write_top(blocks, path):
+    """Toplevel `mac_top` of `blocks` (prefix -> (module, component)), one shared `rst`: per block,
+    its own clock `<prefix>_clk` (a block whose clock stands still costs the simulator nothing),
+    `<prefix>_stim` (every input, stim_layout) and its outputs as `<prefix>_<port>`. Returns
+    `path`."""
+    ports, inst = ["    input  wire rst"], []
+    for prefix, (module, comp) in blocks.items():
+        layout = stim_layout(comp)
+        ports.append(f"    input  wire {prefix}_clk")
+        ports.append(f"    input  wire [{sum(w for _, w in layout.values()) - 1}:0] {prefix}_stim")
+        conns = [f".clk({prefix}_clk)", ".rst(rst)"] + [f".{name}({prefix}_stim[{o + w - 1}:{o}])"
+                                                         for name, (o, w) in layout.items()]
+        for name, w, is_in in port_list(comp):
+            if not is_in:
+                ports.append(f"    output wire [{w - 1}:0] {prefix}_{name}")
+                conns.append(f".{name}({prefix}_{name})")
+        inst.append(f"    {module} {prefix}_dut ({', '.join(conns)});")
+    text = "\n".join(["`timescale 1ns/1ps", "module mac_top (", ",\n".join(ports) + ");", *inst, "endmodule", ""])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.exists() or path.read_text() != text:
+        path.write_text(text)
+    return path
+
+
+def write_public_ports(path):
+    """A Verilator configuration file making only mac_top's ports visible to cocotb (all the
+    testbench touches). cocotb's default, every signal public, keeps all of the generators' named
+    intermediates alive in the model: it compiles several times slower. Returns `path`."""
+    text = '`verilator_config\npublic_flat_rw -module "mac_top" -var "*"\n'
+    if not path.exists() or path.read_text() != text:
+        path.write_text(text)
+    return path
+
+
+def _block(unit, lanes, front, chains):
+    """(prefix = module name, component, Verilog source) of a configuration: the rtl/ one is
+    rtl/<unit>.v; another is generated as module <unit>_l<L>_f<F>_c<C> into build/sim/."""
+    cls = UNITS[unit]
+    comp, default = cls(lanes, front=front, chains=chains), cls()
+    if (comp.lanes, comp.front, comp.chains) == (default.lanes, default.front, default.chains):
+        return unit, comp, RTL / f"{unit}.v"
+    name = f"{unit}_l{comp.lanes}_f{comp.front}_c{comp.chains}"
+    path, stamp = BUILD / "mac_configs" / f"{name}.v", BUILD / "mac_configs" / f"{name}.stamp"
+    # Elaborating costs seconds: regenerate only when a generator or golden source changed.
+    digest = hashlib.sha256(b"".join(p.read_bytes() for p in sorted((ROOT / "hdl_gen").glob("*.py"))
+                                     + sorted((ROOT / "golden").glob("*.py")))).hexdigest()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.with_suffix(".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # parallel test workers generate it once
+        if not (path.exists() and stamp.exists() and stamp.read_text() == digest):
+            write_verilog(comp, name, path)
+            stamp.write_text(digest)
+    return name, comp, path
 
 
 def build_and_run(sim, unit, lanes, front, chains, test_module):
     """Compile one copy of `unit` in the configuration (lanes, front, chains; None: the rtl/
-    default) with `sim` and run `test_module`'s cocotb tests on it. The rtl/ configuration is
-    rtl/<unit>.v itself, on Verilator inside SHARED_TOP (built once for the three test modules; a
-    lock keeps parallel test workers from building it twice); another configuration is
-    generated into its own build directory."""
-    cls = UNITS[unit]
-    comp, default = cls(lanes, front=front, chains=chains), cls()
-    is_default = (comp.lanes, comp.front, comp.chains) == (default.lanes, default.front, default.chains)
-    env = {"LPT_MAC_LANES": comp.lanes, "LPT_MAC_FRONT": comp.front, "LPT_MAC_CHAINS": comp.chains,
-           "LPT_MAC_BEATS": mac_cycles() if is_default else mac_cycles() // EXTRA_SHARE}
-    if not is_default:
-        name = f"{unit}_l{comp.lanes}_f{comp.front}_c{comp.chains}"
-        source = write_verilog(comp, unit, BUILD / name / f"{unit}.v")
-        run(sim, toplevel=unit, sources=[source], test_module=test_module, build_name=name, env=env)
-    elif sim == "icarus":
-        run(sim, toplevel=unit, sources=[RTL / f"{unit}.v"], test_module=test_module, build_name=unit, env=env)
+    default) with `sim` and run `test_module`'s cocotb tests on it. Icarus builds each
+    configuration on its own; Verilator builds every Verilator configuration in CONFIGS of the
+    three units into one model (SHARED_TOP, built once for the three test modules; a lock keeps
+    parallel test workers from building it twice)."""
+    prefix, comp, source = _block(unit, lanes, front, chains)
+    is_default = prefix == unit
+    env = {"LPT_MAC_PREFIX": prefix, "LPT_MAC_LANES": comp.lanes, "LPT_MAC_FRONT": comp.front,
+           "LPT_MAC_CHAINS": comp.chains,
+           "LPT_MAC_BEATS": mac_cycles() // (ICARUS_EXTRA_SHARE if sim == "icarus" and not is_default else 1)}
+    if sim == "icarus":
+        name, blocks = prefix, {prefix: (prefix, comp, source)}
     else:
-        sources = write_shared_top(BUILD / SHARED_TOP)
-        with open(BUILD / SHARED_TOP / f"{sim}.lock", "w") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            run(sim, toplevel=SHARED_TOP, sources=sources, test_module=test_module, build_name=SHARED_TOP,
-                env={**env, "LPT_MAC_SHARED": 1})
+        name = SHARED_TOP
+        blocks = {b[0]: b for b in (_block(u, *c[1:]) for u in UNITS for c in CONFIGS[u] if c[0] == sim)}
+    sources = [b[2] for b in blocks.values()]
+    sources.append(write_top({p: (p, c) for p, c, _ in blocks.values()}, BUILD / name / "mac_top.v"))
+    build_args = ["--no-public-flat-rw", str(write_public_ports(BUILD / name / "mac_top.vlt"))] if sim == "verilator" else []
+    with open(BUILD / name / f"{sim}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        run(sim, toplevel="mac_top", sources=sources, test_module=test_module, build_name=name, env=env,
+            build_args=build_args)

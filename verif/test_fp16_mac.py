@@ -1,21 +1,13 @@
 """fp16_mac against golden.fp16_mac, cycle for cycle (the testbench: verif/mac_tb.py).
 
 Configurations (mac_tb.CONFIGS), each compiled once per simulator (one copy of the unit; corners
-and random beats run through it in sequence):
+and random beats run through it in sequence): L = 4, the rtl/ configuration (rtl/fp16_mac.v:
+front 2, chains 2), on Verilator and Icarus. fp16_mac is FloatMac("fp16", "fp16"), the generator
+fp8_mac is made by too: its other lane counts and pipelines (L = 1 with one chain, L = 16 with 3
+chains) are the same code with wider operands, and run in verif/test_fp8_mac.py, where they are
+cheaper to simulate.
 
-- L = 4, the rtl/ configuration (rtl/fp16_mac.v: front 2, chains 2), on Verilator and Icarus.
-- L = 1, front 0, one chain, on Icarus: the smallest sum (one product, no compressor) and the
-  unpipelined single accumulator, whose ChainCombiner is a wire.
-- L = 16, chains 3, on Icarus: a five-level compressor tree, a wider window, and the three-stage
-  loop with the combiner's two-chain history (the only configuration with 3 chains).
-
-Other lane counts add nothing the generator treats differently (the tree depth and the window
-width grow with ceil(log2 L); L = 4 and 16 bracket the synthesized sweep); those two extra
-configurations run an eighth of the random beats (their per-lane logic is the default's). A
-named corner runs wherever its beats fit in the configuration's lanes (extra lanes carry -0
-products, the exact identity).
-
-Random runs (LPT_MAC_CYCLES beats on the rtl/ configuration: MAKE_TEST_MAC_CYCLES in `make
+Random runs (LPT_MAC_CYCLES beats per configuration: MAKE_TEST_MAC_CYCLES in `make
 test`, 100,000 in `make mac-sweep`) draw dot products of every length class, operands from
 subnormal to near-overflow with clustered exponents and exact lane cancellations, tiny dot
 products, zero dot products and rare Inf/NaN, with and without random input gaps; they assert
@@ -136,6 +128,6 @@ async def named_corners(dut):
 # ------------------------------------------------------------------------------ pytest side
 
 @pytest.mark.sim
-@pytest.mark.parametrize("sim,lanes,front,chains", CONFIGS)
+@pytest.mark.parametrize("sim,lanes,front,chains", CONFIGS[UNIT])
 def test_fp16_mac(sim, lanes, front, chains):
     build_and_run(sim, UNIT, lanes, front, chains, "verif.test_fp16_mac")

@@ -7,16 +7,16 @@ and random beats run through it in sequence):
 - L = 4, the rtl/ configuration (rtl/hybrid_mac.v: front 1, chains 2), on Verilator and Icarus.
 - L = 1, front 0, one chain, on Icarus: the narrowest lane sum (17 bits, one lane) and the
   unpipelined single accumulator, whose ChainCombiner is a wire.
-- L = 16, chains 3, on Icarus: a 21-bit lane sum and a wider window, and the three-stage loop
+- L = 16, chains 3, on Verilator: a 21-bit lane sum and a wider window, and the three-stage loop
   with the combiner's two-chain history (the only configuration with 3 chains).
 
 Other lane counts add nothing the generator treats differently (the lane sum and the window
-widen with ceil(log2 L); L = 4 and 16 bracket the synthesized sweep); those two extra
-configurations run an eighth of the random beats (their per-lane logic is the default's). A
+widen with ceil(log2 L); L = 4 and 16 bracket the synthesized sweep); the L = 1 configuration
+runs a quarter of the random beats (Icarus is slow and its per-lane logic is the default's). A
 named corner runs wherever its beats fit in the configuration's lanes (extra lanes carry -0
 products: INT4 0 x R4FP4 -0, the exact identity).
 
-Random runs (LPT_MAC_CYCLES beats on the rtl/ configuration: MAKE_TEST_MAC_CYCLES in `make
+Random runs (LPT_MAC_CYCLES beats per configuration: MAKE_TEST_MAC_CYCLES in `make
 test`, 100,000 in `make mac-sweep`) draw dot products of every length class, both signednesses,
 both phases and per-tensor scale_exp values that change now and then plus per-beat outliers, exact
 lane cancellations, tiny dot products (scale_exp -18) and zero dot products, with and without
@@ -181,6 +181,6 @@ async def scale_exp_out_of_range(dut):
 # ------------------------------------------------------------------------------ pytest side
 
 @pytest.mark.sim
-@pytest.mark.parametrize("sim,lanes,front,chains", CONFIGS)
+@pytest.mark.parametrize("sim,lanes,front,chains", CONFIGS[UNIT])
 def test_hybrid_mac(sim, lanes, front, chains):
     build_and_run(sim, UNIT, lanes, front, chains, "verif.test_hybrid_mac")
