@@ -64,8 +64,8 @@ import numpy as np
 
 from .grid import check_int, fp16_bits, fp16_units
 
-__all__ = ["CANONICAL_NAN", "CHAINS_MAX", "TIMING", "round_fp16", "dot_products", "check_last", "latency",
-           "beat_cycles"]
+__all__ = ["CANONICAL_NAN", "CHAINS_MAX", "FRONT_MAX", "TIMING", "round_fp16", "dot_products", "check_last",
+           "operands", "fp16_operands", "latency", "beat_cycles"]
 
 CANONICAL_NAN = 0x7E00
 _INF, _NEG_ZERO = 0x7C00, 0x8000

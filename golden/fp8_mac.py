@@ -6,8 +6,6 @@ Decoding FP8 to FP16 is exact (golden.fp8), so fp8_mac is fp16_mac on the decode
 e4m3 has no Inf/NaN (0x7F is 480); e5m2 has IEEE specials.
 """
 
-import numpy as np
-
 from .fp8 import fp8_decode
 from .fp16_accumulator import TIMING, check_last, dot_products, operands
 from .grid import fp16_bits

@@ -27,7 +27,6 @@ import numpy as np
 from cocotb.clock import Clock
 from cocotb.triggers import FallingEdge
 
-from golden.fp8 import fp8_format
 from golden.fp16_accumulator import CANONICAL_NAN, beat_cycles
 from hdl_gen.fp8_mac import FP8Mac
 from hdl_gen.fp16_mac import FP16Mac
@@ -84,12 +83,6 @@ class Dots:
         self.beats, self.last = beats, np.asarray(last, dtype=bool)
 
     @classmethod
-    def concat(cls, parts):
-        keys = parts[0].beats
-        return cls({k: np.concatenate([p.beats[k] for p in parts]) for k in keys},
-                   np.concatenate([p.last for p in parts]))
-
-    @classmethod
     def of(cls, dots):
         """`dots`: a list of dot products, each a list of beats (dicts port -> value)."""
         beats = [b for d in dots for b in d]
@@ -133,11 +126,6 @@ def held(rng, draws, p_change):
     change[0] = True
     idx = np.maximum.accumulate(np.where(change, np.arange(len(draws)), 0))
     return draws[idx]
-
-
-def float_format(fmt):
-    """golden.fp8.Format of an operand format, FP16 included (1-5-10, IEEE specials)."""
-    return fp8_format("e5m2")._replace(name="fp16", mbits=10) if fmt == "fp16" else fp8_format(fmt)
 
 
 def random_float(rng, shape, f, tiny):

@@ -25,8 +25,9 @@ import pytest
 import cocotb
 
 from golden.fp16_mac import fp16_mac
+from hdl_gen.fp16_accumulator import float_format
 from verif.mac_tb import (CONFIGS, F16, UNITS, Dots, MacTB, build_and_run, configuration, coverage, dot_lengths,
-                          float_format, random_beats_count, random_float, random_gaps, run_corners, stream_lasts)
+                          random_beats_count, random_float, random_gaps, run_corners, stream_lasts)
 
 UNIT = "fp16_mac"
 SIGN = 0x8000
@@ -51,7 +52,7 @@ def random_dots(tb, beats):
     lengths = lengths[:np.searchsorted(np.cumsum(lengths), beats) + 1]
     last = stream_lasts(lengths)
     n, kind = len(last), np.repeat(rng.random(len(lengths)), lengths)  # a class per dot product
-    f = float_format("fp16")
+    f = float_format("fp16", "fp16")
     x, g = random_float(rng, (n, lanes), f, kind < 0.1), random_float(rng, (n, lanes), f, kind < 0.1)
     if lanes > 1:  # lane 1's product is minus lane 0's in some beats
         cancel = rng.random(n) < 0.1

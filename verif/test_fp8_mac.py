@@ -34,8 +34,9 @@ import cocotb
 
 from golden.fp8 import fp8_decode, fp8_encode
 from golden.fp8_mac import fp8_mac
+from hdl_gen.fp16_accumulator import float_format
 from verif.mac_tb import (CONFIGS, F16, UNITS, Dots, MacTB, build_and_run, configuration, coverage, dot_lengths,
-                          float_format, random_beats_count, random_float, random_gaps, run_corners, stream_lasts)
+                          random_beats_count, random_float, random_gaps, run_corners, stream_lasts)
 
 UNIT = "fp8_mac"
 FORMATS = ("e4m3", "e5m2")  # (x, g), the rtl/ configuration
@@ -59,7 +60,7 @@ def random_dots(tb, beats):
     lengths = lengths[:np.searchsorted(np.cumsum(lengths), beats) + 1]
     last = stream_lasts(lengths)
     n, kind = len(last), np.repeat(rng.random(len(lengths)), lengths)  # a class per dot product
-    fx, fg = (float_format(f) for f in FORMATS)
+    fx, fg = (float_format(name, f) for name, f in zip(("fmt_x", "fmt_g"), FORMATS))
     x, g = random_float(rng, (n, lanes), fx, kind < 0.1), random_float(rng, (n, lanes), fg, kind < 0.1)
     if lanes > 1:  # lane 1's product is minus lane 0's in some beats
         cancel = rng.random(n) < 0.1
