@@ -92,7 +92,7 @@ synth: $(STAMP) synth-tools
 # The training MACs' full random regression (100k cycles per unit and simulator; make test runs
 # a seeded subset of it).
 mac-sweep: $(STAMP) tools
-	LPT_MAC_CYCLES=100000 $(PY) -m pytest verif/test_hybrid_mac.py -n 2 -q --durations=5
+	LPT_MAC_CYCLES=100000 $(PY) -m pytest verif/test_hybrid_mac.py verif/test_fp16_mac.py verif/test_fp8_mac.py -n 2 -q --durations=5
 
 synth-lanes: $(STAMP) synth-tools
 	$(PY) -m synth.ppa --lanes --liberty $(TECH)/osu018_stdcells.lib

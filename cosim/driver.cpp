@@ -10,16 +10,17 @@
 //   reply:        [rows, cycles, first_in, last_out, error, extra_rows, stall_cycles_tb]
 //                 N_COUNTERS x 2 words (uint64 counters), rows x (WO words of out_data, then
 //                 row | last<<16).
-// MAC job:        header [n_beats, latency, gap, scale_exp & 0x3f, seed_lo, seed_hi]
+// MAC job:        header [n_beats, expected_results, gap, scale_exp & 0x3f, seed_lo, seed_hi]
 //                 then n_beats x WX words (x), n_beats x WG words (g), n_beats ctrl words
-//                 (sx | phase<<1 | en<<2 | clear<<3; sx, phase, scale_exp: hybrid_mac only).
-//   reply:        [cycles] then n_beats words: acc `latency` cycles after each beat was driven.
+//                 (sx | phase<<1 | last<<2; sx, phase, scale_exp: hybrid_mac only).
+//   reply:        [results, cycles, extra_results, stall_cycles_tb] then `results` words:
+//                 out_data of every cycle with out_valid, in order.
 //
-// gap / backpressure: the chance (in 1/65536) of an idle input cycle before a beat (a MAC: CHAINS
-// idle cycles, so each dot product's beats stay CHAINS cycles apart on one chain) / of out_ready
-// low in a cycle, drawn from a seeded xorshift64* generator (reproducible). Inputs are set with the
-// clock low, combinational outputs settle, the handshakes of the coming rising edge are sampled,
-// then the edge: two evaluations per cycle.
+// gap / backpressure: the chance (in 1/65536) of an idle input cycle before a beat / of out_ready
+// low in a cycle (mac_array only: a MAC's results have no backpressure), drawn from a seeded
+// xorshift64* generator (reproducible). Inputs are set with the clock low, combinational outputs
+// settle, the handshakes of the coming rising edge are sampled, then the edge: two evaluations
+// per cycle. cycles: from the first input handshake to the last output, inclusive.
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -173,7 +174,7 @@ void run_mac_array(Vtop* top, const uint32_t* hdr) {
 
 #if HIL_UNIT_HYBRID_MAC || HIL_UNIT_FLOAT_MAC
 void run_mac(Vtop* top, const uint32_t* hdr) {
-    const uint32_t n = hdr[0], latency = hdr[1], gap = hdr[2];
+    const uint32_t n = hdr[0], expected = hdr[1], gap = hdr[2];
     Rng rng(hdr[4] | static_cast<uint64_t>(hdr[5]) << 32);
     std::vector<uint32_t> x(static_cast<std::size_t>(n) * WX), g(static_cast<std::size_t>(n) * WG), ctrl(n);
     if (!read_words(x.data(), x.size()) || !read_words(g.data(), g.size()) || !read_words(ctrl.data(), n)) {
@@ -183,54 +184,61 @@ void run_mac(Vtop* top, const uint32_t* hdr) {
 #if HIL_UNIT_HYBRID_MAC
     top->scale_exp = hdr[3] & 0x3f;
 #endif
-    top->en = 0;
-    top->clear = 0;
-    // acc after the edge of every cycle, and the cycle each beat was driven in.
-    std::vector<uint32_t> acc_at;
-    std::vector<uint32_t> beat_cycle(n);
-    acc_at.reserve(n + latency);
-    uint32_t cycle = 0;
-    for (uint32_t i = 0; i < n;) {
-        const bool idle = rng.chance(gap);  // CHAINS idle cycles: en low, every chain holds
-        for (int k = 0; k < (idle ? CHAINS : 1); ++k) {
-            if (idle) {
-                top->en = 0;
-                top->clear = 0;
-            } else {
-                set_words(top->x, &x[static_cast<std::size_t>(i) * WX], WX);
-                set_words(top->g, &g[static_cast<std::size_t>(i) * WG], WG);
-                const uint32_t c = ctrl[i];
-#if HIL_UNIT_HYBRID_MAC
-                top->sx = c & 1;
-                top->phase = (c >> 1) & 1;
-#endif
-                top->en = (c >> 2) & 1;
-                top->clear = (c >> 3) & 1;
-                beat_cycle[i++] = cycle;
-            }
-            top->eval();
-            edge(top);
-            top->eval();
-            acc_at.push_back(top->acc);
-            ++cycle;
+    top->in_valid = 0;
+    std::vector<uint32_t> results;
+    results.reserve(expected);
+    uint32_t i = 0, cycle = 0, first_in = 0, last_out = 0, stalls = 0;
+    bool presented = false;
+    const uint64_t limit = 64ull * (n + expected) + 1000;
+    while (i < n || results.size() < expected) {
+        if (cycle > limit) {
+            std::fprintf(stderr, "hil_driver: timeout, %u/%u beats in, %zu/%u results out\n", i, n, results.size(),
+                         expected);
+            std::exit(3);
         }
-    }
-    top->en = 0;
-    top->clear = 0;
-    for (uint32_t k = 1; k < latency; ++k) {
+        // A presented beat stays until taken (valid is never retracted).
+        const bool present = i < n && (presented || !rng.chance(gap));
+        top->in_valid = present;
+        if (present && !presented) {
+            set_words(top->x, &x[static_cast<std::size_t>(i) * WX], WX);
+            set_words(top->g, &g[static_cast<std::size_t>(i) * WG], WG);
+            const uint32_t c = ctrl[i];
+#if HIL_UNIT_HYBRID_MAC
+            top->sx = c & 1;
+            top->phase = (c >> 1) & 1;
+#endif
+            top->in_last = (c >> 2) & 1;
+            presented = true;
+        }
         top->eval();
+        if (top->out_valid) {
+            results.push_back(top->out_data);
+            last_out = cycle;
+        }
+        if (present) {
+            if (top->in_ready) {
+                if (i == 0) first_in = cycle;
+                ++i;
+                presented = false;
+            } else {
+                ++stalls;
+            }
+        }
         edge(top);
-        top->eval();
-        acc_at.push_back(top->acc);
         ++cycle;
     }
-    // The result of beat i is readable in cycle beat_cycle[i] + latency (stored after the edge of
-    // cycle beat_cycle[i] + latency - 1); cycles: first beat to the last result, inclusive.
-    const uint32_t cycles = n ? beat_cycle[n - 1] + latency - beat_cycle[0] + 1 : 0;
-    write_words(&cycles, 1);
-    std::vector<uint32_t> out(n);
-    for (uint32_t i = 0; i < n; ++i) out[i] = acc_at[beat_cycle[i] + latency - 1];
-    write_words(out.data(), n);
+    // Nothing more may come out.
+    top->in_valid = 0;
+    uint32_t extra = 0;
+    for (int k = 0; k < 16; ++k) {
+        top->eval();
+        if (top->out_valid) ++extra;
+        edge(top);
+    }
+    top->eval();
+    const uint32_t reply[4] = {static_cast<uint32_t>(results.size()), last_out - first_in + 1, extra, stalls};
+    write_words(reply, 4);
+    write_words(results.data(), results.size());
 }
 #endif
 

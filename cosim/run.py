@@ -8,8 +8,8 @@ N training steps (mini-batches) of the benchmark network (golden.training.train,
 the first N * batch training samples; the test-set forward is run on the first batch of the test
 set, through the same backend) with `HilBackend` as the GEMM backend: int x int GEMMs run on
 `mac_array` (or `mac_array_fixed8`, --array; codes of 9..16 bits as 8-bit digit GEMMs), INT4 x
-R4FP4 GEMMs on `hybrid_mac` (pipelined: its interleaved chains each take one dot product of a
-group, golden.gemm.map_hybrid), anything else (FP8, float operands) on the host, reported as
+R4FP4 GEMMs on `hybrid_mac` (its dot products streamed back to back, one result each,
+golden.gemm.map_hybrid), anything else (FP8, float operands) on the host, reported as
 `host` (FP8: with the recipes' per-tensor scales most of its dot products overflow `fp8_mac`'s
 FP16 accumulator, golden.gemm.gemm; `fp8_mac` streams are checked by verif/test_cosim.py).
 Every RTL output word is compared with the golden model (golden.gemm: exact chunk sums for the
@@ -183,15 +183,17 @@ class HilBackend:
         return G.int_gemm_parts(qa, qb, unit=unit, partials=rtl)[0]
 
     def _mac(self, label, unit, beats, golden, predicted, mode, session):
-        """One GEMM's stream on a pipelined MAC: its FP16 dot products (read at the dot products'
-        last beats, `latency` cycles later), checked bit for bit and cycles == predicted."""
+        """One GEMM's stream on a pipelined MAC: its FP16 dot products (one result per dot
+        product, in stream order), checked bit for bit and cycles == predicted."""
         m, n = golden.shape
         out = session.mac(beats, gap=self.gap, seed=self.seed + self.hw_gemms)
-        acc = out["acc"][beats["last"]].copy()
+        acc = out["out"].copy()
         self._inject(acc.view(np.uint16))
         self.hw_gemms += 1
-        self._count(unit, {mode: int(np.count_nonzero(beats["en"])) * self.lanes}, out["cycles"], predicted)
+        self._count(unit, {mode: len(beats["x"]) * self.lanes}, out["cycles"], predicted)
         try:
+            if acc.size != m * n or out["extra_results"]:
+                raise Mismatch(f"{unit} {label}: {acc.size} + {out['extra_results']} results, expected {m * n}")
             check_hybrid(f"{unit} {label}", m, n, acc, golden)
             if not self.gap and out["cycles"] != predicted:
                 raise Mismatch(f"{unit} {label}: {out['cycles']} cycles, predicted {predicted}")

@@ -8,7 +8,7 @@ row, the cycle count and the RTL's counters. No Python runs per cycle.
 - Verilator: cosim/driver.cpp compiled with the model (`verilator -O3 --cc --exe --build`,
   `-CFLAGS -O2`) into build/hil/<config>/, built once per configuration and reused (rebuilt when
   the Verilog, the driver or the configuration changes). One long-lived process per configuration
-  takes jobs over a pipe (protocol in driver.cpp).
+  takes jobs over a pipe (protocol in cosim/driver.cpp).
 - Icarus: a generated Verilog testbench reads the same beats as hex text lines ($fscanf) and
   writes rows and counters as text; compiled once per configuration, one `vvp` run per GEMM. No
   random gaps (the Icarus path is the cross-check of the same stream on a second simulator).
@@ -27,9 +27,9 @@ import threading
 
 import numpy as np
 
-from golden.hybrid_mac import TIMING, latency
 from golden.mac_array import lane_bits
-from hdl_gen.hybrid_mac import FP8Mac, HybridMac
+from hdl_gen.fp8_mac import FP8Mac
+from hdl_gen.hybrid_mac import HybridMac
 from hdl_gen.mac_array import MacArray, counter_ports
 from lptrain.paths import ROOT
 from verif.harness import check_simulator, setup_verilator, write_verilog
@@ -94,8 +94,6 @@ class Config:
             self.make = (lambda: HybridMac(lanes)) if unit == "hybrid_mac" else (lambda: FP8Mac(lanes, *fmts))
             self.bits = MAC_LANE_BITS[unit]
             self.wx, self.wg = (_words(b * lanes) for b in self.bits)
-            # golden.hybrid_mac's pipeline of the rtl/ default (the generator's attributes agree).
-            self.latency, self.chains = latency(unit), TIMING[unit][1]
         else:
             self.pe = "fusion" if unit == "mac_array" else "fixed"
             self.module = unit
@@ -121,7 +119,7 @@ class Config:
     def header(self):
         if self.unit in MACS:
             kind = "HYBRID_MAC" if self.unit == "hybrid_mac" else "FLOAT_MAC"
-            return f"#define HIL_UNIT_{kind} 1\n#define WX {self.wx}\n#define WG {self.wg}\n#define CHAINS {self.chains}\n"
+            return f"#define HIL_UNIT_{kind} 1\n#define WX {self.wx}\n#define WG {self.wg}\n"
         return ("#define HIL_UNIT_MAC_ARRAY 1\n"
                 f"#define ROWS {self.rows}\n#define WA {self.wa}\n#define WB {self.wb}\n#define WO {self.wo}\n"
                 "#define HIL_COUNTERS " + " ".join(f"X({c})" for c in self.counters) + "\n")
@@ -245,14 +243,16 @@ class VerilatorSim:
         return self.result()
 
     def submit_mac(self, beats, *, gap=0.0, seed=0):
-        """Queue a MAC stream (golden.gemm.map_hybrid / map_fp8); its reply: acc `latency` cycles
-        after every slot, and the cycles from the first slot to the last result (mac_job)."""
-        n = len(beats["x"])
-        self._submit(lambda: self._mac_reply(n), mac_job(self.config, beats, gap, seed))
+        """Queue a MAC stream (golden.gemm.map_hybrid / map_fp8); its reply (mac_job): `out`, the
+        FP16 results in output order, `cycles` from the first beat taken to the last result,
+        `extra_results` after the expected ones (must be 0), `tb_stalls` (cycles a presented beat
+        waited for in_ready)."""
+        self._submit(self._mac_reply, mac_job(self.config, beats, gap, seed))
 
-    def _mac_reply(self, n):
-        cycles = int(self._read(1)[0])
-        return dict(acc=self._read(n).astype(np.uint16).view(np.float16), cycles=cycles)
+    def _mac_reply(self):
+        results, cycles, extra, stalls = (int(v) for v in self._read(4))
+        return dict(out=self._read(results).astype(np.uint16).view(np.float16), cycles=cycles, extra_results=extra,
+                    tb_stalls=stalls)
 
     def mac(self, beats, *, gap=0.0, seed=0):
         self.submit_mac(beats, gap=gap, seed=seed)
@@ -264,7 +264,7 @@ def _job_bytes(*arrays):
 
 
 def mac_array_job(config, beats, gap=0.0, backpressure=0.0, seed=0):
-    """A mac_array job of driver.cpp's protocol (bytes): header, in_a, in_b and ctrl words."""
+    """A mac_array job of cosim/driver.cpp's protocol (bytes): header, in_a, in_b and ctrl words."""
     n = len(beats["a"])
     expected = int(np.count_nonzero(beats["last"])) * config.rows
     return _job_bytes(np.array([n, expected, _p16(gap), _p16(backpressure), seed & 0xFFFFFFFF, seed >> 32]),
@@ -273,10 +273,10 @@ def mac_array_job(config, beats, gap=0.0, backpressure=0.0, seed=0):
 
 
 def mac_job(config, beats, gap=0.0, seed=0):
-    """A MAC job of driver.cpp's protocol (bytes): header (the unit's latency), x, g and ctrl
-    words; a random gap is CHAINS idle cycles (the chains' interleave is kept)."""
+    """A MAC job of cosim/driver.cpp's protocol (bytes): header (the expected result count: one per
+    dot product), x, g and ctrl words."""
     n = len(beats["x"])
-    return _job_bytes(np.array([n, config.latency, _p16(gap), beats.get("scale_exp", 0) & 0x3F,
+    return _job_bytes(np.array([n, int(np.count_nonzero(beats["last"])), _p16(gap), beats.get("scale_exp", 0) & 0x3F,
                                 seed & 0xFFFFFFFF, seed >> 32]), *_mac_lanes(config, beats), _hyb_ctrl(beats))
 
 
@@ -294,8 +294,8 @@ def _mac_ctrl(beats):
 
 def _hyb_ctrl(beats):
     n = len(beats["x"])
-    f = {k: np.broadcast_to(np.asarray(beats.get(k, 0), np.uint32), (n,)) for k in ("sx", "phase", "en", "clear")}
-    return f["sx"] | f["phase"] << 1 | f["en"] << 2 | f["clear"] << 3
+    f = {k: np.broadcast_to(np.asarray(beats.get(k, 0), np.uint32), (n,)) for k in ("sx", "phase", "last")}
+    return f["sx"] | f["phase"] << 1 | f["last"] << 2
 
 
 def _mac_lanes(c, beats):
@@ -354,29 +354,36 @@ endmodule
 
 
 def _tb_mac(c):
-    (bx, bg), extra = c.bits, (", .sx(sx), .phase(phase), .scale_exp(scale_exp)" if c.unit == "hybrid_mac" else "")
+    (bx, bg), extra = c.bits, (", .sx(ctrl[0]), .phase(ctrl[1]), .scale_exp(scale_exp)" if c.unit == "hybrid_mac" else "")
     return f"""`timescale 1ns/1ps
 module hil_tb;
-  reg clk = 0, rst = 1, sx = 0, phase = 0, en = 0, clear = 0;
+  reg clk = 0, rst = 1, in_valid = 0;
   reg [{c.wx * 32 - 1}:0] x; reg [{c.wg * 32 - 1}:0] g; reg [7:0] ctrl; reg [5:0] scale_exp;
-  wire [15:0] acc;
+  wire in_ready, out_valid; wire [15:0] out_data;
   {c.module} dut(.clk(clk), .rst(rst), .x(x[{bx * c.lanes - 1}:0]), .g(g[{bg * c.lanes - 1}:0]){extra},
-    .en(en), .clear(clear), .acc(acc));
-  integer fi, fo, r, n, latency, i, k;
+    .in_valid(in_valid), .in_last(ctrl[2]), .in_ready(in_ready), .out_valid(out_valid), .out_data(out_data));
+  integer fi, fo, r, n, expected, i, got, cycle, first_in, last_out, extra, k, stalls;
+  reg have;
   reg [1023:0] fin, fout;
   initial begin
     if (!$value$plusargs("in=%s", fin) || !$value$plusargs("out=%s", fout)) $fatal(1, "need +in= +out=");
     fi = $fopen(fin, "r"); fo = $fopen(fout, "w");
-    r = $fscanf(fi, "%d %d %h\\n", n, latency, scale_exp);
+    r = $fscanf(fi, "%d %d %h\\n", n, expected, scale_exp);
     #5 clk = 1; #5 clk = 0; #5 clk = 1; #5 clk = 0; rst = 0;
-    for (i = 0; i < n + latency - 1; i = i + 1) begin
-      if (i < n) begin r = $fscanf(fi, "%h %h %h\\n", x, g, ctrl); {{clear, en, phase, sx}} = ctrl[3:0]; end
-      else begin en = 0; clear = 0; end
-      #5 clk = 1; #1;
-      if (i >= latency - 1) $fwrite(fo, "%h\\n", acc);
-      #4 clk = 0;
+    i = 0; got = 0; cycle = 0; have = 0; first_in = 0; last_out = 0; stalls = 0;
+    while (i < n || got < expected) begin
+      if (!have && i < n) begin r = $fscanf(fi, "%h %h %h\\n", x, g, ctrl); have = 1; end
+      in_valid = have;
+      #1;
+      if (out_valid) begin $fwrite(fo, "R %h\\n", out_data); got = got + 1; last_out = cycle; end
+      if (have && in_ready) begin if (i == 0) first_in = cycle; i = i + 1; have = 0; end
+      else if (have) stalls = stalls + 1;
+      #4 clk = 1; #5 clk = 0;
+      cycle = cycle + 1;
     end
-    $fwrite(fo, "S %0d\\n", n + latency);
+    in_valid = 0; extra = 0;
+    for (k = 0; k < 16; k = k + 1) begin #1; if (out_valid) extra = extra + 1; #4 clk = 1; #5 clk = 0; end
+    $fwrite(fo, "S %0d %0d %0d\\n", last_out - first_in + 1, extra, stalls);
     $fclose(fo);
     $finish;
   end
@@ -460,10 +467,12 @@ class IcarusSim:
         c = self.config
         n = len(beats["x"])
         body = _hex_lines(*_mac_lanes(c, beats), _hyb_ctrl(beats)[:, None])
-        lines = self._run(f"{n} {c.latency} {beats.get('scale_exp', 0) & 0x3F:x}\n{body}\n")
-        acc = np.array([int(ln, 16) for ln in lines if not ln.startswith("S ")], np.uint16)
-        cycles = int(lines[-1].split()[1])
-        return dict(acc=acc.view(np.float16), cycles=cycles)
+        expected = int(np.count_nonzero(beats["last"]))
+        lines = self._run(f"{n} {expected} {beats.get('scale_exp', 0) & 0x3F:x}\n{body}\n")
+        out = np.array([int(ln.split()[1], 16) for ln in lines if ln.startswith("R ")], np.uint16)
+        status = next(ln.split() for ln in lines if ln.startswith("S "))
+        return dict(out=out.view(np.float16), cycles=int(status[1]), extra_results=int(status[2]),
+                    tb_stalls=int(status[3]))
 
 
 def open_sim(config, sim="verilator"):

@@ -8,4 +8,6 @@ from .r4fp4 import gradscale_exp, r4fp4_decode, r4fp4_encode, r4fp4_encode_flags
 from .gradscale import gradscale, gradscale_stream
 from .lfsr16 import lfsr16
 from .fp8 import fp8_decode, fp8_encode, fp8_encode_flags
-from .hybrid_mac import fp16_mac, fp8_mac, hybrid_mac
+from .hybrid_mac import hybrid_mac
+from .fp16_mac import fp16_mac
+from .fp8_mac import fp8_mac

@@ -13,7 +13,8 @@ applies (1) in float64 per segment and sums the segments. Scales/zero points tha
 (a per-channel weight quantizer on the GEMM's reduction axis) make every k its own segment.
 
 INT4 x R4FP4 (Sun et al., NeurIPS 2020): `hybrid_mac` accumulates sum_k x_k * g_k in FP16, one
-RNE rounding per beat of `lanes` products, k ascending (golden.hybrid_mac is the definition);
+RNE rounding per beat of `lanes` products, k ascending, on its interleaved chains, and one more
+of the chains' exact sum (golden.hybrid_mac and golden.fp16_accumulator are the definition);
 the epilogue multiplies by the integer operand's scale and adds its zero point times the exact
 float64 sum of the decoded R4FP4 values. FP8 x FP8 (HFP8, Sun et al., NeurIPS 2019): `fp8_mac`
 accumulates the decoded codes' products the same way; the epilogue multiplies by the two
@@ -30,20 +31,17 @@ Mapper. `mac_array` (SPEC.md "MAC array", golden.mac_array): a beat carries P = 
 rounded up to the next power of two, codes sign- or zero-extended); output tiles of ROWS x COLS
 (rows of A, columns of B; edges padded with zero codes), one array tile (first..last) per output
 tile and K chunk, in the order (row tile, column tile, chunk). `mac_array_fixed8`: the same in
-8x8 mode only (MAXB-bit lanes, P = 1). `hybrid_mac`, `fp8_mac`, `fp16_mac` (golden.hybrid_mac,
-pipelined: `chains` = C interleaved accumulators, golden.hybrid_mac.TIMING): `lanes` k per beat,
-`clear` on a dot product's first beat; dot products in row-major (m, n) order, in groups of C
-consecutive ones whose beats interleave (beat b of the group's c-th dot product in slot b*C + c of
-the group, so each dot product's beats are C cycles apart and stay on one chain); a last group of
-q < C dot products leaves its slots c >= q idle (en = clear = 0: the chain holds) and the stream
-ends with its last real beat.
+8x8 mode only (MAXB-bit lanes, P = 1). `hybrid_mac`, `fp8_mac`, `fp16_mac`
+(golden.fp16_accumulator: one result per streamed dot product, its chains internal): `lanes` k
+per beat (the last beat zero-padded), `last` on a dot product's final beat; dot products in
+row-major (m, n) order, back to back.
 
 Cycle law (what HIL measures: from the first input handshake to the last output handshake,
 inclusive, with no gaps and no backpressure). mac_array: the last beat of array tile t commits at
 C_t, C_0 = K_0 + 1 and C_t = C_{t-1} + max(K_t, ROWS + 1) (a tile's last beat waits while the
 previous tile drains its ROWS rows); cycles = C_last + ROWS + 1. hybrid_mac, fp8_mac, fp16_mac:
-stream slots + latency(unit) (golden.hybrid_mac.latency), with B = ceil(K / lanes) beats per dot
-product, G = ceil(M*N / C) groups and q = M*N - (G - 1)*C: slots = (G - 1)*B*C + (B - 1)*C + q.
+one beat per cycle, M*N*B beats with B = ceil(K / lanes), and the last result latency(unit)
+cycles after the last beat (golden.fp16_accumulator.latency): cycles = M*N*B + latency(unit).
 """
 
 import dataclasses
@@ -52,15 +50,17 @@ from collections import namedtuple
 
 import numpy as np
 
+from .fp8_mac import fp8_mac
+from .fp16_accumulator import latency
 from .fusion import PRECISION_BITS, check_maxb, pack, products
-from .hybrid_mac import TIMING, fp8_mac, hybrid_mac, latency
+from .hybrid_mac import hybrid_mac
 from .mac_array import accw_range, check_accw, lane_bits, wrap
 
 __all__ = ["UNITS", "MACS", "ACCW", "mode_bits", "int_segments", "int_gemm", "int_gemm_parts", "int_parts", "digits", "Digit",
-           "hybrid_dots", "hybrid_epilogue", "hybrid_gemm", "FP8_FORMATS", "fp8_operands", "map_fp8", "fp8_dots", "fp8_epilogue", "fp8_gemm", "mac_slots", "gemm", "map_mac_array", "map_hybrid", "predict_cycles",
+           "hybrid_dots", "hybrid_epilogue", "hybrid_gemm", "FP8_FORMATS", "fp8_operands", "map_fp8", "fp8_dots", "fp8_epilogue", "fp8_gemm", "gemm", "map_mac_array", "map_hybrid", "predict_cycles",
            "mac_array_cycles", "pack_lanes", "gather_tiles", "scatter_tiles"]
 
-MACS = ("hybrid_mac", "fp8_mac", "fp16_mac")  # single pipelined MACs (golden.hybrid_mac)
+MACS = ("hybrid_mac", "fp8_mac", "fp16_mac")  # single pipelined MACs (golden.fp16_accumulator)
 UNITS = ("mac_array", "mac_array_fixed8") + MACS
 ACCW = 32  # the committed RTL's accumulator width (hdl_gen/rtl.py DEFAULTS)
 
@@ -132,13 +132,6 @@ def mac_array_cycles(tile_beats, rows):
     return commit + rows + 1
 
 
-def mac_slots(outputs, beats, chains):
-    """Stream slots of `outputs` dot products of `beats` beats each, interleaved over `chains`
-    accumulators (module docstring): the last real beat's slot + 1."""
-    groups = -(-outputs // chains)
-    return (groups - 1) * beats * chains + (beats - 1) * chains + outputs - (groups - 1) * chains
-
-
 def predict_cycles(unit, m, k, n, bits_a, bits_b, *, rows=8, cols=8, lanes=4, maxb=8, k_group=None):
     """Exact cycles of an (m, k) x (k, n) GEMM of bits_a x bits_b codes on `unit` as HIL runs it
     (module docstring's law; the committed ACCW and MAC pipelines). `k_group` (the arrays): the
@@ -153,7 +146,7 @@ def predict_cycles(unit, m, k, n, bits_a, bits_b, *, rows=8, cols=8, lanes=4, ma
     if unit in MACS:
         top = 8 if unit == "hybrid_mac" else 16
         _check_int("bits_a", bits_a, 1, top), _check_int("bits_b", bits_b, 1, top)
-        return mac_slots(m * n, -(-k // lanes), TIMING[unit][1]) + latency(unit)
+        return m * n * -(-k // lanes) + latency(unit)
     check_maxb(maxb)
     split = [[b] if b <= maxb else [maxb, b - maxb] for b in (
         _check_int("bits_a", bits_a, 1, 2 * maxb), _check_int("bits_b", bits_b, 1, 2 * maxb))]
@@ -335,46 +328,31 @@ def _dot_rows(x, g, x_is_b, lanes):
     return rows(xi), rows(gi)
 
 
-def _interleave(x, g, chains):
-    """The stream of dot products x, g (outputs, beats, lanes) on a MAC with `chains` interleaved
-    accumulators (module docstring): dict of x, g (slots, lanes), en, clear, last (slots,) bool."""
-    chains = _check_int("chains", chains, 1)
-    outs, nb = x.shape[:2]
-    groups = -(-outs // chains)
-    slots = mac_slots(outs, nb, chains)
-    beat = np.broadcast_to(np.arange(nb), (outs, nb))
-    real = np.ones((outs, nb), bool)
-
-    def order(a):  # (outputs, beats, ...) -> stream slots; the last group's idle slots 0 / False
-        a = np.concatenate([a, np.zeros((groups * chains - outs,) + a.shape[1:], a.dtype)])
-        a = a.reshape((groups, chains, nb) + a.shape[2:]).swapaxes(1, 2)
-        return a.reshape((groups * nb * chains,) + a.shape[3:])[:slots]
-
-    return dict(x=order(x), g=order(g), en=order(real), clear=order(real & (beat == 0)),
-                last=order(real & (beat == nb - 1)))
+def _stream(x, g):
+    """The stream of dot products x, g (outputs, beats, lanes) on a MAC (module docstring): dict
+    of x, g (beats, lanes) and `last` (beats,) bool."""
+    outs, nb, lanes = x.shape
+    return dict(x=x.reshape(outs * nb, lanes), g=g.reshape(outs * nb, lanes),
+                last=np.tile(np.arange(nb) == nb - 1, outs))
 
 
-def map_hybrid(qa, qb, *, lanes=4, chains=None):
-    """Beats of an INT4 x R4FP4 GEMM for `hybrid_mac` (module docstring; `chains`: the RTL's,
-    golden.hybrid_mac.TIMING, by default). Returns a dict of per-slot arrays x, g (slots, lanes)
-    int64, en, clear, `last` (slots,) bool (the beat ending each dot product; dot products (m, n)
-    row-major in the order of their last beats), and per-tensor sx, phase, scale_exp."""
+def map_hybrid(qa, qb, *, lanes=4):
+    """Beats of an INT4 x R4FP4 GEMM for `hybrid_mac` (module docstring). Returns a dict of
+    per-beat arrays x, g (beats, lanes) int64, `last` (beats,) bool (the beat ending each dot
+    product; dot products (m, n) row-major), and per-tensor sx, phase, scale_exp."""
     _shapes(qa, qb)
     qi, qg, g_first = _hybrid_operands(qa, qb)
     x, g = _dot_rows(_int_codes(qi, "int operand"), qg.codes, g_first, lanes)
-    beats = _interleave(x, g, TIMING["hybrid_mac"][1] if chains is None else chains)
-    return dict(beats, sx=bool(qi.signed), phase=int(qg.phase), scale_exp=int(qg.scale_exp))
+    return dict(_stream(x, g), sx=bool(qi.signed), phase=int(qg.phase), scale_exp=int(qg.scale_exp))
 
 
-def hybrid_dots(qa, qb, *, lanes=4):
-    """The FP16 dot products (M, N) float16 `hybrid_mac` computes for an INT4 x R4FP4 GEMM: each
-    dot product scored by golden.hybrid_mac as an accumulator of its own (each interleaved chain
-    is exactly that accumulator; `clear` on its first beat discards what the chain held)."""
+def hybrid_dots(qa, qb, *, lanes=4, chains=None):
+    """The FP16 dot products (M, N) float16 `hybrid_mac` computes for an INT4 x R4FP4 GEMM, each
+    scored by golden.hybrid_mac on its own (`chains`: the unit's; None: the rtl/ configuration)."""
     m, _, n = _shapes(qa, qb)
     qi, qg, g_first = _hybrid_operands(qa, qb)
     x, g = _dot_rows(_int_codes(qi, "int operand"), qg.codes, g_first, lanes)
-    out = hybrid_mac(x, g, phase=int(qg.phase), scale_exp=int(qg.scale_exp), sx=bool(qi.signed),
-                     clear=np.arange(x.shape[1]) == 0)
+    out = hybrid_mac(x, g, phase=int(qg.phase), scale_exp=int(qg.scale_exp), sx=bool(qi.signed), chains=chains)
     return out[:, -1].reshape(m, n)
 
 
@@ -393,10 +371,10 @@ def hybrid_epilogue(qa, qb, dots):
     return float(qi.scale) * dots + float(qi.zero) * gsum
 
 
-def hybrid_gemm(qa, qb, *, lanes=4):
+def hybrid_gemm(qa, qb, *, lanes=4, chains=None):
     """INT4 x R4FP4 GEMM as `hybrid_mac` computes it, then the epilogue: (result float64 (M, N),
     FP16 dot products (M, N))."""
-    dots = hybrid_dots(qa, qb, lanes=lanes)
+    dots = hybrid_dots(qa, qb, lanes=lanes, chains=chains)
     return hybrid_epilogue(qa, qb, dots), dots
 
 
@@ -408,7 +386,7 @@ FP8_FORMATS = ("e4m3", "e5m2")
 def fp8_operands(qa, qb):
     """(x operand, g operand, x is qb) of an FP8 x FP8 GEMM on `fp8_mac`: the x port takes the
     e4m3 operand when the formats differ (HFP8: e4m3 activations/weights x e5m2 gradients), else
-    qa. The unit's configuration is (x.fmt, g.fmt) (hdl_gen.hybrid_mac.FP8Mac's fmt_x, fmt_g)."""
+    qa. The unit's configuration is (x.fmt, g.fmt) (hdl_gen.fp8_mac.FP8Mac's fmt_x, fmt_g)."""
     fmts = (qa.fmt, qb.fmt)
     if not set(fmts) <= set(FP8_FORMATS):
         raise ValueError(f"fp8_mac takes two FP8 operands (fmt in {FP8_FORMATS}), got {fmts}")
@@ -418,23 +396,23 @@ def fp8_operands(qa, qb):
     return (qb, qa, True) if fmts == ("e5m2", "e4m3") else (qa, qb, False)
 
 
-def map_fp8(qa, qb, *, lanes=4, chains=None):
+def map_fp8(qa, qb, *, lanes=4):
     """Beats of an FP8 x FP8 GEMM for `fp8_mac` (as map_hybrid; x, g are FP8 codes), plus the
     configuration's fmt_x, fmt_g."""
     _shapes(qa, qb)
     qx, qg, x_is_b = fp8_operands(qa, qb)
     x, g = _dot_rows(qx.codes, qg.codes, x_is_b, lanes)
-    beats = _interleave(x, g, TIMING["fp8_mac"][1] if chains is None else chains)
-    return dict(beats, fmt_x=qx.fmt, fmt_g=qg.fmt)
+    return dict(_stream(x, g), fmt_x=qx.fmt, fmt_g=qg.fmt)
 
 
-def fp8_dots(qa, qb, *, lanes=4):
+def fp8_dots(qa, qb, *, lanes=4, chains=None):
     """The FP16 dot products (M, N) float16 `fp8_mac` computes for an FP8 x FP8 GEMM of the
-    operands' codes (scales excluded), each scored by golden.hybrid_mac.fp8_mac on its own."""
+    operands' codes (scales excluded), each scored by golden.fp8_mac on its own (`chains`: the
+    unit's; None: the rtl/ configuration)."""
     m, _, n = _shapes(qa, qb)
     qx, qg, x_is_b = fp8_operands(qa, qb)
     x, g = _dot_rows(qx.codes, qg.codes, x_is_b, lanes)
-    out = fp8_mac(x, g, clear=np.arange(x.shape[1]) == 0, fmt_x=qx.fmt, fmt_g=qg.fmt)
+    out = fp8_mac(x, g, fmt_x=qx.fmt, fmt_g=qg.fmt, chains=chains)
     return out[:, -1].reshape(m, n)
 
 
@@ -446,10 +424,10 @@ def fp8_epilogue(qa, qb, dots):
     return np.ldexp(dots, int(qa.scale_exp) + int(qb.scale_exp))
 
 
-def fp8_gemm(qa, qb, *, lanes=4):
+def fp8_gemm(qa, qb, *, lanes=4, chains=None):
     """FP8 x FP8 GEMM as `fp8_mac` computes it, then the epilogue: (result float64 (M, N), FP16
     dot products (M, N)). An FP16 overflow of a dot product gives +-Inf (the accumulator's)."""
-    dots = fp8_dots(qa, qb, lanes=lanes)
+    dots = fp8_dots(qa, qb, lanes=lanes, chains=chains)
     return fp8_epilogue(qa, qb, dots), dots
 
 

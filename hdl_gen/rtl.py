@@ -19,9 +19,11 @@ from amaranth.lib import wiring
 from . import __version__
 from .cores import core_text
 from .fp8 import FP8ToFP16, FP16ToFP8
+from .fp8_mac import FP8Mac
+from .fp16_mac import FP16Mac
 from .fusion import FixedMul, FusionUnit
 from .gradscale import GradScaleUnit
-from .hybrid_mac import FP8Mac, FP16Mac, HybridMac
+from .hybrid_mac import HybridMac
 from .lfsr16 import Lfsr16
 from .mac_array import MacArray
 from .mac_array_axi import MacArrayAxi

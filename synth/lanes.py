@@ -24,7 +24,9 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from hdl_gen.hybrid_mac import FP8Mac, FP16Mac, HybridMac
+from hdl_gen.fp8_mac import FP8Mac
+from hdl_gen.fp16_mac import FP16Mac
+from hdl_gen.hybrid_mac import HybridMac
 
 __all__ = ["LANES", "FAMILIES", "units", "sweep", "datapath", "markdown", "plot"]
 

@@ -187,17 +187,17 @@ def multiplier_workloads(tensors, widths, *, fused, rows=1, cols=1, prefix="", l
 
 def _dot_beats(pairs, lanes):
     """(x, g, flag) per GEMM -> per-cycle lanes: every dot product of length K split in K/lanes
-    cycles, `clear` on its first cycle (flag: per-GEMM constant such as phase or sx)."""
-    xs, gs, clear, flags = [], [], [], []
+    beats back to back, `last` on its final beat (flag: per-GEMM constant such as phase or sx)."""
+    xs, gs, last, flags = [], [], [], []
     for x, g, flag in pairs:  # x, g: (dots x K)
         dots, k = x.shape
         steps = k // lanes
         xs.append(x.reshape(dots * steps, lanes))
         gs.append(g.reshape(dots * steps, lanes))
-        clear.append(np.tile(np.arange(steps) == 0, dots))
+        last.append(np.tile(np.arange(steps) == steps - 1, dots))
         flags.append(np.full(dots * steps, flag))
     cat = np.concatenate
-    return cat(xs), cat(gs), cat(clear).astype(np.int64), cat(flags)
+    return cat(xs), cat(gs), cat(last).astype(np.int64), cat(flags)
 
 
 def _ibm_backward_gemms(tensors, dots):
@@ -222,13 +222,13 @@ def hybrid_workloads(tensors, widths, dots=MAC_DOTS, **_):
     s = gradscale_exp(g16)
     even = lambda t: tpr(t.astype(np.float16), s)[0]
     odd = lambda t: tpr(t.astype(np.float16), s)[1]
-    x, g, clear, phase = _dot_beats([(quantize_signed(wx, 4), odd(wg), 1),
-                                     (quantize_unsigned(ax, 4), even(ag), 0)], lanes)
+    x, g, last, phase = _dot_beats([(quantize_signed(wx, 4), odd(wg), 1),
+                                    (quantize_unsigned(ax, 4), even(ag), 0)], lanes)
     sx = 1 - phase  # the signed operand (W) goes with the odd-grid input-gradient GEMM
     n = len(x)
     streams = {"x": pack_bits(x, 4), "g": pack_bits(g, 4), "phase": pack_bits(phase[:, None], 1),
                "sx": pack_bits(sx[:, None], 1), "scale_exp": _const(s, widths.get("scale_exp", 6), n),
-               "en": _const(1, 1, n), "clear": pack_bits(clear[:, None], 1)}
+               "in_valid": _const(1, 1, n), "in_last": pack_bits(last[:, None], 1)}
     return [Workload("int4xr4fp4", {p: m for p, m in streams.items() if p in widths}, n * lanes, "MAC",
                      {"lanes": lanes, "macs_per_cycle": lanes})]
 
@@ -238,10 +238,10 @@ def fp16_workloads(tensors, widths, dots=MAC_DOTS, **_):
     lanes = widths["g"] // 16
     (wx, wg), (ax, ag) = _ibm_backward_gemms(tensors, dots)
     bits16 = lambda t: t.astype(np.float16).view(np.uint16).astype(np.int64)
-    x, g, clear, _ = _dot_beats([(bits16(wx), bits16(wg), 0), (bits16(ax), bits16(ag), 0)], lanes)
+    x, g, last, _ = _dot_beats([(bits16(wx), bits16(wg), 0), (bits16(ax), bits16(ag), 0)], lanes)
     n = len(x)
-    streams = {"x": pack_bits(x, 16), "g": pack_bits(g, 16), "en": _const(1, 1, n),
-               "clear": pack_bits(clear[:, None], 1)}
+    streams = {"x": pack_bits(x, 16), "g": pack_bits(g, 16), "in_valid": _const(1, 1, n),
+               "in_last": pack_bits(last[:, None], 1)}
     return [Workload("fp16xfp16", {p: m for p, m in streams.items() if p in widths}, n * lanes, "MAC",
                      {"lanes": lanes, "macs_per_cycle": lanes})]
 
@@ -260,11 +260,11 @@ def fp8_workloads(tensors, widths, dots=MAC_DOTS, fmt_x="e4m3", fmt_g="e5m2", **
     gradients in fmt_g, each tensor with its power-of-two scale."""
     lanes = widths["x"] // 8
     (wx, wg), (ax, ag) = _ibm_backward_gemms(tensors, dots)
-    x, g, clear, _ = _dot_beats([(_fp8_codes(wx, fmt_x), _fp8_codes(wg, fmt_g), 0),
-                                 (_fp8_codes(ax, fmt_x), _fp8_codes(ag, fmt_g), 0)], lanes)
+    x, g, last, _ = _dot_beats([(_fp8_codes(wx, fmt_x), _fp8_codes(wg, fmt_g), 0),
+                                (_fp8_codes(ax, fmt_x), _fp8_codes(ag, fmt_g), 0)], lanes)
     n = len(x)
-    streams = {"x": pack_bits(x, 8), "g": pack_bits(g, 8), "en": _const(1, 1, n),
-               "clear": pack_bits(clear[:, None], 1)}
+    streams = {"x": pack_bits(x, 8), "g": pack_bits(g, 8), "in_valid": _const(1, 1, n),
+               "in_last": pack_bits(last[:, None], 1)}
     return [Workload(f"{fmt_x}x{fmt_g}", {p: m for p, m in streams.items() if p in widths}, n * lanes, "MAC",
                      {"lanes": lanes, "macs_per_cycle": lanes})]
 

@@ -8,7 +8,7 @@ import pytest
 
 from golden import gemm
 from golden.fractrain import effective_macs, training_costs
-from golden.hybrid_mac import TIMING, latency
+from golden.fp16_accumulator import TIMING, latency
 from cost import model
 from cost.workloads import (Gemm, Layer, from_training_json, layer_gemms, pfq_run, resnet_layers, resnet_step,
                                   stage_epochs)
@@ -66,10 +66,10 @@ def test_cycle_law_by_hand():
     assert model.cycles("mac_array_fixed8", 10, 20, 9, 3, 8, 4, 4, 4) == 186
     # 2x2 mode (P = 16) on K = 16: one beat a tile, paced by the drain (rows + 1 = 5 cycles).
     assert model.cycles("mac_array", 8, 16, 8, 2, 2, 4, 4, 4) == 3 * 5 + 1 + 6
-    # The pipelined MACs (2 interleaved chains): 2 x 3 dot products of ceil(10 / 4) = 3 beats in
-    # 3 groups of 3 x 2 slots = 18, + the unit's latency (golden.hybrid_mac).
+    # The pipelined MACs: 2 x 3 dot products of ceil(10 / 4) = 3 beats back to back, 18 beats,
+    # + the unit's latency (golden.fp16_accumulator: front + 2 chains + 2 combining stages).
     for unit in ("hybrid_mac", "fp16_mac", "fp8_mac"):
-        assert TIMING[unit][1] == 2
+        assert latency(unit) == TIMING[unit][0] + 4
         assert model.cycles(unit, 2, 10, 3, 4, 4, 1, 1, 4) == 18 + latency(unit)
     with pytest.raises(ValueError, match="bits"):
         model.cycles("mac_array", 1, 1, 1, 17, 8, 8, 8, 4)  # 9..16-bit codes run as two digit GEMMs
@@ -163,7 +163,7 @@ def test_interpolation_and_iso_area(hw):
 
 def test_grid_of_mac_units(hw):
     # 9 x 4 @ 4 x 5 INT4 x R4FP4 on a 2x2 grid of hybrid_macs: each unit 5 x 3 dots of 1 beat
-    # (one slot each, whatever the chains), + the latency.
+    # (one cycle each), + the latency.
     g = Gemm("l", "dgrad", 9, 4, 5, 4, 4, 4, fmt="int4xr4fp4")
     c = model.gemm_cost(g, model.Machine("i", "ibm", 2, 2), hw)
     want = 15 + latency("hybrid_mac")

@@ -86,12 +86,13 @@ def waves_enabled():
 
 
 def run(sim, *, toplevel, sources, test_module, build_name, parameters=None, env=None,
-        testcase=None, opt_fast="-O1"):
+        testcase=None, opt_fast="-O1", build_args=()):
     """Build `sources` with `sim` in build/sim/<build_name>/<sim> and run `test_module`'s tests.
 
     Fails (raises) when any cocotb test fails. Waveforms are written when WAVES=1. `opt_fast`:
     the C++ optimization of a Verilator model: "-O1" for units stepped through many cycles,
     "-O0" for a wide lanes harness (megabytes of C++ evaluated a few thousand times).
+    `build_args`: more arguments of the simulator's build step.
     """
     from cocotb_tools.runner import get_runner, get_results
 
@@ -107,7 +108,7 @@ def run(sim, *, toplevel, sources, test_module, build_name, parameters=None, env
         parameters=parameters or {},
         timescale=("1ns", "1ps"),
         waves=waves,
-        build_args=VERILATOR_ARGS if sim == "verilator" else [],
+        build_args=(VERILATOR_ARGS if sim == "verilator" else []) + list(build_args),
         always=False,
     )
     results = runner.test(

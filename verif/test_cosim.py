@@ -123,9 +123,10 @@ def test_hybrid_streams(sims):
         _, golden = G.hybrid_gemm(qa, qb)
         for gap in (0.0, 0.3):
             out = sim.mac(beats, gap=gap, seed=i)
-            check_hybrid(f"gemm {i}", m, n, out["acc"][beats["last"]], golden)
+            check_hybrid(f"gemm {i}", m, n, out["out"], golden)
+            assert out["extra_results"] == 0
             if gap == 0.0:
-                assert out["cycles"] == G.predict_cycles("hybrid_mac", m, k, n, 4, 4)
+                assert out["cycles"] == G.predict_cycles("hybrid_mac", m, k, n, 4, 4) and out["tb_stalls"] == 0
 
 
 def fp8_operand(shape, fmt, scale_exp):
@@ -140,7 +141,7 @@ def fp8_operand(shape, fmt, scale_exp):
 @pytest.mark.sim
 @pytest.mark.parametrize("sim,fmts", [("verilator", ("e4m3", "e5m2")), ("icarus", ("e4m3", "e4m3"))])
 def test_fp8_streams(sims, sim, fmts):
-    """FP8 x FP8 GEMMs on fp8_mac through its interleaved chains: HFP8's backward e4m3 x e5m2 (both
+    """FP8 x FP8 GEMMs on fp8_mac, one result per dot product: HFP8's backward e4m3 x e5m2 (both
     operand orders, with and without idle cycles) on Verilator, its forward e4m3 x e4m3 on Icarus:
     every FP16 dot product bit for bit, cycles == predicted without gaps."""
     unit = sims("fp8_mac", sim, fmts=fmts)
@@ -153,9 +154,10 @@ def test_fp8_streams(sims, sim, fmts):
         _, golden = G.fp8_gemm(qa, qb)
         for gap in (0.0, 0.3) if sim == "verilator" else (0.0,):
             out = unit.mac(beats, gap=gap, seed=i)
-            check_hybrid(f"gemm {i}", m, n, out["acc"][beats["last"]], golden)
+            check_hybrid(f"gemm {i}", m, n, out["out"], golden)
+            assert out["extra_results"] == 0
             if gap == 0.0:
-                assert out["cycles"] == G.predict_cycles("fp8_mac", m, k, n, 8, 8)
+                assert out["cycles"] == G.predict_cycles("fp8_mac", m, k, n, 8, 8) and out["tb_stalls"] == 0
 
 
 @pytest.mark.sim
@@ -174,7 +176,8 @@ def test_icarus_runs_the_same_beats(sims):
     _, golden = G.hybrid_gemm(qg, qi)
     for sim in ("verilator", "icarus"):
         out = sims("hybrid_mac", sim).mac(hb)
-        check_hybrid("icarus hybrid", 3, 2, out["acc"][hb["last"]], golden)
+        check_hybrid("icarus hybrid", 3, 2, out["out"], golden)
+        assert out["extra_results"] == 0
         assert out["cycles"] == G.predict_cycles("hybrid_mac", 3, 9, 2, 4, 4)
 
 
