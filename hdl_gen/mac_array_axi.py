@@ -69,7 +69,9 @@ class MacArrayAxi(wiring.Component):
         m = Module()
         m.submodules.array = array = self.array
         w, n_in, n_out = self.data_width, self.beat_words, self.row_words
-        clear, flush = Signal(), Signal()  # one-cycle pulses from a CONTROL write
+        # One-cycle pulses from a CONTROL write.
+        clear = Signal()
+        flush = Signal()
 
         # ---- input: stream words -> one array beat
         buf = Signal(n_in * w, reset_less=True)  # word k of the beat ends up at [k*w +: w]
@@ -139,7 +141,9 @@ class MacArrayAxi(wiring.Component):
                          config_words(self.rows, self.cols, self.maxb, self.accw, self.cntw, self.pe, w)))
         constant = {"id": ID, "version": version_word(__version__), **words}
         # Read mux: the addressed register's value, and the counter upper half a LO read latches.
-        value, hi, hi_next = Signal(32), Signal(32), Signal(32)
+        value = Signal(32)
+        hi = Signal(32)
+        hi_next = Signal(32)
         with m.Switch(self.s_axi_araddr[2:]):
             for name, word in constant.items():
                 with m.Case(REGISTERS[name] >> 2):
