@@ -25,7 +25,8 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from golden.fusion import DEFAULT_LAYOUT, PRECISION_BITS, check_layout, check_maxb
-from golden.mac_array import check_accw, check_pe, lane_bits, pe_products, valid_modes
+from golden.mac_array import (
+    ACCW_DEFAULT, CNTW_DEFAULT, check_accw, check_pe, lane_bits, pe_products, valid_modes)
 
 from .fusion import DEFAULT_SUMMATION, SUMMATIONS, FixedMul, FusionUnit
 
@@ -69,7 +70,8 @@ class MacArray(wiring.Component):
     `macs_<bits_a>x<bits_b>` (+ rows*cols*P per accepted beat of that pair).
     """
 
-    def __init__(self, rows=4, cols=4, maxb=8, accw=32, pe="fusion", cntw=48, layout=DEFAULT_LAYOUT,
+    def __init__(self, rows=4, cols=4, maxb=8, accw=ACCW_DEFAULT, pe="fusion", cntw=CNTW_DEFAULT,
+                 layout=DEFAULT_LAYOUT,
                  summation=DEFAULT_SUMMATION):
         for name, value in (("rows", rows), ("cols", cols)):
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:

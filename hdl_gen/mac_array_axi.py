@@ -19,6 +19,7 @@ from amaranth.hdl import Cat, Const, Module, Mux, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
+from golden.mac_array import ACCW_DEFAULT, CNTW_DEFAULT
 from golden.mac_array_axi import (
     ADDR_BITS, CONTROL_CLEAR, CONTROL_FLUSH, CTRL_BITS, ID, REGISTERS, beat_bits, beat_words,
     check_data_width, config_words, counter_offsets, row_words, version_word)
@@ -45,7 +46,8 @@ class MacArrayAxi(wiring.Component):
     addresses read 0).
     """
 
-    def __init__(self, rows=4, cols=4, maxb=8, accw=32, pe="fusion", cntw=48, data_width=64):
+    def __init__(self, rows=4, cols=4, maxb=8, accw=ACCW_DEFAULT, pe="fusion", cntw=CNTW_DEFAULT,
+                 data_width=64):
         self.array = MacArray(rows, cols, maxb, accw, pe, cntw)  # validates the array parameters
         check_data_width(data_width)
         if rows >= 1 << 16 or cols >= 1 << 16:
