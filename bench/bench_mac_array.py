@@ -19,6 +19,7 @@ import time
 
 import cocotb
 
+from golden.mac_array import ACCW_DEFAULT, CNTW_DEFAULT
 from verif.harness import BUILD, run
 from verif.mac_array_tb import TB, sources
 
@@ -53,13 +54,13 @@ def main(argv=None):
     print(f"{'array':<10} {'K':>3} {'beats':>6} {'cycles':>7} {'util.':>7} {'MACs':>10} "
           f"{'seconds':>8} {'checked MACs/s':>15}")
     for rows, cols in ((4, 4), (8, 8)):
-        build_name, srcs = sources("fusion", rows, cols, 32, 48)
+        build_name, srcs = sources("fusion", rows, cols, ACCW_DEFAULT, CNTW_DEFAULT)
         out = BUILD / "bench" / f"mac_array_{rows}x{cols}_{args.sim}.json"
         out.parent.mkdir(parents=True, exist_ok=True)
         run(args.sim, toplevel=srcs[0].stem, sources=srcs, test_module="bench.bench_mac_array",
             build_name=build_name, testcase=["throughput"],
-            env=dict(LPT_ROWS=rows, LPT_COLS=cols, LPT_MAXB=8, LPT_ACCW=32, LPT_PE="fusion",
-                     LPT_CNTW=48, LPT_BENCH_OUT=out, LPT_BENCH_TILES=args.tiles))
+            env=dict(LPT_ROWS=rows, LPT_COLS=cols, LPT_MAXB=8, LPT_ACCW=ACCW_DEFAULT, LPT_PE="fusion",
+                     LPT_CNTW=CNTW_DEFAULT, LPT_BENCH_OUT=out, LPT_BENCH_TILES=args.tiles))
         report = json.loads(out.read_text())
         for r in report["runs"]:
             print(f"{rows}x{cols:<8} {r['k']:>3} {r['beats']:>6} {r['cycles']:>7} "

@@ -27,7 +27,7 @@ import threading
 
 import numpy as np
 
-from golden.mac_array import lane_bits
+from golden.mac_array import ACCW_DEFAULT as ACCW, CNTW_DEFAULT as CNTW, lane_bits  # the committed RTL's widths
 from hdl_gen.fp8_mac import FP8Mac
 from hdl_gen.hybrid_mac import HybridMac
 from hdl_gen.mac_array import MacArray, counter_ports
@@ -36,7 +36,6 @@ from verif.harness import check_simulator, setup_verilator, write_verilog
 
 BUILD = ROOT / "build" / "hil"
 DRIVER = pathlib.Path(__file__).resolve().parent / "driver.cpp"
-ACCW, CNTW = 32, 48  # the committed RTL's accumulator and counter widths
 # The build (-O3 --cc --exe --build, -CFLAGS -O2) plus flags that drop X randomization and
 # assertion code and tune for the host (the driver runs where it is built); on the loaded session
 # machine they made no difference to CPU time per cycle that could be told from noise.

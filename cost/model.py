@@ -31,6 +31,7 @@ import math
 import pathlib
 
 from golden.gemm import mode_bits, predict_cycles
+from golden.mac_array import ACCW_DEFAULT
 
 from lptrain.paths import ROOT
 from lptrain.provenance import provenance
@@ -42,7 +43,7 @@ __all__ = ["cycles", "Machine", "Hardware", "memory_bits", "gemm_cost", "run_cos
 
 SCHEMA = "lptrain-cost/1"
 MAXB = 8
-ACCW = {"mac_array": 32, "mac_array_fixed8": 32, "hybrid_mac": 16, "fp16_mac": 16, "fp8_mac": 16}
+ACCW = {"mac_array": ACCW_DEFAULT, "mac_array_fixed8": ACCW_DEFAULT, "hybrid_mac": 16, "fp16_mac": 16, "fp8_mac": 16}
 CYCLE_SOURCE = "golden.gemm.predict_cycles (the GEMM mapper's exact cycle count, equal to the RTL's in HIL)"
 
 # Horowitz, "Computing's energy problem (and what we can do about it)", ISSCC 2014, Fig. 1.1.9

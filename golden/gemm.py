@@ -54,15 +54,14 @@ from .fp8_mac import fp8_mac
 from .fp16_accumulator import latency
 from .fusion import PRECISION_BITS, check_maxb, pack, products
 from .hybrid_mac import hybrid_mac
-from .mac_array import accw_range, check_accw, lane_bits, wrap
+from .mac_array import ACCW_DEFAULT, accw_range, check_accw, lane_bits, wrap
 
-__all__ = ["UNITS", "MACS", "ACCW", "mode_bits", "int_segments", "int_gemm", "int_gemm_parts", "int_parts", "digits", "Digit",
+__all__ = ["UNITS", "MACS", "mode_bits", "int_segments", "int_gemm", "int_gemm_parts", "int_parts", "digits", "Digit",
            "hybrid_dots", "hybrid_epilogue", "hybrid_gemm", "FP8_FORMATS", "fp8_operands", "map_fp8", "fp8_dots", "fp8_epilogue", "fp8_gemm", "gemm", "map_mac_array", "map_hybrid", "predict_cycles",
            "mac_array_cycles", "pack_lanes", "gather_tiles", "scatter_tiles"]
 
 MACS = ("hybrid_mac", "fp8_mac", "fp16_mac")  # single pipelined MACs (golden.fp16_accumulator)
 UNITS = ("mac_array", "mac_array_fixed8") + MACS
-ACCW = 32  # the committed RTL's accumulator width (hdl_gen/rtl.py DEFAULTS)
 
 Segment = namedtuple("Segment", "k0 k1 chunks")
 Segment.__doc__ = "K range [k0, k1) with constant scales; `chunks`: its (k0, k1) ACCW-safe pieces."
@@ -154,7 +153,7 @@ def predict_cycles(unit, m, k, n, bits_a, bits_b, *, rows=8, cols=8, lanes=4, ma
         return sum(predict_cycles(unit, m, k, n, da, db, rows=rows, cols=cols, lanes=lanes, maxb=maxb,
                                   k_group=k_group) for da in split[0] for db in split[1])
     per_beat, _ = _per_beat(unit, bits_a, bits_b, maxb, lanes)
-    segs = _segments(k, per_beat, _chunk_beats(per_beat, bits_a, bits_b, ACCW), k_group)
+    segs = _segments(k, per_beat, _chunk_beats(per_beat, bits_a, bits_b, ACCW_DEFAULT), k_group)
     chunk_beats = [-(-(c1 - c0) // per_beat) for s in segs for c0, c1 in s.chunks]
     return mac_array_cycles(chunk_beats * (-(-m // rows) * -(-n // cols)), rows)
 
@@ -219,7 +218,7 @@ def _epilogue(seg_sums, segments, qa_codes, qb_codes, a, b):
     return np.asarray(out, dtype=np.float64)
 
 
-def int_gemm(qa, qb, *, unit="mac_array", accw=ACCW, maxb=8, partial=None):
+def int_gemm(qa, qb, *, unit="mac_array", accw=ACCW_DEFAULT, maxb=8, partial=None):
     """Integer GEMM of two "int" QTensors as `unit` computes it, then the epilogue -> float64.
 
     Returns (result (M, N) float64, chunk sums (chunks, M, N) int64 as the array's accumulators
@@ -281,7 +280,7 @@ def int_parts(qa, qb, maxb=8):
     return [(da, db) for da in digits(qa, maxb) for db in digits(qb, maxb)]
 
 
-def int_gemm_parts(qa, qb, *, unit="mac_array", accw=ACCW, maxb=8, partials=None):
+def int_gemm_parts(qa, qb, *, unit="mac_array", accw=ACCW_DEFAULT, maxb=8, partials=None):
     """`int_gemm` for operands of up to 2 * MAXB bits: one array GEMM per digit pair (int_parts),
     whose segment sums the epilogue weights by 2^shift and adds exactly (int64). Returns (result,
     [chunk sums of each part]); `partials`: the parts' chunk sums read from hardware."""
@@ -431,7 +430,7 @@ def fp8_gemm(qa, qb, *, lanes=4, chains=None):
     return fp8_epilogue(qa, qb, dots), dots
 
 
-def gemm(qa, qb, *, unit=None, lanes=4, accw=ACCW, maxb=8):
+def gemm(qa, qb, *, unit=None, lanes=4, accw=ACCW_DEFAULT, maxb=8):
     """The float64 (M, N) result of a quantized GEMM as the hardware computes it: int x int on the
     MAC array (exact, == the dequantized product up to float64 rounding of the epilogue), INT4 x
     R4FP4 on hybrid_mac (FP16 accumulation), anything else (FP8, float) dequantized on the host.
@@ -488,7 +487,7 @@ chunk index) of each array tile in stream order, `tile_beats` its beat count, `m
 `signed` (sa, sb), `segments` the K segments (with their chunks)."""
 
 
-def map_mac_array(qa, qb, *, rows=8, cols=8, maxb=8, pe="fusion", accw=ACCW):
+def map_mac_array(qa, qb, *, rows=8, cols=8, maxb=8, pe="fusion", accw=ACCW_DEFAULT):
     """Beat stream of an int x int GEMM on a ROWS x COLS mac_array (pe="fusion") or its fixed
     baseline (pe="fixed"). Returns (plan, beats): beats is a dict of per-beat arrays a (beats,
     ROWS) and b (beats, COLS) uint64 lanes, pa, pb, sa, sb, first, last, as golden.mac_array takes

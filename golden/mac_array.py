@@ -27,6 +27,12 @@ from .fusion import DEFAULT_LAYOUT, PRECISION_BITS, bus_bits, check_maxb, fusion
 
 PE_KINDS = ("fusion", "fixed")
 ACCW_MAX = 64  # accumulators are computed in int64
+# The array's default widths (docs/spec.md, "`mac_array`, `mac_array_fixed8`"): the accumulator
+# width ACCW (results modulo 2^ACCW) and the width CNTW of the saturating cycle and MAC counters.
+# The one definition: the golden model's, the generators' and the drivers' defaults, the committed
+# rtl/ configurations and the cost model read them from here.
+ACCW_DEFAULT = 32
+CNTW_DEFAULT = 48
 
 MacArrayResult = namedtuple("MacArrayResult", "tiles error macs")
 MacArrayResult.__doc__ = """Output of `mac_array`.
@@ -106,8 +112,8 @@ def _lanes(x, name, width):
     return x if x.dtype == object or width > 64 else x.astype(np.uint64)
 
 
-def mac_array(a, b, pa, pb, sa, sb, first=None, last=None, *, maxb=8, accw=32, pe="fusion",
-              layout=DEFAULT_LAYOUT):
+def mac_array(a, b, pa, pb, sa, sb, first=None, last=None, *, maxb=8, accw=ACCW_DEFAULT,
+              pe="fusion", layout=DEFAULT_LAYOUT):
     """Run a stream of beats through the MAC array's tile semantics (module docstring).
 
     a: (N, ROWS) A lanes; b: (N, COLS) B lanes (uint64, or object arrays of Python ints for

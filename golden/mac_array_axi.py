@@ -32,7 +32,7 @@ upper half, which the next read of HI returns (read LO then HI for a consistent 
 import numpy as np
 
 from .fusion import PRECISION_BITS
-from .mac_array import check_pe, lane_bits, valid_modes
+from .mac_array import ACCW_DEFAULT, CNTW_DEFAULT, check_pe, lane_bits, valid_modes
 
 CTRL_BITS = 8
 DATA_WIDTHS = (32, 64, 128, 256, 512, 1024)  # the AXI DMA's stream widths that hold 32-bit words
@@ -69,7 +69,7 @@ def beat_words(rows, cols, maxb=8, pe="fusion", data_width=64):
     return -(-beat_bits(rows, cols, maxb, pe) // data_width)
 
 
-def row_words(cols, accw=32, data_width=64):
+def row_words(cols, accw=ACCW_DEFAULT, data_width=64):
     check_data_width(data_width)
     return -(-cols * accw // data_width)
 
@@ -91,7 +91,7 @@ def version_word(generator_version):
     return INTERFACE_VERSION[0] << 24 | INTERFACE_VERSION[1] << 16 | (major & 0xFF) << 8 | (minor & 0xFF)
 
 
-def config_words(rows, cols, maxb=8, accw=32, cntw=48, pe="fusion", data_width=64):
+def config_words(rows, cols, maxb=8, accw=ACCW_DEFAULT, cntw=CNTW_DEFAULT, pe="fusion", data_width=64):
     """(config0, config1, config2) register values of a configuration."""
     check_pe(pe)
     return (rows | cols << 16,
@@ -121,7 +121,7 @@ def pack_beats(a, b, pa, pb, sa, sb, first, last, *, maxb=8, pe="fusion", data_w
     return bytes(out)
 
 
-def unpack_rows(data, cols, accw=32, data_width=64):
+def unpack_rows(data, cols, accw=ACCW_DEFAULT, data_width=64):
     """Result rows from output-stream bytes: int64 array (rows, COLS), signed ACCW-bit values."""
     nbytes = row_words(cols, accw, data_width) * data_width // 8
     if len(data) % nbytes:

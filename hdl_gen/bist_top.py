@@ -24,7 +24,7 @@ from amaranth.lib.wiring import In, Out
 
 from golden.fusion import PRECISION_BITS, check_maxb, pack
 from golden.lfsr16 import TOGGLE_MASK
-from golden.mac_array import check_accw, lane_bits, mac_array, valid_modes
+from golden.mac_array import ACCW_DEFAULT, check_accw, lane_bits, mac_array, valid_modes
 
 from .mac_array import MacArray
 
@@ -99,7 +99,7 @@ class BistTop(wiring.Component):
     failed: Out(1)
     cycles: Out(32)
 
-    def __init__(self, rows=4, cols=4, maxb=8, accw=32, tiles=None, seed=2020, corrupt=None,
+    def __init__(self, rows=4, cols=4, maxb=8, accw=ACCW_DEFAULT, tiles=None, seed=2020, corrupt=None,
                  heartbeat_bits=26):
         for name, value in (("rows", rows), ("cols", cols)):
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:

@@ -58,7 +58,8 @@ class FP16ToFP8(wiring.Component):
         special = exp == 0x1F
         nan = special & man.any()
         inf = special & ~man.any()
-        sig, exp1 = Signal(11), Signal(signed(6))
+        sig = Signal(11)
+        exp1 = Signal(signed(6))
         m.d.comb += [sig.eq(Cat(man, exp.any())), exp1.eq(Mux(exp.any(), exp, 1))]
         if f.bias > 14:
             # FP8 normals reach below FP16's (2^-14): normalize FP16 subnormals, leading one of

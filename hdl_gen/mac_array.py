@@ -25,7 +25,8 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from golden.fusion import DEFAULT_LAYOUT, PRECISION_BITS, check_layout, check_maxb
-from golden.mac_array import check_accw, check_pe, lane_bits, pe_products, valid_modes
+from golden.mac_array import (
+    ACCW_DEFAULT, CNTW_DEFAULT, check_accw, check_pe, lane_bits, pe_products, valid_modes)
 
 from .fusion import DEFAULT_SUMMATION, SUMMATIONS, FixedMul, FusionUnit
 
@@ -69,7 +70,8 @@ class MacArray(wiring.Component):
     `macs_<bits_a>x<bits_b>` (+ rows*cols*P per accepted beat of that pair).
     """
 
-    def __init__(self, rows=4, cols=4, maxb=8, accw=32, pe="fusion", cntw=48, layout=DEFAULT_LAYOUT,
+    def __init__(self, rows=4, cols=4, maxb=8, accw=ACCW_DEFAULT, pe="fusion", cntw=CNTW_DEFAULT,
+                 layout=DEFAULT_LAYOUT,
                  summation=DEFAULT_SUMMATION):
         for name, value in (("rows", rows), ("cols", cols)):
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
@@ -122,13 +124,18 @@ class MacArray(wiring.Component):
         fresh = self.in_first | ~tile_open
 
         # s1: the beat, with its mode. Datapath registers have no reset: the valid bits gate them.
-        # Named: formal/ states its pipeline invariants over these (an unnamed Signal in a tuple
-        # assignment would be emitted as `$signal`).
-        s1_valid, s1_fresh, s1_last = Signal(name="s1_valid"), Signal(reset_less=True), Signal(reset_less=True)
+        # One Signal per statement: Amaranth names a Signal after the variable it is assigned to,
+        # which it cannot see in a tuple assignment (the Verilog would call it `$signal`), and
+        # formal/ states its pipeline invariants over s1_valid and s2_valid.
+        s1_valid = Signal()
+        s1_fresh = Signal(reset_less=True)
+        s1_last = Signal(reset_less=True)
         s1_a = [Signal(lane, name=f"s1_a{r}", reset_less=True) for r in range(rows)]
         s1_b = [Signal(lane, name=f"s1_b{c}", reset_less=True) for c in range(cols)]
-        s1_pa, s1_pb = Signal(2, reset_less=True), Signal(2, reset_less=True)
-        s1_sa, s1_sb = Signal(reset_less=True), Signal(reset_less=True)
+        s1_pa = Signal(2, reset_less=True)
+        s1_pb = Signal(2, reset_less=True)
+        s1_sa = Signal(reset_less=True)
+        s1_sb = Signal(reset_less=True)
         with m.If(~hold):
             m.d.sync += s1_valid.eq(self.in_valid)
             with m.If(self.in_valid):
@@ -142,7 +149,9 @@ class MacArray(wiring.Component):
                 m.d.sync += [s1_b[c].eq(self.in_b[c * lane:(c + 1) * lane]) for c in range(cols)]
 
         # s2: one product per PE.
-        s2_valid, s2_fresh, s2_last = Signal(name="s2_valid"), Signal(reset_less=True), Signal(reset_less=True)
+        s2_valid = Signal()
+        s2_fresh = Signal(reset_less=True)
+        s2_last = Signal(reset_less=True)
         with m.If(~hold):
             m.d.sync += s2_valid.eq(s1_valid)
             with m.If(s1_valid):

@@ -19,6 +19,7 @@ from amaranth.hdl import Cat, Const, Module, Mux, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
+from golden.mac_array import ACCW_DEFAULT, CNTW_DEFAULT
 from golden.mac_array_axi import (
     ADDR_BITS, CONTROL_CLEAR, CONTROL_FLUSH, CTRL_BITS, ID, REGISTERS, beat_bits, beat_words,
     check_data_width, config_words, counter_offsets, row_words, version_word)
@@ -45,7 +46,8 @@ class MacArrayAxi(wiring.Component):
     addresses read 0).
     """
 
-    def __init__(self, rows=4, cols=4, maxb=8, accw=32, pe="fusion", cntw=48, data_width=64):
+    def __init__(self, rows=4, cols=4, maxb=8, accw=ACCW_DEFAULT, pe="fusion", cntw=CNTW_DEFAULT,
+                 data_width=64):
         self.array = MacArray(rows, cols, maxb, accw, pe, cntw)  # validates the array parameters
         check_data_width(data_width)
         if rows >= 1 << 16 or cols >= 1 << 16:
@@ -69,7 +71,9 @@ class MacArrayAxi(wiring.Component):
         m = Module()
         m.submodules.array = array = self.array
         w, n_in, n_out = self.data_width, self.beat_words, self.row_words
-        clear, flush = Signal(), Signal()  # one-cycle pulses from a CONTROL write
+        # One-cycle pulses from a CONTROL write.
+        clear = Signal()
+        flush = Signal()
 
         # ---- input: stream words -> one array beat
         buf = Signal(n_in * w, reset_less=True)  # word k of the beat ends up at [k*w +: w]
@@ -139,7 +143,9 @@ class MacArrayAxi(wiring.Component):
                          config_words(self.rows, self.cols, self.maxb, self.accw, self.cntw, self.pe, w)))
         constant = {"id": ID, "version": version_word(__version__), **words}
         # Read mux: the addressed register's value, and the counter upper half a LO read latches.
-        value, hi, hi_next = Signal(32), Signal(32), Signal(32)
+        value = Signal(32)
+        hi = Signal(32)
+        hi_next = Signal(32)
         with m.Switch(self.s_axi_araddr[2:]):
             for name, word in constant.items():
                 with m.Case(REGISTERS[name] >> 2):

@@ -96,7 +96,8 @@ class TPRQuantizer(wiring.Component):
         bad = named(m, nan | _scale_out_of_range(self.scale_exp), "bad")
 
         # Normalize: |x| = 1.sig * 2^(en - 15); subnormals via a leading-zero priority encoder.
-        sig, en = Signal(10), Signal(signed(6))
+        sig = Signal(10)
+        en = Signal(signed(6))
         with m.If(exp.any()):
             m.d.comb += [sig.eq(man), en.eq(exp)]
         with m.Else():

@@ -16,6 +16,8 @@ import amaranth
 from amaranth.back import verilog
 from amaranth.lib import wiring
 
+from golden.mac_array import ACCW_DEFAULT
+
 from . import __version__
 from .cores import core_text
 from .fp8 import FP8ToFP16, FP16ToFP8
@@ -38,9 +40,9 @@ DEFAULTS = {
     "fixed_mul": unit(FixedMul, bits=8),
     "gradscale_unit": unit(GradScaleUnit, lanes=1),
     "lfsr16": unit(Lfsr16, steps=16, init=1),
-    "mac_array": unit(MacArray, rows=4, cols=4, maxb=8, accw=32),
-    "mac_array_fixed8": unit(MacArray, rows=4, cols=4, maxb=8, accw=32, pe="fixed"),
-    "mac_array_axi": unit(MacArrayAxi, rows=4, cols=4, maxb=8, accw=32, data_width=64),
+    "mac_array": unit(MacArray, rows=4, cols=4, maxb=8, accw=ACCW_DEFAULT),
+    "mac_array_fixed8": unit(MacArray, rows=4, cols=4, maxb=8, accw=ACCW_DEFAULT, pe="fixed"),
+    "mac_array_axi": unit(MacArrayAxi, rows=4, cols=4, maxb=8, accw=ACCW_DEFAULT, data_width=64),
     "hybrid_mac": unit(HybridMac, lanes=4),
     "fp16_mac": unit(FP16Mac, lanes=4),
     "fp8_mac": unit(FP8Mac, lanes=4, fmt_x="e4m3", fmt_g="e5m2"),

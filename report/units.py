@@ -4,7 +4,7 @@ that `make synth` measured (ppa.json)."""
 
 from amaranth.hdl import Shape
 
-from golden.hybrid_mac import latency as mac_latency
+from golden.fp16_accumulator import latency as mac_latency
 from golden.mac_array import pe_products, valid_modes
 from golden.mac_array_axi import beat_words
 from hdl_gen.rtl import DEFAULTS

@@ -113,7 +113,6 @@ module fp16_to_e5m2(code, invalid, overflow, underflow, x);
   wire \$97 ;
   wire \$98 ;
   wire \$99 ;
-  reg [10:0] \$signal ;
   output [7:0] code;
   wire [7:0] code;
   wire [10:0] dropped;
@@ -125,6 +124,7 @@ module fp16_to_e5m2(code, invalid, overflow, underflow, x);
   output overflow;
   wire overflow;
   wire [4:0] sh;
+  reg [10:0] sig;
   wire [9:0] trunc;
   output underflow;
   wire underflow;
@@ -143,59 +143,59 @@ module fp16_to_e5m2(code, invalid, overflow, underflow, x);
   assign \$9  = \$7  ? \$8  : 9'h000;
   assign \$10  = $signed(\$9 ) + $signed(5'h08);
   assign \$11  = \$10 [4:0] > 1'h0;
-  assign \$12  = \$signal [0] & \$11 ;
+  assign \$12  = sig[0] & \$11 ;
   assign \$13  = \$10 [4:0] > 1'h1;
-  assign \$14  = \$signal [1] & \$13 ;
+  assign \$14  = sig[1] & \$13 ;
   assign \$15  = \$10 [4:0] > 2'h2;
-  assign \$16  = \$signal [2] & \$15 ;
+  assign \$16  = sig[2] & \$15 ;
   assign \$17  = \$10 [4:0] > 2'h3;
-  assign \$18  = \$signal [3] & \$17 ;
+  assign \$18  = sig[3] & \$17 ;
   assign \$19  = \$10 [4:0] > 3'h4;
-  assign \$20  = \$signal [4] & \$19 ;
+  assign \$20  = sig[4] & \$19 ;
   assign \$21  = \$10 [4:0] > 3'h5;
-  assign \$22  = \$signal [5] & \$21 ;
+  assign \$22  = sig[5] & \$21 ;
   assign \$23  = \$10 [4:0] > 3'h6;
-  assign \$24  = \$signal [6] & \$23 ;
+  assign \$24  = sig[6] & \$23 ;
   assign \$25  = \$10 [4:0] > 3'h7;
-  assign \$26  = \$signal [7] & \$25 ;
+  assign \$26  = sig[7] & \$25 ;
   assign \$27  = \$10 [4:0] > 4'h8;
-  assign \$28  = \$signal [8] & \$27 ;
+  assign \$28  = sig[8] & \$27 ;
   assign \$29  = \$10 [4:0] > 4'h9;
-  assign \$30  = \$signal [9] & \$29 ;
+  assign \$30  = sig[9] & \$29 ;
   assign \$31  = \$10 [4:0] > 4'ha;
-  assign \$32  = \$signal [10] & \$31 ;
+  assign \$32  = sig[10] & \$31 ;
   assign \$33  = $signed(e) < $signed(2'h1);
-  assign \$34  = | \$signal ;
+  assign \$34  = | sig;
   assign \$35  = ~ \$34 ;
   assign \$36  = \$33  | \$35 ;
   assign \$37  = $signed(e) - $signed(2'h1);
   assign \$39  = \$36  ? 12'h000 : \$38 ;
-  assign \$40  = \$signal  >> \$10 [4:0];
+  assign \$40  = sig >> \$10 [4:0];
   assign \$41  = $signed(\$39 ) + $signed({ 1'h0, \$40  });
-  assign \$42  = { \$signal , 1'h0 } >> \$10 [4:0];
+  assign \$42  = { sig, 1'h0 } >> \$10 [4:0];
   assign \$43  = \$10 [4:0] > 1'h0;
   assign \$45  = \$10 [4:0] > 1'h1;
-  assign \$46  = \$signal [0] & \$45 ;
+  assign \$46  = sig[0] & \$45 ;
   assign \$47  = \$10 [4:0] > 2'h2;
-  assign \$48  = \$signal [1] & \$47 ;
+  assign \$48  = sig[1] & \$47 ;
   assign \$49  = \$10 [4:0] > 2'h3;
-  assign \$50  = \$signal [2] & \$49 ;
+  assign \$50  = sig[2] & \$49 ;
   assign \$51  = \$10 [4:0] > 3'h4;
-  assign \$52  = \$signal [3] & \$51 ;
+  assign \$52  = sig[3] & \$51 ;
   assign \$53  = \$10 [4:0] > 3'h5;
-  assign \$54  = \$signal [4] & \$53 ;
+  assign \$54  = sig[4] & \$53 ;
   assign \$55  = \$10 [4:0] > 3'h6;
-  assign \$56  = \$signal [5] & \$55 ;
+  assign \$56  = sig[5] & \$55 ;
   assign \$57  = \$10 [4:0] > 3'h7;
-  assign \$58  = \$signal [6] & \$57 ;
+  assign \$58  = sig[6] & \$57 ;
   assign \$59  = \$10 [4:0] > 4'h8;
-  assign \$60  = \$signal [7] & \$59 ;
+  assign \$60  = sig[7] & \$59 ;
   assign \$61  = \$10 [4:0] > 4'h9;
-  assign \$62  = \$signal [8] & \$61 ;
+  assign \$62  = sig[8] & \$61 ;
   assign \$63  = \$10 [4:0] > 4'ha;
-  assign \$64  = \$signal [9] & \$63 ;
+  assign \$64  = sig[9] & \$63 ;
   assign \$65  = \$10 [4:0] > 4'hb;
-  assign \$66  = \$signal [10] & \$65 ;
+  assign \$66  = sig[10] & \$65 ;
   assign \$67  = | { \$66 , \$64 , \$62 , \$60 , \$58 , \$56 , \$54 , \$52 , \$50 , \$48 , \$46 , \$44  };
   assign \$68  = \$67  | \$41 [0];
   assign up = \$42 [0] & \$68 ;
@@ -241,37 +241,37 @@ module fp16_to_e5m2(code, invalid, overflow, underflow, x);
   assign underflow = \$105  & \$106 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$signal  = { \$1 , x[9:0] };
+    sig = { \$1 , x[9:0] };
     if (\$5 ) begin
       if (x[0]) begin
-        \$signal  = 11'h400;
+        sig = 11'h400;
       end
       if (x[1]) begin
-        \$signal  = { 1'h1, x[0], 9'h000 };
+        sig = { 1'h1, x[0], 9'h000 };
       end
       if (x[2]) begin
-        \$signal  = { 1'h1, x[1:0], 8'h00 };
+        sig = { 1'h1, x[1:0], 8'h00 };
       end
       if (x[3]) begin
-        \$signal  = { 1'h1, x[2:0], 7'h00 };
+        sig = { 1'h1, x[2:0], 7'h00 };
       end
       if (x[4]) begin
-        \$signal  = { 1'h1, x[3:0], 6'h00 };
+        sig = { 1'h1, x[3:0], 6'h00 };
       end
       if (x[5]) begin
-        \$signal  = { 1'h1, x[4:0], 5'h00 };
+        sig = { 1'h1, x[4:0], 5'h00 };
       end
       if (x[6]) begin
-        \$signal  = { 1'h1, x[5:0], 4'h0 };
+        sig = { 1'h1, x[5:0], 4'h0 };
       end
       if (x[7]) begin
-        \$signal  = { 1'h1, x[6:0], 3'h0 };
+        sig = { 1'h1, x[6:0], 3'h0 };
       end
       if (x[8]) begin
-        \$signal  = { 1'h1, x[7:0], 2'h0 };
+        sig = { 1'h1, x[7:0], 2'h0 };
       end
       if (x[9]) begin
-        \$signal  = { 1'h1, x[8:0], 1'h0 };
+        sig = { 1'h1, x[8:0], 1'h0 };
       end
     end
   end

@@ -46,19 +46,18 @@ module mac_array_axi(s_axis_tvalid, s_axis_tlast, m_axis_tready, s_axi_awaddr, s
   wire \$7 ;
   wire \$8 ;
   wire [3:0] \$9 ;
-  (* init = 1'h0 *)
-  wire \$signal ;
-  reg [31:0] \$signal$50 ;
-  reg [31:0] \$signal$52  = 32'd0;
   reg [319:0] \buf  = 320'h00000000000000000000000000000000000000000000000000000000000000000000000000000000;
   wire [47:0] busy_cycles;
   reg clear = 1'h0;
+  (* init = 1'h0 *)
+  wire \clear$49 ;
   input clk;
   wire clk;
   wire error;
   reg flush = 1'h0;
   reg frame_error = 1'h0;
   reg full = 1'h0;
+  reg [31:0] hi = 32'd0;
   reg [31:0] hi_next;
   reg [2:0] idx = 3'h0;
   wire [127:0] in_a;
@@ -144,6 +143,7 @@ module mac_array_axi(s_axis_tvalid, s_axis_tlast, m_axis_tready, s_axi_awaddr, s
   wire s_axis_tvalid;
   wire [47:0] stall_cycles;
   wire take;
+  reg [31:0] value;
   wire write;
   assign take = full & in_ready;
   assign \$1  = ~ full;
@@ -192,7 +192,7 @@ module mac_array_axi(s_axis_tvalid, s_axis_tlast, m_axis_tready, s_axi_awaddr, s
   always @(posedge clk)
     s_axi_rdata <= \$37 ;
   always @(posedge clk)
-    \$signal$52  <= \$38 ;
+    hi <= \$38 ;
   \mac_array_axi.array  array (
     .busy_cycles(busy_cycles),
     .clear(clear),
@@ -232,63 +232,63 @@ module mac_array_axi(s_axis_tvalid, s_axis_tlast, m_axis_tready, s_axi_awaddr, s
     (* full_case = 32'd1 *)
     casez (s_axi_araddr[11:2])
       10'h000:
-          \$signal$50  = 32'd1280332865;
+          value = 32'd1280332865;
       10'h001:
-          \$signal$50  = 32'd16777217;
+          value = 32'd16777217;
       10'h002:
-          \$signal$50  = 32'd262148;
+          value = 32'd262148;
       10'h003:
-          \$signal$50  = 32'd137371656;
+          value = 32'd137371656;
       10'h004:
-          \$signal$50  = 32'd131077;
+          value = 32'd131077;
       10'h006:
-          \$signal$50  = { 28'h0000000, m_axis_tvalid, \$6 , frame_error, error };
+          value = { 28'h0000000, m_axis_tvalid, \$6 , frame_error, error };
       10'h010:
-          \$signal$50  = busy_cycles[31:0];
+          value = busy_cycles[31:0];
       10'h011:
-          \$signal$50  = \$signal$52 ;
+          value = hi;
       10'h012:
-          \$signal$50  = stall_cycles[31:0];
+          value = stall_cycles[31:0];
       10'h013:
-          \$signal$50  = \$signal$52 ;
+          value = hi;
       10'h014:
-          \$signal$50  = macs_2x2[31:0];
+          value = macs_2x2[31:0];
       10'h015:
-          \$signal$50  = \$signal$52 ;
+          value = hi;
       10'h016:
-          \$signal$50  = macs_2x4[31:0];
+          value = macs_2x4[31:0];
       10'h017:
-          \$signal$50  = \$signal$52 ;
+          value = hi;
       10'h018:
-          \$signal$50  = macs_2x8[31:0];
+          value = macs_2x8[31:0];
       10'h019:
-          \$signal$50  = \$signal$52 ;
+          value = hi;
       10'h01a:
-          \$signal$50  = macs_4x2[31:0];
+          value = macs_4x2[31:0];
       10'h01b:
-          \$signal$50  = \$signal$52 ;
+          value = hi;
       10'h01c:
-          \$signal$50  = macs_4x4[31:0];
+          value = macs_4x4[31:0];
       10'h01d:
-          \$signal$50  = \$signal$52 ;
+          value = hi;
       10'h01e:
-          \$signal$50  = macs_4x8[31:0];
+          value = macs_4x8[31:0];
       10'h01f:
-          \$signal$50  = \$signal$52 ;
+          value = hi;
       10'h020:
-          \$signal$50  = macs_8x2[31:0];
+          value = macs_8x2[31:0];
       10'h021:
-          \$signal$50  = \$signal$52 ;
+          value = hi;
       10'h022:
-          \$signal$50  = macs_8x4[31:0];
+          value = macs_8x4[31:0];
       10'h023:
-          \$signal$50  = \$signal$52 ;
+          value = hi;
       10'h024:
-          \$signal$50  = macs_8x8[31:0];
+          value = macs_8x8[31:0];
       10'h025:
-          \$signal$50  = \$signal$52 ;
+          value = hi;
       default:
-          \$signal$50  = 32'd0;
+          value = 32'd0;
     endcase
   end
   always @* begin
@@ -296,63 +296,63 @@ module mac_array_axi(s_axis_tvalid, s_axis_tlast, m_axis_tready, s_axi_awaddr, s
     (* full_case = 32'd1 *)
     casez (s_axi_araddr[11:2])
       10'h000:
-          hi_next = \$signal$52 ;
+          hi_next = hi;
       10'h001:
-          hi_next = \$signal$52 ;
+          hi_next = hi;
       10'h002:
-          hi_next = \$signal$52 ;
+          hi_next = hi;
       10'h003:
-          hi_next = \$signal$52 ;
+          hi_next = hi;
       10'h004:
-          hi_next = \$signal$52 ;
+          hi_next = hi;
       10'h006:
-          hi_next = \$signal$52 ;
+          hi_next = hi;
       10'h010:
           hi_next = { 16'h0000, busy_cycles[47:32] };
       10'h011:
-          hi_next = \$signal$52 ;
+          hi_next = hi;
       10'h012:
           hi_next = { 16'h0000, stall_cycles[47:32] };
       10'h013:
-          hi_next = \$signal$52 ;
+          hi_next = hi;
       10'h014:
           hi_next = { 16'h0000, macs_2x2[47:32] };
       10'h015:
-          hi_next = \$signal$52 ;
+          hi_next = hi;
       10'h016:
           hi_next = { 16'h0000, macs_2x4[47:32] };
       10'h017:
-          hi_next = \$signal$52 ;
+          hi_next = hi;
       10'h018:
           hi_next = { 16'h0000, macs_2x8[47:32] };
       10'h019:
-          hi_next = \$signal$52 ;
+          hi_next = hi;
       10'h01a:
           hi_next = { 16'h0000, macs_4x2[47:32] };
       10'h01b:
-          hi_next = \$signal$52 ;
+          hi_next = hi;
       10'h01c:
           hi_next = { 16'h0000, macs_4x4[47:32] };
       10'h01d:
-          hi_next = \$signal$52 ;
+          hi_next = hi;
       10'h01e:
           hi_next = { 16'h0000, macs_4x8[47:32] };
       10'h01f:
-          hi_next = \$signal$52 ;
+          hi_next = hi;
       10'h020:
           hi_next = { 16'h0000, macs_8x2[47:32] };
       10'h021:
-          hi_next = \$signal$52 ;
+          hi_next = hi;
       10'h022:
           hi_next = { 16'h0000, macs_8x4[47:32] };
       10'h023:
-          hi_next = \$signal$52 ;
+          hi_next = hi;
       10'h024:
           hi_next = { 16'h0000, macs_8x8[47:32] };
       10'h025:
-          hi_next = \$signal$52 ;
+          hi_next = hi;
       default:
-          hi_next = \$signal$52 ;
+          hi_next = hi;
     endcase
   end
   always @* begin
@@ -468,7 +468,7 @@ module mac_array_axi(s_axis_tvalid, s_axis_tlast, m_axis_tready, s_axi_awaddr, s
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$37  = s_axi_rdata;
     if (\$27 ) begin
-      \$37  = \$signal$50 ;
+      \$37  = value;
     end
     if (rst) begin
       \$37  = 32'd0;
@@ -476,7 +476,7 @@ module mac_array_axi(s_axis_tvalid, s_axis_tlast, m_axis_tready, s_axi_awaddr, s
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$38  = \$signal$52 ;
+    \$38  = hi;
     if (\$27 ) begin
       \$38  = hi_next;
     end
@@ -495,7 +495,7 @@ module mac_array_axi(s_axis_tvalid, s_axis_tlast, m_axis_tready, s_axi_awaddr, s
   assign in_b = \buf [263:136];
   assign out_valid = m_axis_tvalid;
   assign write = s_axi_awready;
-  assign \$signal  = clear;
+  assign \clear$49  = clear;
   assign s_axi_wready = s_axi_awready;
   assign s_axi_bresp = 2'h0;
   assign s_axi_rresp = 2'h0;
@@ -772,12 +772,6 @@ module \mac_array_axi.array (rst, out_ready, in_ready, out_last, in_valid, \port
   wire \$97 ;
   wire \$98 ;
   wire \$99 ;
-  (* init = 1'h0 *)
-  wire \$signal ;
-  (* init = 2'h0 *)
-  wire [1:0] \$signal$16 ;
-  reg \$signal$20  = 1'h0;
-  reg \$signal$215  = 1'h0;
   reg [31:0] a = 32'd0;
   (* init = 32'd0 *)
   wire [31:0] \a$100 ;
@@ -1027,12 +1021,18 @@ module \mac_array_axi.array (rst, out_ready, in_ready, out_last, in_valid, \port
   wire [31:0] s1_b2;
   (* init = 32'd0 *)
   wire [31:0] s1_b3;
+  reg s1_fresh = 1'h0;
   reg s1_last = 1'h0;
+  (* init = 2'h0 *)
+  wire [1:0] s1_pa;
   (* init = 2'h0 *)
   wire [1:0] s1_pb;
   (* init = 1'h0 *)
+  wire s1_sa;
+  (* init = 1'h0 *)
   wire s1_sb;
   reg s1_valid = 1'h0;
+  reg s2_fresh = 1'h0;
   reg s2_last = 1'h0;
   reg s2_valid = 1'h0;
   reg sa = 1'h0;
@@ -1138,37 +1138,37 @@ module \mac_array_axi.array (rst, out_ready, in_ready, out_last, in_valid, \port
   assign accept = in_valid & \$1 ;
   assign \$2  = s2_valid & s2_last;
   assign hold = \$2  & full;
-  assign \$3  = \$signal$20  ? 32'd0 : acc_0_0;
+  assign \$3  = s2_fresh ? 32'd0 : acc_0_0;
   assign \$4  = $signed({ 1'h0, \$3  }) + $signed(p_0_0);
-  assign \$5  = \$signal$20  ? 32'd0 : acc_0_1;
+  assign \$5  = s2_fresh ? 32'd0 : acc_0_1;
   assign \$6  = $signed({ 1'h0, \$5  }) + $signed(p_0_1);
-  assign \$7  = \$signal$20  ? 32'd0 : acc_0_2;
+  assign \$7  = s2_fresh ? 32'd0 : acc_0_2;
   assign \$8  = $signed({ 1'h0, \$7  }) + $signed(p_0_2);
-  assign \$9  = \$signal$20  ? 32'd0 : acc_0_3;
+  assign \$9  = s2_fresh ? 32'd0 : acc_0_3;
   assign \$10  = $signed({ 1'h0, \$9  }) + $signed(p_0_3);
-  assign \$11  = \$signal$20  ? 32'd0 : acc_1_0;
+  assign \$11  = s2_fresh ? 32'd0 : acc_1_0;
   assign \$12  = $signed({ 1'h0, \$11  }) + $signed(p_1_0);
-  assign \$13  = \$signal$20  ? 32'd0 : acc_1_1;
+  assign \$13  = s2_fresh ? 32'd0 : acc_1_1;
   assign \$14  = $signed({ 1'h0, \$13  }) + $signed(p_1_1);
-  assign \$15  = \$signal$20  ? 32'd0 : acc_1_2;
+  assign \$15  = s2_fresh ? 32'd0 : acc_1_2;
   assign \$16  = $signed({ 1'h0, \$15  }) + $signed(p_1_2);
-  assign \$17  = \$signal$20  ? 32'd0 : acc_1_3;
+  assign \$17  = s2_fresh ? 32'd0 : acc_1_3;
   assign \$18  = $signed({ 1'h0, \$17  }) + $signed(p_1_3);
-  assign \$19  = \$signal$20  ? 32'd0 : acc_2_0;
+  assign \$19  = s2_fresh ? 32'd0 : acc_2_0;
   assign \$20  = $signed({ 1'h0, \$19  }) + $signed(p_2_0);
-  assign \$21  = \$signal$20  ? 32'd0 : acc_2_1;
+  assign \$21  = s2_fresh ? 32'd0 : acc_2_1;
   assign \$22  = $signed({ 1'h0, \$21  }) + $signed(p_2_1);
-  assign \$23  = \$signal$20  ? 32'd0 : acc_2_2;
+  assign \$23  = s2_fresh ? 32'd0 : acc_2_2;
   assign \$24  = $signed({ 1'h0, \$23  }) + $signed(p_2_2);
-  assign \$25  = \$signal$20  ? 32'd0 : acc_2_3;
+  assign \$25  = s2_fresh ? 32'd0 : acc_2_3;
   assign \$26  = $signed({ 1'h0, \$25  }) + $signed(p_2_3);
-  assign \$27  = \$signal$20  ? 32'd0 : acc_3_0;
+  assign \$27  = s2_fresh ? 32'd0 : acc_3_0;
   assign \$28  = $signed({ 1'h0, \$27  }) + $signed(p_3_0);
-  assign \$29  = \$signal$20  ? 32'd0 : acc_3_1;
+  assign \$29  = s2_fresh ? 32'd0 : acc_3_1;
   assign \$30  = $signed({ 1'h0, \$29  }) + $signed(p_3_1);
-  assign \$31  = \$signal$20  ? 32'd0 : acc_3_2;
+  assign \$31  = s2_fresh ? 32'd0 : acc_3_2;
   assign \$32  = $signed({ 1'h0, \$31  }) + $signed(p_3_2);
-  assign \$33  = \$signal$20  ? 32'd0 : acc_3_3;
+  assign \$33  = s2_fresh ? 32'd0 : acc_3_3;
   assign \$34  = $signed({ 1'h0, \$33  }) + $signed(p_3_3);
   assign out_last = out_row == 2'h3;
   assign \$35  = clear ? 48'h000000000000 : busy_cycles;
@@ -1330,7 +1330,7 @@ module \mac_array_axi.array (rst, out_ready, in_ready, out_last, in_valid, \port
   always @(posedge clk)
     s1_valid <= \$179 ;
   always @(posedge clk)
-    \$signal$215  <= \$180 ;
+    s1_fresh <= \$180 ;
   always @(posedge clk)
     s1_last <= \$181 ;
   always @(posedge clk)
@@ -1360,7 +1360,7 @@ module \mac_array_axi.array (rst, out_ready, in_ready, out_last, in_valid, \port
   always @(posedge clk)
     s2_valid <= \$194 ;
   always @(posedge clk)
-    \$signal$20  <= \$195 ;
+    s2_fresh <= \$195 ;
   always @(posedge clk)
     s2_last <= \$196 ;
   always @(posedge clk)
@@ -1667,7 +1667,7 @@ module \mac_array_axi.array (rst, out_ready, in_ready, out_last, in_valid, \port
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$180  = \$signal$215 ;
+    \$180  = s1_fresh;
     if (\$77 ) begin
       if (in_valid) begin
         \$180  = \$79 ;
@@ -1803,10 +1803,10 @@ module \mac_array_axi.array (rst, out_ready, in_ready, out_last, in_valid, \port
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$195  = \$signal$20 ;
+    \$195  = s2_fresh;
     if (\$80 ) begin
       if (s1_valid) begin
-        \$195  = \$signal$215 ;
+        \$195  = s1_fresh;
       end
     end
   end
@@ -2367,9 +2367,9 @@ module \mac_array_axi.array (rst, out_ready, in_ready, out_last, in_valid, \port
   end
   assign s1_a0 = a;
   assign s1_b0 = b;
-  assign \$signal  = sa;
+  assign s1_sa = sa;
   assign s1_sb = sb;
-  assign \$signal$16  = pa;
+  assign s1_pa = pa;
   assign s1_pb = pb;
   assign sum_0_0 = \$4 [31:0];
   assign \a$23  = a;

@@ -144,11 +144,10 @@ module tpr_quantizer(scale_exp, stochastic, \rand , even, odd, invalid, overflow
   wire \$97 ;
   wire \$98 ;
   wire \$99 ;
-  reg [9:0] \$signal ;
-  reg [5:0] \$signal$12 ;
   wire bad;
   wire [2:0] e0;
   wire [2:0] e1;
+  reg [5:0] en;
   output [3:0] even;
   wire [3:0] even;
   output invalid;
@@ -162,6 +161,7 @@ module tpr_quantizer(scale_exp, stochastic, \rand , even, odd, invalid, overflow
   input [5:0] scale_exp;
   wire [5:0] scale_exp;
   wire [4:0] sh;
+  reg [9:0] sig;
   input stochastic;
   wire stochastic;
   wire [7:0] t0;
@@ -189,11 +189,11 @@ module tpr_quantizer(scale_exp, stochastic, \rand , even, odd, invalid, overflow
   assign \$10  = \$8  | \$9 ;
   assign invalid = \$7  | \$10 ;
   assign \$11  = | x[14:10];
-  assign \$22  = $signed(\$signal$12 ) - $signed(4'h7);
+  assign \$22  = $signed(en) - $signed(4'h7);
   assign t8 = $signed(\$22 ) - $signed(scale_exp);
   assign u3 = \rand  + \$23 ;
   assign up_a = \$24  > u3;
-  assign \$25  = \$signal  + 10'h200;
+  assign \$25  = sig + 10'h200;
   assign up_b = \$26  > u3;
   assign \$27  = $signed(t8) > $signed(3'h2);
   assign \$28  = $signed(t8) < $signed(5'h11);
@@ -201,28 +201,28 @@ module tpr_quantizer(scale_exp, stochastic, \rand , even, odd, invalid, overflow
   assign \$30  = \$28  ? 9'h012 : \$29 ;
   assign \$31  = \$27  ? 9'h000 : \$30 ;
   assign \$32  = \$31 [4:0] > 3'h6;
-  assign \$33  = \$signal [0] & \$32 ;
+  assign \$33  = sig[0] & \$32 ;
   assign \$34  = \$31 [4:0] > 3'h7;
-  assign \$35  = \$signal [1] & \$34 ;
+  assign \$35  = sig[1] & \$34 ;
   assign \$36  = \$31 [4:0] > 4'h8;
-  assign \$37  = \$signal [2] & \$36 ;
+  assign \$37  = sig[2] & \$36 ;
   assign \$38  = \$31 [4:0] > 4'h9;
-  assign \$39  = \$signal [3] & \$38 ;
+  assign \$39  = sig[3] & \$38 ;
   assign \$40  = \$31 [4:0] > 4'ha;
-  assign \$41  = \$signal [4] & \$40 ;
+  assign \$41  = sig[4] & \$40 ;
   assign \$42  = \$31 [4:0] > 4'hb;
-  assign \$43  = \$signal [5] & \$42 ;
+  assign \$43  = sig[5] & \$42 ;
   assign \$44  = \$31 [4:0] > 4'hc;
-  assign \$45  = \$signal [6] & \$44 ;
+  assign \$45  = sig[6] & \$44 ;
   assign \$46  = \$31 [4:0] > 4'hd;
-  assign \$47  = \$signal [7] & \$46 ;
+  assign \$47  = sig[7] & \$46 ;
   assign \$48  = \$31 [4:0] > 4'he;
-  assign \$49  = \$signal [8] & \$48 ;
+  assign \$49  = sig[8] & \$48 ;
   assign \$50  = \$31 [4:0] > 4'hf;
-  assign \$51  = \$signal [9] & \$50 ;
+  assign \$51  = sig[9] & \$50 ;
   assign \$52  = \$31 [4:0] > 5'h10;
   assign \$54  = | { \$53 , \$51 , \$49 , \$47 , \$45 , \$43 , \$41 , \$39 , \$37 , \$35 , \$33  };
-  assign \$55  = { 1'h1, \$signal , 6'h00 } >> \$31 [4:0];
+  assign \$55  = { 1'h1, sig, 6'h00 } >> \$31 [4:0];
   assign \$56  = $signed(t8) - $signed(1'h0);
   assign \$57  = $signed(\$56 [7:0]) >= $signed(5'h0e);
   assign \$58  = $signed(\$56 [7:0]) >= $signed(3'h2);
@@ -246,7 +246,7 @@ module tpr_quantizer(scale_exp, stochastic, \rand , even, odd, invalid, overflow
   assign \$77  = ~ \$76 ;
   assign \$78  = \$75  & \$77 ;
   assign \$79  = ~ \$56 [0];
-  assign \$81  = | \$signal [9:8];
+  assign \$81  = | sig[9:8];
   assign \$82  = \$80  & \$81 ;
   assign \$83  = \$56 [7:0] == 1'h1;
   assign \$84  = \$78  ? \$82  : \$83 ;
@@ -276,7 +276,7 @@ module tpr_quantizer(scale_exp, stochastic, \rand , even, odd, invalid, overflow
   assign \$109  = ~ \$108 ;
   assign \$110  = \$107  & \$109 ;
   assign \$111  = ~ \$88 [0];
-  assign \$113  = | \$signal [9:8];
+  assign \$113  = | sig[9:8];
   assign \$114  = \$112  & \$113 ;
   assign \$115  = \$88 [7:0] == 1'h1;
   assign \$116  = \$110  ? \$114  : \$115 ;
@@ -296,7 +296,7 @@ module tpr_quantizer(scale_exp, stochastic, \rand , even, odd, invalid, overflow
   assign \$128  = \$126  & \$127 ;
   assign \$129  = $signed(t8) > $signed(5'h0e);
   assign \$130  = t8 == 4'he;
-  assign \$131  = | \$signal ;
+  assign \$131  = | sig;
   assign \$132  = \$130  & \$131 ;
   assign \$133  = \$129  | \$132 ;
   assign overflow = \$128  & \$133 ;
@@ -309,32 +309,32 @@ module tpr_quantizer(scale_exp, stochastic, \rand , even, odd, invalid, overflow
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     (* full_case = 32'd1 *)
     if (\$11 ) begin
-      \$signal  = x[9:0];
+      sig = x[9:0];
     end else begin
       (* full_case = 32'd1 *)
       casez (x[9:0])
         10'b1?????????:
-            \$signal  = \$12 ;
+            sig = \$12 ;
         10'h1??:
-            \$signal  = \$13 [9:0];
+            sig = \$13 [9:0];
         10'b001???????:
-            \$signal  = \$14 ;
+            sig = \$14 ;
         10'b0001??????:
-            \$signal  = \$15 [9:0];
+            sig = \$15 [9:0];
         10'b00001?????:
-            \$signal  = \$16 [9:0];
+            sig = \$16 [9:0];
         10'h01?:
-            \$signal  = \$17 [9:0];
+            sig = \$17 [9:0];
         10'b0000001???:
-            \$signal  = \$18 ;
+            sig = \$18 ;
         10'b00000001??:
-            \$signal  = \$19 [9:0];
+            sig = \$19 [9:0];
         10'b000000001?:
-            \$signal  = \$20 [9:0];
+            sig = \$20 [9:0];
         10'h001:
-            \$signal  = \$21 [9:0];
+            sig = \$21 [9:0];
         default:
-            \$signal  = 10'h000;
+            sig = 10'h000;
       endcase
     end
   end
@@ -342,32 +342,32 @@ module tpr_quantizer(scale_exp, stochastic, \rand , even, odd, invalid, overflow
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     (* full_case = 32'd1 *)
     if (\$11 ) begin
-      \$signal$12  = { 1'h0, x[14:10] };
+      en = { 1'h0, x[14:10] };
     end else begin
       (* full_case = 32'd1 *)
       casez (x[9:0])
         10'b1?????????:
-            \$signal$12  = 6'h00;
+            en = 6'h00;
         10'h1??:
-            \$signal$12  = 6'h3f;
+            en = 6'h3f;
         10'b001???????:
-            \$signal$12  = 6'h3e;
+            en = 6'h3e;
         10'b0001??????:
-            \$signal$12  = 6'h3d;
+            en = 6'h3d;
         10'b00001?????:
-            \$signal$12  = 6'h3c;
+            en = 6'h3c;
         10'h01?:
-            \$signal$12  = 6'h3b;
+            en = 6'h3b;
         10'b0000001???:
-            \$signal$12  = 6'h3a;
+            en = 6'h3a;
         10'b00000001??:
-            \$signal$12  = 6'h39;
+            en = 6'h39;
         10'b000000001?:
-            \$signal$12  = 6'h38;
+            en = 6'h38;
         10'h001:
-            \$signal$12  = 6'h37;
+            en = 6'h37;
         default:
-            \$signal$12  = 6'h00;
+            en = 6'h00;
       endcase
     end
   end
@@ -389,7 +389,7 @@ module tpr_quantizer(scale_exp, stochastic, \rand , even, odd, invalid, overflow
   assign \$20  = { 6'h00, x[0], 9'h000 };
   assign \$21  = 15'h0000;
   assign \$23  = { \rand , 1'h0 };
-  assign \$24  = { 1'h0, \$signal , 6'h00 };
+  assign \$24  = { 1'h0, sig, 6'h00 };
   assign \$26  = { \$25 , 7'h00 };
   assign \$53  = \$52 ;
   assign \$72  = { \rand , 1'h0 };

@@ -10,13 +10,15 @@ from amaranth.hdl import Module, Mux, Signal, signed
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
+from golden.mac_array import ACCW_DEFAULT
+
 __all__ = ["AccumulatorPE"]
 
 
 class AccumulatorPE(wiring.Component):
     """`multiplier`'s inputs pass straight through; `first` restarts the sum; `acc` is registered."""
 
-    def __init__(self, multiplier, accw=32):
+    def __init__(self, multiplier, accw=ACCW_DEFAULT):
         if not isinstance(accw, int) or accw < len(multiplier.p):
             raise ValueError(f"accw must be an int >= {len(multiplier.p)} (the product width), got {accw!r}")
         self.multiplier, self.accw = multiplier, accw

@@ -12,7 +12,7 @@ from golden.fp8 import fp8_decode
 from golden.fp8_mac import fp8_mac
 from golden.fp16_accumulator import latency
 from golden.hybrid_mac import hybrid_mac
-from golden.mac_array import mac_array
+from golden.mac_array import ACCW_DEFAULT, mac_array
 from golden.r4fp4 import r4fp4_decode
 from golden.training.qtensor import QTensor
 
@@ -57,7 +57,8 @@ def scales(kind, shape_a, shape_b):
 
 @pytest.mark.parametrize("ba,bb,sa,sb", PAIRS)
 @pytest.mark.parametrize("kind", ["tensor", "rowcol", "alongk"])
-@pytest.mark.parametrize("unit,accw", [("mac_array", 32), ("mac_array", 18), ("mac_array_fixed8", 32)])
+@pytest.mark.parametrize("unit,accw", [("mac_array", ACCW_DEFAULT), ("mac_array", 18),
+                                       ("mac_array_fixed8", ACCW_DEFAULT)])
 def test_int_gemm_is_the_dequantized_gemm(ba, bb, sa, sb, kind, unit, accw):
     (s_a, z_a), (s_b, z_b) = scales(kind, (M, K), (K, N))
     qa = int_q((M, K), ba, bool(sa), s_a, z_a)
@@ -72,7 +73,7 @@ def test_int_gemm_is_the_dequantized_gemm(ba, bb, sa, sb, kind, unit, accw):
 
 
 @pytest.mark.parametrize("corner", ["min", "max"])
-@pytest.mark.parametrize("accw", [18, 19, 32])
+@pytest.mark.parametrize("accw", [18, 19, ACCW_DEFAULT])
 def test_chunks_never_wrap_at_the_extremes(corner, accw):
     """All-extreme codes make every product the worst case: K splits so nothing wraps."""
     for signed in (False, True):
@@ -84,8 +85,8 @@ def test_chunks_never_wrap_at_the_extremes(corner, accw):
 
 
 @pytest.mark.parametrize("ba,bb,sa,sb", PAIRS)
-@pytest.mark.parametrize("pe,rows,cols,accw", [("fusion", 4, 3, 32), ("fusion", 8, 8, 18),
-                                               ("fixed", 2, 5, 32), ("fusion", 1, 1, 20)])
+@pytest.mark.parametrize("pe,rows,cols,accw", [("fusion", 4, 3, ACCW_DEFAULT), ("fusion", 8, 8, 18),
+                                               ("fixed", 2, 5, ACCW_DEFAULT), ("fusion", 1, 1, 20)])
 def test_mapped_stream_scored_by_mac_array(ba, bb, sa, sb, pe, rows, cols, accw):
     kind = ["tensor", "alongk"][RNG.integers(0, 2)]
     (s_a, z_a), (s_b, z_b) = scales(kind, (M, K), (K, N))
@@ -98,7 +99,7 @@ def test_mapped_stream_scored_by_mac_array(ba, bb, sa, sb, pe, rows, cols, accw)
     assert G.gather_tiles(plan, scored.tiles).tolist() == sums.tolist()
     per_beat = 1 if pe == "fixed" else (8 // G.mode_bits(ba)) * (8 // G.mode_bits(bb))
     assert sum(scored.macs.values()) == len(beats["a"]) * rows * cols * per_beat
-    if accw == G.ACCW:
+    if accw == ACCW_DEFAULT:
         k_group = 1 if kind == "alongk" else None
         assert G.mac_array_cycles(plan.tile_beats, rows) == G.predict_cycles(
             unit, M, K, N, ba, bb, rows=rows, cols=cols, k_group=k_group)

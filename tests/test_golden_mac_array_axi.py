@@ -12,7 +12,7 @@ import pytest
 
 from fpga.zc706_driver import MacArrayDevice, expected_gemm
 from golden.fusion import PRECISION_BITS
-from golden.mac_array import mac_array, valid_modes
+from golden.mac_array import ACCW_DEFAULT, mac_array, valid_modes
 from golden.mac_array_axi import (
     ID, beat_bits, beat_words, config_words, counter_names, counter_offsets, pack_beats, row_words,
     unpack_rows)
@@ -83,7 +83,7 @@ def test_generator_validates():
 class GoldenArray(MacArrayDevice):
     """The driver with golden.mac_array in place of the device: gemm's mapping and assembly."""
 
-    def __init__(self, rows, cols, accw=32, pe="fusion"):  # not super().__init__: it reads registers
+    def __init__(self, rows, cols, accw=ACCW_DEFAULT, pe="fusion"):  # not super().__init__: it reads registers
         self.rows, self.cols, self.maxb, self.accw, self.pe = rows, cols, 8, accw, pe
 
     def run(self, beats):
@@ -91,7 +91,7 @@ class GoldenArray(MacArrayDevice):
 
 
 @pytest.mark.parametrize("pa,pb", valid_modes(8))
-@pytest.mark.parametrize("accw", [32, 18])
+@pytest.mark.parametrize("accw", [ACCW_DEFAULT, 18])
 def test_gemm_mapping(pa, pb, accw):
     """Every mode and signedness, ragged M, K, N; ACCW = 18 cuts K into several chunks."""
     rng = np.random.default_rng(17 + 4 * pa + pb)

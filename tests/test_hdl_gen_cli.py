@@ -15,6 +15,7 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 import hdl_gen
+from golden.mac_array import ACCW_DEFAULT, CNTW_DEFAULT
 from hdl_gen import __main__ as cli
 from hdl_gen import rtl
 from hdl_gen.mac_array import MacArray
@@ -31,7 +32,7 @@ def test_registry_entries_are_introspectable():
         cls, params = rtl.generator_parameters(name)
         assert not set(params) & set(cli.RESERVED), f"{name}: a parameter shadows a CLI option"
         assert isinstance(rtl.DEFAULTS[name](), cls)
-    assert rtl.generator_parameters("mac_array_fixed8")[1] == dict(rows=4, cols=4, maxb=8, accw=32, pe="fixed", cntw=48,
+    assert rtl.generator_parameters("mac_array_fixed8")[1] == dict(rows=4, cols=4, maxb=8, accw=ACCW_DEFAULT, pe="fixed", cntw=CNTW_DEFAULT,
                                                                      layout="hierarchical", summation="tree")
     assert rtl.generator_parameters("fp16_to_e5m2")[1] == dict(fmt="e5m2", bias=None, stochastic=False)
     assert rtl.generator_parameters("tpr_quantizer")[1] == {}
@@ -58,7 +59,7 @@ def test_generates_a_non_default_array(tmp_path):
                           cwd=ROOT, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     text = (tmp_path / "mac_array.v").read_text()
-    assert text == rtl.header("mac_array", MacArray, dict(rows=1, cols=2, maxb=8, accw=24, pe="fusion", cntw=48,
+    assert text == rtl.header("mac_array", MacArray, dict(rows=1, cols=2, maxb=8, accw=24, pe="fusion", cntw=CNTW_DEFAULT,
                                                     layout="hierarchical", summation="tree")) + \
         rtl.to_verilog(MacArray(rows=1, cols=2, maxb=8, accw=24), "mac_array")
     assert re.search(r"output \[47:0\] out_data;", text) and re.search(r"input \[31:0\] in_a;", text)

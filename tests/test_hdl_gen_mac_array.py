@@ -4,6 +4,7 @@
 
 import pytest
 
+from golden.mac_array import ACCW_DEFAULT, CNTW_DEFAULT
 from hdl_gen.mac_array import MacArray, counter_ports
 
 
@@ -29,7 +30,7 @@ def test_counter_names():
     (dict(layout="diagonal"), "layout must be one of"), (dict(summation="wallace"), "summation must be one of"),
 ])
 def test_bad_parameters_raise(kwargs, match):
-    args = dict(rows=4, cols=4, maxb=8, accw=32, pe="fusion", cntw=48)
+    args = dict(rows=4, cols=4, maxb=8, accw=ACCW_DEFAULT, pe="fusion", cntw=CNTW_DEFAULT)
     args.update(kwargs)
     with pytest.raises(ValueError, match=match):
         MacArray(**args)

@@ -17,7 +17,7 @@ from cocotb.clock import Clock
 from cocotb.triggers import FallingEdge
 
 from golden.fusion import DEFAULT_LAYOUT, PRECISION_BITS, pack
-from golden.mac_array import lane_bits, mac_array, valid_modes
+from golden.mac_array import ACCW_DEFAULT, CNTW_DEFAULT, lane_bits, mac_array, valid_modes
 from hdl_gen.mac_array import MacArray, counter_ports
 from lptrain.paths import RTL
 from verif.harness import BUILD, unpack_rows, write_verilog
@@ -217,7 +217,7 @@ def sources(pe, rows, cols, accw, cntw, maxb=8, variant=None):
     """Sources and build name of a configuration: the committed rtl/ file for the defaults.
     `variant`: (layout, summation) of the fusion PEs, None for the defaults."""
     module = "mac_array" if pe == "fusion" else f"mac_array_fixed{maxb}"
-    if (rows, cols, maxb, accw, cntw, variant) == (4, 4, 8, 32, 48, None):
+    if (rows, cols, maxb, accw, cntw, variant) == (4, 4, 8, ACCW_DEFAULT, CNTW_DEFAULT, None):
         return module, [RTL / f"{module}.v"]
     name = f"{module}_{rows}x{cols}_acc{accw}_cnt{cntw}" + ("_" + "_".join(variant) if variant else "")
     component = MacArray(rows, cols, maxb, accw, pe, cntw, **dict(zip(("layout", "summation"), variant or ())))

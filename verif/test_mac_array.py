@@ -19,6 +19,7 @@ import pytest
 import cocotb
 
 from golden.fusion import pack
+from golden.mac_array import ACCW_DEFAULT, CNTW_DEFAULT
 from verif.harness import run
 from verif.mac_array_tb import TB, sources
 
@@ -126,16 +127,16 @@ async def cycle_counts(dut):
 # CNTW = 10 makes counters saturate. Every shape runs on both simulators; Verilator (builds ~30 s,
 # cycles cheap) gets the long runs, Icarus (builds cheap, cycles slow) short ones on large shapes.
 BASE_CONFIGS = [
-    ("verilator", "fusion", 4, 4, 32, 48, 96),
-    ("verilator", "fusion", 8, 8, 32, 48, 32),
-    ("verilator", "fixed", 4, 4, 32, 48, 96),
+    ("verilator", "fusion", 4, 4, ACCW_DEFAULT, CNTW_DEFAULT, 96),
+    ("verilator", "fusion", 8, 8, ACCW_DEFAULT, CNTW_DEFAULT, 32),
+    ("verilator", "fixed", 4, 4, ACCW_DEFAULT, CNTW_DEFAULT, 96),
     ("verilator", "fusion", 2, 3, 18, 10, 48),
     ("verilator", "fusion", 1, 1, 20, 12, 48),
     ("icarus", "fusion", 1, 1, 20, 12, 48),
     ("icarus", "fusion", 2, 3, 18, 10, 48),
-    ("icarus", "fusion", 4, 4, 32, 48, 16),
+    ("icarus", "fusion", 4, 4, ACCW_DEFAULT, CNTW_DEFAULT, 16),
     ("icarus", "fixed", 2, 3, 18, 10, 48),
-    ("icarus", "fusion", 8, 8, 32, 48, 8),
+    ("icarus", "fusion", 8, 8, ACCW_DEFAULT, CNTW_DEFAULT, 8),
 ]
 # + (layout, summation) of the PEs: the defaults, and the bitwise-summation PE in the other layout
 # than the default's (hdl_gen.fusion: both variants are parameters of the same generator).
