@@ -124,7 +124,8 @@ class MacArray(wiring.Component):
         # s1: the beat, with its mode. Datapath registers have no reset: the valid bits gate them.
         # Named: formal/ states its pipeline invariants over these (an unnamed Signal in a tuple
         # assignment would be emitted as `$signal`).
-        s1_valid, s1_fresh, s1_last = Signal(name="s1_valid"), Signal(reset_less=True), Signal(reset_less=True)
+        s1_valid, s1_last = Signal(name="s1_valid"), Signal(name="s1_last", reset_less=True)
+        s1_fresh = Signal(name="s1_fresh", reset_less=True)
         s1_a = [Signal(lane, name=f"s1_a{r}", reset_less=True) for r in range(rows)]
         s1_b = [Signal(lane, name=f"s1_b{c}", reset_less=True) for c in range(cols)]
         s1_pa, s1_pb = Signal(2, reset_less=True), Signal(2, reset_less=True)
@@ -142,7 +143,8 @@ class MacArray(wiring.Component):
                 m.d.sync += [s1_b[c].eq(self.in_b[c * lane:(c + 1) * lane]) for c in range(cols)]
 
         # s2: one product per PE.
-        s2_valid, s2_fresh, s2_last = Signal(name="s2_valid"), Signal(reset_less=True), Signal(reset_less=True)
+        s2_valid, s2_last = Signal(name="s2_valid"), Signal(name="s2_last", reset_less=True)
+        s2_fresh = Signal(name="s2_fresh", reset_less=True)
         with m.If(~hold):
             m.d.sync += s2_valid.eq(s1_valid)
             with m.If(s1_valid):

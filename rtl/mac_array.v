@@ -268,10 +268,8 @@ module mac_array(in_a, in_b, in_pa, in_pb, in_sa, in_sb, in_first, in_last, out_
   wire \$99 ;
   (* init = 1'h0 *)
   wire \$signal ;
-  reg \$signal$222  = 1'h0;
   (* init = 2'h0 *)
   wire [1:0] \$signal$44 ;
-  reg \$signal$48  = 1'h0;
   reg [31:0] a = 32'd0;
   (* init = 32'd0 *)
   wire [31:0] \a$100 ;
@@ -528,12 +526,14 @@ module mac_array(in_a, in_b, in_pa, in_pb, in_sa, in_sb, in_first, in_last, out_
   wire [31:0] s1_b2;
   (* init = 32'd0 *)
   wire [31:0] s1_b3;
+  reg s1_fresh = 1'h0;
   reg s1_last = 1'h0;
   (* init = 2'h0 *)
   wire [1:0] s1_pb;
   (* init = 1'h0 *)
   wire s1_sb;
   reg s1_valid = 1'h0;
+  reg s2_fresh = 1'h0;
   reg s2_last = 1'h0;
   reg s2_valid = 1'h0;
   reg sa = 1'h0;
@@ -639,37 +639,37 @@ module mac_array(in_a, in_b, in_pa, in_pb, in_sa, in_sb, in_first, in_last, out_
   assign accept = in_valid & \$1 ;
   assign \$2  = s2_valid & s2_last;
   assign hold = \$2  & out_valid;
-  assign \$3  = \$signal$48  ? 32'd0 : acc_0_0;
+  assign \$3  = s2_fresh ? 32'd0 : acc_0_0;
   assign \$4  = $signed({ 1'h0, \$3  }) + $signed(p_0_0);
-  assign \$5  = \$signal$48  ? 32'd0 : acc_0_1;
+  assign \$5  = s2_fresh ? 32'd0 : acc_0_1;
   assign \$6  = $signed({ 1'h0, \$5  }) + $signed(p_0_1);
-  assign \$7  = \$signal$48  ? 32'd0 : acc_0_2;
+  assign \$7  = s2_fresh ? 32'd0 : acc_0_2;
   assign \$8  = $signed({ 1'h0, \$7  }) + $signed(p_0_2);
-  assign \$9  = \$signal$48  ? 32'd0 : acc_0_3;
+  assign \$9  = s2_fresh ? 32'd0 : acc_0_3;
   assign \$10  = $signed({ 1'h0, \$9  }) + $signed(p_0_3);
-  assign \$11  = \$signal$48  ? 32'd0 : acc_1_0;
+  assign \$11  = s2_fresh ? 32'd0 : acc_1_0;
   assign \$12  = $signed({ 1'h0, \$11  }) + $signed(p_1_0);
-  assign \$13  = \$signal$48  ? 32'd0 : acc_1_1;
+  assign \$13  = s2_fresh ? 32'd0 : acc_1_1;
   assign \$14  = $signed({ 1'h0, \$13  }) + $signed(p_1_1);
-  assign \$15  = \$signal$48  ? 32'd0 : acc_1_2;
+  assign \$15  = s2_fresh ? 32'd0 : acc_1_2;
   assign \$16  = $signed({ 1'h0, \$15  }) + $signed(p_1_2);
-  assign \$17  = \$signal$48  ? 32'd0 : acc_1_3;
+  assign \$17  = s2_fresh ? 32'd0 : acc_1_3;
   assign \$18  = $signed({ 1'h0, \$17  }) + $signed(p_1_3);
-  assign \$19  = \$signal$48  ? 32'd0 : acc_2_0;
+  assign \$19  = s2_fresh ? 32'd0 : acc_2_0;
   assign \$20  = $signed({ 1'h0, \$19  }) + $signed(p_2_0);
-  assign \$21  = \$signal$48  ? 32'd0 : acc_2_1;
+  assign \$21  = s2_fresh ? 32'd0 : acc_2_1;
   assign \$22  = $signed({ 1'h0, \$21  }) + $signed(p_2_1);
-  assign \$23  = \$signal$48  ? 32'd0 : acc_2_2;
+  assign \$23  = s2_fresh ? 32'd0 : acc_2_2;
   assign \$24  = $signed({ 1'h0, \$23  }) + $signed(p_2_2);
-  assign \$25  = \$signal$48  ? 32'd0 : acc_2_3;
+  assign \$25  = s2_fresh ? 32'd0 : acc_2_3;
   assign \$26  = $signed({ 1'h0, \$25  }) + $signed(p_2_3);
-  assign \$27  = \$signal$48  ? 32'd0 : acc_3_0;
+  assign \$27  = s2_fresh ? 32'd0 : acc_3_0;
   assign \$28  = $signed({ 1'h0, \$27  }) + $signed(p_3_0);
-  assign \$29  = \$signal$48  ? 32'd0 : acc_3_1;
+  assign \$29  = s2_fresh ? 32'd0 : acc_3_1;
   assign \$30  = $signed({ 1'h0, \$29  }) + $signed(p_3_1);
-  assign \$31  = \$signal$48  ? 32'd0 : acc_3_2;
+  assign \$31  = s2_fresh ? 32'd0 : acc_3_2;
   assign \$32  = $signed({ 1'h0, \$31  }) + $signed(p_3_2);
-  assign \$33  = \$signal$48  ? 32'd0 : acc_3_3;
+  assign \$33  = s2_fresh ? 32'd0 : acc_3_3;
   assign \$34  = $signed({ 1'h0, \$33  }) + $signed(p_3_3);
   assign out_last = out_row == 2'h3;
   assign \$35  = clear ? 48'h000000000000 : busy_cycles;
@@ -831,7 +831,7 @@ module mac_array(in_a, in_b, in_pa, in_pb, in_sa, in_sb, in_first, in_last, out_
   always @(posedge clk)
     s1_valid <= \$179 ;
   always @(posedge clk)
-    \$signal$222  <= \$180 ;
+    s1_fresh <= \$180 ;
   always @(posedge clk)
     s1_last <= \$181 ;
   always @(posedge clk)
@@ -861,7 +861,7 @@ module mac_array(in_a, in_b, in_pa, in_pb, in_sa, in_sb, in_first, in_last, out_
   always @(posedge clk)
     s2_valid <= \$194 ;
   always @(posedge clk)
-    \$signal$48  <= \$195 ;
+    s2_fresh <= \$195 ;
   always @(posedge clk)
     s2_last <= \$196 ;
   always @(posedge clk)
@@ -1168,7 +1168,7 @@ module mac_array(in_a, in_b, in_pa, in_pb, in_sa, in_sb, in_first, in_last, out_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$180  = \$signal$222 ;
+    \$180  = s1_fresh;
     if (\$77 ) begin
       if (in_valid) begin
         \$180  = \$79 ;
@@ -1304,10 +1304,10 @@ module mac_array(in_a, in_b, in_pa, in_pb, in_sa, in_sb, in_first, in_last, out_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$195  = \$signal$48 ;
+    \$195  = s2_fresh;
     if (\$80 ) begin
       if (s1_valid) begin
-        \$195  = \$signal$222 ;
+        \$195  = s1_fresh;
       end
     end
   end

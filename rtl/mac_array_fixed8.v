@@ -219,9 +219,7 @@ module mac_array_fixed8(in_a, in_b, in_pa, in_pb, in_sa, in_sb, in_first, in_las
   wire \$99 ;
   (* init = 1'h0 *)
   wire \$signal ;
-  reg \$signal$172  = 1'h0;
   reg [1:0] \$signal$174  = 2'h0;
-  reg \$signal$36  = 1'h0;
   reg [7:0] a = 8'h00;
   (* init = 8'h00 *)
   wire [7:0] \a$100 ;
@@ -392,11 +390,13 @@ module mac_array_fixed8(in_a, in_b, in_pa, in_pb, in_sa, in_sb, in_first, in_las
   wire [7:0] s1_b2;
   (* init = 8'h00 *)
   wire [7:0] s1_b3;
+  reg s1_fresh = 1'h0;
   reg s1_last = 1'h0;
   reg [1:0] s1_pb = 2'h0;
   (* init = 1'h0 *)
   wire s1_sb;
   reg s1_valid = 1'h0;
+  reg s2_fresh = 1'h0;
   reg s2_last = 1'h0;
   reg s2_valid = 1'h0;
   reg sa = 1'h0;
@@ -502,37 +502,37 @@ module mac_array_fixed8(in_a, in_b, in_pa, in_pb, in_sa, in_sb, in_first, in_las
   assign accept = in_valid & \$1 ;
   assign \$2  = s2_valid & s2_last;
   assign hold = \$2  & out_valid;
-  assign \$3  = \$signal$36  ? 32'd0 : acc_0_0;
+  assign \$3  = s2_fresh ? 32'd0 : acc_0_0;
   assign \$4  = $signed({ 1'h0, \$3  }) + $signed(p_0_0);
-  assign \$5  = \$signal$36  ? 32'd0 : acc_0_1;
+  assign \$5  = s2_fresh ? 32'd0 : acc_0_1;
   assign \$6  = $signed({ 1'h0, \$5  }) + $signed(p_0_1);
-  assign \$7  = \$signal$36  ? 32'd0 : acc_0_2;
+  assign \$7  = s2_fresh ? 32'd0 : acc_0_2;
   assign \$8  = $signed({ 1'h0, \$7  }) + $signed(p_0_2);
-  assign \$9  = \$signal$36  ? 32'd0 : acc_0_3;
+  assign \$9  = s2_fresh ? 32'd0 : acc_0_3;
   assign \$10  = $signed({ 1'h0, \$9  }) + $signed(p_0_3);
-  assign \$11  = \$signal$36  ? 32'd0 : acc_1_0;
+  assign \$11  = s2_fresh ? 32'd0 : acc_1_0;
   assign \$12  = $signed({ 1'h0, \$11  }) + $signed(p_1_0);
-  assign \$13  = \$signal$36  ? 32'd0 : acc_1_1;
+  assign \$13  = s2_fresh ? 32'd0 : acc_1_1;
   assign \$14  = $signed({ 1'h0, \$13  }) + $signed(p_1_1);
-  assign \$15  = \$signal$36  ? 32'd0 : acc_1_2;
+  assign \$15  = s2_fresh ? 32'd0 : acc_1_2;
   assign \$16  = $signed({ 1'h0, \$15  }) + $signed(p_1_2);
-  assign \$17  = \$signal$36  ? 32'd0 : acc_1_3;
+  assign \$17  = s2_fresh ? 32'd0 : acc_1_3;
   assign \$18  = $signed({ 1'h0, \$17  }) + $signed(p_1_3);
-  assign \$19  = \$signal$36  ? 32'd0 : acc_2_0;
+  assign \$19  = s2_fresh ? 32'd0 : acc_2_0;
   assign \$20  = $signed({ 1'h0, \$19  }) + $signed(p_2_0);
-  assign \$21  = \$signal$36  ? 32'd0 : acc_2_1;
+  assign \$21  = s2_fresh ? 32'd0 : acc_2_1;
   assign \$22  = $signed({ 1'h0, \$21  }) + $signed(p_2_1);
-  assign \$23  = \$signal$36  ? 32'd0 : acc_2_2;
+  assign \$23  = s2_fresh ? 32'd0 : acc_2_2;
   assign \$24  = $signed({ 1'h0, \$23  }) + $signed(p_2_2);
-  assign \$25  = \$signal$36  ? 32'd0 : acc_2_3;
+  assign \$25  = s2_fresh ? 32'd0 : acc_2_3;
   assign \$26  = $signed({ 1'h0, \$25  }) + $signed(p_2_3);
-  assign \$27  = \$signal$36  ? 32'd0 : acc_3_0;
+  assign \$27  = s2_fresh ? 32'd0 : acc_3_0;
   assign \$28  = $signed({ 1'h0, \$27  }) + $signed(p_3_0);
-  assign \$29  = \$signal$36  ? 32'd0 : acc_3_1;
+  assign \$29  = s2_fresh ? 32'd0 : acc_3_1;
   assign \$30  = $signed({ 1'h0, \$29  }) + $signed(p_3_1);
-  assign \$31  = \$signal$36  ? 32'd0 : acc_3_2;
+  assign \$31  = s2_fresh ? 32'd0 : acc_3_2;
   assign \$32  = $signed({ 1'h0, \$31  }) + $signed(p_3_2);
-  assign \$33  = \$signal$36  ? 32'd0 : acc_3_3;
+  assign \$33  = s2_fresh ? 32'd0 : acc_3_3;
   assign \$34  = $signed({ 1'h0, \$33  }) + $signed(p_3_3);
   assign out_last = out_row == 2'h3;
   assign \$35  = clear ? 48'h000000000000 : busy_cycles;
@@ -645,7 +645,7 @@ module mac_array_fixed8(in_a, in_b, in_pa, in_pb, in_sa, in_sb, in_first, in_las
   always @(posedge clk)
     s1_valid <= \$138 ;
   always @(posedge clk)
-    \$signal$172  <= \$139 ;
+    s1_fresh <= \$139 ;
   always @(posedge clk)
     s1_last <= \$140 ;
   always @(posedge clk)
@@ -675,7 +675,7 @@ module mac_array_fixed8(in_a, in_b, in_pa, in_pb, in_sa, in_sb, in_first, in_las
   always @(posedge clk)
     s2_valid <= \$153 ;
   always @(posedge clk)
-    \$signal$36  <= \$154 ;
+    s2_fresh <= \$154 ;
   always @(posedge clk)
     s2_last <= \$155 ;
   always @(posedge clk)
@@ -934,7 +934,7 @@ module mac_array_fixed8(in_a, in_b, in_pa, in_pb, in_sa, in_sb, in_first, in_las
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$139  = \$signal$172 ;
+    \$139  = s1_fresh;
     if (\$45 ) begin
       if (in_valid) begin
         \$139  = \$47 ;
@@ -1070,10 +1070,10 @@ module mac_array_fixed8(in_a, in_b, in_pa, in_pb, in_sa, in_sb, in_first, in_las
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$154  = \$signal$36 ;
+    \$154  = s2_fresh;
     if (\$56 ) begin
       if (s1_valid) begin
-        \$154  = \$signal$172 ;
+        \$154  = s1_fresh;
       end
     end
   end
