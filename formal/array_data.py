@@ -84,8 +84,9 @@ def _reference_products(rows, cols, maxb, pe, lane, pw, mode_ok):
             out.append(f"  fusion_ref ref_{r}_{c}(.a({a}), .b({b}), .pa(in_pa), .pb(in_pb), .sa(in_sa), .sb(in_sb),"
                        f" .p(prod_{r}_{c}), .well_formed());")
         else:  # one MAXB x MAXB product, two's complement per sa / sb; an invalid mode adds 0
-            out.append(f"  assign prod_{r}_{c} = ({mode_ok}) ? $signed({{in_sa & {a}[{lane - 1}], {a}}})"
-                       f" * $signed({{in_sb & {b}[{lane - 1}], {b}}}) : {pw}'sd0;")
+            top_a, top_b = f"in_a[{r * lane + lane - 1}]", f"in_b[{c * lane + lane - 1}]"
+            out.append(f"  assign prod_{r}_{c} = ({mode_ok}) ? $signed({{in_sa & {top_a}, {a}}})"
+                       f" * $signed({{in_sb & {top_b}, {b}}}) : {pw}'sd0;")
     return out
 
 
