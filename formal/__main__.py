@@ -215,8 +215,9 @@ def _data_proofs():
                          "gradscale_props", depth=3, expose=("gradscale_unit", GRADSCALE_INTERNALS)))
     # Two 32-bit words per 36-bit result row: the serializer's word order and TLAST are exercised.
     axi = dict(rows=2, cols=2, maxb=8, accw=18, cntw=8, data_width=32)
+    wrapper = functools.partial(mac_array_axi_wrapper, axi["cols"], axi["accw"], axi["data_width"])
     out.append(Proof("mac_array_axi_out_stream", "stream",
-                     _stream_sources(lambda: MacArrayAxi(**axi), "mac_array_axi", lambda: mac_array_axi_wrapper(**axi)),
+                     _stream_sources(lambda: MacArrayAxi(**axi), "mac_array_axi", wrapper),
                      "mac_array_axi_props", depth=2, expose=("mac_array_axi", MAC_ARRAY_AXI_INTERNALS)))
     return out
 

@@ -74,7 +74,7 @@ def _rc(rows, cols):
     return [(r, c) for r in range(rows) for c in range(cols)]
 
 
-def _reference_products(rows, cols, maxb, pe, lane, pw, mode_ok):
+def _reference_products(rows, cols, pe, lane, pw, mode_ok):
     """Verilog: prod_r_c, the spec's product of the beat on the input port for PE (r, c)."""
     out = []
     for r, c in _rc(rows, cols):
@@ -90,7 +90,7 @@ def _reference_products(rows, cols, maxb, pe, lane, pw, mode_ok):
     return out
 
 
-def mac_array_data_wrapper(rows, cols, maxb, accw, cntw, pe="fusion", invariants=True):
+def mac_array_data_wrapper(rows, cols, maxb, accw, pe="fusion", invariants=True):
     """SystemVerilog of `mac_array_data`, the data property of one cut mac_array configuration.
 
     `invariants=False` leaves out the auxiliary invariants: only the port claims and the routing
@@ -127,7 +127,7 @@ def mac_array_data_wrapper(rows, cols, maxb, accw, cntw, pe="fusion", invariants
         "  wire out_fire = out_valid && out_ready;",
         "  reg c_open = 0;                 // a tile is open (its last beat not yet accepted)",
         "  wire fresh = in_first || !c_open;  // this beat starts a tile",
-        *_reference_products(rows, cols, maxb, pe, lane, pw, mode_ok),
+        *_reference_products(rows, cols, pe, lane, pw, mode_ok),
         "",
         "  // The beat accepted last (s1 holds it) and its reference products, registered at acceptance.",
         "  reg nb = 0;  // that beat is not yet added to the accumulators below (accepted in the last cycle)",
@@ -199,12 +199,12 @@ def mac_array_data_wrapper(rows, cols, maxb, accw, cntw, pe="fusion", invariants
               "    if (!in_ready) assert(pending >= 2);",
               "  end"]
     if invariants:
-        lines += _invariants(rows, cols, accw, pw, sext)
+        lines += _invariants(rows, cols, accw, sext)
     lines += ["endmodule", ""]
     return "\n".join(lines)
 
 
-def _invariants(rows, cols, accw, pw, sext):
+def _invariants(rows, cols, accw, sext):
     rc = _rc(rows, cols)
     out = ["", "  // Auxiliary invariants (module docstring): the pipeline folded onto the accumulators.",
            "  reg acc_live = 0;  // acc holds the open tile's committed sum",
@@ -259,6 +259,6 @@ def data_sources(rows, cols, maxb, accw, cntw, pe="fusion", invariants=True, mut
         files = {"dut.v": mutate(text) if mutate else text}
         if pe == "fusion":
             files["ref.v"] = reference_verilog(maxb)
-        files["props.sv"] = mac_array_data_wrapper(rows, cols, maxb, accw, cntw, pe, invariants)
+        files["props.sv"] = mac_array_data_wrapper(rows, cols, maxb, accw, pe, invariants)
         return files
     return build
