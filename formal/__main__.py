@@ -174,6 +174,53 @@ def proofs():
     out.append(Proof("gradscale_in_ready_cone", "cone",
                      _stream_sources(lambda: GradScaleUnit(lanes=1), "gradscale_unit", str), "gradscale_unit",
                      cone=("in_ready", ("out_ready",))))
+    out += _data_proofs()
+    return out
+
+
+# The numbers of the array (formal/array_data.py): (name, rows, cols, maxb, accw, cntw, pe, slow).
+# 3x2: a row counter that must wrap at ROWS-1 explicitly.
+DATA_CONFIGS = [("mac_array_2x2_maxb8_data", 2, 2, 8, 18, 8, "fusion", False),
+                ("mac_array_2x2_maxb16_data", 2, 2, 16, 34, 10, "fusion", True),
+                ("mac_array_3x2_maxb8_data", 3, 2, 8, 18, 8, "fusion", True),
+                ("mac_array_fixed8_2x2_data", 2, 2, 8, 18, 8, "fixed", False)]
+
+
+def _data_proofs():
+    """The array's data properties and their mutants, gradscale at 2 and 4 lanes, mac_array_axi."""
+    from hdl_gen.gradscale import GradScaleUnit
+    from hdl_gen.mac_array_axi import MacArrayAxi
+
+    from . import mutation
+    from .array_data import data_internals, data_sources
+    from .streams import GRADSCALE_INTERNALS, MAC_ARRAY_AXI_INTERNALS, gradscale_wrapper, mac_array_axi_wrapper
+    # 1-inductive: the invariants fold the whole pipeline, so one step closes it.
+    out = [Proof(name, "stream", data_sources(rows, cols, maxb, accw, cntw, pe), "mac_array_data", depth=1,
+                 expose=("mac_array", data_internals(rows, cols)), slow=slow)
+           for name, rows, cols, maxb, accw, cntw, pe, slow in DATA_CONFIGS]
+    # Mutants: BMC without the auxiliary invariants, so the trace ends at the first wrong output word
+    # (tests/test_formal.py replays it through golden.mac_array). Both PE kinds share the array
+    # logic mutated; the fixed PEs' one-product reference makes their BMC fast, so `make test`
+    # runs those and the fusion array's `last` mutant.
+    for pe, prefix in (("fusion", "mutation_mac_array_"), ("fixed", "mutation_mac_array_fixed8_")):
+        for name, mutate in (("last_off_by_one", lambda text: mutation.last_off_by_one(text, 2, 2)),
+                             ("dropped_acc_bit", lambda text: mutation.dropped_acc_bit(text, 18)),
+                             ("tiles_mix", lambda text: mutation.tiles_mix(text, 2, 2))):
+            out.append(Proof(prefix + name, "stream",
+                             data_sources(2, 2, 8, 18, 8, pe, invariants=False, mutate=mutate), "mac_array_data",
+                             depth=10, expose=("mac_array", data_internals(2, 2)), expect="FAIL",
+                             slow=pe == "fusion" and name != "last_off_by_one"))
+    for lanes in (2, 4):
+        out.append(Proof(f"gradscale_{lanes}lanes_stream", "stream",
+                         _stream_sources(lambda lanes=lanes: GradScaleUnit(lanes=lanes), "gradscale_unit",
+                                         lambda lanes=lanes: gradscale_wrapper(lanes)),
+                         "gradscale_props", depth=3, expose=("gradscale_unit", GRADSCALE_INTERNALS)))
+    # Two 32-bit words per 36-bit result row: the serializer's word order and TLAST are exercised.
+    axi = dict(rows=2, cols=2, maxb=8, accw=18, cntw=8, data_width=32)
+    wrapper = functools.partial(mac_array_axi_wrapper, axi["cols"], axi["accw"], axi["data_width"])
+    out.append(Proof("mac_array_axi_out_stream", "stream",
+                     _stream_sources(lambda: MacArrayAxi(**axi), "mac_array_axi", wrapper),
+                     "mac_array_axi_props", depth=2, expose=("mac_array_axi", MAC_ARRAY_AXI_INTERNALS)))
     return out
 
 
