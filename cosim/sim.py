@@ -36,8 +36,8 @@ from verif.harness import check_simulator, setup_verilator, write_verilog
 
 BUILD = ROOT / "build" / "hil"
 DRIVER = pathlib.Path(__file__).resolve().parent / "driver.cpp"
-# The build (-O3 --cc --exe --build, -CFLAGS -O2) plus flags that drop X randomization and
-# assertion code and tune for the host (the driver runs where it is built); on the loaded session
+# The build (-O3 --cc --exe --build, -CFLAGS -O2) plus flags that drop X randomization and
+# assertion code and tune for the host (the driver runs where it is built); on a loaded 2-core
 # machine they made no difference to CPU time per cycle that could be told from noise.
 VERILATOR_FLAGS = ["-O3", "--cc", "--exe", "--build", "-j", "2", "--x-assign", "fast", "--x-initial", "fast",
                    "--noassert", "-Wno-fatal", "-Wno-lint", "-CFLAGS", "-O2", "-CFLAGS", "-march=native"]

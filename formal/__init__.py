@@ -1,1 +1,1 @@
-"""Formal proofs of lptrain's RTL (SPEC.md "Flows": `make formal`); the driver is `python -m formal`."""
+"""Formal proofs of lptrain's RTL (docs/spec.md "Flows": `make formal`); the driver is `python -m formal`."""

@@ -1,13 +1,13 @@
 """Compositional equivalence proof of `fusion_unit`: level-sized SAT checks plus one exact lemma.
 
 A flat miter (unit vs. a flat sum of products) asks the SAT solver to re-associate a multiplier
-or an adder tree, which CDCL cannot do beyond ~8 bits (docs/notes/issue16.md: MAXB 16 never
+or an adder tree, which CDCL cannot do beyond ~8 bits (at MAXB 16 the flat miter never
 finished). Here the solver never sees a multiplier. The proof has three parts:
 
 1. **Plan.** `level_plan(w, ea, eb, layout)` says, for a w-bit level whose elements are ea x eb
    bits wide, what each of its four sub-units must receive (which level-bus bit feeds each bit
    of its sub-buses, or None: a bit the sub-unit's own plan never reads; whether its sign inputs
-   are the level's or 0) and by how much its result is shifted. Written here from SPEC.md's
+   are the level's or 0) and by how much its result is shifted. Written here from docs/spec.md's
    element slices, not taken from the generator (it calls golden.fusion.level_route; this does
    not). `brick_plan` unrolls it down to the 2-bit bricks; `plan_correction` sums the bricks'
    Baugh-Wooley constants c(sa, sb) at their plan weights (the unit's per-mode constant C).
@@ -65,7 +65,7 @@ def level_plan(w, ea, eb, layout):
     An operand whose elements are w bits wide is *fused*: x (for A) picks its high half (x = 0,
     weight 2^(w/2), keeps the sign) or its low half (unsigned). A narrower operand is *split*: the
     level's P products are dealt to the sub-units in consecutive groups, in the linear layout's
-    element order (SPEC.md: element i at [i*bits +: bits]). In the hierarchical layout sub-unit k
+    element order (docs/spec.md: element i at [i*bits +: bits]). In the hierarchical layout sub-unit k
     reads the fixed slice k of each bus; the element digits are placed there by the packer.
     """
     n = w // 2
@@ -124,7 +124,7 @@ def brick_plan(w, ea, eb, layout, a_pos=None, b_pos=None, nodes=None):
 def element_positions(maxb, pa, pb, layout):
     """(pos_a, pos_b): pos[i][t] = the bus bits holding bit t of element i (several: copies).
 
-    Linear: SPEC.md's slices. Hierarchical: brick s holds, at bits 2s and 2s+1, the digit the
+    Linear: docs/spec.md's slices. Hierarchical: brick s holds, at bits 2s and 2s+1, the digit the
     linear layout's plan routes to brick s (Bit Fusion's fixed wiring; golden.fusion docstring);
     tests/test_formal.py checks these positions against golden.fusion.pack."""
     ba, bb = PRECISION_BITS[pa], PRECISION_BITS[pb]

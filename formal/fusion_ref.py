@@ -1,6 +1,6 @@
 """Independent reference of `fusion_unit` for the equivalence proofs: a flat sum of products.
 
-Written from SPEC.md's definition, not from the recursive generator (hdl_gen/fusion.py): in mode
+Written from docs/spec.md's definition, not from the recursive generator (hdl_gen/fusion.py): in mode
 (pa, pb) with P = (MAXB/bits_a) * (MAXB/bits_b), p = sum_{i<P} A_i * B_i, where A_i / B_i are the
 elements the bus layout places in the buses, two's complement when sa / sb is set; a precision
 code wider than MAXB gives p = 0. Each product is one Verilog `*` of two sign-extended slices, so

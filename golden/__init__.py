@@ -1,4 +1,4 @@
-"""lptrain golden model: the single definition of every number the hardware produces (SPEC.md)."""
+"""lptrain golden model: the single definition of every number the hardware produces (docs/spec.md)."""
 
 from .fusion import fusion_dot, pack, precision_bits, products
 from .fractrain import PFQScheduler, dfq_cost, effective_macs, training_costs

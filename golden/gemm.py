@@ -26,7 +26,7 @@ stands for scale * codes + zero, an "r4fp4" one for r4fp4_decode(codes, phase, s
 and zero points are scalars or arrays broadcastable to the operand: (M, 1) / (1, N) per row /
 column, (1, K) / (K, 1) along K (golden.training.qtensor's convention).
 
-Mapper. `mac_array` (SPEC.md "MAC array", golden.mac_array): a beat carries P = (MAXB/ba) *
+Mapper. `mac_array` (docs/spec.md "MAC array", golden.mac_array): a beat carries P = (MAXB/ba) *
 (MAXB/bb) consecutive k per lane, packed with golden.fusion.pack in the mode (ba, bb) (the codes' width
 rounded up to the next power of two, codes sign- or zero-extended); output tiles of ROWS x COLS
 (rows of A, columns of B; edges padded with zero codes), one array tile (first..last) per output
@@ -436,7 +436,7 @@ def gemm(qa, qb, *, unit=None, lanes=4, accw=ACCW_DEFAULT, maxb=8):
     R4FP4 on hybrid_mac (FP16 accumulation), anything else (FP8, float) dequantized on the host.
     FP8 stays on the host although fp8_gemm models fp8_mac: the training recipes scale FP8 tensors
     to their format's largest value (golden.training.qtensor.fp8), so products reach 480 x 57344
-    and most dot products would overflow fp8_mac's FP16 accumulator (docs/notes/issue13.md)."""
+    and most dot products would overflow fp8_mac's FP16 accumulator (bench.bench_fp8_overflow counts them)."""
     fmts = {qa.fmt, qb.fmt}
     if fmts == {"int"}:
         return int_gemm_parts(qa, qb, unit=unit or "mac_array", accw=accw, maxb=maxb)[0]

@@ -1,4 +1,4 @@
-"""Tile semantics of the mixed-precision MAC array `mac_array` (SPEC.md, "MAC array").
+"""Tile semantics of the mixed-precision MAC array `mac_array` (docs/spec.md, "MAC array").
 
 FracTrain (Fu et al., NeurIPS 2020, Sec. 4) runs PFQ / DFQ on a Bit-Fusion array whose precision
 may change at every tile. A stream of input beats k = 0, 1, ... carries one A lane per row, one B

@@ -1,6 +1,6 @@
 """Output-stationary mixed-precision MAC array: `mac_array` and its baseline `mac_array_fixed8`.
 
-SPEC.md "MAC array"; golden model: golden/mac_array.py (the tile semantics, including what
+docs/spec.md "MAC array"; golden model: golden/mac_array.py (the tile semantics, including what
 `first` without a previous `last` and invalid codes do). ROWS x COLS processing elements (PEs);
 PE (r, c) owns C[r][c]. A PE is a `FusionUnit` (pe="fusion") or, for the fixed-precision
 baseline, a plain MAXB x MAXB `FixedMul` with MAXB-bit lanes (pe="fixed"); everything else is the
@@ -39,7 +39,7 @@ def counter_ports(maxb=8, pe="fusion"):
 
 
 class MacArray(wiring.Component):
-    """SPEC.md `mac_array`: ROWS x COLS PEs with ACCW-bit wrapping accumulators, double-buffered.
+    """docs/spec.md `mac_array`: ROWS x COLS PEs with ACCW-bit wrapping accumulators, double-buffered.
 
     Parameters
     ----------

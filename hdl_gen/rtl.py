@@ -1,7 +1,7 @@
 """The unit registry, the default configurations committed in rtl/, and `python -m hdl_gen.rtl`.
 
 `DEFAULTS` maps each Verilog module name to a `functools.partial` of its generator class with the
-default parameters bound (SPEC.md, "Hardware units"). It is the one list of units: `make rtl`,
+default parameters bound (docs/spec.md, "Hardware units"). It is the one list of units: `make rtl`,
 the generator CLI (`python -m hdl_gen`, hdl_gen/__main__.py), the FuseSoC cores and the synthesis
 flow all read it, and the CLI derives every option from the generator's constructor signature, so
 a new unit or a new generator parameter needs no edit anywhere else.

@@ -112,7 +112,7 @@ def test_element_positions_are_golden_pack(maxb, layout):
 
 @pytest.mark.parametrize("bits", [2, 4, 8, 16])
 def test_layout_table_is_golden_pack(bits):
-    # The linear layout (SPEC.md): bit t of element i is bus bit i*bits + t.
+    # The linear layout (docs/spec.md): bit t of element i is bus bit i*bits + t.
     count = 64 // bits
     assert layout_table(count, bits, 64, pack) == [[[i * bits + t] for t in range(bits)] for i in range(count)]
 

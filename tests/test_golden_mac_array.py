@@ -1,4 +1,4 @@
-"""golden.mac_array: tile semantics built from golden.fusion_dot (SPEC.md "MAC array")."""
+"""golden.mac_array: tile semantics built from golden.fusion_dot (docs/spec.md "MAC array")."""
 
 import numpy as np
 import pytest

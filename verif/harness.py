@@ -139,7 +139,7 @@ def port_list(component):
             for name, member in component.signature.members.items()]
 
 
-# IEEE 1800-2017 Annex B keywords: a port with one of these names (SPEC.md's `rand`) is an
+# IEEE 1800-2017 Annex B keywords: a port with one of these names (docs/spec.md's `rand`) is an
 # escaped identifier in Verilog (Yosys writes `\\rand `), and so must be in the wrappers.
 SV_KEYWORDS = frozenset("""
 accept_on alias always always_comb always_ff always_latch and assert assign assume automatic before
