@@ -41,7 +41,7 @@ def _max_products(params):
 def timing(family, params, clocked):
     """(latency, throughput) of a unit, from docs/spec.md "Hardware units" and its parameters."""
     if family in ("hybrid_mac", "fp8_mac", "fp16_mac"):
-        return f"{mac_latency(family, params.get('chains'))} cycles", f"{params['lanes']} MACs/cycle"
+        return f"{mac_latency(family, front=params.get('front'), chains=params.get('chains'))} cycles", f"{params['lanes']} MACs/cycle"
     if family in ("mac_array", "mac_array_fixed8"):
         macs = params["rows"] * params["cols"] * _max_products(params)
         return f"{params['rows'] + 2} cycles", f"up to {macs} MACs/cycle"

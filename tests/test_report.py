@@ -10,6 +10,8 @@ import sys
 
 import pytest
 
+from golden.fp16_accumulator import latency
+
 from lptrain.paths import DOCS, ROOT
 from lptrain.provenance import command, provenance
 from report import readme, render, sources, targets, timing, units
@@ -126,8 +128,8 @@ def test_unit_table_from_ppa_and_generators():
         "| unit | ports | latency | throughput | area (um^2) | Fmax (MHz) |", "|---|---|---|---|---|---|",
         "| `fixed_mul` | in a[8] b[8] sa sb; out p[18] | combinational | 1 MAC | 18,413 | 309 |",
         "| `mac_array` | clk rst; 11 in (267 bits); 17 out (662 bits) | 6 cycles | up to 256 MACs/cycle | 1,343,547 | 133 |",
-        "| `hybrid_mac` | clk rst; in x[16] sx g[16] phase scale_exp[6] en clear; out acc[16] | 3 cycles "
-        "| 4 MACs/cycle | 69,379 | 58.9 |"]
+        "| `hybrid_mac` | clk rst; in x[16] sx g[16] phase scale_exp[6] in_valid in_last; "
+        f"out in_ready out_valid out_data[16] | {latency('hybrid_mac')} cycles | 4 MACs/cycle | 69,379 | 58.9 |"]
     assert units.ports(FixedMul(bits=16), clocked=False) == "in a[16] b[16] sa sb; out p[34]"
 
 
