@@ -111,7 +111,7 @@ def test_sawb_uses_2_to_the_b_levels_on_plus_minus_alpha(w, bits):
     assert alpha > 0 or not np.any(w)
     assert np.all(np.abs(q) <= alpha * (1 + 1e-12))
     if alpha > 0:
-        k = (q + alpha) / (2 * alpha / (2 ** bits - 1))
+        k = (q / alpha + 1) * (2 ** bits - 1) / 2  # level index; never divides by a step that underflows
         assert np.allclose(k, np.round(k), atol=1e-6)
         assert len(np.unique(np.round(k))) <= 2 ** bits
 
