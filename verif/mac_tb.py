@@ -114,6 +114,15 @@ def stream_lasts(lengths):
     return last
 
 
+def random_stream(rng, beats, chains):
+    """(`last`, class) of random dot products back to back covering about `beats` beats: their
+    lengths from `dot_lengths`, and per beat a uniform draw in [0, 1) shared by all beats of one
+    dot product, which the unit's test maps to an operand class."""
+    lengths = dot_lengths(rng, beats, chains)
+    lengths = lengths[:np.searchsorted(np.cumsum(lengths), beats) + 1]
+    return stream_lasts(lengths), np.repeat(rng.random(len(lengths)), lengths)
+
+
 def random_gaps(rng, beats, p_gap):
     """Idle input cycles before each beat: none with probability 1 - p_gap, else 1..4 (every
     remainder modulo the chains, so beats wait 0..chains - 1 cycles for their chain)."""

@@ -26,8 +26,8 @@ import cocotb
 
 from golden.fp16_mac import fp16_mac
 from hdl_gen.fp16_accumulator import float_format
-from verif.mac_tb import (CONFIGS, F16, UNITS, Dots, MacTB, build_and_run, configuration, coverage, dot_lengths,
-                          random_beats_count, random_float, random_gaps, run_corners, stream_lasts)
+from verif.mac_tb import (CONFIGS, F16, UNITS, Dots, MacTB, build_and_run, configuration, coverage,
+                          random_beats_count, random_float, random_gaps, random_stream, run_corners)
 
 UNIT = "fp16_mac"
 SIGN = 0x8000
@@ -48,10 +48,8 @@ def new_tb(dut):
 def random_dots(tb, beats):
     """About `beats` beats of random dot products (module docstring)."""
     rng, lanes = tb.rng, tb.comp.lanes
-    lengths = dot_lengths(rng, beats, tb.chains)
-    lengths = lengths[:np.searchsorted(np.cumsum(lengths), beats) + 1]
-    last = stream_lasts(lengths)
-    n, kind = len(last), np.repeat(rng.random(len(lengths)), lengths)  # a class per dot product
+    last, kind = random_stream(rng, beats, tb.chains)  # a class per dot product
+    n = len(last)
     f = float_format("fp16", "fp16")
     x, g = random_float(rng, (n, lanes), f, kind < 0.1), random_float(rng, (n, lanes), f, kind < 0.1)
     if lanes > 1:  # lane 1's product is minus lane 0's in some beats

@@ -35,8 +35,8 @@ import cocotb
 from golden.fp8 import fp8_decode, fp8_encode
 from golden.fp8_mac import fp8_mac
 from hdl_gen.fp16_accumulator import float_format
-from verif.mac_tb import (CONFIGS, F16, UNITS, Dots, MacTB, build_and_run, configuration, coverage, dot_lengths,
-                          random_beats_count, random_float, random_gaps, run_corners, stream_lasts)
+from verif.mac_tb import (CONFIGS, F16, UNITS, Dots, MacTB, build_and_run, configuration, coverage,
+                          random_beats_count, random_float, random_gaps, random_stream, run_corners)
 
 UNIT = "fp8_mac"
 FORMATS = ("e4m3", "e5m2")  # (x, g), the rtl/ configuration
@@ -56,10 +56,8 @@ def new_tb(dut):
 def random_dots(tb, beats):
     """About `beats` beats of random dot products (module docstring)."""
     rng, lanes = tb.rng, tb.comp.lanes
-    lengths = dot_lengths(rng, beats, tb.chains)
-    lengths = lengths[:np.searchsorted(np.cumsum(lengths), beats) + 1]
-    last = stream_lasts(lengths)
-    n, kind = len(last), np.repeat(rng.random(len(lengths)), lengths)  # a class per dot product
+    last, kind = random_stream(rng, beats, tb.chains)  # a class per dot product
+    n = len(last)
     fx, fg = (float_format(name, f) for name, f in zip(("fmt_x", "fmt_g"), FORMATS))
     x, g = random_float(rng, (n, lanes), fx, kind < 0.1), random_float(rng, (n, lanes), fg, kind < 0.1)
     if lanes > 1:  # lane 1's product is minus lane 0's in some beats

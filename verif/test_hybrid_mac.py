@@ -37,8 +37,8 @@ import cocotb
 from golden.fp16_accumulator import CANONICAL_NAN
 from golden.hybrid_mac import hybrid_mac
 from golden.r4fp4 import SCALE_EXP_MAX, SCALE_EXP_MIN
-from verif.mac_tb import (CONFIGS, UNITS, Dots, MacTB, build_and_run, configuration, coverage, dot_lengths, held,
-                          random_beats_count, random_gaps, run_corners, stream_lasts)
+from verif.mac_tb import (CONFIGS, UNITS, Dots, MacTB, build_and_run, configuration, coverage, held,
+                          random_beats_count, random_gaps, random_stream, run_corners, stream_lasts)
 
 UNIT = "hybrid_mac"
 PAD = {"x": 0, "g": 8}  # a lane beyond a corner's: INT4 0 x R4FP4 -0, a -0 product
@@ -58,10 +58,8 @@ def new_tb(dut):
 def random_dots(tb, beats):
     """About `beats` beats of random dot products (module docstring)."""
     rng, lanes = tb.rng, tb.comp.lanes
-    lengths = dot_lengths(rng, beats, tb.chains)
-    lengths = lengths[:np.searchsorted(np.cumsum(lengths), beats) + 1]
-    last = stream_lasts(lengths)
-    n, kind = len(last), np.repeat(rng.random(len(lengths)), lengths)  # a class per dot product
+    last, kind = random_stream(rng, beats, tb.chains)  # a class per dot product
+    n = len(last)
     sx = rng.random(n) < 0.5
     x = np.where(sx[:, None], rng.integers(-8, 8, (n, lanes)), rng.integers(0, 16, (n, lanes)))
     g = rng.integers(0, 16, (n, lanes))
