@@ -121,7 +121,7 @@ hil: $(STAMP) tools
 	    build/hil_runs/$(HIL_BENCH)_$${r}_$$a.json; done
 
 demo: $(STAMP)
-	$(PY) -m golden.training.demo --jobs $(JOBS)
+	$(PY) -m golden.training.demo --workers $(JOBS) $(EXEC_ARGS)
 
 bitstream: $(STAMP)
 	@$(PY) -m fpga bitstream --board $(BOARD) --top $(TOP)

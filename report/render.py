@@ -150,7 +150,7 @@ def training_accuracy(docs, out):
     name = "training_accuracy_vs_macs.png"
     demo.plot(summary, pathlib.Path(out) / name)
     return "\n".join(["## Training accuracy", "", origin(doc, "demo"),
-                      demo.table(summary, doc.get("wall_s"), doc.get("cpu_s"), doc.get("jobs")), "",
+                      demo.table(summary, doc.get("wall_s"), doc.get("cpu_s"), demo.where(doc)), "",
                       _plots({"accuracy": name})])
 
 

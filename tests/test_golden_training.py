@@ -263,7 +263,7 @@ def test_cli_bad_argument_one_line_exit_2(args, capsys):
     assert len(out.err.strip().splitlines()) == 1, out.err
 
 
-@pytest.mark.parametrize("module,args", [("golden.training", ["--recipe", "int2"]), ("golden.training.demo", ["--jobs", "0"])])
+@pytest.mark.parametrize("module,args", [("golden.training", ["--recipe", "int2"]), ("golden.training.demo", ["--workers", "-1"])])
 def test_cli_bad_argument_as_a_program(module, args):
     p = subprocess.run([sys.executable, "-m", module, *args], capture_output=True, text=True)
     assert p.returncode == 2 and p.stdout == ""

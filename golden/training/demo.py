@@ -1,27 +1,29 @@
 """`make demo`: every recipe on both benchmarks (3 seeds on MNIST-1D), one table, one plot.
 
-    python -m golden.training.demo [--jobs N] [--seeds N] [--epochs N] [--out build/demo] [--resume]
+    python -m golden.training.demo [--seeds N] [--epochs N] [--out build/demo]
+                                   [--workers N | --scheduler tcp://HOST:PORT]
 
-Runs the (benchmark, recipe, seed) trainings in a pool of `--jobs` processes (default: all
-cores), each with single-threaded BLAS (the GEMMs are small; threaded BLAS on a shared 2-core
-machine only adds contention): digits first, then MNIST-1D seed by seed. Each finished run is
-appended to `runs.jsonl` at once (`--resume` keeps the runs already there with the same
-benchmark, recipe, seed and epochs, and trains only the others). Writes `results.json` (every
-run, without per-batch precisions),
-`table.md` (mean and sample standard deviation over seeds, effective MACs relative to fw8bw8)
-and `accuracy_vs_macs.png`; prints the table and the wall-clock and CPU time. `make report`
-renders the same table from results.json into docs/results.md.
+Each (benchmark, recipe, seed) training is one task of the project's executor
+(`lptrain.executor`: a Dask LocalCluster of one process per core by default, any Dask cluster by
+address, `--workers 0` serially here), each with single-threaded BLAS (the GEMMs are small):
+digits first, then MNIST-1D seed by seed. Finished trainings are cached by content under
+OUT/cache (their parameters, the golden model's sources, NumPy's version), so a rerun or a
+resumed interrupted run trains only what is missing. Writes `results.json` (every run, without
+per-batch precisions; the executor's per-task times), `table.md` (mean and sample standard
+deviation over seeds, effective MACs relative to fw8bw8) and `accuracy_vs_macs.png`; prints the
+table and the wall-clock and CPU time. `make report` renders the same table from results.json
+into docs/results.md.
 """
 
-import concurrent.futures
 import json
-import os
 import pathlib
 import sys
 import time
 
 import numpy as np
 
+from lptrain import executor
+from lptrain.cache import Cache, source_digest, write_atomic
 from lptrain.cli import ArgumentParser, positive
 from lptrain.provenance import provenance
 
@@ -33,10 +35,10 @@ KEEP = ("bench", "recipe", "seed", "epochs", "test_accuracy", "effective_macs", 
         "turning_points", "eval_precisions", "diverged_epoch", "cpu_s")
 
 
-def _run(job):
+def train_one(bench, recipe, seed, epochs):
+    """One training of the demo (an executor task): the KEEP fields of its result."""
     from threadpoolctl import threadpool_limits
     from .loop import config, train
-    bench, recipe, seed, epochs = job
     with threadpool_limits(1):
         t = time.process_time()
         r = train(bench, recipe, config(bench, seed=seed, epochs=epochs))
@@ -44,15 +46,30 @@ def _run(job):
     return {k: r[k] for k in KEEP}
 
 
+def tasks(seeds=SEEDS, epochs=None):
+    from .loop import config
+    return [executor.Task(f"{bench}/{recipe}/seed{seed}", train_one,
+                          {"bench": bench, "recipe": recipe, "seed": seed, "epochs": config(bench, epochs=epochs).epochs})
+            for bench, recipe, seed in jobs(seeds)]
+
+
+def cache(out):
+    """Trainings depend on their parameters, the golden model and NumPy (and the dataset
+    generator, whose version pins the data)."""
+    import mnist1d as m1d
+    return Cache(pathlib.Path(out) / "cache",
+                 {"sources": source_digest("golden/**/*.py"), "numpy": np.__version__,
+                  "mnist1d": getattr(m1d, "__version__", "unknown")})
+
+
 SLOW_FIRST = ("dfq", "fractrain", "bhq4", "bhq5")
 
 
-def jobs(seeds=SEEDS, epochs=None):
-    """Digits with seed 0 (its historical numbers), then MNIST-1D seed by seed, the slowest
-    recipes of a seed first (so a partial run has whole seeds and the pool stays balanced)."""
+def jobs(seeds=SEEDS):
+    """(bench, recipe, seed): digits with seed 0 (its historical numbers), then MNIST-1D seed by
+    seed, the slowest recipes of a seed first (so the workers stay balanced to the end)."""
     order = sorted(RECIPES, key=lambda r: r not in SLOW_FIRST)
-    return [("digits", r, 0, epochs) for r in RECIPES] + \
-        [("mnist1d", r, s, epochs) for s in range(seeds) for r in order]
+    return [("digits", r, 0) for r in RECIPES] + [("mnist1d", r, s) for s in range(seeds) for r in order]
 
 
 def summarize(results):
@@ -76,7 +93,7 @@ def summarize(results):
     return out
 
 
-def table(summary, wall_s=None, cpu_s=None, jobs_n=None):
+def table(summary, wall_s=None, cpu_s=None, where=None):
     lines = ["| bench | recipe | seeds | test accuracy % (mean +- std) | per seed | effective MACs / fw8bw8 |",
              "|---|---|---|---|---|---|"]
     for bench in BENCHES[::-1]:
@@ -88,9 +105,16 @@ def table(summary, wall_s=None, cpu_s=None, jobs_n=None):
             lines.append(f"| {bench} | {rec} | {v['n']} | {v['acc_mean']:.2f} +- {v['acc_std']:.2f} | {seeds} "
                          f"| {v['rel_mean']:.3f} +- {v['rel_std']:.3f} |")
     if wall_s is not None:
-        lines += ["", f"Wall time of this invocation {wall_s:.0f} s with {jobs_n} worker processes; CPU "
+        lines += ["", f"Wall time of this invocation {wall_s:.0f} s ({where}); CPU "
                       f"time of the trainings in the table {cpu_s:.0f} s (single-threaded BLAS each)."]
     return "\n".join(lines)
+
+
+def where(doc):
+    """How a results.json was computed (older ones recorded a process-pool size)."""
+    if "execution" in doc:
+        return doc["execution"]["executor"]
+    return f"{doc['jobs']} worker processes" if "jobs" in doc else "executor not recorded"
 
 
 def plot(summary, path):
@@ -122,44 +146,31 @@ def plot(summary, path):
 
 def main(argv=None):
     ap = ArgumentParser(prog="python -m golden.training.demo", description=__doc__.splitlines()[0])
-    ap.add_argument("--jobs", type=positive(), default=os.cpu_count() or 1)
     ap.add_argument("--seeds", type=positive(), default=SEEDS)
     ap.add_argument("--epochs", type=positive(), default=None, help="default: each benchmark's")
     ap.add_argument("--out", type=pathlib.Path, default=pathlib.Path("build/demo"))
-    ap.add_argument("--resume", action="store_true", help="keep the finished runs of OUT/runs.jsonl")
-    ap.add_argument("--report-only", action="store_true", help="no training: tabulate OUT/runs.jsonl as it is")
+    executor.add_arguments(ap)
     args = ap.parse_args(argv)
     from .datasets import mnist1d
     mnist1d()  # generate the cache once, before the workers read it
     args.out.mkdir(parents=True, exist_ok=True)
-    log = args.out / "runs.jsonl"
-    key = lambda r: (r["bench"], r["recipe"], r["seed"], r["epochs"])
-    keep = args.resume or args.report_only
-    done = [json.loads(line) for line in log.read_text().splitlines()] if keep and log.exists() else []
-    from .loop import config
-    todo = [j for j in jobs(args.seeds, args.epochs)
-            if (j[0], j[1], j[2], config(j[0], epochs=j[3]).epochs) not in {key(r) for r in done}]
     t0 = time.time()
-    results = sorted(done, key=lambda r: (r["bench"], RECIPES.index(r["recipe"]), r["seed"]))
-    if args.report_only:
-        todo = []
-    with open(log, "a" if args.resume or args.report_only else "w") as f, \
-            concurrent.futures.ProcessPoolExecutor(args.jobs) as pool:
-        for fut in concurrent.futures.as_completed([pool.submit(_run, j) for j in todo]):
-            results.append(fut.result())
-            f.write(json.dumps(results[-1]) + "\n")
-            f.flush()
+    with executor.from_args(ap, args) as ex:
+        outcomes = ex.run(tasks(args.seeds, args.epochs), cache=cache(args.out), label="demo")
+        where = ex.description
     wall = time.time() - t0
+    results = [o.value for o in outcomes if o.ok]
     summary = summarize(results)
     cpu = sum(r["cpu_s"] for r in results)
-    text = table(summary, wall, cpu, args.jobs)
-    (args.out / "results.json").write_text(json.dumps({**provenance("golden.training.demo", argv), "wall_s": wall,
-                                                       "cpu_s": cpu, "jobs": args.jobs, "runs": results}, indent=1))
-    (args.out / "table.md").write_text(text + "\n")
+    text = table(summary, wall, cpu, where)
+    write_atomic(args.out / "results.json",
+                 json.dumps({**provenance("golden.training.demo", argv), "wall_s": wall, "cpu_s": cpu,
+                             "execution": executor.summary(outcomes, ex, wall), "runs": results}, indent=1))
+    write_atomic(args.out / "table.md", text + "\n")
     plot(summary, args.out / "accuracy_vs_macs.png")
     print(text)
     print(f"-> {args.out}/table.md, results.json, accuracy_vs_macs.png")
-    return 0
+    return executor.report_failures(outcomes)
 
 
 if __name__ == "__main__":
