@@ -7,10 +7,10 @@ group of files, one per run (`hil`, `fpga`, `times`), kept as docs/results/<grou
 
 import dataclasses
 import json
-import os
 import pathlib
 import shutil
-import tempfile
+
+from lptrain.cache import write_atomic
 
 __all__ = ["Source", "SOURCES", "collect", "load", "write_json"]
 
@@ -44,18 +44,8 @@ BY_KEY = {s.key: s for s in SOURCES}
 
 
 def write_json(path, doc):
-    """Write `doc` to `path` atomically (a temporary file in the same directory, then rename):
-    a reader never sees half a file."""
-    path = pathlib.Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(json.dumps(doc, indent=1) + "\n")
-        os.replace(tmp, path)
-    except BaseException:
-        pathlib.Path(tmp).unlink(missing_ok=True)
-        raise
+    """Write `doc` to `path` atomically: a reader never sees half a file."""
+    write_atomic(path, json.dumps(doc, indent=1) + "\n")
 
 
 def _read(path):
