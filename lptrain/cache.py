@@ -7,6 +7,10 @@ finished points there and computes only the others; changing a source file or a 
 salt, so stale results are never reused. Every file is written to a temporary name in the same
 directory and renamed over the target, so a run killed at any moment leaves either the old file
 or the new one, never half of one.
+
+The cache also remembers how long each named point took last time (`durations.json`), whatever
+its key: a sweep whose sources changed still knows which points are long, and the executor
+starts those first.
 """
 
 import hashlib
@@ -73,3 +77,14 @@ class Cache:
 
     def put(self, fn, params, record):
         write_atomic(self.path(fn, params), json.dumps(record, indent=1, default=str) + "\n")
+        if record.get("seconds") is not None:
+            durations = self.durations()
+            durations[record["name"]] = round(record["seconds"], 3)
+            write_atomic(self.directory / "durations.json", json.dumps(durations, indent=1, sort_keys=True) + "\n")
+
+    def durations(self):
+        """{task name: seconds it took when last computed}."""
+        try:
+            return json.loads((self.directory / "durations.json").read_text())
+        except (FileNotFoundError, json.JSONDecodeError):
+            return {}

@@ -96,6 +96,7 @@ class _Runner:
                                       computed=record.get("computed"))
                 if on_result is not None:
                     on_result(outcomes[i])
+        todo = _longest_first(tasks, todo, cache.durations() if cache is not None else {})
         bar = _progress(len(tasks), len(tasks) - len(todo), label)
         try:
             for i, result in self._execute(tasks, todo):
@@ -153,9 +154,10 @@ class _DaskRunner(_Runner):
 
     def _execute(self, tasks, todo):
         from distributed import as_completed
-        futures = {self.client.submit(_call, tasks[i].fn, tasks[i].params, pure=False,
+        # `todo` comes longest first; Dask runs the highest priority first.
+        futures = {self.client.submit(_call, tasks[i].fn, tasks[i].params, pure=False, priority=len(todo) - rank,
                                       key=f"{_key_name(tasks[i].name)}-{i}-{os.urandom(4).hex()}"): i
-                   for i in todo}
+                   for rank, i in enumerate(todo)}
         for fut in as_completed(futures):
             i = futures[fut]
             try:
@@ -167,6 +169,13 @@ class _DaskRunner(_Runner):
         self.client.close()
         if self.cluster is not None:
             self.cluster.close()
+
+
+def _longest_first(tasks, todo, durations):
+    """`todo` ordered by the time each task took last time, longest first, the never-measured
+    ones before all (they may be the longest): with a list schedule, starting the long tasks first
+    is what keeps one of them from running alone at the end (LPT, see `schedule_makespan`)."""
+    return sorted(todo, key=lambda i: -durations.get(tasks[i].name, float("inf")))
 
 
 def _key_name(name):

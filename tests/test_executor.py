@@ -134,13 +134,25 @@ def test_interrupted_sweep_reruns_only_the_missing_points(cluster, tmp_path):
 
     with pytest.raises(KeyboardInterrupt):
         cluster.run(tasks, cache=cache, on_result=interrupt_after_three)
-    assert len(list((tmp_path / "cache").glob("*.json"))) == 3
+    assert len([p for p in (tmp_path / "cache").glob("*.json") if p.name != "durations.json"]) == 3
     outcomes = cluster.run(tasks, cache=cache)
     assert [o.value for o in outcomes] == [{"i": i, "square": i * i} for i in range(8)]
     assert sorted(i for i, o in enumerate(outcomes) if o.cached) == sorted(finished)
     assert all(runs(marks, i) == 1 for i in finished)  # no finished point computed again
     assert all(runs(marks, i) >= 1 for i in range(8))
     assert not list((tmp_path / "cache").glob("*.tmp"))
+
+
+def test_longest_tasks_start_first_from_the_durations_last_time(tmp_path):
+    cache = Cache(tmp_path / "cache", "salt")
+    tasks = [executor.Task(f"t{i}", marked, {"i": i, "marks": str(tmp_path), "sleep_s": 0.01 * i}) for i in range(4)]
+    executor.connect(workers=0).run(tasks[1:], cache=cache)
+    assert set(cache.durations()) == {"t1", "t2", "t3"} and cache.durations()["t3"] >= 0.03
+    cache.salt = "changed sources"  # every point is computed again; the durations still order them
+    started = []
+    outcomes = executor.connect(workers=0).run(tasks, cache=cache, on_result=lambda o: started.append(o.task.name))
+    assert started == ["t0", "t3", "t2", "t1"]  # never measured first, then longest first
+    assert [o.task.name for o in outcomes] == ["t0", "t1", "t2", "t3"]  # results in task order
 
 
 def test_unreachable_scheduler_is_one_line_exit_2():
