@@ -14,9 +14,11 @@ build/synth/ppa.json, ppa.md and PNG plots.
 Every unit is one task of the project's executor (lptrain.executor: a Dask LocalCluster of one
 process per core by default), cached by content under OUT/cache (unit, generator / golden /
 synth sources, tool versions, liberty): a rerun measures only what changed or is missing. By
-default the units the reports use are measured (every rtl/ default, the committed fusion
-variant at every array size, every variant's unit and PE, the lane sweep); the other variants'
-arrays (minutes each) with --variant-arrays, or by name with --units.
+default the units the reports read from this ppa.json are measured (every rtl/ default, the
+committed fusion variant at every array size, every variant's unit and PE); the other variants'
+arrays (minutes each) are added with --variant-arrays, any subset is chosen by name with --units,
+and the lane sweep is --lanes (`make synth-lanes`, its own ppa.json). The executor starts the
+units that took longest last time first.
 """
 
 import dataclasses
@@ -97,12 +99,14 @@ def _params(component):
             if n != "self" and isinstance(getattr(component, n, None), (int, float, str, bool))}
 
 
-def default_selection(units):
-    """What `make synth` measures by default: everything but the non-committed fusion variants'
-    arrays (the reports compare variants at the unit and PE level)."""
-    return [u for u in units if not (u.kind == "array" and u.name.startswith("mac_array_")
-                                     and any(u.name.startswith(f"mac_array_{fusion_variants.tag(*v)}_")
-                                             for v in fusion_variants.VARIANTS))]
+def default_selection(units, variant_arrays=False):
+    """What `make synth` measures by default: what the reports read from its ppa.json. Not the
+    non-committed fusion variants' arrays (the reports compare variants at the unit and PE level)
+    nor the lane sweep's units (`make synth-lanes` measures those, into its own ppa.json)."""
+    def variant_array(u):
+        return u.kind == "array" and any(u.name.startswith(f"mac_array_{fusion_variants.tag(*v)}_")
+                                         for v in fusion_variants.VARIANTS)
+    return [u for u in units if u.kind != "lanes" and (variant_arrays or not variant_array(u))]
 
 
 def discover():
@@ -376,8 +380,8 @@ def main(argv=None):
         if unknown:
             parser.error(f"unknown unit(s) {', '.join(unknown)}; known: {', '.join(u.name for u in units)}")
         units = [u for u in units if u.name in wanted]
-    elif not args.variant_arrays:
-        units = default_selection(units)
+    else:
+        units = default_selection(units, args.variant_arrays)
     _, source = _tensors()
     results, errors, checks = {}, {}, {}
     wanted_checks = [n for n in args.crosscheck.split(",") if n]
