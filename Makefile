@@ -23,6 +23,10 @@ export WAVES
 endif
 
 ARGS    ?=
+# Where the sweeps (synth, synth-lanes, demo, cost, hil) run: a LocalCluster of JOBS processes by
+# default; e.g. EXEC_ARGS="--scheduler tcp://HOST:8786" for an existing Dask cluster, "--workers 0"
+# for serial in one process (lptrain.executor).
+EXEC_ARGS ?= --workers $(JOBS)
 
 .PHONY: help sim sim-axi check test rtl lint synth synth-tools synth-area synth-lanes synth-variants mac-sweep bench demo hil bitstream fpga-estimate clean distclean tools venv formal report
 
@@ -87,7 +91,7 @@ synth-tools: tools
 	@scripts/bootstrap.sh opensta
 
 synth: $(STAMP) synth-tools
-	$(PY) -m synth.ppa --liberty $(TECH)/osu018_stdcells.lib
+	$(PY) -m synth.ppa --liberty $(TECH)/osu018_stdcells.lib $(EXEC_ARGS)
 
 # The training MACs' full random regression (100k cycles per unit and simulator; make test runs
 # a seeded subset of it).
@@ -95,7 +99,7 @@ mac-sweep: $(STAMP) tools
 	LPT_MAC_CYCLES=100000 $(PY) -m pytest verif/test_hybrid_mac.py verif/test_fp16_mac.py verif/test_fp8_mac.py -n 2 -q --durations=5
 
 synth-lanes: $(STAMP) synth-tools
-	$(PY) -m synth.ppa --lanes --liberty $(TECH)/osu018_stdcells.lib
+	$(PY) -m synth.ppa --lanes --liberty $(TECH)/osu018_stdcells.lib $(EXEC_ARGS)
 
 synth-variants: $(STAMP)
 	@scripts/bootstrap.sh osu018 $(TECH)
@@ -121,7 +125,7 @@ hil: $(STAMP) tools
 	    build/hil_runs/$(HIL_BENCH)_$${r}_$$a.json; done
 
 demo: $(STAMP)
-	$(PY) -m golden.training.demo --workers $(JOBS) $(EXEC_ARGS)
+	$(PY) -m golden.training.demo $(EXEC_ARGS)
 
 bitstream: $(STAMP)
 	@$(PY) -m fpga bitstream --board $(BOARD) --top $(TOP)
@@ -133,7 +137,7 @@ fpga-estimate: $(STAMP)
 PPA ?= build/synth/ppa.json
 .PHONY: cost
 cost: $(STAMP)
-	$(PY) -m cost --ppa $(PPA)
+	$(PY) -m cost --ppa $(PPA) $(EXEC_ARGS)
 # FORMAL_ARGS: e.g. "--fast", "compose", "maxb8", "--flat", "--timeout 600", "--solver z3".
 formal: $(STAMP)
 	$(PY) -m formal -j $(JOBS) $(FORMAL_ARGS)

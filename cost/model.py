@@ -1,7 +1,11 @@
 """`make cost`: latency and energy of whole training runs on this project's hardware.
 
     python -m cost [--ppa build/synth/ppa.json] [--out build/cost] [--rows 8 --cols 8]
-                         [--turning-points 0.25,0.5,0.75] [--runs RUN.json ...]
+                   [--turning-points 0.25,0.5,0.75] [--runs RUN.json ... | --benches digits,mnist1d]
+                   [--workers N | --scheduler tcp://HOST:PORT]
+
+The training runs it prices (without --runs) are tasks of the project's executor, cached under
+OUT/cache; the pricing itself (seconds for every workload) runs here.
 
 A training run is a list of GEMMs (cost.workloads.Gemm). A `Machine` runs each GEMM on
 one of this project's units:
@@ -23,7 +27,6 @@ one of this project's units:
 Every cost row names its cycle source, its ppa.json entries and its memory-energy citation.
 """
 
-import argparse
 import dataclasses
 import functools
 import json
@@ -33,11 +36,13 @@ import pathlib
 from golden.gemm import mode_bits, predict_cycles
 from golden.mac_array import ACCW_DEFAULT
 
+from lptrain import executor
+from lptrain.cli import ArgumentParser
 from lptrain.paths import ROOT
 from lptrain.provenance import provenance
 
 from .workloads import (FRACTRAIN_EPOCHS, from_training_json, pfq_run, resnet_step, stage_epochs,
-                             training_runs)
+                             training_tasks)
 
 __all__ = ["cycles", "Machine", "Hardware", "memory_bits", "gemm_cost", "run_cost", "MEMORY"]
 
@@ -467,8 +472,19 @@ def study(hw, rows=8, cols=8, fractions=DEFAULT_FRACTIONS, runs=(), depths=RESNE
             "comparisons": comparisons, "sensitivity": sensitivity}
 
 
+def priced_runs(parser, args, benches):
+    """The priced training runs, each a task of the project's executor, cached by content under
+    OUT/cache like `make demo`'s trainings (a rerun prices without training again)."""
+    from golden.training.demo import cache
+    with executor.from_args(parser, args) as ex:
+        outcomes = ex.run(training_tasks(benches), cache=cache(args.out), label="cost: training")
+    if executor.report_failures(outcomes):
+        parser.exit(1, "cost: a priced training failed (above)\n")
+    return [o.value for o in outcomes]
+
+
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = ArgumentParser(prog="python -m cost", description=__doc__.splitlines()[0])
     ap.add_argument("--ppa", default=str(ROOT / "build" / "synth" / "ppa.json"), help="make synth's ppa.json")
     ap.add_argument("--out", default=str(ROOT / "build" / "cost"), help="output directory")
     ap.add_argument("--rows", type=int, default=8)
@@ -480,9 +496,10 @@ def main(argv=None):
     ap.add_argument("--batch", type=int, default=128, help="CIFAR ResNet mini-batch (FracTrain: 128)")
     ap.add_argument("--runs", nargs="*", default=None,
                     help="training-run JSON files (python -m golden.training --json; a 'label' key names the run); "
-                         "default: train --benches in process")
+                         "default: train --benches on the executor")
     ap.add_argument("--benches", default="digits",
                     help="golden.training benches trained in process when --runs is not given (digits,mnist1d)")
+    executor.add_arguments(ap)
     args = ap.parse_args(argv)
     try:
         fractions = tuple(float(x) for x in args.turning_points.split(","))
@@ -510,7 +527,7 @@ def main(argv=None):
         benches = tuple(b for b in args.benches.split(",") if b)
         if any(b not in ("digits", "mnist1d") for b in benches):
             ap.exit(2, f"--benches: comma-separated values of digits, mnist1d, got {args.benches!r}\n")
-        runs = training_runs(benches)
+        runs = priced_runs(ap, args, benches)
     else:
         for path in args.runs:
             data = json.loads(pathlib.Path(path).read_text())

@@ -11,7 +11,8 @@ operand is streamed M x K but stored as the layer's input tensor). Three sources
 - `from_training_json`: a `python -m golden.training --json` run (its schema: bench,
   recipe, seed, epochs, test_accuracy, effective_macs, macs, precisions) with the bench's layer
   shapes from `BENCHES`.
-- `training_runs`: golden.training runs made in process (the same JSON fields).
+- `training_tasks`: the golden.training runs `make cost` prices, as tasks of the project's
+  executor (`train_run` each; the same JSON fields).
 
 Each layer runs three GEMMs (golden.fractrain): forward a @ W (A = activations, B = weights),
 input gradient g @ W^T (A = output gradient, B = weights) and weight gradient a^T @ g (A =
@@ -23,7 +24,7 @@ x (Cout, Cin*k*k) followed by col2im; weight gradient (Cin*k*k, B*Ho*Wo) x (B*Ho
 import dataclasses
 
 __all__ = ["Gemm", "Layer", "RESNETS", "layer_gemms", "resnet_layers", "resnet_step", "pfq_run",
-           "bench_shapes", "from_training_json", "training_runs", "CIFAR_TRAIN", "FRACTRAIN_EPOCHS"]
+           "bench_shapes", "from_training_json", "training_tasks", "train_run", "CIFAR_TRAIN", "FRACTRAIN_EPOCHS"]
 
 FORMATS = ("int", "int4xr4fp4", "fp8", "fp16")
 ROLES = ("fwd", "dgrad", "wgrad")
@@ -263,14 +264,18 @@ PRICED_RUNS = (("fw8bw8", "fw8bw8", {}), ("pfq", "pfq", {}), ("ibm4", "ibm4", {}
                ("dfq", "dfq", {}), ("fractrain", "fractrain", {}), ("dfq-hw", "dfq", {"dfq_options": "hw"}))
 
 
-def training_runs(benches=("digits",), seed=0, priced=PRICED_RUNS):
-    """golden.training runs (its CLI's JSON fields) of every priced recipe on each bench; `label`
-    tells DFQ's hardware option set ({2,4,8} x {4,8}) from FracTrain's."""
+def train_run(bench, label, recipe, overrides, seed):
+    """One priced golden.training run (an executor task): its JSON fields, with `label` telling
+    DFQ's hardware option set ({2,4,8} x {4,8}) from FracTrain's."""
     from golden.training.cli import KEEP
     from golden.training.loop import config, train
-    out = []
-    for bench in benches:
-        for label, recipe, overrides in priced:
-            r = train(bench, recipe, config(bench, seed=seed, **overrides))
-            out.append({**{k: r[k] for k in KEEP}, "label": label, "source": "golden.training"})
-    return out
+    r = train(bench, recipe, config(bench, seed=seed, **overrides))
+    return {**{k: r[k] for k in KEEP}, "label": label, "source": "golden.training"}
+
+
+def training_tasks(benches=("digits",), seed=0, priced=PRICED_RUNS):
+    """Every priced recipe on each bench, as executor tasks (lptrain.executor.Task)."""
+    from lptrain.executor import Task
+    return [Task(f"{bench}/{label}/seed{seed}", train_run,
+                 {"bench": bench, "label": label, "recipe": recipe, "overrides": overrides, "seed": seed})
+            for bench in benches for label, recipe, overrides in priced]

@@ -11,7 +11,7 @@ from golden.fractrain import effective_macs, training_costs
 from golden.fp16_accumulator import TIMING, latency
 from cost import model
 from cost.workloads import (Gemm, Layer, from_training_json, layer_gemms, pfq_run, resnet_layers, resnet_step,
-                                  stage_epochs)
+                            stage_epochs, training_tasks)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -265,3 +265,26 @@ def test_study_end_to_end(hw, tmp_path):
     assert (tmp_path / "out" / "savings.png").stat().st_size > 0
     assert "iso-area" in (tmp_path / "out" / "cost.md").read_text()
     assert {c["workload"] for c in doc["comparisons"]} == {"resnet38-cifar10", "resnet38-cifar100", "digits (seed 0)"}
+
+
+def test_priced_trainings_run_on_the_executor_and_are_cached(tmp_path, monkeypatch):
+    """Without --runs, `make cost` trains its runs as executor tasks, cached under OUT/cache."""
+    two = (("fw8bw8", "fw8bw8", {"epochs": 1}), ("pfq", "pfq", {"epochs": 1}))
+    monkeypatch.setattr(model, "training_tasks", lambda benches: training_tasks(benches, priced=two))
+    path = tmp_path / "ppa.json"
+    path.write_text(json.dumps(_ppa()))
+    argv = ["--ppa", str(path), "--out", str(tmp_path / "out"), "--depths", "", "--benches", "digits",
+            "--workers", "0"]
+    model.main(argv)
+    doc = json.loads((tmp_path / "out" / "cost.json").read_text())
+    assert [(r["bench"], r["recipe"], r["epochs"]) for r in doc["runs"]] == [("digits", "fw8bw8", 1), ("digits", "pfq", 1)]
+    assert {c["baseline_key"] for c in doc["comparisons"]} == {"fusion", "fixed_iso_pe", "fixed_iso_area"}
+    records = [p for p in (tmp_path / "out" / "cache").glob("*.json") if p.name != "durations.json"]
+    assert len(records) == 2
+    from golden.training import loop
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("trained again: the cache holds this run")
+    monkeypatch.setattr(loop, "train", no_training)
+    model.main(argv)
+    assert json.loads((tmp_path / "out" / "cost.json").read_text())["runs"] == doc["runs"]
