@@ -112,17 +112,13 @@ synth-area: $(STAMP)
 bench: $(STAMP)
 	@set -e; for b in bench/bench_*.py; do echo "== $$b"; $(PY) -m bench.$$(basename $$b .py); done
 
-# HIL: every GEMM of HIL_STEPS training steps run by simulated RTL (cosim/run.py), one JSON each.
+# HIL: every GEMM of HIL_STEPS training steps run by simulated RTL (cosim/run.py), one JSON each;
+# the runs are tasks of the executor (cosim/sweep.py).
 HIL_BENCH ?= digits
 HIL_STEPS ?= 4
 HIL_RUNS  := fw8bw8:mac_array pfq:mac_array dfq:mac_array ibm4:mac_array fw8bw8:mac_array_fixed8
 hil: $(STAMP) tools
-	@mkdir -p build/hil_runs
-	@set -e; for run in $(HIL_RUNS); do r=$${run%%:*}; a=$${run##*:}; \
-	  $(PY) -m cosim --bench $(HIL_BENCH) --recipe $$r --array $$a --steps $(HIL_STEPS) --json \
-	    > build/hil_runs/$(HIL_BENCH)_$${r}_$$a.json; \
-	  $(PY) -c "import json,sys; from cosim.run import table; print(table(json.load(open(sys.argv[1]))))" \
-	    build/hil_runs/$(HIL_BENCH)_$${r}_$$a.json; done
+	$(PY) -m cosim.sweep --bench $(HIL_BENCH) --steps $(HIL_STEPS) --runs $(HIL_RUNS) $(EXEC_ARGS)
 
 demo: $(STAMP)
 	$(PY) -m golden.training.demo $(EXEC_ARGS)

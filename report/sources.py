@@ -38,6 +38,7 @@ SOURCES = [
     Source("formal", "formal/results.json", "formal.json", "make formal"),
     Source("hil", "hil_runs/*.json", "hil", "make hil", group=True, replace=True),
     Source("fpga", "*/resources.json", "fpga", "make fpga-estimate BOARD=zc706", group=True, by_directory=True),
+    Source("executor", "bench/executor.json", "executor.json", "python -m bench.bench_executor"),
     Source("times", "times/*.json", "times", "python -m report.timing NAME -- CMD...", group=True),
 ]
 BY_KEY = {s.key: s for s in SOURCES}
@@ -49,8 +50,8 @@ def write_json(path, doc):
 
 
 def _read(path):
-    """The JSON object in `path`, or None: `make hil` redirects each run's stdout into its file, so
-    a run that failed or is still going leaves an empty or partial one."""
+    """The JSON object in `path`, or None when the file is empty, torn or not an object (the flows
+    write atomically; files from older runs or edited by hand may not be whole)."""
     try:
         doc = json.loads(pathlib.Path(path).read_text())
     except (OSError, UnicodeDecodeError, json.JSONDecodeError):

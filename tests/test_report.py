@@ -34,7 +34,7 @@ def test_sections_and_their_anchors(tmp_path):
     md = render.render({}, tmp_path)
     headings = re.findall(r"^## (.+)$", md, re.M)
     assert headings == ["Silicon", "Training MACs", "Training cost", "Training accuracy", "Formal",
-                        "Training on the RTL", "FPGA", "Command times"]
+                        "Training on the RTL", "FPGA", "Sweeps on the executor", "Command times"]
     anchors = {h.lower().replace(" ", "-") for h in headings}
     for doc in DOCS.glob("*.md"):  # every link into results.md names an existing section
         for anchor in re.findall(r"results\.md#([\w-]+)", doc.read_text()):

@@ -18,6 +18,7 @@ from golden import gemm as G
 from golden.fp8 import fp8_decode
 from golden.mac_array import mac_array
 from golden.training.qtensor import QTensor
+from cosim import sweep
 from cosim.run import HilBackend, Mismatch, check_hybrid, check_mac_array, main
 from cosim.sim import Config, open_sim, words_to_fields
 
@@ -245,6 +246,40 @@ def test_hil_bad_arguments(capsys):
             main(["--bench", "digits", "--steps", "1", *args])
         assert exc.value.code == 2
         assert len(capsys.readouterr().err.strip().splitlines()) == 1
+
+
+# What a run measures about itself rather than computes.
+RUN_ONLY = ("seconds", "date", "command")
+
+
+@pytest.mark.sim
+def test_hil_sweep_on_the_cluster_equals_single_runs(capsys, tmp_path, monkeypatch):
+    """`make hil`'s sweep: two runs on a 2-worker LocalCluster, each the same report as its own
+    `python -m cosim` run; a rerun takes both from the cache."""
+    size = ["--rows", str(ROWS), "--cols", str(COLS)]
+    argv = ["--bench", "digits", "--steps", "1", "--runs", "fw8bw8:mac_array", "ibm4:mac_array", *size,
+            "--out", str(tmp_path), "--workers", "2"]
+    assert sweep.main(argv) == 0
+    for recipe in ("fw8bw8", "ibm4"):
+        assert main(["--bench", "digits", "--steps", "1", "--recipe", recipe, *size, "--json"]) == 0
+        alone = json.loads(capsys.readouterr().out)
+        swept = json.loads((tmp_path / f"digits_{recipe}_mac_array.json").read_text())
+        assert {k: v for k, v in swept.items() if k not in RUN_ONLY} == {k: v for k, v in alone.items() if k not in RUN_ONLY}
+    (tmp_path / "digits_ibm4_mac_array.json").unlink()
+
+    def no_simulation(*args, **kwargs):
+        raise AssertionError("simulated again: the cache holds this run")
+    monkeypatch.setattr("cosim.run.run", no_simulation)
+    assert sweep.main([*argv[:-1], "0"]) == 0  # serially, in this process: everything from the cache
+    assert json.loads((tmp_path / "digits_ibm4_mac_array.json").read_text())["mismatches"] == 0
+
+
+def test_hil_sweep_bad_run_is_one_line(capsys):
+    with pytest.raises(SystemExit) as exc:
+        sweep.main(["--steps", "1", "--runs", "fw8bw8:mac_array_wide"])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "RECIPE:ARRAY" in err[0] and "mac_array_fixed8" in err[0]
 
 
 @pytest.mark.sim
