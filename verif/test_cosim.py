@@ -260,6 +260,7 @@ def test_hil_sweep_on_the_cluster_equals_single_runs(capsys, tmp_path, monkeypat
     argv = ["--bench", "digits", "--steps", "1", "--runs", "fw8bw8:mac_array", "ibm4:mac_array", *size,
             "--out", str(tmp_path), "--workers", "2"]
     assert sweep.main(argv) == 0
+    capsys.readouterr()  # the sweep's own summary
     for recipe in ("fw8bw8", "ibm4"):
         assert main(["--bench", "digits", "--steps", "1", "--recipe", recipe, *size, "--json"]) == 0
         alone = json.loads(capsys.readouterr().out)
