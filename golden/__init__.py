@@ -11,3 +11,5 @@ from .fp8 import fp8_decode, fp8_encode, fp8_encode_flags
 from .hybrid_mac import hybrid_mac
 from .fp16_mac import fp16_mac
 from .fp8_mac import fp8_mac
+from .mx import (check_block, dequantize, element_decode, element_encode, mx_dequantize, mx_dot, mx_quantize,
+                 nvfp4_dequantize, nvfp4_quantize)

@@ -17,8 +17,10 @@ from golden.training import QTensor, config, float_backend, train
 from golden.training import demo, dfq, networks
 from golden.training.cli import main
 from golden.training.datasets import digits, mnist1d
-from golden.training.qtensor import fp8, from_codes, r4fp4_pair
-from golden.training.recipes import CHEN, DYNAMIC, RECIPES, STATIC, chen_layer, q_range
+from golden.mx import dequantize, mx_quantize, nvfp4_quantize
+from golden.training.qtensor import block_operand, block_quantize, fp8, from_codes, r4fp4_pair
+from golden.training.recipes import (BLOCK, CHEN, DYNAMIC, RECIPES, RHT_SEED, RHT_SIZE, STATIC, block_layer,
+                                     chen_layer, q_range, rht)
 
 SMALL = config("digits", hidden=(16, 16), epochs=2)
 
@@ -139,7 +141,8 @@ def test_cnn_gradient_check_in_float():
 # ---- the hook -------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("bench,recipe", [("digits", "fw8bw8"), ("digits", "ibm4"), ("mnist1d", "psq4"),
-                                          ("mnist1d", "bhq5"), ("mnist1d", "fp32")])
+                                          ("mnist1d", "bhq5"), ("mnist1d", "fp32"), ("digits", "nvfp4"),
+                                          ("mnist1d", "mxfp4_rht")])
 def test_recording_backend_sees_every_gemm(bench, recipe):
     """One epoch of 3 mini-batches: per batch, per layer, fwd then (reverse order) wgrad and dgrad
     (none for layer 0) with the shapes of the module docstring; the evaluation forward last."""
@@ -148,7 +151,8 @@ def test_recording_backend_sees_every_gemm(bench, recipe):
     def recorder(layer, role, qa, qb):
         assert isinstance(qa, QTensor) and isinstance(qb, QTensor)
         assert qa.shape[1] == qb.shape[0]
-        calls.append((layer, role, qa.shape, qb.shape, qa.fmt, qb.fmt))
+        axes = (qa.block.axis, qb.block.axis) if qa.fmt == "mx" else None
+        calls.append((layer, role, qa.shape, qb.shape, qa.fmt, qb.fmt, axes))
         return float_backend(layer, role, qa, qb)
 
     data = [a[:n] for a, n in zip(digits(0), (130, 70, 130, 70))] if bench == "digits" else mnist1d_subset()
@@ -162,7 +166,8 @@ def test_recording_backend_sees_every_gemm(bench, recipe):
         want += [(i, "fwd", (b * l.rows, l.k), (l.k, l.n_out)) for i, l in enumerate(net)]
         for i in reversed(range(len(net))):
             l = net[i]
-            want.append((i, "wgrad", (l.n_out, b * l.rows), (b * l.rows, l.k)))
+            rows = b * l.rows + (-b * l.rows % RHT_SIZE if recipe == "mxfp4_rht" else 0)  # rotated: padded
+            want.append((i, "wgrad", (l.n_out, rows), (rows, l.k)))
             if i:
                 want.append((i, "dgrad", (b * l.rows, l.n_out), (l.n_out, l.k)))
     n_te = len(data[1])
@@ -175,6 +180,9 @@ def test_recording_backend_sees_every_gemm(bench, recipe):
         assert {c[4] for c in calls if c[1] != "wgrad"} == {"int"}
     elif recipe == "ibm4":
         assert {c[4] for c in calls if c[1] != "fwd" and c[0] == 1} == {"r4fp4"}
+    elif recipe in BLOCK:  # every operand blocked along its GEMM's contraction axis
+        assert {c[4] for c in calls} == {c[5] for c in calls} == {"mx"}
+        assert all(c[6] == (1, 0) for c in calls)
 
 
 def test_backend_result_is_used():
@@ -427,3 +435,52 @@ def test_cli_dfq_json_has_per_batch_precisions(capsys):
     assert len(out["precisions"]) == 1 and len(out["precisions"][0]) == 40  # 1257 samples / 32
     assert all(len(batch) == 3 for batch in out["precisions"][0])
     assert {tuple(b[::2]) for batch in out["precisions"][0] for b in batch} <= set(dfq.OPTION_SETS["hw"])
+
+
+# ---- block formats (MX, NVFP4) in training ---------------------------------------------------------
+
+def test_rht_is_orthogonal_along_the_rows():
+    rng = np.random.default_rng(0)
+    g, a = rng.normal(size=(50, 6)), rng.normal(size=(50, 9))
+    signs = rng.choice([-1.0, 1.0], 32)
+    tg, ta = rht(g, signs), rht(a, signs)
+    assert tg.shape == (64, 6)  # zero-padded to whole 32-row blocks
+    np.testing.assert_allclose(tg.T @ ta, g.T @ a, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(np.linalg.norm(tg), np.linalg.norm(g), rtol=1e-12)
+
+
+@pytest.mark.parametrize("recipe", BLOCK)
+def test_block_recipe_routing(recipe):
+    """A and W blocked along K (forward) and along axis 0 (the other GEMM; A rotated for
+    mxfp4_rht); G quantized stochastically twice with independent bits: along the rows for the
+    weight gradient (rotated for mxfp4_rht), along the outputs for the input gradient."""
+    fmt = "nvfp4" if recipe == "nvfp4" else "mxfp4"
+    quant = (lambda x, axis, *r: nvfp4_quantize(x, axis, *r)) if fmt == "nvfp4" else \
+        (lambda x, axis, *r: mx_quantize(x, "fp4_e2m1", 32, axis, *r))
+    signs = np.random.default_rng(RHT_SEED).choice([-1.0, 1.0], RHT_SIZE)
+    turn = (lambda x: rht(x, signs)) if recipe == "mxfp4_rht" else (lambda x: x)
+    rng = np.random.default_rng(3)
+    a, w, g = rng.normal(size=(40, 36)), rng.normal(size=(5, 36)), rng.normal(size=(40, 5)) * 1e-3
+    q = block_layer(recipe)
+    qa, qw = q.act(a), q.weight(w)
+    np.testing.assert_array_equal(qa.along(1).dequant(), dequantize(quant(a, 1)))
+    np.testing.assert_array_equal(qa.along(0).dequant(), dequantize(quant(turn(a), 0)))
+    np.testing.assert_array_equal(qw.T.along(0).dequant(), dequantize(quant(w, 1)).T)
+    np.testing.assert_array_equal(qw.along(0).dequant(), dequantize(quant(w, 0)))
+    to_w, to_x = q.grad(g, np.random.default_rng(7))
+    draw = np.random.default_rng(7)
+    u1 = draw.integers(0, 1 << 16, turn(g).shape)
+    u2 = draw.integers(0, 1 << 16, g.shape)
+    np.testing.assert_array_equal(to_w.T.along(1).dequant(), dequantize(quant(turn(g), 0, "stochastic", u1)).T)
+    np.testing.assert_array_equal(to_x.along(1).dequant(), dequantize(quant(g, 1, "stochastic", u2)))
+    assert q.bits == (4, 4, 4) and qa.fmt == to_w.fmt == "mx"
+
+
+def test_block_operand_blocked_one_way_says_so():
+    q = block_quantize(np.ones((4, 40)), "mxfp4", 1)
+    assert q.along(1) is q
+    with pytest.raises(ValueError, match="blocked along axis 1 only"):
+        q.along(0)
+    with pytest.raises(ValueError, match="fmt must be one of"):
+        block_quantize(np.ones((4, 40)), "mxfp6", 1)
+    assert block_operand(np.ones((4, 40)), "nvfp4").T.along(1).block.axis == 1

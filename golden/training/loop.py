@@ -4,6 +4,7 @@
     forward       Y_i  = backend(i, "fwd",   qA_i,       qW_i.T)    (B*rows, out)
     weight grad   dW_i = backend(i, "wgrad", qG_i(w).T,  qA_i)      (out, K)
     input grad    dA_i = backend(i, "dgrad", qG_i(x),    qW_i)      (B*rows, K), not for layer 0
+(a block-format operand reaches the backend blocked along the GEMM's contraction axis: `contract`)
 with the QTensors of golden.training.qtensor, quantized by the recipe (golden.training.recipes)
 before the call; evaluation runs the test set's forward GEMMs through the same backend. Random
 bits: three Generators from the seed, `default_rng(seed)` for the initial weights,
@@ -21,7 +22,7 @@ from ..quantizers import NonFiniteInput
 from .qtensor import float_backend
 from .recipes import DYNAMIC, RECIPES, pfq_scheduler, static_layers
 
-__all__ = ["Config", "config", "train", "forward", "backward", "softmax_xent"]
+__all__ = ["Config", "config", "train", "forward", "backward", "softmax_xent", "contract"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -65,6 +66,12 @@ def network(cfg, n_in):
     return networks.mlp(n_in, cfg.hidden) if cfg.bench == "digits" else networks.cnn1d()
 
 
+def contract(backend, layer, role, qa, qb):
+    """The backend's GEMM qa @ qb on the operands as it contracts them: a block-format operand
+    quantized along both axes passes the copy blocked along the contraction axis (QTensor.along)."""
+    return backend(layer, role, qa.along(1), qb.along(0))
+
+
 def forward(x, ws, bs, alphas, net, select, backend):
     """Logits and, per layer, (input pre-activation h, A rows, qA, qW, LayerQ, Y rows) for the
     backward pass. `select(i, h)` gives layer i's LayerQ (DFQ's gate looks at h)."""
@@ -74,7 +81,7 @@ def forward(x, ws, bs, alphas, net, select, backend):
         z = h if i == 0 else (np.clip(h, 0, alphas[i]) if q.pact else np.maximum(h, 0))
         rows = lay.to_rows(z)
         qa, qw = q.act(rows), q.weight(w)
-        y = backend(i, "fwd", qa, qw.T)
+        y = contract(backend, i, "fwd", qa, qw.T)
         saved.append((h, rows, qa, qw, q, y))
         h = lay.from_rows(y + b, len(x))
     return h, saved
@@ -101,10 +108,10 @@ def backward(g, saved, alphas, net, backend, rng):
         lay = net[i]
         rows = out_grads[i] = lay.grad_to_rows(g)
         g_w, g_x = q.grad(rows, rng)
-        dws[i], dbs[i] = backend(i, "wgrad", g_w.T, qa), rows.sum(axis=0)
+        dws[i], dbs[i] = contract(backend, i, "wgrad", g_w.T, qa), rows.sum(axis=0)
         if i == 0:
             break
-        dz = lay.rows_to_input(backend(i, "dgrad", g_x, qw), h.shape)
+        dz = lay.rows_to_input(contract(backend, i, "dgrad", g_x, qw), h.shape)
         if q.pact:
             dalphas[i] = np.sum(dz * (h >= alphas[i]))
             g = dz * ((h > 0) & (h < alphas[i]))
@@ -167,7 +174,7 @@ class Dynamic:
             q = self.dfq.layer(k)
             fw = self.dfq.options[k][0]
             self.gate_macs += effective_macs(rows.shape[0] * self.net[i].k * self.net[i].n_out, fw, fw)
-            return backend(i, "fwd", q.act(rows), q.weight(w).T)
+            return contract(backend, i, "fwd", q.act(rows), q.weight(w).T)
         self.dfq.update(self.picks, [s[5] for s in saved], out_grads, candidate)
 
     def end_epoch(self, loss):

@@ -21,6 +21,13 @@ call, so every backend sees the same codes. Formats (`fmt`) and how `dequant()` 
            exponent `scale_exp`: x = r4fp4_decode(codes, phase, scale_exp).
   "float"  float64 values in `codes` (fp32 recipe, BHQ's Householder-transformed operands):
            x = codes. Hardware backends run these GEMMs on the host and report them as such.
+  "mx"     block-scaled codes (golden.mx): `block` is the MXTensor or NVFP4Tensor whose element
+           codes are `codes`, x = its dequantization. A block format is quantized along the GEMM's
+           contraction axis, and an operand that two GEMMs contract along different axes (A in
+           the forward and weight-gradient GEMMs, W in the forward and input-gradient GEMMs) is
+           quantized twice: `alt` is the same tensor blocked along the other axis (possibly of
+           other, zero-padded, length: a rotated operand). `along(axis)` picks the one a GEMM
+           contracts along `axis`: every backend multiplies qa.along(1) by qb.along(0).
 
 `bits` is the width a hardware unit multiplies (32 for "float", 8 for FP8, 4 for R4FP4).
 """
@@ -32,13 +39,14 @@ from typing import Any
 import numpy as np
 
 from ..fp8 import fp8_decode, fp8_encode
+from ..mx import MX_BLOCK, dequantize, mx_quantize, nvfp4_quantize
 from ..quantizers import GridCodes
 from ..r4fp4 import gradscale_exp, r4fp4_decode, tpr
 
 __all__ = ["QTensor", "FORMATS", "ROLES", "float_backend", "from_float", "from_codes", "fp8",
-           "r4fp4_pair", "FP8_MAX"]
+           "r4fp4_pair", "FP8_MAX", "BLOCK_FORMATS", "block_quantize", "block_operand"]
 
-FORMATS = ("int", "r4fp4", "e4m3", "e5m2", "float")
+FORMATS = ("int", "r4fp4", "e4m3", "e5m2", "float", "mx")
 ROLES = ("fwd", "dgrad", "wgrad")
 FP8_MAX = {"e4m3": 480.0, "e5m2": 57344.0}  # largest finite magnitudes at the default biases
 
@@ -54,6 +62,8 @@ class QTensor:
     top: Any = 0.0
     phase: int = 0
     scale_exp: int = 0
+    block: Any = None   # "mx": the golden.mx block tensor of `codes`
+    alt: Any = None     # "mx": the QTensor of the same values blocked along the other axis
 
     def __post_init__(self):
         if self.fmt not in FORMATS:
@@ -75,8 +85,22 @@ class QTensor:
         """The transposed operand (codes and per-row/column vectors transposed together)."""
         flip = lambda v: v.T if isinstance(v, np.ndarray) else v
         out = dataclasses.replace(self, codes=self.codes.T, zero=flip(self.zero), top=flip(self.top))
+        if self.fmt == "mx":
+            b = self.block
+            out = dataclasses.replace(out, block=b._replace(codes=b.codes.T, scales=b.scales.T, axis=1 - b.axis),
+                                      alt=None if self.alt is None else self.alt.T)
         object.__setattr__(out, "_source", self)  # an operand used twice (A, W) is decoded once
         return out
+
+    def along(self, axis):
+        """The operand as a GEMM contracting its `axis` needs it: itself, except for a block format
+        blocked along the other axis (then its `alt`)."""
+        if self.fmt != "mx" or self.block.axis == axis:
+            return self
+        if self.alt is None or self.alt.block.axis != axis:
+            raise ValueError(f"this {self.fmt} operand is blocked along axis {self.block.axis} only; "
+                             f"a GEMM contracting axis {axis} needs it blocked along that axis")
+        return self.alt
 
     def dequant(self):
         """The float64 values this operand stands for (module docstring); computed once."""
@@ -90,6 +114,8 @@ class QTensor:
             return self.codes
         if self.fmt == "int":
             return GridCodes(self.codes, self.zero, self.top, 2 ** self.bits).values()
+        if self.fmt == "mx":
+            return dequantize(self.block)
         if self.fmt == "r4fp4":
             return r4fp4_decode(self.codes, self.phase, self.scale_exp).astype(np.float64)
         return np.ldexp(fp8_decode(self.codes, self.fmt).astype(np.float64), self.scale_exp)
@@ -128,3 +154,26 @@ def r4fp4_pair(g):
     even, odd = tpr(g16, s)
     return (QTensor("r4fp4", even, 4, True, phase=0, scale_exp=s),
             QTensor("r4fp4", odd, 4, True, phase=1, scale_exp=s))
+
+
+BLOCK_FORMATS = ("mxfp4", "nvfp4")
+
+
+def block_quantize(x, fmt, axis, rounding="nearest", rand=None):
+    """The "mx" QTensor of x in block format `fmt`: "mxfp4" (OCP MX FP4 E2M1, 32-element blocks,
+    E8M0 scales) or "nvfp4" (E2M1, 16-element blocks, E4M3 scales, FP32 tensor scale), blocked
+    along `axis`; `rand` 16-bit integers per element for stochastic rounding."""
+    if fmt not in BLOCK_FORMATS:
+        raise ValueError(f"fmt must be one of {BLOCK_FORMATS}, got {fmt!r}")
+    t = (nvfp4_quantize(x, axis, rounding, rand) if fmt == "nvfp4" else
+         mx_quantize(x, "fp4_e2m1", MX_BLOCK, axis, rounding, rand))
+    return QTensor("mx", t.codes, 4, True, block=t)
+
+
+def block_operand(x, fmt, rotate=None):
+    """A forward operand (A: rows x K, or W: out x K) in block format `fmt`, nearest rounding:
+    blocked along K for the forward GEMM, and along axis 0 (`alt`) for the other GEMM that
+    contracts it (weight gradient for A, input gradient for W); `rotate` transforms that copy
+    along axis 0 first (the random Hadamard transform of the weight-gradient GEMM)."""
+    other = x if rotate is None else rotate(x)
+    return dataclasses.replace(block_quantize(x, fmt, 1), alt=block_quantize(other, fmt, 0))

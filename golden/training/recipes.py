@@ -29,24 +29,40 @@ through (STE), PACT's clip excepted. Biases stay in the accumulator's precision.
            al. show is not the bottleneck. So ptqB quantizes both GEMMs' gradients by PTQ with
            independent noise. BHQ's operand T^-1 PSQ(T G) is no code tensor (the transform is
            applied after the codes): it reaches the backend as fmt "float".
+  mxfp4, mxfp4_rht, nvfp4   every GEMM of every layer in a 4-bit block format (golden.mx), the
+           operands blocked along each GEMM's contraction axis (A and W are quantized once per
+           axis): mxfp4 in OCP MX FP4 (E2M1 elements, 32-element blocks, E8M0 scales; OCP MX
+           v1.0 section 6.3), nvfp4 in NVFP4 (16-element blocks, E4M3 scales, an FP32 tensor
+           scale; NVIDIA 2025). Forward operands round to nearest (the MX conversion); the output
+           gradient rounds stochastically, once per backward GEMM with independent bits (both
+           Tseng et al. 2025, "Training LLMs with MXFP4", and NVIDIA's NVFP4 recipe need
+           unbiased gradients). mxfp4_rht adds Tseng et al.'s random Hadamard transform on the
+           weight-gradient GEMM: both of its operands (G and A, contracted over rows) are
+           rotated along the rows by T = blockdiag(H_32 diag(s)) / sqrt(32) before quantization,
+           so (T G)^T (T A) = G^T A before rounding and the GEMM runs on MX codes as is. s is
+           one fixed random sign vector (NVIDIA's recipe also keeps one fixed vector; here from
+           numpy's default_rng(RHT_SEED)). ReLU activations, ranges from the data alone.
 """
 
 import dataclasses
 from typing import Callable
 
 import numpy as np
+from scipy.linalg import hadamard
 
 from ..fractrain import PFQScheduler
 from ..quantizers import bhq, pact_codes, range_codes, sawb_codes
-from .qtensor import fp8, from_codes, from_float, r4fp4_pair
+from .qtensor import block_operand, block_quantize, fp8, from_codes, from_float, r4fp4_pair
 
-__all__ = ["LayerQ", "STATIC", "DYNAMIC", "CHEN", "RECIPES", "fp32_layer", "range_layer", "ibm4_layers",
+__all__ = ["LayerQ", "STATIC", "DYNAMIC", "CHEN", "BLOCK", "RECIPES", "rht", "block_layer", "fp32_layer", "range_layer", "ibm4_layers",
            "chen_layer", "q_range"]
 
 CHEN = tuple(f"{q}{b}" for b in (4, 5) for q in ("ptq", "psq", "bhq"))
 STATIC = ("fp32", "ibm4", "fw8bw8", "pfq")
 DYNAMIC = ("dfq", "fractrain")
-RECIPES = STATIC + DYNAMIC + CHEN
+BLOCK = ("mxfp4", "mxfp4_rht", "nvfp4")
+RECIPES = STATIC + DYNAMIC + CHEN + BLOCK
+RHT_SEED, RHT_SIZE = 0, 32
 
 
 @dataclasses.dataclass(frozen=True)
@@ -121,6 +137,30 @@ def chen_layer(name, per):
     return dataclasses.replace(fw, grad=grad, bits=(8, 8, bits))
 
 
+def rht(x, signs):
+    """T x along axis 0 with T = blockdiag(H diag(signs)) / sqrt(n), n = len(signs) (a power of
+    two): an orthogonal transform; rows are zero-padded to a multiple of n."""
+    n = len(signs)
+    x = np.concatenate([x, np.zeros((-len(x) % n,) + x.shape[1:])])
+    t = hadamard(n) * signs[None, :] / np.sqrt(n)
+    return np.einsum("ij,bj...->bi...", t, x.reshape((-1, n) + x.shape[1:])).reshape(x.shape)
+
+
+def block_layer(recipe):
+    """mxfp4 / mxfp4_rht / nvfp4 (module docstring)."""
+    fmt = "nvfp4" if recipe == "nvfp4" else "mxfp4"
+    rotate = None
+    if recipe == "mxfp4_rht":
+        signs = np.random.default_rng(RHT_SEED).choice([-1.0, 1.0], RHT_SIZE)
+        rotate = lambda x: rht(x, signs)
+
+    def grad(g, rng):
+        gw = g if rotate is None else rotate(g)
+        to_wgrad = block_quantize(gw, fmt, 0, "stochastic", rng.integers(0, 1 << 16, gw.shape))
+        return to_wgrad, block_quantize(g, fmt, 1, "stochastic", rng.integers(0, 1 << 16, g.shape))
+    return LayerQ(lambda a: block_operand(a, fmt, rotate), lambda w: block_operand(w, fmt), grad, (4, 4, 4))
+
+
 def static_layers(recipe, net, alphas, sched):
     """The per-layer quantizers of a recipe whose precision is fixed for an epoch."""
     n_layers = len(net)
@@ -132,6 +172,8 @@ def static_layers(recipe, net, alphas, sched):
         return [range_layer(sched.fw_bits, sched.bw_bits) for _ in range(n_layers)]
     if recipe == "ibm4":
         return ibm4_layers(n_layers, alphas)
+    if recipe in BLOCK:
+        return [block_layer(recipe) for _ in range(n_layers)]
     return [chen_layer(recipe, lay.rows) for lay in net]
 
 
