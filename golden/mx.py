@@ -338,7 +338,7 @@ def _exact(v):
 
 
 def _block_value(pa, pb, sa, sb):
-    """Exact sum of one block's products times both scales, as (n, lsb); None if zero."""
+    """Exact sum of one block's products times both scales, as (n, lsb); None if it is zero."""
     terms = [_exact(a) for a in pa * pb if a != 0]  # each product exact: <= 2 x 11 significant bits
     if not terms:
         return None
@@ -346,7 +346,8 @@ def _block_value(pa, pb, sa, sb):
     n = sum(m << (e - lsb) for m, e in terms)
     sa_n, sa_l = _exact(sa)
     sb_n, sb_l = _exact(sb)
-    return n * sa_n * sb_n, lsb + sa_l + sb_l
+    n *= sa_n * sb_n
+    return (n, lsb + sa_l + sb_l) if n else None
 
 
 def _decoded(t):
@@ -385,8 +386,8 @@ def mx_dot(a, b, acc="fp32"):
             total = dtype(signs.pop() * np.inf)
             continue
         block = _block_value(pa[i], pb[i], xa[i], xb[i])
-        if block is None:  # an exactly zero block: IEEE signed-zero sum with the accumulator
-            neg = np.signbit(total) and all(np.signbit(p) for p in prods)
+        if block is None:  # an exactly zero block: -0 only if the accumulator and every product are
+            neg = np.signbit(total) and all(p == 0 and np.signbit(p) for p in prods)
             total = dtype(-0.0) if neg else (total if total != 0 else dtype(0.0))
             continue
         n, lsb = block

@@ -34,7 +34,7 @@ from golden.fp16_accumulator import CANONICAL_NAN, CHAINS_MAX, FRONT_MAX, TIMING
 from .comb import named
 
 __all__ = ["FP16Accumulator", "ChainCombiner", "StreamMac", "FloatMac", "FLOAT_FORMATS", "LANES_MAX",
-           "check_lanes", "register", "fast_add", "fast_sum", "float_format", "float_fields"]
+           "check_lanes", "register", "fast_add", "fast_sum", "float_format", "float_fields", "lzc"]
 
 FP16_INF, FP16_NEG_ZERO = 0x7C00, 0x8000
 LANES_MAX = 64
@@ -129,13 +129,13 @@ def fast_sum(m, operands, width, name="sum"):
     return fast_add(m, ops[0], ops[1] if len(ops) > 1 else 0, width, name=name)
 
 
-def _lzc(m, v, name="lz"):
+def lzc(m, v, name="lz"):
     """(all-zero flag, leading-zero count) of v, a tree over halves; len(v) a power of two."""
     if len(v) == 2:
         return named(m, ~v.any(), f"{name}_z"), named(m, ~v[1], f"{name}_c")
     half = len(v) // 2
-    zl, cl = _lzc(m, v[:half], f"{name}l")
-    zh, ch = _lzc(m, v[half:], f"{name}h")
+    zl, cl = lzc(m, v[:half], f"{name}l")
+    zh, ch = lzc(m, v[half:], f"{name}h")
     return named(m, zh & zl, f"{name}_z"), named(m, Cat(Mux(zh, cl, ch), zh), f"{name}_c")
 
 
@@ -172,7 +172,7 @@ def _fp16_sum(m, base, ins, sum_width, lsb, stages, carry, name):
     s_max = mag_w - 11 - q0
     pad = (1 << (mag_w - 1).bit_length()) - mag_w
     capped = named(m, mag | (1 << (q0 + 10)), "capped")
-    _, lz = _lzc(m, Cat(C(0, pad), capped) if pad else capped)
+    _, lz = lzc(m, Cat(C(0, pad), capped) if pad else capped)
     below = named(m, Cat(*[lz < mag_w - 12 - j for j in range(mag_w - 12)]), "below")
     s.update(top=(mag << lz)[mag_w - 12:mag_w],  # 11 significand bits and the guard bit
              sticky=(mag[:mag_w - 12] & below).any(), lz=lz, nonzero=mag.any())

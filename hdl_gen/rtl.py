@@ -29,6 +29,7 @@ from .hybrid_mac import HybridMac
 from .lfsr16 import Lfsr16
 from .mac_array import MacArray
 from .mac_array_axi import MacArrayAxi
+from .mx_dot import MxDot
 from .r4fp4 import R4FP4ToFP16, TPRQuantizer
 
 RTL_DIR = pathlib.Path(__file__).resolve().parent.parent / "rtl"
@@ -46,6 +47,7 @@ DEFAULTS = {
     "hybrid_mac": unit(HybridMac, lanes=4),
     "fp16_mac": unit(FP16Mac, lanes=4),
     "fp8_mac": unit(FP8Mac, lanes=4, fmt_x="e4m3", fmt_g="e5m2"),
+    "mx_dot": unit(MxDot, fmt="fp4_e2m1", block=32, lanes=4, acc="fp32"),
     "tpr_quantizer": unit(TPRQuantizer),
     "r4fp4_to_fp16": unit(R4FP4ToFP16),
     "fp16_to_e4m3": unit(FP16ToFP8, "e4m3"),

@@ -251,7 +251,9 @@ def reference_dot(a, b, acc):
             continue
         value = sum((exact(x) * exact(y) for x, y in zip(pa[blk], pb[blk])), Fraction(0)) * exact(sa[i]) * exact(sb[i])
         s = exact(total) + value
-        total = round_exact(s, acc) if s != 0 else (total if value == 0 and np.signbit(total) and all(np.signbit(pa[blk] * pb[blk])) else dtype(0.0))
+        prods = pa[blk] * pb[blk]
+        neg_zero = value == 0 and np.signbit(total) and all((prods == 0) & np.signbit(prods))
+        total = round_exact(s, acc) if s != 0 else (dtype(-0.0) if neg_zero else dtype(0.0))
     return total
 
 
