@@ -162,11 +162,11 @@ def training_accuracy(docs, out):
 FOUR_BIT = {
     "ibm4": ("INT4 x R4FP4 + TPR (first/last layers FP8, not in the energy)", [("mac_array", "4x4"), ("hybrid_mac", "int4xr4fp4"), ("hybrid_mac", "int4xr4fp4")],
              "Sun et al. 2020: 4-bit training close to full precision across vision, speech and language models"),
-    "mxfp4": ("MXFP4 everywhere (E2M1, 32-blocks, E8M0)", None,
+    "mxfp4": ("MXFP4 everywhere (E2M1, 32-blocks, E8M0)", [("mx_dot", "fp4_e2m1")] * 3,
               "Tseng et al. 2025: MXFP4 loses accuracy mainly through the weight-gradient GEMM"),
-    "mxfp4_rht": ("MXFP4 + random Hadamard transform on wgrad", None,
+    "mxfp4_rht": ("MXFP4 + random Hadamard transform on wgrad", [("mx_dot", "fp4_e2m1")] * 3,
                   "Tseng et al. 2025: with the transform and stochastic rounding, near-lossless LLM training"),
-    "nvfp4": ("NVFP4 everywhere (E2M1, 16-blocks, E4M3, FP32)", None,
+    "nvfp4": ("NVFP4 everywhere (E2M1, 16-blocks, E4M3, FP32)", [("mx_dot_nvfp4", "nvfp4")] * 3,
               "NVIDIA 2025: a 12B model pretrained in NVFP4 matched its FP8 baseline"),
     "psq4": ("8-bit forward, 4-bit PSQ gradients", [("mac_array", "8x8"), ("mac_array", "8x4"), ("mac_array", "8x4")],
              "Chen et al. 2020: per-sample ranges beat per-tensor at 4-5 gradient bits"),
@@ -177,16 +177,15 @@ FOUR_BIT = {
 
 def four_bit_formats(docs, out):
     """Every 4-bit training format on MNIST-1D: accuracy from `make demo`, energy and area per
-    training MAC from `make synth` where a unit runs all three GEMMs."""
-    demo_doc, ppa = docs.get("demo"), docs.get("ppa")
+    training MAC from `make synth` (and `make synth-lanes` for the units only it measures) where a
+    unit runs all three GEMMs."""
+    demo_doc = docs.get("demo")
     if demo_doc is None:
         return "## 4-bit training formats\n\n" + missing("demo")
     summary = demo.summarize(demo_doc["runs"])
-    units = ppa["units"] if ppa else {}
+    units = {**(docs["lanes"]["units"] if "lanes" in docs else {}), **(docs["ppa"]["units"] if "ppa" in docs else {})}
 
     def per_mac(gemms):
-        if gemms is None:
-            return "no unit yet (`mx_dot` planned)", ""
         if None in gemms:
             return "a GEMM runs on the host", ""
         got = [units.get(u, {}).get("workload", {}).get(mode) for u, mode in gemms]
@@ -208,13 +207,14 @@ def four_bit_formats(docs, out):
         acc = (f"{v['acc_mean']:.2f} +- {v['acc_std']:.2f}", " / ".join(f"{a:.1f}" for a in v["acc"])) if v \
             else ("not run", "")
         energy, area = per_mac(gemms)
-        where = ", ".join(f"`{g[0]}` {g[1]}" if g else "host" for g in gemms) if gemms else ""
+        where = ", ".join(f"`{g[0]}` {g[1]}" if g else "host" for g in gemms)
         rows.append(f"| {rec} | {fmt} | {acc[0]} | {acc[1]} | {energy} | {area} | {where} | {anchor} |")
     note = ("Energy per training MAC and area per MAC/cycle: the mean over a layer's three GEMMs (equal MAC "
             "counts), each on the unit and mode named, from the workload-annotated power and the area of "
-            "`make synth` on OSU 0.18 um at 100 MHz (table Silicon). Hardware groups report MXFP4 dot products "
-            "at about 2.4-2.8x the energy efficiency of MXFP8; the block formats' row stays empty until the "
-            "`mx_dot` unit is synthesized in the same flow.")
+            "`make synth` / `make synth-lanes` on OSU 0.18 um at 100 MHz (tables Silicon, Training MACs). The "
+            "training runs themselves compute the block formats' GEMMs on the host (float); `mx_dot` computes "
+            "them bit for bit in its tests. Hardware groups report MXFP4 dot products at about 2.4-2.8x the "
+            "energy efficiency of MXFP8 (Training MACs, block-format table).")
     return "\n".join(["## 4-bit training formats", "", origin(demo_doc, "demo"), "\n".join(rows), "", note])
 
 

@@ -27,12 +27,17 @@ import matplotlib.pyplot as plt  # noqa: E402
 from hdl_gen.fp8_mac import FP8Mac
 from hdl_gen.fp16_mac import FP16Mac
 from hdl_gen.hybrid_mac import HybridMac
+from hdl_gen.mx_dot import MxDot
 
-__all__ = ["LANES", "FAMILIES", "units", "sweep", "datapath", "markdown", "plot"]
+__all__ = ["LANES", "FAMILIES", "MX_UNITS", "units", "sweep", "mx_sweep", "datapath", "markdown", "plot"]
 
 LANES = (1, 2, 4, 8, 16)
 FAMILIES = {"hybrid_mac": HybridMac, "fp8_mac": FP8Mac, "fp16_mac": FP16Mac}
 DEFAULT_LANES = 4  # the rtl/ configuration, measured as the plain unit name
+# The block-format units (one generator, family mx_dot): unit name -> (element format, block);
+# `mx_dot` itself is the rtl/ configuration (MXFP4). FP32 accumulation throughout.
+MX_UNITS = {"mx_dot": ("fp4_e2m1", 32), "mx_dot_mxfp8": ("fp8_e4m3", 32), "mx_dot_nvfp4": ("nvfp4", 16)}
+MXFP8_ANCHOR = (2.4, 2.8)  # published: MXFP4 dot products ~2.4-2.8x the energy efficiency of MXFP8
 MODE = {"hybrid_mac": "int4xr4fp4", "fp8_mac": "e4m3xe5m2", "fp16_mac": "fp16xfp16"}
 IBM_ANCHOR = 1 / 7  # published: IBM's "~7x" area and power savings over FP16 (Sun et al., NeurIPS 2020)
 
@@ -47,7 +52,9 @@ def units(unit_cls):
     return ([unit_cls(name(f, n), f, "lanes", lambda cls=cls, n=n: cls(lanes=n))
              for f, cls in FAMILIES.items() for n in LANES if n != DEFAULT_LANES]
             + [unit_cls(f"{f}_unpipelined", f, "lanes", lambda cls=cls: cls(lanes=DEFAULT_LANES, front=0, chains=1))
-               for f, cls in FAMILIES.items()])
+               for f, cls in FAMILIES.items()]
+            + [unit_cls(name(u, n), "mx_dot", "lanes", lambda fmt=fmt, block=block, n=n: MxDot(fmt, block, n, "fp32"))
+               for u, (fmt, block) in MX_UNITS.items() for n in LANES if (u, n) != ("mx_dot", DEFAULT_LANES)])
 
 
 def _metrics(results, family, lanes):
@@ -70,6 +77,30 @@ def sweep(results):
                 ok = row[f] and base and row[f][key] is not None and base[key]
                 row[f"{f}_{key}_vs_fp16"] = row[f][key] / base[key] if ok else None
         rows.append(row)
+    return rows
+
+
+def mx_sweep(results):
+    """Rows {lanes, <MX unit>: metrics (workload: its own format), energy per MAC vs hybrid_mac
+    and fp8_mac at equal L, MXFP8 / MXFP4 energy} for every measured L."""
+    rows = []
+    for n in LANES:
+        row = {"lanes": n}
+        for u, (fmt, _) in MX_UNITS.items():
+            r = results.get(name(u, n))
+            w = r and r["workload"].get(fmt)
+            row[u] = r and {"area_um2": r["area_um2"], "fmax_mhz": r["timing"]["fmax_mhz"],
+                            "energy_pj": w["energy_per_op_pj"] if w else None}
+        for f in ("hybrid_mac", "fp8_mac"):
+            ref = _metrics(results, f, n)
+            for u in MX_UNITS:
+                ok = row[u] and ref and row[u]["energy_pj"] is not None and ref["energy_pj"]
+                row[f"{u}_vs_{f}"] = row[u]["energy_pj"] / ref["energy_pj"] if ok else None
+        four, eight = row["mx_dot"], row["mx_dot_mxfp8"]
+        ok = four and eight and four["energy_pj"] and eight["energy_pj"]
+        row["mxfp8_over_mxfp4"] = eight["energy_pj"] / four["energy_pj"] if ok else None
+        if any(row[u] for u in MX_UNITS):
+            rows.append(row)
     return rows
 
 
@@ -140,6 +171,23 @@ def markdown(results, h="##"):
             cell = lambda u: (f"{_f(u['area_um2'])} / {_f(u['timing']['fmax_mhz'], '{:.0f}')} / "
                               f"{_f((u['workload'].get(MODE[f]) or {}).get('energy_per_op_pj'))}")
             lines.append(f"| {f} | {cell(a)} | {cell(b)} |")
+    mx = mx_sweep(results)
+    if mx:
+        lines += ["", f"{h} Block-format MACs (mx_dot, FP32 accumulation)", "",
+                  "| L | " + " | ".join(f"{u} area (um^2) | {u} Fmax (MHz) | {u} pJ/MAC" for u in MX_UNITS)
+                  + " | MXFP4 / hybrid pJ | MXFP4 / fp8_mac pJ | NVFP4 / hybrid pJ | MXFP8 / MXFP4 pJ |",
+                  "|" + "---|" * (1 + 3 * len(MX_UNITS) + 4)]
+        for r in mx:
+            cells = []
+            for u in MX_UNITS:
+                m = r[u] or {}
+                cells += [_f(m.get("area_um2")), _f(m.get("fmax_mhz"), "{:.0f}"), _f(m.get("energy_pj"))]
+            cells += [_f(r[k]) for k in ("mx_dot_vs_hybrid_mac", "mx_dot_vs_fp8_mac", "mx_dot_nvfp4_vs_hybrid_mac",
+                                         "mxfp8_over_mxfp4")]
+            lines.append(f"| {r['lanes']} | " + " | ".join(cells) + " |")
+        lines += ["", "Each unit runs the IBM backward GEMMs' operands quantized in its own format (synth.workloads); "
+                  f"published anchor for MXFP8 / MXFP4 energy per MAC: {MXFP8_ANCHOR[0]}-{MXFP8_ANCHOR[1]} "
+                  "(hardware groups' MXFP4 vs MXFP8 dot-product efficiency, their nodes)."]
     lines += ["", "A layer's three GEMMs (forward, input gradient, weight gradient) have equal MAC counts: "
               "energy per training MAC and area per MAC/cycle are the means over them (synth/lanes.py)."]
     return "\n".join(lines) + "\n"

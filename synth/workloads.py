@@ -17,6 +17,7 @@ import numpy as np
 
 from golden.fusion import DEFAULT_LAYOUT, PRECISION_BITS, brick_sources, products
 from golden.fp8 import fp8_decode, fp8_encode
+from golden.mx import ELEMENTS, mx_quantize, nvfp4_quantize
 from golden.r4fp4 import gradscale_exp, tpr
 
 from .operands import gemm_operands, quantize_signed, quantize_unsigned
@@ -269,6 +270,34 @@ def fp8_workloads(tensors, widths, dots=MAC_DOTS, fmt_x="e4m3", fmt_g="e5m2", **
                      {"lanes": lanes, "macs_per_cycle": lanes})]
 
 
+def mx_workloads(tensors, widths, dots=MAC_DOTS, fmt="fp4_e2m1", block=32, **_):
+    """`mx_dot`: the same two GEMMs with both operands of each dot product quantized along K in
+    the unit's block format (golden.mx, nearest), scales on sa / sb for each block's beats."""
+    lanes = widths["a"] // ELEMENTS["fp4_e2m1" if fmt == "nvfp4" else fmt].bits
+    quant = (lambda v: nvfp4_quantize(v)) if fmt == "nvfp4" else (lambda v: mx_quantize(v, fmt, block))
+    a_codes, b_codes, sa, sb, last = [], [], [], [], []
+    for x, g in _ibm_backward_gemms(tensors, dots):
+        pad = -x.shape[1] % block  # whole blocks: zero-padded like golden.mx's partial blocks
+        x, g = (np.pad(t, ((0, 0), (0, pad))) for t in (x, g))
+        for xr, gr in zip(x, g):  # one dot product per row
+            qa, qb = quant(xr), quant(gr)
+            beats = len(xr) // lanes
+            a_codes.append(qa.codes.reshape(beats, lanes))
+            b_codes.append(qb.codes.reshape(beats, lanes))
+            blk = np.arange(beats) * lanes // block
+            sa.append(qa.scales[blk])
+            sb.append(qb.scales[blk])
+            last.append(np.arange(beats) == beats - 1)
+    cat = np.concatenate
+    bits = ELEMENTS["fp4_e2m1" if fmt == "nvfp4" else fmt].bits
+    n = sum(len(v) for v in last)
+    streams = {"a": pack_bits(cat(a_codes), bits), "b": pack_bits(cat(b_codes), bits),
+               "sa": pack_bits(cat(sa)[:, None], 8), "sb": pack_bits(cat(sb)[:, None], 8),
+               "in_valid": _const(1, 1, n), "in_last": pack_bits(cat(last).astype(np.int64)[:, None], 1)}
+    return [Workload(fmt, {p: m for p, m in streams.items() if p in widths}, n * lanes, "MAC",
+                     {"lanes": lanes, "macs_per_cycle": lanes})]
+
+
 def _gradients16(tensors):
     g16 = tensors["g"].astype(np.float16).ravel()
     return g16, gradscale_exp(g16)
@@ -318,6 +347,7 @@ BUILDERS = {
     "hybrid_mac": hybrid_workloads,
     "fp16_mac": fp16_workloads,
     "fp8_mac": fp8_workloads,
+    "mx_dot": mx_workloads,
     "tpr_quantizer": tpr_workloads,
     "r4fp4_to_fp16": r4fp4_decode_workloads,
 }
