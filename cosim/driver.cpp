@@ -172,7 +172,15 @@ void run_mac_array(Vtop* top, const uint32_t* hdr) {
 }
 #endif
 
-#if HIL_UNIT_HYBRID_MAC || HIL_UNIT_FLOAT_MAC
+#if HIL_UNIT_HYBRID_MAC || HIL_UNIT_FLOAT_MAC || HIL_UNIT_MX_DOT
+// mx_dot's element ports are a, b (the jobs' x, g); its scale codes ride in ctrl bits 8..23.
+#if HIL_UNIT_MX_DOT
+#define PORT_X a
+#define PORT_G b
+#else
+#define PORT_X x
+#define PORT_G g
+#endif
 void run_mac(Vtop* top, const uint32_t* hdr) {
     const uint32_t n = hdr[0], expected = hdr[1], gap = hdr[2];
     Rng rng(hdr[4] | static_cast<uint64_t>(hdr[5]) << 32);
@@ -200,12 +208,16 @@ void run_mac(Vtop* top, const uint32_t* hdr) {
         const bool present = i < n && (presented || !rng.chance(gap));
         top->in_valid = present;
         if (present && !presented) {
-            set_words(top->x, &x[static_cast<std::size_t>(i) * WX], WX);
-            set_words(top->g, &g[static_cast<std::size_t>(i) * WG], WG);
+            set_words(top->PORT_X, &x[static_cast<std::size_t>(i) * WX], WX);
+            set_words(top->PORT_G, &g[static_cast<std::size_t>(i) * WG], WG);
             const uint32_t c = ctrl[i];
 #if HIL_UNIT_HYBRID_MAC
             top->sx = c & 1;
             top->phase = (c >> 1) & 1;
+#endif
+#if HIL_UNIT_MX_DOT
+            top->sa = (c >> 8) & 0xff;
+            top->sb = (c >> 16) & 0xff;
 #endif
             top->in_last = (c >> 2) & 1;
             presented = true;

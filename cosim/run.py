@@ -71,14 +71,15 @@ def check_mac_array(label, plan, beats, out, sums):
         raise Mismatch(f"{label}: RTL counters {counters}, expected {want_counts}")
 
 
-def check_hybrid(label, m, n, got, want):
-    """FP16 dot products, bit for bit (NaN included); raises Mismatch."""
-    g, w = got.view(np.uint16).reshape(m, n), want.view(np.uint16).reshape(m, n)
+def check_dots(label, m, n, got, want):
+    """A MAC's dot products (FP16, or FP32 for mx_dot), bit for bit (NaN included); raises Mismatch."""
+    bits = f"u{got.itemsize}"
+    g, w = got.view(bits).reshape(m, n), want.view(bits).reshape(m, n)
     bad = np.argwhere(g != w)
     if bad.size:
         r, c = (int(v) for v in bad[0])
-        raise Mismatch(f"{label}: {len(bad)} wrong FP16 results; first: dot product C[{r}, {c}]: "
-                       f"RTL {g[r, c]:#06x}, golden {w[r, c]:#06x}")
+        raise Mismatch(f"{label}: {len(bad)} wrong FP{8 * got.itemsize} results; first: dot product C[{r}, {c}]: "
+                       f"RTL {g[r, c]:#x}, golden {w[r, c]:#x}")
 
 
 class HilBackend:
@@ -129,6 +130,8 @@ class HilBackend:
             return self._array(label, qa, qb, m, k, n)
         if fmts == {"int", "r4fp4"} and (qa.bits if qa.fmt == "int" else qb.bits) <= 4:
             return self._hybrid(label, qa, qb, m, k, n)
+        if fmts == {"mx"}:
+            return self._mx(label, qa, qb, m, k, n)
         self.host["gemms"] += 1
         self.host["macs"] += m * k * n
         key = f"{qa.fmt}x{qb.fmt}"
@@ -188,13 +191,13 @@ class HilBackend:
         m, n = golden.shape
         out = session.mac(beats, gap=self.gap, seed=self.seed + self.hw_gemms)
         acc = out["out"].copy()
-        self._inject(acc.view(np.uint16))
+        self._inject(acc.view(f"u{acc.itemsize}"))
         self.hw_gemms += 1
         self._count(unit, {mode: len(beats["x"]) * self.lanes}, out["cycles"], predicted)
         try:
             if acc.size != m * n or out["extra_results"]:
                 raise Mismatch(f"{unit} {label}: {acc.size} + {out['extra_results']} results, expected {m * n}")
-            check_hybrid(f"{unit} {label}", m, n, acc, golden)
+            check_dots(f"{unit} {label}", m, n, acc, golden)
             if not self.gap and out["cycles"] != predicted:
                 raise Mismatch(f"{unit} {label}: {out['cycles']} cycles, predicted {predicted}")
         except Mismatch as err:
@@ -207,6 +210,14 @@ class HilBackend:
                         G.predict_cycles(unit, m, k, n, qa.bits, qb.bits, lanes=self.lanes), "int4xr4fp4",
                         self.session(unit))
         return G.hybrid_epilogue(qa, qb, acc)
+
+    def _mx(self, label, qa, qb, m, k, n):
+        """A block-format GEMM on `mx_dot` in the operands' format (golden.gemm.map_mx, mx_dots)."""
+        unit = "mx_dot"
+        beats = G.map_mx(qa, qb, lanes=self.lanes)
+        acc = self._mac(label, unit, beats, G.mx_dots(qa, qb), G.mx_cycles(m, k, n, beats["block"], self.lanes),
+                        beats["fmt"], self.session(unit, mx_fmt=beats["fmt"]))
+        return G.mx_epilogue(qa, qb, acc)
 
     def stats(self):
         total = {"gemms": 0, "mismatches": 0, "macs_by_mode": {}, "cycles": 0, "predicted_cycles": 0}

@@ -31,6 +31,8 @@ from golden.mac_array import ACCW_DEFAULT as ACCW, CNTW_DEFAULT as CNTW, lane_bi
 from hdl_gen.fp8_mac import FP8Mac
 from hdl_gen.hybrid_mac import HybridMac
 from hdl_gen.mac_array import MacArray, counter_ports
+from hdl_gen.mx_dot import MxDot
+from golden.mx import ELEMENTS
 from lptrain.paths import ROOT
 from verif.harness import check_simulator, setup_verilator, write_verilog
 
@@ -74,21 +76,30 @@ def words_to_fields(words, width, count, signed=True):
 
 
 # The MACs training GEMMs map onto (golden.gemm) and their lane widths (x, g); fp16_mac has no
-# training operand format. fp8_mac's formats are a configuration (fmts).
+# training operand format. fp8_mac's formats are a configuration (fmts), mx_dot's element format
+# too (mx_fmt; its lanes take that format's width, its `a`, `b` ports are the x, g of the jobs,
+# and its FP32 results come back as such).
 MAC_LANE_BITS = {"hybrid_mac": (4, 4), "fp8_mac": (8, 8)}
-MACS = tuple(MAC_LANE_BITS)
+MACS = (*MAC_LANE_BITS, "mx_dot")
 
 
 class Config:
     """One simulated unit: `unit` in mac_array / mac_array_fixed8 / hybrid_mac / fp8_mac, its
     shape; `fmts` (fmt_x, fmt_g) of fp8_mac (default HFP8's e4m3 x e5m2)."""
 
-    def __init__(self, unit, rows=8, cols=8, lanes=4, fmts=("e4m3", "e5m2")):
+    def __init__(self, unit, rows=8, cols=8, lanes=4, fmts=("e4m3", "e5m2"), mx_fmt="fp4_e2m1"):
         units = ("mac_array", "mac_array_fixed8", *MACS)
         if unit not in units:
             raise ValueError(f"unit must be one of {units}, got {unit!r}")
         self.unit, self.rows, self.cols, self.lanes = unit, rows, cols, lanes
-        if unit in MACS:
+        self.out_bits = 32 if unit == "mx_dot" else 16
+        if unit == "mx_dot":
+            block = 16 if mx_fmt == "nvfp4" else 32
+            self.module, self.name = unit, f"{unit}_l{lanes}_{mx_fmt}"
+            self.make = lambda: MxDot(mx_fmt, block, lanes, "fp32")
+            self.bits = (ELEMENTS["fp4_e2m1" if mx_fmt == "nvfp4" else mx_fmt].bits,) * 2
+            self.wx, self.wg = (_words(b * lanes) for b in self.bits)
+        elif unit in MACS:
             self.module, self.name = unit, f"{unit}_l{lanes}" + ("_{}x{}".format(*fmts) if unit == "fp8_mac" else "")
             self.make = (lambda: HybridMac(lanes)) if unit == "hybrid_mac" else (lambda: FP8Mac(lanes, *fmts))
             self.bits = MAC_LANE_BITS[unit]
@@ -117,7 +128,7 @@ class Config:
 
     def header(self):
         if self.unit in MACS:
-            kind = "HYBRID_MAC" if self.unit == "hybrid_mac" else "FLOAT_MAC"
+            kind = {"hybrid_mac": "HYBRID_MAC", "mx_dot": "MX_DOT"}.get(self.unit, "FLOAT_MAC")
             return f"#define HIL_UNIT_{kind} 1\n#define WX {self.wx}\n#define WG {self.wg}\n"
         return ("#define HIL_UNIT_MAC_ARRAY 1\n"
                 f"#define ROWS {self.rows}\n#define WA {self.wa}\n#define WB {self.wb}\n#define WO {self.wo}\n"
@@ -250,7 +261,7 @@ class VerilatorSim:
 
     def _mac_reply(self):
         results, cycles, extra, stalls = (int(v) for v in self._read(4))
-        return dict(out=self._read(results).astype(np.uint16).view(np.float16), cycles=cycles, extra_results=extra,
+        return dict(out=_results(self.config, self._read(results)), cycles=cycles, extra_results=extra,
                     tb_stalls=stalls)
 
     def mac(self, beats, *, gap=0.0, seed=0):
@@ -292,9 +303,17 @@ def _mac_ctrl(beats):
 
 
 def _hyb_ctrl(beats):
+    """Per beat: sx, phase (hybrid_mac), last, and mx_dot's scale codes sa, sb in bits 8..23."""
     n = len(beats["x"])
-    f = {k: np.broadcast_to(np.asarray(beats.get(k, 0), np.uint32), (n,)) for k in ("sx", "phase", "last")}
-    return f["sx"] | f["phase"] << 1 | f["last"] << 2
+    f = {k: np.broadcast_to(np.asarray(beats.get(k, 0), np.uint32), (n,)) for k in ("sx", "phase", "last", "sa", "sb")}
+    return f["sx"] | f["phase"] << 1 | f["last"] << 2 | f["sa"] << 8 | f["sb"] << 16
+
+
+def _results(config, words):
+    """A MAC's result words as its accumulator's floats (FP16; mx_dot: FP32)."""
+    if config.out_bits == 32:
+        return np.asarray(words, np.uint32).view(np.float32)
+    return np.asarray(words).astype(np.uint16).view(np.float16)
 
 
 def _mac_lanes(c, beats):
@@ -353,13 +372,15 @@ endmodule
 
 
 def _tb_mac(c):
-    (bx, bg), extra = c.bits, (", .sx(ctrl[0]), .phase(ctrl[1]), .scale_exp(scale_exp)" if c.unit == "hybrid_mac" else "")
+    (bx, bg), extra = c.bits, {"hybrid_mac": ", .sx(ctrl[0]), .phase(ctrl[1]), .scale_exp(scale_exp)",
+                               "mx_dot": ", .sa(ctrl[15:8]), .sb(ctrl[23:16])"}.get(c.unit, "")
+    px, pg = ("a", "b") if c.unit == "mx_dot" else ("x", "g")
     return f"""`timescale 1ns/1ps
 module hil_tb;
   reg clk = 0, rst = 1, in_valid = 0;
-  reg [{c.wx * 32 - 1}:0] x; reg [{c.wg * 32 - 1}:0] g; reg [7:0] ctrl; reg [5:0] scale_exp;
-  wire in_ready, out_valid; wire [15:0] out_data;
-  {c.module} dut(.clk(clk), .rst(rst), .x(x[{bx * c.lanes - 1}:0]), .g(g[{bg * c.lanes - 1}:0]){extra},
+  reg [{c.wx * 32 - 1}:0] x; reg [{c.wg * 32 - 1}:0] g; reg [31:0] ctrl; reg [5:0] scale_exp;
+  wire in_ready, out_valid; wire [{c.out_bits - 1}:0] out_data;
+  {c.module} dut(.clk(clk), .rst(rst), .{px}(x[{bx * c.lanes - 1}:0]), .{pg}(g[{bg * c.lanes - 1}:0]){extra},
     .in_valid(in_valid), .in_last(ctrl[2]), .in_ready(in_ready), .out_valid(out_valid), .out_data(out_data));
   integer fi, fo, r, n, expected, i, got, cycle, first_in, last_out, extra, k, stalls;
   reg have;
@@ -468,9 +489,9 @@ class IcarusSim:
         body = _hex_lines(*_mac_lanes(c, beats), _hyb_ctrl(beats)[:, None])
         expected = int(np.count_nonzero(beats["last"]))
         lines = self._run(f"{n} {expected} {beats.get('scale_exp', 0) & 0x3F:x}\n{body}\n")
-        out = np.array([int(ln.split()[1], 16) for ln in lines if ln.startswith("R ")], np.uint16)
+        out = _results(c, np.array([int(ln.split()[1], 16) for ln in lines if ln.startswith("R ")], np.uint32))
         status = next(ln.split() for ln in lines if ln.startswith("S "))
-        return dict(out=out.view(np.float16), cycles=int(status[1]), extra_results=int(status[2]),
+        return dict(out=out, cycles=int(status[1]), extra_results=int(status[2]),
                     tb_stalls=int(status[3]))
 
 

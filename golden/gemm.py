@@ -55,8 +55,10 @@ from .fp16_accumulator import latency
 from .fusion import PRECISION_BITS, check_maxb, pack, products
 from .hybrid_mac import hybrid_mac
 from .mac_array import ACCW_DEFAULT, accw_range, check_accw, lane_bits, wrap
+from .mx import MXTensor, NVFP4Tensor, mx_dot
+from .mx_dot import beat_cycles as mx_beat_cycles, check_config as mx_check_config, latency as mx_latency
 
-__all__ = ["UNITS", "MACS", "mode_bits", "int_segments", "int_gemm", "int_gemm_parts", "int_parts", "digits", "Digit",
+__all__ = ["map_mx", "mx_dots", "mx_epilogue", "mx_gemm", "mx_cycles", "UNITS", "MACS", "mode_bits", "int_segments", "int_gemm", "int_gemm_parts", "int_parts", "digits", "Digit",
            "hybrid_dots", "hybrid_epilogue", "hybrid_gemm", "FP8_FORMATS", "fp8_operands", "map_fp8", "fp8_dots", "fp8_epilogue", "fp8_gemm", "gemm", "map_mac_array", "map_hybrid", "predict_cycles",
            "mac_array_cycles", "pack_lanes", "gather_tiles", "scatter_tiles"]
 
@@ -430,10 +432,87 @@ def fp8_gemm(qa, qb, *, lanes=4, chains=None):
     return fp8_epilogue(qa, qb, dots), dots
 
 
+# ---------------------------------------------------------------- block formats on mx_dot
+
+def _mx_blocks(qa, qb):
+    """The block tensors of an "mx" x "mx" GEMM: qa blocked along its K (axis 1), qb along its K
+    (axis 0), of one kind, element format and block size."""
+    _shapes(qa, qb)
+    if (qa.fmt, qb.fmt) != ("mx", "mx"):
+        raise ValueError(f"mx_dot takes two 'mx' operands, got {(qa.fmt, qb.fmt)}")
+    a, b = qa.block, qb.block
+    if a.axis != 1 or b.axis != 0:
+        raise ValueError("mx_dot needs qa blocked along axis 1 and qb along axis 0 (QTensor.along)")
+    if type(a) is not type(b) or a.elem != b.elem or a.block != b.block:
+        raise ValueError("mx_dot's operands must share the block format, element format and block size")
+    return a, b
+
+
+def _mx_rows(a, b, lanes):
+    """Per dot product (m, n) row-major: element codes along K zero-padded to whole blocks, and
+    each beat's scale codes -> (x, g (M*N, beats, lanes), sa, sb (M*N, beats))."""
+    k, block = a.codes.shape[1], a.block
+    kp = -(-k // block) * block
+    x, g = _dot_rows(np.pad(a.codes, ((0, 0), (0, kp - k))), np.pad(b.codes, ((0, kp - k), (0, 0))), False, lanes)
+    m, n = a.codes.shape[0], b.codes.shape[1]
+    per = block // lanes
+    sa = np.broadcast_to(np.repeat(a.scales, per, axis=1)[:, None, :], (m, n, kp // lanes))
+    sb = np.broadcast_to(np.repeat(b.scales, per, axis=0).T[None, :, :], (m, n, kp // lanes))
+    return x, g, sa.reshape(m * n, -1), sb.reshape(m * n, -1)
+
+
+def map_mx(qa, qb, *, lanes=4):
+    """Beats of a block-format GEMM for `mx_dot` (golden.mx_dot): x, g (beats, lanes) element codes
+    (the unit's `a`, `b`), sa, sb (beats,) scale codes, `last`; dot products (m, n) row-major, each
+    zero-padded to whole blocks; plus the configuration's fmt and block."""
+    a, b = _mx_blocks(qa, qb)
+    mx_check_config(_mx_fmt(a), a.block, lanes, "fp32")
+    x, g, sa, sb = _mx_rows(a, b, lanes)
+    return dict(_stream(x, g), sa=sa.ravel(), sb=sb.ravel(), fmt=_mx_fmt(a), block=a.block)
+
+
+def _mx_fmt(t):
+    return "nvfp4" if isinstance(t, NVFP4Tensor) else t.elem
+
+
+def mx_dots(qa, qb):
+    """The FP32 dot products (M, N) float32 `mx_dot` computes (golden.mx.mx_dot of every row of qa
+    with every column of qb; NVFP4's tensor scales excluded)."""
+    a, b = _mx_blocks(qa, qb)
+    one = (lambda t, codes, scales: NVFP4Tensor(codes, scales, t.s_enc, 0)) if isinstance(a, NVFP4Tensor) else \
+        (lambda t, codes, scales: MXTensor(codes, scales, t.elem, t.block, 0))
+    rows = [one(a, a.codes[i], a.scales[i]) for i in range(a.codes.shape[0])]
+    cols = [one(b, b.codes[:, j], b.scales[:, j]) for j in range(b.codes.shape[1])]
+    return np.array([[mx_dot(r, c) for c in cols] for r in rows], np.float32).reshape(len(rows), len(cols))
+
+
+def mx_epilogue(qa, qb, dots):
+    """float64 (M, N): the FP32 dot products, divided by both NVFP4 tensor scales (MX: as they are)."""
+    a, b = _mx_blocks(qa, qb)
+    out = np.asarray(dots, np.float32).reshape(a.codes.shape[0], b.codes.shape[1]).astype(np.float64)
+    return out / (np.float64(a.s_enc) * np.float64(b.s_enc)) if isinstance(a, NVFP4Tensor) else out
+
+
+def mx_gemm(qa, qb):
+    """A block-format GEMM as `mx_dot` computes it, then the epilogue: (float64 (M, N), FP32 dots)."""
+    dots = mx_dots(qa, qb)
+    return mx_epilogue(qa, qb, dots), dots
+
+
+def mx_cycles(m, k, n, block, lanes):
+    """Exact cycles of an (m, k) x (k, n) block-format GEMM on `mx_dot` streamed back to back, from
+    the first beat taken to the last result (golden.mx_dot.beat_cycles and latency)."""
+    per = block // lanes
+    beats = -(-k // block) * per
+    last = np.tile(np.arange(beats) == beats - 1, m * n)
+    return int(mx_beat_cycles(np.zeros(len(last)), per, last)[-1]) + mx_latency() + 1
+
+
 def gemm(qa, qb, *, unit=None, lanes=4, accw=ACCW_DEFAULT, maxb=8):
     """The float64 (M, N) result of a quantized GEMM as the hardware computes it: int x int on the
     MAC array (exact, == the dequantized product up to float64 rounding of the epilogue), INT4 x
-    R4FP4 on hybrid_mac (FP16 accumulation), anything else (FP8, float) dequantized on the host.
+    R4FP4 on hybrid_mac (FP16 accumulation), block formats on mx_dot (FP32 accumulation), anything
+    else (FP8, float) dequantized on the host.
     FP8 stays on the host although fp8_gemm models fp8_mac: the training recipes scale FP8 tensors
     to their format's largest value (golden.training.qtensor.fp8), so products reach 480 x 57344
     and most dot products would overflow fp8_mac's FP16 accumulator (bench.bench_fp8_overflow counts them)."""
@@ -442,6 +521,8 @@ def gemm(qa, qb, *, unit=None, lanes=4, accw=ACCW_DEFAULT, maxb=8):
         return int_gemm_parts(qa, qb, unit=unit or "mac_array", accw=accw, maxb=maxb)[0]
     if fmts == {"int", "r4fp4"}:
         return hybrid_gemm(qa, qb, lanes=lanes)[0]
+    if fmts == {"mx"}:
+        return mx_gemm(qa, qb)[0]
     return qa.dequant() @ qb.dequant()
 
 

@@ -19,7 +19,7 @@ from golden.fp8 import fp8_decode
 from golden.mac_array import mac_array
 from golden.training.qtensor import QTensor
 from cosim import sweep
-from cosim.run import HilBackend, Mismatch, check_hybrid, check_mac_array, main
+from cosim.run import HilBackend, Mismatch, check_dots, check_mac_array, main
 from cosim.sim import Config, open_sim, words_to_fields
 
 ROWS, COLS = 2, 3
@@ -124,7 +124,7 @@ def test_hybrid_streams(sims):
         _, golden = G.hybrid_gemm(qa, qb)
         for gap in (0.0, 0.3):
             out = sim.mac(beats, gap=gap, seed=i)
-            check_hybrid(f"gemm {i}", m, n, out["out"], golden)
+            check_dots(f"gemm {i}", m, n, out["out"], golden)
             assert out["extra_results"] == 0
             if gap == 0.0:
                 assert out["cycles"] == G.predict_cycles("hybrid_mac", m, k, n, 4, 4) and out["tb_stalls"] == 0
@@ -155,7 +155,7 @@ def test_fp8_streams(sims, sim, fmts):
         _, golden = G.fp8_gemm(qa, qb)
         for gap in (0.0, 0.3) if sim == "verilator" else (0.0,):
             out = unit.mac(beats, gap=gap, seed=i)
-            check_hybrid(f"gemm {i}", m, n, out["out"], golden)
+            check_dots(f"gemm {i}", m, n, out["out"], golden)
             assert out["extra_results"] == 0
             if gap == 0.0:
                 assert out["cycles"] == G.predict_cycles("fp8_mac", m, k, n, 8, 8) and out["tb_stalls"] == 0
@@ -177,7 +177,7 @@ def test_icarus_runs_the_same_beats(sims):
     _, golden = G.hybrid_gemm(qg, qi)
     for sim in ("verilator", "icarus"):
         out = sims("hybrid_mac", sim).mac(hb)
-        check_hybrid("icarus hybrid", 3, 2, out["out"], golden)
+        check_dots("icarus hybrid", 3, 2, out["out"], golden)
         assert out["extra_results"] == 0
         assert out["cycles"] == G.predict_cycles("hybrid_mac", 3, 9, 2, 4, 4)
 
@@ -200,8 +200,9 @@ def hil(capsys, *args):
 
 
 # (recipe, extra arguments, units that must have run): fw8bw8 / pfq / dfq on mac_array, fw8bw8 also on
-# the fixed baseline, ibm4's 4-bit layer on mac_array and hybrid_mac (its FP8 layers on the host);
-# one recipe under Icarus (small batches: Icarus is slow per cycle).
+# the fixed baseline, ibm4's 4-bit layer on mac_array and hybrid_mac (its FP8 layers on the host),
+# the block formats on mx_dot (MXFP4 with the rotated weight gradient, with input gaps; NVFP4);
+# one recipe of each MAC under Icarus (small batches: Icarus is slow per cycle).
 HIL_RUNS = [
     ("fw8bw8", [], {"mac_array"}),
     ("fw8bw8", ["--array", "mac_array_fixed8"], {"mac_array_fixed8"}),
@@ -209,6 +210,9 @@ HIL_RUNS = [
     ("dfq", [], {"mac_array"}),
     ("ibm4", [], {"mac_array", "hybrid_mac"}),
     ("ibm4", ["--sim", "icarus", "--batch", "2"], {"mac_array", "hybrid_mac"}),
+    ("mxfp4_rht", [], {"mx_dot"}),
+    ("mxfp4", ["--gap", "0.2"], {"mx_dot"}),
+    ("nvfp4", ["--sim", "icarus", "--batch", "2"], {"mx_dot"}),
 ]
 
 
@@ -232,7 +236,7 @@ def test_hil_two_steps(capsys, recipe, args, units):
 
 
 @pytest.mark.sim
-@pytest.mark.parametrize("recipe,gemm", [("fw8bw8", 4), ("ibm4", 1)])
+@pytest.mark.parametrize("recipe,gemm", [("fw8bw8", 4), ("ibm4", 1), ("mxfp4", 2)])
 def test_hil_fault_injection_is_caught(capsys, recipe, gemm):
     code, report, err = hil(capsys, "--recipe", recipe, "--fault", str(gemm))
     assert code == 1 and report["mismatches"] == 1
