@@ -255,3 +255,47 @@ def test_wide_codes_run_as_digit_pairs(ba, bb, sa, sb, kind):
             cycles += G.mac_array_cycles(plan.tile_beats, 3)
         assert cycles == G.predict_cycles("mac_array", M, K, N, ba, bb, rows=3, cols=2,
                                           k_group=1 if kind == "alongk" else None)
+
+
+# ---- block formats on mx_dot ---------------------------------------------------------------
+
+@pytest.mark.parametrize("fmt,lanes", [("mxfp4", 4), ("nvfp4", 16)])
+def test_mx_stream_and_dots(fmt, lanes):
+    """map_mx's beats are each dot product's codes and scales, block by block (K zero-padded to
+    whole blocks); mx_dots is golden.mx.mx_dot of each row and column; the epilogue is the float
+    product up to FP32 rounding; mx_cycles follows golden.mx_dot."""
+    from golden.mx import mx_dot
+    from golden.mx_dot import beat_cycles, latency
+    from golden.training.qtensor import block_quantize
+
+    rng = np.random.default_rng(3)
+    qa, qb = block_quantize(rng.normal(size=(3, 40)), fmt, 1), block_quantize(rng.normal(size=(40, 2)), fmt, 0)
+    a, b, block = qa.block, qb.block, qa.block.block
+    beats = G.map_mx(qa, qb, lanes=lanes)
+    per_dot = -(-40 // block) * block // lanes
+    assert len(beats["x"]) == 6 * per_dot and beats["last"].sum() == 6 and beats["block"] == block
+    dot = 1 * 2 + 1  # C[1, 1]
+    sl = slice(dot * per_dot, (dot + 1) * per_dot)
+    assert beats["x"][sl].ravel()[:40].tolist() == a.codes[1].tolist() and not beats["x"][sl].ravel()[40:].any()
+    assert beats["g"][sl].ravel()[:40].tolist() == b.codes[:, 1].tolist()
+    assert beats["sa"][sl].tolist() == np.repeat(a.scales[1], block // lanes).tolist()
+    assert beats["sb"][sl].tolist() == np.repeat(b.scales[:, 1], block // lanes).tolist()
+    dots = G.mx_dots(qa, qb)
+    row = a._replace(codes=a.codes[1], scales=a.scales[1], axis=0)
+    col = b._replace(codes=b.codes[:, 1], scales=b.scales[:, 1], axis=0)
+    assert dots[1, 1].tobytes() == np.float32(mx_dot(row, col)).tobytes()
+    np.testing.assert_allclose(G.mx_gemm(qa, qb)[0], qa.dequant() @ qb.dequant(), rtol=1e-5, atol=1e-6)
+    last = np.tile(np.arange(per_dot) == per_dot - 1, 6)
+    assert G.mx_cycles(3, 40, 2, block, lanes) == beat_cycles(np.zeros(len(last)), block // lanes, last)[-1] + latency() + 1
+
+
+def test_mx_operands_must_match():
+    from golden.training.qtensor import block_quantize, from_float
+
+    x = np.ones((4, 32))
+    with pytest.raises(ValueError, match="blocked along axis 1"):
+        G.map_mx(block_quantize(x, "mxfp4", 0), block_quantize(x.T, "mxfp4", 0))
+    with pytest.raises(ValueError, match="share the block format"):
+        G.mx_dots(block_quantize(x, "mxfp4", 1), block_quantize(x.T, "nvfp4", 0))
+    with pytest.raises(ValueError, match="two 'mx' operands"):
+        G.mx_gemm(block_quantize(x, "mxfp4", 1), from_float(x.T))
