@@ -27,6 +27,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 from hdl_gen.fp8_mac import FP8Mac
 from hdl_gen.fp16_mac import FP16Mac
 from hdl_gen.hybrid_mac import HybridMac
+from golden.mx_dot import ADD_STAGES
 from hdl_gen.mx_dot import MxDot
 
 __all__ = ["LANES", "FAMILIES", "MX_UNITS", "units", "sweep", "mx_sweep", "datapath", "markdown", "plot"]
@@ -185,7 +186,12 @@ def markdown(results, h="##"):
             cells += [_f(r[k]) for k in ("mx_dot_vs_hybrid_mac", "mx_dot_vs_fp8_mac", "mx_dot_nvfp4_vs_hybrid_mac",
                                          "mxfp8_over_mxfp4")]
             lines.append(f"| {r['lanes']} | " + " | ".join(cells) + " |")
-        lines += ["", "Each unit runs the IBM backward GEMMs' operands quantized in its own format (synth.workloads); "
+        sustained = ", ".join(f"{u} {min(n, block // ADD_STAGES)} at L = {n}" for u, (_, block) in MX_UNITS.items()
+                              for n in LANES if n > block // ADD_STAGES)
+        lines += ["", f"Sustained throughput is min(L, block / {ADD_STAGES}) MACs per cycle (a block closes at most "
+                  f"every {ADD_STAGES} cycles, golden.mx_dot): {sustained}. Those rows' pJ/MAC assume a beat every "
+                  "cycle, so they flatter the unit; its area per MAC/cycle is area / that throughput.",
+                  "", "Each unit runs the IBM backward GEMMs' operands quantized in its own format (synth.workloads); "
                   f"published anchor for MXFP8 / MXFP4 energy per MAC: {MXFP8_ANCHOR[0]}-{MXFP8_ANCHOR[1]} "
                   "(hardware groups' MXFP4 vs MXFP8 dot-product efficiency, their nodes)."]
     lines += ["", "A layer's three GEMMs (forward, input gradient, weight gradient) have equal MAC counts: "
