@@ -7,6 +7,7 @@ from amaranth.hdl import Shape
 from golden.fp16_accumulator import latency as mac_latency
 from golden.mac_array import pe_products, valid_modes
 from golden.mac_array_axi import beat_words
+from golden.mx_dot import ADD_STAGES, latency as mx_latency
 from hdl_gen.rtl import DEFAULTS
 from synth.report import table as md_table
 
@@ -42,6 +43,9 @@ def timing(family, params, clocked):
     """(latency, throughput) of a unit, from docs/spec.md "Hardware units" and its parameters."""
     if family in ("hybrid_mac", "fp8_mac", "fp16_mac"):
         return f"{mac_latency(family, front=params.get('front'), chains=params.get('chains'))} cycles", f"{params['lanes']} MACs/cycle"
+    if family == "mx_dot":
+        sustained = min(params["lanes"], params["block"] // ADD_STAGES)
+        return f"{mx_latency()} cycles", f"{sustained} MACs/cycle ({params['block']}-element blocks)"
     if family in ("mac_array", "mac_array_fixed8"):
         macs = params["rows"] * params["cols"] * _max_products(params)
         return f"{params['rows'] + 2} cycles", f"up to {macs} MACs/cycle"
