@@ -32,7 +32,7 @@ from hdl_gen.fp8_mac import FP8Mac
 from hdl_gen.hybrid_mac import HybridMac
 from hdl_gen.mac_array import MacArray, counter_ports
 from hdl_gen.mx_dot import MxDot
-from golden.mx import ELEMENTS
+from golden.mx_dot import element_format
 from lptrain.paths import ROOT
 from verif.harness import check_simulator, setup_verilator, write_verilog
 
@@ -97,7 +97,7 @@ class Config:
             block = 16 if mx_fmt == "nvfp4" else 32
             self.module, self.name = unit, f"{unit}_l{lanes}_{mx_fmt}"
             self.make = lambda: MxDot(mx_fmt, block, lanes, "fp32")
-            self.bits = (ELEMENTS["fp4_e2m1" if mx_fmt == "nvfp4" else mx_fmt].bits,) * 2
+            self.bits = (element_format(mx_fmt).bits,) * 2
             self.wx, self.wg = (_words(b * lanes) for b in self.bits)
         elif unit in MACS:
             self.module, self.name = unit, f"{unit}_l{lanes}" + ("_{}x{}".format(*fmts) if unit == "fp8_mac" else "")

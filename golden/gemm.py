@@ -55,7 +55,7 @@ from .fp16_accumulator import latency
 from .fusion import PRECISION_BITS, check_maxb, pack, products
 from .hybrid_mac import hybrid_mac
 from .mac_array import ACCW_DEFAULT, accw_range, check_accw, lane_bits, wrap
-from .mx import MXTensor, NVFP4Tensor, mx_dot
+from .mx import NVFP4Tensor, mx_dot
 from .mx_dot import beat_cycles as mx_beat_cycles, check_config as mx_check_config, latency as mx_latency
 
 __all__ = ["map_mx", "mx_dots", "mx_epilogue", "mx_gemm", "mx_cycles", "UNITS", "MACS", "mode_bits", "int_segments", "int_gemm", "int_gemm_parts", "int_parts", "digits", "Digit",
@@ -479,10 +479,8 @@ def mx_dots(qa, qb):
     """The FP32 dot products (M, N) float32 `mx_dot` computes (golden.mx.mx_dot of every row of qa
     with every column of qb; NVFP4's tensor scales excluded)."""
     a, b = _mx_blocks(qa, qb)
-    one = (lambda t, codes, scales: NVFP4Tensor(codes, scales, t.s_enc, 0)) if isinstance(a, NVFP4Tensor) else \
-        (lambda t, codes, scales: MXTensor(codes, scales, t.elem, t.block, 0))
-    rows = [one(a, a.codes[i], a.scales[i]) for i in range(a.codes.shape[0])]
-    cols = [one(b, b.codes[:, j], b.scales[:, j]) for j in range(b.codes.shape[1])]
+    rows = [a._replace(codes=a.codes[i], scales=a.scales[i], axis=0) for i in range(a.codes.shape[0])]
+    cols = [b._replace(codes=b.codes[:, j], scales=b.scales[:, j], axis=0) for j in range(b.codes.shape[1])]
     return np.array([[mx_dot(r, c) for c in cols] for r in rows], np.float32).reshape(len(rows), len(cols))
 
 

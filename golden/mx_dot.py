@@ -24,8 +24,8 @@ import numpy as np
 from .grid import check_int
 from .mx import ACCUMULATORS, ELEMENTS, NVFP4_BLOCK, check_block, mx_dot
 
-__all__ = ["FORMATS", "ADD_STAGES", "FRONT_STAGES", "LANES_MAX", "check_config", "latency", "beat_cycles",
-           "dot_products"]
+__all__ = ["FORMATS", "ADD_STAGES", "FRONT_STAGES", "LANES_MAX", "check_config", "element_format", "latency",
+           "beat_cycles", "dot_products"]
 
 FORMATS = tuple(ELEMENTS) + ("nvfp4",)
 ADD_STAGES = 4    # accumulator: compare, align + add, normalize, round
@@ -45,6 +45,11 @@ def check_config(fmt, block, lanes, acc):
     if acc not in ACCUMULATORS:
         raise ValueError(f"acc must be one of {ACCUMULATORS}, got {acc!r}")
     return fmt, block, lanes, acc
+
+
+def element_format(fmt):
+    """The golden.mx.Element of a unit format: NVFP4's elements are FP4 E2M1."""
+    return ELEMENTS["fp4_e2m1" if fmt == "nvfp4" else fmt]
 
 
 def latency():

@@ -25,7 +25,7 @@ from amaranth.lib.wiring import In, Out
 
 from golden.fp8 import Format
 from golden.mx import E8M0_NAN, ELEMENTS
-from golden.mx_dot import ADD_STAGES, FRONT_STAGES, check_config, latency
+from golden.mx_dot import ADD_STAGES, check_config, element_format, latency
 
 from .comb import named
 from .fp16_accumulator import fast_add, fast_sum, float_fields, lzc, register
@@ -63,6 +63,12 @@ def _normalized(m, mag, width, name):
     return named(m, (mag << count)[:width], f"{name}_norm", width), count
 
 
+def _shift_right(m, v, amount, width, name):
+    """(v >> amount, whether a set bit was shifted out: the sticky bit) of an unsigned v of `width` bits."""
+    lost = named(m, (v & ~(C((1 << width) - 1, width) << amount)[:width]).any(), f"{name}_lost")
+    return named(m, v >> amount, name, width), lost
+
+
 class MxDot(wiring.Component):
     """`mx_dot`: one block dot product per `in_last`, FP32 (or FP16) accumulation.
 
@@ -86,7 +92,7 @@ class MxDot(wiring.Component):
 
     def __init__(self, fmt="fp4_e2m1", block=32, lanes=4, acc="fp32"):
         self.fmt, self.block, self.lanes, self.acc = check_config(fmt, block, lanes, acc)
-        self.elem = ELEMENTS["fp4_e2m1" if fmt == "nvfp4" else fmt]
+        self.elem = element_format(fmt)
         w, out_w = self.elem.bits, 1 + ACC_FORMATS[acc].ebits + ACC_FORMATS[acc].mbits
         super().__init__({"a": In(w * self.lanes), "b": In(w * self.lanes), "sa": In(8), "sb": In(8),
                           "in_valid": In(1), "in_last": In(1), "in_ready": Out(1),
@@ -246,8 +252,7 @@ class MxDot(wiring.Component):
         d = named(m, Mux(s3["a_zero"] | s3["b_zero"] | (gap > n + 3), n + 3, gap[:(n + 3).bit_length()]), "d",
                   range(n + 4))
         small_ext = named(m, small << 3, "small_ext", n + 3)
-        lost = named(m, (small_ext & ~(C((1 << (n + 3)) - 1, n + 3) << d)[:n + 3]).any(), "lost")
-        shifted = named(m, small_ext >> d, "shifted", n + 3)
+        shifted, lost = _shift_right(m, small_ext, d, n + 3, "shifted")
         aligned = named(m, Cat(shifted[0] | lost, shifted[1:]), "aligned", n + 4)  # top bit 0: ~ negates
         big_neg = Mux(a_big, s3["a_neg"], s3["b_neg"])
         sub = named(m, s3["a_neg"] ^ s3["b_neg"], "sub")
@@ -269,8 +274,7 @@ class MxDot(wiring.Component):
         extra = named(m, Mux(exp < emin, Mux(emin - exp > p + 1, p + 1, emin - exp), 0), "extra", range(p + 2))
         width = n + 4
         mag = s5["mag"]
-        lost2 = named(m, (mag & ~(C((1 << width) - 1, width) << extra)[:width]).any(), "lost2")
-        den = named(m, mag >> extra, "den", width)
+        den, lost2 = _shift_right(m, mag, extra, width, "den")
         keep = named(m, den[width - p:], "keep", p)
         guard = den[width - p - 1]
         sticky = den[:width - p - 1].any() | lost2

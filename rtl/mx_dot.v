@@ -580,6 +580,7 @@ module mx_dot(b, sa, sb, in_valid, in_last, clk, rst, in_ready, out_valid, out_d
   wire closing;
   wire [4:0] d;
   wire [27:0] den;
+  wire den_lost;
   wire [4:0] extra;
   (* init = 1'h1 *)
   wire fresh;
@@ -592,8 +593,6 @@ module mx_dot(b, sa, sb, in_valid, in_last, clk, rst, in_ready, out_valid, out_d
   input in_valid;
   wire in_valid;
   wire [23:0] keep;
-  wire lost;
-  wire lost2;
   wire [4:0] na_c;
   wire [23:0] na_norm;
   wire na_z;
@@ -919,6 +918,7 @@ module mx_dot(b, sa, sb, in_valid, in_last, clk, rst, in_ready, out_valid, out_d
   input [7:0] sb;
   wire [7:0] sb;
   wire [26:0] shifted;
+  wire shifted_lost;
   wire [26:0] small_ext;
   wire sub;
   wire [10:0] sum_a;
@@ -1019,10 +1019,10 @@ module mx_dot(b, sa, sb, in_valid, in_last, clk, rst, in_ready, out_valid, out_d
   assign \$370  = 28'hfffffff << \$369 [4:0];
   assign \$371  = ~ \$370 [27:0];
   assign \$372  = s5_0_mag & \$371 ;
-  assign lost2 = | \$372 ;
+  assign den_lost = | \$372 ;
   assign den = s5_0_mag >> \$369 [4:0];
   assign \$373  = | den[2:0];
-  assign \$374  = \$373  | lost2;
+  assign \$374  = \$373  | den_lost;
   assign \$375  = \$374  | den[4];
   assign \$376  = den[3] & \$375 ;
   assign rounded = den[27:4] + \$376 ;
@@ -1499,9 +1499,9 @@ module mx_dot(b, sa, sb, in_valid, in_last, clk, rst, in_ready, out_valid, out_d
   assign \$291  = 27'h7ffffff << d;
   assign \$292  = ~ \$291 [26:0];
   assign \$293  = \$290 [26:0] & \$292 ;
-  assign lost = | \$293 ;
+  assign shifted_lost = | \$293 ;
   assign shifted = \$290 [26:0] >> d;
-  assign \$294  = shifted[0] | lost;
+  assign \$294  = shifted[0] | shifted_lost;
   assign sub = s3_0_a_neg ^ s3_0_b_neg;
   assign \$295  = a_big ? { 3'h0, s3_0_a_mag } : s3_0_b_mag;
   assign \$297  = ~ { 1'h0, shifted[26:1], \$294  };

@@ -17,7 +17,8 @@ import numpy as np
 
 from golden.fusion import DEFAULT_LAYOUT, PRECISION_BITS, brick_sources, products
 from golden.fp8 import fp8_decode, fp8_encode
-from golden.mx import ELEMENTS, mx_quantize, nvfp4_quantize
+from golden.mx import mx_quantize, nvfp4_quantize
+from golden.mx_dot import element_format
 from golden.r4fp4 import gradscale_exp, tpr
 
 from .operands import gemm_operands, quantize_signed, quantize_unsigned
@@ -273,7 +274,8 @@ def fp8_workloads(tensors, widths, dots=MAC_DOTS, fmt_x="e4m3", fmt_g="e5m2", **
 def mx_workloads(tensors, widths, dots=MAC_DOTS, fmt="fp4_e2m1", block=32, **_):
     """`mx_dot`: the same two GEMMs with both operands of each dot product quantized along K in
     the unit's block format (golden.mx, nearest), scales on sa / sb for each block's beats."""
-    lanes = widths["a"] // ELEMENTS["fp4_e2m1" if fmt == "nvfp4" else fmt].bits
+    bits = element_format(fmt).bits
+    lanes = widths["a"] // bits
     quant = (lambda v: nvfp4_quantize(v)) if fmt == "nvfp4" else (lambda v: mx_quantize(v, fmt, block))
     a_codes, b_codes, sa, sb, last = [], [], [], [], []
     for x, g in _ibm_backward_gemms(tensors, dots):
@@ -289,7 +291,6 @@ def mx_workloads(tensors, widths, dots=MAC_DOTS, fmt="fp4_e2m1", block=32, **_):
             sb.append(qb.scales[blk])
             last.append(np.arange(beats) == beats - 1)
     cat = np.concatenate
-    bits = ELEMENTS["fp4_e2m1" if fmt == "nvfp4" else fmt].bits
     n = sum(len(v) for v in last)
     streams = {"a": pack_bits(cat(a_codes), bits), "b": pack_bits(cat(b_codes), bits),
                "sa": pack_bits(cat(sa)[:, None], 8), "sb": pack_bits(cat(sb)[:, None], 8),

@@ -4,8 +4,7 @@
 
 import pytest
 
-from golden.mx import ELEMENTS
-from golden.mx_dot import FORMATS, latency
+from golden.mx_dot import FORMATS, element_format, latency
 from hdl_gen.mx_dot import MxDot
 
 
@@ -14,7 +13,7 @@ from hdl_gen.mx_dot import MxDot
 def test_port_widths(fmt, acc, out_bits):
     block = 16 if fmt == "nvfp4" else 32
     d = MxDot(fmt, block, 8, acc)
-    bits = ELEMENTS["fp4_e2m1" if fmt == "nvfp4" else fmt].bits
+    bits = element_format(fmt).bits
     assert len(d.a) == len(d.b) == 8 * bits and len(d.sa) == len(d.sb) == 8 and len(d.out_data) == out_bits
     assert d.latency == latency() and d.macs_per_cycle == 8
 

@@ -29,8 +29,8 @@ import cocotb
 from cocotb.clock import Clock
 from cocotb.triggers import FallingEdge
 
-from golden.mx import E8M0_NAN, ELEMENTS, MXTensor, NVFP4Tensor, mx_quantize, nvfp4_quantize
-from golden.mx_dot import beat_cycles, dot_products
+from golden.mx import E8M0_NAN, MXTensor, NVFP4Tensor, mx_quantize, nvfp4_quantize
+from golden.mx_dot import beat_cycles, dot_products, element_format
 from hdl_gen.mx_dot import MxDot
 from lptrain.paths import RTL
 from verif.harness import BUILD, run, write_verilog
@@ -57,7 +57,7 @@ class TB:
         self.dut = dut
         self.fmt, self.block, self.lanes, self.acc = configuration()
         self.comp = MxDot(self.fmt, self.block, self.lanes, self.acc)
-        self.width = ELEMENTS["fp4_e2m1" if self.fmt == "nvfp4" else self.fmt].bits
+        self.width = element_format(self.fmt).bits
         self.rng = np.random.default_rng(int(os.environ.get("LPT_SEED", "2020")))
         self.fe = FallingEdge(dut.clk)
         Clock(dut.clk, 10, unit="ns").start(start_high=False)
