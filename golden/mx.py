@@ -40,6 +40,7 @@ acc <- fmt(acc + exact block value), starting at -0, fmt FP32 or FP16. NaN in (a
 NaN scale, Inf x 0, +Inf + -Inf) gives the canonical quiet NaN; overflow gives +-Inf.
 """
 
+import functools
 import math
 from typing import NamedTuple
 
@@ -108,59 +109,9 @@ def fp32(x, name="x"):
         return x.astype(np.float32)
 
 
-def _quantum(elem, y):
-    """Grid spacing of the element format at magnitude y >= 0 (float64): 2^(e - mbits) in the
-    binade [2^e, 2^(e+1)), the subnormal spacing below 2^(1 - bias)."""
-    if elem.is_int:
-        return np.full_like(y, elem.quantum_min)
-    _, e = np.frexp(y)  # y = f * 2^e, f in [0.5, 1): binade exponent e - 1
-    return np.ldexp(1.0, np.maximum(e - 1, 1 - elem.bias) - elem.mbits)
-
-
-def element_round(y, elem, rounding="nearest", rand=None):
-    """Magnitudes y >= 0 (float64, finite) rounded onto the element grid, saturating at max_normal.
-
-    nearest: ties to even (np.rint); stochastic: hi iff frac * 2^16 > u (module docstring). The
-    quotients y / quantum are exact (power-of-two divisions of float64 values far from underflow).
-    """
-    q = _quantum(elem, y)
-    r = y / q
-    if rounding == "nearest":
-        n = np.rint(r)
-    else:
-        lo = np.floor(r)
-        n = lo + ((r - lo) * 65536.0 > rand16(rand).astype(np.float64))
-    return np.minimum(n * q, elem.max_normal)
-
-
-def _magnitude_code(elem, v):
-    """Code (without sign) of grid magnitudes v (float64)."""
-    if elem.is_int:
-        return np.rint(v / elem.quantum_min).astype(np.int64)
-    sub = v < math.ldexp(1.0, 1 - elem.bias)
-    _, e = np.frexp(np.where(sub, 1.0, v))
-    e = e - 1
-    man = np.where(sub, v / elem.quantum_min, v / np.ldexp(1.0, e - elem.mbits) - (1 << elem.mbits))
-    exp = np.where(sub, 0, e + elem.bias)
-    return (exp.astype(np.int64) << elem.mbits) | man.astype(np.int64)
-
-
-def element_encode(y, elem, rounding="nearest", rand=None):
-    """Element codes (uint8) of finite float64 values y (already divided by the scale): sign and
-    magnitude for FP (a zero keeps its sign), two's complement for INT8 (zero is +0)."""
-    mag = element_round(np.abs(y), elem, rounding, rand)
-    code = _magnitude_code(elem, mag)
-    neg = np.signbit(y)
-    if elem.is_int:
-        code = np.where(neg, -code, code) & 0xFF
-    else:
-        code = code | (neg.astype(np.int64) << (elem.bits - 1))
-    return code.astype(np.uint8)
-
-
-def element_decode(codes, elem):
-    """float64 values of element codes (Inf/NaN codes of E5M2 and E4M3 decode to Inf/NaN)."""
-    c = np.asarray(codes).astype(np.int64)
+def _decode(codes, elem):
+    """float64 values of element codes (int64) by the format's definition: the tables' source."""
+    c = codes
     if elem.is_int:
         return np.where(c >= 128, c - 256, c) * elem.quantum_min
     sign = np.where(c >> (elem.bits - 1) & 1, -1.0, 1.0)
@@ -174,6 +125,61 @@ def element_decode(codes, elem):
     elif elem.nan:
         value = np.where(mag == (1 << (elem.bits - 1)) - 1, np.nan, value)
     return sign * value
+
+
+class _Table(NamedTuple):
+    values: np.ndarray  # every code's value, indexed by code
+    grid: np.ndarray    # the magnitudes 0 .. max_normal ascending: the index is the magnitude code
+    mid: np.ndarray     # midpoints of adjacent grid magnitudes (exact in float64)
+
+
+@functools.cache
+def _table(elem):
+    """Lookup tables of an element format (at most 256 codes): quantizing a tensor is a binary
+    search of its magnitudes in the grid, decoding an indexing, both exact."""
+    values = _decode(np.arange(1 << elem.bits), elem)
+    mags = values[:1 << (elem.bits - 1)]  # sign bit clear: magnitudes in code order, ascending
+    grid = mags[:int(np.flatnonzero(mags == elem.max_normal)[0]) + 1]
+    return _Table(values, grid, (grid[:-1] + grid[1:]) / 2)
+
+
+def _magnitude_code(y, elem, rounding="nearest", rand=None):
+    """Codes (without sign, int64) of magnitudes y >= 0 (float64, finite) rounded onto the element
+    grid, saturating at max_normal.
+
+    nearest: to the nearer grid point, a tie to the even code (= even mantissa, round half to
+    even); stochastic: from lo <= y < hi to hi iff (y - lo) / (hi - lo) * 2^16 > u (module
+    docstring); y - lo and the division by the power-of-two spacing are exact in float64.
+    """
+    t = _table(elem)
+    if rounding == "nearest":
+        k = np.searchsorted(t.mid, y, side="left")  # t.mid[k - 1] < y <= t.mid[k]
+        tie = t.mid[np.minimum(k, t.mid.size - 1)] == y
+        return k + (tie & (k & 1 == 1))
+    lo = np.searchsorted(t.grid, y, side="right") - 1
+    top = t.grid.size - 1
+    nxt = np.minimum(lo + 1, top)
+    with np.errstate(invalid="ignore", divide="ignore"):  # lo = top: saturated, frac unused
+        frac = (y - t.grid[lo]) / (t.grid[nxt] - t.grid[lo])
+    up = (lo < top) & (frac * 65536.0 > rand16(rand).astype(np.float64))
+    return lo + up
+
+
+def element_encode(y, elem, rounding="nearest", rand=None):
+    """Element codes (uint8) of finite float64 values y (already divided by the scale): sign and
+    magnitude for FP (a zero keeps its sign), two's complement for INT8 (zero is +0)."""
+    code = _magnitude_code(np.abs(y), elem, rounding, rand)
+    neg = np.signbit(y)
+    if elem.is_int:
+        code = np.where(neg, -code, code) & 0xFF
+    else:
+        code = code | (neg.astype(np.int64) << (elem.bits - 1))
+    return code.astype(np.uint8)
+
+
+def element_decode(codes, elem):
+    """float64 values of element codes (Inf/NaN codes of E5M2 and E4M3 decode to Inf/NaN)."""
+    return _table(elem).values[np.asarray(codes).astype(np.int64) & ((1 << elem.bits) - 1)]
 
 
 def e8m0_decode(codes):
