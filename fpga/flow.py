@@ -291,8 +291,13 @@ def main(argv=None):
     parser.add_argument("--size", type=int, help="array rows = cols (default: the board's BIST_SIZE)")
     parser.add_argument("--out", type=pathlib.Path, help="output directory (default: build/<board>)")
     args = parser.parse_args(argv)
+    from fpga import ecp5
+
+    if args.board in ecp5.BOARDS and args.flow == "bitstream" and args.top == "bist":
+        return ecp5.main(["--board", args.board, *(["--size", str(args.size)] if args.size else []),
+                          *(["--out", str(args.out)] if args.out else [])])
     if args.board not in BOARDS:
-        print(f"error: unsupported board {args.board!r}; supported boards: {', '.join(sorted(BOARDS))}",
+        print(f"error: unsupported board {args.board!r}; supported boards: {', '.join(sorted({**BOARDS, **ecp5.BOARDS}))}",
               file=sys.stderr)
         return 1
     if args.top == "axi":
