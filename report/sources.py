@@ -38,6 +38,7 @@ SOURCES = [
     Source("formal", "formal/results.json", "formal.json", "make formal"),
     Source("hil", "hil_runs/*.json", "hil", "make hil", group=True, replace=True),
     Source("fpga", "*/resources.json", "fpga", "make fpga-estimate BOARD=zc706", group=True, by_directory=True),
+    Source("ecp5", "fpga_ecp5/*.json", "ecp5", "make fpga-sweep BOARD=ulx3s", group=True),
     Source("executor", "bench/executor.json", "executor.json", "python -m bench.bench_executor"),
     Source("times", "times/*.json", "times", "python -m report.timing NAME -- CMD...", group=True),
 ]

