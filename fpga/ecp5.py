@@ -31,6 +31,8 @@ from amaranth.hdl import Module
 from amaranth.lib import wiring
 from amaranth.lib.cdc import FFSynchronizer
 
+from golden.bist_report import decode, line
+from hdl_gen.bist_report import BistReport
 from lptrain.cli import ArgumentParser, positive
 from lptrain.paths import ROOT
 
@@ -75,28 +77,34 @@ def _orangecrab():
 
 class Board(NamedTuple):
     """An ECP5 board of amaranth-boards: its platform, the button that restarts the run, the switch
-    that selects stall mode (or None) and where each of STATUS shows: (resource, number,
-    subsignal or None), or None where the board has no light for it."""
+    that selects stall mode (or None), where each of STATUS shows: (resource, number, subsignal
+    or None), or None where the board has no light for it; and its serial port for the end-of-run
+    line (resource, number), or None."""
     platform: Callable
     restart: tuple
     stall: Optional[tuple]
     status: dict
+    uart: Optional[tuple]
+
+
+BAUD = 1_000_000  # the end-of-run line: 25 clock cycles a bit at ULX3S's 25 MHz; FTDI bridges take it
 
 
 BOARDS = {
     "ulx3s": Board(_ulx3s, ("button_fire", 0), ("switch", 0),
                    {"heartbeat": ("led", 0, None), "done": ("led", 1, None),
-                    "passed": ("led", 2, None), "failed": ("led", 3, None)}),
+                    "passed": ("led", 2, None), "failed": ("led", 3, None)}, ("uart", 0)),
     # One RGB LED: blue heartbeat, green pass, red fail (done = either).
     "orangecrab": Board(_orangecrab, ("button", 0), None,
                         {"heartbeat": ("rgb_led", 0, "b"), "done": None,
-                         "passed": ("rgb_led", 0, "g"), "failed": ("rgb_led", 0, "r")}),
+                         "passed": ("rgb_led", 0, "g"), "failed": ("rgb_led", 0, "r")}, None),
 }
 
 
 class BistBoardECP5(wiring.Component):
     """`BistTop` at the board clock: STATUS on the board's lights, a button restarts the run, a
-    switch (where the board has one) selects stall mode."""
+    switch (where the board has one) selects stall mode, and the end-of-run line
+    (`hdl_gen.bist_report`) goes out on the board's serial port (where it has one) at BAUD."""
 
     def __init__(self, bist, board):
         self.bist, self.board = bist, board
@@ -118,7 +126,20 @@ class BistBoardECP5(wiring.Component):
                 requested[resource, number] = platform.request(resource, number)
             pin = requested[resource, number]
             m.d.comb += (getattr(pin, sub) if sub else pin).o.eq(getattr(bist, name))
+        if self.board.uart:
+            m.submodules.report = report = BistReport(bist.rows, bist.cols, divisor(platform))
+            m.d.comb += [report.done.eq(bist.done), report.passed.eq(bist.passed), report.cycles.eq(bist.cycles),
+                         platform.request(*self.board.uart).tx.o.eq(report.tx)]
         return m
+
+
+def divisor(platform):
+    """Clock cycles per bit of the end-of-run line: the board clock over BAUD, which must divide it
+    (a receiver tolerates a few percent; an exact divisor leaves that margin to the cable)."""
+    clk = platform.default_clk_frequency
+    if clk % BAUD:
+        raise ValueError(f"the board clock {clk / 1e6:g} MHz is not a multiple of the line's {BAUD} baud")
+    return int(clk // BAUD)
 
 
 def tool_env():
@@ -304,10 +325,11 @@ def _port(board_platform, resource, number, sub=None):
     return f"{resource}_{number}" + (f"__{sub}" if sub else "") + "__io", io.invert
 
 
-def testbench(board, ports, limit, stall=False):
+def testbench(board, ports, limit, stall=False, tail=0):
     """Verilog testbench of the routed `top`: the board clock, the restart button released, the
-    stall switch, and a verdict line when the pass or fail light comes on (or after `limit`
-    cycles): "BIST passed=P failed=F cycles=N"."""
+    stall switch; it prints "BIST passed=P failed=F cycles=N" when the pass or fail light comes
+    on (or after `limit` cycles) and stops `tail` cycles later, having written the serial line's
+    level every cycle to tx.txt (boards with a serial port)."""
     b = BOARDS[board]
     platform = b.platform()
     clk, _ = _port(platform, platform.default_clk, 0)
@@ -322,26 +344,34 @@ def testbench(board, ports, limit, stall=False):
     for status in ("passed", "failed"):
         name, inv = _port(platform, *b.status[status])
         watch[status] = f"({'~' if inv else ''}{name})"
+    tx = _port(platform, *b.uart, "tx")[0] if b.uart else "1'b1"
     # Pins are nets (the pads' TRELLIS_IO make every top port an inout in simulation).
     wires = [f"  wire {p}" + (f" = {drive[p]};" if p in drive else ";") for p in ports]
     conns = ", ".join(f".{p}({p})" for p in ports)
     return "\n".join([
         "`timescale 1ns/1ps", "module tb;", "  ecp5_glob ecp5_glob();",
         f"  reg clk = 1'b0; always #{half_ns:g} clk = ~clk;", *wires, f"  top dut({conns});",
-        "  integer cycles = 0;", "  always @(posedge clk) begin", "    cycles <= cycles + 1;",
-        f"    if ({watch['passed']} === 1'b1 || {watch['failed']} === 1'b1 || cycles >= {limit}) begin",
+        "  integer cycles = 0, stop = -1, f;", "  initial f = $fopen(\"tx.txt\", \"w\");",
+        "  always @(posedge clk) begin", "    cycles <= cycles + 1;", f"    $fwrite(f, \"%0d\", {tx});",
+        f"    if (stop < 0 && ({watch['passed']} === 1'b1 || {watch['failed']} === 1'b1 || cycles >= {limit})) begin",
         f"      $display(\"BIST passed=%0d failed=%0d cycles=%0d\", {watch['passed']}, {watch['failed']}, cycles);",
-        "      $finish;", "    end", "  end", "endmodule", ""])
+        f"      stop = cycles + {tail};", "    end",
+        "    if (stop >= 0 && cycles >= stop) begin $fclose(f); $finish; end", "  end", "endmodule", ""])
 
 
 def check_routed(out, board, mutate=False, stall=False, limit=None):
     """Run the routed netlist in out/ (top.routed.json) in Icarus: {"passed", "failed", "cycles",
-    "seconds"}. `limit` defaults to the build's watchdog plus margin (summary.json)."""
+    "seconds"}; on a board with a serial port, for a plain passed run, also "line": the
+    end-of-run line decoded from the port (checked against golden.bist_report.line). `limit` defaults to the
+    build's watchdog plus margin (summary.json)."""
     out = pathlib.Path(out)
     routed = json.loads((out / f"{PLAN_NAME}.routed.json").read_text())
-    if limit is None:
-        limit = json.loads((out / "summary.json").read_text())["watchdog_cycles"] + 1000
-    sim = out / ("routed_sim_mutant" if mutate else "routed_sim")
+    summary = json.loads((out / "summary.json").read_text())
+    limit = summary["watchdog_cycles"] + 1000 if limit is None else limit
+    b = BOARDS[board]
+    n_line = len(line(summary["rows"], summary["cols"], True, 0))
+    bit = divisor(b.platform()) if b.uart else 0
+    sim = out / ("routed_sim_mutant" if mutate else "routed_sim_stall" if stall else "routed_sim")
     sim.mkdir(exist_ok=True)
     (sim / "netlist.json").write_text(json.dumps(simulation_netlist(routed, mutate)))
     yosys = tool_env()["YOSYS"]
@@ -349,7 +379,10 @@ def check_routed(out, board, mutate=False, stall=False, limit=None):
     subprocess.run([yosys, "-q", "-p", "read_json netlist.json; write_verilog -noattr routed.v"],
                    cwd=sim, check=True)
     ports = {p: d["direction"] for p, d in routed["modules"]["top"]["ports"].items()}
-    (sim / "tb.v").write_text(testbench(board, ports, limit, stall))
+    # The plain run also reads the line, which starts the cycle after done (the stalled and the
+    # mutated runs stop at their light: the line's logic does not depend on stall mode).
+    listen = b.uart is not None and not (stall or mutate)
+    (sim / "tb.v").write_text(testbench(board, ports, limit, stall, tail=(n_line * 10 + 4) * bit if listen else 0))
     iverilog = shutil.which("iverilog")
     if iverilog is None:
         raise SystemExit("error: iverilog not found; install the Debian package iverilog")
@@ -359,8 +392,14 @@ def check_routed(out, board, mutate=False, stall=False, limit=None):
     m = re.search(r"BIST passed=(\d) failed=(\d) cycles=(\d+)", run.stdout)
     if m is None:
         raise RuntimeError(f"routed simulation printed no verdict:\n{run.stdout[-2000:]}{run.stderr[-2000:]}")
-    return {"passed": m[1] == "1", "failed": m[2] == "1", "cycles": int(m[3]),
-            "seconds": round(time.monotonic() - start, 1)}
+    result = {"passed": m[1] == "1", "failed": m[2] == "1", "cycles": int(m[3])}
+    if listen and result["passed"]:
+        text = decode([int(c) for c in (sim / "tx.txt").read_text()], bit)
+        got = re.fullmatch(rb"bist_top \d+x\d+ PASS cycles=([0-9a-f]{8})\r\n", text)
+        if got is None or text != line(summary["rows"], summary["cols"], True, int(got[1], 16)):
+            raise RuntimeError(f"the serial line is not the report line: {text!r}")
+        result["line"] = text.decode().rstrip()
+    return {**result, "seconds": round(time.monotonic() - start, 1)}
 
 
 def main(argv=None):

@@ -31,6 +31,8 @@ def test_ulx3s_2x2_bitstream_timing_and_routed_self_test():
     assert good == {**good, "passed": True, "failed": False}
     # 36 tiles of 16 beats through a 2x2 array: every beat, then the pipeline and the last rows.
     assert 576 < good["cycles"] < 700
+    run_cycles = int(good["line"].removeprefix("bist_top 2x2 PASS cycles="), 16)
+    assert 576 < run_cycles <= good["cycles"]
     stalled = ecp5.check_routed(out, "ulx3s", stall=True)
     assert stalled["passed"] and stalled["cycles"] > good["cycles"]
     assert ecp5.check_routed(out, "ulx3s", mutate=True)["failed"]
@@ -105,6 +107,15 @@ def test_orangecrab_testbench_reads_its_inverted_rgb_led():
     assert "(~rgb_led_0__g__io) === 1'b1 || (~rgb_led_0__r__io) === 1'b1" in tb
     assert "wire button_0__io = 1'b1;" in tb  # the button is active low: released is high
     assert "always #10.4167 clk" in tb        # 48 MHz
+    assert "$fwrite(f, \"%0d\", 1'b1);" in tb  # no serial port: the line stays idle
+
+
+def test_ulx3s_testbench_listens_to_the_serial_port():
+    ports = {"clk25_0__io": "input", "button_fire_0__io": "input", "switch_0__io": "input",
+             "uart_0__tx__io": "output", **{f"led_{i}__io": "output" for i in range(4)}}
+    tb = ecp5.testbench("ulx3s", ports, 100, stall=True, tail=50)
+    assert "$fwrite(f, \"%0d\", uart_0__tx__io);" in tb and "stop = cycles + 50;" in tb
+    assert "wire switch_0__io = 1'b1;" in tb and "(led_2__io) === 1'b1 || (led_3__io) === 1'b1" in tb
 
 
 @pytest.mark.parametrize("args, word", [(["--board", "de10nano"], "de10nano"), (["--size", "0"], "--size")])
