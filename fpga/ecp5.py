@@ -217,7 +217,8 @@ def run_bitstream(board, size, out_dir=None):
     os.environ.update(tool_env())
     start = time.monotonic()
     platform.build(BistBoardECP5(bist, b), name=PLAN_NAME, build_dir=str(out), do_program=False,
-                   nextpnr_opts=f"--report {PLAN_NAME}.report.json --write {PLAN_NAME}.routed.json")
+                   nextpnr_opts=f"--report {PLAN_NAME}.report.json --write {PLAN_NAME}.routed.json "
+                                        "--timing-allow-fail")  # a miss is reported (summary, exit 1), not fatal
     seconds = time.monotonic() - start
     report = json.loads((out / f"{PLAN_NAME}.report.json").read_text())
     target = platform.default_clk_frequency / 1e6

@@ -30,13 +30,15 @@ def _run(**kw):
 def test_markdown_tables_bist_fit_and_luts_per_mac():
     doc = {"board": "ulx3s", "device": "LFE5U-85F-CABGA381", "bist_top": [_run()],
            "fit": {"coef": [1000, 50, 700], "available_luts": 83640, "largest": 10},
-           "arrays": [_run(pe="fusion"), _run(pe="fixed", used={"LUT": 800, "FF": 500, "DSP": 4, "BRAM": 0})]}
+           "arrays": [_run(pe="fusion", dsp=True), _run(pe="fixed", dsp=True, used={"LUT": 800, "FF": 500, "DSP": 4, "BRAM": 0}),
+                      _run(pe="fixed", dsp=False)]}
     text = ecp5_sweep.markdown(doc)
     assert "| 2x2 | 4,000 (5 %) | 1,000 | 0 | 10 | 58.0 | 25 | met | 120.0 |" in text
     assert "10x10" in text
     # 4,000 LUTs over 4 fusion PEs: 1,000 per MAC/cycle at 8x8, 250 at 4x4, 62.5 at 2x2.
-    assert "| fusion | 2x2 | 4,000 | 1,000 | 0 | 58.0 | 1,000 | 250 | 62 |" in text
-    assert "| fixed | 2x2 | 800 | 500 | 4 | 58.0 | 200 | 200 | 200 |" in text
+    assert "| fusion | 2x2 | 4,000 | 1,000 | 0 | 58.0 | 25 | 1,000 | 250 | 62 |" in text
+    assert "| fixed | 2x2 | 800 | 500 | 4 | 58.0 | 25 | 200 | 200 | 200 |" in text
+    assert "| fixed (no DSP) | 2x2 | 4,000 |" in text
 
 
 def test_bad_board_one_line_exit_2():
