@@ -26,11 +26,11 @@ import sys
 import time
 from typing import Callable, NamedTuple, Optional
 
-import numpy as np
 from amaranth.hdl import Module
 from amaranth.lib import wiring
 from amaranth.lib.cdc import FFSynchronizer
 
+from fpga.capacity import predict
 from golden.bist_report import decode, line
 from hdl_gen.bist_report import BistReport
 from lptrain.cli import ArgumentParser, positive
@@ -164,29 +164,6 @@ def summarize(report, target_mhz):
     fmax = min(v["achieved"] for v in report["fmax"].values())
     return {"used": used, "available": available, "fmax_mhz": round(fmax, 2),
             "target_mhz": target_mhz, "timing_met": fmax >= target_mhz}
-
-
-def fit(runs):
-    """Least-squares LUT(N) = a + bN + cN^2 over bist_top runs ({"rows", "used": {"LUT"}}): [a, b, c],
-    or None with fewer than three sizes."""
-    sizes = sorted({r["rows"] for r in runs})
-    if len(sizes) < 3:
-        return None
-    n = np.array([r["rows"] for r in runs], dtype=float)
-    luts = np.array([r["used"]["LUT"] for r in runs], dtype=float)
-    return np.linalg.lstsq(np.vander(n, 3, increasing=True), luts, rcond=None)[0].tolist()
-
-
-def predict(coef, size):
-    return coef[0] + coef[1] * size + coef[2] * size * size
-
-
-def largest(coef, available):
-    """The largest N with predicted LUT(N) <= available (0 if none)."""
-    n = 0
-    while predict(coef, n + 1) <= available:
-        n += 1
-    return n
 
 
 RESULTS = ROOT / "docs" / "results" / "ecp5"

@@ -24,15 +24,13 @@ import subprocess
 import sys
 import time
 
-import numpy as np
-
 from lptrain import executor
 from lptrain.cache import Cache, source_digest, write_atomic
 from lptrain.cli import ArgumentParser, positive
 from lptrain.paths import ROOT
 from lptrain.provenance import provenance
 
-from . import ecp5
+from . import capacity, ecp5
 
 # (PE, DSP blocks allowed): a fixed 8-bit PE maps its multiplier onto a MULT18X18D; without DSPs
 # it is all LUTs, like the fusion PE (whose shift-add bricks Yosys does not map to DSPs).
@@ -111,11 +109,11 @@ def main(argv=None):
     done = [o for o in outcomes if o.ok]
     bist = sorted((o.value for o in done if o.task.name.startswith("bist_")), key=lambda r: r["rows"])
     arrays = sorted((o.value for o in done if o.task.name.startswith("array_")), key=lambda r: (r["pe"] != "fusion", not r["dsp"], r["rows"]))
-    coef = ecp5.fit(bist)
+    coef = capacity.fit([r["rows"] for r in bist], [r["used"]["LUT"] for r in bist])
     doc = {**provenance("fpga.ecp5_sweep", argv, versions), "board": args.board,
            "device": bist[0]["device"] if bist else None, "bist_top": bist, "arrays": arrays,
            "fit": None if coef is None else {"coef": coef, "available_luts": bist[0]["available"]["LUT"],
-                                             "largest": ecp5.largest(coef, bist[0]["available"]["LUT"])},
+                                             "largest": capacity.largest(coef, bist[0]["available"]["LUT"])},
            "execution": where}
     write_atomic(args.out / f"{args.board}.json", json.dumps(doc, indent=1) + "\n")
     print(markdown(doc))

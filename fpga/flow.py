@@ -28,15 +28,14 @@ import argparse
 import collections
 import hashlib
 import json
-import math
 import pathlib
 import re
 import subprocess
 import sys
 import time
 
-import numpy as np
 
+from fpga import capacity
 from fpga.boards import BOARDS, platform_for
 from lptrain.paths import ROOT, repo_relative
 from lptrain.provenance import provenance
@@ -250,8 +249,8 @@ def run_sweep(board, out_dir=None, **bist_args):
         return results[n]["used"]["LUT"]
 
     budget = LUT_BUDGET * platform_for(board).capacity["LUT"]
-    c, b, a = np.polyfit(FIT_SIZES, [luts(n) for n in FIT_SIZES], 2)
-    guess = max(1, int((-b + math.sqrt(max(b * b - 4 * c * (a - budget), 0.0))) / (2 * c))) if c > 0 else 1
+    coef = capacity.fit(FIT_SIZES, [luts(n) for n in FIT_SIZES])
+    guess = max(1, capacity.largest(coef, budget)) if coef[2] > 0 else 1
     n = guess
     while n > 1 and luts(n) >= budget:  # step down until N fits ...
         n -= 1
@@ -260,7 +259,7 @@ def run_sweep(board, out_dir=None, **bist_args):
     while luts(n + 1) < budget:  # ... and up while N + 1 fits
         n += 1
     summary = {"board": board, "lut_budget": LUT_BUDGET, "largest_square": n,
-               "model": {"LUT(N)": "a + b*N + c*N^2", "a": float(a), "b": float(b), "c": float(c), "fit_sizes": FIT_SIZES,
+               "model": {"LUT(N)": "a + b*N + c*N^2", **dict(zip("abc", coef)), "fit_sizes": FIT_SIZES,
                          "predicted": guess},
                "seconds": round(time.monotonic() - start, 1),
                "points": {k: {"LUT_share": r["share"]["LUT"], "used": r["used"], "yosys_seconds": r["yosys_seconds"]}

@@ -130,15 +130,6 @@ def test_missing_tool_names_its_package(monkeypatch):
         ecp5.tool_env()
 
 
-def test_fit_recovers_a_quadratic_and_its_largest_size():
-    runs = [{"rows": n, "used": {"LUT": 1000 + 50 * n + 700 * n * n}} for n in (2, 4, 6)]
-    coef = ecp5.fit(runs)
-    assert coef == pytest.approx([1000, 50, 700])
-    assert ecp5.largest(coef, 1000 + 50 * 9 + 700 * 81 + 0.5) == 9
-    assert ecp5.largest(coef, 1000 + 50 * 9 + 700 * 81 - 0.5) == 8
-    assert ecp5.fit(runs[:2]) is None
-
-
 def test_capacity_error_names_capacity_demand_and_largest(tmp_path):
     doc = {"device": "LFE5U-85F-CABGA381", "fit": {"coef": [1000, 50, 700], "available_luts": 83640, "largest": 10}}
     (tmp_path / "ulx3s.json").write_text(json.dumps(doc))
