@@ -35,6 +35,7 @@ from golden.bist_report import decode, line
 from hdl_gen.bist_report import BistReport
 from lptrain.cli import ArgumentParser, positive
 from lptrain.paths import ROOT
+from lptrain.provenance import provenance
 
 BUILD = ROOT / "build"
 PLAN_NAME = "top"
@@ -142,6 +143,17 @@ def divisor(platform):
     return int(clk // BAUD)
 
 
+def tool_versions():
+    """{tool: version line} of the flow's yowasp tools and Icarus (the routed checks)."""
+    tools = tool_env()
+    versions = {name: subprocess.run([tools[var], "--version"], capture_output=True, text=True).stdout.strip()
+                for name, var in (("yosys", "YOSYS"), ("nextpnr", "NEXTPNR_ECP5"))}
+    iverilog = shutil.which("iverilog")
+    if iverilog:
+        versions["iverilog"] = subprocess.run([iverilog, "-V"], capture_output=True, text=True).stdout.splitlines()[0]
+    return versions
+
+
 def tool_env():
     """{override variable: path} of the yowasp tools; SystemExit naming the package if missing."""
     env = {}
@@ -199,7 +211,8 @@ def run_bitstream(board, size, out_dir=None):
     seconds = time.monotonic() - start
     report = json.loads((out / f"{PLAN_NAME}.report.json").read_text())
     target = platform.default_clk_frequency / 1e6
-    summary = {"board": board, "device": f"{platform.device}-{platform.package}", "top": "bist_top",
+    summary = {**provenance("fpga.ecp5", ["--board", board, "--size", str(size)], tool_versions()),
+               "board": board, "device": f"{platform.device}-{platform.package}", "top": "bist_top",
                "rows": size, "cols": size, **summarize(report, target), "build_seconds": round(seconds, 1),
                "watchdog_cycles": bist.watchdog}
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
@@ -378,6 +391,25 @@ def check_routed(out, board, mutate=False, stall=False, limit=None):
             raise RuntimeError(f"the serial line is not the report line: {text!r}")
         result["line"] = text.decode().rstrip()
     return {**result, "seconds": round(time.monotonic() - start, 1)}
+
+
+def markdown(summaries):
+    """One table of `make bitstream` runs: resources, timing and the routed netlist's checks."""
+    def check(r):
+        return "not run" if r is None else f"{'pass' if r['passed'] else 'FAIL'} ({r['cycles']} cycles)"
+
+    lines = ["| board | device | bist_top | LUT | FF | BRAM | Fmax (MHz) | clock (MHz) | routed self-test | "
+             "stalled | golden ROM bit flipped | serial line |", "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for s in summaries:
+        u, a = s["used"], s["available"]
+        mutant = s.get("routed_check_mutant")
+        lines.append(f"| {s['board']} | {s['device']} | {s['rows']}x{s['cols']} | {u['LUT']:,} / {a['LUT']:,} | "
+                     f"{u['FF']:,} | {u['BRAM']} | {s['fmax_mhz']} | {s['target_mhz']:g} "
+                     f"({'met' if s['timing_met'] else 'NOT met'}) | {check(s.get('routed_check'))} | "
+                     f"{check(s.get('routed_check_stall')) if BOARDS[s['board']].stall else 'no switch'} | "
+                     f"{'not run' if mutant is None else 'fails' if mutant['failed'] else 'PASSES'} | "
+                     f"{'`' + s['routed_check']['line'] + '`' if 'line' in s.get('routed_check', {}) else '-'} |")
+    return "\n".join(lines)
 
 
 def main(argv=None):

@@ -92,9 +92,7 @@ def main(argv=None):
     args = p.parse_args(argv)
     if args.board not in ecp5.BOARDS:
         p.error(f"unsupported board {args.board!r}; ECP5 boards: {', '.join(sorted(ecp5.BOARDS))}")
-    tools = ecp5.tool_env()
-    versions = {name: subprocess.run([path, "--version"], capture_output=True, text=True).stdout.strip()
-                for name, path in (("yosys", tools["YOSYS"]), ("nextpnr", tools["NEXTPNR_ECP5"]))}
+    versions = ecp5.tool_versions()
     cache = Cache(args.out / "cache", {"sources": source_digest("hdl_gen/**/*.py", "golden/**/*.py", "fpga/*.py", "fpga/*.v"),
                                        **versions})
     out = str(args.out)

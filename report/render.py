@@ -15,6 +15,7 @@ from bench import bench_executor
 from cosim.run import table as hil_table
 from cost import report as cost_report
 from formal import report as formal_report
+from fpga.ecp5 import markdown as ecp5_build_markdown
 from fpga.ecp5_sweep import markdown as ecp5_markdown
 from fpga.flow import markdown as fpga_markdown
 from golden.training import demo
@@ -244,13 +245,23 @@ def training_on_the_rtl(docs, out):
 
 
 def fpga(docs, out):
+    parts = ["## FPGA", ""]
     boards = docs.get("fpga")
     if boards is None:
-        return "## FPGA\n\n" + missing("fpga")
-    parts = ["## FPGA", ""]
-    for name, result in boards.items():
+        parts.append(missing("fpga"))
+    for name, result in (boards or {}).items():
         parts += [f"### {name}", "", origin(result, "fpga", name), fpga_markdown(result)]
-    for name, result in (docs.get("ecp5") or {}).items():
+    builds = docs.get("bitstream")
+    if builds:
+        parts += ["", "### ECP5 bitstreams (open flow)", "",
+                  *(f"{name}: " + origin(b, "bitstream", name) for name, b in builds.items()),
+                  ecp5_build_markdown(list(builds.values()))]
+    else:
+        parts += ["", missing("bitstream")]
+    sweeps = docs.get("ecp5")
+    if not sweeps:
+        parts += ["", missing("ecp5")]
+    for name, result in (sweeps or {}).items():
         parts += ["", f"### {name} (ECP5, open flow: placed, routed, packed)", "", origin(result, "ecp5", name),
                   ecp5_markdown(result)]
     return "\n".join(parts)

@@ -39,6 +39,7 @@ SOURCES = [
     Source("hil", "hil_runs/*.json", "hil", "make hil", group=True, replace=True),
     Source("fpga", "*/resources.json", "fpga", "make fpga-estimate BOARD=zc706", group=True, by_directory=True),
     Source("ecp5", "fpga_ecp5/*.json", "ecp5", "make fpga-sweep BOARD=ulx3s", group=True),
+    Source("bitstream", "*/summary.json", "bitstream", "make bitstream BOARD=ulx3s", group=True, by_directory=True),
     Source("executor", "bench/executor.json", "executor.json", "python -m bench.bench_executor"),
     Source("times", "times/*.json", "times", "python -m report.timing NAME -- CMD...", group=True),
 ]
@@ -62,9 +63,11 @@ def _read(path):
 
 def _found(source, build):
     """{path: document} of the build/ files of `source` that hold a JSON object (a resources.json
-    glob also matches other flows' directories: only documents with a "board" are FPGA estimates)."""
+    glob also matches other flows' directories: only documents with a "board" are FPGA estimates,
+    only checked bist_top builds are bitstream summaries)."""
     docs = {p: _read(p) for p in sorted(pathlib.Path(build).glob(source.pattern)) if p.is_file()}
-    return {p: d for p, d in docs.items() if d is not None and (source.key != "fpga" or "board" in d)}
+    return {p: d for p, d in docs.items() if d is not None and (source.key != "fpga" or "board" in d)
+            and (source.key != "bitstream" or d.get("top") == "bist_top" and "routed_check" in d)}
 
 
 def collect(build, results):

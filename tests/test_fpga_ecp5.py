@@ -137,3 +137,14 @@ def test_capacity_error_names_capacity_demand_and_largest(tmp_path):
     msg = ecp5.capacity_error("ulx3s", 16, tmp_path)
     assert "181,000" in msg and "83,640" in msg and "10x10" in msg and "\n" not in msg
     assert ecp5.capacity_error("orangecrab", 99, tmp_path) is None  # no measured builds: nextpnr decides
+
+
+def test_markdown_table_of_builds():
+    run = {"board": "orangecrab", "device": "LFE5U-25F-MG285", "rows": 2, "cols": 2,
+           "used": {"LUT": 4271, "FF": 1008, "DSP": 0, "BRAM": 10}, "available": {"LUT": 24288},
+           "fmax_mhz": 77.65, "target_mhz": 48.0, "timing_met": True,
+           "routed_check": {"passed": True, "failed": False, "cycles": 584},
+           "routed_check_mutant": {"passed": False, "failed": True, "cycles": 23}}
+    row = ecp5.markdown([run]).splitlines()[-1]
+    assert row == ("| orangecrab | LFE5U-25F-MG285 | 2x2 | 4,271 / 24,288 | 1,008 | 10 | 77.65 | 48 (met) | "
+                   "pass (584 cycles) | no switch | fails | - |")
