@@ -132,7 +132,7 @@ def markdown(doc):
     if doc.get("fit"):
         f = doc["fit"]
         a, b, c = f["coef"]
-        lines += ["", f"Fit LUT(N) = {a:,.0f} + {b:,.0f} N + {c:,.1f} N^2: the largest bist_top under the "
+        lines += ["", f"Fit LUT(N) = {a:,.0f} {'-' if b < 0 else '+'} {abs(b):,.0f} N + {c:,.1f} N^2: the largest bist_top under the "
                       f"device's {f['available_luts']:,} LUTs is {f['largest']}x{f['largest']} (a prediction, not a build)."]
     if doc["arrays"]:
         lines += ["", "mac_array alone, placed and routed out of context; LUTs per MAC/cycle in each mode "
