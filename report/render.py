@@ -217,7 +217,7 @@ def four_bit_formats(docs, out):
             "training runs themselves compute the block formats' GEMMs on the host (float); `mx_dot` computes "
             "them bit for bit in its tests. Hardware groups report MXFP4 dot products at about 2.4-2.8x the "
             "energy efficiency of MXFP8 (Training MACs, block-format table).")
-    return "\n".join(["## 4-bit training formats", "", origin(demo_doc, "demo"), "\n".join(rows), "", note])
+    return "\n".join(["## 4-bit training formats", "", origin(demo_doc, "demo"), "\n".join(rows), "", note, ""])
 
 
 def formal(docs, out):
