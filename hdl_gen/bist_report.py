@@ -18,6 +18,11 @@ from golden.grid import check_int
 __all__ = ["BistReport"]
 
 
+def _frame(byte):
+    """The 10-bit 8N1 frame of `byte`, sent from bit 0: start 0, data LSB first, stop 1."""
+    return 0x200 | byte << 1
+
+
 class BistReport(wiring.Component):
     """Parameters: rows, cols (the array size the line names), divisor (clock cycles per bit,
     clock / baud). Ports: done, passed, cycles (from `BistTop`), tx (the serial line)."""
@@ -31,12 +36,13 @@ class BistReport(wiring.Component):
         self.rows = check_int("rows", rows, 1, 1 << 16)
         self.cols = check_int("cols", cols, 1, 1 << 16)
         self.divisor = check_int("divisor", divisor, 1, 1 << 24)
+        self.template = line(self.rows, self.cols, True, 0)  # the fixed text; verdict and count vary
         super().__init__()
 
     def _chars(self, passed, cycles):
         """The line's bytes as expressions: fixed text from the golden line, the verdict and the
         hex digits from the latched values."""
-        template = line(self.rows, self.cols, True, 0)
+        template = self.template
         verdict = template.index(b"PASS")
         digits = template.index(b"cycles=") + len(b"cycles=")
         chars = []
@@ -65,8 +71,9 @@ class BistReport(wiring.Component):
         with m.If(~sending):
             with m.If(self.done & ~was_done):
                 # The first byte is fixed text ("b" of "bist_top"): its frame needs no latched value.
+                # bit and tick are 0 whenever nothing is being sent (reset, and the end of a line).
                 m.d.sync += [passed.eq(self.passed), cycles.eq(self.cycles), sending.eq(1), index.eq(1),
-                             bit.eq(0), tick.eq(0), frame.eq(0x200 | line(self.rows, self.cols, True, 0)[0] << 1)]
+                             frame.eq(_frame(self.template[0]))]
         with m.Else():
             with m.If(tick == self.divisor - 1):
                 m.d.sync += tick.eq(0)
@@ -75,7 +82,7 @@ class BistReport(wiring.Component):
                     with m.If(index == len(chars)):
                         m.d.sync += [sending.eq(0), frame.eq(0x3FF)]
                     with m.Else():
-                        m.d.sync += [frame.eq(0x200 | chars[index] << 1), index.eq(index + 1)]
+                        m.d.sync += [frame.eq(_frame(chars[index])), index.eq(index + 1)]
                 with m.Else():
                     m.d.sync += [bit.eq(bit + 1), frame.eq(frame >> 1 | 0x200)]
             with m.Else():

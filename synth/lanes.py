@@ -137,22 +137,29 @@ def _f(v, fmt="{:.3g}"):
     return "n/a" if v is None else (f"{v:,.0f}" if isinstance(v, float) and v >= 1e4 else fmt.format(v))
 
 
+def _lane_table(rows, units, ratios):
+    """Table lines of a lane sweep: per L, each unit's area, Fmax and pJ/MAC, then the `ratios`
+    columns ({header: row key})."""
+    lines = ["| L | " + " | ".join(f"{u} area (um^2) | {u} Fmax (MHz) | {u} pJ/MAC" for u in units)
+             + "".join(f" | {header}" for header in ratios) + " |",
+             "|" + "---|" * (1 + 3 * len(units) + len(ratios))]
+    for r in rows:
+        cells = []
+        for u in units:
+            m = r[u] or {}
+            cells += [_f(m.get("area_um2")), _f(m.get("fmax_mhz"), "{:.0f}"), _f(m.get("energy_pj"))]
+        cells += [_f(r[k]) for k in ratios.values()]
+        lines.append(f"| {r['lanes']} | " + " | ".join(cells) + " |")
+    return lines
+
+
 def markdown(results, h="##"):
     """The lane sweep, the whole-datapath table and the price of timing closure, under headings of
     level `h`."""
     rows = sweep(results)
-    lines = [f"{h} Lane sweep", "",
-             "| L | " + " | ".join(f"{f} area (um^2) | {f} Fmax (MHz) | {f} pJ/MAC" for f in FAMILIES)
-             + " | hybrid/fp16 area | hybrid/fp16 power | fp8/fp16 area | fp8/fp16 power |",
-             "|" + "---|" * (1 + 3 * len(FAMILIES) + 4)]
-    for r in rows:
-        cells = []
-        for f in FAMILIES:
-            m = r[f] or {}
-            cells += [_f(m.get("area_um2")), _f(m.get("fmax_mhz"), "{:.0f}"), _f(m.get("energy_pj"))]
-        cells += [_f(r[k]) for k in ("hybrid_mac_area_um2_vs_fp16", "hybrid_mac_energy_pj_vs_fp16",
-                                     "fp8_mac_area_um2_vs_fp16", "fp8_mac_energy_pj_vs_fp16")]
-        lines.append(f"| {r['lanes']} | " + " | ".join(cells) + " |")
+    lines = [f"{h} Lane sweep", "", *_lane_table(rows, FAMILIES, {
+        "hybrid/fp16 area": "hybrid_mac_area_um2_vs_fp16", "hybrid/fp16 power": "hybrid_mac_energy_pj_vs_fp16",
+        "fp8/fp16 area": "fp8_mac_area_um2_vs_fp16", "fp8/fp16 power": "fp8_mac_energy_pj_vs_fp16"})]
     lines += ["", "Power ratios at equal L are energy-per-MAC ratios (same MACs per cycle, same 10 ns clock). "
               f"Published anchor: IBM's ~7x, a ratio of {IBM_ANCHOR:.3f}.", "", f"{h} Whole training datapath", "",
               "| scheme | fwd pJ/MAC | bwd pJ/MAC | energy per training MAC (pJ) | vs FP16 | area per MAC/cycle (um^2) | vs FP16 |",
@@ -174,18 +181,9 @@ def markdown(results, h="##"):
             lines.append(f"| {f} | {cell(a)} | {cell(b)} |")
     mx = mx_sweep(results)
     if mx:
-        lines += ["", f"{h} Block-format MACs (mx_dot, FP32 accumulation)", "",
-                  "| L | " + " | ".join(f"{u} area (um^2) | {u} Fmax (MHz) | {u} pJ/MAC" for u in MX_UNITS)
-                  + " | MXFP4 / hybrid pJ | MXFP4 / fp8_mac pJ | NVFP4 / hybrid pJ | MXFP8 / MXFP4 pJ |",
-                  "|" + "---|" * (1 + 3 * len(MX_UNITS) + 4)]
-        for r in mx:
-            cells = []
-            for u in MX_UNITS:
-                m = r[u] or {}
-                cells += [_f(m.get("area_um2")), _f(m.get("fmax_mhz"), "{:.0f}"), _f(m.get("energy_pj"))]
-            cells += [_f(r[k]) for k in ("mx_dot_vs_hybrid_mac", "mx_dot_vs_fp8_mac", "mx_dot_nvfp4_vs_hybrid_mac",
-                                         "mxfp8_over_mxfp4")]
-            lines.append(f"| {r['lanes']} | " + " | ".join(cells) + " |")
+        lines += ["", f"{h} Block-format MACs (mx_dot, FP32 accumulation)", "", *_lane_table(mx, MX_UNITS, {
+            "MXFP4 / hybrid pJ": "mx_dot_vs_hybrid_mac", "MXFP4 / fp8_mac pJ": "mx_dot_vs_fp8_mac",
+            "NVFP4 / hybrid pJ": "mx_dot_nvfp4_vs_hybrid_mac", "MXFP8 / MXFP4 pJ": "mxfp8_over_mxfp4"})]
         sustained = ", ".join(f"{u} {min(n, block // ADD_STAGES)} at L = {n}" for u, (_, block) in MX_UNITS.items()
                               for n in LANES if n > block // ADD_STAGES)
         lines += ["", f"Sustained throughput is min(L, block / {ADD_STAGES}) MACs per cycle (a block closes at most "
