@@ -143,7 +143,7 @@ def main(argv=None):
     write_atomic(args.out / f"{args.board}.json", json.dumps(doc, indent=1) + "\n")
     print(markdown(doc))
     print(f"wrote {args.out / (args.board + '.json')}")
-    return executor.report_failures(outcomes)
+    return executor.report_failures(outcomes + searched)  # a task that crashed (not a design that failed to fit)
 
 
 def _failed(r):

@@ -222,6 +222,12 @@ def markdown(result):
         sweep = result["sweep"]
         lines += ["", f"Largest square mac_array whose bist_top stays under {sweep['lut_budget']:.0%} of the LUTs: "
                       f"{sweep['largest_square']}x{sweep['largest_square']} (sweep {sweep['seconds']:.0f} s)."]
+        if "model" in sweep:
+            m = sweep["model"]
+            lines += ["", f"Fit on {', '.join(f'{k}x{k}' for k in m['fit_sizes'])}: LUT(N) = {m['a']:,.0f} "
+                          f"{'-' if m['b'] < 0 else '+'} {abs(m['b']):,.0f} N + {m['c']:,.1f} N^2, predicting "
+                          f"{m['predicted']}x{m['predicted']}; synthesized: "
+                          + ", ".join(f"{k}x{k} {v:,.0f}" for k, v in sweep["luts"].items()) + " LUTs."]
     return "\n".join(lines) + "\n"
 
 
@@ -271,12 +277,12 @@ def run_sweep(board, out_dir=None, **bist_args):
 # ------------------------------------------------------------------------------------ CLI
 
 def run_board_estimate(board, out_dir=None):
-    """The sweep, then the estimate of the board's default bist_top (reused from the sweep)."""
+    """The sweep, and the estimate of its answer: the largest bist_top under the LUT budget, which
+    BIST_SIZE (the plan's default) must equal (a test holds it to the committed result)."""
     out = pathlib.Path(out_dir) if out_dir else BUILD / board
     n, summary, points = run_sweep(board, out)
-    size = BIST_SIZE[board]
-    result = points[size] if size in points else run_estimate(board, out / "sweep" / f"n{size}", rows=size, cols=size)[0]
-    result = {**result, "sweep": {k: summary[k] for k in ("lut_budget", "largest_square", "seconds")}}
+    result = {**points[n], "sweep": {k: summary[k] for k in ("lut_budget", "largest_square", "model", "seconds")}
+              | {"luts": {k: p["used"]["LUT"] for k, p in summary["points"].items()}}}
     (out / "resources.json").write_text(json.dumps(result, indent=2) + "\n")
     return result, out / "resources.json"
 

@@ -166,3 +166,23 @@ def test_sweep_search_on_a_cost_model(monkeypatch, tmp_path):
     n, summary, points = flow.run_sweep("zc706", out_dir=tmp_path)
     assert n == 13 and json.loads((tmp_path / "sweep.json").read_text())["largest_square"] == 13
     assert max(asked) <= 14 and len(asked) <= 6, asked
+
+
+def test_default_size_is_the_committed_sweeps_answer():
+    """BIST_SIZE is not chosen by hand: it is the largest square `make fpga-estimate` found, as
+    committed in the results (docs/results/fpga/<board>.json)."""
+    for board, size in flow.BIST_SIZE.items():
+        doc = json.loads((ROOT / "docs" / "results" / "fpga" / f"{board}.json").read_text())
+        assert doc["bist_top"] == {"rows": size, "cols": size} and doc["sweep"]["largest_square"] == size
+
+
+def test_markdown_names_the_sweeps_fit_and_points():
+    result = {"part": "xc7z045ffg900-2", "bist_top": {"rows": 3, "cols": 3}, "tool": "yosys",
+              "capacity": {"LUT": 1000}, "used": {"LUT": 700}, "share": {"LUT": 0.7},
+              "sweep": {"lut_budget": 0.8, "largest_square": 3, "seconds": 12.0,
+                        "model": {"a": 10.0, "b": -5.0, "c": 70.0, "fit_sizes": [1, 2, 3], "predicted": 3},
+                        "luts": {"1": 75, "2": 280, "3": 700, "4": 1200}}}
+    text = flow.markdown(result)
+    assert "| LUT | 700 | 1,000 | 70.00% |" in text and "80% of the LUTs: 3x3" in text
+    assert "Fit on 1x1, 2x2, 3x3: LUT(N) = 10 - 5 N + 70.0 N^2, predicting 3x3; synthesized: 1x1 75, 2x2 280, " \
+           "3x3 700, 4x4 1,200 LUTs." in text
