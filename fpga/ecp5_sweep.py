@@ -1,6 +1,7 @@
 """`make fpga-sweep BOARD=ulx3s`: place-and-route runs on the project's executor, per ECP5 board.
 
-    python -m fpga.ecp5_sweep [--board ulx3s] [--sizes N ...] [--array-sizes 2 3 4] [--no-largest]
+    python -m fpga.ecp5_sweep [--board ulx3s] [--sizes N ...] [--array-sizes 2 3 4]
+                              [--largest bist_top fusion fixed fixed_nodsp | --no-largest]
                               [--out build/fpga_ecp5] [--workers N | --scheduler tcp://HOST:PORT]
 
 Three kinds of task, one nextpnr run each (`fpga.ecp5.build`, `fpga.ecp5.build_array`):
@@ -13,7 +14,8 @@ Three kinds of task, one nextpnr run each (`fpga.ecp5.build`, `fpga.ecp5.build_a
   Fmax of the array itself, and LUTs per MAC/cycle in each precision mode (a fusion PE does
   (8/a)(8/b) a x b-bit MACs a cycle, a fixed PE one): the FPGA view of the iso-area question.
   Each PE kind gets its own fit (and, with DSPs, the DSP blocks per PE).
-- The largest of each (unless --no-largest): every design is built at its predicted largest N
+- The largest of each design named by --largest (default all four; --no-largest: none) is built
+  at its predicted largest N
   (the LUT fit, and for DSP-backed PEs the device's DSP blocks); a size that does not place and
   route, or misses the board clock, is recorded with nextpnr's error and the next smaller one
   is built, until one fits and meets timing. The answer is a build, not a prediction; N + 1 is
@@ -41,6 +43,7 @@ from . import capacity, ecp5
 # (PE, DSP blocks allowed): a fixed 8-bit PE maps its multiplier onto a MULT18X18D; without DSPs
 # it is all LUTs, like the fusion PE (whose shift-add bricks Yosys does not map to DSPs).
 PES = (("fusion", True), ("fixed", True), ("fixed", False))
+KINDS = ("bist_top", "fusion", "fixed", "fixed_nodsp")  # kind_name of bist_top and each of PES
 
 
 def kind_name(kind):
@@ -108,7 +111,9 @@ def main(argv=None):
     p.add_argument("--sizes", type=positive(), nargs="*", help="bist_top fit sizes (default: the board's)")
     p.add_argument("--array-sizes", type=positive(), nargs="*", default=[2, 3, 4],
                    help="out-of-context mac_array fit sizes (fusion and fixed PEs)")
-    p.add_argument("--no-largest", action="store_true", help="fit only: do not build the largest sizes")
+    p.add_argument("--largest", nargs="+", choices=KINDS, default=list(KINDS),
+                   help="designs whose largest size is built (default: all)")
+    p.add_argument("--no-largest", action="store_true", help="fit only: build no largest size")
     p.add_argument("--out", type=pathlib.Path, default=ROOT / "build" / "fpga_ecp5")
     executor.add_arguments(p)
     args = p.parse_args(argv)
@@ -129,7 +134,8 @@ def main(argv=None):
         fits = {kind: fit_kind(runs[kind]) for kind in kinds}
         largest, searched = {}, []
         if not args.no_largest:
-            largest = search_largest(ex, cache, {k: f["largest"] for k, f in fits.items() if f and f["largest"]},
+            largest = search_largest(ex, cache, {k: f["largest"] for k, f in fits.items()
+                                                 if f and f["largest"] and kind_name(k) in args.largest},
                                      args.board, out, searched)
         where = executor.summary(outcomes + searched, ex, time.monotonic() - start)
     bist = runs["bist_top"]
@@ -201,6 +207,10 @@ def markdown(doc):
                   "| N+1 predicted LUT | build (s) | failed |",
                   "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
         fits = {"bist_top": doc.get("fit"), **doc.get("array_fits", {})}
+        for kind in (k for k in KINDS if fits.get(k) and k not in doc["largest"]):
+            n = fits[kind]["largest"]
+            lines.append(f"| {_kind_label(kind)} | {_fit_text(fits[kind])} | {n}x{n} | not built in this run "
+                         "| | | | | | | | | |")
         for kind, v in doc["largest"].items():
             r = v["built"]
             failed = "; ".join(f"{x['rows']}x{x['cols']}: " + (x["error"] if not x.get("built", True) else

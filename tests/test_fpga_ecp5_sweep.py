@@ -101,7 +101,8 @@ def test_markdown_table_of_the_largest_builds():
                                                                         "error": "ERROR: Unable to place"}],
            "fit": {"coef": [1000, 0, 700], "available_luts": 83640, "largest": 10}, "arrays": [],
            "array_fits": {"fixed": {"coef": [50, 0, 100], "available_luts": 83640, "largest": 12, "dsp_per_pe": 1.0,
-                                    "available_dsp": 156}},
+                                    "available_dsp": 156},
+                          "fusion": {"coef": [0, 0, 800], "available_luts": 83640, "largest": 10}},
            "largest": {"bist_top": {"predicted": 10, "next_predicted_luts": 85700,
                                     "built": _run(rows=9, cols=9, used={"LUT": 60000, "FF": 1, "DSP": 0, "BRAM": 1}),
                                     "failed": [{"rows": 10, "cols": 10, "built": False, "error": "ERROR: Unable to place"}]},
@@ -113,6 +114,8 @@ def test_markdown_table_of_the_largest_builds():
             "| 81 | 324 | 1,296 | 85,700 | 120.0 | 10x10: ERROR: Unable to place |") in text
     assert ("| mac_array, fixed-8 PEs | LUT(N) = 50 + 0 N + 100.0 N^2, 1 DSP per PE | 12x12 | 12x12 | 15,000 (18 %) "
             "| 144 / 156 | 58.0 | 144 | 144 | 144 | 16,950 | 120.0 | - |") in text
+    # A design whose largest this run did not search (--largest) shows its prediction only.
+    assert "| mac_array, fusion PEs | LUT(N) = 0 + 0 N + 800.0 N^2 | 10x10 | not built in this run |" in text
 
 
 def test_bad_board_one_line_exit_2():
