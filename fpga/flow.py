@@ -46,7 +46,7 @@ PLAN_NAME = "top"
 LUT_BUDGET = 0.80  # the sweep's fit criterion: share of the device's LUTs
 CHTYPE_BATCH = 500  # -map pairs per chtype command of the estimate script
 # Array size (rows = cols) of each board's default bist_top: the largest the sweep finds.
-BIST_SIZE = {"zc706": 15}
+BIST_SIZE = {"zc706": 22}
 
 # Yosys cell -> (resource, how many of it the cell uses). LUT-RAMs and shift registers occupy
 # LUTs of SLICEMs; a RAMB18 is half a RAMB36 (the unit the device table counts).

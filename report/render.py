@@ -264,7 +264,7 @@ def fpga(docs, out):
     for name, result in (sweeps or {}).items():
         parts += ["", f"### {name} (ECP5, open flow: placed, routed, packed)", "", origin(result, "ecp5", name),
                   ecp5_markdown(result)]
-    return "\n".join(parts)
+    return "\n".join(parts) + "\n"
 
 
 def sweeps_on_the_executor(docs, out):
