@@ -261,6 +261,11 @@ def nextpnr_device(platform):
             "--speed", str(platform.speed)]
 
 
+def array_name(pe, dsp):
+    """A mac_array kind's name: the PE ("fusion", "fixed"), "_nodsp" when DSP blocks are not allowed."""
+    return pe + ("" if dsp else "_nodsp")
+
+
 def build_array(board, pe, size, out, dsp=True):
     """mac_array size x size with `pe` PEs placed and routed alone on `board`'s device, out of
     context (`nextpnr-ecp5 --out-of-context`: no pads, the ports stay inside the fabric), timed
@@ -270,7 +275,7 @@ def build_array(board, pe, size, out, dsp=True):
     from hdl_gen.rtl import generate
 
     platform = BOARDS[board].platform()
-    work = pathlib.Path(out) / board / f"array_{pe}{'' if dsp else '_nodsp'}_{size}"
+    work = pathlib.Path(out) / board / f"array_{array_name(pe, dsp)}_{size}"
     work.mkdir(parents=True, exist_ok=True)
     (work / "mac_array.v").write_text(generate("mac_array", rows=size, cols=size, pe=pe))
     tools = tool_env()

@@ -43,12 +43,14 @@ from . import capacity, ecp5
 # (PE, DSP blocks allowed): a fixed 8-bit PE maps its multiplier onto a MULT18X18D; without DSPs
 # it is all LUTs, like the fusion PE (whose shift-add bricks Yosys does not map to DSPs).
 PES = (("fusion", True), ("fixed", True), ("fixed", False))
-KINDS = ("bist_top", "fusion", "fixed", "fixed_nodsp")  # kind_name of bist_top and each of PES
 
 
 def kind_name(kind):
     """"bist_top", or "fusion" / "fixed" / "fixed_nodsp" for a (pe, dsp) kind of mac_array."""
-    return kind if kind == "bist_top" else kind[0] + ("" if kind[1] else "_nodsp")
+    return kind if kind == "bist_top" else ecp5.array_name(*kind)
+
+
+KINDS = tuple(kind_name(k) for k in ("bist_top", *PES))
 
 
 def task(kind, size, board, out):
