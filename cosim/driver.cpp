@@ -12,7 +12,8 @@
 //                 row | last<<16).
 // MAC job:        header [n_beats, expected_results, gap, scale_exp & 0x3f, seed_lo, seed_hi]
 //                 then n_beats x WX words (x), n_beats x WG words (g), n_beats ctrl words
-//                 (sx | phase<<1 | last<<2; sx, phase, scale_exp: hybrid_mac only).
+//                 (sx | phase<<1 | last<<2 | sa<<8 | sb<<16 | shift<<24; sx, phase, scale_exp:
+//                 hybrid_mac only; sa, sb: mx_dot only; shift: fp8_mac only).
 //   reply:        [results, cycles, extra_results, stall_cycles_tb] then `results` words:
 //                 out_data of every cycle with out_valid, in order.
 //
@@ -218,6 +219,9 @@ void run_mac(Vtop* top, const uint32_t* hdr) {
 #if HIL_UNIT_MX_DOT
             top->sa = (c >> 8) & 0xff;
             top->sb = (c >> 16) & 0xff;
+#endif
+#if HIL_UNIT_FLOAT_MAC
+            top->shift = (c >> 24) & ((1u << SHIFT_BITS) - 1);
 #endif
             top->in_last = (c >> 2) & 1;
             presented = true;

@@ -9,9 +9,9 @@ the first N * batch training samples; the test-set forward is run on the first b
 set, through the same backend) with `HilBackend` as the GEMM backend: int x int GEMMs run on
 `mac_array` (or `mac_array_fixed8`, --array; codes of 9..16 bits as 8-bit digit GEMMs), INT4 x
 R4FP4 GEMMs on `hybrid_mac` (its dot products streamed back to back, one result each,
-golden.gemm.map_hybrid), anything else (FP8, float operands) on the host, reported as
-`host` (FP8: with the recipes' per-tensor scales most of its dot products overflow `fp8_mac`'s
-FP16 accumulator, golden.gemm.gemm; `fp8_mac` streams are checked by verif/test_cosim.py).
+golden.gemm.map_hybrid), FP8 x FP8 GEMMs on `fp8_mac` (configured for the GEMM's formats, at its
+product shift, golden.gemm.map_fp8), block formats on `mx_dot`, anything else (float operands)
+on the host, reported as `host`.
 Every RTL output word is compared with the golden model (golden.gemm: exact chunk sums for the
 array, FP16 dot products for hybrid_mac) and the training step continues with the RTL's numbers through golden.gemm's epilogue. Every GEMM's
 measured cycles are compared with golden.gemm.predict_cycles (runs with gaps/backpressure measure
@@ -130,6 +130,8 @@ class HilBackend:
             return self._array(label, qa, qb, m, k, n)
         if fmts == {"int", "r4fp4"} and (qa.bits if qa.fmt == "int" else qb.bits) <= 4:
             return self._hybrid(label, qa, qb, m, k, n)
+        if fmts <= set(G.FP8_FORMATS):
+            return self._fp8(label, qa, qb, m, k, n)
         if fmts == {"mx"}:
             return self._mx(label, qa, qb, m, k, n)
         self.host["gemms"] += 1
@@ -210,6 +212,17 @@ class HilBackend:
                         G.predict_cycles(unit, m, k, n, qa.bits, qb.bits, lanes=self.lanes), "int4xr4fp4",
                         self.session(unit))
         return G.hybrid_epilogue(qa, qb, acc)
+
+    def _fp8(self, label, qa, qb, m, k, n):
+        """An FP8 x FP8 GEMM on `fp8_mac` configured for its formats, at the GEMM's product shift
+        (golden.gemm.map_fp8, fp8_dots, fp8_epilogue)."""
+        unit = "fp8_mac"
+        beats = G.map_fp8(qa, qb, lanes=self.lanes)
+        fmts = (beats["fmt_x"], beats["fmt_g"])
+        acc = self._mac(label, unit, beats, G.fp8_dots(qa, qb, lanes=self.lanes),
+                        G.predict_cycles(unit, m, k, n, 8, 8, lanes=self.lanes), "{}x{}".format(*fmts),
+                        self.session(unit, fmts=fmts))
+        return G.fp8_epilogue(qa, qb, acc, lanes=self.lanes)
 
     def _mx(self, label, qa, qb, m, k, n):
         """A block-format GEMM on `mx_dot` in the operands' format (golden.gemm.map_mx, mx_dots)."""

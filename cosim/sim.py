@@ -28,6 +28,7 @@ import threading
 import numpy as np
 
 from golden.mac_array import ACCW_DEFAULT as ACCW, CNTW_DEFAULT as CNTW, lane_bits  # the committed RTL's widths
+from golden.fp8_mac import SHIFT_BITS
 from hdl_gen.fp8_mac import FP8Mac
 from hdl_gen.hybrid_mac import HybridMac
 from hdl_gen.mac_array import MacArray, counter_ports
@@ -129,7 +130,8 @@ class Config:
     def header(self):
         if self.unit in MACS:
             kind = {"hybrid_mac": "HYBRID_MAC", "mx_dot": "MX_DOT"}.get(self.unit, "FLOAT_MAC")
-            return f"#define HIL_UNIT_{kind} 1\n#define WX {self.wx}\n#define WG {self.wg}\n"
+            return (f"#define HIL_UNIT_{kind} 1\n#define WX {self.wx}\n#define WG {self.wg}\n"
+                    f"#define SHIFT_BITS {SHIFT_BITS}\n")
         return ("#define HIL_UNIT_MAC_ARRAY 1\n"
                 f"#define ROWS {self.rows}\n#define WA {self.wa}\n#define WB {self.wb}\n#define WO {self.wo}\n"
                 "#define HIL_COUNTERS " + " ".join(f"X({c})" for c in self.counters) + "\n")
@@ -303,10 +305,12 @@ def _mac_ctrl(beats):
 
 
 def _hyb_ctrl(beats):
-    """Per beat: sx, phase (hybrid_mac), last, and mx_dot's scale codes sa, sb in bits 8..23."""
+    """Per beat: sx, phase (hybrid_mac), last, mx_dot's scale codes sa, sb in bits 8..23, and
+    fp8_mac's product shift from bit 24 (SHIFT_BITS wide)."""
     n = len(beats["x"])
-    f = {k: np.broadcast_to(np.asarray(beats.get(k, 0), np.uint32), (n,)) for k in ("sx", "phase", "last", "sa", "sb")}
-    return f["sx"] | f["phase"] << 1 | f["last"] << 2 | f["sa"] << 8 | f["sb"] << 16
+    f = {k: np.broadcast_to(np.asarray(beats.get(k, 0), np.uint32), (n,))
+         for k in ("sx", "phase", "last", "sa", "sb", "shift")}
+    return f["sx"] | f["phase"] << 1 | f["last"] << 2 | f["sa"] << 8 | f["sb"] << 16 | f["shift"] << 24
 
 
 def _results(config, words):
@@ -373,7 +377,8 @@ endmodule
 
 def _tb_mac(c):
     (bx, bg), extra = c.bits, {"hybrid_mac": ", .sx(ctrl[0]), .phase(ctrl[1]), .scale_exp(scale_exp)",
-                               "mx_dot": ", .sa(ctrl[15:8]), .sb(ctrl[23:16])"}.get(c.unit, "")
+                               "mx_dot": ", .sa(ctrl[15:8]), .sb(ctrl[23:16])",
+                               "fp8_mac": f", .shift(ctrl[{23 + SHIFT_BITS}:24])"}.get(c.unit, "")
     px, pg = ("a", "b") if c.unit == "mx_dot" else ("x", "g")
     return f"""`timescale 1ns/1ps
 module hil_tb;

@@ -64,7 +64,7 @@ import numpy as np
 
 from .grid import check_int, fp16_bits, fp16_units
 
-__all__ = ["CANONICAL_NAN", "CHAINS_MAX", "FRONT_MAX", "TIMING", "round_fp16", "dot_products", "check_last",
+__all__ = ["CANONICAL_NAN", "CHAINS_MAX", "FRONT_MAX", "TIMING", "round_fp16", "dot_products", "check_last", "check_shift",
            "operands", "fp16_operands", "latency", "beat_cycles"]
 
 CANONICAL_NAN = 0x7E00
@@ -92,23 +92,23 @@ def round_fp16(n, lsb):
     return (_NEG_ZERO if n < 0 else 0) | min(((q + lsb + 24) << 10) + r, _INF)
 
 
-def _fp16_sum(n, nan, pos_inf, neg_inf, neg_zero):
-    """FP16 bits of an exact sum of addends: n its finite part in units of 2^-48, nan/pos_inf/
-    neg_inf whether an addend is NaN/+Inf/-Inf, neg_zero whether every addend is -0."""
+def _fp16_sum(n, nan, pos_inf, neg_inf, neg_zero, down=0):
+    """FP16 bits of an exact sum of addends: n its finite part in units of 2^-(48 + down), nan/
+    pos_inf/neg_inf whether an addend is NaN/+Inf/-Inf, neg_zero whether every addend is -0."""
     if nan or (pos_inf and neg_inf):
         return CANONICAL_NAN
     if pos_inf or neg_inf:
         return _INF | (_NEG_ZERO if neg_inf else 0)
     if n == 0:
         return _NEG_ZERO if neg_zero else 0
-    return round_fp16(n, -48)
+    return round_fp16(n, -48 - down)
 
 
-def _addend(v):
-    """(finite part in units of 2^-48, nan, +Inf, -Inf, is -0) of FP16 bits v (a Python int)."""
+def _addend(v, down=0):
+    """(finite part in units of 2^-(48 + down), nan, +Inf, -Inf, is -0) of FP16 bits v (a Python int)."""
     mag, neg = v & 0x7FFF, v >> 15
     finite = mag < _INF
-    return ((-1 if neg else 1) * int(fp16_units(v)) << 24 if finite else 0, mag > _INF,
+    return ((-1 if neg else 1) * int(fp16_units(v)) << (24 + down) if finite else 0, mag > _INF,
             mag == _INF and not neg, mag == _INF and bool(neg), v == _NEG_ZERO)
 
 
@@ -134,6 +134,18 @@ def _combine(chains):
                      all(t[4] for t in terms))
 
 
+def check_shift(shift, shape, shift_max):
+    """`shift` (an integer or an integer array broadcastable to the beats' `shape` (..., T)) as
+    int64 (..., T), each in [0, shift_max], else ValueError."""
+    s = np.asarray(shift)
+    if s.dtype.kind not in "iu" or (s.size and (s.min() < 0 or s.max() > shift_max)):
+        raise ValueError(f"shift must hold integers in [0, {shift_max}]")
+    try:
+        return np.broadcast_to(s.astype(np.int64), shape)
+    except ValueError:
+        raise ValueError(f"shift must broadcast to the beats' shape {shape}, got shape {s.shape}") from None
+
+
 def check_last(last, shape):
     """`last` (None: only the final beat) as bool (..., T) for beats of `shape` (..., T, L)."""
     if last is None:
@@ -144,20 +156,26 @@ def check_last(last, shape):
     return np.broadcast_to(np.asarray(last, dtype=bool), shape[:-1])
 
 
-def dot_products(xb, gb, last, chains):
+def dot_products(xb, gb, last, chains, shift=None):
     """The contract on FP16 operand bits xb, gb (..., T, L) with `last` (..., T) bool and `chains`
     accumulators: float16 (..., T), after every beat the result its dot product would give if
-    that beat were its last (the unit outputs the entries where `last`)."""
+    that beat were its last (the unit outputs the entries where `last`). `shift` (None: 0; else
+    int64 (..., T), checked by the unit, `check_shift`): beat t's products are scaled by
+    2^-shift[t] before they join the chain (exact: a power of two on the exact sum)."""
     check_int("chains", chains, 1, CHAINS_MAX)
     psum, nan, pos_inf, neg_inf, neg_zero = _beats(xb, gb)
+    # One common unit 2^-(48 + down) for the chains and every beat's scaled products.
+    down = int(shift.max()) if shift is not None and shift.size else 0
+    if down:
+        psum = psum * (np.int64(1) << (down - shift)).astype(object)
     out = np.empty(xb.shape[:-1], dtype=np.uint16)
     for idx in np.ndindex(xb.shape[:-2]):
         acc, b = [_NEG_ZERO] * chains, 0
         for t in range(xb.shape[-2]):
             i = idx + (t,)
-            a, c = _addend(acc[b % chains]), b % chains
+            a, c = _addend(acc[b % chains], down), b % chains
             acc[c] = _fp16_sum(a[0] + psum[i], a[1] or nan[i], a[2] or pos_inf[i], a[3] or neg_inf[i],
-                               a[4] and neg_zero[i])
+                               a[4] and neg_zero[i], down)
             out[i] = acc[c] if chains == 1 else _combine(acc)
             b += 1
             if last[i]:

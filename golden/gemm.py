@@ -17,8 +17,9 @@ RNE rounding per beat of `lanes` products, k ascending, on its interleaved chain
 of the chains' exact sum (golden.hybrid_mac and golden.fp16_accumulator are the definition);
 the epilogue multiplies by the integer operand's scale and adds its zero point times the exact
 float64 sum of the decoded R4FP4 values. FP8 x FP8 (HFP8, Sun et al., NeurIPS 2019): `fp8_mac`
-accumulates the decoded codes' products the same way; the epilogue multiplies by the two
-per-tensor power-of-two scales, 2^(scale_exp_a + scale_exp_b) (exact in float64).
+accumulates the decoded codes' products the same way, each beat's products scaled by 2^-s with
+the GEMM's product shift s (fp8_shift: the smallest for which no dot product can overflow FP16);
+the epilogue multiplies by 2^(s + scale_exp_a + scale_exp_b) (exact in float64).
 
 Operands are QTensor-like objects (golden.training.qtensor.QTensor, COMMON interface): `fmt`,
 `codes`, `bits`, `signed`, `scale`, `zero`, `phase`, `scale_exp`, `dequant()`; an "int" operand
@@ -50,7 +51,9 @@ from collections import namedtuple
 
 import numpy as np
 
-from .fp8_mac import fp8_mac
+from .fp8 import fp8_decode
+from .fp8_mac import SHIFT_MAX, fp8_mac
+from .grid import fp16_bits, fp16_units
 from .fp16_accumulator import latency
 from .fusion import PRECISION_BITS, check_maxb, pack, products
 from .hybrid_mac import hybrid_mac
@@ -59,7 +62,7 @@ from .mx import NVFP4Tensor, mx_dot
 from .mx_dot import beat_cycles as mx_beat_cycles, check_config as mx_check_config, latency as mx_latency
 
 __all__ = ["map_mx", "mx_dots", "mx_epilogue", "mx_gemm", "mx_cycles", "UNITS", "MACS", "mode_bits", "int_segments", "int_gemm", "int_gemm_parts", "int_parts", "digits", "Digit",
-           "hybrid_dots", "hybrid_epilogue", "hybrid_gemm", "FP8_FORMATS", "fp8_operands", "map_fp8", "fp8_dots", "fp8_epilogue", "fp8_gemm", "gemm", "map_mac_array", "map_hybrid", "predict_cycles",
+           "hybrid_dots", "hybrid_epilogue", "hybrid_gemm", "FP8_FORMATS", "fp8_operands", "fp8_shift", "map_fp8", "fp8_dots", "fp8_epilogue", "fp8_gemm", "gemm", "map_mac_array", "map_hybrid", "predict_cycles",
            "mac_array_cycles", "pack_lanes", "gather_tiles", "scatter_tiles"]
 
 MACS = ("hybrid_mac", "fp8_mac", "fp16_mac")  # single pipelined MACs (golden.fp16_accumulator)
@@ -397,39 +400,74 @@ def fp8_operands(qa, qb):
     return (qb, qa, True) if fmts == ("e5m2", "e4m3") else (qa, qb, False)
 
 
+def _fp8_magnitudes(q):
+    """|decoded code| of an FP8 operand in units of 2^-24 (int64; Inf/NaN codes count 0: their
+    dot products are Inf/NaN whatever the shift)."""
+    bits = fp16_bits(fp8_decode(np.asarray(q.codes), q.fmt)) & 0x7FFF
+    return np.where(bits < 0x7C00, fp16_units(bits), 0).astype(np.int64)
+
+
+def fp8_shift(qa, qb, *, lanes=4):
+    """The product shift of an FP8 x FP8 GEMM on `fp8_mac` (golden.fp8_mac): the smallest s in
+    [0, SHIFT_MAX] for which no dot product can overflow the FP16 accumulator, from a bound on
+    the operands' codes alone (O(MK + KN), no GEMM).
+
+    B = min(max_m sum_k |a_mk| * max |b|, max |a| * max_n sum_k |b_kn|) bounds every dot product's
+    sum of |products|. A chain's rounded value never exceeds the exact sum of its |addends| by
+    more than a factor (1 + 2^-11) per rounding (RNE is monotonic, relative error <= 2^-11), so
+    with J = ceil(K / lanes) beats, B * 2^-s * (1 + 2^-11)^(J + 1) < 65520 keeps every chain,
+    the chains' combination and the result finite (65520 is where RNE reaches Inf). Exact
+    integer arithmetic; ValueError when even SHIFT_MAX does not suffice (K too long)."""
+    _, k, _ = _shapes(qa, qb)
+    fp8_operands(qa, qb)
+    a, b = _fp8_magnitudes(qa), _fp8_magnitudes(qb)
+    if not (a.size and b.size):
+        return 0
+    rows, cols = int(a.sum(axis=1).max()), int(b.sum(axis=0).max())
+    bound = min(rows * int(b.max()), int(a.max()) * cols)  # units of 2^-48
+    beats = -(-k // _check_int("lanes", lanes, 1))
+    # smallest s with bound * 2049^(J+1) < 65520 * 2^48 * 2^s * 2048^(J+1)
+    lhs, rhs = bound * 2049 ** (beats + 1), 65520 * 2048 ** (beats + 1) << 48
+    s = (lhs // rhs).bit_length()
+    if s > SHIFT_MAX:
+        raise ValueError(f"this FP8 GEMM (K = {k}) needs a product shift of {s}, above fp8_mac's "
+                         f"SHIFT_MAX = {SHIFT_MAX}: split K")
+    return s
+
+
 def map_fp8(qa, qb, *, lanes=4):
     """Beats of an FP8 x FP8 GEMM for `fp8_mac` (as map_hybrid; x, g are FP8 codes), plus the
-    configuration's fmt_x, fmt_g."""
+    configuration's fmt_x, fmt_g and every beat's product shift (fp8_shift)."""
     _shapes(qa, qb)
     qx, qg, x_is_b = fp8_operands(qa, qb)
     x, g = _dot_rows(qx.codes, qg.codes, x_is_b, lanes)
-    return dict(_stream(x, g), fmt_x=qx.fmt, fmt_g=qg.fmt)
+    return dict(_stream(x, g), fmt_x=qx.fmt, fmt_g=qg.fmt, shift=fp8_shift(qa, qb, lanes=lanes))
 
 
 def fp8_dots(qa, qb, *, lanes=4, chains=None):
     """The FP16 dot products (M, N) float16 `fp8_mac` computes for an FP8 x FP8 GEMM of the
-    operands' codes (scales excluded), each scored by golden.fp8_mac on its own (`chains`: the
-    unit's; None: the rtl/ configuration)."""
+    operands' codes at the GEMM's product shift (fp8_shift; scales and shift excluded), each
+    scored by golden.fp8_mac on its own (`chains`: the unit's; None: the rtl/ configuration)."""
     m, _, n = _shapes(qa, qb)
     qx, qg, x_is_b = fp8_operands(qa, qb)
     x, g = _dot_rows(qx.codes, qg.codes, x_is_b, lanes)
-    out = fp8_mac(x, g, fmt_x=qx.fmt, fmt_g=qg.fmt, chains=chains)
+    out = fp8_mac(x, g, fmt_x=qx.fmt, fmt_g=qg.fmt, chains=chains, shift=fp8_shift(qa, qb, lanes=lanes))
     return out[:, -1].reshape(m, n)
 
 
-def fp8_epilogue(qa, qb, dots):
-    """float64 (M, N): the FP16 dot products times 2^(qa.scale_exp + qb.scale_exp), exact."""
-    fp8_operands(qa, qb)
+def fp8_epilogue(qa, qb, dots, *, lanes=4):
+    """float64 (M, N): the FP16 dot products times 2^(shift + qa.scale_exp + qb.scale_exp), exact
+    (shift: fp8_shift, the power of two the unit took off the products)."""
     m, _, n = _shapes(qa, qb)
     dots = np.asarray(dots, dtype=np.float16).reshape(m, n).astype(np.float64)
-    return np.ldexp(dots, int(qa.scale_exp) + int(qb.scale_exp))
+    return np.ldexp(dots, fp8_shift(qa, qb, lanes=lanes) + int(qa.scale_exp) + int(qb.scale_exp))
 
 
 def fp8_gemm(qa, qb, *, lanes=4, chains=None):
     """FP8 x FP8 GEMM as `fp8_mac` computes it, then the epilogue: (result float64 (M, N), FP16
     dot products (M, N)). An FP16 overflow of a dot product gives +-Inf (the accumulator's)."""
     dots = fp8_dots(qa, qb, lanes=lanes, chains=chains)
-    return fp8_epilogue(qa, qb, dots), dots
+    return fp8_epilogue(qa, qb, dots, lanes=lanes), dots
 
 
 # ---------------------------------------------------------------- block formats on mx_dot
@@ -509,16 +547,16 @@ def mx_cycles(m, k, n, block, lanes):
 def gemm(qa, qb, *, unit=None, lanes=4, accw=ACCW_DEFAULT, maxb=8):
     """The float64 (M, N) result of a quantized GEMM as the hardware computes it: int x int on the
     MAC array (exact, == the dequantized product up to float64 rounding of the epilogue), INT4 x
-    R4FP4 on hybrid_mac (FP16 accumulation), block formats on mx_dot (FP32 accumulation), anything
-    else (FP8, float) dequantized on the host.
-    FP8 stays on the host although fp8_gemm models fp8_mac: the training recipes scale FP8 tensors
-    to their format's largest value (golden.training.qtensor.fp8), so products reach 480 x 57344
-    and most dot products would overflow fp8_mac's FP16 accumulator (bench.bench_fp8_overflow counts them)."""
+    R4FP4 on hybrid_mac and FP8 x FP8 on fp8_mac (FP16 accumulation; FP8 at the GEMM's product
+    shift), block formats on mx_dot (FP32 accumulation), anything else (float) dequantized on
+    the host."""
     fmts = {qa.fmt, qb.fmt}
     if fmts == {"int"}:
         return int_gemm_parts(qa, qb, unit=unit or "mac_array", accw=accw, maxb=maxb)[0]
     if fmts == {"int", "r4fp4"}:
         return hybrid_gemm(qa, qb, lanes=lanes)[0]
+    if fmts <= set(FP8_FORMATS):
+        return fp8_gemm(qa, qb, lanes=lanes)[0]
     if fmts == {"mx"}:
         return mx_gemm(qa, qb)[0]
     return qa.dequant() @ qb.dequant()

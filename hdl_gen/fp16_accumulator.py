@@ -368,16 +368,21 @@ class FloatMac(StreamMac):
     for FP16 x FP16, 2^-25 for e4m3 x e5m2). `front` (0..2): register stages before the loop (2:
     also after the significand multipliers); `chains` (1..3) as FP16Accumulator; None: the rtl/
     defaults of the unit (`fp16_mac` when both formats are fp16, else `fp8_mac`;
-    golden.fp16_accumulator.TIMING).
+    golden.fp16_accumulator.TIMING). `shift_bits` (0..5; 0: no port): a `shift` input of that
+    width, taken with each beat, scales the beat's products by 2^-shift (golden.fp8_mac): the
+    window reaches 2^shift_max - 1 bits further down, and each product's alignment shift is
+    that much smaller, so the sum stays exact.
     """
 
-    def __init__(self, lanes=4, fmt_x="fp16", fmt_g="fp16", front=None, chains=None):
+    def __init__(self, lanes=4, fmt_x="fp16", fmt_g="fp16", front=None, chains=None, shift_bits=0):
         lanes = check_lanes(lanes)
         self.fmt_x, self.fmt_g = fmt_x, fmt_g
         fx, fg = float_format("fmt_x", fmt_x), float_format("fmt_g", fmt_g)
         unit = "fp16_mac" if (fmt_x, fmt_g) == ("fp16", "fp16") else "fp8_mac"
+        self.shift_bits = _check_stages("shift_bits", shift_bits, 0, 5)
         wx, wg = 1 + fx.ebits + fx.mbits, 1 + fg.ebits + fg.mbits
-        super().__init__(unit, lanes, front, chains, {"x": In(wx * lanes), "g": In(wg * lanes)})
+        shift = {"shift": In(shift_bits)} if shift_bits else {}
+        super().__init__(unit, lanes, front, chains, {"x": In(wx * lanes), "g": In(wg * lanes), **shift})
         self.formats = fx, fg
 
     def elaborate(self, platform):
@@ -387,20 +392,24 @@ class FloatMac(StreamMac):
         # value = sig * 2^(shift + 1 - bias - mbits): a product's unit is 2^lsb, and its
         # magnitude spans the significand product shifted by both largest finite shifts. The
         # accumulator's window needs lsb <= -24 (FP16's quantum): coarser products (e4m3 x e4m3,
-        # units of 2^-18) are shifted up by `up` bits.
+        # units of 2^-18) are shifted up by `up` bits. The product shift moves the window's
+        # bottom down by its largest value; a beat's products are then shifted up by
+        # `up` - shift (never negative), so any shift keeps them exact.
         lsb_prod = (1 - fx.bias - fx.mbits) + (1 - fg.bias - fg.mbits)
-        lsb = min(lsb_prod, -24)
+        lsb = min(lsb_prod, -24) - ((1 << self.shift_bits) - 1)
         up = lsb_prod - lsb
         sig_w = fx.mbits + fg.mbits + 2
         shift_max = sum((1 << f.ebits) - (3 if f.ieee_specials else 2) for f in (fx, fg)) + up
         prod_w = sig_w + shift_max + 1  # signed; Inf/NaN exponents overflow it, but they override the sum
+        align = named(m, up - self.shift, "align", up.bit_length()) if self.shift_bits else up
 
         lane = []
         for i in range(self.lanes):
             x = float_fields(m, self.x[wx * i:wx * i + wx], fx, f"x{i}")
             g = float_fields(m, self.g[wg * i:wg * i + wg], fg, f"g{i}")
             p_nan = x["nan"] | g["nan"] | (x["inf"] & g["zero"]) | (g["inf"] & x["zero"])
-            lane.append(dict(sig=x["sig"] * g["sig"], shift=x["shift"] + g["shift"],
+            shift = x["shift"] + g["shift"]
+            lane.append(dict(sig=x["sig"] * g["sig"], shift=shift + align if self.shift_bits or up else shift,
                              neg=named(m, x["sign"] ^ g["sign"], f"p{i}_neg"),
                              nan=p_nan, inf=(x["inf"] | g["inf"]) & ~p_nan,
                              zero=x["zero"] | g["zero"]))
@@ -409,7 +418,7 @@ class FloatMac(StreamMac):
         prods, nan, inf, neg, neg_zero = [], [], [], [], []
         for i, p in enumerate(lane):
             mag = Signal(prod_w - 1, name=f"pmag{i}")
-            m.d.comb += mag.eq(p["sig"] << (p["shift"] + up if up else p["shift"]))
+            m.d.comb += mag.eq(p["sig"] << p["shift"])
             # -mag = ~mag + 1: the +1s of all lanes join the sum as one small addend, so no
             # lane has a carry chain of its own before the one multi-operand add.
             prod = Signal(signed(prod_w), name=f"prod{i}")

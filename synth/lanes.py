@@ -1,7 +1,8 @@
 """The training-MAC lane sweep and the whole-datapath comparison, for `make synth`.
 
 More lanes share one FP16 accumulator, so the cheap 4-bit multiply side should win more of the
-area and power as L grows. For L in LANES, `hybrid_mac` (INT4 x R4FP4, IBM), `fp8_mac` (e4m3 x
+area and power as L grows. For L in LANES (up to 16 for every family; 32 and 64 only for the IBM
+pair hybrid_mac / fp16_mac, WIDE_FAMILIES: where IBM's ~7x would have to show up), `hybrid_mac` (INT4 x R4FP4, IBM), `fp8_mac` (e4m3 x
 e5m2, HFP8) and `fp16_mac` are measured by the ordinary flow (synth.ppa.measure: Yosys area,
 OpenSTA Fmax, power with the activity of the training operands of synth.workloads); the default
 L = 4 units are the rtl/ ones. `sweep` tabulates the ratios to fp16_mac at equal L (equal MACs per
@@ -32,7 +33,9 @@ from hdl_gen.mx_dot import MxDot
 
 __all__ = ["LANES", "FAMILIES", "MX_UNITS", "units", "sweep", "mx_sweep", "datapath", "markdown", "plot"]
 
-LANES = (1, 2, 4, 8, 16)
+LANES = (1, 2, 4, 8, 16, 32, 64)
+WIDE = 32  # lane counts from here on are synthesized for WIDE_FAMILIES only
+WIDE_FAMILIES = ("hybrid_mac", "fp16_mac")
 FAMILIES = {"hybrid_mac": HybridMac, "fp8_mac": FP8Mac, "fp16_mac": FP16Mac}
 DEFAULT_LANES = 4  # the rtl/ configuration, measured as the plain unit name
 # The block-format units (one generator, family mx_dot): unit name -> (element format, block);
@@ -51,11 +54,12 @@ def units(unit_cls):
     """synth.ppa.Unit entries of the sweep (the L = 4 defaults are already in rtl/), and the
     L = 4 units without pipelining (front 0, one chain), which price timing closure."""
     return ([unit_cls(name(f, n), f, "lanes", lambda cls=cls, n=n: cls(lanes=n))
-             for f, cls in FAMILIES.items() for n in LANES if n != DEFAULT_LANES]
+             for f, cls in FAMILIES.items() for n in LANES
+             if n != DEFAULT_LANES and (n < WIDE or f in WIDE_FAMILIES)]
             + [unit_cls(f"{f}_unpipelined", f, "lanes", lambda cls=cls: cls(lanes=DEFAULT_LANES, front=0, chains=1))
                for f, cls in FAMILIES.items()]
             + [unit_cls(name(u, n), "mx_dot", "lanes", lambda fmt=fmt, block=block, n=n: MxDot(fmt, block, n, "fp32"))
-               for u, (fmt, block) in MX_UNITS.items() for n in LANES if (u, n) != ("mx_dot", DEFAULT_LANES)])
+               for u, (fmt, block) in MX_UNITS.items() for n in LANES if n < WIDE and (u, n) != ("mx_dot", DEFAULT_LANES)])
 
 
 def _metrics(results, family, lanes):
@@ -185,7 +189,7 @@ def markdown(results, h="##"):
             "MXFP4 / hybrid pJ": "mx_dot_vs_hybrid_mac", "MXFP4 / fp8_mac pJ": "mx_dot_vs_fp8_mac",
             "NVFP4 / hybrid pJ": "mx_dot_nvfp4_vs_hybrid_mac", "MXFP8 / MXFP4 pJ": "mxfp8_over_mxfp4"})]
         sustained = ", ".join(f"{u} {min(n, block // ADD_STAGES)} at L = {n}" for u, (_, block) in MX_UNITS.items()
-                              for n in LANES if n > block // ADD_STAGES)
+                              for n in LANES if block // ADD_STAGES < n < WIDE)
         lines += ["", f"Sustained throughput is min(L, block / {ADD_STAGES}) MACs per cycle (a block closes at most "
                   f"every {ADD_STAGES} cycles, golden.mx_dot): {sustained}. Those rows' pJ/MAC assume a beat every "
                   "cycle, so they flatter the unit; its area per MAC/cycle is area / that throughput.",
@@ -206,9 +210,9 @@ def plot(results, path):
     L = [r["lanes"] for r in rows]
     for f, color in (("hybrid_mac", "#4c72b0"), ("fp8_mac", "#55a868")):
         for key, style, label in (("area_um2", "-o", "area"), ("energy_pj", "--s", "workload power")):
-            y = [r[f"{f}_{key}_vs_fp16"] for r in rows]
-            if any(v is not None for v in y):
-                ax.plot(L, y, style, color=color, label=f"{f} / fp16_mac {label}")
+            points = [(r["lanes"], r[f"{f}_{key}_vs_fp16"]) for r in rows if r[f"{f}_{key}_vs_fp16"] is not None]
+            if points:
+                ax.plot(*zip(*points), style, color=color, label=f"{f} / fp16_mac {label}")
     ax.axhline(IBM_ANCHOR, color="#c44e52", ls=":", lw=1, label="IBM's ~7x (1/7), published")
     ax.set_xscale("log", base=2)
     ax.set_xticks(L, [str(n) for n in L])

@@ -359,7 +359,7 @@ def main(argv=None):
     executor.add_arguments(parser)
     args = parser.parse_args(argv)
     if args.lanes:
-        args.units = ",".join([*lanes.FAMILIES, "mx_dot", *(u.name for u in lanes.units(Unit)), "mac_array"])
+        args.units = args.units or ",".join([*lanes.FAMILIES, "mx_dot", *(u.name for u in lanes.units(Unit)), "mac_array"])
         args.crosscheck = ""
     args.out = args.out or ROOT / "build" / "synth" / ("lanes" if args.lanes else "")
     # Components instantiated only to read their parameters (or elaborated to Verilog) are fine.

@@ -31,11 +31,12 @@ def fp16_nearest(s):
     return (NEG_ZERO if s < 0 else 0) if bits & 0x7FFF == 0 else bits
 
 
-def add(chain, xs, gs):
-    """The chain (FP16 bits) plus the products xs[i] * gs[i] (finite float16), one rounding."""
+def add(chain, xs, gs, shift=0):
+    """The chain (FP16 bits) plus the products xs[i] * gs[i] (finite float16) times 2^-shift, one
+    rounding."""
     if chain & 0x7FFF == INF:
         return chain
-    prods = [(Fraction(float(a)) * Fraction(float(b)), bool(np.signbit(a)) != bool(np.signbit(b)))
+    prods = [(Fraction(float(a)) * Fraction(float(b)) / 2 ** int(shift), bool(np.signbit(a)) != bool(np.signbit(b)))
              for a, b in zip(xs, gs)]
     s = value(chain) + sum(p for p, _ in prods)
     if s == 0:  # -0 only when every addend is -0
@@ -54,13 +55,14 @@ def combine(chains):
     return fp16_nearest(s)
 
 
-def reference(x, g, last, chains):
+def reference(x, g, last, chains, shift=None):
     """FP16 bits (T,) of float16 operands x, g (T, L): after every beat, its dot product's result
-    (beat b of a dot product on chain b mod chains, every chain starting at -0)."""
+    (beat b of a dot product on chain b mod chains, every chain starting at -0); `shift` (T,)
+    scales each beat's products by 2^-shift (None: no scaling)."""
     out = np.empty(len(x), np.uint16)
     acc, b = [NEG_ZERO] * chains, 0
     for t in range(len(x)):
-        acc[b % chains] = add(acc[b % chains], x[t], g[t])
+        acc[b % chains] = add(acc[b % chains], x[t], g[t], 0 if shift is None else shift[t])
         out[t] = combine(acc)
         b += 1
         if last[t]:

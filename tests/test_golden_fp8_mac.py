@@ -40,6 +40,29 @@ def test_matches_the_reference(fmt_x, fmt_g, chains):
     assert np.isinf(got.view(F16)).any()  # overflow reached
 
 
+@pytest.mark.parametrize("chains", [1, 2])
+def test_shift_matches_the_reference(chains):
+    """The product shift: random per-beat shifts over the whole range (every beat's products
+    scaled by its own 2^-shift), against the reference's exact rational sums; large shifts take
+    sums that overflow at shift 0 down to subnormals."""
+    from golden.fp8_mac import SHIFT_MAX
+
+    rng = np.random.default_rng(12)
+    t = 800
+    x, g = _finite_codes(rng, (t, L), "e4m3"), _finite_codes(rng, (t, L), "e5m2")
+    last = rng.random(t) < 0.05
+    shift = rng.integers(0, SHIFT_MAX + 1, t)
+    got = bits(fp8_mac(x, g, last=last, chains=chains, shift=shift))
+    assert np.array_equal(got, reference(fp8_decode(x, "e4m3"), fp8_decode(g, "e5m2"), last, chains, shift))
+    unshifted = bits(fp8_mac(x, g, last=last, chains=chains))
+    assert np.isinf(unshifted.view(F16)).any() and not np.array_equal(got, unshifted)
+    subnormal = (got & 0x7FFF > 0) & (got & 0x7FFF < 0x400)
+    assert subnormal.any()
+    # A scalar shift is every beat's: 2^-s on the exact products.
+    assert np.array_equal(bits(fp8_mac(x, g, last=last, chains=chains, shift=7)),
+                          reference(fp8_decode(x, "e4m3"), fp8_decode(g, "e5m2"), last, chains, np.full(t, 7)))
+
+
 def test_specials():
     """e5m2 Inf/NaN codes: Inf x 0 and Inf - Inf are invalid (canonical NaN), NaN propagates as
     0x7E00, Inf times a finite nonzero is that Inf; e4m3 has no specials (0x7F is 480)."""
@@ -60,3 +83,6 @@ def test_rejects_bad_arguments():
         fp8_mac(np.zeros((1, L), int), np.zeros((1, L), int), fmt_g="e3m4")
     with pytest.raises(ValueError, match="same shape"):
         fp8_mac(np.zeros((1, L), int), np.zeros((2, L), int))
+    for bad in (-1, 32, 1.5, np.array([0, 1])):
+        with pytest.raises(ValueError, match="shift must"):
+            fp8_mac(np.zeros((3, L), int), np.zeros((3, L), int), shift=bad)

@@ -192,25 +192,44 @@ def fp8_q(shape, fmt, scale_exp):
 @pytest.mark.parametrize("fa,fb", [("e4m3", "e4m3"), ("e4m3", "e5m2"), ("e5m2", "e4m3"), ("e5m2", "e5m2")])
 def test_fp8_gemm_is_fp8_mac(fa, fb):
     """FP8 x FP8 GEMMs (HFP8's forward e4m3 x e4m3, both backward orders): each dot product is
-    fp8_mac over k with the e4m3 operand on x, the result 2^(sa + sb) times it; the mapped stream
-    gives the same dot products."""
+    fp8_mac over k with the e4m3 operand on x at the GEMM's product shift s, the result
+    2^(s + sa + sb) times it, none of them +-Inf; the mapped stream gives the same dot products."""
     qa, qb = fp8_q((5, 9), fa, -3), fp8_q((9, 4), fb, 2)
     result, dots = G.fp8_gemm(qa, qb)
+    shift = G.fp8_shift(qa, qb)
+    assert shift > 0 and np.isfinite(dots).all()
     swap = (fa, fb) == ("e5m2", "e4m3")
     fx, fg = (fb, fa) if swap else (fa, fb)
     for i in range(5):
         for j in range(4):
             a, b = np.pad(qa.codes[i], (0, 3)).reshape(3, 4), np.pad(qb.codes[:, j], (0, 3)).reshape(3, 4)
             x, g = (b, a) if swap else (a, b)
-            want = fp8_mac(x, g, fmt_x=fx, fmt_g=fg)[-1]
+            want = fp8_mac(x, g, fmt_x=fx, fmt_g=fg, shift=shift)[-1]
             assert dots[i, j].view(np.uint16) == want.view(np.uint16)
-            # (chains that overflow with opposite signs combine to NaN)
-            assert np.array_equal(result[i, j], np.ldexp(float(want), -1), equal_nan=True)
+            assert result[i, j] == np.ldexp(float(want), shift - 1)
     beats = G.map_fp8(qa, qb)
-    assert (beats["fmt_x"], beats["fmt_g"]) == (fx, fg)
-    stream = fp8_mac(beats["x"], beats["g"], last=beats["last"], fmt_x=fx, fmt_g=fg)
+    assert (beats["fmt_x"], beats["fmt_g"], beats["shift"]) == (fx, fg, shift)
+    stream = fp8_mac(beats["x"], beats["g"], last=beats["last"], fmt_x=fx, fmt_g=fg, shift=beats["shift"])
     assert stream[beats["last"]].view(np.uint16).tolist() == dots.view(np.uint16).ravel().tolist()
     assert len(beats["x"]) + latency("fp8_mac") == G.predict_cycles("fp8_mac", 5, 9, 4, 8, 8)
+
+
+def test_fp8_shift_is_the_smallest_that_cannot_overflow():
+    """Named corners of the shift: every product the largest (480 x 57344, one sign), where the
+    bound is the dot product itself: at the chosen shift it is finite, one less overflows to
+    +Inf; all-zero operands need none; a K that even SHIFT_MAX cannot hold is a ValueError."""
+    for k in (1, 4, 16, 100):
+        qa = QTensor("e4m3", np.full((2, k), 0x7F, np.uint8), 8, True)
+        qb = QTensor("e5m2", np.full((k, 3), 0x7B, np.uint8), 8, True)
+        s = G.fp8_shift(qa, qb)
+        assert np.isfinite(G.fp8_dots(qa, qb)).all()
+        x, g = np.pad(qa.codes[0], (0, -k % 4)).reshape(-1, 4), np.pad(qb.codes[:, 0], (0, -k % 4)).reshape(-1, 4)
+        assert fp8_mac(x, g, shift=s - 1)[-1] == np.inf
+    zero = QTensor("e4m3", np.zeros((2, 5), np.uint8), 8, True)
+    assert G.fp8_shift(zero, QTensor("e5m2", np.full((5, 2), 0x7B, np.uint8), 8, True)) == 0
+    huge = QTensor("e4m3", np.full((1, 1 << 16), 0x7F, np.uint8), 8, True)
+    with pytest.raises(ValueError, match="SHIFT_MAX"):
+        G.fp8_shift(huge, QTensor("e5m2", np.full((1 << 16, 1), 0x7B, np.uint8), 8, True))
 
 
 def test_fp8_operands_bad():
@@ -221,7 +240,8 @@ def test_fp8_operands_bad():
 
 
 def test_gemm_dispatches_by_format():
-    """int x int: the array's integer path; INT4 x R4FP4: hybrid_mac; FP8/float: the host."""
+    """int x int: the array's integer path; INT4 x R4FP4: hybrid_mac; FP8 x FP8: fp8_mac; FP8 x
+    float: the host."""
     from golden.training.qtensor import fp8, from_float
     qa, qb = int_q((4, 6), 4, False, 0.25, -1.0), int_q((6, 3), 8, False, 0.5, 2.0)
     assert G.gemm(qa, qb).tolist() == G.int_gemm(qa, qb)[0].tolist()
@@ -229,6 +249,8 @@ def test_gemm_dispatches_by_format():
     assert G.gemm(qa, qg).tolist() == G.hybrid_gemm(qa, qg)[0].tolist()
     xa, xb = fp8(RNG.normal(size=(4, 6)), "e4m3"), from_float(RNG.normal(size=(6, 3)))
     assert G.gemm(xa, xb).tolist() == (xa.dequant() @ xb.dequant()).tolist()
+    xg = fp8(RNG.normal(size=(6, 3)), "e5m2")
+    assert G.gemm(xa, xg).tolist() == G.fp8_gemm(xa, xg)[0].tolist()
 
 
 @pytest.mark.parametrize("ba,bb,sa,sb", [(12, 6, 0, 0), (9, 16, 1, 0), (16, 8, 1, 1), (4, 11, 0, 1)])

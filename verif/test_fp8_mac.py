@@ -19,12 +19,15 @@ products, the exact identity).
 Random runs (LPT_MAC_CYCLES beats per configuration: MAKE_TEST_MAC_CYCLES in `make
 test`, 100,000 in `make mac-sweep`) draw dot products of every length class, codes of every class
 (e5m2 Inf/NaN rarely) with clustered exponents and exact lane cancellations, tiny dot products
-and zero dot products, with and without random input gaps; they assert that the results covered
-Inf, NaN, signed zeros and subnormals. Named corners: the exact overflow threshold (65504 + 16
+and zero dot products, with and without random input gaps, and product shifts (none, one per
+dot product as a GEMM maps them, or a new one every beat, over the whole range); they assert
+that the results covered Inf, NaN, signed zeros and subnormals. Named corners: the exact overflow threshold (65504 + 16
 ties to Inf, 65504 + 8 stays), product overflow, NaN in and invalid operations (across beats and
 chains too), Inf holding under finite adds, signed zeros (stale chains of the previous dot
 product must not leak into a short one), subnormal sums, and cancellation that exposes the
-accumulator's rounding error (only an exact sum gets it right).
+accumulator's rounding error (only an exact sum gets it right); the product shift bringing an
+overflowing product back, changing from beat to beat, taking a product to a subnormal and to a
+signed zero, and leaving NaN and Inf as they are.
 """
 
 import numpy as np
@@ -33,7 +36,7 @@ import pytest
 import cocotb
 
 from golden.fp8 import fp8_decode, fp8_encode
-from golden.fp8_mac import fp8_mac
+from golden.fp8_mac import SHIFT_MAX, fp8_mac
 from hdl_gen.fp16_accumulator import float_format
 from verif.mac_tb import (CONFIGS, F16, UNITS, Dots, MacTB, build_and_run, configuration, coverage,
                           random_beats_count, random_float, random_gaps, random_stream, run_corners)
@@ -45,7 +48,7 @@ PAD = {"x": 0x80, "g": 0x00}  # a lane beyond a corner's: e4m3 -0 x e5m2 +0, a -
 
 def golden(dots, chains):
     return fp8_mac(dots.beats["x"], dots.beats["g"], last=dots.last, fmt_x=FORMATS[0], fmt_g=FORMATS[1],
-                   chains=chains)
+                   chains=chains, shift=dots.beats["shift"])
 
 
 def new_tb(dut):
@@ -69,7 +72,12 @@ def random_dots(tb, beats):
     zero = (kind > 0.9)[:, None]
     g = np.where(zero & ((g & 0x7C) == 0x7C), g & 0x83, g)
     x = np.where(zero, (g & 0x80) ^ np.where(kind[:, None] > 0.95, 0x80, rng.integers(0, 2, (n, lanes)) << 7), x)
-    return Dots({"x": x, "g": g}, last)
+    # Product shifts: none in a third of the dot products, one per dot product (as a GEMM maps
+    # them) in a third, a new one every beat in the rest; any value in [0, SHIFT_MAX].
+    dot = np.concatenate([[0], np.cumsum(last[:-1])])
+    per_dot = rng.integers(0, SHIFT_MAX + 1, dot[-1] + 1)[dot]
+    shift = np.where(kind < 0.33, 0, np.where(kind < 0.66, per_dot, rng.integers(0, SHIFT_MAX + 1, n)))
+    return Dots({"x": x, "g": g, "shift": shift}, last)
 
 
 @cocotb.test()
@@ -94,9 +102,9 @@ def _code(v, fmt):
     return code
 
 
-def b(x, g):
-    """A beat of e4m3 x e5m2 lanes (values)."""
-    return {"x": [_code(v, FORMATS[0]) for v in x], "g": [_code(v, FORMATS[1]) for v in g]}
+def b(x, g, shift=0):
+    """A beat of e4m3 x e5m2 lanes (values), its products scaled by 2^-shift."""
+    return {"x": [_code(v, FORMATS[0]) for v in x], "g": [_code(v, FORMATS[1]) for v in g], "shift": shift}
 
 
 def corners():
@@ -129,6 +137,17 @@ def corners():
                                [2.0 ** -16, 2.0 ** -14, -(2.0 ** -15), 2.0 ** -16]) for k in range(n)]
                             for n in (1, 2, 3, 5, 8, 13, 24)], "subnormal->normal"),
         ("cancellation exposes the rounding error", [[big], cancel], "residual"),
+        # The product shift: 480 x 57344 overflows unshifted, 2^-9 of it is 53760 (exact); each
+        # beat takes its own shift (53760 + 0.0128 - 16384 = 37376.0128 -> 37376); the largest
+        # shift takes a product to FP16's subnormals (2^-31 of 2^8 is 2^-23), and half the
+        # smallest subnormal ties to a signed zero (2^-25 of -1: -0).
+        ("shift brings an overflowing product back", [[b([480], [57344], 9)], [b([480], [57344], 8)]],
+         [53760.0, np.inf]),
+        ("shift per beat", [[b([480], [57344], 9), b([480], [57344], 31), b([-256], [128], 1)]], [37376.0]),
+        ("largest shift to a subnormal", [[b([256], [1], SHIFT_MAX)]], [2.0 ** -23]),
+        ("shift to a signed zero", [[b([-1], [1], 25)], [b([1], [1], 24)]], ["-0", 2.0 ** -24]),
+        ("shifted beats keep the specials", [[b([1], [nan], 20)], [b([1], [inf], 31), b([480], [57344], 9)]],
+         ["NaN", np.inf]),
     ]
 
 
