@@ -87,7 +87,8 @@ class HilBackend:
 
     `stats()` gives, per unit (and `total`): gemms, mismatches, macs_by_mode (the RTL's counters;
     hybrid_mac: lanes x beats), cycles (measured), predicted_cycles (golden.gemm); `host`: the
-    GEMMs run on the host (gemms, MACs M*K*N, by format)."""
+    GEMMs run on the host (gemms, MACs M*K*N, by format) and `transform_macs`, the host's
+    multiply-adds of BHQ's Householder part (golden.gemm.low_rank_correction)."""
 
     def __init__(self, *, sim="verilator", rows=8, cols=8, lanes=4, array="mac_array", gap=0.0,
                  backpressure=0.0, seed=0, fault=None):
@@ -97,7 +98,7 @@ class HilBackend:
         self.gap, self.backpressure, self.seed, self.fault = gap, backpressure, seed, fault
         self.sessions = {}
         self.units = {}
-        self.host = {"gemms": 0, "macs": 0, "by_format": {}}
+        self.host = {"gemms": 0, "macs": 0, "by_format": {}, "transform_macs": 0}
         self.hw_gemms = 0
         self.log = []
 
@@ -122,6 +123,11 @@ class HilBackend:
             words.flat[0] ^= 1
 
     def __call__(self, layer, role, qa, qb):
+        if any(getattr(q, "low_rank", None) is not None for q in (qa, qb)):
+            # BHQ: the integer GEMM of the codes on the unit, the Householder part on the host
+            correction, macs = G.low_rank_correction(qa, qb)
+            self.host["transform_macs"] += macs
+            return self(layer, role, G.without_low_rank(qa), G.without_low_rank(qb)) + correction
         fmts = {qa.fmt, qb.fmt}
         m, k = qa.codes.shape
         n = qb.codes.shape[1]
@@ -371,6 +377,7 @@ def table(report):
         lines.append(f"{unit:<18} {st['gemms']:>6} {st['mismatches']:>8} {st['cycles']:>10} "
                      f"{st['predicted_cycles']:>10}  {modes}")
     h = report["host"]
-    lines.append(f"{'host':<18} {h['gemms']:>6} {'':>8} {'':>10} {'':>10}  {h['macs']} MACs {h['by_format']}")
+    lines.append(f"{'host':<18} {h['gemms']:>6} {'':>8} {'':>10} {'':>10}  {h['macs']} MACs {h['by_format']}, "
+                 f"{h['transform_macs']} BHQ transform MACs")
     return "\n".join(lines)
 

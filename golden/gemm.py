@@ -62,7 +62,7 @@ from .mx import NVFP4Tensor, mx_dot
 from .mx_dot import beat_cycles as mx_beat_cycles, check_config as mx_check_config, latency as mx_latency
 
 __all__ = ["map_mx", "mx_dots", "mx_epilogue", "mx_gemm", "mx_cycles", "UNITS", "MACS", "mode_bits", "int_segments", "int_gemm", "int_gemm_parts", "int_parts", "digits", "Digit",
-           "hybrid_dots", "hybrid_epilogue", "hybrid_gemm", "FP8_FORMATS", "fp8_operands", "fp8_shift", "map_fp8", "fp8_dots", "fp8_epilogue", "fp8_gemm", "gemm", "map_mac_array", "map_hybrid", "predict_cycles",
+           "hybrid_dots", "hybrid_epilogue", "hybrid_gemm", "FP8_FORMATS", "fp8_operands", "fp8_shift", "map_fp8", "without_low_rank", "low_rank_correction", "fp8_dots", "fp8_epilogue", "fp8_gemm", "gemm", "map_mac_array", "map_hybrid", "predict_cycles",
            "mac_array_cycles", "pack_lanes", "gather_tiles", "scatter_tiles"]
 
 MACS = ("hybrid_mac", "fp8_mac", "fp16_mac")  # single pipelined MACs (golden.fp16_accumulator)
@@ -544,12 +544,42 @@ def mx_cycles(m, k, n, block, lanes):
     return int(mx_beat_cycles(np.zeros(len(last)), per, last)[-1]) + mx_latency() + 1
 
 
+def without_low_rank(q):
+    """The operand without its low-rank correction (golden.training.qtensor's `low_rank`)."""
+    return dataclasses.replace(q, low_rank=None) if getattr(q, "low_rank", None) is not None else q
+
+
+def low_rank_correction(qa, qb):
+    """The host's part of a GEMM whose operands carry low-rank corrections (BHQ's Householder
+    part, golden.quantizers.BHQParts): A = A0 - La Ra, B = B0 - Lb Rb, so
+
+        A @ B = A0 @ B0 - La (Ra @ B0) - (A @ Lb) Rb
+
+    with A0 @ B0 the GEMM of the bare codes an integer unit runs. Returns (the correction (M, N)
+    float64, the host's multiply-adds: nonzeros of Ra times N plus M r N per side, r the rank)."""
+    m, _, n = _shapes(qa, qb)
+    b0 = without_low_rank(qb).dequant()
+    out, macs = np.zeros((m, n)), 0
+    if getattr(qa, "low_rank", None) is not None:
+        left, right = qa.low_rank
+        out -= left @ (right @ b0)
+        macs += np.count_nonzero(right) * n + m * left.shape[1] * n
+    if getattr(qb, "low_rank", None) is not None:
+        left, right = qb.low_rank
+        out -= (qa.dequant() @ left) @ right
+        macs += m * np.count_nonzero(left) + m * right.shape[0] * n
+    return out, int(macs)
+
+
 def gemm(qa, qb, *, unit=None, lanes=4, accw=ACCW_DEFAULT, maxb=8):
     """The float64 (M, N) result of a quantized GEMM as the hardware computes it: int x int on the
     MAC array (exact, == the dequantized product up to float64 rounding of the epilogue), INT4 x
     R4FP4 on hybrid_mac and FP8 x FP8 on fp8_mac (FP16 accumulation; FP8 at the GEMM's product
     shift), block formats on mx_dot (FP32 accumulation), anything else (float) dequantized on
-    the host."""
+    the host; an operand's low-rank correction (BHQ) is the host's low_rank_correction."""
+    if any(getattr(q, "low_rank", None) is not None for q in (qa, qb)):
+        base = gemm(without_low_rank(qa), without_low_rank(qb), unit=unit, lanes=lanes, accw=accw, maxb=maxb)
+        return base + low_rank_correction(qa, qb)[0]
     fmts = {qa.fmt, qb.fmt}
     if fmts == {"int"}:
         return int_gemm_parts(qa, qb, unit=unit or "mac_array", accw=accw, maxb=maxb)[0]

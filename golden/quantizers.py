@@ -210,15 +210,29 @@ def psq(g, bits=8, noise=None):
     return range_quantize(g, bits, noise, axis=0)
 
 
+def _householder_vector(n):
+    """w with H = I - 2 w w^T / (w^T w) the reflection mapping e_1 to ones/sqrt(n)."""
+    w = np.full(n, 1.0 / math.sqrt(n))
+    w[0] -= 1.0
+    return w
+
+
 def _householder(n):
     """The reflection mapping e_1 to ones/sqrt(n) (symmetric, orthogonal, its own inverse)."""
-    v = np.full(n, 1.0 / math.sqrt(n))
-    v[0] -= 1.0
-    return np.eye(n) - 2.0 * np.outer(v, v) / (v @ v)
+    w = _householder_vector(n)
+    return np.eye(n) - 2.0 * np.outer(w, w) / (w @ w)
 
 
-def bhq_transform(ranges):
-    """Block-Householder transform T and its inverse for per-row dynamic ranges `ranges` (length N).
+class BHQBlock(NamedTuple):
+    """One block of the BHQ transform: its rows (the large row first) and the scales s of
+    H diag(s) (golden.quantizers.bhq_transform)."""
+    rows: np.ndarray
+    scales: np.ndarray
+
+
+def bhq_blocks(ranges):
+    """The non-identity blocks of the block-Householder transform for per-row dynamic ranges
+    `ranges` (length N); every other row is an identity block.
 
     Follows the block construction of Chen et al. 2020 (Sec. 4.3; the authors' released
     `get_transform` in their preconditioner code):
@@ -231,18 +245,17 @@ def bhq_transform(ranges):
          spread evenly over the block, and s = (s_1, s_2, ..., s_2) the variance-minimising
          scales s_1 = (R_large / sqrt(m))^(-1/3), s_2 = (R_small * max|H_m| / (m - 1))^(-1/3),
          normalised by ||(1/s_1, 1/s_2)||.
-    Blocks of size 1, all-constant inputs and zero ranges get identity blocks (the released code
-    divides by zero there). Returns (T, T_inv), both (N, N), T_inv = T^-1 exactly by construction.
+    Blocks of size 1, all-constant inputs and zero ranges are identity blocks (the released code
+    divides by zero there).
     """
     r = np.asarray(ranges, dtype=np.float64)
     if r.size and r.max() > 0:
         r = r / r.max()  # T is scale-invariant; normalising keeps R^(-1/3) finite for tiny ranges
     n = r.shape[0]
-    t, t_inv = np.eye(n), np.eye(n)
     order = np.argsort(-r, kind="stable")
     v = r[order]
     if n < 2 or v[0] <= 0:
-        return t, t_inv
+        return []
     n_small, total = 0, v.sum()
     while True:
         n_small += 1
@@ -251,21 +264,73 @@ def bhq_transform(ranges):
             break
     n_large = n - n_small
     ends = n_large + np.round(np.cumsum(n_small * v[:n_large] / total)).astype(int)
-    start = n_large
+    start, blocks = n_large, []
     for i in range(n_large):
         members = [i] + list(range(start, ends[i]))
         m = len(members)
         if m > 1 and v[start] > 0:
-            h = _householder(m)
             s1 = (v[i] / math.sqrt(m)) ** (-1 / 3)
-            s2 = (v[start] * np.abs(h).max() / (m - 1)) ** (-1 / 3)
+            s2 = (v[start] * np.abs(_householder(m)).max() / (m - 1)) ** (-1 / 3)
             s = np.array([s1, s2]) * math.hypot(1 / s1, 1 / s2)
-            sv = np.r_[s[0], np.full(m - 1, s[1])]
-            rows = order[members]
-            t[np.ix_(rows, rows)] = h * sv            # H diag(s)
-            t_inv[np.ix_(rows, rows)] = h / sv[:, None]  # diag(1/s) H
+            blocks.append(BHQBlock(order[members], np.r_[s[0], np.full(m - 1, s[1])]))
         start = ends[i]
+    return blocks
+
+
+def bhq_transform(ranges):
+    """Block-Householder transform T and its inverse for per-row dynamic ranges `ranges` (length
+    N), from `bhq_blocks`: T = H diag(s) on each block's rows, the identity elsewhere. Returns
+    (T, T_inv), both (N, N), T_inv = T^-1 exactly by construction (diag(1/s) H, H its own inverse).
+    """
+    return _transform(np.asarray(ranges).shape[0], bhq_blocks(ranges))
+
+
+def _transform(n, blocks):
+    t, t_inv = np.eye(n), np.eye(n)
+    for rows, sv in blocks:
+        h = _householder(len(rows))
+        t[np.ix_(rows, rows)] = h * sv            # H diag(s)
+        t_inv[np.ix_(rows, rows)] = h / sv[:, None]  # diag(1/s) H
     return t, t_inv
+
+
+class BHQParts(NamedTuple):
+    """BHQ's result Q(g) = T^-1 PSQ(T g) split for an integer GEMM unit: on a block with scales s
+    and Householder vector w (H = I - beta w w^T, beta = 2 / w^T w), T^-1 P = diag(1/s) P -
+    (w / s)(beta w^T P). So Q = codes' values - left @ right:
+
+    codes  PSQ(T g)'s integer codes with each row's range (lo, hi) divided by the row's s (1
+           outside the blocks): the part an integer unit multiplies, its scales per row;
+    left   (N, blocks): column b holds w / s on block b's rows, zero elsewhere;
+    right  (blocks, F): row b is beta w^T P over block b's rows (P = PSQ(T g)'s values).
+    """
+    codes: GridCodes
+    left: np.ndarray
+    right: np.ndarray
+
+    def values(self):
+        return self.codes.values() - self.left @ self.right
+
+
+def bhq_parts(g, bits=8, noise=None):
+    """BHQ (Chen et al. 2020, Sec. 4.3) of a 2-D gradient g (N samples, F features) as BHQParts;
+    `noise` (g's shape) is consumed by the PSQ step. `bhq` is its values."""
+    g = _as_float(g)
+    if g.ndim != 2:
+        raise ValueError(f"g must be 2-D (samples, features), got shape {g.shape}")
+    noise = _check_noise(noise, g.shape)
+    blocks = bhq_blocks(g.max(axis=1) - g.min(axis=1))
+    t, _ = _transform(g.shape[0], blocks)
+    p = range_codes(t @ g, bits, noise, axis=0)  # PSQ(T g)
+    values = p.values()
+    inv = np.ones((g.shape[0], 1))
+    left, right = np.zeros((g.shape[0], len(blocks))), np.zeros((len(blocks), g.shape[1]))
+    for b, (rows, sv) in enumerate(blocks):
+        w = _householder_vector(len(rows))
+        inv[rows, 0] = 1.0 / sv
+        left[rows, b] = w / sv
+        right[b] = 2.0 / (w @ w) * (w @ values[rows])
+    return BHQParts(GridCodes(p.codes, p.lo * inv, p.hi * inv, p.levels), left, right)
 
 
 def bhq(g, bits=8, noise=None):
@@ -278,13 +343,12 @@ def bhq(g, bits=8, noise=None):
         Q(g) = T^-1 PSQ(T g),   T = `bhq_transform(R)`,  R_i = max_j g_ij - min_j g_ij
 
     T is computed from the data (deterministic), so Q is unbiased whenever PSQ is. `g` is (N, ...)
-    with samples on axis 0; `noise` has g's shape and is consumed by the PSQ step.
+    with samples on axis 0; `noise` has g's shape and is consumed by the PSQ step. Evaluated as
+    `bhq_parts(...).values()` (T^-1 applied in its structured form).
     """
     g = _as_float(g)
     if g.ndim < 2:
         raise ValueError(f"g must have a sample axis and at least one more axis, got shape {g.shape}")
     noise = _check_noise(noise, g.shape)
     flat = g.reshape(g.shape[0], -1)
-    t, t_inv = bhq_transform(flat.max(axis=1) - flat.min(axis=1))
-    q = psq(t @ flat, bits, None if noise is None else noise.reshape(flat.shape))
-    return (t_inv @ q).reshape(g.shape)
+    return bhq_parts(flat, bits, None if noise is None else noise.reshape(flat.shape)).values().reshape(g.shape)

@@ -253,6 +253,30 @@ def test_gemm_dispatches_by_format():
     assert G.gemm(xa, xg).tolist() == G.fp8_gemm(xa, xg)[0].tolist()
 
 
+def test_low_rank_correction_is_the_rest_of_the_operand():
+    """An operand with a low-rank correction (BHQ's Householder part): gemm is the integer GEMM
+    of the bare codes plus low_rank_correction, which is exactly the rest of the dequantized
+    product (every side: qa's, qb's, both; transposing carries the correction along); the host
+    MACs count the correction's nonzero left factor and its rank-r product."""
+    import dataclasses
+
+    qa, qb = int_q((5, 7), 4, False, 0.25, -1.0), int_q((7, 3), 8, False, 0.5, 2.0)
+    la, ra = RNG.normal(size=(5, 2)), RNG.normal(size=(2, 7)) * (RNG.random((2, 7)) < 0.5)
+    lb, rb = RNG.normal(size=(7, 1)), RNG.normal(size=(1, 3))
+    for a, b in [(dataclasses.replace(qa, low_rank=(la, ra)), qb), (qa, dataclasses.replace(qb, low_rank=(lb, rb))),
+                 (dataclasses.replace(qa, low_rank=(la, ra)), dataclasses.replace(qb, low_rank=(lb, rb)))]:
+        corr, macs = G.low_rank_correction(a, b)
+        base = G.int_gemm(G.without_low_rank(a), G.without_low_rank(b))[0]
+        assert G.gemm(a, b).tolist() == (base + corr).tolist()
+        np.testing.assert_allclose(base + corr, a.dequant() @ b.dequant(), rtol=1e-12, atol=1e-12)
+        want = ((np.count_nonzero(ra) * 3 + 5 * 2 * 3) if a.low_rank is not None else 0) + \
+               ((5 * np.count_nonzero(lb) + 5 * 1 * 3) if b.low_rank is not None else 0)
+        assert macs == want
+    at = dataclasses.replace(qa, low_rank=(la, ra)).T
+    np.testing.assert_allclose(at.dequant(), (qa.dequant() - la @ ra).T, rtol=1e-12, atol=1e-12)
+    assert G.without_low_rank(qa) is qa
+
+
 @pytest.mark.parametrize("ba,bb,sa,sb", [(12, 6, 0, 0), (9, 16, 1, 0), (16, 8, 1, 1), (4, 11, 0, 1)])
 @pytest.mark.parametrize("kind", ["tensor", "alongk"])
 def test_wide_codes_run_as_digit_pairs(ba, bb, sa, sb, kind):

@@ -212,6 +212,29 @@ def test_bhq_spreads_a_single_outlier_over_its_block():
     assert ranges.max() < 0.5 * (g[5].max() - g[5].min()) * np.abs(t).max()
 
 
+@pytest.mark.parametrize("seed", range(4))
+def test_bhq_parts_are_the_transform(seed):
+    """BHQ split for an integer unit: integer codes (PSQ's codes of T g) with each row's range
+    divided by its block scale, minus a rank-(blocks) correction that lives on the blocks' rows
+    only; their values are T^-1 PSQ(T g) with T, T^-1 the dense transform (up to float64
+    rounding: the parts evaluate T^-1 in its structured form)."""
+    from golden.quantizers import bhq_blocks, bhq_parts
+
+    rng = np.random.default_rng(seed)
+    g = rng.normal(size=(24, 10)) * rng.lognormal(0, 2, 24)[:, None]
+    noise = rng.random(g.shape)
+    parts = bhq_parts(g, 4, noise)
+    t, t_inv = bhq_transform(g.max(1) - g.min(1))
+    dense = t_inv @ psq(t @ g, 4, noise)
+    np.testing.assert_allclose(parts.values(), dense, rtol=1e-12, atol=1e-12 * np.abs(dense).max())
+    assert parts.codes.codes.min() >= 0 and parts.codes.codes.max() <= 15
+    blocks = bhq_blocks(g.max(1) - g.min(1))
+    assert parts.left.shape == (24, len(blocks)) and parts.right.shape == (len(blocks), 10) and blocks
+    outside = np.setdiff1d(np.arange(24), np.concatenate([b.rows for b in blocks]))
+    assert not parts.left[outside].any()
+    np.testing.assert_array_equal(parts.values(), bhq(g, 4, noise))
+
+
 def test_bhq_without_outliers_still_unbiased_and_deterministic_mode_runs():
     g = np.random.default_rng(3).normal(size=(6, 5))
     assert bhq(g, 8).shape == g.shape

@@ -152,7 +152,7 @@ def test_recording_backend_sees_every_gemm(bench, recipe):
         assert isinstance(qa, QTensor) and isinstance(qb, QTensor)
         assert qa.shape[1] == qb.shape[0]
         axes = (qa.block.axis, qb.block.axis) if qa.fmt == "mx" else None
-        calls.append((layer, role, qa.shape, qb.shape, qa.fmt, qb.fmt, axes))
+        calls.append((layer, role, qa.shape, qb.shape, qa.fmt, qb.fmt, axes, qa.low_rank is not None))
         return float_backend(layer, role, qa, qb)
 
     data = [a[:n] for a, n in zip(digits(0), (130, 70, 130, 70))] if bench == "digits" else mnist1d_subset()
@@ -175,9 +175,9 @@ def test_recording_backend_sees_every_gemm(bench, recipe):
     assert [c[:4] for c in calls] == want
     if recipe == "fp32":
         assert {c[4] for c in calls} == {c[5] for c in calls} == {"float"}
-    elif recipe == "bhq5":  # Q_b1 (BHQ) is no code tensor: the weight-gradient qa is float
-        assert {c[4] for c in calls if c[1] == "wgrad"} == {"float"}
-        assert {c[4] for c in calls if c[1] != "wgrad"} == {"int"}
+    elif recipe == "bhq5":  # integer codes everywhere; Q_b1 (BHQ) adds a low-rank correction
+        assert {c[4] for c in calls} == {c[5] for c in calls} == {"int"}
+        assert all(c[7] for c in calls if c[1] == "wgrad") and not any(c[7] for c in calls if c[1] != "wgrad")
     elif recipe == "ibm4":
         assert {c[4] for c in calls if c[1] != "fwd" and c[0] == 1} == {"r4fp4"}
     elif recipe in BLOCK:  # every operand blocked along its GEMM's contraction axis
@@ -305,13 +305,16 @@ def test_chen_routing(per):
         n1, n2 = draw.random(g.shape), draw.random(g.shape)
         flat, n1f = g.reshape(4, -1), n1.reshape(4, -1)
         want = {"ptq": ptq(g, bits, n1), "psq": psq(flat, bits, n1f).reshape(g.shape)}.get(name[:3])
+        assert to_w.fmt == "int" and to_w.bits == bits and to_w.codes.max() <= 2 ** bits - 1
         if name.startswith("bhq"):
+            # integer codes plus the Householder part as a correction; with per > 1 the
+            # correction's terms are rewritten per row (float64 sums in another order)
             from golden.quantizers import bhq
             want = bhq(flat, bits, n1f).reshape(g.shape)
-            assert to_w.fmt == "float"
+            assert to_w.low_rank is not None
+            np.testing.assert_allclose(to_w.dequant(), want, rtol=1e-12, atol=1e-12 * np.abs(want).max())
         else:
-            assert to_w.fmt == "int" and to_w.bits == bits and to_w.codes.max() <= 2 ** bits - 1
-        np.testing.assert_array_equal(to_w.dequant(), want)
+            np.testing.assert_array_equal(to_w.dequant(), want)
         np.testing.assert_array_equal(to_x.dequant(), ptq(g, bits, n2))
         assert to_x.bits == bits and np.ndim(to_x.zero) == 0
 

@@ -202,7 +202,8 @@ def hil(capsys, *args):
 
 # (recipe, extra arguments, units that must have run): fw8bw8 / pfq / dfq on mac_array, fw8bw8 also on
 # the fixed baseline, ibm4's 4-bit layer on mac_array and hybrid_mac and its FP8 layers on fp8_mac,
-# the block formats on mx_dot (MXFP4 with the rotated weight gradient, with input gaps; NVFP4);
+# BHQ's codes on mac_array (its Householder part on the host, counted as transform MACs), the block
+# formats on mx_dot (MXFP4 with the rotated weight gradient, with input gaps; NVFP4);
 # one recipe of each MAC under Icarus (small batches: Icarus is slow per cycle).
 HIL_RUNS = [
     ("fw8bw8", [], {"mac_array"}),
@@ -211,6 +212,7 @@ HIL_RUNS = [
     ("dfq", [], {"mac_array"}),
     ("ibm4", [], {"mac_array", "hybrid_mac", "fp8_mac"}),
     ("ibm4", ["--sim", "icarus", "--batch", "2"], {"mac_array", "hybrid_mac", "fp8_mac"}),
+    ("bhq4", [], {"mac_array"}),
     ("mxfp4_rht", [], {"mx_dot"}),
     ("mxfp4", ["--gap", "0.2"], {"mx_dot"}),
     ("nvfp4", ["--sim", "icarus", "--batch", "2"], {"mx_dot"}),
@@ -229,6 +231,7 @@ def test_hil_two_steps(capsys, recipe, args, units):
     hw_and_host = report["gemms"] + report["host"]["gemms"]
     assert hw_and_host > 2 * 8 + 3 if recipe == "dfq" else hw_and_host == 2 * 8 + 3
     assert report["host"]["gemms"] == 0
+    assert (report["host"]["transform_macs"] > 0) == recipe.startswith("bhq")
     if "--gap" in args:  # measured cycles include the gaps/stalls: results are what is checked
         assert report["total"]["cycles"] > report["total"]["predicted_cycles"]
     else:

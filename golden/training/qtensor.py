@@ -15,12 +15,16 @@ call, so every backend sees the same codes. Formats (`fmt`) and how `dequant()` 
            per-row vector on the input-gradient GEMM's `qa` (rows = samples, or for a
            convolution samples x output positions) and a per-column vector on the weight-gradient
            GEMM's `qa` (its K axis runs over samples): a hardware unit applies those scales to
-           partial sums, not to the final result.
+           partial sums, not to the final result. `low_rank` (left, right), when set, is a
+           correction: x = (the grid values) - left @ right. BHQ's operand T^-1 PSQ(T g) is
+           such an operand (golden.quantizers.BHQParts): PSQ's codes with per-row scales, an
+           integer unit's GEMM, and the Householder part as a correction of rank = blocks,
+           which the host applies (golden.gemm.low_rank_correction).
   "e4m3"/"e5m2"  uint8 FP8 codes (golden.fp8, default biases): x = fp8_decode(codes) * 2^scale_exp.
   "r4fp4"  uint8 R4FP4 codes (golden.r4fp4) on grid `phase` (0 even, 1 odd: TPR) with GradScale
            exponent `scale_exp`: x = r4fp4_decode(codes, phase, scale_exp).
-  "float"  float64 values in `codes` (fp32 recipe, BHQ's Householder-transformed operands):
-           x = codes. Hardware backends run these GEMMs on the host and report them as such.
+  "float"  float64 values in `codes` (fp32 recipe): x = codes. Hardware backends run these
+           GEMMs on the host and report them as such.
   "mx"     block-scaled codes (golden.mx): `block` is the MXTensor or NVFP4Tensor whose element
            codes are `codes`, x = its dequantization. A block format is quantized along the GEMM's
            contraction axis, and an operand that two GEMMs contract along different axes (A in
@@ -64,10 +68,13 @@ class QTensor:
     scale_exp: int = 0
     block: Any = None   # "mx": the golden.mx block tensor of `codes`
     alt: Any = None     # "mx": the QTensor of the same values blocked along the other axis
+    low_rank: Any = None  # "int": (left, right), x = grid values - left @ right
 
     def __post_init__(self):
         if self.fmt not in FORMATS:
             raise ValueError(f"fmt must be one of {FORMATS}, got {self.fmt!r}")
+        if self.low_rank is not None and self.fmt != "int":
+            raise ValueError(f"low_rank is a correction of an \"int\" operand, got fmt {self.fmt!r}")
 
     @property
     def shape(self):
@@ -84,7 +91,9 @@ class QTensor:
     def T(self):
         """The transposed operand (codes and per-row/column vectors transposed together)."""
         flip = lambda v: v.T if isinstance(v, np.ndarray) else v
-        out = dataclasses.replace(self, codes=self.codes.T, zero=flip(self.zero), top=flip(self.top))
+        low_rank = None if self.low_rank is None else (self.low_rank[1].T, self.low_rank[0].T)
+        out = dataclasses.replace(self, codes=self.codes.T, zero=flip(self.zero), top=flip(self.top),
+                                  low_rank=low_rank)
         if self.fmt == "mx":
             b = self.block
             out = dataclasses.replace(out, block=b._replace(codes=b.codes.T, scales=b.scales.T, axis=1 - b.axis),
@@ -113,7 +122,8 @@ class QTensor:
         if self.fmt == "float":
             return self.codes
         if self.fmt == "int":
-            return GridCodes(self.codes, self.zero, self.top, 2 ** self.bits).values()
+            values = GridCodes(self.codes, self.zero, self.top, 2 ** self.bits).values()
+            return values if self.low_rank is None else values - self.low_rank[0] @ self.low_rank[1]
         if self.fmt == "mx":
             return dequantize(self.block)
         if self.fmt == "r4fp4":

@@ -27,8 +27,10 @@ through (STE), PACT's clip excepted. Biases stay in the accumulator's precision.
            convolution (all its positions and channels share a range); Q_b2 is PTQ at the same B
            bits (per tensor, independent rounding noise), the quantizer whose variance Chen et
            al. show is not the bottleneck. So ptqB quantizes both GEMMs' gradients by PTQ with
-           independent noise. BHQ's operand T^-1 PSQ(T G) is no code tensor (the transform is
-           applied after the codes): it reaches the backend as fmt "float".
+           independent noise. BHQ's operand T^-1 PSQ(T G) reaches the backend as PSQ(T G)'s
+           integer codes (each sample's range divided by its block scale) with the rest of
+           T^-1, the Householder reflections, as a low-rank correction (qtensor's `low_rank`):
+           the integer GEMM runs on the array, the correction on the host.
   mxfp4, mxfp4_rht, nvfp4   every GEMM of every layer in a 4-bit block format (golden.mx), the
            operands blocked along each GEMM's contraction axis (A and W are quantized once per
            axis): mxfp4 in OCP MX FP4 (E2M1 elements, 32-element blocks, E8M0 scales; OCP MX
@@ -51,7 +53,7 @@ import numpy as np
 from scipy.linalg import hadamard
 
 from ..fractrain import PFQScheduler
-from ..quantizers import bhq, pact_codes, range_codes, sawb_codes
+from ..quantizers import bhq_parts, pact_codes, range_codes, sawb_codes
 from .qtensor import block_operand, block_quantize, fp8, from_codes, from_float, r4fp4_pair
 
 __all__ = ["LayerQ", "STATIC", "DYNAMIC", "CHEN", "BLOCK", "RECIPES", "rht", "block_layer", "fp32_layer", "range_layer", "ibm4_layers",
@@ -115,14 +117,22 @@ def ibm4_layers(n_layers, alphas):
 
 
 def _per_sample(quantizer, bits, g, per, noise):
-    """Chen et al.'s Q_b1 on G (rows, out) viewed as (samples, per * out), `per` rows a sample."""
-    flat = g.reshape(g.shape[0] // per, -1)
+    """Chen et al.'s Q_b1 on G (rows, out) viewed as (samples, per * out), `per` rows a sample:
+    PSQ's codes with one range per sample, repeated over its rows (a per-row vector on the
+    (rows, out) operand); BHQ's are those of PSQ(T G) with its Householder part as the operand's
+    low-rank correction (golden.quantizers.BHQParts), rewritten for the (rows, out) view: a
+    sample's correction row spans its `per` rows, so each block becomes `per` rank-1 terms."""
+    flat, noise = g.reshape(g.shape[0] // per, -1), noise.reshape(g.shape[0] // per, -1)
     if quantizer == "bhq":
-        return from_float(bhq(flat, bits, noise.reshape(flat.shape)).reshape(g.shape))
-    psq = range_codes(flat, bits, noise.reshape(flat.shape), axis=0)  # = golden.quantizers.psq
-    # each sample's range repeated over its rows: a per-row vector on the (rows, out) operand
+        parts = bhq_parts(flat, bits, noise)
+        grid, left, right = parts.codes, parts.left, parts.right
+    else:
+        grid = range_codes(flat, bits, noise, axis=0)  # = golden.quantizers.psq
     rows = lambda v: np.repeat(v, per, axis=0)
-    return from_codes(psq._replace(codes=psq.codes.reshape(g.shape), lo=rows(psq.lo), hi=rows(psq.hi)))
+    q = from_codes(grid._replace(codes=grid.codes.reshape(g.shape), lo=rows(grid.lo), hi=rows(grid.hi)))
+    if quantizer == "bhq" and right.size:
+        q = dataclasses.replace(q, low_rank=(np.kron(left, np.eye(per)), right.reshape(-1, g.shape[1])))
+    return q
 
 
 def chen_layer(name, per):
