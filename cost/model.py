@@ -57,10 +57,12 @@ CYCLE_SOURCE = "golden.gemm.predict_cycles (the GEMM mapper's exact cycle count,
 MEMORY = {
     "citation": "M. Horowitz, 'Computing's energy problem (and what we can do about it)', ISSCC 2014, "
                 "Fig. 1.1.9, 45 nm 0.9 V: 32 KB SRAM 20 pJ / 64-bit access, DRAM 1.3 nJ / 64-bit access "
-                "(low end of 1.3-2.6 nJ), 8-bit multiply 0.2 pJ + 32-bit add 0.1 pJ",
+                "(low end of 1.3-2.6 nJ), 8-bit multiply 0.2 pJ + 32-bit add 0.1 pJ, 32-bit float "
+                "multiply 3.7 pJ + add 0.9 pJ",
     "sram_pj_per_bit_45nm": 20.0 / 64,
     "dram_pj_per_bit_45nm": 1300.0 / 64,
     "mac8_pj_45nm": 0.2 + 0.1,
+    "fp32_mac_pj_45nm": 3.7 + 0.9,  # the host's multiply-adds (BHQ's Householder part)
     "node_reference": "units.pe_fixed8.workload.8x8.energy_per_op_pj",
     "writes": "a write costs what a read of the same width costs (Horowitz quotes reads)",
 }
@@ -359,7 +361,7 @@ FRACTRAIN_PUBLISHED = {
     (38, 100): {"fpga_latency": 0.349, "fpga_energy": 0.303, "eyeriss_latency": 0.726, "eyeriss_energy": 0.658},
     (74, 100): {"fpga_latency": 0.366, "fpga_energy": 0.249, "eyeriss_latency": 0.682, "eyeriss_energy": 0.698},
 }
-PRICEABLE = ("fw8bw8", "pfq", "ibm4", "dfq", "fractrain")
+PRICEABLE = ("fw8bw8", "pfq", "ibm4", "dfq", "fractrain", "bhq4")
 
 
 def machines(hw, rows, cols):
@@ -387,6 +389,19 @@ def savings(new, base):
     return {name: saving(new, base, key) for name, key in SAVING_KEYS.items()}
 
 
+def host_transform(run, hw):
+    """What a run leaves to the host besides the epilogue: BHQ's Householder part (the run's
+    host_transform_macs, golden.gemm.low_rank_macs), priced as FP32 multiply-adds at Horowitz's
+    45 nm energy scaled to this node; {} for a run without it. Its energy is added to the run's
+    energy_j (compute and memory stay the accelerator's); its time is not modelled (a host
+    working beside the accelerator)."""
+    macs = run.get("host_transform_macs") or 0
+    if not macs:
+        return {}
+    return {"host_transform_macs": macs,
+            "host_transform_j": macs * MEMORY["fp32_mac_pj_45nm"] * hw.node_factor * 1e-12}
+
+
 def study(hw, rows=8, cols=8, fractions=DEFAULT_FRACTIONS, runs=(), depths=RESNET_DEPTHS, batch=128):
     """Every workload on every machine it compares on; returns the cost.json document body."""
     ms = machines(hw, rows, cols)
@@ -395,6 +410,7 @@ def study(hw, rows=8, cols=8, fractions=DEFAULT_FRACTIONS, runs=(), depths=RESNE
     def price(workload, recipe, gemms, machine_key, extra=None):
         row = {"workload": workload, "recipe": recipe, "machine_key": machine_key,
                **run_cost(gemms, ms[machine_key], hw), **(extra or {})}
+        row["energy_j"] += row.get("host_transform_j", 0.0)
         costs.append(row)
         return row
 
@@ -459,7 +475,7 @@ def study(hw, rows=8, cols=8, fractions=DEFAULT_FRACTIONS, runs=(), depths=RESNE
         base = {k: price(wl, "fw8bw8", from_training_json(fw8), k, {"test_accuracy": fw8.get("test_accuracy")})
                 for k in ("fusion", "fixed_iso_pe", "fixed_iso_area")}
         label = run.get("label", run["recipe"])
-        new = price(wl, label, gemms, "fusion", {"test_accuracy": acc})
+        new = price(wl, label, gemms, "fusion", {"test_accuracy": acc, **host_transform(run, hw)})
         compare(wl, label, new, base, accuracy=acc)
     # Dedupe baseline rows priced more than once (one per recipe of a bench).
     seen, unique = set(), []

@@ -41,11 +41,12 @@ def cost_table(doc):
         rows.append([r["workload"], r["recipe"], r["machine"]["name"], f"{r['macs']:.4g}", f"{r['effective_macs']:.4g}",
                      f"{r['cycles']:.4g}", f"{r['latency_s']:.4g}",
                      f"{r['latency_at_fmax_s']:.4g} @ " + ", ".join(f"{u} {f:.0f}" for u, f in r["fmax_mhz"].items()),
-                     f"{r['compute_j']:.4g}", f"{r['sram_j']:.4g}", f"{r['dram_j']:.4g}", f"{r['energy_j']:.4g}",
-                     f"{r['area_um2'] / 1e6:.3g}"])
+                     f"{r['compute_j']:.4g}", f"{r['sram_j']:.4g}", f"{r['dram_j']:.4g}",
+                     f"{r['host_transform_j']:.4g} ({r['host_transform_macs']:.4g} MACs)" if "host_transform_j" in r else "",
+                     f"{r['energy_j']:.4g}", f"{r['area_um2'] / 1e6:.3g}"])
     return table(["workload", "recipe", "machine", "MACs", "effective MACs", "cycles",
                    f"latency (s) @ {doc['clock']['frequency_mhz']:.0f} MHz", "latency (s) @ Fmax (MHz)",
-                   "compute (J)", "SRAM (J)", "DRAM (J)", "total (J)", "area (mm^2)"], rows)
+                   "compute (J)", "SRAM (J)", "DRAM (J)", "host transform (J)", "total (J)", "area (mm^2)"], rows)
 
 
 def summary(doc):
@@ -70,6 +71,10 @@ def preamble(doc):
         f"Cycles: {doc['cycle_source']}.", "",
         f"Memory energy: {m['citation']}; x{m['node_factor']:.1f} to this flow's node "
         f"({m['node_reference']} / Horowitz's 8-bit MAC). {m['writes']}.", "",
+        "Host transform: BHQ's Householder part (the low-rank correction of its weight-gradient operand) runs "
+        "on the host, priced as FP32 multiply-adds at Horowitz's "
+        f"{m['fp32_mac_pj_45nm']:.1f} pJ x{m['node_factor']:.1f} and added to the row's total energy; its time is "
+        "not in the latency.", "",
         f"PFQ turning points at {doc['turning_points']} of {doc['epochs']} epochs."])
 
 

@@ -261,7 +261,8 @@ def from_training_json(run):
 
 # (label, recipe, golden.training config overrides) of the runs `make cost` prices.
 PRICED_RUNS = (("fw8bw8", "fw8bw8", {}), ("pfq", "pfq", {}), ("ibm4", "ibm4", {}),
-               ("dfq", "dfq", {}), ("fractrain", "fractrain", {}), ("dfq-hw", "dfq", {"dfq_options": "hw"}))
+               ("dfq", "dfq", {}), ("fractrain", "fractrain", {}), ("dfq-hw", "dfq", {"dfq_options": "hw"}),
+               ("bhq4", "bhq4", {}))
 
 
 def train_run(bench, label, recipe, overrides, seed):

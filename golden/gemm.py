@@ -62,7 +62,7 @@ from .mx import NVFP4Tensor, mx_dot
 from .mx_dot import beat_cycles as mx_beat_cycles, check_config as mx_check_config, latency as mx_latency
 
 __all__ = ["map_mx", "mx_dots", "mx_epilogue", "mx_gemm", "mx_cycles", "UNITS", "MACS", "mode_bits", "int_segments", "int_gemm", "int_gemm_parts", "int_parts", "digits", "Digit",
-           "hybrid_dots", "hybrid_epilogue", "hybrid_gemm", "FP8_FORMATS", "fp8_operands", "fp8_shift", "map_fp8", "without_low_rank", "low_rank_correction", "fp8_dots", "fp8_epilogue", "fp8_gemm", "gemm", "map_mac_array", "map_hybrid", "predict_cycles",
+           "hybrid_dots", "hybrid_epilogue", "hybrid_gemm", "FP8_FORMATS", "fp8_operands", "fp8_shift", "map_fp8", "without_low_rank", "low_rank_correction", "low_rank_macs", "fp8_dots", "fp8_epilogue", "fp8_gemm", "gemm", "map_mac_array", "map_hybrid", "predict_cycles",
            "mac_array_cycles", "pack_lanes", "gather_tiles", "scatter_tiles"]
 
 MACS = ("hybrid_mac", "fp8_mac", "fp16_mac")  # single pipelined MACs (golden.fp16_accumulator)
@@ -556,19 +556,32 @@ def low_rank_correction(qa, qb):
         A @ B = A0 @ B0 - La (Ra @ B0) - (A @ Lb) Rb
 
     with A0 @ B0 the GEMM of the bare codes an integer unit runs. Returns (the correction (M, N)
-    float64, the host's multiply-adds: nonzeros of Ra times N plus M r N per side, r the rank)."""
+    float64, low_rank_macs)."""
     m, _, n = _shapes(qa, qb)
     b0 = without_low_rank(qb).dequant()
-    out, macs = np.zeros((m, n)), 0
+    out = np.zeros((m, n))
     if getattr(qa, "low_rank", None) is not None:
         left, right = qa.low_rank
         out -= left @ (right @ b0)
-        macs += np.count_nonzero(right) * n + m * left.shape[1] * n
     if getattr(qb, "low_rank", None) is not None:
         left, right = qb.low_rank
         out -= (qa.dequant() @ left) @ right
+    return out, low_rank_macs(qa, qb)
+
+
+def low_rank_macs(qa, qb):
+    """The host's multiply-adds in low_rank_correction: per corrected side, the nonzeros of the
+    factor next to the other operand times its other dimension, plus M r N (r the rank); 0 when
+    neither operand carries a correction."""
+    m, _, n = _shapes(qa, qb)
+    macs = 0
+    if getattr(qa, "low_rank", None) is not None:
+        left, right = qa.low_rank
+        macs += np.count_nonzero(right) * n + m * left.shape[1] * n
+    if getattr(qb, "low_rank", None) is not None:
+        left, right = qb.low_rank
         macs += m * np.count_nonzero(left) + m * right.shape[0] * n
-    return out, int(macs)
+    return int(macs)
 
 
 def gemm(qa, qb, *, unit=None, lanes=4, accw=ACCW_DEFAULT, maxb=8):

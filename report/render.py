@@ -172,7 +172,8 @@ FOUR_BIT = {
               "NVIDIA 2025: a 12B model pretrained in NVFP4 matched its FP8 baseline"),
     "psq4": ("8-bit forward, 4-bit PSQ gradients", [("mac_array", "8x8"), ("mac_array", "8x4"), ("mac_array", "8x4")],
              "Chen et al. 2020: per-sample ranges beat per-tensor at 4-5 gradient bits"),
-    "bhq4": ("8-bit forward, 4-bit BHQ gradients", [("mac_array", "8x8"), ("mac_array", "8x4"), None],
+    "bhq4": ("8-bit forward, 4-bit BHQ gradients (Householder part on the host, not in the energy)",
+             [("mac_array", "8x8"), ("mac_array", "8x4"), ("mac_array", "8x4")],
              "Chen et al. 2020: the block Householder quantizer beats PSQ"),
 }
 

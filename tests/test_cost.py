@@ -241,7 +241,8 @@ def test_study_end_to_end(hw, tmp_path):
     """`make cost`'s whole path on the fixture hardware with one tiny training run per recipe."""
     e = [[8, 8, 8]] * 3
     runs = [_digits_run([e], "fw8bw8"), _digits_run([[[3, 3, 6]] * 3], "pfq"),
-            _digits_run([[[8, 8, 8], [4, 4, 4], [8, 8, 8]]], "ibm4")]
+            _digits_run([[[8, 8, 8], [4, 4, 4], [8, 8, 8]]], "ibm4"),
+            {**_digits_run([[[8, 8, 4]] * 3], "bhq4"), "host_transform_macs": 1e6}]
     ppa = _ppa()
     ppa["units"]["fp16_mac"] = {"kind": "rtl", "params": {"lanes": 4}, "area_um2": 290.0,
                                 "timing": {"fmax_mhz": 38.0}, "workload": {"fp16xfp16": {"power": {"total_mw": 4.0}}}}
@@ -265,6 +266,13 @@ def test_study_end_to_end(hw, tmp_path):
     assert (tmp_path / "out" / "savings.png").stat().st_size > 0
     assert "iso-area" in (tmp_path / "out" / "cost.md").read_text()
     assert {c["workload"] for c in doc["comparisons"]} == {"resnet38-cifar10", "resnet38-cifar100", "digits (seed 0)"}
+    # BHQ's Householder part: FP32 multiply-adds at Horowitz's 4.6 pJ scaled to the node, added to
+    # the run's energy (and only to it).
+    bhq = next(r for r in doc["costs"] if r["recipe"] == "bhq4")
+    want = 1e6 * 4.6 * doc["memory"]["node_factor"] * 1e-12
+    assert bhq["host_transform_j"] == pytest.approx(want)
+    assert bhq["energy_j"] == pytest.approx(bhq["compute_j"] + bhq["memory_j"] + want)
+    assert all("host_transform_j" not in r for r in doc["costs"] if r["recipe"] != "bhq4")
 
 
 def test_priced_trainings_run_on_the_executor_and_are_cached(tmp_path, monkeypatch):

@@ -18,7 +18,7 @@ from .loop import config, train
 from .recipes import RECIPES
 
 KEEP = ("bench", "recipe", "seed", "epochs", "test_accuracy", "effective_macs", "macs",
-        "precisions", "eval_precisions", "gate_macs", "turning_points", "diverged_epoch")
+        "precisions", "eval_precisions", "gate_macs", "host_transform_macs", "turning_points", "diverged_epoch")
 
 
 def parser():

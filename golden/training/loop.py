@@ -17,6 +17,7 @@ import dataclasses
 import numpy as np
 
 from ..fractrain import effective_macs, training_costs
+from ..gemm import low_rank_macs
 from . import datasets, dfq, networks
 from ..quantizers import NonFiniteInput
 from .qtensor import float_backend
@@ -188,7 +189,9 @@ def train(bench="digits", recipe="fp32", cfg=None, backend=float_backend, rng=No
     test_accuracy, effective_macs, macs, precisions (per epoch, per layer [act, weight, grad]
     bits; DFQ/FracTrain: per epoch, per mini-batch, per layer), eval_precisions (the bits the
     test-set forward used), gate_macs (DFQ's candidate forward GEMMs, effective MACs, not in
-    effective_macs), turning_points, history (per-epoch loss), diverged_epoch (None, or the epoch
+    effective_macs), host_transform_macs (multiply-adds of low-rank operand corrections, BHQ's
+    Householder part: what a hardware run leaves to the host, golden.gemm.low_rank_macs),
+    turning_points, history (per-epoch loss), diverged_epoch (None, or the epoch
     in which a weight, activation, gradient or the loss stopped being finite: training stops, test_accuracy is 0)."""
     if recipe not in RECIPES:
         raise ValueError(f"recipe must be one of {RECIPES}, got {recipe!r}")
@@ -205,7 +208,12 @@ def train(bench="digits", recipe="fp32", cfg=None, backend=float_backend, rng=No
     layer_macs = networks.layer_macs(net)
     input_grad = [False] + [True] * (len(ws) - 1)
     policy = Dynamic(recipe, cfg, net) if recipe in DYNAMIC else Static(recipe, cfg, net, alphas)
-    cost = {"effective_macs": 0.0, "macs": 0.0}
+    cost = {"effective_macs": 0.0, "macs": 0.0, "host_transform_macs": 0}
+
+    def counted(layer, role, qa, qb):
+        # BHQ's Householder part is the host's work in hardware; the run reports how much
+        cost["host_transform_macs"] += low_rank_macs(qa, qb)
+        return backend(layer, role, qa, qb)
     history, precisions, diverged = [], [], None
     for epoch in range(cfg.epochs):
         policy.start_epoch()
@@ -215,12 +223,12 @@ def train(bench="digits", recipe="fp32", cfg=None, backend=float_backend, rng=No
         for start in range(0, len(perm), cfg.batch):
             idx = perm[start:start + cfg.batch]
             try:
-                logits, saved = forward(x_tr[idx], ws, bs, alphas, net, policy.train_select(rng), backend)
+                logits, saved = forward(x_tr[idx], ws, bs, alphas, net, policy.train_select(rng), counted)
                 loss, g = softmax_xent(logits, y_tr[idx])
                 if not np.isfinite(loss):
                     raise NonFiniteInput("loss")
-                dws, dbs, dalphas, out_grads = backward(g, saved, alphas, net, backend, rng)
-                policy.after_backward(saved, out_grads, ws, backend)  # before the update
+                dws, dbs, dalphas, out_grads = backward(g, saved, alphas, net, counted, rng)
+                policy.after_backward(saved, out_grads, ws, counted)  # before the update
             except NonFiniteInput:
                 # diverged: a weight, activation, gradient or the loss overflowed (no quantizer
                 # grid holds NaN/Inf); stop before the update
@@ -248,7 +256,7 @@ def train(bench="digits", recipe="fp32", cfg=None, backend=float_backend, rng=No
     accuracy, eval_bits = 0.0, []
     if not diverged:
         try:
-            logits, saved = forward(x_te, ws, bs, alphas, net, policy.eval_select(), backend)
+            logits, saved = forward(x_te, ws, bs, alphas, net, policy.eval_select(), counted)
             accuracy = float(np.mean(np.argmax(logits, axis=1) == y_te))
             eval_bits = [list(map(int, s[4].bits)) for s in saved]
         except NonFiniteInput:  # trained weights that overflow on the test set
@@ -265,6 +273,7 @@ def train(bench="digits", recipe="fp32", cfg=None, backend=float_backend, rng=No
         "precisions": precisions,
         "eval_precisions": eval_bits,
         "gate_macs": policy.gate_macs,
+        "host_transform_macs": cost["host_transform_macs"],
         "turning_points": policy.sched.turning_points if policy.sched else [],
         "history": history,
     }
