@@ -389,6 +389,53 @@ def savings(new, base):
     return {name: saving(new, base, key) for name, key in SAVING_KEYS.items()}
 
 
+def at_lanes(hw, lanes_doc, lanes):
+    """`hw` with its training MACs replaced by the lane sweep's `lanes`-lane units (make
+    synth-lanes' ppa.json: hybrid_mac_l<L>, fp16_mac_l<L>, fp8_mac_l<L>; L = 4 is the plain
+    name). A unit the sweep did not measure at that L is dropped: FP8 layers then run on
+    fp16_mac, which computes the same numbers. ValueError if hybrid_mac or fp16_mac is missing or
+    has no workload power."""
+    name = lambda family: family if lanes == 4 else f"{family}_l{lanes}"
+    units = {**hw.units}
+    for family in ("hybrid_mac", "fp16_mac", "fp8_mac"):
+        units.pop(family, None)
+        u = lanes_doc["units"].get(name(family))
+        if u is not None and u["workload"]:
+            units[family] = u
+        elif family != "fp8_mac":
+            raise ValueError(f"lane sweep has no {name(family)} with workload power"
+                             + (f" ({u['workload_note']})" if u and u.get("workload_note") else ""))
+    return Hardware({**hw.doc, "units": units}, hw.path)
+
+
+def lane_study(hw, lanes_doc, rows=8, cols=8, depths=RESNET_DEPTHS, batch=128):
+    """One ibm4 training step of each CIFAR ResNet on the IBM machine against FP16 everywhere,
+    memory included, with the training MACs at every lane count L the sweep measured both
+    hybrid_mac and fp16_mac at (a grid of rows x cols L-lane MACs: equal MACs per cycle on both
+    machines). Rows: lanes, workload, where the FP8 layers ran, both machines' energy (compute,
+    memory, total) and fp16 / ibm4 energy ratios; an L that cannot be priced: {lanes, skipped}."""
+    ls = sorted({int(u["params"]["lanes"]) for n, u in lanes_doc["units"].items()
+                 if u.get("family") == "hybrid_mac" and "lanes" in u.get("params", {})})
+    out = []
+    for lanes in ls:
+        try:
+            h = at_lanes(hw, lanes_doc, lanes)
+        except ValueError as err:
+            out.append({"lanes": lanes, "skipped": str(err)})
+            continue
+        ms = machines(h, rows, cols)
+        for depth in depths:
+            wl = f"resnet{depth}-cifar10"
+            ibm = run_cost(resnet_step(depth, 10, "ibm4", batch=batch), ms["ibm"], h)
+            fp16 = run_cost(resnet_step(depth, 10, "fp16", batch=batch), ms["fp16"], h)
+            out.append({"lanes": lanes, "workload": wl, "fp8_unit": "fp8_mac" if h.has("fp8_mac") else "fp16_mac",
+                        **{f"{m}_{k}": r[k] for m, r in (("ibm4", ibm), ("fp16", fp16))
+                           for k in ("compute_j", "memory_j", "energy_j")},
+                        "compute_ratio": fp16["compute_j"] / ibm["compute_j"],
+                        "energy_ratio": fp16["energy_j"] / ibm["energy_j"]})
+    return out
+
+
 def host_transform(run, hw):
     """What a run leaves to the host besides the epilogue: BHQ's Householder part (the run's
     host_transform_macs, golden.gemm.low_rank_macs), priced as FP32 multiply-adds at Horowitz's
@@ -515,6 +562,9 @@ def main(argv=None):
                          "default: train --benches on the executor")
     ap.add_argument("--benches", default="digits",
                     help="golden.training benches trained in process when --runs is not given (digits,mnist1d)")
+    ap.add_argument("--lanes-ppa", default=str(ROOT / "build" / "synth" / "lanes" / "ppa.json"),
+                    help="make synth-lanes' ppa.json: the ibm4 vs FP16 step at every measured lane count "
+                         "(skipped when the file does not exist)")
     executor.add_arguments(ap)
     args = ap.parse_args(argv)
     try:
@@ -549,6 +599,10 @@ def main(argv=None):
             data = json.loads(pathlib.Path(path).read_text())
             runs += data if isinstance(data, list) else [data]
     body = study(hw, args.rows, args.cols, fractions, runs, depths, args.batch)
+    lanes_path = pathlib.Path(args.lanes_ppa)
+    if lanes_path.exists():
+        body["lanes"] = {"ppa": str(args.lanes_ppa),
+                         "rows": lane_study(hw, json.loads(lanes_path.read_text()), args.rows, args.cols, depths, args.batch)}
     doc = {"schema": SCHEMA, **provenance("cost", argv),
            "ppa": str(args.ppa), "ppa_date": hw.doc.get("date") or hw.doc.get("generated"),
            "ppa_revision": hw.doc.get("revision"), "ppa_complete": hw.doc.get("complete"), "clock": hw.doc["clock"],

@@ -78,6 +78,28 @@ def preamble(doc):
         f"PFQ turning points at {doc['turning_points']} of {doc['epochs']} epochs."])
 
 
+def lane_section(doc, h="##"):
+    """ibm4 vs FP16 per training step at every lane count of the lane sweep (cost.json `lanes`)."""
+    lanes = doc.get("lanes")
+    if not lanes:
+        return []
+    rows = []
+    for r in lanes["rows"]:
+        if "skipped" in r:
+            rows.append([r["lanes"], "", "not priced: " + r["skipped"]] + [""] * 6)
+            continue
+        rows.append([r["lanes"], r["workload"], r["fp8_unit"], f"{r['ibm4_compute_j']:.4g}", f"{r['ibm4_memory_j']:.4g}",
+                     f"{r['fp16_compute_j']:.4g}", f"{r['fp16_memory_j']:.4g}", f"{r['compute_ratio']:.2f}x",
+                     f"{r['energy_ratio']:.2f}x"])
+    return [f"{h} ibm4 vs FP16 per training step by lane count (memory included)", "",
+            f"The training MACs of `{lanes['ppa']}` at each lane count L, as grids of {doc['array']['rows']}x"
+            f"{doc['array']['cols']} L-lane units on both machines (equal MACs per cycle); the INT4 forward GEMMs on "
+            "the mac_array of the main ppa.json; FP8 layers on fp8_mac where the sweep measured it at that L, "
+            "else on fp16_mac. Published anchor: IBM's ~7x (area and power of the MAC, not of a whole step).", "",
+            table(["L", "workload", "FP8 layers on", "ibm4 compute (J)", "ibm4 memory (J)", "FP16 compute (J)",
+                   "FP16 memory (J)", "FP16 / ibm4 compute", "FP16 / ibm4 total"], rows), ""]
+
+
 def sections(doc, h="##"):
     """The tables of cost.json under headings of level `h`: savings beside FracTrain's published
     savings, turning-point sensitivity, every cost row and its sources."""
@@ -89,6 +111,7 @@ def sections(doc, h="##"):
                [[str(s["turning_points"]), BASELINE_LABEL[s["baseline_key"]], _pct(s["effective_macs"]),
                  _pct(s["latency"]), _pct(s["compute_energy"]), _pct(s["memory_energy"]), _pct(s["energy"])]
                 for s in doc["sensitivity"]]), "",
+        *lane_section(doc, h),
         f"{h} Every cost row", "", cost_table(doc), "",
         f"{h} Sources of every row", "",
         "Cycle source and memory citation: as above for every row (also in each row of cost.json).", "",

@@ -57,9 +57,12 @@ CROSSCHECK = ("pe_fusion", "pe_fixed8")  # units simulated at gate level
 CROSSCHECK_MODES = ("2x2", "4x4", "8x8")
 TPR_PATH = ("tpr_quantizer", "r4fp4_to_fp16", "gradscale_unit")
 # Flop activity for workload power comes from a zero-delay gate-level simulation of this many
-# cycles per GEMM, on units of at most this many cells (a 4x4 array: ~36k cells, ~2 s/100 cycles).
+# cycles per GEMM, on units of at most this many cells (a 4x4 array: ~36k cells, ~2 s/100 cycles);
+# the training MACs of the lane sweep go further (the 32- and 64-lane fp16_mac: their energy per
+# MAC is what the hybrid / FP16 ratio needs; a MAC has a few hundred flops to sample).
 REG_SIM_CYCLES = 300
 REG_SIM_MAX_CELLS = 50_000
+REG_SIM_MAX_CELLS_MACS = 200_000
 
 
 @dataclasses.dataclass
@@ -194,8 +197,9 @@ def measure(unit, liberty, out, tensors, log, cells_v):
     builder = workloads.BUILDERS.get(unit.family)
     if builder is None:
         entry["workload_note"] = "no workload builder for this unit (synth.workloads.BUILDERS): vectorless only"
-    elif regs and stat["num_cells"] > REG_SIM_MAX_CELLS:
-        entry["workload_note"] = (f"{stat['num_cells']} cells > {REG_SIM_MAX_CELLS}: the flops' activity would need "
+    elif regs and stat["num_cells"] > (limit := REG_SIM_MAX_CELLS_MACS if unit.family in lanes.FAMILIES
+                                       else REG_SIM_MAX_CELLS):
+        entry["workload_note"] = (f"{stat['num_cells']} cells > {limit}: the flops' activity would need "
                                   "a gate-level simulation too slow for `make synth`; vectorless only")
         builder = None
     for wl in (builder(tensors, widths, **unit.params) if builder else []):

@@ -173,6 +173,33 @@ def test_grid_of_mac_units(hw):
         model.gemm_cost(g, model.Machine("f", "fusion", 2, 2), hw)
 
 
+def test_lane_study_swaps_in_each_lane_count(hw):
+    """The IBM-vs-FP16 step at every lane count the sweep measured both MACs at: the sweep's
+    L-lane units replace the training MACs (cycles follow their lanes), FP8 layers fall back to
+    fp16_mac where the sweep has no fp8_mac; an L without fp16_mac workload power is named as
+    skipped, with the sweep's note."""
+    mac = lambda fam, lanes, mode, mw, wl=True: {
+        "kind": "lanes", "family": fam, "params": {"lanes": lanes}, "area_um2": 1.0, "timing": {"fmax_mhz": 100.0},
+        "workload": {mode: {"power": {"total_mw": mw}}} if wl else {}, "workload_note": None if wl else "too big"}
+    lanes_doc = {"units": {"hybrid_mac": mac("hybrid_mac", 4, "int4xr4fp4", 1.0),
+                           "fp16_mac": mac("fp16_mac", 4, "fp16xfp16", 4.0),
+                           "hybrid_mac_l16": mac("hybrid_mac", 16, "int4xr4fp4", 2.0),
+                           "fp16_mac_l16": mac("fp16_mac", 16, "fp16xfp16", 12.0),
+                           "hybrid_mac_l32": mac("hybrid_mac", 32, "int4xr4fp4", 3.0),
+                           "fp16_mac_l32": mac("fp16_mac", 32, "fp16xfp16", 0.0, wl=False)}}
+    h16 = model.at_lanes(hw, lanes_doc, 16)
+    assert h16.unit("hybrid_mac")["params"]["lanes"] == 16 and not h16.has("fp8_mac")
+    g = Gemm("l", "dgrad", 9, 64, 5, 4, 4, 4, fmt="fp8")
+    c = model.gemm_cost(g, model.Machine("i", "ibm", 1, 1), h16)
+    assert c["unit"] == "fp16_mac" and c["cycles"] == 45 * 4 + latency("fp16_mac")
+    rows = model.lane_study(hw, lanes_doc, 2, 2, depths=(38,), batch=2)
+    assert [r["lanes"] for r in rows] == [4, 16, 32]
+    assert "too big" in rows[2]["skipped"]
+    for r in rows[:2]:
+        assert r["energy_ratio"] == pytest.approx((r["fp16_compute_j"] + r["fp16_memory_j"]) /
+                                                  (r["ibm4_compute_j"] + r["ibm4_memory_j"]))
+
+
 def test_layer_gemms_shapes():
     # A 3x3 conv 16 -> 32 at stride 2 (16x16 -> 8x8), batch 2.
     fwd, dgrad, wgrad = layer_gemms(Layer("c", 16, 32, 9, 256, 64), 2, (4, 4, 8), first=False)
@@ -252,7 +279,8 @@ def test_study_end_to_end(hw, tmp_path):
     for i, r in enumerate(runs):
         run_files.append(tmp_path / f"run{i}.json")
         run_files[-1].write_text(json.dumps(r))
-    model.main(["--ppa", str(path), "--out", str(tmp_path / "out"), "--depths", "38", "--batch", "2", "--runs", *map(str, run_files)])
+    model.main(["--ppa", str(path), "--out", str(tmp_path / "out"), "--depths", "38", "--batch", "2",
+                "--lanes-ppa", str(tmp_path / "no_lane_sweep.json"), "--runs", *map(str, run_files)])
     doc = json.loads((tmp_path / "out" / "cost.json").read_text())
     assert doc["schema"] == model.SCHEMA
     assert all(row["sources"]["ppa"] and row["sources"]["cycles"] and row["sources"]["memory"] for row in doc["costs"])
@@ -266,6 +294,7 @@ def test_study_end_to_end(hw, tmp_path):
     assert (tmp_path / "out" / "savings.png").stat().st_size > 0
     assert "iso-area" in (tmp_path / "out" / "cost.md").read_text()
     assert {c["workload"] for c in doc["comparisons"]} == {"resnet38-cifar10", "resnet38-cifar100", "digits (seed 0)"}
+    assert "lanes" not in doc  # no lane sweep: no lane study
     # BHQ's Householder part: FP32 multiply-adds at Horowitz's 4.6 pJ scaled to the node, added to
     # the run's energy (and only to it).
     bhq = next(r for r in doc["costs"] if r["recipe"] == "bhq4")
