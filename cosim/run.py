@@ -378,6 +378,6 @@ def table(report):
                      f"{st['predicted_cycles']:>10}  {modes}")
     h = report["host"]
     lines.append(f"{'host':<18} {h['gemms']:>6} {'':>8} {'':>10} {'':>10}  {h['macs']} MACs {h['by_format']}, "
-                 f"{h['transform_macs']} BHQ transform MACs")
+                 f"{h.get('transform_macs', 0)} BHQ transform MACs")
     return "\n".join(lines)
 

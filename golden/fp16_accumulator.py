@@ -70,7 +70,7 @@ __all__ = ["CANONICAL_NAN", "CHAINS_MAX", "FRONT_MAX", "TIMING", "round_fp16", "
 CANONICAL_NAN = 0x7E00
 _INF, _NEG_ZERO = 0x7C00, 0x8000
 CHAINS_MAX = 3  # register stages the add-normalize-round loop can be split into (hdl_gen.fp16_accumulator)
-FRONT_MAX = {"hybrid_mac": 1, "fp16_mac": 2, "fp8_mac": 2}  # register stages before the loop
+FRONT_MAX = {"hybrid_mac": 1, "fp16_mac": 3, "fp8_mac": 3}  # register stages before the loop
 # The rtl/ defaults: unit -> (front register stages before the loop, chains). Each closes the
 # 10 ns synthesis clock on OSU 0.18 um; the generators take both as parameters.
 TIMING = {"hybrid_mac": (1, 2), "fp8_mac": (1, 2), "fp16_mac": (2, 2)}

@@ -112,6 +112,12 @@ def fast_add(m, a, b, width, cin=0, name="add"):
 
 def fast_sum(m, operands, width, name="sum"):
     """The sum of `operands` mod 2^width: 3:2 carry-save compressors, then one `fast_add`."""
+    return fast_add(m, *compress(m, operands, width, name), width, name=name)
+
+
+def compress(m, operands, width, name="sum"):
+    """3:2 carry-save compressors reducing `operands` to two with the same sum mod 2^width (the
+    second is 0 for a single operand): fast_sum without its final add."""
     ops = []
     for k, v in enumerate(operands):
         w = Signal(width, name=f"{name}_op{k}")
@@ -126,7 +132,7 @@ def fast_sum(m, operands, width, name="sum"):
             nxt += [named(m, a ^ b ^ c, f"{name}_s{level}_{k}"),
                     named(m, Cat(C(0, 1), ((a & b) | (a & c) | (b & c))[:width - 1]), f"{name}_c{level}_{k}")]
         ops = nxt + ops[len(ops) - len(ops) % 3:]
-    return fast_add(m, ops[0], ops[1] if len(ops) > 1 else 0, width, name=name)
+    return ops[0], ops[1] if len(ops) > 1 else C(0, width)
 
 
 def lzc(m, v, name="lz"):
@@ -365,8 +371,10 @@ class FloatMac(StreamMac):
     e4m3/e5m2 at their default biases); stream ports as StreamMac. `fmt_x`, `fmt_g` in
     FLOAT_FORMATS. Each lane has one (m_x+1) x (m_g+1) significand multiplier, the product shifted
     by the sum of its operands' exponents into a window in units of the smallest product (2^-48
-    for FP16 x FP16, 2^-25 for e4m3 x e5m2). `front` (0..2): register stages before the loop (2:
-    also after the significand multipliers); `chains` (1..3) as FP16Accumulator; None: the rtl/
+    for FP16 x FP16, 2^-25 for e4m3 x e5m2). `front` (0..3): register stages before the loop (2:
+    also after the significand multipliers; 3: also after the compressor trees, before their
+    final adds, which wide units need: the tree of 32 or 64 lanes and the window-wide add do not
+    fit one 10 ns stage); `chains` (1..3) as FP16Accumulator; None: the rtl/
     defaults of the unit (`fp16_mac` when both formats are fp16, else `fp8_mac`;
     golden.fp16_accumulator.TIMING). `shift_bits` (0..5; 0: no port): a `shift` input of that
     width, taken with each beat, scales the beat's products by 2^-shift (golden.fp8_mac): the
@@ -432,8 +440,15 @@ class FloatMac(StreamMac):
         neg_inf = named(m, Cat(*[f & n for f, n in zip(inf, neg)]).any(), "neg_inf")
         sum_w = prod_w + (self.lanes - 1).bit_length()
         # -sum = sum of ~prod_i + sum of (1 - neg_i), side by side with the sum.
-        return self._accumulate(m, sum_w, lsb, sum=fast_sum(m, [*prods, sum(neg)], sum_w),
-                                nsum=fast_sum(m, [*[~p for p in prods], sum(~n for n in neg)], sum_w + 1, "nsum"),
-                                sum_neg_zero=Cat(*neg_zero).all(),
-                                sum_nan=Cat(*nan).any() | (pos_inf & neg_inf),
-                                sum_inf=pos_inf | neg_inf, sum_inf_neg=neg_inf)
+        addends = {"sum": ([*prods, sum(neg)], sum_w),
+                   "nsum": ([*[~p for p in prods], sum(~n for n in neg)], sum_w + 1)}
+        flags = dict(sum_neg_zero=Cat(*neg_zero).all(), sum_nan=Cat(*nan).any() | (pos_inf & neg_inf),
+                     sum_inf=pos_inf | neg_inf, sum_inf_neg=neg_inf)
+        if self.front < 3:
+            sums = {k: fast_sum(m, ops, w, k) for k, (ops, w) in addends.items()}
+        else:  # the compressor trees in a stage of their own, before their final adds
+            trees = {k: compress(m, ops, w, k) for k, (ops, w) in addends.items()}
+            regs = register(m, {**{f"{k}{i}": v[i] for k, v in trees.items() for i in (0, 1)}, **flags}, "tree_")
+            sums = {k: fast_add(m, regs[f"{k}0"], regs[f"{k}1"], w, name=k) for k, (_, w) in addends.items()}
+            flags = {k: regs[k] for k in flags}
+        return self._accumulate(m, sum_w, lsb, **sums, **flags)

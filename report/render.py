@@ -233,11 +233,13 @@ def training_on_the_rtl(docs, out):
     if runs is None:
         return "## Training on the RTL\n\n" + missing("hil")
     parts = ["## Training on the RTL", "",
-             "| run | RTL GEMMs | mismatches | cycles = predicted, every GEMM | test accuracy (first batch) | seconds |",
-             "|---|---|---|---|---|---|"]
+             "| run | RTL GEMMs | host GEMMs | host transform MACs (BHQ) | mismatches | cycles = predicted, every GEMM | "
+             "test accuracy (first batch) | seconds |",
+             "|---|---|---|---|---|---|---|---|"]
     for name, r in runs.items():
         acc = r.get("test_accuracy_first_batch")
-        parts.append(f"| `{name}` | {r['gemms']} | {r['mismatches']} | {'yes' if r['cycles_equal_predicted_every_gemm'] else 'no'} "
+        parts.append(f"| `{name}` | {r['gemms']} | {r['host']['gemms']} | {r['host'].get('transform_macs', 0):,} "
+                     f"| {r['mismatches']} | {'yes' if r['cycles_equal_predicted_every_gemm'] else 'no'} "
                      f"| {'n/a' if acc is None else f'{100 * acc:.1f}%'} | {r['seconds']:.1f} |")
     parts.append("")
     for name, r in runs.items():

@@ -25,10 +25,11 @@ def test_timing_follows_golden():
     f = FP16Mac(4)
     assert (f.front, f.chains) == TIMING["fp16_mac"] and f.latency == latency("fp16_mac") == 6
     assert FP16Mac(4, front=2, chains=1).latency == 3
+    assert FP16Mac(32, front=3).latency == latency("fp16_mac", 3) == 7
 
 
 @pytest.mark.parametrize("kwargs,match", [
-    (dict(front=3), r"front must be an integer in \[0, 2\]"),
+    (dict(front=4), r"front must be an integer in \[0, 3\]"),
     (dict(chains=0), r"chains must be an integer in \[1, 3\]"),
 ])
 def test_bad_pipeline_parameters_raise(kwargs, match):

@@ -51,7 +51,8 @@ F16 = np.float16
 # cycle).
 _DEFAULTS = [("verilator", 4, None, None), ("icarus", 4, None, None)]
 _EXTRAS = [("icarus", 1, 0, 1), ("verilator", 16, None, 3)]
-CONFIGS = {"hybrid_mac": _DEFAULTS + _EXTRAS, "fp16_mac": _DEFAULTS, "fp8_mac": _DEFAULTS + _EXTRAS}
+CONFIGS = {"hybrid_mac": _DEFAULTS + _EXTRAS, "fp16_mac": _DEFAULTS,
+           "fp8_mac": _DEFAULTS + _EXTRAS + [("verilator", 16, 3, 2)]}
 ICARUS_EXTRA_SHARE = 4
 
 

@@ -9,6 +9,9 @@ and random beats run through it in sequence):
   unpipelined single accumulator, whose ChainCombiner is a wire.
 - L = 16, chains 3, on Verilator: a five-level compressor tree, a wider window, and the three-stage
   loop with the combiner's two-chain history (the only configuration with 3 chains).
+- L = 16, front 3, on Verilator: the compressor trees' outputs registered before their final
+  adds (the stage the 32- and 64-lane units of the lane sweep need; FloatMac shares it with
+  fp16_mac).
 
 Other lane counts add nothing the generator treats differently (the tree depth and the window
 width grow with ceil(log2 L); L = 4 and 16 bracket the synthesized sweep); the L = 1 configuration
