@@ -193,14 +193,17 @@ class Hardware:
             raise ValueError(f"{self.path}: {unit} has no workload power in mode {mode}")
         return float(u["workload"][mode]["power"]["total_mw"]), [f"units.{unit}.workload.{mode}.power.total_mw"]
 
-    def iso_area_side(self, rows, cols):
-        """Side N of the largest square mac_array_fixed8 whose area is at most that of a rows x cols
-        mac_array, with both areas as `area` gives them."""
+    def iso_area_shape(self, rows, cols):
+        """(R, C), R <= C <= ISO_AREA_ASPECT * R, of the mac_array_fixed8 with the most PEs whose
+        area is at most that of a rows x cols mac_array (both as `area` gives them: a function of
+        the PE count); among shapes with that many PEs, the squarest. Not only square arrays: a
+        square one leaves up to 2N + 1 PEs' worth of the area unused."""
         target = self.area("mac_array", rows, cols)[0]
-        n = 1
-        while self.area("mac_array_fixed8", n + 1, n + 1)[0] <= target:
-            n += 1
-        return n
+        pes = 1
+        while self.area("mac_array_fixed8", 1, pes + 1)[0] <= target:
+            pes += 1
+        shapes = [(r, min(pes // r, ISO_AREA_ASPECT * r)) for r in range(1, math.isqrt(pes) + 1)]
+        return max(shapes, key=lambda s: (s[0] * s[1], s[0] - s[1]))
 
 
 def _lanes(hw, unit):
@@ -362,14 +365,16 @@ FRACTRAIN_PUBLISHED = {
     (74, 100): {"fpga_latency": 0.366, "fpga_energy": 0.249, "eyeriss_latency": 0.682, "eyeriss_energy": 0.698},
 }
 PRICEABLE = ("fw8bw8", "pfq", "ibm4", "dfq", "fractrain", "bhq4")
+ISO_AREA_ASPECT = 4  # the iso-area fixed array's longest side at most this many times its shortest
+LATENCY_KEYS = ("latency", "latency_at_fmax")
 
 
 def machines(hw, rows, cols):
-    n = hw.iso_area_side(rows, cols)
+    r, c = hw.iso_area_shape(rows, cols)
     return {
         "fusion": Machine(f"mac_array {rows}x{cols}", "fusion", rows, cols),
         "fixed_iso_pe": Machine(f"mac_array_fixed8 {rows}x{cols} (iso-PE)", "fixed8", rows, cols),
-        "fixed_iso_area": Machine(f"mac_array_fixed8 {n}x{n} (iso-area)", "fixed8", n, n),
+        "fixed_iso_area": Machine(f"mac_array_fixed8 {r}x{c} (iso-area)", "fixed8", r, c),
         "ibm": Machine(f"IBM: mac_array {rows}x{cols} + {rows}x{cols} hybrid_mac (+ fp16_mac for FP8)", "ibm",
                        rows, cols),
         "fp16": Machine(f"{rows}x{cols} fp16_mac", "fp16", rows, cols),
@@ -387,6 +392,17 @@ SAVING_KEYS = {"effective_macs": "effective_macs", "latency": "latency_s", "late
 
 def savings(new, base):
     return {name: saving(new, base, key) for name, key in SAVING_KEYS.items()}
+
+
+def equal_area_savings(new, base):
+    """Savings against `base` scaled to exactly `new`'s area: latency per mm^2 (throughput per
+    mm^2), 1 - latency_new * area_new / (latency_base * area_base); energy per operation does
+    not change with the array's size, so the energy savings are `savings`'."""
+    out = savings(new, base)
+    scale = new["area_um2"] / base["area_um2"]
+    for name in LATENCY_KEYS:
+        out[name] = 1.0 - new[SAVING_KEYS[name]] * scale / base[SAVING_KEYS[name]]
+    return out
 
 
 def at_lanes(hw, lanes_doc, lanes):
@@ -467,6 +483,10 @@ def study(hw, rows=8, cols=8, fractions=DEFAULT_FRACTIONS, runs=(), depths=RESNE
                                 "baseline": f"fw8bw8 on {base['machine']['name']}", "baseline_key": key,
                                 "accuracy": accuracy, **savings(new, base),
                                 "published": (published or {}).get(key)})
+            if key == "fixed_iso_area":
+                comparisons.append({**comparisons[-1], "baseline_key": "fixed_equal_area",
+                                    "baseline": f"fw8bw8 on {base['machine']['name']} scaled to equal area",
+                                    **equal_area_savings(new, base)})
 
     # (b) CIFAR ResNets over FracTrain's 160 epochs.
     schedules = {"pfq": FRACTRAIN_SCHEDULE, **HW_SCHEDULES}

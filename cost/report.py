@@ -13,7 +13,8 @@ from synth.report import table  # noqa: E402
 __all__ = ["write", "markdown", "summary", "sections", "plots", "comparison_table"]
 
 BASELINE_LABEL = {"fusion": "FW8/BW8, fusion (FracTrain's)", "fixed_iso_pe": "FW8/BW8, fixed-8 iso-PE",
-                  "fixed_iso_area": "FW8/BW8, fixed-8 iso-area", "fp16": "FP16, fp16_mac"}
+                  "fixed_iso_area": "FW8/BW8, fixed-8 iso-area",
+                  "fixed_equal_area": "FW8/BW8, fixed-8 at equal area (latency x area)", "fp16": "FP16, fp16_mac"}
 
 
 def _pct(v):

@@ -151,9 +151,11 @@ def test_run_cost_totals_and_sources(hw):
 def test_interpolation_and_iso_area(hw):
     # 12x12 = 144 PEs: between 64 (2000 um^2) and 256 (8000): 2000 + 6000 * 80 / 192 = 4500.
     assert hw.area("mac_array_fixed8", 12, 12)[0] == pytest.approx(4500.0)
-    # The largest square fixed array within the 8x8 fusion array's 4000 um^2: 11x11 (121 PEs,
-    # 2000 + 6000 * 57 / 192 = 3781); 12x12 is 4500.
-    assert hw.iso_area_side(8, 8) == 11
+    # The fixed array with the most PEs within the 8x8 fusion array's 4000 um^2: 128 PEs
+    # (2000 + 6000 * 64 / 192 = 4000), as 8x16, the squarest 128-PE shape; the largest square
+    # one would be 11x11 (121 PEs, 3781). A 4x3 fusion array (750 um^2) holds 24 fixed PEs: 4x6.
+    assert hw.iso_area_shape(8, 8) == (8, 16) and hw.iso_area_shape(4, 3) == (4, 6)
+    assert hw.area("mac_array_fixed8", 8, 16)[0] <= hw.area("mac_array", 8, 8)[0] < hw.area("mac_array_fixed8", 1, 129)[0]
     # With a single synthesized size, proportional to the PE count.
     one = _ppa()
     for name in ("mac_array_fixed8_8x8", "mac_array_fixed8_16x16"):
@@ -285,7 +287,15 @@ def test_study_end_to_end(hw, tmp_path):
     assert doc["schema"] == model.SCHEMA
     assert all(row["sources"]["ppa"] and row["sources"]["cycles"] and row["sources"]["memory"] for row in doc["costs"])
     digits = [c for c in doc["comparisons"] if c["workload"].startswith("digits") and c["recipe"] == "pfq"]
-    assert {c["baseline_key"] for c in digits} == {"fusion", "fixed_iso_pe", "fixed_iso_area"}
+    assert {c["baseline_key"] for c in digits} == {"fusion", "fixed_iso_pe", "fixed_iso_area", "fixed_equal_area"}
+    # Equal area exactly: latency per mm^2; energy per operation unchanged.
+    new = next(r for r in doc["costs"] if r["workload"] == "digits (seed 0)" and r["recipe"] == "pfq")
+    base = next(r for r in doc["costs"] if r["workload"] == "digits (seed 0)" and r["recipe"] == "fw8bw8"
+                and r["machine_key"] == "fixed_iso_area")
+    eq = next(c for c in digits if c["baseline_key"] == "fixed_equal_area")
+    iso = next(c for c in digits if c["baseline_key"] == "fixed_iso_area")
+    assert eq["latency"] == pytest.approx(1 - new["latency_s"] * new["area_um2"] / (base["latency_s"] * base["area_um2"]))
+    assert eq["energy"] == iso["energy"]  # (the fixture's 8x16 fills the 4000 um^2 exactly: latencies equal too)
     # Effective MACs per sample, sum over GEMMs of MACs x bits_a x bits_b: PFQ (3, 3, 6):
     # 4096 (9 + 18) + 4096 (9 + 18 + 18) + 640 (9 + 18 + 18) = 323,712; FW8/BW8: 4096 * 128 +
     # 4096 * 192 + 640 * 192 = 1,433,600.
@@ -315,7 +325,7 @@ def test_priced_trainings_run_on_the_executor_and_are_cached(tmp_path, monkeypat
     model.main(argv)
     doc = json.loads((tmp_path / "out" / "cost.json").read_text())
     assert [(r["bench"], r["recipe"], r["epochs"]) for r in doc["runs"]] == [("digits", "fw8bw8", 1), ("digits", "pfq", 1)]
-    assert {c["baseline_key"] for c in doc["comparisons"]} == {"fusion", "fixed_iso_pe", "fixed_iso_area"}
+    assert {c["baseline_key"] for c in doc["comparisons"]} == {"fusion", "fixed_iso_pe", "fixed_iso_area", "fixed_equal_area"}
     records = [p for p in (tmp_path / "out" / "cache").glob("*.json") if p.name != "durations.json"]
     assert len(records) == 2
     from golden.training import loop
