@@ -51,7 +51,7 @@ help:
 	@echo "  make bitstream     BOARD=$(BOARD) TOP=axi: Vivado plan of the Zynq system (processing_system7 + AXI DMA + mac_array_axi at 100 MHz) in build/$(BOARD)_axi/; runs Vivado if present, else exits 2"
 	@echo "  make fpga-sweep    BOARD=ulx3s|orangecrab: bist_top builds and mac_array alone (fusion vs fixed-8 PEs, out of context), LUT fits, the largest of each built, on the executor -> build/fpga_ecp5/BOARD.json"
 	@echo "  make fpga-estimate BOARD=$(BOARD): Yosys synth_xilinx LUT/FF/CARRY4/DSP48E1/BRAM of bist_top, device shares, and the largest mac_array under 80% of the LUTs -> build/$(BOARD)/resources.json"
-	@echo "  make cost          latency and energy of whole training runs (golden.gemm cycles, make synth power, Horowitz memory) -> build/cost/cost.{json,md} + plots (PPA=$(PPA))"
+	@echo "  make cost          latency and energy of whole training runs (golden.gemm cycles, make synth power, Horowitz memory) -> build/cost/cost.{json,md} + plots (PPA=$(PPA); the priced trainings on COST_BENCHES=$(COST_BENCHES))"
 	@echo "  make formal        every proof of formal/ (fusion_unit == flat reference, compositionally, for both layouts and summations at MAXB 8 and 16; fixed_mul; mac_array/gradscale stream properties by k-induction; mutants that must fail) with its time -> build/formal/results.json"
 	@echo "  make report        docs/results.md + plots from the flows' JSON (copied into docs/results/), README's generated blocks;"
 	@echo "                     TARGETS=file.json compares the numbers with your own thresholds instead;"
@@ -137,8 +137,9 @@ fpga-estimate: $(STAMP)
 # Reads make synth's ppa.json (run `make synth` first); never re-synthesizes.
 PPA ?= build/synth/ppa.json
 .PHONY: cost
+COST_BENCHES ?= digits,mnist1d
 cost: $(STAMP)
-	$(PY) -m cost --ppa $(PPA) $(EXEC_ARGS)
+	$(PY) -m cost --ppa $(PPA) --benches $(COST_BENCHES) $(EXEC_ARGS)
 # FORMAL_ARGS: e.g. "--fast", "compose", "maxb8", "--flat", "--timeout 600", "--solver z3".
 formal: $(STAMP)
 	$(PY) -m formal -j $(JOBS) $(FORMAL_ARGS)
