@@ -519,11 +519,17 @@ def study(hw, rows=8, cols=8, fractions=DEFAULT_FRACTIONS, runs=(), depths=RESNE
             base = run_cost(pfq_run(mid, 100, (8,), (8,), (), batch=batch), ms[key], hw)
             sensitivity.append({"turning_points": list(fr), "baseline_key": key, **savings(new, base)})
     # (a) training-benchmark runs.
+    unpriced = []
     for run in runs:
         if run["recipe"] not in PRICEABLE:
             raise ValueError(f"run recipe must be one of {PRICEABLE} (integer / IBM GEMMs the hardware runs), "
                              f"got {run['recipe']!r}")
         wl = f"{run['bench']} (seed {run.get('seed', 0)})"
+        if run.get("diverged_epoch"):
+            # a run that stopped early is no training run to price: fewer epochs would look cheaper
+            unpriced.append({"workload": wl, "recipe": run.get("label", run["recipe"]),
+                             "reason": f"diverged in epoch {run['diverged_epoch']} of {run['epochs']}"})
+            continue
         gemms = from_training_json(run)
         acc = run.get("test_accuracy")
         if run["recipe"] == "ibm4":
@@ -552,7 +558,7 @@ def study(hw, rows=8, cols=8, fractions=DEFAULT_FRACTIONS, runs=(), depths=RESNE
             seen.add(key)
             unique.append(row)
     return {"machines": {k: dataclasses.asdict(m) for k, m in ms.items()}, "costs": unique,
-            "comparisons": comparisons, "sensitivity": sensitivity}
+            "comparisons": comparisons, "sensitivity": sensitivity, "unpriced": unpriced}
 
 
 def priced_runs(parser, args, benches):
@@ -630,7 +636,8 @@ def main(argv=None):
            "array": {"rows": args.rows, "cols": args.cols}, "resnet_batch": args.batch, "memory": {**MEMORY, "node_factor": hw.node_factor},
            "cycle_source": CYCLE_SOURCE, "turning_points": list(fractions), "epochs": FRACTRAIN_EPOCHS,
            "runs": [{**{k: r.get(k) for k in ("bench", "recipe", "seed", "epochs", "test_accuracy", "effective_macs",
-                                             "macs", "gate_macs", "turning_points", "source")},
+                                             "macs", "gate_macs", "host_transform_macs", "turning_points",
+                                             "diverged_epoch", "source")},
                      "label": r.get("label", r["recipe"])} for r in runs],
            **body}
     out = pathlib.Path(args.out)

@@ -106,6 +106,8 @@ def sections(doc, h="##"):
     savings, turning-point sensitivity, every cost row and its sources."""
     parts = [
         f"{h} Savings (1 - new / baseline; positive = cheaper)", "", comparison_table(doc), "",
+        *([f"Not priced: " + "; ".join(f"{u['workload']} {u['recipe']} ({u['reason']})" for u in doc["unpriced"]) + ".", ""]
+          if doc.get("unpriced") else []),
         f"{h} Turning-point sensitivity (the middle ResNet depth priced, CIFAR-100, FracTrain's schedule on the "
         "fusion array)", "",
         table(["turning points", "vs", "effective-MAC", "latency", "compute energy", "memory energy", "energy"],

@@ -271,7 +271,8 @@ def test_study_end_to_end(hw, tmp_path):
     e = [[8, 8, 8]] * 3
     runs = [_digits_run([e], "fw8bw8"), _digits_run([[[3, 3, 6]] * 3], "pfq"),
             _digits_run([[[8, 8, 8], [4, 4, 4], [8, 8, 8]]], "ibm4"),
-            {**_digits_run([[[8, 8, 4]] * 3], "bhq4"), "host_transform_macs": 1e6}]
+            {**_digits_run([[[8, 8, 4]] * 3], "bhq4"), "host_transform_macs": 1e6},
+            {**_digits_run([[[8, 8, 8]] * 3], "dfq"), "epochs": 3, "diverged_epoch": 2, "test_accuracy": 0.0}]
     ppa = _ppa()
     ppa["units"]["fp16_mac"] = {"kind": "rtl", "params": {"lanes": 4}, "area_um2": 290.0,
                                 "timing": {"fmax_mhz": 38.0}, "workload": {"fp16xfp16": {"power": {"total_mw": 4.0}}}}
@@ -305,6 +306,10 @@ def test_study_end_to_end(hw, tmp_path):
     assert "iso-area" in (tmp_path / "out" / "cost.md").read_text()
     assert {c["workload"] for c in doc["comparisons"]} == {"resnet38-cifar10", "resnet38-cifar100", "digits (seed 0)"}
     assert "lanes" not in doc  # no lane sweep: no lane study
+    # A diverged run is not priced (it would look cheap), and is named as such.
+    assert doc["unpriced"] == [{"workload": "digits (seed 0)", "recipe": "dfq", "reason": "diverged in epoch 2 of 3"}]
+    assert not any(r["recipe"] == "dfq" for r in doc["costs"])
+    assert "Not priced: digits (seed 0) dfq (diverged in epoch 2 of 3)" in (tmp_path / "out" / "cost.md").read_text()
     # BHQ's Householder part: FP32 multiply-adds at Horowitz's 4.6 pJ scaled to the node, added to
     # the run's energy (and only to it).
     bhq = next(r for r in doc["costs"] if r["recipe"] == "bhq4")
