@@ -41,7 +41,8 @@ def test_bad_combiner_chains_raise(bad):
 @pytest.mark.parametrize("kwargs,match", [
     (dict(chains=0), r"chains must be an integer in \[1, 3\]"),
     (dict(chains=True), r"chains must be an integer in \[1, 3\]"),
-    (dict(front=-1), r"front must be an integer in \[0, 2\]"),
+    (dict(front=-1), r"front must be an integer in \[0, 3\]"),
+    (dict(shift_bits=6), r"shift_bits must be an integer in \[0, 5\]"),
     (dict(fmt_x="e3m4"), r"fmt_x must be one of \('fp16', 'e4m3', 'e5m2'\)"),
     (dict(fmt_g="fp32"), r"fmt_g must be one of"),
 ])
