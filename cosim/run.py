@@ -225,10 +225,10 @@ class HilBackend:
         unit = "fp8_mac"
         beats = G.map_fp8(qa, qb, lanes=self.lanes)
         fmts = (beats["fmt_x"], beats["fmt_g"])
-        acc = self._mac(label, unit, beats, G.fp8_dots(qa, qb, lanes=self.lanes),
+        acc = self._mac(label, unit, beats, G.fp8_dots(qa, qb, lanes=self.lanes, shift=beats["shift"]),
                         G.predict_cycles(unit, m, k, n, 8, 8, lanes=self.lanes), "{}x{}".format(*fmts),
                         self.session(unit, fmts=fmts))
-        return G.fp8_epilogue(qa, qb, acc, lanes=self.lanes)
+        return G.fp8_epilogue(qa, qb, acc, beats["shift"])
 
     def _mx(self, label, qa, qb, m, k, n):
         """A block-format GEMM on `mx_dot` in the operands' format (golden.gemm.map_mx, mx_dots)."""

@@ -106,7 +106,7 @@ def sections(doc, h="##"):
     savings, turning-point sensitivity, every cost row and its sources."""
     parts = [
         f"{h} Savings (1 - new / baseline; positive = cheaper)", "", comparison_table(doc), "",
-        *([f"Not priced: " + "; ".join(f"{u['workload']} {u['recipe']} ({u['reason']})" for u in doc["unpriced"]) + ".", ""]
+        *(["Not priced: " + "; ".join(f"{u['workload']} {u['recipe']} ({u['reason']})" for u in doc["unpriced"]) + ".", ""]
           if doc.get("unpriced") else []),
         f"{h} Turning-point sensitivity (the middle ResNet depth priced, CIFAR-100, FracTrain's schedule on the "
         "fusion array)", "",

@@ -444,30 +444,34 @@ def map_fp8(qa, qb, *, lanes=4):
     return dict(_stream(x, g), fmt_x=qx.fmt, fmt_g=qg.fmt, shift=fp8_shift(qa, qb, lanes=lanes))
 
 
-def fp8_dots(qa, qb, *, lanes=4, chains=None):
+def fp8_dots(qa, qb, *, lanes=4, chains=None, shift=None):
     """The FP16 dot products (M, N) float16 `fp8_mac` computes for an FP8 x FP8 GEMM of the
-    operands' codes at the GEMM's product shift (fp8_shift; scales and shift excluded), each
-    scored by golden.fp8_mac on its own (`chains`: the unit's; None: the rtl/ configuration)."""
+    operands' codes at product shift `shift` (None: the GEMM's, fp8_shift; scales and shift
+    excluded), each scored by golden.fp8_mac on its own (`chains`: the unit's; None: the rtl/
+    configuration)."""
     m, _, n = _shapes(qa, qb)
     qx, qg, x_is_b = fp8_operands(qa, qb)
     x, g = _dot_rows(qx.codes, qg.codes, x_is_b, lanes)
-    out = fp8_mac(x, g, fmt_x=qx.fmt, fmt_g=qg.fmt, chains=chains, shift=fp8_shift(qa, qb, lanes=lanes))
+    shift = fp8_shift(qa, qb, lanes=lanes) if shift is None else shift
+    out = fp8_mac(x, g, fmt_x=qx.fmt, fmt_g=qg.fmt, chains=chains, shift=shift)
     return out[:, -1].reshape(m, n)
 
 
-def fp8_epilogue(qa, qb, dots, *, lanes=4):
+def fp8_epilogue(qa, qb, dots, shift):
     """float64 (M, N): the FP16 dot products times 2^(shift + qa.scale_exp + qb.scale_exp), exact
-    (shift: fp8_shift, the power of two the unit took off the products)."""
+    (shift: the product shift the dot products were accumulated at, map_fp8's)."""
+    fp8_operands(qa, qb)
     m, _, n = _shapes(qa, qb)
     dots = np.asarray(dots, dtype=np.float16).reshape(m, n).astype(np.float64)
-    return np.ldexp(dots, fp8_shift(qa, qb, lanes=lanes) + int(qa.scale_exp) + int(qb.scale_exp))
+    return np.ldexp(dots, int(shift) + int(qa.scale_exp) + int(qb.scale_exp))
 
 
 def fp8_gemm(qa, qb, *, lanes=4, chains=None):
     """FP8 x FP8 GEMM as `fp8_mac` computes it, then the epilogue: (result float64 (M, N), FP16
     dot products (M, N)). An FP16 overflow of a dot product gives +-Inf (the accumulator's)."""
-    dots = fp8_dots(qa, qb, lanes=lanes, chains=chains)
-    return fp8_epilogue(qa, qb, dots, lanes=lanes), dots
+    shift = fp8_shift(qa, qb, lanes=lanes)
+    dots = fp8_dots(qa, qb, lanes=lanes, chains=chains, shift=shift)
+    return fp8_epilogue(qa, qb, dots, shift), dots
 
 
 # ---------------------------------------------------------------- block formats on mx_dot
