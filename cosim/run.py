@@ -30,6 +30,7 @@ import numpy as np
 
 from golden import gemm as G
 from golden.fusion import PRECISION_BITS
+from golden.training.cli import add_schedule_arguments, schedule_overrides
 from lptrain.cli import ArgumentParser
 from lptrain.provenance import provenance
 
@@ -259,13 +260,14 @@ def epoch_steps(bench, *, seed=0, batch=None):
     return -(-len(load(bench, cfg.seed)[2]) // cfg.batch)
 
 
-def run(bench, recipe, steps, backend, *, seed=0, batch=None):
+def run(bench, recipe, steps, backend, *, seed=0, batch=None, schedule=None):
     """`steps` training steps of `recipe` on `bench` through `backend` (mini-batches of `batch`
-    samples, default the benchmark's); returns golden.training.train's dict."""
+    samples, default the benchmark's; `schedule`: golden.training Config overrides of PFQ's
+    fw_schedule / bw_schedule / pfq_epsilon); returns golden.training.train's dict."""
     from golden.training import config, train
     from golden.training.datasets import load
 
-    cfg = config(bench, epochs=1, seed=seed, batch=batch)
+    cfg = config(bench, epochs=1, seed=seed, batch=batch, **(schedule or {}))
     x_tr, x_te, y_tr, y_te = load(bench, cfg.seed)
     if not 1 <= steps <= (limit := epoch_steps(bench, seed=seed, batch=batch)):
         raise ValueError(f"steps must be in [1, {limit}] (one epoch), got {steps!r}")
@@ -275,7 +277,7 @@ def run(bench, recipe, steps, backend, *, seed=0, batch=None):
 
 
 def hil_run(bench, recipe, steps, *, sim="verilator", rows=8, cols=8, array="mac_array", gap=0.0,
-            backpressure=0.0, seed=0, fault=None, batch=None, argv=None):
+            backpressure=0.0, seed=0, fault=None, batch=None, schedule=None, argv=None):
     """One HIL run (also an executor task: the worker it lands on owns its simulator processes):
     the --json report, with `error` naming the first mismatch if there was one. Bad parameters
     raise ValueError."""
@@ -284,16 +286,16 @@ def hil_run(bench, recipe, steps, *, sim="verilator", rows=8, cols=8, array="mac
     t0 = time.perf_counter()
     error = None
     try:
-        result = run(bench, recipe, steps, backend, seed=seed, batch=batch)
+        result = run(bench, recipe, steps, backend, seed=seed, batch=batch, schedule=schedule)
     except Mismatch as err:
         error, result = str(err), None
     finally:
         backend.close()
     command_argv = argv if argv is not None else _argv(bench=bench, recipe=recipe, steps=steps, sim=sim, rows=rows,
                                                        cols=cols, array=array, gap=gap, backpressure=backpressure,
-                                                       seed=seed, fault=fault, batch=batch)
+                                                       seed=seed, fault=fault, batch=batch, schedule=schedule)
     report = {**provenance("cosim", command_argv, {sim: simulator_version(sim)}), "bench": bench, "recipe": recipe,
-              "steps": steps, "batch": batch, "sim": sim, "rows": rows, "cols": cols, "array": array,
+              "steps": steps, "batch": batch, "schedule": schedule, "sim": sim, "rows": rows, "cols": cols, "array": array,
               "seconds": round(time.perf_counter() - t0, 3), **backend.stats()}
     report["gemms"] = report["total"]["gemms"]
     report["mismatches"] = report["total"]["mismatches"]
@@ -307,7 +309,10 @@ def hil_run(bench, recipe, steps, *, sim="verilator", rows=8, cols=8, array="mac
 def _argv(**options):
     """The `python -m cosim` arguments that reproduce a run made as a task (defaults left out)."""
     unset = {"gap": 0.0, "backpressure": 0.0, "fault": None, "batch": None}
-    return [str(a) for k, v in options.items() if unset.get(k, ...) != v for a in (f"--{k}", v)] + ["--json"]
+    schedule = {k.replace("_", "-"): ",".join(map(str, v)) if isinstance(v, (tuple, list)) else v
+                for k, v in (options.pop("schedule") or {}).items()}
+    return [str(a) for k, v in {**options, **schedule}.items() if unset.get(k, ...) != v
+            for a in (f"--{k}", v)] + ["--json"]
 
 
 def simulator_version(sim):
@@ -335,6 +340,7 @@ def parser():
     p.add_argument("--backpressure", type=float, default=0.0, help="chance of out_ready low (Verilator)")
     p.add_argument("--seed", type=int, default=0, help="training seed (and gap/backpressure generator)")
     p.add_argument("--fault", type=int, default=None, help="corrupt one output word of hardware GEMM #I")
+    add_schedule_arguments(p)
     p.add_argument("--json", action="store_true")
     return p
 
@@ -350,10 +356,11 @@ def main(argv=None):
             p.error(f"--{name} must be in [0, 1), got {getattr(args, name)}")
     if args.sim == "icarus" and (args.gap or args.backpressure):
         p.error("--gap/--backpressure need --sim verilator")
+    schedule = {k: v for k, v in schedule_overrides(p, args).items() if v is not None}
     try:
         report = hil_run(args.bench, args.recipe, args.steps, sim=args.sim, rows=args.rows, cols=args.cols,
                          array=args.array, gap=args.gap, backpressure=args.backpressure, seed=args.seed,
-                         fault=args.fault, batch=args.batch, argv=argv)
+                         fault=args.fault, batch=args.batch, schedule=schedule or None, argv=argv)
     except ValueError as err:
         p.error(str(err))
     error = report.get("error")

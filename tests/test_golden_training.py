@@ -19,8 +19,8 @@ from golden.training.cli import main
 from golden.training.datasets import digits, mnist1d
 from golden.mx import dequantize, mx_quantize, nvfp4_quantize
 from golden.training.qtensor import block_operand, block_quantize, fp8, from_codes, r4fp4_pair
-from golden.training.recipes import (BLOCK, CHEN, DYNAMIC, RECIPES, RHT_SEED, RHT_SIZE, STATIC, block_layer,
-                                     chen_layer, q_range, rht)
+from golden.training.recipes import (BLOCK, CHEN, COMBINED, DYNAMIC, RECIPES, RHT_SEED, RHT_SIZE, STATIC, block_layer,
+                                     check_schedule, chen_layer, q_range, range_layer, rht, scheduled_layer)
 
 SMALL = config("digits", hidden=(16, 16), epochs=2)
 
@@ -262,6 +262,11 @@ def test_cli_json(capsys):
 @pytest.mark.parametrize("args", [["--recipe", "int2"], ["--recipe", "fp32", "--bench", "cifar"],
                                   ["--recipe", "fp32", "--epochs", "0"], ["--recipe", "fp32", "--seed", "x"],
                                   ["--recipe", "fp32", "--dfq-target", "-1"], ["--recipe", "dfq", "--dfq-options", "x"],
+                                  ["--recipe", "pfq+psq", "--fw-schedule", "2,4,9", "--bw-schedule", "4,4,8"],
+                                  ["--recipe", "pfq", "--fw-schedule", "1,8", "--bw-schedule", "8,8"],
+                                  ["--recipe", "pfq", "--fw-schedule", "4,2", "--bw-schedule", "4,4"],
+                                  ["--recipe", "pfq", "--bw-schedule", "8,4,8,8"],
+                                  ["--recipe", "pfq", "--fw-schedule", "4,8"], ["--recipe", "pfq", "--fw-schedule", "4;8"],
                                   []])
 def test_cli_bad_argument_one_line_exit_2(args, capsys):
     with pytest.raises(SystemExit) as e:
@@ -487,3 +492,84 @@ def test_block_operand_blocked_one_way_says_so():
     with pytest.raises(ValueError, match="fmt must be one of"):
         block_quantize(np.ones((4, 40)), "mxfp6", 1)
     assert block_operand(np.ones((4, 40)), "nvfp4").T.along(1).block.axis == 1
+
+
+# ---- the combined recipes: FracTrain's forward schedule, Chen et al.'s gradient quantizer ----------
+
+@pytest.mark.parametrize("fw,bw,sched", [
+    ((2, 4, 8), (4, 4, 8), None),
+    ((3, 4, 6, 8), (6, 6, 8, 8), None),
+    ((2, 9), (4, 4), "fw_schedule widths must be integers in 2..8"),
+    ((1, 8), (4, 4), "fw_schedule widths"),
+    ((2, 4), (4, 17), "bw_schedule widths must be integers in 2..16"),
+    ((2.0, 4), (4, 4), "fw_schedule widths"),
+    ((True, 4), (4, 4), "fw_schedule widths"),
+    ((4, 2), (4, 4), "fw_schedule must be non-decreasing"),
+    ((2, 4), (8, 4), "bw_schedule must be non-decreasing"),
+    ((2, 4), (4,), "equal length"),
+    ((), (), "non-empty"),
+])
+def test_check_schedule(fw, bw, sched):
+    if sched is None:
+        assert check_schedule(fw, bw) == (fw, bw)
+    else:
+        with pytest.raises(ValueError, match=sched):
+            check_schedule(fw, bw)
+        with pytest.raises(ValueError, match=sched):
+            train("digits", "pfq", config("digits", epochs=1, fw_schedule=fw, bw_schedule=bw))
+
+
+@pytest.mark.parametrize("quantizer", ["range", "psq", "bhq"])
+def test_scheduled_layer_is_the_recipe_it_names(quantizer):
+    """FracTrain's range layer for "range"; a Chen layer with the forward at the schedule's bits
+    otherwise: same codes for the same random bits."""
+    rng = np.random.default_rng(3)
+    a, w, g = rng.normal(size=(10, 6)), rng.normal(size=(4, 6)), rng.normal(size=(10, 4))
+    got = scheduled_layer(quantizer, 4, 2, 5)
+    want = range_layer(4, 2) if quantizer == "range" else chen_layer(f"{quantizer}2", 5, fw=4)
+    assert got.bits == want.bits == (4, 4, 2)
+    for f in ("act", "weight"):
+        np.testing.assert_array_equal(getattr(got, f)(a if f == "act" else w).codes,
+                                      getattr(want, f)(a if f == "act" else w).codes)
+    for x, y in zip(got.grad(g, np.random.default_rng(1)), want.grad(g, np.random.default_rng(1))):
+        np.testing.assert_array_equal(x.codes, y.codes)
+        np.testing.assert_array_equal(x.dequant(), y.dequant())
+
+
+@pytest.mark.parametrize("recipe", COMBINED)
+def test_combined_recipes_route_the_schedule_and_the_quantizer(recipe):
+    """Every GEMM of a combined recipe is integer codes (what the fusion array runs) at the stage's
+    or the gate option's bits; the weight-gradient operand carries one range per sample (PSQ,
+    BHQ's codes) and, for BHQ, the low-rank correction; the input-gradient operand is per tensor."""
+    calls = []
+
+    def recorder(layer, role, qa, qb):
+        calls.append((layer, role, qa, qb))
+        return float_backend(layer, role, qa, qb)
+
+    data = mnist1d_subset(100, 50)
+    cfg = config("mnist1d", epochs=2, batch=50, fw_schedule=(2, 4), bw_schedule=(4, 8), dfq_options="hw")
+    r = train("mnist1d", recipe, cfg, backend=recorder, data=data)
+    assert {q.fmt for c in calls for q in c[2:]} == {"int"}
+    net = networks.cnn1d()
+    for layer, role, qa, qb in calls:
+        if role == "wgrad":
+            g = qa.T  # (rows, out): one range per sample, repeated over the sample's rows
+            zero = np.broadcast_to(np.asarray(g.zero, float), (g.shape[0], 1)).reshape(-1, net[layer].rows)
+            assert np.all(zero == zero[:, :1]) and len(np.unique(zero[:, 0])) > 1
+            assert (qa.low_rank is not None) == recipe.endswith("bhq")
+            assert qa.bits in (4, 8)
+        elif role == "dgrad":
+            assert np.ndim(qa.zero) == 0 and qa.low_rank is None
+    if recipe.startswith("pfq"):
+        assert r["precisions"][0] == [[2, 2, 4]] * len(net)
+    else:  # DFQ: per mini-batch, per layer, an option of the hw set
+        assert {tuple(b) for e in r["precisions"] for batch in e for b in batch} <= {(f, f, b) for f in (2, 4, 8) for b in (4, 8)}
+
+
+def test_default_schedule_is_fractrains():
+    """Without schedule overrides, pfq is FracTrain's (3, 4, 6, 8) / (6, 6, 8, 8) and pfq+psq
+    starts at its first stage."""
+    cfg = config("digits", hidden=(8, 8), epochs=1)
+    assert train("digits", "pfq", cfg)["precisions"] == [[[3, 3, 6]] * 3]
+    assert train("digits", "pfq+psq", cfg)["precisions"] == [[[3, 3, 6]] * 3]

@@ -202,7 +202,8 @@ def hil(capsys, *args):
 
 # (recipe, extra arguments, units that must have run): fw8bw8 / pfq / dfq on mac_array, fw8bw8 also on
 # the fixed baseline, ibm4's 4-bit layer on mac_array and hybrid_mac and its FP8 layers on fp8_mac,
-# BHQ's codes on mac_array (its Householder part on the host, counted as transform MACs), the block
+# BHQ's codes on mac_array (its Householder part on the host, counted as transform MACs), the
+# combined recipes (a 2-bit forward stage with 4-bit PSQ gradients; DFQ's gate with BHQ), the block
 # formats on mx_dot (MXFP4 with the rotated weight gradient, with input gaps; NVFP4);
 # one recipe of each MAC under Icarus (small batches: Icarus is slow per cycle).
 HIL_RUNS = [
@@ -213,6 +214,8 @@ HIL_RUNS = [
     ("ibm4", [], {"mac_array", "hybrid_mac", "fp8_mac"}),
     ("ibm4", ["--sim", "icarus", "--batch", "2"], {"mac_array", "hybrid_mac", "fp8_mac"}),
     ("bhq4", [], {"mac_array"}),
+    ("pfq+psq", ["--fw-schedule", "2,4", "--bw-schedule", "4,8"], {"mac_array"}),
+    ("dfq+bhq", [], {"mac_array"}),
     ("mxfp4_rht", [], {"mx_dot"}),
     ("mxfp4", ["--gap", "0.2"], {"mx_dot"}),
     ("nvfp4", ["--sim", "icarus", "--batch", "2"], {"mx_dot"}),
@@ -229,9 +232,9 @@ def test_hil_two_steps(capsys, recipe, args, units):
     # 2 steps x (3 forward + 3 weight-gradient + 2 input-gradient GEMMs) + 3 test-set forwards;
     # DFQ's gate also runs every option's forward GEMM of each layer.
     hw_and_host = report["gemms"] + report["host"]["gemms"]
-    assert hw_and_host > 2 * 8 + 3 if recipe == "dfq" else hw_and_host == 2 * 8 + 3
+    assert hw_and_host > 2 * 8 + 3 if recipe.startswith("dfq") else hw_and_host == 2 * 8 + 3
     assert report["host"]["gemms"] == 0
-    assert (report["host"]["transform_macs"] > 0) == recipe.startswith("bhq")
+    assert (report["host"]["transform_macs"] > 0) == ("bhq" in recipe)
     if "--gap" in args:  # measured cycles include the gaps/stalls: results are what is checked
         assert report["total"]["cycles"] > report["total"]["predicted_cycles"]
     else:
@@ -249,6 +252,7 @@ def test_hil_fault_injection_is_caught(capsys, recipe, gemm):
 
 def test_hil_bad_arguments(capsys):
     for args in (["--recipe", "nope"], ["--recipe", "fw8bw8", "--rows", "0"],
+                 ["--recipe", "pfq+psq", "--fw-schedule", "2,4", "--bw-schedule", "4,32"],
                  ["--recipe", "fw8bw8", "--sim", "icarus", "--gap", "0.1"]):
         with pytest.raises(SystemExit) as exc:
             main(["--bench", "digits", "--steps", "1", *args])

@@ -10,15 +10,47 @@ exit 2.
 import json
 import sys
 
+import argparse
+
 from lptrain.cli import ArgumentParser, non_negative_int, positive
 
 from .datasets import BENCHES
 from .dfq import OPTION_SETS
 from .loop import config, train
-from .recipes import RECIPES
+from .recipes import RECIPES, check_schedule
 
 KEEP = ("bench", "recipe", "seed", "epochs", "test_accuracy", "effective_macs", "macs",
         "precisions", "eval_precisions", "gate_macs", "host_transform_macs", "turning_points", "diverged_epoch")
+
+
+def widths(text):
+    """An argparse `type`: comma-separated integers ("2,4,4,8")."""
+    try:
+        return tuple(int(x) for x in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
+
+
+def add_schedule_arguments(ap):
+    ap.add_argument("--fw-schedule", type=widths, default=None,
+                    help="PFQ forward bits per stage (pfq, fractrain and their +psq/+bhq; default 3,4,6,8)")
+    ap.add_argument("--bw-schedule", type=widths, default=None, help="PFQ gradient bits per stage (default 6,6,8,8)")
+    ap.add_argument("--pfq-epsilon", type=positive(float), default=None,
+                    help="PFQ's turning-point threshold (FracTrain's 0.15; larger: earlier turning points)")
+
+
+def schedule_overrides(ap, args):
+    """The Config overrides of add_schedule_arguments' options; a schedule the hardware cannot run
+    (a width outside golden.training.recipes.SCHEDULE_BITS, stages out of order, unequal lengths)
+    is a one-line error, exit 2."""
+    from .loop import Config
+    fw = args.fw_schedule or Config.fw_schedule
+    bw = args.bw_schedule or Config.bw_schedule
+    try:
+        check_schedule(fw, bw)
+    except ValueError as err:
+        ap.error(f"--fw-schedule/--bw-schedule: {err}")
+    return {"fw_schedule": args.fw_schedule, "bw_schedule": args.bw_schedule, "pfq_epsilon": args.pfq_epsilon}
 
 
 def parser():
@@ -31,6 +63,7 @@ def parser():
                     help="DFQ cost target, a fraction of fw8bw8's effective MACs (default 0.5)")
     ap.add_argument("--dfq-options", choices=tuple(OPTION_SETS), default=None,
                     help="DFQ option set: FracTrain's (fw 3,4,4,6,6 / bw 6,6,8,8,12) or hw ({2,4,8} x {4,8})")
+    add_schedule_arguments(ap)
     ap.add_argument("--json", action="store_true", help="print JSON instead of a table")
     return ap
 
@@ -45,9 +78,10 @@ def table(results):
 
 
 def main(argv=None):
-    args = parser().parse_args(argv)
+    ap = parser()
+    args = ap.parse_args(argv)
     cfg = config(args.bench, epochs=args.epochs, seed=args.seed, dfq_target=args.dfq_target,
-                 dfq_options=args.dfq_options)
+                 dfq_options=args.dfq_options, **schedule_overrides(ap, args))
     names = RECIPES if args.recipe == "all" else (args.recipe,)
     results = [train(args.bench, n, cfg) for n in names]
     if args.json:

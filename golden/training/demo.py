@@ -1,4 +1,4 @@
-"""`make demo`: every recipe on both benchmarks (3 seeds on MNIST-1D), one table, one plot.
+"""`make demo`: every published recipe on both benchmarks (3 seeds on MNIST-1D), one table, one plot.
 
     python -m golden.training.demo [--seeds N] [--epochs N] [--out build/demo]
                                    [--workers N | --scheduler tcp://HOST:PORT]
@@ -28,7 +28,7 @@ from lptrain.cli import ArgumentParser, positive
 from lptrain.provenance import provenance
 
 from .datasets import BENCHES
-from .recipes import RECIPES
+from .recipes import PUBLISHED
 
 SEEDS = 3
 KEEP = ("bench", "recipe", "seed", "epochs", "test_accuracy", "effective_macs", "macs", "gate_macs",
@@ -68,8 +68,8 @@ SLOW_FIRST = ("dfq", "fractrain", "bhq4", "bhq5")
 def jobs(seeds=SEEDS):
     """(bench, recipe, seed): digits with seed 0 (its historical numbers), then MNIST-1D seed by
     seed, the slowest recipes of a seed first (so the workers stay balanced to the end)."""
-    order = sorted(RECIPES, key=lambda r: r not in SLOW_FIRST)
-    return [("digits", r, 0) for r in RECIPES] + [("mnist1d", r, s) for s in range(seeds) for r in order]
+    order = sorted(PUBLISHED, key=lambda r: r not in SLOW_FIRST)
+    return [("digits", r, 0) for r in PUBLISHED] + [("mnist1d", r, s) for s in range(seeds) for r in order]
 
 
 def summarize(results):
@@ -97,7 +97,7 @@ def table(summary, wall_s=None, cpu_s=None, where=None):
     lines = ["| bench | recipe | seeds | test accuracy % (mean +- std) | per seed | effective MACs / fw8bw8 |",
              "|---|---|---|---|---|---|"]
     for bench in BENCHES[::-1]:
-        for rec in RECIPES:
+        for rec in PUBLISHED:
             v = summary.get((bench, rec))
             if v is None:
                 continue
@@ -124,7 +124,7 @@ def plot(summary, path):
     fig, axes = plt.subplots(1, 2, figsize=(13, 5))
     for ax, bench in zip(axes, BENCHES[::-1]):
         diverged = []
-        for rec in RECIPES:
+        for rec in PUBLISHED:
             v = summary.get((bench, rec))
             if v is None:
                 continue

@@ -3,7 +3,8 @@ Sec. 3.2-3.3; released code `fractrain_cifar/train_dfq.py`, `train_frac.py`, `mo
 
 Per layer and per mini-batch a gate picks one option (forward bits, gradient bits) from a set;
 the layer then trains as `range_layer(fw, bw)` (FracTrain's min/max quantizer; the weights take
-the forward bits, as golden.fractrain.dfq_cost charges them). One precision per layer per
+the forward bits, as golden.fractrain.dfq_cost charges them), or, in the combined recipes
+(dfq+psq, ...), as the `make_layer(i, fw, bw)` the caller gives. One precision per layer per
 mini-batch: bit-parallel hardware switches per tile, never per sample.
 
 Gate (a small gate per layer on the layer's input statistics, instead of FracTrain's LSTM shared
@@ -75,12 +76,12 @@ def option_costs(macs, options, first):
 class DFQ:
     """The gates of one network and their training state (`dfq` or, with `pfq=True`, `fractrain`)."""
 
-    def __init__(self, cfg, net_macs, pfq=False):
+    def __init__(self, cfg, net_macs, pfq=False, make_layer=lambda i, fw, bw: range_layer(fw, bw)):
         if cfg.dfq_options not in OPTION_SETS:
             raise ValueError(f"dfq_options must be one of {tuple(OPTION_SETS)}, got {cfg.dfq_options!r}")
         if not 0 < cfg.dfq_target:
             raise ValueError(f"dfq_target must be > 0, got {cfg.dfq_target!r}")
-        self.cfg = cfg
+        self.cfg, self.make_layer = cfg, make_layer
         self.options = OPTION_SETS[cfg.dfq_options]
         self.sched = pfq_scheduler(cfg) if pfq else None
         n = len(net_macs)
@@ -104,8 +105,9 @@ class DFQ:
         k, y = st_gumbel(self.v[i] @ f, self.cfg.dfq_tau, u, self.allowed())
         return k, y, f
 
-    def layer(self, k):
-        return range_layer(*self.options[k])
+    def layer(self, i, k):
+        """Layer i's quantizers at option k."""
+        return self.make_layer(i, *self.options[k])
 
     def update(self, picks, outputs, grads, candidates):
         """One SGD step of every gate. picks[i] = (k, y, f); outputs[i] = the chosen option's

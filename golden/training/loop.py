@@ -21,7 +21,7 @@ from ..gemm import low_rank_macs
 from . import datasets, dfq, networks
 from ..quantizers import NonFiniteInput
 from .qtensor import float_backend
-from .recipes import DYNAMIC, RECIPES, pfq_scheduler, static_layers
+from .recipes import DYNAMIC, RECIPES, forward_policy, grad_quantizer, pfq_scheduler, scheduled_layer, static_layers
 
 __all__ = ["Config", "config", "train", "forward", "backward", "softmax_xent", "contract"]
 
@@ -40,6 +40,8 @@ class Config:
     pact_alpha: float = 4.0
     pfq_epsilon: float = 0.15  # FracTrain's defaults
     pfq_alpha: float = 0.4
+    fw_schedule: tuple = (3, 4, 6, 8)  # PFQ's stages (pfq, fractrain and their combinations)
+    bw_schedule: tuple = (6, 6, 8, 8)
     dfq_target: float = 0.5    # DFQ cost target, fraction of fw8bw8's effective MACs
     dfq_options: str = "fractrain"  # "fractrain" | "hw"
     dfq_beta: float = 2.0      # weight of the cost penalty
@@ -126,7 +128,7 @@ class Static:
 
     def __init__(self, recipe, cfg, net, alphas):
         self.recipe, self.net, self.alphas = recipe, net, alphas
-        self.sched = pfq_scheduler(cfg) if recipe == "pfq" else None
+        self.sched = pfq_scheduler(cfg) if forward_policy(recipe) == "pfq" else None
         self.gate_macs = 0.0
 
     def start_epoch(self):
@@ -151,7 +153,9 @@ class Dynamic:
 
     def __init__(self, recipe, cfg, net):
         self.net = net
-        self.dfq = dfq.DFQ(cfg, networks.layer_macs(net), pfq=recipe == "fractrain")
+        quantizer = grad_quantizer(recipe)
+        self.dfq = dfq.DFQ(cfg, networks.layer_macs(net), pfq=forward_policy(recipe) == "fractrain",
+                           make_layer=lambda i, fw, bw: scheduled_layer(quantizer, fw, bw, net[i].rows))
         self.sched = self.dfq.sched
         self.gate_macs = 0.0
 
@@ -163,16 +167,16 @@ class Dynamic:
 
         def select(i, h):
             self.picks.append(self.dfq.choose(i, h, rng))
-            return self.dfq.layer(self.picks[-1][0])
+            return self.dfq.layer(i, self.picks[-1][0])
         return select
 
     def eval_select(self):
-        return lambda i, h: self.dfq.layer(self.dfq.choose(i, h)[0])
+        return lambda i, h: self.dfq.layer(i, self.dfq.choose(i, h)[0])
 
     def after_backward(self, saved, out_grads, ws, backend):
         def candidate(i, k):
             rows, w = saved[i][1], ws[i]
-            q = self.dfq.layer(k)
+            q = self.dfq.layer(i, k)
             fw = self.dfq.options[k][0]
             self.gate_macs += effective_macs(rows.shape[0] * self.net[i].k * self.net[i].n_out, fw, fw)
             return contract(backend, i, "fwd", q.act(rows), q.weight(w).T)
@@ -207,7 +211,8 @@ def train(bench="digits", recipe="fp32", cfg=None, backend=float_backend, rng=No
     order_rng = np.random.default_rng(cfg.seed + 2)
     layer_macs = networks.layer_macs(net)
     input_grad = [False] + [True] * (len(ws) - 1)
-    policy = Dynamic(recipe, cfg, net) if recipe in DYNAMIC else Static(recipe, cfg, net, alphas)
+    dynamic = forward_policy(recipe) in DYNAMIC
+    policy = Dynamic(recipe, cfg, net) if dynamic else Static(recipe, cfg, net, alphas)
     cost = {"effective_macs": 0.0, "macs": 0.0, "host_transform_macs": 0}
 
     def counted(layer, role, qa, qb):
@@ -251,7 +256,7 @@ def train(bench="digits", recipe="fp32", cfg=None, backend=float_backend, rng=No
             break
         epoch_loss = float(np.mean(losses))
         history.append({"epoch": epoch + 1, "loss": epoch_loss})
-        precisions.append(batch_bits if recipe in DYNAMIC else batch_bits[0])
+        precisions.append(batch_bits if dynamic else batch_bits[0])
         policy.end_epoch(epoch_loss)
     accuracy, eval_bits = 0.0, []
     if not diverged:

@@ -44,6 +44,17 @@ through (STE), PACT's clip excepted. Biases stay in the accumulator's precision.
            so (T G)^T (T A) = G^T A before rounding and the GEMM runs on MX codes as is. s is
            one fixed random sign vector (NVIDIA's recipe also keeps one fixed vector; here from
            numpy's default_rng(RHT_SEED)). ReLU activations, ranges from the data alone.
+  pfq+psq, pfq+bhq, dfq+psq, dfq+bhq, fractrain+psq, fractrain+bhq   the combined recipes:
+           FracTrain's forward precision (PFQ's schedule, DFQ's gate, or both) with Chen et al.'s
+           gradient quantizer at the schedule's (or the gate option's) gradient bits: the layer
+           is chen_layer's, forward at FW bits, Q_b1 = PSQ or BHQ and Q_b2 = PTQ at BW bits,
+           instead of FracTrain's one per-tensor gradient. No published work combines the two;
+           they are here so that a schedule narrows the backward GEMMs (and the gradients that
+           move) as well as the forward ones, on the same integer array.
+
+Schedules (pfq, fractrain and their combinations): Config.fw_schedule / bw_schedule, one width
+per PFQ stage, non-decreasing, FracTrain's (3, 4, 6, 8) / (6, 6, 8, 8) by default; `check_schedule`
+holds them to widths the fusion array runs (SCHEDULE_BITS).
 """
 
 import dataclasses
@@ -56,14 +67,21 @@ from ..fractrain import PFQScheduler
 from ..quantizers import bhq_parts, pact_codes, range_codes, sawb_codes
 from .qtensor import block_operand, block_quantize, fp8, from_codes, from_float, r4fp4_pair
 
-__all__ = ["LayerQ", "STATIC", "DYNAMIC", "CHEN", "BLOCK", "RECIPES", "rht", "block_layer", "fp32_layer", "range_layer", "ibm4_layers",
-           "chen_layer", "q_range"]
+__all__ = ["LayerQ", "STATIC", "DYNAMIC", "CHEN", "BLOCK", "COMBINED", "PUBLISHED", "RECIPES", "GRAD_QUANTIZERS",
+           "SCHEDULE_BITS", "rht", "block_layer", "fp32_layer", "range_layer", "ibm4_layers", "chen_layer",
+           "scheduled_layer", "check_schedule", "forward_policy", "grad_quantizer", "q_range"]
 
 CHEN = tuple(f"{q}{b}" for b in (4, 5) for q in ("ptq", "psq", "bhq"))
 STATIC = ("fp32", "ibm4", "fw8bw8", "pfq")
 DYNAMIC = ("dfq", "fractrain")
 BLOCK = ("mxfp4", "mxfp4_rht", "nvfp4")
-RECIPES = STATIC + DYNAMIC + CHEN + BLOCK
+GRAD_QUANTIZERS = ("psq", "bhq")
+COMBINED = tuple(f"{f}+{g}" for f in ("pfq",) + DYNAMIC for g in GRAD_QUANTIZERS)
+PUBLISHED = STATIC + DYNAMIC + CHEN + BLOCK  # the recipes of the papers (make demo trains these)
+RECIPES = PUBLISHED + COMBINED
+# Code widths a schedule may name: the fusion array runs 2..8-bit codes in its 2/4/8-bit modes (3,
+# 5, 6, 7 in the next one up); gradients of 9..16 bits run as two 8-bit passes.
+SCHEDULE_BITS = {"fw_schedule": (2, 8), "bw_schedule": (2, 16)}
 RHT_SEED, RHT_SIZE = 0, 32
 
 
@@ -135,16 +153,50 @@ def _per_sample(quantizer, bits, g, per, noise):
     return q
 
 
-def chen_layer(name, per):
-    """ptqB / psqB / bhqB: 8-bit forward, B-bit gradients (module docstring for the routing)."""
+def chen_layer(name, per, fw=8):
+    """ptqB / psqB / bhqB: `fw`-bit forward (8 in Chen et al.'s recipes), B-bit gradients
+    (module docstring for the routing)."""
     quantizer, bits = name[:3], int(name[3:])
 
     def grad(g, rng):
         to_wgrad = (q_range(g, bits, rng.random(g.shape)) if quantizer == "ptq" else
                     _per_sample(quantizer, bits, g, per, rng.random(g.shape)))
         return to_wgrad, q_range(g, bits, rng.random(g.shape))
-    fw = range_layer(8, 8)
-    return dataclasses.replace(fw, grad=grad, bits=(8, 8, bits))
+    return dataclasses.replace(range_layer(fw, fw), grad=grad, bits=(fw, fw, bits))
+
+
+def scheduled_layer(quantizer, fw, bw, per):
+    """A layer of a FracTrain-scheduled recipe at (fw, bw) bits: FracTrain's range_layer
+    (quantizer "range") or a combined recipe's chen_layer (quantizer "psq" / "bhq")."""
+    return range_layer(fw, bw) if quantizer == "range" else chen_layer(f"{quantizer}{bw}", per, fw)
+
+
+def forward_policy(recipe):
+    """"pfq", "dfq" or "fractrain" for a FracTrain-scheduled recipe (combined or not), else None."""
+    base = recipe.split("+")[0]
+    return base if base in ("pfq",) + DYNAMIC else None
+
+
+def grad_quantizer(recipe):
+    """The gradient quantizer of a FracTrain-scheduled recipe: "range" (FracTrain's), "psq", "bhq"."""
+    return recipe.split("+")[1] if "+" in recipe else "range"
+
+
+def check_schedule(fw_schedule, bw_schedule):
+    """ValueError unless the two PFQ schedules have one integer width per stage, equal lengths,
+    non-decreasing, within SCHEDULE_BITS (what the fusion array runs)."""
+    fw, bw = tuple(fw_schedule), tuple(bw_schedule)
+    if not fw or len(fw) != len(bw):
+        raise ValueError(f"fw_schedule and bw_schedule must be non-empty and of equal length, got {fw} and {bw}")
+    for name, sched in (("fw_schedule", fw), ("bw_schedule", bw)):
+        lo, hi = SCHEDULE_BITS[name]
+        bad = [b for b in sched if isinstance(b, bool) or not isinstance(b, (int, np.integer)) or not lo <= b <= hi]
+        if bad:
+            raise ValueError(f"{name} widths must be integers in {lo}..{hi} (the fusion array has no mode for "
+                             f"{bad[0]!r}), got {sched}")
+        if list(sched) != sorted(sched):
+            raise ValueError(f"{name} must be non-decreasing (PFQ only raises precision), got {sched}")
+    return fw, bw
 
 
 def rht(x, signs):
@@ -178,8 +230,8 @@ def static_layers(recipe, net, alphas, sched):
         return [fp32_layer() for _ in range(n_layers)]
     if recipe == "fw8bw8":
         return [range_layer(8, 8) for _ in range(n_layers)]
-    if recipe == "pfq":
-        return [range_layer(sched.fw_bits, sched.bw_bits) for _ in range(n_layers)]
+    if forward_policy(recipe) == "pfq":
+        return [scheduled_layer(grad_quantizer(recipe), sched.fw_bits, sched.bw_bits, lay.rows) for lay in net]
     if recipe == "ibm4":
         return ibm4_layers(n_layers, alphas)
     if recipe in BLOCK:
@@ -187,5 +239,7 @@ def static_layers(recipe, net, alphas, sched):
     return [chen_layer(recipe, lay.rows) for lay in net]
 
 
-def pfq_scheduler(cfg, fw_schedule=(3, 4, 6, 8), bw_schedule=(6, 6, 8, 8)):
-    return PFQScheduler(fw_schedule, bw_schedule, epsilon=cfg.pfq_epsilon, alpha=cfg.pfq_alpha)
+def pfq_scheduler(cfg):
+    """PFQ's scheduler on the configuration's schedules (FracTrain's by default)."""
+    fw, bw = check_schedule(cfg.fw_schedule, cfg.bw_schedule)
+    return PFQScheduler(fw, bw, epsilon=cfg.pfq_epsilon, alpha=cfg.pfq_alpha)
