@@ -28,7 +28,7 @@ ARGS    ?=
 # for serial in one process (lptrain.executor).
 EXEC_ARGS ?= --workers $(JOBS)
 
-.PHONY: help sim sim-axi check test rtl lint synth synth-tools synth-area synth-lanes synth-variants mac-sweep bench demo hil bitstream fpga-sweep fpga-estimate clean distclean tools venv formal report
+.PHONY: help sim sim-axi check test rtl lint synth synth-tools synth-area synth-lanes synth-variants mac-sweep bench demo hil search bitstream fpga-sweep fpga-estimate clean distclean tools venv formal report
 
 help:
 	@echo "lptrain targets:"
@@ -52,6 +52,7 @@ help:
 	@echo "  make fpga-sweep    BOARD=ulx3s|orangecrab: bist_top builds and mac_array alone (fusion vs fixed-8 PEs, out of context), LUT fits, the largest of each built, on the executor -> build/fpga_ecp5/BOARD.json"
 	@echo "  make fpga-estimate BOARD=$(BOARD): Yosys synth_xilinx LUT/FF/CARRY4/DSP48E1/BRAM of bist_top, device shares, and the largest mac_array under 80% of the LUTs -> build/$(BOARD)/resources.json"
 	@echo "  make cost          latency and energy of whole training runs (golden.gemm cycles, make synth power, Horowitz memory) -> build/cost/cost.{json,md} + plots (PPA=$(PPA); the priced trainings on COST_BENCHES=$(COST_BENCHES))"
+	@echo "  make search        SEARCH_ARGS=\"$(SEARCH_ARGS)\": Optuna NSGA-II over training schedules (forward policy, PSQ/BHQ gradients, widths per stage, PFQ threshold, DFQ target) on MNIST-1D; objectives accuracy, energy, latency from the cost model; the front re-trained on 3 seeds -> build/search/{search.json,search.md,*.png}"
 	@echo "  make formal        every proof of formal/ (fusion_unit == flat reference, compositionally, for both layouts and summations at MAXB 8 and 16; fixed_mul; mac_array/gradscale stream properties by k-induction; mutants that must fail) with its time -> build/formal/results.json"
 	@echo "  make report        docs/results.md + plots from the flows' JSON (copied into docs/results/), README's generated blocks;"
 	@echo "                     TARGETS=file.json compares the numbers with your own thresholds instead;"
@@ -140,6 +141,9 @@ PPA ?= build/synth/ppa.json
 COST_BENCHES ?= digits,mnist1d
 cost: $(STAMP)
 	$(PY) -m cost --ppa $(PPA) --benches $(COST_BENCHES) $(EXEC_ARGS)
+SEARCH_ARGS ?= --trials 60 --population 12 --seeds 3
+search: $(STAMP)
+	$(PY) -m cost.search --ppa $(PPA) $(SEARCH_ARGS) $(EXEC_ARGS)
 # FORMAL_ARGS: e.g. "--fast", "compose", "maxb8", "--flat", "--timeout 600", "--solver z3".
 formal: $(STAMP)
 	$(PY) -m formal -j $(JOBS) $(FORMAL_ARGS)

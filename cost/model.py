@@ -21,7 +21,7 @@ one of this project's units:
   the number of PEs between synthesized sizes. Single MAC units (`hybrid_mac`, `fp16_mac`) are
   laid out as an R x C grid of identical units: power x R*C.
 - memory energy, separately: bits moved per GEMM at their precision (model in `memory_bits`),
-  SRAM and DRAM energy per bit from Horowitz (ISSCC 2014, 45 nm, 0.9 V), carried to this
+  and the optimizer's FP32 traffic per step (`update_cost`), SRAM and DRAM energy per bit from Horowitz (ISSCC 2014, 45 nm, 0.9 V), carried to this
   flow's node by the ratio of our measured 8x8 MAC energy to Horowitz's (`node_factor`).
 
 Every cost row names its cycle source, its ppa.json entries and its memory-energy citation.
@@ -34,6 +34,7 @@ import math
 import pathlib
 
 from golden.gemm import mode_bits, predict_cycles
+from golden.training.recipes import COMBINED
 from golden.mac_array import ACCW_DEFAULT
 
 from lptrain import executor
@@ -41,8 +42,8 @@ from lptrain.cli import ArgumentParser
 from lptrain.paths import ROOT
 from lptrain.provenance import provenance
 
-from .workloads import (FRACTRAIN_EPOCHS, from_training_json, pfq_run, resnet_step, stage_epochs,
-                             training_tasks)
+from .workloads import (FRACTRAIN_EPOCHS, Update, from_training_json, pfq_run, resnet_step, stage_epochs,
+                        training_tasks)
 
 __all__ = ["cycles", "Machine", "Hardware", "memory_bits", "gemm_cost", "run_cost", "MEMORY"]
 
@@ -253,17 +254,36 @@ def memory_bits(g, unit, bits_a, bits_b, bits_out, rows, cols):
             element is broadcast to a row of PEs, a B element to a column, so A is read
             ceil(N / cols) times and B ceil(M / rows) times; the accumulators drained (written
             at ACCW) and read back by the epilogue (scales, zero points, rounding).
+      The operands' ranges (g.side_bits) travel with them: read from DRAM once, written to and
+      read from SRAM once (by the epilogue).
     """
     accw = ACCW[unit]
-    fills = g.a_elems * bits_a + g.b_elems * bits_b
+    fills = g.a_elems * bits_a + g.b_elems * bits_b + g.side_bits
     result = g.c_elems * bits_out
     stream = g.m * g.k * bits_a * -(-g.n // cols) + g.k * g.n * bits_b * -(-g.m // rows)
     drain = 2 * g.m * g.n * accw
     return {"sram": fills + stream + drain + 2 * result, "dram": fills + result}
 
 
+def update_cost(u, machine, hw):
+    """The optimizer's traffic (an Update, `u.count` times): every bit read from or written to
+    DRAM through SRAM; the weights' codes at the width this machine stores them (8 bits on the
+    fixed array). No cycles: the update streams while the array works (not on its critical path
+    in this model); no compute energy (32-bit adds, next to the memory traffic's)."""
+    stored = MAXB if machine.platform == "fixed8" else _mode_bits(min(u.bits_w, MAXB), "bits_w")
+    bits = dataclasses.replace(u, bits_w=stored).bits
+    k, n = hw.node_factor, u.count
+    return {"unit": "optimizer", "mode": "fp32", "passes": 0, "cycles": 0.0, "compute_pj": 0.0,
+            "sram_bits": bits * n, "dram_bits": bits * n,
+            "sram_pj": bits * MEMORY["sram_pj_per_bit_45nm"] * k * n,
+            "dram_pj": bits * MEMORY["dram_pj_per_bit_45nm"] * k * n,
+            "macs": 0.0, "effective_macs": 0.0, "ppa_entries": []}
+
+
 def gemm_cost(g, machine, hw):
     """Cost of `g.count` runs of GEMM g on `machine`: a dict of floats plus its sources."""
+    if isinstance(g, Update):
+        return update_cost(g, machine, hw)
     unit, mode, run_a, run_b, run_out, passes = placement(g, machine, hw)
     r, c = machine.rows, machine.cols
     if unit.startswith("mac_array"):
@@ -294,10 +314,17 @@ def run_cost(gemms, machine, hw):
     tot = {"cycles": 0.0, "compute_pj": 0.0, "sram_pj": 0.0, "dram_pj": 0.0, "sram_bits": 0.0,
            "dram_bits": 0.0, "macs": 0.0, "effective_macs": 0.0}
     by_mode, entries, unit_cycles = {}, set(), {}
+    by_role = {}
     for g in gemms:
         c = gemm_cost(g, machine, hw)
         for key in tot:
             tot[key] += c[key]
+        role = by_role.setdefault("optimizer" if isinstance(g, Update) else g.role,
+                                  {"cycles": 0.0, "compute_pj": 0.0, "sram_pj": 0.0, "dram_pj": 0.0})
+        for key in role:
+            role[key] += c[key]
+        if isinstance(g, Update):
+            continue
         unit_cycles[c["unit"]] = unit_cycles.get(c["unit"], 0.0) + c["cycles"]
         label = f"{c['unit']}:{c['mode']}"
         bm = by_mode.setdefault(label, {"cycles": 0.0, "compute_pj": 0.0, "macs": 0.0})
@@ -324,6 +351,7 @@ def run_cost(gemms, machine, hw):
         "sram_bits": tot["sram_bits"], "dram_bits": tot["dram_bits"],
         "macs": tot["macs"], "effective_macs": tot["effective_macs"],
         "by_mode": by_mode,
+        "by_role": by_role,
         "area_um2": _area(hw, unit_cycles, machine),
         "sources": {"cycles": CYCLE_SOURCE, "ppa": f"{hw.path}: " + ", ".join(sorted(entries)),
                     "memory": MEMORY["citation"] + f"; x{hw.node_factor:.1f} to this node "
@@ -364,7 +392,7 @@ FRACTRAIN_PUBLISHED = {
     (38, 100): {"fpga_latency": 0.349, "fpga_energy": 0.303, "eyeriss_latency": 0.726, "eyeriss_energy": 0.658},
     (74, 100): {"fpga_latency": 0.366, "fpga_energy": 0.249, "eyeriss_latency": 0.682, "eyeriss_energy": 0.698},
 }
-PRICEABLE = ("fw8bw8", "pfq", "ibm4", "dfq", "fractrain", "bhq4")
+PRICEABLE = ("fw8bw8", "pfq", "ibm4", "dfq", "fractrain", "bhq4") + COMBINED
 ISO_AREA_ASPECT = 4  # the iso-area fixed array's longest side at most this many times its shortest
 LATENCY_KEYS = ("latency", "latency_at_fmax")
 

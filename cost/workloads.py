@@ -1,8 +1,9 @@
 """Training runs as plain lists of GEMMs: what `cost.model` prices.
 
 A workload is a list of `Gemm` records: shape (M, K, N), operand precisions, operand format, how
-many times it runs, and the unique tensor sizes behind it (what DRAM has to hold: an im2col
-operand is streamed M x K but stored as the layer's input tensor). Three sources:
+many times it runs, the unique tensor sizes behind it (what DRAM has to hold: an im2col
+operand is streamed M x K but stored as the layer's input tensor) and the operands' ranges; and of
+`Update` records, the optimizer's memory traffic per layer and step. Three sources:
 
 - `resnet_step`: one training step of a CIFAR ResNet (He et al. 2016, "Deep residual learning",
   Sec. 4.2: 6n+2 layers of basic blocks, 16/32/64 channels; ResNet-164: 9n+2 bottleneck blocks,
@@ -23,7 +24,7 @@ x (Cout, Cin*k*k) followed by col2im; weight gradient (Cin*k*k, B*Ho*Wo) x (B*Ho
 
 import dataclasses
 
-__all__ = ["Gemm", "Layer", "RESNETS", "layer_gemms", "resnet_layers", "resnet_step", "pfq_run",
+__all__ = ["Gemm", "Update", "Layer", "optimizer_update", "RESNETS", "layer_gemms", "resnet_layers", "resnet_step", "pfq_run",
            "bench_shapes", "from_training_json", "training_tasks", "train_run", "CIFAR_TRAIN", "FRACTRAIN_EPOCHS"]
 
 FORMATS = ("int", "int4xr4fp4", "fp8", "fp16")
@@ -31,6 +32,11 @@ ROLES = ("fwd", "dgrad", "wgrad")
 CIFAR_TRAIN = 50_000        # CIFAR-10/100 training images
 FRACTRAIN_EPOCHS = 160      # FracTrain's CIFAR runs
 GRAD_OUT_BITS = 32          # weight gradients leave the GEMM for the fp32 optimizer
+SCALE_BITS = 32             # a quantizer's range end (zero, top) is an FP32 value
+# SGD with momentum in FP32 (golden.training.loop): per weight and step it reads the master weight,
+# its gradient and its velocity, writes the velocity and the weight (5 x 32 bits), and writes the
+# weight's codes for the next forward pass (at the forward width, with its per-channel range).
+OPTIMIZER_WORDS = 5
 
 
 @dataclasses.dataclass(frozen=True)
@@ -57,6 +63,7 @@ class Gemm:
     a_elems: int = None
     b_elems: int = None
     c_elems: int = None
+    side_bits: int = 0  # the operands' ranges (scales), stored and read with them
 
     def __post_init__(self):
         for name in ("m", "k", "n", "bits_a", "bits_b", "bits_out"):
@@ -80,6 +87,25 @@ class Gemm:
 
 
 @dataclasses.dataclass(frozen=True)
+class Update:
+    """The optimizer's step of one layer's weights, `count` times: memory traffic, no GEMM (the
+    same on every machine). dram_bits = sram_bits: every word goes through the on-chip buffer."""
+    layer: str
+    weights: int
+    bits_w: int     # the forward width of the weights' codes written for the next step
+    count: float = 1.0
+
+    @property
+    def bits(self):
+        return self.weights * (OPTIMIZER_WORDS * 32 + self.bits_w)
+
+
+def optimizer_update(layer, bits_w, count=1.0):
+    """One optimizer step of `layer`'s weights (Update)."""
+    return Update(layer.name, layer.cin * layer.taps * layer.cout, bits_w, count)
+
+
+@dataclasses.dataclass(frozen=True)
 class Layer:
     """A GEMM layer: Cin -> Cout channels, `taps` kernel positions (k*k for a 2-D conv, k for a
     1-D one, 1 for a linear layer), `pix_in` / `pix_out` spatial positions per sample (H*W, or
@@ -92,12 +118,14 @@ class Layer:
     pix_out: int = 1
 
 
-def layer_gemms(layer, batch, bits, *, first, fmt=("int", "int", "int"), count=1.0):
+def layer_gemms(layer, batch, bits, *, first, fmt=("int", "int", "int"), count=1.0, per_sample=False):
     """The three GEMMs of one layer for a mini-batch of `batch`.
 
     bits = (activation, weight, gradient) bits; fmt = formats of (forward, input-gradient,
     weight-gradient) GEMMs. The forward result is stored at the activation precision (the next
     layer's input), the input gradient at the gradient precision, the weight gradient at 32 bits.
+    Ranges (side_bits, two FP32 values each): activations and gradients per tensor, weights per
+    output channel; the weight-gradient GEMM's gradient per sample when `per_sample` (PSQ, BHQ).
     """
     ba, bw, bg = bits
     rows = batch * layer.pix_out                 # output positions of the mini-batch
@@ -105,13 +133,15 @@ def layer_gemms(layer, batch, bits, *, first, fmt=("int", "int", "int"), count=1
     x_elems = batch * layer.pix_in * layer.cin   # the stored input activation tensor
     y_elems = rows * layer.cout
     w_elems = red * layer.cout
+    ranges = lambda n: 2 * n * SCALE_BITS
     out = [Gemm(layer.name, "fwd", rows, red, layer.cout, ba, bw, ba, fmt[0], count,
-                a_elems=x_elems, b_elems=w_elems, c_elems=y_elems)]
+                a_elems=x_elems, b_elems=w_elems, c_elems=y_elems, side_bits=ranges(1 + layer.cout))]
     if not first:
         out.append(Gemm(layer.name, "dgrad", rows, layer.cout, red, bg, bw, bg, fmt[1], count,
-                        a_elems=y_elems, b_elems=w_elems, c_elems=x_elems))
+                        a_elems=y_elems, b_elems=w_elems, c_elems=x_elems, side_bits=ranges(1 + layer.cout)))
     out.append(Gemm(layer.name, "wgrad", red, rows, layer.cout, ba, bg, GRAD_OUT_BITS, fmt[2], count,
-                    a_elems=x_elems, b_elems=y_elems, c_elems=w_elems))
+                    a_elems=x_elems, b_elems=y_elems, c_elems=w_elems,
+                    side_bits=ranges(1 + (batch if per_sample else 1))))
     return out
 
 
@@ -166,11 +196,15 @@ def _recipe_layer(recipe, bits, index, n_layers):
 
 
 def step_gemms(layers, batch, recipe, per_layer_bits, count=1.0):
-    """One training step of `layers`: per_layer_bits[i] = (act, weight, grad) bits of layer i."""
+    """One training step of `layers` (GEMMs and the optimizer's Updates): per_layer_bits[i] =
+    (act, weight, grad) bits of layer i. A recipe with PSQ or BHQ gradients (psqB, bhqB, the
+    combined +psq / +bhq) keeps one range per sample of the weight-gradient GEMM's gradient."""
     out = []
+    per_sample = recipe[:3] in ("psq", "bhq") or recipe.endswith(("+psq", "+bhq"))
     for i, (layer, bits) in enumerate(zip(layers, per_layer_bits)):
         b, fmt = _recipe_layer(recipe, bits, i, len(layers))
-        out += layer_gemms(layer, batch, b, first=i == 0, fmt=fmt, count=count)
+        out += layer_gemms(layer, batch, b, first=i == 0, fmt=fmt, count=count, per_sample=per_sample)
+        out.append(optimizer_update(layer, b[1], count))
     return out
 
 
@@ -191,9 +225,10 @@ def stage_epochs(fractions, epochs):
 
 
 def pfq_run(depth, classes, fw_schedule, bw_schedule, fractions, epochs=FRACTRAIN_EPOCHS,
-            batch=128, train_size=CIFAR_TRAIN):
+            batch=128, train_size=CIFAR_TRAIN, recipe="pfq"):
     """A whole PFQ training run (static FW8/BW8 = the one-stage schedule (8,), (8,), fractions
-    ()): per stage, one step's GEMMs with count = epochs in the stage x steps per epoch."""
+    ()): per stage, one step's GEMMs with count = epochs in the stage x steps per epoch.
+    `recipe` "pfq+psq" / "pfq+bhq": PSQ's per-sample gradient ranges (step_gemms)."""
     if len(fw_schedule) != len(bw_schedule) or len(fractions) != len(fw_schedule) - 1:
         raise ValueError(f"need equal-length schedules and one turning point fewer, got fw {fw_schedule}, "
                          f"bw {bw_schedule}, fractions {fractions}")
@@ -201,7 +236,7 @@ def pfq_run(depth, classes, fw_schedule, bw_schedule, fractions, epochs=FRACTRAI
     out = []
     for fw, bw, ep in zip(fw_schedule, bw_schedule, stage_epochs(fractions, epochs)):
         if ep:
-            out += resnet_step(depth, classes, "pfq", fw, bw, batch, count=ep * steps)
+            out += resnet_step(depth, classes, recipe, fw, bw, batch, count=ep * steps)
     return out
 
 
