@@ -262,7 +262,7 @@ def memory_bits(g, unit, bits_a, bits_b, bits_out, rows, cols):
     result = g.c_elems * bits_out
     stream = g.m * g.k * bits_a * -(-g.n // cols) + g.k * g.n * bits_b * -(-g.m // rows)
     drain = 2 * g.m * g.n * accw
-    return {"sram": fills + stream + drain + 2 * result, "dram": fills + result}
+    return {"sram": fills + g.side_bits + stream + drain + 2 * result, "dram": fills + result}
 
 
 def update_cost(u, machine, hw):
@@ -319,7 +319,7 @@ def run_cost(gemms, machine, hw):
         c = gemm_cost(g, machine, hw)
         for key in tot:
             tot[key] += c[key]
-        role = by_role.setdefault("optimizer" if isinstance(g, Update) else g.role,
+        role = by_role.setdefault(g.role,
                                   {"cycles": 0.0, "compute_pj": 0.0, "sram_pj": 0.0, "dram_pj": 0.0})
         for key in role:
             role[key] += c[key]

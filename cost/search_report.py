@@ -3,9 +3,11 @@ their seeds, where their energy goes, the ResNet pricing next to FracTrain's pub
 every trial; accuracy vs energy and vs latency, against the fixed-8 array at iso-area and against
 fw8bw8 on the fusion array, side by side."""
 
+import pathlib
+
 from .model import FRACTRAIN_PUBLISHED
 
-__all__ = ["markdown", "plots", "write"]
+__all__ = ["markdown", "sections", "plots", "write"]
 
 SIDES = (("fixed_iso_area", "fw8bw8 on the fixed-8 array at iso-area"), ("fusion", "fw8bw8 on the fusion array"))
 METRICS = (("latency_at_fmax", "latency (each array at its Fmax)"), ("energy", "energy (memory included)"))
@@ -47,22 +49,26 @@ def _energy_rows(doc):
     return out
 
 
-def markdown(doc, h="##"):
+def markdown(doc):
+    return "\n".join(["# Hardware-aware schedule search", "", sections(doc, "##")])
+
+
+def sections(doc, h="###"):
+    """The search's tables under `h` headings (its results page section)."""
     st = doc["settings"]
     fw8 = next(r for r in doc["references"] if r["name"] == "fw8bw8")
     fw8_acc = fw8["accuracy"]["mean"]
-    lines = [f"{h} Hardware-aware schedule search", "",
-             f"{doc['bench']}, {st['epochs']} epochs: {len(doc['trials'])} trials of {st['sampler']} on seed 0 "
+    lines = [f"{doc['bench']}, {st['epochs']} epochs: {len(doc['trials'])} trials of {st['sampler']} on seed 0 "
              f"({sum('failed' in t for t in doc['trials'])} failed: diverged), objectives "
              f"{'; '.join(st['objectives'])}; the front re-trained on {st['seeds']} seeds. Machines: "
              f"{doc['machines']['fusion']} (the points) against fw8bw8 on {doc['machines']['fixed_iso_area']} "
              f"and on the fusion array, same seed. ppa.json of {doc.get('ppa_date')}. fw8bw8's accuracy: "
              f"{_pm(fw8['accuracy'], 2)} %.", "",
-             f"{h}# Front ({st['seeds']} seeds, mean +- std)", "", *_point_rows(doc["front"], fw8_acc), "",
-             f"{h}# References", "", *_point_rows(doc["references"], fw8_acc), "",
-             f"{h}# Where the energy goes (J)", "", *_energy_rows(doc), ""]
+             f"{h} Front ({st['seeds']} seeds, mean +- std)", "", *_point_rows(doc["front"], fw8_acc), "",
+             f"{h} References", "", *_point_rows(doc["references"], fw8_acc), "",
+             f"{h} Where the energy goes (J)", "", *_energy_rows(doc), ""]
     if doc["resnets"]:
-        lines += [f"{h}# Static-schedule points on the CIFAR ResNets (160 epochs, turning points at the seed-0 "
+        lines += [f"{h} Static-schedule points on the CIFAR ResNets (160 epochs, turning points at the seed-0 "
                   "run's fractions)", "",
                   "| workload | point | latency saving vs fixed iso-area % | energy saving % | vs fusion fw8bw8: latency / energy % "
                   "| FracTrain published (FPGA): latency / energy % |", "|---|---|---|---|---|---|"]
@@ -73,7 +79,7 @@ def markdown(doc, h="##"):
                          f"| {100 * r['fixed_iso_area']['energy']:.1f} | {100 * r['fusion']['latency_at_fmax']:.1f} / "
                          f"{100 * r['fusion']['energy']:.1f} | {pub} |")
         lines.append("")
-    lines += [f"{h}# Every trial (seed 0)", "",
+    lines += [f"{h} Every trial (seed 0)", "",
               "| trial | point | test accuracy % | latency saving vs fixed iso-area % | energy saving % |", "|---|---|---|---|---|"]
     for t in doc["trials"]:
         if "failed" in t:
@@ -96,7 +102,7 @@ def plots(doc, out, prefix=""):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     fw8 = next(r for r in doc["references"] if r["name"] == "fw8bw8")["accuracy"]
-    drawn = []
+    drawn = {}
     for metric, what in METRICS:
         fig, axes = plt.subplots(1, 2, figsize=(13, 5), sharey=True)
         for ax, (side, title) in zip(axes, SIDES):
@@ -125,10 +131,10 @@ def plots(doc, out, prefix=""):
         axes[0].set_ylabel(f"{doc['bench']} test accuracy (%)")
         axes[0].legend(fontsize=7, loc="lower left")
         fig.tight_layout()
-        path = out / f"{prefix}accuracy_vs_{metric.split('_')[0]}.png"
-        fig.savefig(path, dpi=110)
+        name = f"{prefix}accuracy_vs_{metric.split('_')[0]}.png"
+        fig.savefig(pathlib.Path(out) / name, dpi=110)
         plt.close(fig)
-        drawn.append(path)
+        drawn[metric] = name
     return drawn
 
 

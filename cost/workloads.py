@@ -94,6 +94,7 @@ class Update:
     weights: int
     bits_w: int     # the forward width of the weights' codes written for the next step
     count: float = 1.0
+    role = "optimizer"  # where a GEMM names its kind (not a field)
 
     @property
     def bits(self):

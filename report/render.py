@@ -2,7 +2,7 @@
 
 One section per flow, each opening with where its numbers come from (the command, date,
 revision and tools recorded in its JSON), then the flow's own renderer (synth.report,
-synth.lanes, cost.report, golden.training.demo, formal.report, cosim.run, fpga.flow,
+synth.lanes, cost.report, cost.search_report, golden.training.demo, formal.report, cosim.run, fpga.flow,
 bench.bench_executor). A section
 whose JSON is absent is one line naming the command that produces it. The Markdown depends on
 the documents only (no clock, no paths of this machine), so rendering the committed JSON again
@@ -14,6 +14,7 @@ import pathlib
 from bench import bench_executor
 from cosim.run import table as hil_table
 from cost import report as cost_report
+from cost import search_report
 from formal import report as formal_report
 from fpga.ecp5 import markdown as ecp5_build_markdown
 from fpga.ecp5_sweep import markdown as ecp5_markdown
@@ -144,6 +145,14 @@ def training_cost(docs, out):
     drawn = cost_report.plots(doc, out, prefix="cost_")
     return "\n".join(["## Training cost", "", origin(doc, "cost"), cost_report.preamble(doc), "",
                       cost_report.sections(doc, "###"), _plots(drawn)])
+
+
+def schedule_search(docs, out):
+    doc = docs.get("search")
+    if doc is None:
+        return "## Schedule search\n\n" + missing("search")
+    drawn = search_report.plots(doc, out, prefix="search_")
+    return "\n".join(["## Schedule search", "", origin(doc, "search"), search_report.sections(doc, "###"), _plots(drawn)])
 
 
 def training_accuracy(docs, out):
@@ -301,7 +310,7 @@ def command_times(docs, out):
                       times_table(times)])
 
 
-SECTIONS = [silicon, training_macs, training_cost, training_accuracy, four_bit_formats, formal, training_on_the_rtl, fpga,
+SECTIONS = [silicon, training_macs, training_cost, schedule_search, training_accuracy, four_bit_formats, formal, training_on_the_rtl, fpga,
             sweeps_on_the_executor, command_times]
 
 HEADER = """# Results

@@ -34,6 +34,7 @@ SOURCES = [
     Source("lanes", "synth/lanes/ppa.json", "lanes_ppa.json", "make synth-lanes"),
     Source("variants", "synth/fusion_variants/fusion_variants.json", "fusion_variants.json", "make synth-variants"),
     Source("cost", "cost/cost.json", "cost.json", "make cost"),
+    Source("search", "search/search.json", "search.json", "make search"),
     Source("demo", "demo/results.json", "demo.json", "make demo"),
     Source("formal", "formal/results.json", "formal.json", "make formal"),
     Source("hil", "hil_runs/*.json", "hil", "make hil", group=True, replace=True),

@@ -49,8 +49,10 @@ from .pe import AccumulatorPE
 SCHEMA = "lptrain-ppa/1"
 PERIOD_NS = 10.0  # the one clock every power figure is quoted at (100 MHz)
 VECTORLESS = (0.5, 0.5)  # every non-clock, non-reset input: random bit each cycle
-# Array sizes synthesized on top of the default configuration (when the generator exists).
-SWEEP = {"mac_array": (4, 8, 16), "mac_array_fixed8": (4, 8, 16)}
+# Array sizes synthesized on top of the default configuration (when the generator exists): N
+# (N x N) or (rows, cols). 7 x 14 is the fixed-8 array `make cost` compares at iso-area with the
+# 8 x 8 fusion array (cost.model.Hardware.iso_area_shape): measured, not interpolated.
+SWEEP = {"mac_array": (4, 8, 16), "mac_array_fixed8": (4, 8, 16, (7, 14))}
 # PE wrappers (Bit Fusion's unit of comparison): name -> multiplier factory.
 PES = {"pe_fusion": lambda: FusionUnit(maxb=8), "pe_fixed8": lambda: FixedMul(bits=8)}
 CROSSCHECK = ("pe_fusion", "pe_fixed8")  # units simulated at gate level
@@ -126,11 +128,12 @@ def discover():
         params = _params(default)
         if not {"rows", "cols"} <= params.keys():
             raise RuntimeError(f"{family}: generator has no rows/cols parameters to sweep ({params})")
-        for n in sizes:
-            if (params["rows"], params["cols"]) == (n, n):
+        for size in sizes:
+            r, c = size if isinstance(size, tuple) else (size, size)
+            if (params["rows"], params["cols"]) == (r, c):
                 continue  # the default configuration is already in the list
-            factory = lambda n=n, cls=type(default), params=params: cls(**{**params, "rows": n, "cols": n})
-            units.append(Unit(f"{family}_{n}x{n}", family, "array", factory))
+            factory = lambda r=r, c=c, cls=type(default), params=params: cls(**{**params, "rows": r, "cols": c})
+            units.append(Unit(f"{family}_{r}x{c}", family, "array", factory))
     units += fusion_variants.units(Unit)  # bus layouts x summations, Bit Fusion's RTL with BF_RTL
     return units + lanes.units(Unit)  # the training MACs at every lane count (synth.lanes)
 

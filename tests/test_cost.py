@@ -10,8 +10,8 @@ from golden import gemm
 from golden.fractrain import effective_macs, training_costs
 from golden.fp16_accumulator import TIMING, latency
 from cost import model
-from cost.workloads import (Gemm, Layer, from_training_json, layer_gemms, pfq_run, resnet_layers, resnet_step,
-                            stage_epochs, training_tasks)
+from cost.workloads import (Gemm, Layer, Update, from_training_json, layer_gemms, pfq_run, resnet_layers, resnet_step,
+                            stage_epochs, step_gemms, training_tasks)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -238,8 +238,12 @@ def test_loader_matches_fractrain_account():
     # per-mini-batch precisions (40 mini-batches: 39 of 32 samples, one of 9).
     e1 = [[3, 3, 6]] * 3
     e2 = [[[4, 4, 8], [8, 8, 8], [4, 4, 6]] if i % 2 else [[8, 8, 8]] * 3 for i in range(40)]
-    gemms = from_training_json(json.loads(json.dumps(_digits_run([e1, e2]))))
+    run = from_training_json(json.loads(json.dumps(_digits_run([e1, e2]))))
+    gemms = [g for g in run if isinstance(g, Gemm)]
     eff = sum(g.macs * g.count * g.bits_a * g.bits_b / 1024 for g in gemms)
+    # one optimizer step per layer and mini-batch: 40 + 40 steps, the weights' codes at the forward width
+    updates = {(u.layer, u.bits_w): u.count for u in run if isinstance(u, Update)}
+    assert sum(updates.values()) == 3 * 80 and updates[("linear3", 3)] == 40 and updates[("linear2", 8)] == 20 + 20
     macs = np.array([64 * 64, 64 * 64, 64 * 10], dtype=float)
     sizes = [32] * 39 + [9]
     expect = sum(training_costs(macs * s, 3, 3, 6, [False, True, True])["total"] for s in sizes)
@@ -340,3 +344,30 @@ def test_priced_trainings_run_on_the_executor_and_are_cached(tmp_path, monkeypat
     monkeypatch.setattr(loop, "train", no_training)
     model.main(argv)
     assert json.loads((tmp_path / "out" / "cost.json").read_text())["runs"] == doc["runs"]
+
+
+def test_optimizer_traffic_and_ranges_by_hand(hw):
+    """The optimizer's step of a 64 -> 10 linear layer: 640 weights x (5 x 32 FP32 words + the
+    weights' codes at the width the machine stores them) through DRAM and SRAM; the same on
+    the fusion and the fixed array at 8 bits, less on the fusion array at 4 (the fixed array
+    still stores 8-bit codes)."""
+    layer = Layer("fc", 64, 10)
+    upd = step_gemms([layer], 32, "pfq", [(4, 4, 8)])[-1]
+    assert isinstance(upd, Update) and upd.weights == 640 and upd.bits_w == 4
+    fusion, fixed = model.Machine("f", "fusion", 8, 8), model.Machine("x", "fixed8", 8, 8)
+    c = model.gemm_cost(upd, fusion, hw)
+    assert c["dram_bits"] == c["sram_bits"] == 640 * (160 + 4) and c["cycles"] == 0 == c["compute_pj"]
+    assert c["dram_pj"] == pytest.approx(640 * 164 * 1300 / 64 * 2)
+    assert model.gemm_cost(upd, fixed, hw)["dram_bits"] == 640 * (160 + 8)
+    r = model.run_cost([upd], fusion, hw)
+    assert r["by_role"]["optimizer"]["dram_pj"] == pytest.approx(c["dram_pj"]) and r["cycles"] == 0
+    # Ranges: two FP32 values per tensor, per output channel of the weights, per sample of the
+    # weight-gradient GEMM's gradient under PSQ / BHQ (also in the combined recipes).
+    fwd, wgrad = step_gemms([layer], 32, "pfq", [(4, 4, 8)])[:2]
+    assert fwd.side_bits == 2 * 32 * (1 + 10) and wgrad.side_bits == 2 * 32 * 2
+    for recipe in ("psq4", "bhq5", "pfq+psq", "fractrain+bhq"):
+        assert step_gemms([layer], 32, recipe, [(4, 4, 8)])[1].side_bits == 2 * 32 * (1 + 32)
+    g = Gemm("l", "fwd", 8, 16, 8, 4, 8, 8, side_bits=100)
+    plain = model.gemm_cost(dataclasses.replace(g, side_bits=0), fusion, hw)
+    ranged = model.gemm_cost(g, fusion, hw)
+    assert ranged["dram_bits"] - plain["dram_bits"] == 100 and ranged["sram_bits"] - plain["sram_bits"] == 200
