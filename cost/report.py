@@ -42,12 +42,19 @@ def cost_table(doc):
         rows.append([r["workload"], r["recipe"], r["machine"]["name"], f"{r['macs']:.4g}", f"{r['effective_macs']:.4g}",
                      f"{r['cycles']:.4g}", f"{r['latency_s']:.4g}",
                      f"{r['latency_at_fmax_s']:.4g} @ " + ", ".join(f"{u} {f:.0f}" for u, f in r["fmax_mhz"].items()),
-                     f"{r['compute_j']:.4g}", f"{r['sram_j']:.4g}", f"{r['dram_j']:.4g}",
+                     f"{r['compute_j']:.4g}", f"{r['sram_j']:.4g}", f"{r['dram_j']:.4g}", _optimizer(r),
                      f"{r['host_transform_j']:.4g} ({r['host_transform_macs']:.4g} MACs)" if "host_transform_j" in r else "",
                      f"{r['energy_j']:.4g}", f"{r['area_um2'] / 1e6:.3g}"])
     return table(["workload", "recipe", "machine", "MACs", "effective MACs", "cycles",
                    f"latency (s) @ {doc['clock']['frequency_mhz']:.0f} MHz", "latency (s) @ Fmax (MHz)",
-                   "compute (J)", "SRAM (J)", "DRAM (J)", "host transform (J)", "total (J)", "area (mm^2)"], rows)
+                   "compute (J)", "SRAM (J)", "DRAM (J)", "of which optimizer (J)", "host transform (J)", "total (J)",
+                   "area (mm^2)"], rows)
+
+
+def _optimizer(row):
+    """The optimizer's memory energy of a cost row (J)."""
+    o = row.get("by_role", {}).get("optimizer")
+    return f"{(o['sram_pj'] + o['dram_pj']) * 1e-12:.4g}" if o else ""
 
 
 def summary(doc):
@@ -76,6 +83,10 @@ def preamble(doc):
         "on the host, priced as FP32 multiply-adds at Horowitz's "
         f"{m['fp32_mac_pj_45nm']:.1f} pJ x{m['node_factor']:.1f} and added to the row's total energy; its time is "
         "not in the latency.", "",
+        "Also in the memory energy, on every machine alike: the operands' ranges (FP32, per tensor, per output "
+        "channel of the weights, per sample of PSQ / BHQ gradients) and the FP32 optimizer's traffic per step "
+        "(master weight, gradient and velocity read, velocity and weight written, the weights' codes written at the "
+        "width the machine stores them).", "",
         f"PFQ turning points at {doc['turning_points']} of {doc['epochs']} epochs."])
 
 
