@@ -206,6 +206,17 @@ class Hardware:
         shapes = [(r, min(pes // r, ISO_AREA_ASPECT * r)) for r in range(1, math.isqrt(pes) + 1)]
         return max(shapes, key=lambda s: (s[0] * s[1], s[0] - s[1]))
 
+    def iso_area(self, rows, cols):
+        """The iso-area comparison's record: both arrays' areas and the ppa.json units they come
+        from (one unit of exactly that size: synthesized; two: interpolated in the PE count)."""
+        r, c = self.iso_area_shape(rows, cols)
+        (fixed, fixed_from), (fusion, fusion_from) = self.area("mac_array_fixed8", r, c), self.area("mac_array", rows, cols)
+        synthesized = lambda names, n: len(names) == 1 and self.units[names[0]]["params"]["rows"] * \
+            self.units[names[0]]["params"]["cols"] == n
+        return {"shape": [r, c], "area_um2": fixed, "area_from": fixed_from, "synthesized": synthesized(fixed_from, r * c),
+                "fusion": [rows, cols], "fusion_area_um2": fusion, "fusion_area_from": fusion_from,
+                "fusion_synthesized": synthesized(fusion_from, rows * cols)}
+
 
 def _lanes(hw, unit):
     return hw.unit(unit)["params"].get("lanes", 4)
@@ -270,7 +281,7 @@ def update_cost(u, machine, hw):
     DRAM through SRAM; the weights' codes at the width this machine stores them (8 bits on the
     fixed array). No cycles: the update streams while the array works (not on its critical path
     in this model); no compute energy (32-bit adds, next to the memory traffic's)."""
-    stored = MAXB if machine.platform == "fixed8" else _mode_bits(min(u.bits_w, MAXB), "bits_w")
+    stored = MAXB if machine.platform == "fixed8" else u.bits_w if u.bits_w > MAXB else _mode_bits(u.bits_w, "bits_w")
     bits = dataclasses.replace(u, bits_w=stored).bits
     k, n = hw.node_factor, u.count
     return {"unit": "optimizer", "mode": "fp32", "passes": 0, "cycles": 0.0, "compute_pj": 0.0,
@@ -585,7 +596,8 @@ def study(hw, rows=8, cols=8, fractions=DEFAULT_FRACTIONS, runs=(), depths=RESNE
         if key not in seen:
             seen.add(key)
             unique.append(row)
-    return {"machines": {k: dataclasses.asdict(m) for k, m in ms.items()}, "costs": unique,
+    return {"machines": {k: dataclasses.asdict(m) for k, m in ms.items()}, "iso_area": hw.iso_area(rows, cols),
+            "costs": unique,
             "comparisons": comparisons, "sensitivity": sensitivity, "unpriced": unpriced}
 
 

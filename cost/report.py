@@ -76,6 +76,7 @@ def preamble(doc):
         f"{doc.get('ppa_revision') or 'not recorded'}, complete: {doc['ppa_complete']}); clock {doc['clock']['frequency_mhz']:.0f} MHz; array "
         f"{doc['array']['rows']}x{doc['array']['cols']}; machines: "
         + "; ".join(f"`{k}` = {v['name']}" for k, v in doc["machines"].items()) + ".", "",
+        *_iso_area(doc.get("iso_area")),
         f"Cycles: {doc['cycle_source']}.", "",
         f"Memory energy: {m['citation']}; x{m['node_factor']:.1f} to this flow's node "
         f"({m['node_reference']} / Horowitz's 8-bit MAC). {m['writes']}.", "",
@@ -88,6 +89,18 @@ def preamble(doc):
         "(master weight, gradient and velocity read, velocity and weight written, the weights' codes written at the "
         "width the machine stores them).", "",
         f"PFQ turning points at {doc['turning_points']} of {doc['epochs']} epochs."])
+
+
+def _iso_area(iso):
+    """The iso-area line of the preamble: both areas and whether each was synthesized."""
+    if not iso:
+        return []
+    how = lambda ok, names: f"synthesized: `{names[0]}`" if ok else "interpolated from " + ", ".join(f"`{n}`" for n in names)
+    r, c = iso["shape"]
+    fr, fc = iso["fusion"]
+    return [f"Iso-area: the fixed-8 array {r}x{c} ({r * c} PEs), {iso['area_um2'] / 1e6:.3f} mm^2 "
+            f"({how(iso['synthesized'], iso['area_from'])}), against the {fr}x{fc} fusion array's "
+            f"{iso['fusion_area_um2'] / 1e6:.3f} mm^2 ({how(iso['fusion_synthesized'], iso['fusion_area_from'])}).", ""]
 
 
 def lane_section(doc, h="##"):

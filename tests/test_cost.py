@@ -156,6 +156,15 @@ def test_interpolation_and_iso_area(hw):
     # one would be 11x11 (121 PEs, 3781). A 4x3 fusion array (750 um^2) holds 24 fixed PEs: 4x6.
     assert hw.iso_area_shape(8, 8) == (8, 16) and hw.iso_area_shape(4, 3) == (4, 6)
     assert hw.area("mac_array_fixed8", 8, 16)[0] <= hw.area("mac_array", 8, 8)[0] < hw.area("mac_array_fixed8", 1, 129)[0]
+    # The record says where each area comes from: 8x16 interpolated, the fusion 8x8 synthesized.
+    iso = hw.iso_area(8, 8)
+    assert iso["shape"] == [8, 16] and not iso["synthesized"] and iso["area_from"] == ["mac_array_fixed8_8x8",
+                                                                                      "mac_array_fixed8_16x16"]
+    assert iso["fusion_synthesized"] and iso["fusion_area_um2"] == 4000.0
+    measured = _ppa()
+    measured["units"]["mac_array_fixed8_8x16"] = {**_array(8, 16, 55.0, 3990.0, 150.0), "family": "mac_array_fixed8"}
+    iso = model.Hardware(measured, "fixture").iso_area(8, 8)
+    assert iso["shape"] == [8, 16] and iso["synthesized"] and iso["area_um2"] == 3990.0
     # With a single synthesized size, proportional to the PE count.
     one = _ppa()
     for name in ("mac_array_fixed8_8x8", "mac_array_fixed8_16x16"):
@@ -359,6 +368,8 @@ def test_optimizer_traffic_and_ranges_by_hand(hw):
     assert c["dram_bits"] == c["sram_bits"] == 640 * (160 + 4) and c["cycles"] == 0 == c["compute_pj"]
     assert c["dram_pj"] == pytest.approx(640 * 164 * 1300 / 64 * 2)
     assert model.gemm_cost(upd, fixed, hw)["dram_bits"] == 640 * (160 + 8)
+    fp16 = step_gemms([layer], 32, "fp16", [(16, 16, 16)])[-1]  # FP16 weights are stored at 16 bits
+    assert model.gemm_cost(fp16, model.Machine("h", "fp16", 8, 8), hw)["dram_bits"] == 640 * (160 + 16)
     r = model.run_cost([upd], fusion, hw)
     assert r["by_role"]["optimizer"]["dram_pj"] == pytest.approx(c["dram_pj"]) and r["cycles"] == 0
     # Ranges: two FP32 values per tensor, per output channel of the weights, per sample of the
