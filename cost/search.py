@@ -265,7 +265,7 @@ def main(argv=None):
     except (FileNotFoundError, ValueError, KeyError) as e:
         ap.error(f"--ppa: {e}")
     try:
-        import optuna  # noqa: F401
+        import optuna  # noqa: F401  (checked before any training starts)
     except ImportError:
         ap.exit(2, "python -m cost.search: optuna is missing (pip package optuna; `make venv` installs it)\n")
     from golden.training.datasets import mnist1d
@@ -278,7 +278,9 @@ def main(argv=None):
                       Pricing(hw))
         where = ex.description
     from . import search_report
-    doc = {"schema": SCHEMA, **provenance("cost.search", argv), "wall_s": time.time() - t0, "executor": where,
+    import optuna
+    doc = {"schema": SCHEMA, **provenance("cost.search", argv, {"optuna": optuna.__version__}),
+           "wall_s": time.time() - t0, "executor": where,
            "ppa": str(args.ppa), "ppa_date": hw.doc.get("date") or hw.doc.get("generated"),
            "ppa_revision": hw.doc.get("revision"), "machines": {k: m.name for k, m in Pricing(hw).ms.items()},
            "fractrain_epochs": FRACTRAIN_EPOCHS, **body}
