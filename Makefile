@@ -141,7 +141,7 @@ PPA ?= build/synth/ppa.json
 COST_BENCHES ?= digits,mnist1d
 cost: $(STAMP)
 	$(PY) -m cost --ppa $(PPA) --benches $(COST_BENCHES) $(EXEC_ARGS)
-SEARCH_ARGS ?= --trials 60 --population 12 --seeds 3
+SEARCH_ARGS ?= --trials 36 --population 12 --seeds 3
 search: $(STAMP)
 	$(PY) -m cost.search --ppa $(PPA) $(SEARCH_ARGS) $(EXEC_ARGS)
 # FORMAL_ARGS: e.g. "--fast", "compose", "maxb8", "--flat", "--timeout 600", "--solver z3".

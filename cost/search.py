@@ -1,7 +1,7 @@
 """`make search`: a hardware-aware search over training schedules for the Pareto front of test
 accuracy, energy and latency, priced on this project's hardware.
 
-    python -m cost.search [--bench mnist1d] [--trials 60] [--population 12] [--seeds 3]
+    python -m cost.search [--bench mnist1d] [--trials 36] [--population 12] [--seeds 3]
                           [--epochs N] [--ppa build/synth/ppa.json] [--out build/search]
                           [--workers N | --scheduler tcp://HOST:PORT]
 
@@ -250,7 +250,7 @@ def search(ex, cache, bench, trials, population, seeds, epochs, pricing, seed=0,
 def main(argv=None):
     ap = ArgumentParser(prog="python -m cost.search", description=__doc__.splitlines()[0])
     ap.add_argument("--bench", choices=("digits", "mnist1d"), default="mnist1d")
-    ap.add_argument("--trials", type=positive(), default=60, help="search trials (seed 0)")
+    ap.add_argument("--trials", type=positive(), default=36, help="search trials (seed 0)")
     ap.add_argument("--population", type=positive(), default=12, help="NSGA-II generation size")
     ap.add_argument("--seeds", type=positive(), default=3, help="seeds of the front and the references")
     ap.add_argument("--epochs", type=positive(), default=None, help="training epochs (default: the benchmark's)")
