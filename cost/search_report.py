@@ -17,7 +17,10 @@ def _pm(s, digits=1):
     return f"{s['mean']:.{digits}f} +- {s['std']:.{digits}f}"
 
 
-def _point_rows(rows, fw8_acc):
+def _point_rows(rows, fw8_acc, ids=None):
+    """One table row per point; `ids` (the plots' labels) prefix the names."""
+    ids = ids or [None] * len(rows)
+    rows = [{**r, "name": f"{i}: {r['name']}" if i else r["name"]} for i, r in zip(ids, rows)]
     out = ["| point | seeds | test accuracy % | vs fw8bw8 (points) | latency saving vs fixed iso-area % "
            "| energy saving vs fixed iso-area % | latency saving at equal area % | vs fusion fw8bw8: latency / energy % |",
            "|---|---|---|---|---|---|---|---|"]
@@ -64,7 +67,7 @@ def sections(doc, h="###"):
              f"{doc['machines']['fusion']} (the points) against fw8bw8 on {doc['machines']['fixed_iso_area']} "
              f"and on the fusion array, same seed. ppa.json of {doc.get('ppa_date')}. fw8bw8's accuracy: "
              f"{_pm(fw8['accuracy'], 2)} %.", "",
-             f"{h} Front ({st['seeds']} seeds, mean +- std)", "", *_point_rows(doc["front"], fw8_acc), "",
+             f"{h} Front ({st['seeds']} seeds, mean +- std)", "", *_point_rows(doc["front"], fw8_acc, front_ids(doc)), "",
              f"{h} References", "", *_point_rows(doc["references"], fw8_acc), "",
              f"{h} Where the energy goes (J)", "", *_energy_rows(doc), ""]
     if doc["resnets"]:
@@ -91,6 +94,11 @@ def sections(doc, h="###"):
     return "\n".join(lines)
 
 
+def front_ids(doc):
+    """The front points' labels in the plots and tables: F1, F2, ..."""
+    return [f"F{i + 1}" for i in range(len(doc["front"]))]
+
+
 def _published(metric):
     """FracTrain's published savings vs FW8/BW8 (PFQ + DFQ, CIFAR-100, ZC706), percent."""
     key = "fpga_latency" if metric.startswith("latency") else "fpga_energy"
@@ -102,11 +110,16 @@ def plots(doc, out, prefix=""):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     fw8 = next(r for r in doc["references"] if r["name"] == "fw8bw8")["accuracy"]
+    ids = dict(zip((r["name"] for r in doc["front"]), front_ids(doc)))
+    shown = [r["accuracy"] for r in doc["front"] + doc["references"] if "savings" in r]
+    # trials that collapsed (near chance) would squash the axis: counted in the title instead
+    floor = min(a["mean"] - a["std"] for a in shown) - 3 if shown else 0
     drawn = {}
     for metric, what in METRICS:
         fig, axes = plt.subplots(1, 2, figsize=(13, 5), sharey=True)
         for ax, (side, title) in zip(axes, SIDES):
-            trials = [t for t in doc["trials"] if "savings" in t]
+            trials = [t for t in doc["trials"] if "savings" in t and t["accuracy"] >= floor]
+            below = sum("savings" in t and t["accuracy"] < floor for t in doc["trials"])
             ax.scatter([100 * t["savings"][side][metric] for t in trials], [t["accuracy"] for t in trials],
                        s=12, color="0.7", label="trials (seed 0)")
             for rows, marker, color in ((doc["front"], "o", "C0"), (doc["references"], "*", "C3")):
@@ -116,9 +129,8 @@ def plots(doc, out, prefix=""):
                     s = r["savings"][side][metric]
                     ax.errorbar(s["mean"], r["accuracy"]["mean"], xerr=s["std"], yerr=r["accuracy"]["std"],
                                 fmt=marker, color=color, capsize=3, markersize=9 if marker == "*" else 6)
-                    if marker == "*" or rows is doc["front"] and len(rows) <= 8:
-                        ax.annotate(r["name"], (s["mean"], r["accuracy"]["mean"]), textcoords="offset points",
-                                    xytext=(4, 4), fontsize=7)
+                    ax.annotate(ids.get(r["name"], r["name"]) if rows is doc["front"] else r["name"],
+                                (s["mean"], r["accuracy"]["mean"]), textcoords="offset points", xytext=(4, 4), fontsize=7)
             ax.axhline(fw8["mean"], color="C3", lw=0.8, label=f"fw8bw8 accuracy, mean of {fw8['n']} seeds")
             ax.axhline(fw8["mean"] - 1, color="C3", lw=0.8, ls="--", label="fw8bw8 - 1 point")
             if side == "fixed_iso_area":
@@ -126,7 +138,9 @@ def plots(doc, out, prefix=""):
                     ax.axvline(v, color="C2", lw=0.8, ls=":", label="FracTrain published (CIFAR-100, FPGA)" if i == 0 else None)
                     ax.annotate(name, (v, ax.get_ylim()[0]), fontsize=7, rotation=90, va="bottom")
             ax.set_xlabel(f"{what} saving (%)")
-            ax.set_title(f"vs {title}\nfront: {doc['settings']['seeds']} seeds (circles); references (stars)", fontsize=9)
+            ax.set_ylim(bottom=floor)
+            ax.set_title(f"vs {title}\nfront F1.. ({doc['settings']['seeds']} seeds, circles), references (stars); "
+                         f"{below} trial(s) below {floor:.0f} % not shown", fontsize=9)
             ax.grid(True, alpha=0.3)
         axes[0].set_ylabel(f"{doc['bench']} test accuracy (%)")
         axes[0].legend(fontsize=7, loc="lower left")
