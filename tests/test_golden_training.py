@@ -1,5 +1,6 @@
 """golden.training: the GEMM hook, QTensor, the networks' GEMMs, the recipes, the cost account."""
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -573,3 +574,19 @@ def test_default_schedule_is_fractrains():
     cfg = config("digits", hidden=(8, 8), epochs=1)
     assert train("digits", "pfq", cfg)["precisions"] == [[[3, 3, 6]] * 3]
     assert train("digits", "pfq+psq", cfg)["precisions"] == [[[3, 3, 6]] * 3]
+
+
+def test_dfq_gate_with_non_finite_logits_is_divergence():
+    """A gate whose weights overflowed ends the run as diverged: argmax over NaN logits would
+    otherwise pick the first option for the rest of training without a word."""
+    from golden.quantizers import NonFiniteInput
+    from golden.training.dfq import DFQ
+    cfg = config("digits", hidden=(8, 8), epochs=2, dfq_options="hw")
+    gate = DFQ(cfg, [64 * 8, 8 * 8, 8 * 10])
+    h = np.ones((4, 64))
+    assert gate.choose(0, h)[0] in range(len(gate.options))
+    gate.v[0][:] = np.nan
+    with pytest.raises(NonFiniteInput, match="DFQ gate logits of layer 0"):
+        gate.choose(0, h, np.random.default_rng(0))
+    r = train("digits", "dfq", dataclasses.replace(cfg, dfq_lr=float("inf")))  # the first update overflows
+    assert r["diverged_epoch"] == 1 and r["test_accuracy"] == 0.0

@@ -37,6 +37,7 @@ issue asks that PFQ raise the option set, which also keeps early training at PFQ
 import numpy as np
 
 from ..fractrain import training_costs
+from ..quantizers import NonFiniteInput
 from .recipes import pfq_scheduler, range_layer
 
 __all__ = ["OPTION_SETS", "DFQ", "gate_features", "st_gumbel", "softmax"]
@@ -102,7 +103,13 @@ class DFQ:
         if self.v[i] is None:
             self.v[i] = np.zeros((len(self.options), len(f)))
         u = None if rng is None else rng.random(len(self.options))
-        k, y = st_gumbel(self.v[i] @ f, self.cfg.dfq_tau, u, self.allowed())
+        with np.errstate(invalid="ignore", over="ignore"):
+            z = self.v[i] @ f
+        if not np.all(np.isfinite(z)):
+            # a gate whose weights overflowed has diverged: argmax of NaN logits would silently
+            # pick the first option for the rest of training
+            raise NonFiniteInput(f"DFQ gate logits of layer {i}")
+        k, y = st_gumbel(z, self.cfg.dfq_tau, u, self.allowed())
         return k, y, f
 
     def layer(self, i, k):
