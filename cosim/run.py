@@ -356,11 +356,10 @@ def main(argv=None):
             p.error(f"--{name} must be in [0, 1), got {getattr(args, name)}")
     if args.sim == "icarus" and (args.gap or args.backpressure):
         p.error("--gap/--backpressure need --sim verilator")
-    schedule = {k: v for k, v in schedule_overrides(p, args).items() if v is not None}
     try:
         report = hil_run(args.bench, args.recipe, args.steps, sim=args.sim, rows=args.rows, cols=args.cols,
                          array=args.array, gap=args.gap, backpressure=args.backpressure, seed=args.seed,
-                         fault=args.fault, batch=args.batch, schedule=schedule or None, argv=argv)
+                         fault=args.fault, batch=args.batch, schedule=schedule_overrides(p, args) or None, argv=argv)
     except ValueError as err:
         p.error(str(err))
     error = report.get("error")

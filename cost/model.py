@@ -276,6 +276,14 @@ def memory_bits(g, unit, bits_a, bits_b, bits_out, rows, cols):
     return {"sram": fills + g.side_bits + stream + drain + 2 * result, "dram": fills + result}
 
 
+def _memory(sram_bits, dram_bits, hw, n):
+    """Bits moved `n` times and their energy (Horowitz's per-bit energy x the node factor)."""
+    k = hw.node_factor
+    return {"sram_bits": sram_bits * n, "dram_bits": dram_bits * n,
+            "sram_pj": sram_bits * MEMORY["sram_pj_per_bit_45nm"] * k * n,
+            "dram_pj": dram_bits * MEMORY["dram_pj_per_bit_45nm"] * k * n}
+
+
 def update_cost(u, machine, hw):
     """The optimizer's traffic (an Update, `u.count` times): every bit read from or written to
     DRAM through SRAM; the weights' codes at the width this machine stores them (8 bits on the
@@ -283,12 +291,8 @@ def update_cost(u, machine, hw):
     in this model); no compute energy (32-bit adds, next to the memory traffic's)."""
     stored = MAXB if machine.platform == "fixed8" else u.bits_w if u.bits_w > MAXB else _mode_bits(u.bits_w, "bits_w")
     bits = dataclasses.replace(u, bits_w=stored).bits
-    k, n = hw.node_factor, u.count
     return {"unit": "optimizer", "mode": "fp32", "passes": 0, "cycles": 0.0, "compute_pj": 0.0,
-            "sram_bits": bits * n, "dram_bits": bits * n,
-            "sram_pj": bits * MEMORY["sram_pj_per_bit_45nm"] * k * n,
-            "dram_pj": bits * MEMORY["dram_pj_per_bit_45nm"] * k * n,
-            "macs": 0.0, "effective_macs": 0.0, "ppa_entries": []}
+            **_memory(bits, bits, hw, u.count), "macs": 0.0, "effective_macs": 0.0, "ppa_entries": []}
 
 
 def gemm_cost(g, machine, hw):
@@ -305,15 +309,12 @@ def gemm_cost(g, machine, hw):
         p1, entries = hw.mac_power_mw(unit, mode)
         power = p1 * r * c
     bits = memory_bits(g, unit, run_a, run_b, run_out, r, c)
-    k = hw.node_factor
     n = g.count
     return {
         "unit": unit, "mode": mode, "passes": passes,
         "cycles": n_cycles * n,
         "compute_pj": n_cycles * power * hw.period_ns * n,
-        "sram_bits": bits["sram"] * n, "dram_bits": bits["dram"] * n,
-        "sram_pj": bits["sram"] * MEMORY["sram_pj_per_bit_45nm"] * k * n,
-        "dram_pj": bits["dram"] * MEMORY["dram_pj_per_bit_45nm"] * k * n,
+        **_memory(bits["sram"], bits["dram"], hw, n),
         "macs": g.macs * n,
         "effective_macs": g.macs * n * min(g.bits_a, 32) / 32 * min(g.bits_b, 32) / 32,
         "ppa_entries": entries,

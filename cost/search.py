@@ -36,6 +36,8 @@ import time
 
 import numpy as np
 
+from golden.training.loop import Config
+from golden.training.recipes import forward_policy
 from lptrain import executor
 from lptrain.cli import ArgumentParser, positive
 from lptrain.paths import ROOT
@@ -44,7 +46,7 @@ from lptrain.provenance import provenance
 from .model import (FRACTRAIN_PUBLISHED, Hardware, equal_area_savings, machines, run_cost, savings)
 from .workloads import FRACTRAIN_EPOCHS, from_training_json, pfq_run, train_run
 
-__all__ = ["FORWARD", "QUANTIZERS", "Point", "suggest", "pareto", "search", "main"]
+__all__ = ["FORWARD", "QUANTIZERS", "point", "suggest", "pareto", "search", "main"]
 
 SCHEMA = "lptrain-search/1"
 FORWARD = ("pfq", "dfq", "fractrain")
@@ -109,7 +111,7 @@ class Pricing:
 
     def __init__(self, hw, rows=8, cols=8):
         self.hw, self.ms = hw, machines(hw, rows, cols)
-        self.base = {}
+        self.base, self.resnet_base = {}, {}
 
     def cost(self, run, key="fusion"):
         return run_cost(from_training_json(run), self.ms[key], self.hw)
@@ -126,6 +128,14 @@ class Pricing:
                "fixed_equal_area": equal_area_savings(new, base["fixed_iso_area"]),
                "fusion": savings(new, base["fusion"])}
         return _brief(new), out
+
+    def resnet_fw8(self, depth, classes):
+        """FW8/BW8 over FracTrain's epochs on a ResNet, on the fusion and the iso-area fixed array
+        (priced once per ResNet)."""
+        if (depth, classes) not in self.resnet_base:
+            fw8 = pfq_run(depth, classes, (8,), (8,), ())
+            self.resnet_base[depth, classes] = {k: run_cost(fw8, self.ms[k], self.hw) for k in ("fusion", "fixed_iso_area")}
+        return self.resnet_base[depth, classes]
 
 
 def _brief(c):
@@ -162,14 +172,13 @@ def resnet_rows(row, pricing, epochs):
     """A static-schedule point on FracTrain's ResNet rows: its schedule with the seed-0 run's
     turning points at the same fractions of FracTrain's 160 epochs, against FW8/BW8."""
     o = row["overrides"]
-    fw, bw = tuple(o.get("fw_schedule", (3, 4, 6, 8))), tuple(o.get("bw_schedule", (6, 6, 8, 8)))
+    fw, bw = tuple(o.get("fw_schedule", Config.fw_schedule)), tuple(o.get("bw_schedule", Config.bw_schedule))
     tps = list(row["turning_points"][0]) + [epochs] * (len(fw) - 1 - len(row["turning_points"][0]))
     fractions = tuple(t / epochs for t in tps)
     out = []
     for depth, classes in RESNETS:
         new = run_cost(pfq_run(depth, classes, fw, bw, fractions, recipe=row["recipe"]), pricing.ms["fusion"], pricing.hw)
-        fw8 = pfq_run(depth, classes, (8,), (8,), ())
-        base = {k: run_cost(fw8, pricing.ms[k], pricing.hw) for k in ("fusion", "fixed_iso_area")}
+        base = pricing.resnet_fw8(depth, classes)
         pub = FRACTRAIN_PUBLISHED.get((depth, classes), {})
         out.append({"workload": f"resnet{depth}-cifar{classes}", "name": row["name"], "fractions": list(fractions),
                     "fixed_iso_area": savings(new, base["fixed_iso_area"]),
@@ -186,7 +195,6 @@ def search(ex, cache, bench, trials, population, seeds, epochs, pricing, seed=0,
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = optuna.create_study(directions=["maximize", "minimize", "minimize"],
                                 sampler=optuna.samplers.NSGAIISampler(population_size=population, seed=seed))
-    train_epochs = epochs
     # the baseline first: every trial is compared with it
     ref_out = ex.run([task(bench, r, o, s, epochs) for r, o in REFERENCES.values() for s in range(seeds)],
                      cache=cache, label="references")
@@ -234,7 +242,7 @@ def search(ex, cache, bench, trials, population, seeds, epochs, pricing, seed=0,
                       for name, (recipe, ov) in REFERENCES.items()]
     epochs_run = next(o.value["epochs"] for o in refs["fw8bw8"])
     resnets = [x for row in front_rows + reference_rows
-               if "savings" in row and row["recipe"].split("+")[0] == "pfq"
+               if "savings" in row and forward_policy(row["recipe"]) == "pfq"
                for x in resnet_rows(row, pricing, epochs_run)]
     return {"bench": bench, "baseline_cost": _brief(pricing.base[0]["fixed_iso_area"]), "trials": rows, "front": front_rows, "references": reference_rows, "resnets": resnets,
             "settings": {"trials": trials, "population": population, "seeds": seeds, "epochs": epochs_run,
@@ -244,7 +252,7 @@ def search(ex, cache, bench, trials, population, seeds, epochs, pricing, seed=0,
                          "search_space": {"forward": FORWARD, "grad_quantizer": QUANTIZERS, "fw_bits": FW_BITS,
                                           "bw_bits": BW_BITS, "stages": STAGES, "pfq_epsilon": EPSILON,
                                           "dfq_target": DFQ_TARGET, "dfq_options": "hw"},
-                         "train_epochs": train_epochs}}
+                         "train_epochs": epochs}}
 
 
 def main(argv=None):
@@ -273,16 +281,17 @@ def main(argv=None):
     mnist1d()  # generate the dataset once, before the workers read it
     args.out.mkdir(parents=True, exist_ok=True)
     t0 = time.time()
+    pricing = Pricing(hw)
     with executor.from_args(ap, args) as ex:
         body = search(ex, cache(args.out), args.bench, args.trials, args.population, args.seeds, args.epochs,
-                      Pricing(hw))
+                      pricing)
         where = ex.description
     from . import search_report
     import optuna
     doc = {"schema": SCHEMA, **provenance("cost.search", argv, {"optuna": optuna.__version__}),
            "wall_s": time.time() - t0, "executor": where,
            "ppa": str(args.ppa), "ppa_date": hw.doc.get("date") or hw.doc.get("generated"),
-           "ppa_revision": hw.doc.get("revision"), "machines": {k: m.name for k, m in Pricing(hw).ms.items()},
+           "ppa_revision": hw.doc.get("revision"), "machines": {k: m.name for k, m in pricing.ms.items()},
            "fractrain_epochs": FRACTRAIN_EPOCHS, **body}
     (args.out / "search.json").write_text(json.dumps(doc, indent=1) + "\n")
     search_report.write(doc, args.out)

@@ -24,6 +24,8 @@ x (Cout, Cin*k*k) followed by col2im; weight gradient (Cin*k*k, B*Ho*Wo) x (B*Ho
 
 import dataclasses
 
+from golden.training.recipes import grad_quantizer
+
 __all__ = ["Gemm", "Update", "Layer", "optimizer_update", "RESNETS", "layer_gemms", "resnet_layers", "resnet_step", "pfq_run",
            "bench_shapes", "from_training_json", "training_tasks", "train_run", "CIFAR_TRAIN", "FRACTRAIN_EPOCHS"]
 
@@ -201,7 +203,7 @@ def step_gemms(layers, batch, recipe, per_layer_bits, count=1.0):
     (act, weight, grad) bits of layer i. A recipe with PSQ or BHQ gradients (psqB, bhqB, the
     combined +psq / +bhq) keeps one range per sample of the weight-gradient GEMM's gradient."""
     out = []
-    per_sample = recipe[:3] in ("psq", "bhq") or recipe.endswith(("+psq", "+bhq"))
+    per_sample = grad_quantizer(recipe) in ("psq", "bhq")
     for i, (layer, bits) in enumerate(zip(layers, per_layer_bits)):
         b, fmt = _recipe_layer(recipe, bits, i, len(layers))
         out += layer_gemms(layer, batch, b, first=i == 0, fmt=fmt, count=count, per_sample=per_sample)

@@ -7,10 +7,9 @@ DFQ per epoch, per mini-batch, per layer), eval_precisions (the test forward's b
 exit 2.
 """
 
+import argparse
 import json
 import sys
-
-import argparse
 
 from lptrain.cli import ArgumentParser, non_negative_int, positive
 
@@ -40,7 +39,7 @@ def add_schedule_arguments(ap):
 
 
 def schedule_overrides(ap, args):
-    """The Config overrides of add_schedule_arguments' options; a schedule the hardware cannot run
+    """The Config overrides of add_schedule_arguments' options that were given; a schedule the hardware cannot run
     (a width outside golden.training.recipes.SCHEDULE_BITS, stages out of order, unequal lengths)
     is a one-line error, exit 2."""
     from .loop import Config
@@ -50,7 +49,8 @@ def schedule_overrides(ap, args):
         check_schedule(fw, bw)
     except ValueError as err:
         ap.error(f"--fw-schedule/--bw-schedule: {err}")
-    return {"fw_schedule": args.fw_schedule, "bw_schedule": args.bw_schedule, "pfq_epsilon": args.pfq_epsilon}
+    given = {"fw_schedule": args.fw_schedule, "bw_schedule": args.bw_schedule, "pfq_epsilon": args.pfq_epsilon}
+    return {k: v for k, v in given.items() if v is not None}
 
 
 def parser():

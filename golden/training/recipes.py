@@ -178,24 +178,25 @@ def forward_policy(recipe):
 
 
 def grad_quantizer(recipe):
-    """The gradient quantizer of a FracTrain-scheduled recipe: "range" (FracTrain's), "psq", "bhq"."""
-    return recipe.split("+")[1] if "+" in recipe else "range"
+    """The quantizer of a recipe's weight-gradient operand (Chen et al.'s Q_b1): "ptq", "psq" or
+    "bhq" for the Chen and combined recipes, else "range" (FracTrain's; for the recipes outside
+    FracTrain's and Chen et al.'s, only a name)."""
+    if "+" in recipe:
+        return recipe.split("+")[1]
+    return recipe[:3] if recipe in CHEN else "range"
 
 
 def check_schedule(fw_schedule, bw_schedule):
     """ValueError unless the two PFQ schedules have one integer width per stage, equal lengths,
     non-decreasing, within SCHEDULE_BITS (what the fusion array runs)."""
     fw, bw = tuple(fw_schedule), tuple(bw_schedule)
-    if not fw or len(fw) != len(bw):
-        raise ValueError(f"fw_schedule and bw_schedule must be non-empty and of equal length, got {fw} and {bw}")
     for name, sched in (("fw_schedule", fw), ("bw_schedule", bw)):
         lo, hi = SCHEDULE_BITS[name]
         bad = [b for b in sched if isinstance(b, bool) or not isinstance(b, (int, np.integer)) or not lo <= b <= hi]
         if bad:
             raise ValueError(f"{name} widths must be integers in {lo}..{hi} (the fusion array has no mode for "
                              f"{bad[0]!r}), got {sched}")
-        if list(sched) != sorted(sched):
-            raise ValueError(f"{name} must be non-decreasing (PFQ only raises precision), got {sched}")
+    PFQScheduler(fw, bw)  # its own checks: non-empty, equal lengths, non-decreasing
     return fw, bw
 
 
